@@ -1,0 +1,204 @@
+//! The backend of the `/idp` component: `POST /api/idp/authorize/start`
+//! describes a request, `POST /api/idp/authorize` decides it.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use keyhouse_core::authorize::{self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect};
+use keyhouse_core::client::Client;
+use keyhouse_core::{ErrorCode, OAuthError, consent, redirect_uri, secret};
+use keyhouse_store::NewCode;
+use keyhouse_types::{
+    AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse, ClientSummary,
+    RedirectResponse, ScopeDescription,
+};
+
+use crate::Keyhouse;
+use crate::error::{ApiError, store_error};
+use crate::session::{self, CurrentSession};
+
+/// Where the pipeline got to.
+enum Checked {
+    /// Valid, with a signed-in user and the consent decision.
+    Ready {
+        request: Box<ValidatedRequest>,
+        client: std::sync::Arc<Client>,
+        session: Box<CurrentSession>,
+        consent_required: bool,
+    },
+    /// Send the browser back to the client with this URL.
+    Redirect(String),
+}
+
+fn redirect_error(kh: &Keyhouse, redirect: &VerifiedRedirect, error: OAuthError) -> Checked {
+    tracing::info!(client_id = %redirect.client_id, error = %error, "authorization request refused (redirected)");
+    Checked::Redirect(redirect.error_url(&kh.config().issuer, &error))
+}
+
+/// Runs the whole pipeline: display errors come back as `Err`, redirectable
+/// ones as `Checked::Redirect`.
+async fn check(kh: &Keyhouse, headers: &HeaderMap, params: &AuthorizeParams) -> Result<Checked, ApiError> {
+    let raw = RawRequest::from_params(params)?;
+    let client_id = raw.client_id()?;
+    let client = kh.client(client_id).await?.ok_or_else(|| {
+        OAuthError::new(ErrorCode::InvalidClient, "this application is not registered here")
+            .with_debug(format!("unknown client_id {client_id}"))
+    })?;
+    let redirect = authorize::verify_client_redirect(&raw, &client)?;
+    let resources = kh.config().allowed_resources();
+    let policy = AuthorizePolicy {
+        catalog: &kh.config().scopes,
+        resources: &resources,
+    };
+    let request = match authorize::validate(&raw, redirect, &client, &policy) {
+        Ok(r) => r,
+        Err(RedirectError { redirect, error }) => return Ok(redirect_error(kh, &redirect, error)),
+    };
+    let now = kh.now();
+    let session = session::load(kh, headers).await?;
+    let session = match session {
+        Some(s) if !consent::reauthentication_required(request.prompt, request.max_age, s.session.auth_time, now) => s,
+        _ if request.prompt.none => {
+            let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
+            return Ok(redirect_error(kh, &request.redirect, e));
+        }
+        _ => {
+            return Err(OAuthError::new(ErrorCode::LoginRequired, "sign in to continue").into());
+        }
+    };
+    let granted = kh
+        .store()
+        .find_grant(&session.user.id, &client.id, request.resource.as_deref())
+        .await
+        .map_err(store_error)?;
+    let consent_required =
+        consent::consent_required(client.client_type, request.prompt, &request.scopes, granted.as_ref());
+    if consent_required && request.prompt.none {
+        let e = OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this application");
+        return Ok(redirect_error(kh, &request.redirect, e));
+    }
+    Ok(Checked::Ready {
+        request: Box::new(request),
+        client,
+        session: Box::new(session),
+        consent_required,
+    })
+}
+
+/// `POST /api/idp/authorize/start`.
+pub(crate) async fn start(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    Json(params): Json<AuthorizeParams>,
+) -> Result<Json<AuthorizeStartResponse>, ApiError> {
+    match check(&kh, &headers, &params).await? {
+        Checked::Redirect(redirect_uri) => Ok(Json(AuthorizeStartResponse::Redirect(RedirectResponse { redirect_uri }))),
+        Checked::Ready {
+            request,
+            client,
+            session,
+            consent_required,
+        } => {
+            let scopes = request
+                .scopes
+                .iter()
+                .map(|s| ScopeDescription {
+                    scope: s.to_owned(),
+                    description: kh
+                        .config()
+                        .scopes
+                        .get(s)
+                        .map(|d| d.description.clone())
+                        .unwrap_or_default(),
+                    // Consumer users may grant every scope the deployment
+                    // offers; B2B narrows this by role.
+                    grantable: true,
+                })
+                .collect();
+            Ok(Json(AuthorizeStartResponse::Describe(Box::new(AuthorizeStart {
+                client: ClientSummary {
+                    client_id: client.id.clone(),
+                    name: client.name.clone(),
+                    description: client.description.clone(),
+                    logo_uri: client.logo_uri.clone(),
+                    client_type: client.client_type,
+                },
+                redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
+                scopes,
+                resource: request.resource.clone(),
+                consent_required,
+                user: session::session_user(&session.user),
+            }))))
+        }
+    }
+}
+
+/// `POST /api/idp/authorize`: records consent, issues a code and answers the
+/// redirect URI (`code`, `state`, `iss`), or `access_denied`.
+pub(crate) async fn decide(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    Json(decision): Json<AuthorizeDecision>,
+) -> Result<Json<RedirectResponse>, ApiError> {
+    let (request, client, session, consent_required) = match check(&kh, &headers, &decision.params).await? {
+        Checked::Redirect(redirect_uri) => return Ok(Json(RedirectResponse { redirect_uri })),
+        Checked::Ready {
+            request,
+            client,
+            session,
+            consent_required,
+        } => (request, client, session, consent_required),
+    };
+    let issuer = &kh.config().issuer;
+    if !decision.consent_granted {
+        tracing::info!(client_id = %client.id, user_id = %session.user.id, "consent denied");
+        let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+        return Ok(Json(RedirectResponse {
+            redirect_uri: request.redirect.error_url(issuer, &e),
+        }));
+    }
+    let now = kh.now();
+    let (grant_id, code, family_id) = {
+        let mut rng = rand::rng();
+        (
+            secret::generate_id("grant", &mut rng),
+            secret::generate_token(&mut rng),
+            secret::generate_id("fam", &mut rng),
+        )
+    };
+    if consent_required {
+        kh.store()
+            .save_grant(
+                &grant_id,
+                &session.user.id,
+                &client.id,
+                request.resource.as_deref(),
+                &request.scopes,
+                now,
+            )
+            .await
+            .map_err(store_error)?;
+        tracing::info!(client_id = %client.id, user_id = %session.user.id, scopes = %request.scopes, "consent granted");
+    }
+    kh.store()
+        .insert_code(&NewCode {
+            code_hash: secret::hash_token(&code),
+            client_id: client.id.clone(),
+            redirect_uri: request.redirect.redirect_uri.clone(),
+            subject_id: session.user.id.clone(),
+            organization_id: session.session.organization_id.clone(),
+            scopes: request.scopes.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            resource: request.resource.clone(),
+            auth_time: session.session.auth_time,
+            family_id,
+            created_at: now,
+            expires_at: now + kh.config().code_ttl,
+        })
+        .await
+        .map_err(store_error)?;
+    Ok(Json(RedirectResponse {
+        redirect_uri: request.redirect.response_url(issuer, &[("code", &code)]),
+    }))
+}

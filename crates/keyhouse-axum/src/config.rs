@@ -1,0 +1,99 @@
+//! Configuration of a Keyhouse deployment, with documented defaults.
+
+use keyhouse_core::ScopeCatalog;
+
+use crate::keys::SigningAlg;
+
+/// Settings. Every field has a default; the `keyhouse` binary maps them to
+/// flags and environment variables (see the README).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The issuer URL (`iss`), without a trailing slash. Default
+    /// `http://127.0.0.1:3000`. Cookies get `__Host-` and `Secure` when it is https.
+    pub issuer: String,
+    /// The scopes offered: OIDC's plus the application's.
+    pub scopes: ScopeCatalog,
+    /// The audience of access tokens when no `resource` is requested.
+    /// Default: the issuer.
+    pub default_audience: String,
+    /// RFC 8707 resources clients may ask tokens for. The default audience is
+    /// always allowed.
+    pub resources: Vec<String>,
+    /// Algorithm of access tokens (default ES256; ID tokens are always RS256).
+    pub access_token_alg: SigningAlg,
+    /// Browser session lifetime, seconds (default 7 days).
+    pub session_ttl: i64,
+    /// Authorization code lifetime, seconds (default 300, at most 600).
+    pub code_ttl: i64,
+    /// ID token lifetime, seconds (default 3600).
+    pub id_token_ttl: i64,
+    /// Idle lifetime of a refresh token, seconds (default 30 days).
+    pub refresh_token_ttl: i64,
+    /// Absolute lifetime of a token family, seconds (default 90 days).
+    pub refresh_family_ttl: i64,
+    /// How long a client row and its secret hashes are cached in memory,
+    /// seconds (default 2; 0 turns the cache off). Changes made on this
+    /// instance invalidate it at once; other instances see them after this.
+    pub client_cache_ttl: u64,
+    /// Whether `POST /api/session/signup` is open (default true).
+    pub signup_enabled: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let issuer = "http://127.0.0.1:3000".to_owned();
+        Config {
+            default_audience: issuer.clone(),
+            issuer,
+            scopes: ScopeCatalog::default(),
+            resources: Vec::new(),
+            access_token_alg: SigningAlg::Es256,
+            session_ttl: 7 * 24 * 3600,
+            code_ttl: 300,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            refresh_family_ttl: 90 * 24 * 3600,
+            client_cache_ttl: 2,
+            signup_enabled: true,
+        }
+    }
+}
+
+impl Config {
+    /// A config for `issuer`, with the default audience set to it.
+    pub fn for_issuer(issuer: &str) -> Config {
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        Config {
+            default_audience: issuer.clone(),
+            issuer,
+            ..Config::default()
+        }
+    }
+
+    /// Whether cookies must be `Secure` (and `__Host-` prefixed).
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// Every audience a token may be issued for.
+    pub fn allowed_resources(&self) -> Vec<String> {
+        let mut all = vec![self.default_audience.clone()];
+        all.extend(self.resources.iter().cloned());
+        all
+    }
+
+    /// The origin of the issuer (scheme, host, port), for CSRF checks.
+    pub fn origin(&self) -> String {
+        match url::Url::parse(&self.issuer) {
+            Ok(u) => u.origin().ascii_serialization(),
+            Err(_) => self.issuer.clone(),
+        }
+    }
+
+    /// Clamps values to their allowed ranges.
+    pub fn normalized(mut self) -> Config {
+        self.code_ttl = self.code_ttl.clamp(30, 600);
+        self.issuer = self.issuer.trim_end_matches('/').to_owned();
+        self
+    }
+}

@@ -1,0 +1,74 @@
+//! Discovery (OIDC Discovery 1.0, RFC 8414), JWKS and health.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::Keyhouse;
+
+/// The metadata document; the same at both well-known paths.
+pub(crate) fn document(kh: &Keyhouse) -> Value {
+    let c = kh.config();
+    let i = &c.issuer;
+    let scopes: Vec<&str> = c.scopes.iter().map(|d| d.name.as_str()).collect();
+    json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/idp"),
+        "token_endpoint": format!("{i}/oauth2/token"),
+        "userinfo_endpoint": format!("{i}/oauth2/userinfo"),
+        "jwks_uri": format!("{i}/.well-known/jwks.json"),
+        "revocation_endpoint": format!("{i}/oauth2/revoke"),
+        "introspection_endpoint": format!("{i}/oauth2/introspect"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "updated_at", "email", "email_verified"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+fn cached(body: Response, seconds: u32) -> Response {
+    let mut res = body;
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={seconds}")) {
+        res.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    res
+}
+
+/// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+pub(crate) async fn metadata(State(kh): State<Keyhouse>) -> Response {
+    cached(Json(document(&kh)).into_response(), 300)
+}
+
+/// `GET /.well-known/jwks.json`: current, next and retiring public keys.
+pub(crate) async fn jwks(State(kh): State<Keyhouse>) -> Response {
+    let set = kh.keys().jwks();
+    cached(Json(set.as_ref().clone()).into_response(), 60)
+}
+
+/// `GET /health/live`.
+pub(crate) async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+/// `GET /health/ready`: 503 while the database does not answer.
+pub(crate) async fn ready(State(kh): State<Keyhouse>) -> StatusCode {
+    if kh.store().ping().await {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}

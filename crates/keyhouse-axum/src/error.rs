@@ -1,0 +1,162 @@
+//! HTTP error responses, one type per endpoint family.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyhouse_core::{ErrorCode, OAuthError};
+use keyhouse_types::ErrorBody;
+
+fn body(e: &OAuthError) -> ErrorBody {
+    ErrorBody {
+        error: e.code.as_str().to_owned(),
+        error_description: e.description.clone(),
+    }
+}
+
+fn log(e: &OAuthError, what: &str) {
+    match e.code {
+        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
+            tracing::error!(error = %e, "{what} failed");
+        }
+        _ => tracing::info!(error = %e, "{what} refused"),
+    }
+}
+
+/// An error of the JSON APIs the browser calls (`/api/...`): shown on a page,
+/// never redirected.
+#[derive(Debug)]
+pub struct ApiError(pub OAuthError);
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        log(&self.0, "api request");
+        let status = match self.0.code {
+            // Authorize errors before the redirect URI is verified are about the
+            // request, not about authenticating a client: 400, not 401.
+            ErrorCode::InvalidClient => StatusCode::BAD_REQUEST,
+            c => StatusCode::from_u16(c.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        };
+        let mut res = (status, Json(body(&self.0))).into_response();
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
+/// An error of the token, revocation and introspection endpoints
+/// (RFC 6749 §5.2): JSON, `Cache-Control: no-store`, and 401 with
+/// `WWW-Authenticate` for `invalid_client`.
+#[derive(Debug)]
+pub struct TokenError(pub OAuthError);
+
+impl From<OAuthError> for TokenError {
+    fn from(e: OAuthError) -> TokenError {
+        TokenError(e)
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        log(&self.0, "token endpoint request");
+        let status = StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut res = (status, Json(body(&self.0))).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.0.code == ErrorCode::InvalidClient {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"keyhouse\""),
+            );
+        }
+        res
+    }
+}
+
+/// An error of a bearer-protected resource (RFC 6750 §3).
+#[derive(Debug)]
+pub struct BearerError {
+    /// `invalid_token`, `insufficient_scope`, `invalid_request`, or none
+    /// (no token at all: RFC 6750 §3.1 says to send no error code).
+    pub error: Option<OAuthError>,
+    /// The scope that was missing, for `insufficient_scope`.
+    pub scope: Option<String>,
+}
+
+impl BearerError {
+    /// No credentials were sent.
+    pub fn missing() -> BearerError {
+        BearerError {
+            error: None,
+            scope: None,
+        }
+    }
+
+    /// The token is not valid.
+    pub fn invalid(description: &str) -> BearerError {
+        BearerError {
+            error: Some(OAuthError::new(ErrorCode::InvalidToken, description)),
+            scope: None,
+        }
+    }
+
+    /// The token lacks `scope`.
+    pub fn insufficient(scope: &str) -> BearerError {
+        BearerError {
+            error: Some(OAuthError::new(
+                ErrorCode::InsufficientScope,
+                format!("this request needs the {scope} scope"),
+            )),
+            scope: Some(scope.to_owned()),
+        }
+    }
+
+    /// The store failed while checking the token.
+    pub fn unavailable(debug: String) -> BearerError {
+        BearerError {
+            error: Some(OAuthError::bare(ErrorCode::TemporarilyUnavailable).with_debug(debug)),
+            scope: None,
+        }
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let mut challenge = "Bearer realm=\"keyhouse\"".to_owned();
+        let (status, json) = match &self.error {
+            None => (StatusCode::UNAUTHORIZED, None),
+            Some(e) => {
+                log(e, "bearer request");
+                challenge.push_str(&format!(", error=\"{}\"", e.code.as_str()));
+                if let Some(d) = &e.description {
+                    challenge.push_str(&format!(", error_description=\"{}\"", d.replace('"', "'")));
+                }
+                if let Some(s) = &self.scope {
+                    challenge.push_str(&format!(", scope=\"{s}\""));
+                }
+                let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+                (status, Some(body(e)))
+            }
+        };
+        let mut res = match json {
+            Some(b) => (status, Json(b)).into_response(),
+            None => status.into_response(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        res
+    }
+}
+
+/// Maps a store failure to a protocol error (503: the database is down or
+/// busy; the cause goes to the log).
+pub fn store_error(e: keyhouse_store::StoreError) -> OAuthError {
+    OAuthError::bare(ErrorCode::TemporarilyUnavailable).with_debug(e.to_string())
+}

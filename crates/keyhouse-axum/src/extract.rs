@@ -1,0 +1,121 @@
+//! The [`AccessToken`] extractor: lets the application's own API accept the
+//! access tokens Keyhouse issues.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use keyhouse_core::OAuthError;
+use keyhouse_core::claims::AccessTokenClaims;
+
+use crate::Keyhouse;
+use crate::error::{BearerError, store_error};
+use crate::keys::SigningAlg;
+
+/// A verified access token: signature by one of our keys, issuer, expiry
+/// (30 s leeway), audience, and not revoked (its own id, and its grant
+/// family for tokens issued from a code).
+///
+/// ```ignore
+/// async fn list_notes(token: AccessToken) -> Result<Json<Vec<Note>>, BearerError> {
+///     token.require_scope("notes:read")?;
+///     // token.subject() is the user id
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The claims.
+    pub claims: AccessTokenClaims,
+}
+
+impl AccessToken {
+    /// The user (or, for client_credentials, the client).
+    pub fn subject(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.claims.scope.split(' ').any(|s| s == scope)
+    }
+
+    /// 403 `insufficient_scope` naming `scope` unless the token has it.
+    pub fn require_scope(&self, scope: &str) -> Result<(), BearerError> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(BearerError::insufficient(scope))
+        }
+    }
+}
+
+/// The bearer token of a request (RFC 6750 §2.1).
+pub(crate) fn bearer(parts: &Parts) -> Result<&str, BearerError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(BearerError::missing)?
+        .to_str()
+        .map_err(|_| BearerError::invalid("malformed Authorization header"))?;
+    let (scheme, token) = header
+        .split_once(' ')
+        .ok_or_else(|| BearerError::invalid("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(BearerError::missing());
+    }
+    Ok(token.trim())
+}
+
+impl Keyhouse {
+    /// Verifies an access token for one of `audiences` (any audience when
+    /// `None`). `Ok(None)` means invalid, expired or revoked; `Err` means the
+    /// store could not be asked.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        audiences: Option<&[String]>,
+    ) -> Result<Option<AccessTokenClaims>, OAuthError> {
+        let claims: Option<AccessTokenClaims> = self
+            .keys()
+            .verify(token, &[SigningAlg::Es256, SigningAlg::Rs256], &self.config().issuer, audiences)
+            .await;
+        let Some(claims) = claims else {
+            return Ok(None);
+        };
+        if claims.nbf > self.now() + 30 || claims.exp <= self.now() - 30 {
+            return Ok(None);
+        }
+        if self.store().is_jti_revoked(&claims.jti).await.map_err(store_error)? {
+            return Ok(None);
+        }
+        let live = match &claims.fid {
+            Some(fid) => self
+                .store()
+                .find_family(fid)
+                .await
+                .map_err(store_error)?
+                .is_some_and(|f| f.is_active(self.now())),
+            // client_credentials tokens die with their client.
+            None => self.client(&claims.client_id).await?.is_some(),
+        };
+        Ok(live.then_some(claims))
+    }
+}
+
+impl<S> FromRequestParts<S> for AccessToken
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = BearerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let kh = Keyhouse::from_ref(state);
+        let token = bearer(parts)?;
+        let audience = [kh.config().default_audience.clone()];
+        match kh.verify_access_token(token, Some(&audience)).await {
+            Ok(Some(claims)) => Ok(AccessToken { claims }),
+            Ok(None) => Err(BearerError::invalid("the access token is invalid, expired or revoked")),
+            Err(e) => Err(BearerError::unavailable(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `POST /oauth2/introspect` (RFC 7662).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use keyhouse_core::{ErrorCode, OAuthError, secret};
+use serde_json::{Value, json};
+
+use crate::Keyhouse;
+use crate::error::{TokenError, store_error};
+use crate::token::parse_form;
+
+/// Tells a confidential client whether a token is active. Access tokens
+/// may be introspected by any confidential client (resource servers are
+/// clients too); refresh tokens only by the client they were issued to.
+pub(crate) async fn introspect(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, TokenError> {
+    let form = parse_form(&headers, &body)?;
+    let (client, _) = kh.authenticate_client(&headers, &form).await?;
+    if client.is_public() {
+        return Err(OAuthError::new(ErrorCode::InvalidClient, "introspection needs a confidential client").into());
+    }
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let now = kh.now();
+    if let Some(c) = kh.verify_access_token(token, None).await? {
+        return Ok(Json(json!({
+            "active": true,
+            "token_type": "Bearer",
+            "scope": c.scope,
+            "client_id": c.client_id,
+            "sub": c.sub,
+            "aud": c.aud,
+            "iss": c.iss,
+            "exp": c.exp,
+            "iat": c.iat,
+            "nbf": c.nbf,
+            "jti": c.jti,
+        })));
+    }
+    if let Some((rt, rotated_at, family)) = kh
+        .store()
+        .find_refresh(&secret::hash_token(token))
+        .await
+        .map_err(store_error)?
+    {
+        let active = rotated_at.is_none() && rt.expires_at > now && family.is_active(now) && family.client_id == client.id;
+        if active {
+            return Ok(Json(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": family.scopes.to_string(),
+                "client_id": family.client_id,
+                "sub": family.subject_id,
+                "iss": kh.config().issuer,
+                "exp": rt.expires_at,
+                "iat": rt.created_at,
+            })));
+        }
+    }
+    Ok(Json(json!({ "active": false })))
+}

@@ -1,0 +1,465 @@
+//! Signing keys: generation, encryption at rest, rotation, JWKS, signing and
+//! verification.
+//!
+//! Keys live in the database so every instance signs with the same set.
+//! Parsed keys are cached in memory and reloaded periodically (and on an
+//! unknown `kid`). jsonwebtoken 11's `encode` re-parses the private key DER on
+//! every call (1.6–2.6× the cost of a signature), so signing uses the same
+//! aws-lc-rs primitives jsonwebtoken's `aws_lc_rs` backend uses, on keys
+//! parsed once; verification goes through `jsonwebtoken::decode` with an
+//! explicit algorithm allow-list.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::RwLock;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use keyhouse_store::{Store, StoredKey};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// A key-handling failure.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Crypto failed (generation, parsing, signing).
+    #[error("crypto: {0}")]
+    Crypto(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] keyhouse_store::StoreError),
+    /// No current key for an algorithm.
+    #[error("no current {0} signing key")]
+    NoKey(&'static str),
+    /// The master key file could not be read or written.
+    #[error("master key: {0}")]
+    MasterKey(String),
+}
+
+fn crypto<E: std::fmt::Debug>(e: E) -> KeyError {
+    KeyError::Crypto(format!("{e:?}"))
+}
+
+/// The 256-bit key that encrypts private keys at rest and keys the client
+/// secret hashes.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+impl MasterKey {
+    /// From 32 raw bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> MasterKey {
+        MasterKey(bytes)
+    }
+
+    /// From base64 (standard or url-safe) of 32 bytes.
+    pub fn from_base64(s: &str) -> Result<MasterKey, KeyError> {
+        let s = s.trim();
+        let bytes = STANDARD
+            .decode(s)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(s))
+            .map_err(|_| KeyError::MasterKey("not base64".into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| KeyError::MasterKey("must be 32 bytes".into()))?;
+        Ok(MasterKey(arr))
+    }
+
+    /// Reads the key file, or creates it (mode 0600) with a random key.
+    pub fn load_or_create(path: &Path) -> Result<MasterKey, KeyError> {
+        match std::fs::read_to_string(path) {
+            Ok(s) => MasterKey::from_base64(&s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut bytes).map_err(crypto)?;
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| KeyError::MasterKey(e.to_string()))?;
+                }
+                write_private(path, &STANDARD.encode(bytes))?;
+                Ok(MasterKey(bytes))
+            }
+            Err(e) => Err(KeyError::MasterKey(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// The key for client-secret hashes, derived so the two uses never share
+    /// a key.
+    pub fn client_secret_key(&self) -> Vec<u8> {
+        keyhouse_core::secret::hash_client_secret(&self.0, "keyhouse client secrets v1")
+            .into_bytes()
+    }
+
+    fn encrypt(&self, kid: &str, plain: &[u8]) -> Result<String, KeyError> {
+        let key = RandomizedNonceKey::new(&AES_256_GCM, &self.0).map_err(crypto)?;
+        let mut data = plain.to_vec();
+        let nonce = key
+            .seal_in_place_append_tag(Aad::from(kid.as_bytes()), &mut data)
+            .map_err(crypto)?;
+        let mut out = nonce.as_ref().to_vec();
+        out.extend_from_slice(&data);
+        Ok(STANDARD.encode(out))
+    }
+
+    fn decrypt(&self, kid: &str, sealed: &str) -> Result<Vec<u8>, KeyError> {
+        let key = RandomizedNonceKey::new(&AES_256_GCM, &self.0).map_err(crypto)?;
+        let raw = STANDARD.decode(sealed).map_err(crypto)?;
+        if raw.len() < 12 {
+            return Err(KeyError::Crypto("sealed key too short".into()));
+        }
+        let (nonce, rest) = raw.split_at(12);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(crypto)?;
+        let mut buf = rest.to_vec();
+        let plain = key
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
+            .map_err(|_| KeyError::Crypto("cannot decrypt a signing key: wrong master key?".into()))?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> Result<(), KeyError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| KeyError::MasterKey(e.to_string()))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> Result<(), KeyError> {
+    std::fs::write(path, content).map_err(|e| KeyError::MasterKey(e.to_string()))
+}
+
+/// The signature algorithms Keyhouse signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256: OIDC's mandatory ID-token algorithm.
+    Rs256,
+    /// ECDSA P-256 with SHA-256: the default for access tokens.
+    Es256,
+}
+
+impl SigningAlg {
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::Es256 => "ES256",
+        }
+    }
+
+    /// Parses a JOSE name.
+    pub fn parse(s: &str) -> Option<SigningAlg> {
+        match s {
+            "RS256" => Some(SigningAlg::Rs256),
+            "ES256" => Some(SigningAlg::Es256),
+            _ => None,
+        }
+    }
+
+    fn jwt(self) -> Algorithm {
+        match self {
+            SigningAlg::Rs256 => Algorithm::RS256,
+            SigningAlg::Es256 => Algorithm::ES256,
+        }
+    }
+}
+
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+struct SigningKey {
+    kid: String,
+    alg: SigningAlg,
+    signer: Signer,
+}
+
+struct VerifyKey {
+    alg: SigningAlg,
+    key: DecodingKey,
+}
+
+struct KeySet {
+    signing: HashMap<SigningAlg, Arc<SigningKey>>,
+    verify: HashMap<String, Arc<VerifyKey>>,
+    jwks: Arc<serde_json::Value>,
+    loaded_at: std::time::Instant,
+}
+
+/// The key set of this deployment, cached.
+#[derive(Clone)]
+pub struct Keys {
+    store: Store,
+    master: MasterKey,
+    set: Arc<RwLock<Arc<KeySet>>>,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys")
+    }
+}
+
+/// Generates a key and seals its private half.
+pub fn generate_key(
+    master: &MasterKey,
+    alg: SigningAlg,
+    state: &str,
+    now: i64,
+) -> Result<StoredKey, KeyError> {
+    let mut rng = rand::rng();
+    let kid = keyhouse_core::secret::generate_id(&alg.as_str().to_ascii_lowercase(), &mut rng);
+    let (pkcs8, jwk) = match alg {
+        SigningAlg::Rs256 => {
+            let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(crypto)?;
+            let der = kp.as_der().map_err(crypto)?;
+            let public = kp.public_key();
+            let jwk = json!({
+                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+            });
+            (der.as_ref().to_vec(), jwk)
+        }
+        SigningAlg::Es256 => {
+            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(crypto)?;
+            let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
+                .map_err(crypto)?;
+            let point = kp.public_key().as_ref();
+            if point.len() != 65 || point[0] != 4 {
+                return Err(KeyError::Crypto("unexpected EC point encoding".into()));
+            }
+            let jwk = json!({
+                "kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+            });
+            (doc.as_ref().to_vec(), jwk)
+        }
+    };
+    Ok(StoredKey {
+        private_key: master.encrypt(&kid, &pkcs8)?,
+        kid,
+        alg: alg.as_str().to_owned(),
+        state: state.to_owned(),
+        public_jwk: jwk.to_string(),
+        created_at: now,
+        activated_at: (state == "current").then_some(now),
+        retire_at: None,
+    })
+}
+
+fn decoding_key(jwk: &serde_json::Value) -> Result<DecodingKey, KeyError> {
+    let field = |k: &str| jwk.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    match field("kty") {
+        "RSA" => DecodingKey::from_rsa_components(field("n"), field("e")).map_err(crypto),
+        "EC" => DecodingKey::from_ec_components(field("x"), field("y")).map_err(crypto),
+        other => Err(KeyError::Crypto(format!("unsupported kty {other}"))),
+    }
+}
+
+impl Keys {
+    /// Loads the key set, creating the first one (a current and a next key
+    /// for each algorithm) when the database has none.
+    pub async fn load(store: Store, master: MasterKey, now: i64) -> Result<Keys, KeyError> {
+        if store.list_keys().await?.is_empty() {
+            let mut initial = Vec::new();
+            for alg in [SigningAlg::Rs256, SigningAlg::Es256] {
+                initial.push(generate_key(&master, alg, "current", now)?);
+                initial.push(generate_key(&master, alg, "next", now)?);
+            }
+            store.install_initial_keys(&initial).await?;
+        }
+        let set = build_set(&store, &master).await?;
+        Ok(Keys {
+            store,
+            master,
+            set: Arc::new(RwLock::new(Arc::new(set))),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// Re-reads the key set from the database.
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let set = build_set(&self.store, &self.master).await?;
+        if let Ok(mut guard) = self.set.write() {
+            *guard = Arc::new(set);
+        }
+        Ok(())
+    }
+
+    fn current(&self) -> Option<Arc<KeySet>> {
+        self.set.read().ok().map(|g| Arc::clone(&g))
+    }
+
+    /// The JWKS document: every non-retired key, `next` and `retiring` included.
+    pub fn jwks(&self) -> Arc<serde_json::Value> {
+        self.current()
+            .map(|s| Arc::clone(&s.jwks))
+            .unwrap_or_else(|| Arc::new(json!({"keys": []})))
+    }
+
+    /// Signs `claims` as a compact JWS with the current key for `alg`.
+    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, KeyError> {
+        let set = self.current().ok_or(KeyError::NoKey(alg.as_str()))?;
+        let key = set.signing.get(&alg).ok_or(KeyError::NoKey(alg.as_str()))?;
+        let header = json!({"alg": key.alg.as_str(), "typ": typ, "kid": key.kid});
+        let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(crypto)?);
+        out.push('.');
+        out.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(crypto)?));
+        let signature = match &key.signer {
+            Signer::Rsa(kp) => {
+                let mut sig = vec![0u8; kp.public_modulus_len()];
+                kp.sign(&RSA_PKCS1_SHA256, &self.rng, out.as_bytes(), &mut sig)
+                    .map_err(crypto)?;
+                sig
+            }
+            Signer::Ec(kp) => kp
+                .sign(&self.rng, out.as_bytes())
+                .map_err(crypto)?
+                .as_ref()
+                .to_vec(),
+        };
+        out.push('.');
+        out.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        Ok(out)
+    }
+
+    /// Verifies a JWT signed by one of our keys and decodes its claims.
+    ///
+    /// The `kid` is looked up only in our own key set (SECURITY.md row 19);
+    /// the algorithm must be the key's own and in `allowed` (row 18: no
+    /// `none`, no HMAC with a public key, `jku`/`x5u`/`jwk` headers are never
+    /// followed); `exp`/`nbf` are checked with 30 s leeway (row 20).
+    pub async fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        allowed: &[SigningAlg],
+        issuer: &str,
+        audiences: Option<&[String]>,
+    ) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let kid = header.kid?;
+        let key = match self.verify_key(&kid) {
+            Some(k) => k,
+            None => {
+                self.reload_if_stale().await;
+                self.verify_key(&kid)?
+            }
+        };
+        if !allowed.contains(&key.alg) || header.alg != key.alg.jwt() {
+            return None;
+        }
+        let mut validation = Validation::new(key.alg.jwt());
+        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        match audiences {
+            Some(auds) => validation.set_audience(auds),
+            None => validation.validate_aud = false,
+        }
+        jsonwebtoken::decode::<T>(token, &key.key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
+    fn verify_key(&self, kid: &str) -> Option<Arc<VerifyKey>> {
+        self.current()?.verify.get(kid).cloned()
+    }
+
+    async fn reload_if_stale(&self) {
+        let stale = self
+            .current()
+            .is_none_or(|s| s.loaded_at.elapsed() > std::time::Duration::from_secs(5));
+        if stale {
+            if let Err(e) = self.reload().await {
+                tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+        }
+    }
+
+    /// Rotates every algorithm's keys (see [`Store::rotate_keys`]); `retire_at`
+    /// should be past the longest lifetime of anything the old key signed.
+    pub async fn rotate(store: &Store, master: &MasterKey, now: i64, retire_at: i64) -> Result<Vec<StoredKey>, KeyError> {
+        let mut fresh = Vec::new();
+        for alg in [SigningAlg::Rs256, SigningAlg::Es256] {
+            fresh.push(generate_key(master, alg, "next", now)?);
+        }
+        store.rotate_keys(&fresh, now, retire_at).await?;
+        store.retire_keys(now).await?;
+        Ok(fresh)
+    }
+}
+
+async fn build_set(store: &Store, master: &MasterKey) -> Result<KeySet, KeyError> {
+    let stored = store.list_keys().await?;
+    let mut signing = HashMap::new();
+    let mut verify = HashMap::new();
+    let mut jwks = Vec::new();
+    for k in &stored {
+        let Some(alg) = SigningAlg::parse(&k.alg) else {
+            tracing::warn!(kid = %k.kid, alg = %k.alg, "skipping a key with an unknown algorithm");
+            continue;
+        };
+        let jwk: serde_json::Value = serde_json::from_str(&k.public_jwk).map_err(crypto)?;
+        verify.insert(
+            k.kid.clone(),
+            Arc::new(VerifyKey {
+                alg,
+                key: decoding_key(&jwk)?,
+            }),
+        );
+        jwks.push(jwk);
+        if k.state == "current" {
+            let der = master.decrypt(&k.kid, &k.private_key)?;
+            let signer = match alg {
+                SigningAlg::Rs256 => Signer::Rsa(RsaKeyPair::from_pkcs8(&der).map_err(crypto)?),
+                SigningAlg::Es256 => Signer::Ec(
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).map_err(crypto)?,
+                ),
+            };
+            // With several current keys for one algorithm (a rotation racing
+            // a load), the newest wins: `stored` is oldest first.
+            signing.insert(
+                alg,
+                Arc::new(SigningKey {
+                    kid: k.kid.clone(),
+                    alg,
+                    signer,
+                }),
+            );
+        }
+    }
+    Ok(KeySet {
+        signing,
+        verify,
+        jwks: Arc::new(json!({ "keys": jwks })),
+        loaded_at: std::time::Instant::now(),
+    })
+}

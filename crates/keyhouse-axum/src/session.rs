@@ -1,0 +1,351 @@
+//! Sign-up, login, logout and the session cookie.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use keyhouse_core::{ErrorCode, OAuthError, return_to, secret};
+use keyhouse_store::{NewUser, SessionRecord, StoreError, User};
+use keyhouse_types::{LoginRequest, SessionResponse, SessionUser, SignupRequest};
+
+use crate::Keyhouse;
+use crate::error::{ApiError, store_error};
+
+/// The signed-in user of a browser request.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    /// The session.
+    pub session: SessionRecord,
+    /// Its user.
+    pub user: User,
+}
+
+impl CurrentSession {
+    /// The wire form.
+    pub fn response(&self) -> SessionResponse {
+        SessionResponse {
+            user: session_user(&self.user),
+            authenticated_at: self.session.auth_time,
+            expires_at: self.session.expires_at,
+        }
+    }
+}
+
+pub(crate) fn session_user(u: &User) -> SessionUser {
+    SessionUser {
+        user_id: u.id.clone(),
+        email: u.email.clone(),
+        name: u.name.clone(),
+    }
+}
+
+fn cookie_name(kh: &Keyhouse) -> &'static str {
+    // SECURITY.md row 27: `__Host-` binds the cookie to this exact origin.
+    if kh.config().secure_cookies() {
+        "__Host-keyhouse_session"
+    } else {
+        "keyhouse_session"
+    }
+}
+
+fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn set_cookie(kh: &Keyhouse, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if kh.config().secure_cookies() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(kh)
+    ))
+    .ok()
+}
+
+/// Loads the session of a request, if it has a live one.
+pub(crate) async fn load(kh: &Keyhouse, headers: &HeaderMap) -> Result<Option<CurrentSession>, OAuthError> {
+    let Some(token) = read_cookie(headers, cookie_name(kh)) else {
+        return Ok(None);
+    };
+    let hash = secret::hash_token(token);
+    let now = kh.now();
+    let Some(session) = kh.store().find_session(&hash, now).await.map_err(store_error)? else {
+        return Ok(None);
+    };
+    let user = kh.store().find_user(&session.subject_id).await.map_err(store_error)?;
+    Ok(user.map(|user| CurrentSession { session, user }))
+}
+
+impl FromRequestParts<Keyhouse> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, kh: &Keyhouse) -> Result<Self, Self::Rejection> {
+        load(kh, &parts.headers)
+            .await?
+            .ok_or_else(|| ApiError(OAuthError::new(ErrorCode::SessionRequired, "sign in first")))
+    }
+}
+
+/// SECURITY.md row 12: state-changing browser requests must come from our
+/// own origin. Browsers send `Sec-Fetch-Site` and `Origin` on cross-site
+/// POSTs; non-browser clients send neither and carry no ambient cookie
+/// authority worth forging.
+pub(crate) async fn csrf_guard(State(kh): State<Keyhouse>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::GET {
+        let headers = req.headers();
+        let site_ok = headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v == "same-origin" || v == "none");
+        let origin_ok = headers
+            .get(ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|o| o == kh.config().origin());
+        if !site_ok || !origin_ok {
+            return ApiError(OAuthError::new(
+                ErrorCode::CsrfDetected,
+                "cross-site request refused",
+            ))
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// `GET /api/session`: 200 with the user, or 401.
+pub(crate) async fn current(session: CurrentSession) -> Json<SessionResponse> {
+    Json(session.response())
+}
+
+fn normalize_email(email: &str) -> Option<String> {
+    let e = email.trim().to_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(e)
+}
+
+fn check_password(password: &str) -> Result<(), OAuthError> {
+    let n = password.chars().count();
+    if !(8..=128).contains(&n) {
+        return Err(OAuthError::invalid_request(
+            "the password must be 8 to 128 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a user (used by sign-up, the CLI and tests).
+pub(crate) async fn create_user(
+    kh: &Keyhouse,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> Result<User, OAuthError> {
+    let email = normalize_email(email)
+        .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
+    check_password(password)?;
+    let name = name.trim();
+    if name.chars().count() > 100 {
+        return Err(OAuthError::invalid_request("the name is too long"));
+    }
+    let hash = kh
+        .0
+        .passwords
+        .hash(password.to_owned())
+        .await
+        .ok_or_else(|| OAuthError::server("password hashing failed"))?;
+    let id = secret::generate_id("user", &mut rand::rng());
+    kh.store()
+        .create_user(NewUser {
+            id,
+            email,
+            password_hash: hash,
+            name: name.to_owned(),
+            now: kh.now(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => OAuthError::new(
+                ErrorCode::Conflict,
+                "an account with this email already exists",
+            ),
+            other => store_error(other),
+        })
+}
+
+/// Starts a session for `user`, replacing `old` (SECURITY.md row 26: a new
+/// id at every login).
+async fn start_session(kh: &Keyhouse, user: &User, old: Option<&str>) -> Result<(CurrentSession, HeaderValue), OAuthError> {
+    if let Some(old) = old {
+        kh.store()
+            .delete_session(&secret::hash_token(old))
+            .await
+            .map_err(store_error)?;
+    }
+    let token = secret::generate_token(&mut rand::rng());
+    let now = kh.now();
+    let session = SessionRecord {
+        id_hash: secret::hash_token(&token),
+        subject_kind: "user".to_owned(),
+        subject_id: user.id.clone(),
+        organization_id: None,
+        auth_time: now,
+        created_at: now,
+        expires_at: now + kh.config().session_ttl,
+    };
+    kh.store().create_session(&session).await.map_err(store_error)?;
+    let cookie = set_cookie(kh, &token, kh.config().session_ttl)
+        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok((
+        CurrentSession {
+            session,
+            user: user.clone(),
+        },
+        cookie,
+    ))
+}
+
+fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
+    res.headers_mut().insert(SET_COOKIE, cookie);
+    res.headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `POST /api/session/signup`.
+pub(crate) async fn signup(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    Json(req): Json<SignupRequest>,
+) -> Result<Response, ApiError> {
+    if !kh.config().signup_enabled {
+        return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-up is closed").into());
+    }
+    let user = create_user(&kh, &req.email, &req.password, req.name.as_deref().unwrap_or("")).await?;
+    tracing::info!(user_id = %user.id, "user signed up");
+    let old = read_cookie(&headers, cookie_name(&kh));
+    let (session, cookie) = start_session(&kh, &user, old).await?;
+    Ok(with_cookie(
+        (StatusCode::CREATED, Json(session.response())).into_response(),
+        cookie,
+    ))
+}
+
+fn invalid_credentials() -> OAuthError {
+    // One answer for an unknown email and a wrong password (SECURITY.md row 25).
+    OAuthError::new(ErrorCode::InvalidCredentials, "the email or password is incorrect")
+}
+
+async fn authenticate(kh: &Keyhouse, email: &str, password: &str) -> Result<User, OAuthError> {
+    let user = match normalize_email(email) {
+        Some(e) => kh.store().find_user_by_email(&e).await.map_err(store_error)?,
+        None => None,
+    };
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = kh.0.passwords.verify(password.to_owned(), phc).await;
+    match user {
+        Some(u) if ok => Ok(u),
+        _ => Err(invalid_credentials()),
+    }
+}
+
+/// `POST /api/session/login`: JSON (`{email,password}` → 200 with the
+/// session), or an HTML form post (`email`, `password`, `return_to` → 303 to
+/// the sanitised `return_to`; SECURITY.md row 17: never 307 after a
+/// credential POST, and row 4: only same-origin relative paths).
+pub(crate) async fn login(State(kh): State<Keyhouse>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let is_form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let old = read_cookie(&headers, cookie_name(&kh)).map(str::to_owned);
+    if is_form {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let target = field("return_to").and_then(return_to::sanitize).unwrap_or("/");
+        return match authenticate(&kh, field("email").unwrap_or(""), field("password").unwrap_or("")).await {
+            Ok(user) => {
+                let (_, cookie) = start_session(&kh, &user, old.as_deref()).await?;
+                Ok(with_cookie(see_other(target), cookie))
+            }
+            Err(e) if e.code == ErrorCode::InvalidCredentials => {
+                let back = format!(
+                    "/login?error=invalid_credentials&returnTo={}",
+                    url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+                );
+                Ok(see_other(&back))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let req: LoginRequest = serde_json::from_slice(&body)
+        .map_err(|_| OAuthError::invalid_request("send {\"email\", \"password\"} as JSON"))?;
+    let user = authenticate(&kh, &req.email, &req.password).await?;
+    let (session, cookie) = start_session(&kh, &user, old.as_deref()).await?;
+    tracing::info!(user_id = %user.id, "user logged in");
+    Ok(with_cookie(Json(session.response()).into_response(), cookie))
+}
+
+fn see_other(location: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(LOCATION, v);
+    }
+    res
+}
+
+/// `POST /api/session/logout`: destroys the session server-side and clears
+/// the cookie.
+pub(crate) async fn logout(State(kh): State<Keyhouse>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = read_cookie(&headers, cookie_name(&kh)) {
+        kh.store()
+            .delete_session(&secret::hash_token(token))
+            .await
+            .map_err(store_error)?;
+    }
+    let cookie = set_cookie(&kh, "", 0).ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cookie))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        let table = [
+            (" Ada@Example.COM ", Some("ada@example.com")),
+            ("a@b.co", Some("a@b.co")),
+            ("no-at.example.com", None),
+            ("a@localhost", None),
+            ("a b@example.com", None),
+            ("@example.com", None),
+        ];
+        for (input, expected) in table {
+            assert_eq!(normalize_email(input).as_deref(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn cookies() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("a=1; keyhouse_session=tok; b=2"));
+        assert_eq!(read_cookie(&h, "keyhouse_session"), Some("tok"));
+        assert_eq!(read_cookie(&h, "missing"), None);
+    }
+}

@@ -1,0 +1,335 @@
+//! `POST /oauth2/token`: one handler per grant.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use keyhouse_core::claims::{AccessTokenClaims, IdTokenClaims, ProfileClaims, UserProfile, at_hash};
+use keyhouse_core::client::{Client, RefreshPolicy};
+use keyhouse_core::scope::{OFFLINE_ACCESS, OPENID};
+use keyhouse_core::token::{Form, TokenRequest};
+use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, authorize, pkce, secret};
+use keyhouse_store::{RedeemOutcome, RefreshOutcome, RefreshRecord};
+use serde::Serialize;
+
+use crate::Keyhouse;
+use crate::error::{TokenError, store_error};
+use crate::keys::SigningAlg;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        let mut res = Json(self).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        res
+    }
+}
+
+/// Reads an `application/x-www-form-urlencoded` body.
+pub(crate) fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(OAuthError::invalid_request(
+            "send the parameters as application/x-www-form-urlencoded",
+        ));
+    }
+    Form::from_pairs(url::form_urlencoded::parse(body).into_owned())
+}
+
+/// `POST /oauth2/token`.
+pub(crate) async fn token(State(kh): State<Keyhouse>, headers: HeaderMap, body: Bytes) -> Result<Response, TokenError> {
+    let form = parse_form(&headers, &body)?;
+    let request = TokenRequest::parse(&form)?;
+    let (client, _) = kh.authenticate_client(&headers, &form).await?;
+    let response = match request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+            resource,
+        } => authorization_code(&kh, &client, &code, redirect_uri, code_verifier, resource).await?,
+        TokenRequest::RefreshToken { refresh_token, scope } => refresh(&kh, &client, &refresh_token, scope).await?,
+        TokenRequest::ClientCredentials { scope, resource } => client_credentials(&kh, &client, scope, resource)?,
+    };
+    Ok(response.into_response())
+}
+
+struct Mint<'a> {
+    client: &'a Client,
+    subject: &'a str,
+    scopes: &'a ScopeSet,
+    audience: &'a str,
+    auth_time: Option<i64>,
+    family: Option<&'a str>,
+}
+
+impl Keyhouse {
+    fn mint_access_token(&self, m: &Mint<'_>) -> Result<String, OAuthError> {
+        let now = self.now();
+        let claims = AccessTokenClaims {
+            iss: self.config().issuer.clone(),
+            sub: m.subject.to_owned(),
+            aud: m.audience.to_owned(),
+            client_id: m.client.id.clone(),
+            scope: m.scopes.to_string(),
+            exp: now + m.client.access_token_ttl,
+            iat: now,
+            nbf: now,
+            jti: secret::generate_id("at", &mut rand::rng()),
+            auth_time: m.auth_time,
+            fid: m.family.map(str::to_owned),
+        };
+        // RFC 9068 §2.1: `typ` is `at+jwt`.
+        self.keys()
+            .sign(self.config().access_token_alg, "at+jwt", &claims)
+            .map_err(|e| OAuthError::server(e.to_string()))
+    }
+
+    fn mint_id_token(
+        &self,
+        client: &Client,
+        user: &UserProfile,
+        scopes: &ScopeSet,
+        auth_time: i64,
+        nonce: Option<String>,
+        access_token: &str,
+    ) -> Result<String, OAuthError> {
+        let now = self.now();
+        let claims = IdTokenClaims {
+            iss: self.config().issuer.clone(),
+            sub: user.subject.clone(),
+            aud: client.id.clone(),
+            azp: client.id.clone(),
+            exp: now + self.config().id_token_ttl,
+            iat: now,
+            auth_time,
+            nonce,
+            at_hash: at_hash(access_token),
+            profile: ProfileClaims::for_scopes(user, scopes),
+        };
+        self.keys()
+            .sign(SigningAlg::Rs256, "JWT", &claims)
+            .map_err(|e| OAuthError::server(e.to_string()))
+    }
+
+    /// The profile of a subject, for ID tokens and userinfo.
+    pub(crate) async fn profile(&self, subject: &str) -> Result<Option<UserProfile>, OAuthError> {
+        Ok(self
+            .store()
+            .find_user(subject)
+            .await
+            .map_err(store_error)?
+            .map(|u| UserProfile {
+                subject: u.id,
+                email: u.email,
+                email_verified: u.email_verified,
+                name: u.name,
+                updated_at: u.updated_at,
+            }))
+    }
+}
+
+fn issues_refresh(client: &Client, scopes: &ScopeSet) -> bool {
+    client.refresh_policy == RefreshPolicy::Always || scopes.contains(OFFLINE_ACCESS)
+}
+
+async fn authorization_code(
+    kh: &Keyhouse,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    resource: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = kh.now();
+    let refresh_token = secret::generate_token(&mut rand::rng());
+    let refresh_expires = now + kh.config().refresh_token_ttl;
+    let family_expires = now + kh.config().refresh_family_ttl;
+    let outcome = kh
+        .store()
+        .redeem_code(&secret::hash_token(code), now, family_expires, |c| {
+            if c.client_id != client.id {
+                return Err(OAuthError::invalid_grant("the code was issued to another client"));
+            }
+            if c.expires_at <= now {
+                return Err(OAuthError::invalid_grant("the code has expired"));
+            }
+            if redirect_uri.as_deref() != Some(c.redirect_uri.as_str()) {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri must be the one of the authorization request",
+                ));
+            }
+            pkce::verify(c.code_challenge.as_deref(), code_verifier.as_deref())?;
+            if resource.is_some() && resource != c.resource {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "resource differs from the authorization request",
+                ));
+            }
+            Ok(issues_refresh(client, &c.scopes).then(|| RefreshRecord {
+                token_hash: secret::hash_token(&refresh_token),
+                family_id: c.family_id.clone(),
+                created_at: now,
+                expires_at: refresh_expires.min(family_expires),
+            }))
+        })
+        .await
+        .map_err(store_error)?;
+    let code = match outcome {
+        RedeemOutcome::Redeemed { code } => code,
+        RedeemOutcome::Replayed => {
+            tracing::warn!(client_id = %client.id, "authorization code replayed: its tokens are revoked");
+            return Err(OAuthError::invalid_grant("the code was already used"));
+        }
+        RedeemOutcome::Unknown => return Err(OAuthError::invalid_grant("unknown code")),
+        RedeemOutcome::Refused(e) => return Err(e),
+    };
+    let audience = code.resource.clone().unwrap_or_else(|| kh.config().default_audience.clone());
+    let access_token = kh.mint_access_token(&Mint {
+        client,
+        subject: &code.subject_id,
+        scopes: &code.scopes,
+        audience: &audience,
+        auth_time: Some(code.auth_time),
+        family: Some(&code.family_id),
+    })?;
+    let id_token = if code.scopes.contains(OPENID) {
+        let user = kh
+            .profile(&code.subject_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+        Some(kh.mint_id_token(client, &user, &code.scopes, code.auth_time, code.nonce.clone(), &access_token)?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: client.access_token_ttl,
+        scope: code.scopes.to_string(),
+        id_token,
+        refresh_token: issues_refresh(client, &code.scopes).then_some(refresh_token),
+    })
+}
+
+async fn refresh(
+    kh: &Keyhouse,
+    client: &Client,
+    token: &str,
+    scope: Option<ScopeSet>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = kh.now();
+    let next_token = secret::generate_token(&mut rand::rng());
+    let next = RefreshRecord {
+        token_hash: secret::hash_token(&next_token),
+        family_id: String::new(),
+        created_at: now,
+        expires_at: now + kh.config().refresh_token_ttl,
+    };
+    let outcome = kh
+        .store()
+        .rotate_refresh(&secret::hash_token(token), now, &next, |family| {
+            if family.client_id != client.id {
+                return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+            }
+            // RFC 6749 §6: the scope may only shrink.
+            if scope.as_ref().is_some_and(|s| !s.is_subset_of(&family.scopes)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "the requested scope exceeds what was granted",
+                ));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(store_error)?;
+    let family = match outcome {
+        RefreshOutcome::Rotated { family } => family,
+        RefreshOutcome::Reused => {
+            tracing::warn!(client_id = %client.id, "refresh token reused: its family is revoked");
+            return Err(OAuthError::invalid_grant("the refresh token was already used"));
+        }
+        RefreshOutcome::Invalid => {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
+        }
+        RefreshOutcome::Refused(e) => return Err(e),
+    };
+    let scopes = scope.unwrap_or_else(|| family.scopes.clone());
+    let audience = family.resource.clone().unwrap_or_else(|| kh.config().default_audience.clone());
+    let access_token = kh.mint_access_token(&Mint {
+        client,
+        subject: &family.subject_id,
+        scopes: &scopes,
+        audience: &audience,
+        auth_time: Some(family.auth_time),
+        family: Some(&family.id),
+    })?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: client.access_token_ttl,
+        scope: scopes.to_string(),
+        id_token: None,
+        refresh_token: Some(next_token),
+    })
+}
+
+fn client_credentials(
+    kh: &Keyhouse,
+    client: &Client,
+    scope: Option<ScopeSet>,
+    resource: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    if client.is_public() {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let scopes = scope.unwrap_or_default();
+    kh.config().scopes.check_known(&scopes)?;
+    // User scopes make no sense without a user.
+    if let Some(s) = scopes.iter().find(|s| kh.config().scopes.get(s).is_some_and(|d| !d.machine)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("{s} needs a user; it cannot be granted to a client alone"),
+        ));
+    }
+    let allowed = kh.config().allowed_resources();
+    let audience = authorize::check_resource(resource.as_deref(), &allowed)?
+        .unwrap_or_else(|| kh.config().default_audience.clone());
+    let access_token = kh.mint_access_token(&Mint {
+        client,
+        subject: &client.id,
+        scopes: &scopes,
+        audience: &audience,
+        auth_time: None,
+        family: None,
+    })?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: client.access_token_ttl,
+        scope: scopes.to_string(),
+        id_token: None,
+        refresh_token: None,
+    })
+}

@@ -1,0 +1,201 @@
+//! The harness every backend test uses: a real server on 127.0.0.1:0 over a
+//! fresh database (a SQLite file, or a new PostgreSQL database when
+//! `KEYHOUSE_TEST_DB=postgres` and `KEYHOUSE_TEST_PG_URL` are set).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use keyhouse_axum::manage::{ClientSpec, CreatedClient};
+use keyhouse_axum::{Config, Keyhouse, MasterKey};
+use keyhouse_core::ClientType;
+use keyhouse_core::clock::FixedClock;
+use keyhouse_store::Store;
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const REDIRECT: &str = "https://client.example/callback";
+/// RFC 7636 Appendix B.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+pub struct TestServer {
+    pub base: String,
+    pub kh: Keyhouse,
+    pub clock: Option<FixedClock>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    dir: Option<PathBuf>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let n: u64 = rand::random();
+    format!("{prefix}{}_{n:x}", std::process::id())
+}
+
+/// A fresh database URL for one test.
+pub async fn fresh_database() -> (String, Option<PathBuf>) {
+    if std::env::var("KEYHOUSE_TEST_DB").as_deref() == Ok("postgres") {
+        let admin = std::env::var("KEYHOUSE_TEST_PG_URL").expect("KEYHOUSE_TEST_PG_URL");
+        let name = unique("kh_");
+        let store = Store::connect(&admin).await.expect("connect to postgres");
+        sea_orm::ConnectionTrait::execute_unprepared(store.connection(), &format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        store.close().await.expect("close");
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
+        (format!("{base}/{name}"), None)
+    } else {
+        let dir = std::env::temp_dir().join(unique("keyhouse-test-"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.join("keyhouse.db").display());
+        (url, Some(dir))
+    }
+}
+
+pub async fn spawn() -> TestServer {
+    spawn_with(|_| {}, false).await
+}
+
+/// Starts a server; `configure` adjusts the config, `frozen` gives it a
+/// clock the test moves by hand.
+pub async fn spawn_with(configure: impl FnOnce(&mut Config), frozen: bool) -> TestServer {
+    let (url, dir) = fresh_database().await;
+    let store = Store::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let mut config = Config::for_issuer(&base);
+    config.scopes = config
+        .scopes
+        .clone()
+        .with_scope("notes:read", "Read your notes")
+        .with_scope("notes:write", "Create and delete your notes");
+    config.resources = vec!["https://api.example/".to_owned()];
+    configure(&mut config);
+    let master = MasterKey::from_bytes(rand::random());
+    let clock = frozen.then(|| FixedClock::new(1_800_000_000));
+    let kh = match &clock {
+        Some(c) => Keyhouse::with_clock(config, store, master, Arc::new(c.clone())).await,
+        None => Keyhouse::new(config, store, master).await,
+    }
+    .expect("keyhouse");
+    let app = axum::Router::new().merge(kh.router());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = keyhouse_axum::serve(listener, app, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestServer {
+        base,
+        kh,
+        clock,
+        shutdown: Some(tx),
+        dir,
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn client(&self, t: ClientType) -> CreatedClient {
+        self.client_with(ClientSpec::new("Test GPT", t, vec![REDIRECT.to_owned()]))
+            .await
+    }
+
+    pub async fn client_with(&self, spec: ClientSpec) -> CreatedClient {
+        self.kh.create_client(spec).await.expect("create client")
+    }
+
+    pub async fn user(&self, email: &str) -> keyhouse_store::User {
+        self.kh.create_user(email, PASSWORD, "Ada Lovelace").await.expect("create user")
+    }
+
+    /// A browser-like HTTP client with a cookie jar, signed in as `email`.
+    pub async fn signed_in(&self, email: &str) -> reqwest::Client {
+        let b = browser();
+        let res = b
+            .post(self.url("/api/session/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 200, "login failed");
+        b
+    }
+
+    /// Posts the authorize decision and returns the redirect URI.
+    pub async fn authorize(&self, b: &reqwest::Client, params: &[(&str, &str)], consent: bool) -> reqwest::Response {
+        let mut body: BTreeMap<String, Value> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect();
+        body.insert("consent_granted".into(), Value::Bool(consent));
+        b.post(self.url("/api/idp/authorize")).json(&body).send().await.expect("authorize")
+    }
+
+    pub async fn start(&self, b: &reqwest::Client, params: &[(&str, &str)]) -> reqwest::Response {
+        let body: BTreeMap<String, Value> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect();
+        b.post(self.url("/api/idp/authorize/start")).json(&body).send().await.expect("start")
+    }
+
+    /// Runs the authorize decision and returns the query of the redirect.
+    pub async fn code_for(&self, b: &reqwest::Client, params: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let res = self.authorize(b, params, true).await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.expect("json");
+        query_of(v["redirect_uri"].as_str().expect("redirect_uri"))
+    }
+
+    pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url("/oauth2/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("token")
+    }
+}
+
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+pub fn query_of(url: &str) -> BTreeMap<String, String> {
+    let u = url::Url::parse(url).expect("url");
+    u.query_pairs().into_owned().collect()
+}
+
+/// The standard authorize parameters for `client_id`.
+pub fn params(client_id: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid profile email notes:read"),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+    ]
+}

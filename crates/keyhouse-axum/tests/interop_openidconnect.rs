@@ -1,0 +1,205 @@
+//! Interoperability: the `openidconnect` crate (v4) runs the whole
+//! authorization-code flow against a real Keyhouse server — discovery,
+//! authorize (PKCE, state, nonce), code exchange, ID-token verification
+//! (signature from the discovered JWKS, `at_hash`), userinfo and refresh
+//! rotation — with none of our own client code speaking the protocol.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use keyhouse_core::ClientType;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreProviderMetadata, CoreTokenType,
+    CoreUserInfoClaims,
+};
+use openidconnect::{
+    AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+};
+use serde_json::Value;
+
+const EMAIL: &str = "ada@example.com";
+
+/// The HTTP client openidconnect uses: no redirects followed (its docs'
+/// SSRF advice).
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// Runs the full flow with a third-party client of type `t`.
+async fn full_flow(t: ClientType) {
+    let s = common::spawn().await;
+    let http = http_client();
+
+    // 1. Discovery (downloads the JWKS as well).
+    let issuer = IssuerUrl::new(s.base.clone()).expect("issuer url");
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        .await
+        .expect("discovery");
+    assert_eq!(metadata.issuer().as_str(), s.base);
+    assert!(!metadata.jwks().keys().is_empty(), "JWKS downloaded by discovery");
+
+    // 2. The client, from the provider metadata.
+    let created = s.client(t).await;
+    let client_id = created.client.id.clone();
+    let public = created.client_secret.is_none();
+    assert_eq!(public, t == ClientType::ThirdPartyPublic);
+    let mut client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.clone()),
+        created.client_secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(common::REDIRECT.to_owned()).expect("redirect url"));
+    if public {
+        // token_endpoint_auth_method=none: client_id in the body, no secret.
+        client = client.set_auth_type(AuthType::RequestBody);
+    }
+
+    // 3. The authorization request, built by openidconnect.
+    let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".to_owned()))
+        .add_scope(Scope::new("email".to_owned()))
+        .set_pkce_challenge(pkce_challenge);
+    if public {
+        // Public third-party clients get refresh tokens only for offline_access.
+        request = request.add_scope(Scope::new("offline_access".to_owned()));
+    }
+    let (auth_url, csrf, nonce) = request.url();
+    assert_eq!(
+        format!("{}://{}{}", auth_url.scheme(), auth_url.authority(), auth_url.path()),
+        s.url("/idp")
+    );
+    let pairs: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
+    let find = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(find("code_challenge_method"), Some("S256"));
+    assert!(find("scope").is_some_and(|sc| sc.split(' ').any(|x| x == "openid")));
+
+    // The browser step: the /idp page posts the query to the authorize API.
+    s.user(EMAIL).await;
+    let browser = s.signed_in(EMAIL).await;
+    let params: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let res = s.authorize(&browser, &params, true).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    let redirect = body["redirect_uri"].as_str().expect("redirect_uri");
+    assert!(redirect.starts_with(common::REDIRECT), "{redirect}");
+    let back = common::query_of(redirect);
+    assert_eq!(back.get("state").map(String::as_str), Some(csrf.secret().as_str()));
+    assert_eq!(back.get("iss").map(String::as_str), Some(s.base.as_str()));
+    assert!(back.get("error").is_none(), "{back:?}");
+    let code = back.get("code").expect("code").clone();
+
+    // 4. Code exchange with the PKCE verifier, then ID-token verification.
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .expect("token endpoint known")
+        .set_pkce_verifier(pkce_verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    assert_eq!(*tokens.token_type(), CoreTokenType::Bearer);
+    assert!(tokens.expires_in().is_some());
+    let id_token = tokens.id_token().expect("id_token");
+    let verifier = client.id_token_verifier();
+    let claims = id_token.claims(&verifier, &nonce).expect("valid id_token");
+    assert_eq!(claims.issuer().as_str(), s.base);
+    assert!(claims.audiences().iter().any(|a| a.as_str() == client_id));
+    assert_eq!(claims.nonce().map(Nonce::secret), Some(nonce.secret()));
+    assert_eq!(claims.email().map(|e| e.as_str()), Some(EMAIL));
+    assert_eq!(
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Ada Lovelace")
+    );
+    let expected_hash = claims.access_token_hash().expect("at_hash");
+    let actual_hash = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().expect("alg"),
+        id_token.signing_key(&verifier).expect("signing key"),
+    )
+    .expect("hash");
+    assert_eq!(actual_hash, *expected_hash);
+    let subject = claims.subject().clone();
+
+    // 5. Userinfo.
+    let info: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().to_owned(), Some(subject.clone()))
+        .expect("userinfo endpoint known")
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(*info.subject(), subject);
+    assert_eq!(info.email().map(|e| e.as_str()), Some(EMAIL));
+    assert_eq!(
+        info.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Ada Lovelace")
+    );
+
+    // 6. Refresh: a new access token and a rotated refresh token.
+    let old_refresh = tokens.refresh_token().expect("refresh_token").clone();
+    let refreshed = client
+        .exchange_refresh_token(&old_refresh)
+        .expect("token endpoint known")
+        .request_async(&http)
+        .await
+        .expect("refresh");
+    assert_ne!(refreshed.access_token().secret(), tokens.access_token().secret());
+    let new_refresh = refreshed.refresh_token().expect("rotated refresh_token").clone();
+    assert_ne!(new_refresh.secret(), old_refresh.secret());
+    let info: CoreUserInfoClaims = client
+        .user_info(refreshed.access_token().to_owned(), Some(subject.clone()))
+        .expect("userinfo endpoint known")
+        .request_async(&http)
+        .await
+        .expect("userinfo with the refreshed token");
+    assert_eq!(*info.subject(), subject);
+
+    // The old refresh token is spent; reusing it is refused...
+    let reuse = client
+        .exchange_refresh_token(&old_refresh)
+        .expect("token endpoint known")
+        .request_async(&http)
+        .await;
+    assert!(
+        matches!(&reuse, Err(RequestTokenError::ServerResponse(r)) if *r.error() == CoreErrorResponseType::InvalidGrant),
+        "{reuse:?}"
+    );
+    // ...and revokes the family, so the rotated one is dead too.
+    let after = client
+        .exchange_refresh_token(&new_refresh)
+        .expect("token endpoint known")
+        .request_async(&http)
+        .await;
+    assert!(
+        matches!(&after, Err(RequestTokenError::ServerResponse(r)) if *r.error() == CoreErrorResponseType::InvalidGrant),
+        "{after:?}"
+    );
+    // The code is single-use (a replay also revokes what it issued, so
+    // this comes last).
+    let replay = client
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint known")
+        .request_async(&http)
+        .await;
+    assert!(
+        matches!(&replay, Err(RequestTokenError::ServerResponse(r)) if *r.error() == CoreErrorResponseType::InvalidGrant),
+        "{replay:?}"
+    );
+}
+
+#[tokio::test]
+async fn confidential_client_full_flow() {
+    full_flow(ClientType::ThirdParty).await;
+}
+
+#[tokio::test]
+async fn public_client_full_flow() {
+    full_flow(ClientType::ThirdPartyPublic).await;
+}

@@ -1,0 +1,152 @@
+//! The claims Keyhouse puts in tokens (RFC 9068 for access tokens, OIDC Core
+//! §2 and §5.1 for ID tokens and userinfo).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::scope::{EMAIL, PROFILE, ScopeSet};
+
+/// A JWT access token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The user (or, for client_credentials, the client).
+    pub sub: String,
+    /// The resource server the token is for (RFC 8707).
+    pub aud: String,
+    /// The client the token was issued to (RFC 9068 §2.2).
+    pub client_id: String,
+    /// Granted scopes, space-delimited.
+    pub scope: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Unique id, used for revocation.
+    pub jti: String,
+    /// When the user authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The grant family the token belongs to: revoking the family (a refresh
+    /// token revoked or replayed, a code replayed) revokes the token too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fid: Option<String>,
+}
+
+/// The user data that claims are made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    /// `sub`.
+    pub subject: String,
+    /// Email.
+    pub email: String,
+    /// Whether the email was verified.
+    pub email_verified: bool,
+    /// Display name.
+    pub name: String,
+    /// Last profile change (unix seconds).
+    pub updated_at: i64,
+}
+
+/// The claims a set of scopes releases (OIDC Core §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProfileClaims {
+    /// `profile`: name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `profile`: updated_at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+impl ProfileClaims {
+    /// Releases only what the granted scopes allow.
+    pub fn for_scopes(user: &UserProfile, scopes: &ScopeSet) -> ProfileClaims {
+        let profile = scopes.contains(PROFILE);
+        let email = scopes.contains(EMAIL);
+        ProfileClaims {
+            name: profile.then(|| user.name.clone()),
+            updated_at: profile.then_some(user.updated_at),
+            email: email.then(|| user.email.clone()),
+            email_verified: email.then_some(user.email_verified),
+        }
+    }
+}
+
+/// An ID token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject.
+    pub sub: String,
+    /// The client id.
+    pub aud: String,
+    /// Authorized party: the client id.
+    pub azp: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Echo of the request's nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Half-hash of the access token (OIDC Core §3.1.3.6).
+    pub at_hash: String,
+    /// Profile and email claims that were granted.
+    #[serde(flatten)]
+    pub profile: ProfileClaims,
+}
+
+/// OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the
+/// access token (RS256 and ES256 both hash with SHA-256).
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_half_sha256() {
+        // OIDC Core Appendix A.3 example pair.
+        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+
+    #[test]
+    fn claims_follow_scopes() {
+        let user = UserProfile {
+            subject: "user-1".into(),
+            email: "a@example.com".into(),
+            email_verified: false,
+            name: "Ada".into(),
+            updated_at: 5,
+        };
+        let table = [
+            ("openid", false, false),
+            ("openid profile", true, false),
+            ("openid email", false, true),
+            ("openid profile email", true, true),
+        ];
+        for (scopes, name, email) in table {
+            let c = ProfileClaims::for_scopes(&user, &ScopeSet::parse(scopes).unwrap_or_default());
+            assert_eq!(c.name.is_some(), name, "{scopes}");
+            assert_eq!(c.email.is_some(), email, "{scopes}");
+        }
+    }
+}

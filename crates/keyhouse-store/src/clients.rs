@@ -1,0 +1,152 @@
+//! Connected Apps and their secrets.
+
+use keyhouse_core::client::{Client, RefreshPolicy};
+use keyhouse_core::ClientType;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::entities::{authorization_code, client, client_secret, grant, token_family};
+use crate::{Result, Store, StoreError};
+
+/// A client as stored: the protocol's [`Client`].
+pub type StoredClient = Client;
+
+/// What creating a client needs.
+#[derive(Clone)]
+pub struct NewClient {
+    /// The client.
+    pub client: Client,
+    /// Keyed hash of the secret, for confidential clients.
+    pub secret_hash: Option<String>,
+    /// Id of the secret row.
+    pub secret_id: String,
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewClient")
+            .field("client", &self.client)
+            .field("secret_hash", &"[redacted]")
+            .finish()
+    }
+}
+
+fn to_client(m: client::Model) -> Result<Client> {
+    let client_type = ClientType::parse(&m.client_type)
+        .ok_or_else(|| StoreError::Corrupt(format!("client type {}", m.client_type)))?;
+    let refresh_policy = RefreshPolicy::parse(&m.refresh_policy)
+        .ok_or_else(|| StoreError::Corrupt(format!("refresh policy {}", m.refresh_policy)))?;
+    let redirect_uris: Vec<String> = serde_json::from_str(&m.redirect_uris)
+        .map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?;
+    Ok(Client {
+        id: m.id,
+        client_type,
+        name: m.name,
+        description: m.description,
+        logo_uri: m.logo_uri,
+        redirect_uris,
+        access_token_ttl: m.access_token_ttl,
+        refresh_policy,
+        created_at: m.created_at,
+    })
+}
+
+impl Store {
+    /// Stores a client and, for confidential clients, its secret hash, in one
+    /// transaction.
+    pub async fn create_client(&self, new: &NewClient) -> Result<()> {
+        let c = &new.client;
+        let redirect_uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let txn = self.begin_write().await?;
+        client::Entity::insert(client::ActiveModel {
+            id: Set(c.id.clone()),
+            client_type: Set(c.client_type.as_str().to_owned()),
+            name: Set(c.name.clone()),
+            description: Set(c.description.clone()),
+            logo_uri: Set(c.logo_uri.clone()),
+            redirect_uris: Set(redirect_uris),
+            access_token_ttl: Set(c.access_token_ttl),
+            refresh_policy: Set(c.refresh_policy.as_str().to_owned()),
+            created_at: Set(c.created_at),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(StoreError::from_insert)?;
+        if let Some(hash) = &new.secret_hash {
+            client_secret::Entity::insert(client_secret::ActiveModel {
+                id: Set(new.secret_id.clone()),
+                client_id: Set(c.id.clone()),
+                secret_hash: Set(hash.clone()),
+                state: Set("active".to_owned()),
+                created_at: Set(c.created_at),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map_err(StoreError::from_insert)?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Finds a client.
+    pub async fn find_client(&self, id: &str) -> Result<Option<Client>> {
+        client::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .map(to_client)
+            .transpose()
+    }
+
+    /// All clients, oldest first.
+    pub async fn list_clients(&self) -> Result<Vec<Client>> {
+        client::Entity::find()
+            .order_by_asc(client::Column::CreatedAt)
+            .order_by_asc(client::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_client)
+            .collect()
+    }
+
+    /// The hashes of the secrets that currently authenticate the client.
+    pub async fn client_secret_hashes(&self, client_id: &str) -> Result<Vec<String>> {
+        Ok(client_secret::Entity::find()
+            .filter(client_secret::Column::ClientId.eq(client_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| s.secret_hash)
+            .collect())
+    }
+
+    /// Deletes a client and everything issued to it: secrets, codes and
+    /// grants are removed, token families are revoked (so access tokens
+    /// already issued stop working). Returns whether the client existed.
+    pub async fn delete_client(&self, id: &str, now: i64) -> Result<bool> {
+        let txn = self.begin_write().await?;
+        token_family::Entity::update_many()
+            .col_expr(token_family::Column::RevokedAt, Expr::value(now))
+            .filter(token_family::Column::ClientId.eq(id))
+            .filter(token_family::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        authorization_code::Entity::delete_many()
+            .filter(authorization_code::Column::ClientId.eq(id))
+            .exec(&txn)
+            .await?;
+        grant::Entity::delete_many()
+            .filter(grant::Column::ClientId.eq(id))
+            .exec(&txn)
+            .await?;
+        client_secret::Entity::delete_many()
+            .filter(client_secret::Column::ClientId.eq(id))
+            .exec(&txn)
+            .await?;
+        let res = client::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(res.rows_affected > 0)
+    }
+}
+

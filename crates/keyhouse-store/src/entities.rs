@@ -1,0 +1,212 @@
+//! sea-orm entities, one module per table. Timestamps are unix seconds in
+//! BIGINT columns, which read the same on SQLite and PostgreSQL.
+
+macro_rules! relation_free {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+/// End users (consumer side). B2B members get their own table later; both
+/// are "subjects" to sessions, grants and tokens, which store `subject_id`.
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub email: String,
+        pub password_hash: String,
+        pub name: String,
+        pub email_verified: bool,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    relation_free!();
+}
+
+/// Browser sessions, keyed by the hash of the cookie value.
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_hash: String,
+        pub subject_kind: String,
+        pub subject_id: String,
+        pub organization_id: Option<String>,
+        pub auth_time: i64,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
+    relation_free!();
+}
+
+/// Connected Apps.
+pub mod client {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clients")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub client_type: String,
+        pub name: String,
+        pub description: String,
+        pub logo_uri: Option<String>,
+        /// JSON array of exact redirect URIs.
+        pub redirect_uris: String,
+        pub access_token_ttl: i64,
+        pub refresh_policy: String,
+        pub created_at: i64,
+    }
+    relation_free!();
+}
+
+/// Client secrets, as keyed hashes; `state` is `active` or `pending`
+/// (a rotation in progress).
+pub mod client_secret {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_secrets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub client_id: String,
+        pub secret_hash: String,
+        pub state: String,
+        pub created_at: i64,
+    }
+    relation_free!();
+}
+
+/// Remembered consent: subject × client × resource → scopes.
+pub mod grant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub subject_id: String,
+        pub client_id: String,
+        /// Empty when the grant is not for a particular resource.
+        pub resource: String,
+        pub scopes: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    relation_free!();
+}
+
+/// Authorization codes, keyed by hash, consumed once.
+pub mod authorization_code {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "authorization_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        pub client_id: String,
+        pub redirect_uri: String,
+        pub subject_id: String,
+        pub organization_id: Option<String>,
+        pub scopes: String,
+        pub nonce: Option<String>,
+        pub code_challenge: Option<String>,
+        pub resource: Option<String>,
+        pub auth_time: i64,
+        /// The token family the exchange creates; a replay revokes it.
+        pub family_id: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub consumed_at: Option<i64>,
+    }
+    relation_free!();
+}
+
+/// A grant family: every token issued from one authorization code.
+pub mod token_family {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "token_families")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub client_id: String,
+        pub subject_id: String,
+        pub organization_id: Option<String>,
+        pub scopes: String,
+        pub resource: Option<String>,
+        pub auth_time: i64,
+        pub created_at: i64,
+        /// Absolute lifetime: no refresh past this.
+        pub expires_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    relation_free!();
+}
+
+/// Refresh tokens, keyed by hash; `rotated_at` is set when used.
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub family_id: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub rotated_at: Option<i64>,
+    }
+    relation_free!();
+}
+
+/// Access-token ids revoked before their expiry.
+pub mod revoked_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revoked_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub expires_at: i64,
+    }
+    relation_free!();
+}
+
+/// Signing keys; the private half is encrypted at rest.
+pub mod signing_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub alg: String,
+        /// `next` (published, not signing), `current`, `retiring`, `retired`.
+        pub state: String,
+        pub private_key: String,
+        pub public_jwk: String,
+        pub created_at: i64,
+        pub activated_at: Option<i64>,
+        pub retire_at: Option<i64>,
+    }
+    relation_free!();
+}

@@ -1,0 +1,191 @@
+//! Storage for Keyhouse: sea-orm entities, dated migrations, and the
+//! operations the protocol needs, on SQLite (default) and PostgreSQL.
+//!
+//! Every single-use artifact (codes, refresh tokens) is consumed with a
+//! conditional `UPDATE … WHERE consumed_at IS NULL` whose affected-row count
+//! decides the winner, inside a write transaction; on SQLite write
+//! transactions start with `BEGIN IMMEDIATE`, so they wait on `busy_timeout`
+//! instead of failing when a deferred read upgrades to a write.
+#![warn(missing_docs)]
+
+// Row structs mirror the migration column by column; the migration documents them.
+#[allow(missing_docs)]
+pub mod entities;
+mod migration;
+
+mod clients;
+mod keys;
+mod tokens;
+mod users;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+pub use clients::{NewClient, StoredClient};
+pub use keys::StoredKey;
+pub use tokens::{CodeRecord, FamilyRecord, NewCode, RedeemOutcome, RefreshOutcome, RefreshRecord};
+pub use users::{NewUser, SessionRecord, User};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was hit (an email or id already exists).
+    #[error("already exists")]
+    Conflict,
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// A stored value could not be read back.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    fn from_insert(e: DbErr) -> StoreError {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("unique") || text.contains("duplicate") {
+            StoreError::Conflict
+        } else {
+            StoreError::Db(e)
+        }
+    }
+}
+
+/// The result type of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The default SQLite database of the `keyhouse` binary.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyhouse.db?mode=rwc";
+
+/// A connection pool and the operations on it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `sqlite://…` or `postgres://…`.
+    ///
+    /// SQLite gets WAL, `synchronous=NORMAL` (durable across process crashes;
+    /// WAL's documented trade-off on power loss), a 5 s busy timeout and
+    /// foreign keys on.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5));
+        if url.starts_with("sqlite:") {
+            if let Some(path) = sqlite_path(url) {
+                if let Some(parent) = std::path::Path::new(path).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", parent.display())))?;
+                    }
+                }
+            }
+            opts.max_connections(8).min_connections(1);
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
+        } else {
+            opts.max_connections(32).min_connections(2);
+        }
+        let db = Database::connect(opts).await?;
+        Ok(Store { db })
+    }
+
+    /// Applies pending migrations. On PostgreSQL this holds an advisory lock
+    /// inside one transaction, so several instances starting together migrate
+    /// once.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let txn = self.db.begin().await?;
+                txn.execute_unprepared("SELECT pg_advisory_xact_lock(7244551)")
+                    .await?;
+                migration::Migrator::up(&txn, None).await?;
+                txn.commit().await?;
+            }
+            _ => migration::Migrator::up(&self.db, None).await?,
+        }
+        Ok(())
+    }
+
+    /// The underlying connection, for applications that add their own tables.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Whether the database answers (for `/health/ready`).
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await?;
+        Ok(())
+    }
+
+    /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite.
+    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let txn = match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..TransactionOptions::default()
+                    })
+                    .await?
+            }
+            _ => self.db.begin().await?,
+        };
+        Ok(txn)
+    }
+
+    /// Deletes expired sessions, codes, revoked-token ids and dead refresh
+    /// tokens. Returns the number of rows removed.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        tokens::purge_expired(&self.db, now).await
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// Splits a stored space-delimited scope string.
+fn scopes_of(s: &str) -> keyhouse_core::ScopeSet {
+    keyhouse_core::ScopeSet::from_tokens(s.split(' ').filter(|t| !t.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+
+    #[test]
+    fn sqlite_paths() {
+        let table = [
+            ("sqlite://data/keyhouse.db?mode=rwc", Some("data/keyhouse.db")),
+            ("sqlite:/tmp/x.db", Some("/tmp/x.db")),
+            ("sqlite::memory:", None),
+            ("postgres://x", None),
+        ];
+        for (url, expected) in table {
+            assert_eq!(sqlite_path(url), expected, "{url}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Dated migrations. One file per migration: sea-orm takes the name from it.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_initial;
+
+/// Runs the migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_initial::Migration)]
+    }
+}

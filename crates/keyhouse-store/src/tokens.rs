@@ -1,0 +1,469 @@
+//! Consent grants, authorization codes, token families, refresh tokens and
+//! revoked access-token ids.
+
+use keyhouse_core::{OAuthError, ScopeSet};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+
+use crate::entities::{authorization_code, grant, refresh_token, revoked_token, session, token_family};
+use crate::{Result, Store, scopes_of};
+
+/// A code to store (its hash; the code itself goes to the client only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCode {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// The client.
+    pub client_id: String,
+    /// The exact redirect URI of the request.
+    pub redirect_uri: String,
+    /// The user.
+    pub subject_id: String,
+    /// The organization (B2B).
+    pub organization_id: Option<String>,
+    /// Granted scopes.
+    pub scopes: ScopeSet,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// RFC 8707 resource.
+    pub resource: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// The family the exchange will create.
+    pub family_id: String,
+    /// Now.
+    pub created_at: i64,
+    /// Expiry (≤ 10 minutes; default 5).
+    pub expires_at: i64,
+}
+
+/// A stored code, as read back when it is redeemed.
+pub type CodeRecord = NewCode;
+
+/// A token family: every token issued from one code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyRecord {
+    /// Id (the `fid` claim of its access tokens).
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// The user.
+    pub subject_id: String,
+    /// The organization (B2B).
+    pub organization_id: Option<String>,
+    /// Scopes granted to the family.
+    pub scopes: ScopeSet,
+    /// RFC 8707 resource.
+    pub resource: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Absolute expiry.
+    pub expires_at: i64,
+    /// When revoked.
+    pub revoked_at: Option<i64>,
+}
+
+impl FamilyRecord {
+    /// Whether tokens of this family are still good.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A refresh token to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// Its family.
+    pub family_id: String,
+    /// Issued.
+    pub created_at: i64,
+    /// Expiry of this token (idle lifetime), never past the family's.
+    pub expires_at: i64,
+}
+
+/// What redeeming a code found.
+#[derive(Debug)]
+pub enum RedeemOutcome {
+    /// First use; the family (and refresh token, if any) is committed.
+    Redeemed {
+        /// The code.
+        code: CodeRecord,
+    },
+    /// The code had been used: its family is now revoked (RFC 6749 §4.1.2).
+    Replayed,
+    /// No such code.
+    Unknown,
+    /// The checks refused the code; it is burned all the same.
+    Refused(OAuthError),
+}
+
+/// What rotating a refresh token found.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// Rotated: the old token is spent, the new one committed.
+    Rotated {
+        /// The family.
+        family: FamilyRecord,
+    },
+    /// The token had been rotated already: the family is revoked
+    /// (RFC 9700 §4.14.2).
+    Reused,
+    /// Unknown, expired, or its family is revoked or expired.
+    Invalid,
+    /// The checks refused it (wrong client, …); nothing was rotated.
+    Refused(OAuthError),
+}
+
+fn code_from(m: authorization_code::Model) -> CodeRecord {
+    NewCode {
+        code_hash: m.code_hash,
+        client_id: m.client_id,
+        redirect_uri: m.redirect_uri,
+        subject_id: m.subject_id,
+        organization_id: m.organization_id,
+        scopes: scopes_of(&m.scopes),
+        nonce: m.nonce,
+        code_challenge: m.code_challenge,
+        resource: m.resource,
+        auth_time: m.auth_time,
+        family_id: m.family_id,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+    }
+}
+
+fn family_from(m: token_family::Model) -> FamilyRecord {
+    FamilyRecord {
+        id: m.id,
+        client_id: m.client_id,
+        subject_id: m.subject_id,
+        organization_id: m.organization_id,
+        scopes: scopes_of(&m.scopes),
+        resource: m.resource,
+        auth_time: m.auth_time,
+        expires_at: m.expires_at,
+        revoked_at: m.revoked_at,
+    }
+}
+
+async fn revoke_family_on<C: ConnectionTrait>(db: &C, family_id: &str, now: i64) -> Result<()> {
+    token_family::Entity::update_many()
+        .col_expr(token_family::Column::RevokedAt, Expr::value(now))
+        .filter(token_family::Column::Id.eq(family_id))
+        .filter(token_family::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn insert_refresh<C: ConnectionTrait>(db: &C, r: &RefreshRecord) -> Result<()> {
+    refresh_token::Entity::insert(refresh_token::ActiveModel {
+        token_hash: Set(r.token_hash.clone()),
+        family_id: Set(r.family_id.clone()),
+        created_at: Set(r.created_at),
+        expires_at: Set(r.expires_at),
+        rotated_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The scopes this subject has granted this client (for this resource).
+    pub async fn find_grant(
+        &self,
+        subject_id: &str,
+        client_id: &str,
+        resource: Option<&str>,
+    ) -> Result<Option<ScopeSet>> {
+        Ok(grant::Entity::find()
+            .filter(grant::Column::SubjectId.eq(subject_id))
+            .filter(grant::Column::ClientId.eq(client_id))
+            .filter(grant::Column::Resource.eq(resource.unwrap_or("")))
+            .one(&self.db)
+            .await?
+            .map(|g| scopes_of(&g.scopes)))
+    }
+
+    /// Remembers consent: the union of what was granted before and `scopes`.
+    pub async fn save_grant(
+        &self,
+        id: &str,
+        subject_id: &str,
+        client_id: &str,
+        resource: Option<&str>,
+        scopes: &ScopeSet,
+        now: i64,
+    ) -> Result<()> {
+        let txn = self.begin_write().await?;
+        let existing = grant::Entity::find()
+            .filter(grant::Column::SubjectId.eq(subject_id))
+            .filter(grant::Column::ClientId.eq(client_id))
+            .filter(grant::Column::Resource.eq(resource.unwrap_or("")))
+            .one(&txn)
+            .await?;
+        let merged = match &existing {
+            Some(g) => scopes_of(&g.scopes).union(scopes),
+            None => scopes.clone(),
+        };
+        grant::Entity::insert(grant::ActiveModel {
+            id: Set(existing.map(|g| g.id).unwrap_or_else(|| id.to_owned())),
+            subject_id: Set(subject_id.to_owned()),
+            client_id: Set(client_id.to_owned()),
+            resource: Set(resource.unwrap_or("").to_owned()),
+            scopes: Set(merged.to_string()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                grant::Column::SubjectId,
+                grant::Column::ClientId,
+                grant::Column::Resource,
+            ])
+            .update_columns([grant::Column::Scopes, grant::Column::UpdatedAt])
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a new authorization code.
+    pub async fn insert_code(&self, c: &NewCode) -> Result<()> {
+        authorization_code::Entity::insert(authorization_code::ActiveModel {
+            code_hash: Set(c.code_hash.clone()),
+            client_id: Set(c.client_id.clone()),
+            redirect_uri: Set(c.redirect_uri.clone()),
+            subject_id: Set(c.subject_id.clone()),
+            organization_id: Set(c.organization_id.clone()),
+            scopes: Set(c.scopes.to_string()),
+            nonce: Set(c.nonce.clone()),
+            code_challenge: Set(c.code_challenge.clone()),
+            resource: Set(c.resource.clone()),
+            auth_time: Set(c.auth_time),
+            family_id: Set(c.family_id.clone()),
+            created_at: Set(c.created_at),
+            expires_at: Set(c.expires_at),
+            consumed_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Redeems a code exactly once (SECURITY.md rows 5 and 6).
+    ///
+    /// In one write transaction: mark the code consumed only if it was not
+    /// (the affected-row count decides among concurrent exchanges), run
+    /// `check` on it (client, redirect URI, PKCE, expiry), and on success
+    /// create its token family and, if `check` returns one, its first refresh
+    /// token. A code that fails `check` stays consumed. A code that was
+    /// consumed already has its family revoked, so tokens issued from it stop
+    /// working.
+    pub async fn redeem_code<F>(
+        &self,
+        code_hash: &str,
+        now: i64,
+        family_expires_at: i64,
+        check: F,
+    ) -> Result<RedeemOutcome>
+    where
+        F: FnOnce(&CodeRecord) -> std::result::Result<Option<RefreshRecord>, OAuthError>,
+    {
+        let txn = self.begin_write().await?;
+        let updated = authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
+            .filter(authorization_code::Column::CodeHash.eq(code_hash))
+            .filter(authorization_code::Column::ConsumedAt.is_null())
+            .exec(&txn)
+            .await?;
+        let row = authorization_code::Entity::find_by_id(code_hash.to_owned())
+            .one(&txn)
+            .await?;
+        let Some(row) = row else {
+            txn.rollback().await?;
+            return Ok(RedeemOutcome::Unknown);
+        };
+        if updated.rows_affected != 1 {
+            revoke_family_on(&txn, &row.family_id, now).await?;
+            txn.commit().await?;
+            return Ok(RedeemOutcome::Replayed);
+        }
+        let code = code_from(row);
+        let refresh = match check(&code) {
+            Ok(r) => r,
+            Err(e) => {
+                txn.commit().await?;
+                return Ok(RedeemOutcome::Refused(e));
+            }
+        };
+        token_family::Entity::insert(token_family::ActiveModel {
+            id: Set(code.family_id.clone()),
+            client_id: Set(code.client_id.clone()),
+            subject_id: Set(code.subject_id.clone()),
+            organization_id: Set(code.organization_id.clone()),
+            scopes: Set(code.scopes.to_string()),
+            resource: Set(code.resource.clone()),
+            auth_time: Set(code.auth_time),
+            created_at: Set(now),
+            expires_at: Set(family_expires_at),
+            revoked_at: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        if let Some(r) = &refresh {
+            insert_refresh(&txn, r).await?;
+        }
+        txn.commit().await?;
+        Ok(RedeemOutcome::Redeemed { code })
+    }
+
+    /// Rotates a refresh token (SECURITY.md rows 21 and 22).
+    ///
+    /// In one write transaction: spend the old token only if unspent; if it
+    /// was spent already, revoke its family (reuse detection); otherwise run
+    /// `check` on the family and store `next`.
+    pub async fn rotate_refresh<F>(
+        &self,
+        token_hash: &str,
+        now: i64,
+        next: &RefreshRecord,
+        check: F,
+    ) -> Result<RefreshOutcome>
+    where
+        F: FnOnce(&FamilyRecord) -> std::result::Result<(), OAuthError>,
+    {
+        let txn = self.begin_write().await?;
+        let updated = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(token_hash))
+            .filter(refresh_token::Column::RotatedAt.is_null())
+            .exec(&txn)
+            .await?;
+        let Some(token) = refresh_token::Entity::find_by_id(token_hash.to_owned())
+            .one(&txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Ok(RefreshOutcome::Invalid);
+        };
+        if updated.rows_affected != 1 {
+            revoke_family_on(&txn, &token.family_id, now).await?;
+            txn.commit().await?;
+            return Ok(RefreshOutcome::Reused);
+        }
+        let family = token_family::Entity::find_by_id(token.family_id.clone())
+            .one(&txn)
+            .await?
+            .map(family_from);
+        let Some(family) = family.filter(|f| f.is_active(now) && token.expires_at > now) else {
+            txn.rollback().await?;
+            return Ok(RefreshOutcome::Invalid);
+        };
+        if let Err(e) = check(&family) {
+            txn.rollback().await?;
+            return Ok(RefreshOutcome::Refused(e));
+        }
+        let next = RefreshRecord {
+            family_id: family.id.clone(),
+            expires_at: next.expires_at.min(family.expires_at),
+            ..next.clone()
+        };
+        insert_refresh(&txn, &next).await?;
+        txn.commit().await?;
+        Ok(RefreshOutcome::Rotated { family })
+    }
+
+    /// Finds a refresh token and its family, for introspection and revocation.
+    pub async fn find_refresh(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshRecord, Option<i64>, FamilyRecord)>> {
+        let Some(token) = refresh_token::Entity::find_by_id(token_hash.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let family = self.find_family(&token.family_id).await?;
+        Ok(family.map(|f| {
+            (
+                RefreshRecord {
+                    token_hash: token.token_hash,
+                    family_id: token.family_id,
+                    created_at: token.created_at,
+                    expires_at: token.expires_at,
+                },
+                token.rotated_at,
+                f,
+            )
+        }))
+    }
+
+    /// Finds a token family.
+    pub async fn find_family(&self, id: &str) -> Result<Option<FamilyRecord>> {
+        Ok(token_family::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .map(family_from))
+    }
+
+    /// Revokes a family: its refresh tokens and access tokens stop working.
+    pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<()> {
+        revoke_family_on(&self.db, family_id, now).await
+    }
+
+    /// Records a revoked access-token id until the token's expiry.
+    pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+        revoked_token::Entity::insert(revoked_token::ActiveModel {
+            jti: Set(jti.to_owned()),
+            expires_at: Set(expires_at),
+        })
+        .on_conflict(OnConflict::column(revoked_token::Column::Jti).do_nothing().to_owned())
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether an access-token id was revoked.
+    pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
+        Ok(revoked_token::Entity::find_by_id(jti.to_owned())
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+}
+
+pub(crate) async fn purge_expired(db: &DatabaseConnection, now: i64) -> Result<u64> {
+    let mut removed = 0;
+    removed += session::Entity::delete_many()
+        .filter(session::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected;
+    removed += authorization_code::Entity::delete_many()
+        .filter(authorization_code::Column::ExpiresAt.lte(now - 3600))
+        .exec(db)
+        .await?
+        .rows_affected;
+    removed += revoked_token::Entity::delete_many()
+        .filter(revoked_token::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected;
+    removed += refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(removed)
+}

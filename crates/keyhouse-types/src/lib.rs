@@ -1,0 +1,231 @@
+//! Wire types shared by the Keyhouse server and its browser components.
+//!
+//! Everything here is plain serde data: no I/O, no framework types, so the
+//! wasm crates (`idp-component`, `app`) can depend on it without pulling in
+//! the server.
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One authorize parameter as the browser saw it in the query string.
+///
+/// A parameter that appeared more than once is sent as a list, so the server
+/// can refuse it (RFC 6749 §3.1: "Request and response parameters MUST NOT be
+/// included more than once").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// The parameter appeared once.
+    One(String),
+    /// The parameter appeared several times.
+    Many(Vec<String>),
+}
+
+/// The raw authorization request: the query of the `/idp` URL as a map.
+pub type AuthorizeParams = BTreeMap<String, ParamValue>;
+
+/// Body of `POST /api/idp/authorize`: the same parameters as the start call
+/// plus the user's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeDecision {
+    /// `true` when the user approved (or when no consent screen was needed).
+    pub consent_granted: bool,
+    /// The raw authorize parameters.
+    #[serde(flatten)]
+    pub params: AuthorizeParams,
+}
+
+/// Any answer that sends the browser back to the client, success or error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectResponse {
+    /// Where the browser must go next.
+    pub redirect_uri: String,
+}
+
+/// The kind of a Connected App, as Stytch names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    /// Confidential, trusted by the operator: no consent screen.
+    FirstParty,
+    /// Public (no secret, PKCE), trusted by the operator: no consent screen.
+    FirstPartyPublic,
+    /// Confidential, run by someone else: consent required.
+    ThirdParty,
+    /// Public (no secret, PKCE), run by someone else: consent required.
+    ThirdPartyPublic,
+}
+
+impl ClientType {
+    /// All four types, in display order.
+    pub const ALL: [ClientType; 4] = [
+        ClientType::FirstParty,
+        ClientType::FirstPartyPublic,
+        ClientType::ThirdParty,
+        ClientType::ThirdPartyPublic,
+    ];
+
+    /// The wire name (`first_party`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::FirstParty => "first_party",
+            ClientType::FirstPartyPublic => "first_party_public",
+            ClientType::ThirdParty => "third_party",
+            ClientType::ThirdPartyPublic => "third_party_public",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<ClientType> {
+        ClientType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Public clients hold no secret and must use PKCE.
+    pub fn is_public(self) -> bool {
+        matches!(
+            self,
+            ClientType::FirstPartyPublic | ClientType::ThirdPartyPublic
+        )
+    }
+
+    /// First-party clients skip the consent screen.
+    pub fn is_first_party(self) -> bool {
+        matches!(self, ClientType::FirstParty | ClientType::FirstPartyPublic)
+    }
+}
+
+/// The client as the consent screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    /// The client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Longer description, may be empty.
+    pub description: String,
+    /// Logo (https), if any.
+    pub logo_uri: Option<String>,
+    /// The client type.
+    pub client_type: ClientType,
+}
+
+/// One requested scope, described for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeDescription {
+    /// The scope token, e.g. `notes:read`.
+    pub scope: String,
+    /// What it lets the client do, in plain words.
+    pub description: String,
+    /// Whether this user may grant it.
+    pub grantable: bool,
+}
+
+/// The answer of `POST /api/idp/authorize/start` when the request is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeStart {
+    /// Who is asking.
+    pub client: ClientSummary,
+    /// The host (and port) the browser will be sent to afterwards.
+    pub redirect_host: String,
+    /// The requested scopes.
+    pub scopes: Vec<ScopeDescription>,
+    /// The resource (RFC 8707) the token will be for, if one was requested.
+    pub resource: Option<String>,
+    /// Whether the consent screen must be shown.
+    pub consent_required: bool,
+    /// The signed-in user the grant is for.
+    pub user: SessionUser,
+}
+
+/// Either a description to show, or a redirect to follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AuthorizeStartResponse {
+    /// Send the browser to the client (an error the client must hear about).
+    Redirect(RedirectResponse),
+    /// Show this request (consent, or proceed straight to the decision).
+    Describe(Box<AuthorizeStart>),
+}
+
+/// An error to show on the page; never redirected (unknown client, bad
+/// redirect URI, missing session, CSRF…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The RFC error code (`invalid_request`, `invalid_client`, …).
+    pub error: String,
+    /// Human-readable explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    /// Stable subject identifier (`sub`).
+    pub user_id: String,
+    /// Email address.
+    pub email: String,
+    /// Display name, may be empty.
+    pub name: String,
+}
+
+/// The answer of `GET /api/session` and of a successful login or sign-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    /// The user.
+    pub user: SessionUser,
+    /// When the user authenticated (unix seconds).
+    pub authenticated_at: i64,
+    /// When the session expires (unix seconds).
+    pub expires_at: i64,
+}
+
+/// `POST /api/session/signup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupRequest {
+    /// Email address.
+    pub email: String,
+    /// Password (at least 8 characters).
+    pub password: String,
+    /// Optional display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /api/session/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_types_round_trip() {
+        for t in ClientType::ALL {
+            assert_eq!(ClientType::parse(t.as_str()), Some(t));
+            let json = serde_json::to_string(&t).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+        }
+        assert_eq!(ClientType::parse("nope"), None);
+    }
+
+    #[test]
+    fn decision_flattens_params() {
+        let body = r#"{"consent_granted":true,"client_id":"c1","scope":["a","b"]}"#;
+        let d: AuthorizeDecision = serde_json::from_str(body).expect("parses");
+        assert!(d.consent_granted);
+        assert_eq!(d.params.get("client_id"), Some(&ParamValue::One("c1".into())));
+        assert_eq!(
+            d.params.get("scope"),
+            Some(&ParamValue::Many(vec!["a".into(), "b".into()]))
+        );
+    }
+}

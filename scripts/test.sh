@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The one test command: set-up, formatting, clippy, the whole test suite on SQLite,
+# then the integration tests again on a throwaway PostgreSQL server.
+#
+#   bash scripts/test.sh
+#
+# Stops at the first failing step; prints a summary either way.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [ "${CI:-}" = "true" ]; then
+    export CARGO_TERM_COLOR=never
+fi
+
+# shellcheck source=scripts/pg.sh
+source "$ROOT/scripts/pg.sh"
+
+SUMMARY=()
+CURRENT=""
+STEP_START=0
+SCRIPT_START=$SECONDS
+
+banner() {
+    printf '\n==> %s\n' "$*"
+}
+
+# step NAME CMD [ARGS...] : runs one step, recording it for the summary.
+step() {
+    local name="$1"
+    shift
+    CURRENT="$name"
+    STEP_START=$SECONDS
+    banner "$name"
+    "$@"
+    SUMMARY+=("ok    $(printf '%4ss' $((SECONDS - STEP_START)))  $name")
+    CURRENT=""
+}
+
+finish() {
+    local rc=$?
+    pg_stop
+    if [ -n "$CURRENT" ]; then
+        SUMMARY+=("FAIL  $(printf '%4ss' $((SECONDS - STEP_START)))  $CURRENT")
+    fi
+    printf '\n==> summary\n'
+    local line
+    for line in "${SUMMARY[@]}"; do
+        printf '  %s\n' "$line"
+    done
+    if [ "$rc" -eq 0 ]; then
+        printf 'all tests passed in %ss\n' $((SECONDS - SCRIPT_START))
+    else
+        printf 'FAILED (exit %s) after %ss\n' "$rc" $((SECONDS - SCRIPT_START))
+    fi
+    exit "$rc"
+}
+trap finish EXIT
+# Interrupted or terminated: exit through the EXIT trap so PostgreSQL is stopped too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+sqlite_tests() {
+    KEYHOUSE_TEST_DB=sqlite cargo test --workspace --locked
+}
+
+postgres_tests() {
+    pg_start
+    KEYHOUSE_TEST_DB=postgres KEYHOUSE_TEST_PG_URL="$KEYHOUSE_TEST_PG_URL" \
+        cargo test --workspace --locked --test '*'
+    pg_stop
+}
+
+step "set-up (scripts/setup.sh test)" bash "$ROOT/scripts/setup.sh" test
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "tests on SQLite (unit, integration, doc)" sqlite_tests
+step "integration tests on PostgreSQL" postgres_tests

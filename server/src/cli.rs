@@ -1,0 +1,297 @@
+//! The command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use keyhouse_axum::manage::ClientSpec;
+use keyhouse_axum::{Config, Keyhouse, MasterKey};
+use keyhouse_core::ClientType;
+use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
+use serde_json::json;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Keyhouse: a self-hosted OAuth 2.1 / OpenID Connect provider.
+#[derive(Debug, Parser)]
+#[command(name = "keyhouse", version)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// `sqlite://PATH?mode=rwc` or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    /// The master key (base64 of 32 bytes) that encrypts signing keys at rest
+    /// and keys client-secret hashes. Without it, the key file is used.
+    #[arg(long, env = "KEYHOUSE_MASTER_KEY", hide_env_values = true, global = true)]
+    master_key: Option<String>,
+    /// The master key file, created (mode 0600) on first use. Default: beside
+    /// the SQLite database, or `data/keyhouse.key`.
+    #[arg(long, env = "KEYHOUSE_KEY_FILE", global = true)]
+    key_file: Option<PathBuf>,
+    /// The issuer URL (also the public base URL of the server). Default:
+    /// `http://` and the `serve --bind` address, else `http://127.0.0.1:3000`.
+    #[arg(long, env = "KEYHOUSE_ISSUER", global = true)]
+    issuer: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Connected Apps.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Apply database migrations.
+    Migrate,
+    /// Run the server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "KEYHOUSE_BIND", default_value = "127.0.0.1:3000")]
+        bind: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Register a Connected App. The secret is printed once.
+    Create {
+        /// Display name shown on the consent screen.
+        #[arg(long)]
+        name: String,
+        /// first_party, first_party_public, third_party or third_party_public.
+        #[arg(long = "type")]
+        client_type: String,
+        /// An exact redirect URI (repeat for several).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Description shown on the consent screen.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// https logo URL.
+        #[arg(long)]
+        logo_uri: Option<String>,
+        /// Access-token lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        access_token_ttl: i64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List Connected Apps.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a Connected App and revoke everything issued to it.
+    Delete {
+        /// The client id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a user.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Password (8 to 128 characters).
+        #[arg(long)]
+        password: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Promote the published next keys to signing, retire the current ones
+    /// (they stay in the JWKS until their tokens expire) and publish new next keys.
+    Rotate,
+}
+
+/// The example application's API scopes.
+pub fn example_config(issuer: &str) -> Config {
+    let mut config = Config::for_issuer(issuer);
+    config.scopes = config
+        .scopes
+        .clone()
+        .with_scope("notes:read", "Read your notes")
+        .with_scope("notes:write", "Create and delete your notes");
+    config
+}
+
+fn key_file(global: &Global) -> PathBuf {
+    if let Some(p) = &global.key_file {
+        return p.clone();
+    }
+    let sqlite = global
+        .database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| global.database_url.strip_prefix("sqlite:"))
+        .and_then(|rest| rest.split('?').next())
+        .filter(|p| !p.is_empty() && *p != ":memory:");
+    match sqlite {
+        Some(db) => PathBuf::from(format!("{db}.key")),
+        None => PathBuf::from("data/keyhouse.key"),
+    }
+}
+
+async fn open(global: &Global) -> Result<Keyhouse, Error> {
+    open_as(global, global.issuer.as_deref().unwrap_or("http://127.0.0.1:3000")).await
+}
+
+async fn open_as(global: &Global, issuer: &str) -> Result<Keyhouse, Error> {
+    let store = Store::connect(&global.database_url).await?;
+    store.migrate().await?;
+    let master = match &global.master_key {
+        Some(k) => MasterKey::from_base64(k)?,
+        None => MasterKey::load_or_create(&key_file(global))?,
+    };
+    Ok(Keyhouse::new(example_config(issuer), store, master).await?)
+}
+
+/// Runs a command.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Migrate => {
+            let store = Store::connect(&cli.global.database_url).await?;
+            store.migrate().await?;
+            println!("migrated");
+            Ok(())
+        }
+        Command::Serve { bind } => serve(&cli.global, &bind).await,
+        Command::Clients(c) => clients(&cli.global, c).await,
+        Command::Users(UsersCommand::Create { email, password, name }) => {
+            let kh = open(&cli.global).await?;
+            let user = kh.create_user(&email, &password, &name).await?;
+            println!("{}", json!({"user_id": user.id, "email": user.email}));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let kh = open(&cli.global).await?;
+            kh.rotate_keys().await?;
+            println!("rotated: the next keys now sign; retiring keys stay published until their tokens expire");
+            Ok(())
+        }
+    }
+}
+
+async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> {
+    let kh = open(global).await?;
+    match command {
+        ClientsCommand::Create {
+            name,
+            client_type,
+            redirect_uris,
+            description,
+            logo_uri,
+            access_token_ttl,
+            json: as_json,
+        } => {
+            let t = ClientType::parse(&client_type).ok_or_else(|| {
+                format!("unknown client type {client_type}: use first_party, first_party_public, third_party or third_party_public")
+            })?;
+            let mut spec = ClientSpec::new(&name, t, redirect_uris);
+            spec.description = description;
+            spec.logo_uri = logo_uri;
+            spec.access_token_ttl = access_token_ttl;
+            let created = kh.create_client(spec).await?;
+            let c = &created.client;
+            if as_json {
+                let mut v = json!({
+                    "client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
+                    "redirect_uris": c.redirect_uris, "access_token_ttl": c.access_token_ttl,
+                });
+                if let Some(s) = &created.client_secret {
+                    v["client_secret"] = json!(s);
+                }
+                println!("{v}");
+            } else {
+                println!("client_id:     {}", c.id);
+                if let Some(s) = &created.client_secret {
+                    println!("client_secret: {s}");
+                    println!("(the secret is shown only now; Keyhouse keeps only a hash)");
+                }
+            }
+            Ok(())
+        }
+        ClientsCommand::List { json: as_json } => {
+            let all = kh.store().list_clients().await?;
+            if as_json {
+                let v: Vec<_> = all
+                    .iter()
+                    .map(|c| {
+                        json!({"client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
+                               "redirect_uris": c.redirect_uris, "created_at": c.created_at})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                for c in &all {
+                    println!("{}\t{}\t{}\t{}", c.id, c.client_type.as_str(), c.name, c.redirect_uris.join(" "));
+                }
+            }
+            Ok(())
+        }
+        ClientsCommand::Delete { id } => {
+            if kh.delete_client(&id).await? {
+                println!("deleted {id}");
+                Ok(())
+            } else {
+                Err(format!("no client {id}").into())
+            }
+        }
+    }
+}
+
+async fn serve(global: &Global, bind: &str) -> Result<(), Error> {
+    let issuer = global.issuer.clone().unwrap_or_else(|| format!("http://{bind}"));
+    let kh = open_as(global, &issuer).await?;
+    let _housekeeping = kh.spawn_housekeeping();
+    let app = axum::Router::new().merge(kh.router());
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        issuer = %kh.config().issuer,
+        "keyhouse listening; discovery at {}/.well-known/openid-configuration",
+        kh.config().issuer
+    );
+    keyhouse_axum::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
