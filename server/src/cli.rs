@@ -28,7 +28,12 @@ struct Global {
     database_url: String,
     /// The master key (base64 of 32 bytes) that encrypts signing keys at rest
     /// and keys client-secret hashes. Without it, the key file is used.
-    #[arg(long, env = "KEYHOUSE_MASTER_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "KEYHOUSE_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     master_key: Option<String>,
     /// The master key file, created (mode 0600) on first use. Default: beside
     /// the SQLite database, or `data/keyhouse.key`.
@@ -151,7 +156,11 @@ fn key_file(global: &Global) -> PathBuf {
 }
 
 async fn open(global: &Global) -> Result<Keyhouse, Error> {
-    open_as(global, global.issuer.as_deref().unwrap_or("http://127.0.0.1:3000")).await
+    open_as(
+        global,
+        global.issuer.as_deref().unwrap_or("http://127.0.0.1:3000"),
+    )
+    .await
 }
 
 async fn open_as(global: &Global, issuer: &str) -> Result<Keyhouse, Error> {
@@ -175,7 +184,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Serve { bind } => serve(&cli.global, &bind).await,
         Command::Clients(c) => clients(&cli.global, c).await,
-        Command::Users(UsersCommand::Create { email, password, name }) => {
+        Command::Users(UsersCommand::Create {
+            email,
+            password,
+            name,
+        }) => {
             let kh = open(&cli.global).await?;
             let user = kh.create_user(&email, &password, &name).await?;
             println!("{}", json!({"user_id": user.id, "email": user.email}));
@@ -184,7 +197,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Keys(KeysCommand::Rotate) => {
             let kh = open(&cli.global).await?;
             kh.rotate_keys().await?;
-            println!("rotated: the next keys now sign; retiring keys stay published until their tokens expire");
+            println!(
+                "rotated: the next keys now sign; retiring keys stay published until their tokens expire"
+            );
             Ok(())
         }
     }
@@ -242,7 +257,13 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
                 println!("{}", serde_json::Value::Array(v));
             } else {
                 for c in &all {
-                    println!("{}\t{}\t{}\t{}", c.id, c.client_type.as_str(), c.name, c.redirect_uris.join(" "));
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        c.id,
+                        c.client_type.as_str(),
+                        c.name,
+                        c.redirect_uris.join(" ")
+                    );
                 }
             }
             Ok(())
@@ -259,7 +280,10 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
 }
 
 async fn serve(global: &Global, bind: &str) -> Result<(), Error> {
-    let issuer = global.issuer.clone().unwrap_or_else(|| format!("http://{bind}"));
+    let issuer = global
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{bind}"));
     let kh = open_as(global, &issuer).await?;
     let _housekeeping = kh.spawn_housekeeping();
     let app = axum::Router::new().merge(kh.router());

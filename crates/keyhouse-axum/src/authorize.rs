@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use keyhouse_core::authorize::{self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect};
+use keyhouse_core::authorize::{
+    self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect,
+};
 use keyhouse_core::client::Client;
 use keyhouse_core::{ErrorCode, OAuthError, consent, redirect_uri, secret};
 use keyhouse_store::NewCode;
@@ -37,12 +39,19 @@ fn redirect_error(kh: &Keyhouse, redirect: &VerifiedRedirect, error: OAuthError)
 
 /// Runs the whole pipeline: display errors come back as `Err`, redirectable
 /// ones as `Checked::Redirect`.
-async fn check(kh: &Keyhouse, headers: &HeaderMap, params: &AuthorizeParams) -> Result<Checked, ApiError> {
+async fn check(
+    kh: &Keyhouse,
+    headers: &HeaderMap,
+    params: &AuthorizeParams,
+) -> Result<Checked, ApiError> {
     let raw = RawRequest::from_params(params)?;
     let client_id = raw.client_id()?;
     let client = kh.client(client_id).await?.ok_or_else(|| {
-        OAuthError::new(ErrorCode::InvalidClient, "this application is not registered here")
-            .with_debug(format!("unknown client_id {client_id}"))
+        OAuthError::new(
+            ErrorCode::InvalidClient,
+            "this application is not registered here",
+        )
+        .with_debug(format!("unknown client_id {client_id}"))
     })?;
     let redirect = authorize::verify_client_redirect(&raw, &client)?;
     let resources = kh.config().allowed_resources();
@@ -52,12 +61,24 @@ async fn check(kh: &Keyhouse, headers: &HeaderMap, params: &AuthorizeParams) -> 
     };
     let request = match authorize::validate(&raw, redirect, &client, &policy) {
         Ok(r) => r,
-        Err(RedirectError { redirect, error }) => return Ok(redirect_error(kh, &redirect, error)),
+        Err(e) => {
+            let RedirectError { redirect, error } = *e;
+            return Ok(redirect_error(kh, &redirect, error));
+        }
     };
     let now = kh.now();
     let session = session::load(kh, headers).await?;
     let session = match session {
-        Some(s) if !consent::reauthentication_required(request.prompt, request.max_age, s.session.auth_time, now) => s,
+        Some(s)
+            if !consent::reauthentication_required(
+                request.prompt,
+                request.max_age,
+                s.session.auth_time,
+                now,
+            ) =>
+        {
+            s
+        }
         _ if request.prompt.none => {
             let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
             return Ok(redirect_error(kh, &request.redirect, e));
@@ -71,10 +92,17 @@ async fn check(kh: &Keyhouse, headers: &HeaderMap, params: &AuthorizeParams) -> 
         .find_grant(&session.user.id, &client.id, request.resource.as_deref())
         .await
         .map_err(store_error)?;
-    let consent_required =
-        consent::consent_required(client.client_type, request.prompt, &request.scopes, granted.as_ref());
+    let consent_required = consent::consent_required(
+        client.client_type,
+        request.prompt,
+        &request.scopes,
+        granted.as_ref(),
+    );
     if consent_required && request.prompt.none {
-        let e = OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this application");
+        let e = OAuthError::new(
+            ErrorCode::ConsentRequired,
+            "the user has not approved this application",
+        );
         return Ok(redirect_error(kh, &request.redirect, e));
     }
     Ok(Checked::Ready {
@@ -92,7 +120,11 @@ pub(crate) async fn start(
     Json(params): Json<AuthorizeParams>,
 ) -> Result<Json<AuthorizeStartResponse>, ApiError> {
     match check(&kh, &headers, &params).await? {
-        Checked::Redirect(redirect_uri) => Ok(Json(AuthorizeStartResponse::Redirect(RedirectResponse { redirect_uri }))),
+        Checked::Redirect(redirect_uri) => {
+            Ok(Json(AuthorizeStartResponse::Redirect(RedirectResponse {
+                redirect_uri,
+            })))
+        }
         Checked::Ready {
             request,
             client,
@@ -115,20 +147,22 @@ pub(crate) async fn start(
                     grantable: true,
                 })
                 .collect();
-            Ok(Json(AuthorizeStartResponse::Describe(Box::new(AuthorizeStart {
-                client: ClientSummary {
-                    client_id: client.id.clone(),
-                    name: client.name.clone(),
-                    description: client.description.clone(),
-                    logo_uri: client.logo_uri.clone(),
-                    client_type: client.client_type,
+            Ok(Json(AuthorizeStartResponse::Describe(Box::new(
+                AuthorizeStart {
+                    client: ClientSummary {
+                        client_id: client.id.clone(),
+                        name: client.name.clone(),
+                        description: client.description.clone(),
+                        logo_uri: client.logo_uri.clone(),
+                        client_type: client.client_type,
+                    },
+                    redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
+                    scopes,
+                    resource: request.resource.clone(),
+                    consent_required,
+                    user: session::session_user(&session.user),
                 },
-                redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
-                scopes,
-                resource: request.resource.clone(),
-                consent_required,
-                user: session::session_user(&session.user),
-            }))))
+            ))))
         }
     }
 }
@@ -140,15 +174,16 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     Json(decision): Json<AuthorizeDecision>,
 ) -> Result<Json<RedirectResponse>, ApiError> {
-    let (request, client, session, consent_required) = match check(&kh, &headers, &decision.params).await? {
-        Checked::Redirect(redirect_uri) => return Ok(Json(RedirectResponse { redirect_uri })),
-        Checked::Ready {
-            request,
-            client,
-            session,
-            consent_required,
-        } => (request, client, session, consent_required),
-    };
+    let (request, client, session, consent_required) =
+        match check(&kh, &headers, &decision.params).await? {
+            Checked::Redirect(redirect_uri) => return Ok(Json(RedirectResponse { redirect_uri })),
+            Checked::Ready {
+                request,
+                client,
+                session,
+                consent_required,
+            } => (request, client, session, consent_required),
+        };
     let issuer = &kh.config().issuer;
     if !decision.consent_granted {
         tracing::info!(client_id = %client.id, user_id = %session.user.id, "consent denied");

@@ -42,7 +42,10 @@ impl ClientCache {
             return None;
         }
         let entries = self.entries.lock().ok()?;
-        entries.get(id).filter(|e| e.at.elapsed() < self.ttl).cloned()
+        entries
+            .get(id)
+            .filter(|e| e.at.elapsed() < self.ttl)
+            .cloned()
     }
 
     fn put(&self, id: &str, entry: Entry) {
@@ -71,7 +74,11 @@ impl Keyhouse {
         }
         let client = self.store().find_client(id).await.map_err(store_error)?;
         let secret_hashes = match &client {
-            Some(c) if !c.is_public() => self.store().client_secret_hashes(id).await.map_err(store_error)?,
+            Some(c) if !c.is_public() => self
+                .store()
+                .client_secret_hashes(id)
+                .await
+                .map_err(store_error)?,
             _ => Vec::new(),
         };
         let entry = Entry {

@@ -140,7 +140,8 @@ impl IntoResponse for BearerError {
                 if let Some(s) = &self.scope {
                     challenge.push_str(&format!(", scope=\"{s}\""));
                 }
-                let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+                let status =
+                    StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
                 (status, Some(body(e)))
             }
         };

@@ -76,7 +76,12 @@ impl Keyhouse {
     ) -> Result<Option<AccessTokenClaims>, OAuthError> {
         let claims: Option<AccessTokenClaims> = self
             .keys()
-            .verify(token, &[SigningAlg::Es256, SigningAlg::Rs256], &self.config().issuer, audiences)
+            .verify(
+                token,
+                &[SigningAlg::Es256, SigningAlg::Rs256],
+                &self.config().issuer,
+                audiences,
+            )
             .await;
         let Some(claims) = claims else {
             return Ok(None);
@@ -84,7 +89,12 @@ impl Keyhouse {
         if claims.nbf > self.now() + 30 || claims.exp <= self.now() - 30 {
             return Ok(None);
         }
-        if self.store().is_jti_revoked(&claims.jti).await.map_err(store_error)? {
+        if self
+            .store()
+            .is_jti_revoked(&claims.jti)
+            .await
+            .map_err(store_error)?
+        {
             return Ok(None);
         }
         let live = match &claims.fid {
@@ -114,7 +124,9 @@ where
         let audience = [kh.config().default_audience.clone()];
         match kh.verify_access_token(token, Some(&audience)).await {
             Ok(Some(claims)) => Ok(AccessToken { claims }),
-            Ok(None) => Err(BearerError::invalid("the access token is invalid, expired or revoked")),
+            Ok(None) => Err(BearerError::invalid(
+                "the access token is invalid, expired or revoked",
+            )),
             Err(e) => Err(BearerError::unavailable(e.to_string())),
         }
     }

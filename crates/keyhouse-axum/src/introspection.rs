@@ -22,7 +22,11 @@ pub(crate) async fn introspect(
     let form = parse_form(&headers, &body)?;
     let (client, _) = kh.authenticate_client(&headers, &form).await?;
     if client.is_public() {
-        return Err(OAuthError::new(ErrorCode::InvalidClient, "introspection needs a confidential client").into());
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            "introspection needs a confidential client",
+        )
+        .into());
     }
     let token = form
         .get("token")
@@ -49,7 +53,10 @@ pub(crate) async fn introspect(
         .await
         .map_err(store_error)?
     {
-        let active = rotated_at.is_none() && rt.expires_at > now && family.is_active(now) && family.client_id == client.id;
+        let active = rotated_at.is_none()
+            && rt.expires_at > now
+            && family.is_active(now)
+            && family.client_id == client.id;
         if active {
             return Ok(Json(json!({
                 "active": true,

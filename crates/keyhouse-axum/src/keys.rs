@@ -127,7 +127,9 @@ impl MasterKey {
         let mut buf = rest.to_vec();
         let plain = key
             .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
-            .map_err(|_| KeyError::Crypto("cannot decrypt a signing key: wrong master key?".into()))?;
+            .map_err(|_| {
+                KeyError::Crypto("cannot decrypt a signing key: wrong master key?".into())
+            })?;
         Ok(plain.to_vec())
     }
 }
@@ -246,8 +248,11 @@ pub fn generate_key(
             (der.as_ref().to_vec(), jwk)
         }
         SigningAlg::Es256 => {
-            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(crypto)?;
+            let doc = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .map_err(crypto)?;
             let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
                 .map_err(crypto)?;
             let point = kp.public_key().as_ref();
@@ -325,7 +330,12 @@ impl Keys {
     }
 
     /// Signs `claims` as a compact JWS with the current key for `alg`.
-    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, KeyError> {
+    pub fn sign<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, KeyError> {
         let set = self.current().ok_or(KeyError::NoKey(alg.as_str()))?;
         let key = set.signing.get(&alg).ok_or(KeyError::NoKey(alg.as_str()))?;
         let header = json!({"alg": key.alg.as_str(), "typ": typ, "kid": key.kid});
@@ -397,16 +407,22 @@ impl Keys {
         let stale = self
             .current()
             .is_none_or(|s| s.loaded_at.elapsed() > std::time::Duration::from_secs(5));
-        if stale {
-            if let Err(e) = self.reload().await {
-                tracing::warn!(error = %e, "reloading signing keys failed");
-            }
+        if !stale {
+            return;
+        }
+        if let Err(e) = self.reload().await {
+            tracing::warn!(error = %e, "reloading signing keys failed");
         }
     }
 
     /// Rotates every algorithm's keys (see [`Store::rotate_keys`]); `retire_at`
     /// should be past the longest lifetime of anything the old key signed.
-    pub async fn rotate(store: &Store, master: &MasterKey, now: i64, retire_at: i64) -> Result<Vec<StoredKey>, KeyError> {
+    pub async fn rotate(
+        store: &Store,
+        master: &MasterKey,
+        now: i64,
+        retire_at: i64,
+    ) -> Result<Vec<StoredKey>, KeyError> {
         let mut fresh = Vec::new();
         for alg in [SigningAlg::Rs256, SigningAlg::Es256] {
             fresh.push(generate_key(master, alg, "next", now)?);
@@ -441,7 +457,8 @@ async fn build_set(store: &Store, master: &MasterKey) -> Result<KeySet, KeyError
             let signer = match alg {
                 SigningAlg::Rs256 => Signer::Rsa(RsaKeyPair::from_pkcs8(&der).map_err(crypto)?),
                 SigningAlg::Es256 => Signer::Ec(
-                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).map_err(crypto)?,
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                        .map_err(crypto)?,
                 ),
             };
             // With several current keys for one algorithm (a rotation racing

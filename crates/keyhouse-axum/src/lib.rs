@@ -43,7 +43,7 @@ use keyhouse_store::Store;
 pub use config::Config;
 pub use extract::AccessToken;
 pub use keys::{Keys, MasterKey, SigningAlg};
-pub use serve::serve;
+pub use serve::{ServeOptions, serve, serve_with};
 pub use session::CurrentSession;
 
 /// Largest request body accepted (SECURITY.md row 33).
@@ -85,7 +85,11 @@ pub enum StartError {
 
 impl Keyhouse {
     /// Builds an instance on a migrated store, with the wall clock.
-    pub async fn new(config: Config, store: Store, master: MasterKey) -> Result<Keyhouse, StartError> {
+    pub async fn new(
+        config: Config,
+        store: Store,
+        master: MasterKey,
+    ) -> Result<Keyhouse, StartError> {
         Keyhouse::with_clock(config, store, master, Arc::new(SystemClock)).await
     }
 
@@ -154,11 +158,20 @@ impl Keyhouse {
             ));
         let oauth = Router::new()
             .route("/oauth2/token", post(token::token))
-            .route("/oauth2/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+            .route(
+                "/oauth2/userinfo",
+                get(userinfo::userinfo).post(userinfo::userinfo),
+            )
             .route("/oauth2/revoke", post(revocation::revoke))
             .route("/oauth2/introspect", post(introspection::introspect))
-            .route("/.well-known/openid-configuration", get(discovery::metadata))
-            .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+            .route(
+                "/.well-known/openid-configuration",
+                get(discovery::metadata),
+            )
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(discovery::metadata),
+            )
             .route("/.well-known/jwks.json", get(discovery::jwks))
             .route("/health/live", get(discovery::live))
             .route("/health/ready", get(discovery::ready));
@@ -181,7 +194,7 @@ impl Keyhouse {
                 if let Err(e) = kh.keys().reload().await {
                     tracing::warn!(error = %e, "key reload failed");
                 }
-                if n % 10 == 0 {
+                if n.is_multiple_of(10) {
                     let now = kh.now();
                     match kh.store().purge_expired(now).await {
                         Ok(removed) => tracing::debug!(removed, "purged expired rows"),
@@ -196,4 +209,3 @@ impl Keyhouse {
         })
     }
 }
-

@@ -93,7 +93,10 @@ impl Keyhouse {
             secret_id: secret::generate_id("secret", &mut rng),
             client: c.clone(),
         };
-        self.store().create_client(&new).await.map_err(store_error)?;
+        self.store()
+            .create_client(&new)
+            .await
+            .map_err(store_error)?;
         tracing::info!(client_id = %c.id, client_type = c.client_type.as_str(), "client created");
         Ok(CreatedClient {
             client: c,
@@ -103,13 +106,22 @@ impl Keyhouse {
 
     /// Deletes a client and revokes everything issued to it.
     pub async fn delete_client(&self, id: &str) -> Result<bool, OAuthError> {
-        let existed = self.store().delete_client(id, self.now()).await.map_err(store_error)?;
+        let existed = self
+            .store()
+            .delete_client(id, self.now())
+            .await
+            .map_err(store_error)?;
         self.forget_client(id);
         Ok(existed)
     }
 
     /// Creates a user (email normalised, password checked and hashed).
-    pub async fn create_user(&self, email: &str, password: &str, name: &str) -> Result<User, OAuthError> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+    ) -> Result<User, OAuthError> {
         crate::session::create_user(self, email, password, name).await
     }
 

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use rand::RngCore;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
 use tokio::sync::Semaphore;
 
 #[derive(Clone)]

@@ -12,7 +12,11 @@ use crate::token::parse_form;
 /// Revokes a refresh token (and with it its whole family, so access tokens
 /// issued from it stop working too) or an access token. RFC 7009 §2.2:
 /// 200 whether or not the token was known, so it reveals nothing.
-pub(crate) async fn revoke(State(kh): State<Keyhouse>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, TokenError> {
+pub(crate) async fn revoke(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, TokenError> {
     let form = parse_form(&headers, &body)?;
     let (client, _) = kh.authenticate_client(&headers, &form).await?;
     let Some(token) = form.get("token") else {
@@ -29,16 +33,21 @@ pub(crate) async fn revoke(State(kh): State<Keyhouse>, headers: HeaderMap, body:
         .map_err(store_error)?
     {
         if family.client_id == client.id {
-            kh.store().revoke_family(&family.id, now).await.map_err(store_error)?;
+            kh.store()
+                .revoke_family(&family.id, now)
+                .await
+                .map_err(store_error)?;
             tracing::info!(client_id = %client.id, family = %family.id, "refresh token family revoked");
         }
         return Ok(StatusCode::OK);
     }
-    if let Some(claims) = kh.verify_access_token(token, None).await? {
-        if claims.client_id == client.id {
-            kh.store().revoke_jti(&claims.jti, claims.exp).await.map_err(store_error)?;
-            tracing::info!(client_id = %client.id, jti = %claims.jti, "access token revoked");
-        }
+    let claims = kh.verify_access_token(token, None).await?;
+    if let Some(claims) = claims.filter(|c| c.client_id == client.id) {
+        kh.store()
+            .revoke_jti(&claims.jti, claims.exp)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(client_id = %client.id, jti = %claims.jti, "access token revoked");
     }
     Ok(StatusCode::OK)
 }

@@ -21,25 +21,56 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Open connections at most; further ones are closed at once.
 pub const MAX_CONNECTIONS: usize = 4096;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets open
-/// connections finish (up to 10 s).
+/// Limits of [`serve_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
+    /// Time a request may take end to end (then 503).
+    pub request_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Serves `app` on `listener` with the default limits until `shutdown`
+/// resolves, then lets open connections finish (up to 10 s).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, shutdown, ServeOptions::default()).await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+    options: ServeOptions,
+) -> std::io::Result<()> {
     let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        REQUEST_TIMEOUT,
+        options.request_timeout,
     ));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(options.header_read_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let permits = Arc::new(Semaphore::new(options.max_connections));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -64,7 +64,11 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn set_cookie(kh: &Keyhouse, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = if kh.config().secure_cookies() { "; Secure" } else { "" };
+    let secure = if kh.config().secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
         cookie_name(kh)
@@ -73,16 +77,28 @@ fn set_cookie(kh: &Keyhouse, value: &str, max_age: i64) -> Option<HeaderValue> {
 }
 
 /// Loads the session of a request, if it has a live one.
-pub(crate) async fn load(kh: &Keyhouse, headers: &HeaderMap) -> Result<Option<CurrentSession>, OAuthError> {
+pub(crate) async fn load(
+    kh: &Keyhouse,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentSession>, OAuthError> {
     let Some(token) = read_cookie(headers, cookie_name(kh)) else {
         return Ok(None);
     };
     let hash = secret::hash_token(token);
     let now = kh.now();
-    let Some(session) = kh.store().find_session(&hash, now).await.map_err(store_error)? else {
+    let Some(session) = kh
+        .store()
+        .find_session(&hash, now)
+        .await
+        .map_err(store_error)?
+    else {
         return Ok(None);
     };
-    let user = kh.store().find_user(&session.subject_id).await.map_err(store_error)?;
+    let user = kh
+        .store()
+        .find_user(&session.subject_id)
+        .await
+        .map_err(store_error)?;
     Ok(user.map(|user| CurrentSession { session, user }))
 }
 
@@ -163,12 +179,11 @@ pub(crate) async fn create_user(
     if name.chars().count() > 100 {
         return Err(OAuthError::invalid_request("the name is too long"));
     }
-    let hash = kh
-        .0
-        .passwords
-        .hash(password.to_owned())
-        .await
-        .ok_or_else(|| OAuthError::server("password hashing failed"))?;
+    let hash =
+        kh.0.passwords
+            .hash(password.to_owned())
+            .await
+            .ok_or_else(|| OAuthError::server("password hashing failed"))?;
     let id = secret::generate_id("user", &mut rand::rng());
     kh.store()
         .create_user(NewUser {
@@ -190,7 +205,11 @@ pub(crate) async fn create_user(
 
 /// Starts a session for `user`, replacing `old` (SECURITY.md row 26: a new
 /// id at every login).
-async fn start_session(kh: &Keyhouse, user: &User, old: Option<&str>) -> Result<(CurrentSession, HeaderValue), OAuthError> {
+async fn start_session(
+    kh: &Keyhouse,
+    user: &User,
+    old: Option<&str>,
+) -> Result<(CurrentSession, HeaderValue), OAuthError> {
     if let Some(old) = old {
         kh.store()
             .delete_session(&secret::hash_token(old))
@@ -208,7 +227,10 @@ async fn start_session(kh: &Keyhouse, user: &User, old: Option<&str>) -> Result<
         created_at: now,
         expires_at: now + kh.config().session_ttl,
     };
-    kh.store().create_session(&session).await.map_err(store_error)?;
+    kh.store()
+        .create_session(&session)
+        .await
+        .map_err(store_error)?;
     let cookie = set_cookie(kh, &token, kh.config().session_ttl)
         .ok_or_else(|| OAuthError::server("cookie header"))?;
     Ok((
@@ -222,8 +244,10 @@ async fn start_session(kh: &Keyhouse, user: &User, old: Option<&str>) -> Result<
 
 fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
     res.headers_mut().insert(SET_COOKIE, cookie);
-    res.headers_mut()
-        .insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     res
 }
 
@@ -236,7 +260,13 @@ pub(crate) async fn signup(
     if !kh.config().signup_enabled {
         return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-up is closed").into());
     }
-    let user = create_user(&kh, &req.email, &req.password, req.name.as_deref().unwrap_or("")).await?;
+    let user = create_user(
+        &kh,
+        &req.email,
+        &req.password,
+        req.name.as_deref().unwrap_or(""),
+    )
+    .await?;
     tracing::info!(user_id = %user.id, "user signed up");
     let old = read_cookie(&headers, cookie_name(&kh));
     let (session, cookie) = start_session(&kh, &user, old).await?;
@@ -248,12 +278,19 @@ pub(crate) async fn signup(
 
 fn invalid_credentials() -> OAuthError {
     // One answer for an unknown email and a wrong password (SECURITY.md row 25).
-    OAuthError::new(ErrorCode::InvalidCredentials, "the email or password is incorrect")
+    OAuthError::new(
+        ErrorCode::InvalidCredentials,
+        "the email or password is incorrect",
+    )
 }
 
 async fn authenticate(kh: &Keyhouse, email: &str, password: &str) -> Result<User, OAuthError> {
     let user = match normalize_email(email) {
-        Some(e) => kh.store().find_user_by_email(&e).await.map_err(store_error)?,
+        Some(e) => kh
+            .store()
+            .find_user_by_email(&e)
+            .await
+            .map_err(store_error)?,
         None => None,
     };
     let phc = user.as_ref().map(|u| u.password_hash.clone());
@@ -268,17 +305,30 @@ async fn authenticate(kh: &Keyhouse, email: &str, password: &str) -> Result<User
 /// session), or an HTML form post (`email`, `password`, `return_to` → 303 to
 /// the sanitised `return_to`; SECURITY.md row 17: never 307 after a
 /// credential POST, and row 4: only same-origin relative paths).
-pub(crate) async fn login(State(kh): State<Keyhouse>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn login(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let old = read_cookie(&headers, cookie_name(&kh)).map(str::to_owned);
     if is_form {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
         let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let target = field("return_to").and_then(return_to::sanitize).unwrap_or("/");
-        return match authenticate(&kh, field("email").unwrap_or(""), field("password").unwrap_or("")).await {
+        let target = field("return_to")
+            .and_then(return_to::sanitize)
+            .unwrap_or("/");
+        return match authenticate(
+            &kh,
+            field("email").unwrap_or(""),
+            field("password").unwrap_or(""),
+        )
+        .await
+        {
             Ok(user) => {
                 let (_, cookie) = start_session(&kh, &user, old.as_deref()).await?;
                 Ok(with_cookie(see_other(target), cookie))
@@ -298,7 +348,10 @@ pub(crate) async fn login(State(kh): State<Keyhouse>, headers: HeaderMap, body: 
     let user = authenticate(&kh, &req.email, &req.password).await?;
     let (session, cookie) = start_session(&kh, &user, old.as_deref()).await?;
     tracing::info!(user_id = %user.id, "user logged in");
-    Ok(with_cookie(Json(session.response()).into_response(), cookie))
+    Ok(with_cookie(
+        Json(session.response()).into_response(),
+        cookie,
+    ))
 }
 
 fn see_other(location: &str) -> Response {
@@ -311,7 +364,10 @@ fn see_other(location: &str) -> Response {
 
 /// `POST /api/session/logout`: destroys the session server-side and clears
 /// the cookie.
-pub(crate) async fn logout(State(kh): State<Keyhouse>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn logout(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(token) = read_cookie(&headers, cookie_name(&kh)) {
         kh.store()
             .delete_session(&secret::hash_token(token))
@@ -344,7 +400,10 @@ mod tests {
     #[test]
     fn cookies() {
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("a=1; keyhouse_session=tok; b=2"));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; keyhouse_session=tok; b=2"),
+        );
         assert_eq!(read_cookie(&h, "keyhouse_session"), Some("tok"));
         assert_eq!(read_cookie(&h, "missing"), None);
     }

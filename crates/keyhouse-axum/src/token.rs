@@ -5,7 +5,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use keyhouse_core::claims::{AccessTokenClaims, IdTokenClaims, ProfileClaims, UserProfile, at_hash};
+use keyhouse_core::claims::{
+    AccessTokenClaims, IdTokenClaims, ProfileClaims, UserProfile, at_hash,
+};
 use keyhouse_core::client::{Client, RefreshPolicy};
 use keyhouse_core::scope::{OFFLINE_ACCESS, OPENID};
 use keyhouse_core::token::{Form, TokenRequest};
@@ -55,7 +57,11 @@ pub(crate) fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuth
 }
 
 /// `POST /oauth2/token`.
-pub(crate) async fn token(State(kh): State<Keyhouse>, headers: HeaderMap, body: Bytes) -> Result<Response, TokenError> {
+pub(crate) async fn token(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TokenError> {
     let form = parse_form(&headers, &body)?;
     let request = TokenRequest::parse(&form)?;
     let (client, _) = kh.authenticate_client(&headers, &form).await?;
@@ -66,8 +72,13 @@ pub(crate) async fn token(State(kh): State<Keyhouse>, headers: HeaderMap, body: 
             code_verifier,
             resource,
         } => authorization_code(&kh, &client, &code, redirect_uri, code_verifier, resource).await?,
-        TokenRequest::RefreshToken { refresh_token, scope } => refresh(&kh, &client, &refresh_token, scope).await?,
-        TokenRequest::ClientCredentials { scope, resource } => client_credentials(&kh, &client, scope, resource)?,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh(&kh, &client, &refresh_token, scope).await?,
+        TokenRequest::ClientCredentials { scope, resource } => {
+            client_credentials(&kh, &client, scope, resource)?
+        }
     };
     Ok(response.into_response())
 }
@@ -167,7 +178,9 @@ async fn authorization_code(
         .store()
         .redeem_code(&secret::hash_token(code), now, family_expires, |c| {
             if c.client_id != client.id {
-                return Err(OAuthError::invalid_grant("the code was issued to another client"));
+                return Err(OAuthError::invalid_grant(
+                    "the code was issued to another client",
+                ));
             }
             if c.expires_at <= now {
                 return Err(OAuthError::invalid_grant("the code has expired"));
@@ -202,7 +215,10 @@ async fn authorization_code(
         RedeemOutcome::Unknown => return Err(OAuthError::invalid_grant("unknown code")),
         RedeemOutcome::Refused(e) => return Err(e),
     };
-    let audience = code.resource.clone().unwrap_or_else(|| kh.config().default_audience.clone());
+    let audience = code
+        .resource
+        .clone()
+        .unwrap_or_else(|| kh.config().default_audience.clone());
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &code.subject_id,
@@ -216,7 +232,14 @@ async fn authorization_code(
             .profile(&code.subject_id)
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-        Some(kh.mint_id_token(client, &user, &code.scopes, code.auth_time, code.nonce.clone(), &access_token)?)
+        Some(kh.mint_id_token(
+            client,
+            &user,
+            &code.scopes,
+            code.auth_time,
+            code.nonce.clone(),
+            &access_token,
+        )?)
     } else {
         None
     };
@@ -248,10 +271,15 @@ async fn refresh(
         .store()
         .rotate_refresh(&secret::hash_token(token), now, &next, |family| {
             if family.client_id != client.id {
-                return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token was issued to another client",
+                ));
             }
             // RFC 6749 §6: the scope may only shrink.
-            if scope.as_ref().is_some_and(|s| !s.is_subset_of(&family.scopes)) {
+            if scope
+                .as_ref()
+                .is_some_and(|s| !s.is_subset_of(&family.scopes))
+            {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,
                     "the requested scope exceeds what was granted",
@@ -265,15 +293,22 @@ async fn refresh(
         RefreshOutcome::Rotated { family } => family,
         RefreshOutcome::Reused => {
             tracing::warn!(client_id = %client.id, "refresh token reused: its family is revoked");
-            return Err(OAuthError::invalid_grant("the refresh token was already used"));
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used",
+            ));
         }
         RefreshOutcome::Invalid => {
-            return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is invalid, expired or revoked",
+            ));
         }
         RefreshOutcome::Refused(e) => return Err(e),
     };
     let scopes = scope.unwrap_or_else(|| family.scopes.clone());
-    let audience = family.resource.clone().unwrap_or_else(|| kh.config().default_audience.clone());
+    let audience = family
+        .resource
+        .clone()
+        .unwrap_or_else(|| kh.config().default_audience.clone());
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &family.subject_id,
@@ -307,7 +342,10 @@ fn client_credentials(
     let scopes = scope.unwrap_or_default();
     kh.config().scopes.check_known(&scopes)?;
     // User scopes make no sense without a user.
-    if let Some(s) = scopes.iter().find(|s| kh.config().scopes.get(s).is_some_and(|d| !d.machine)) {
+    if let Some(s) = scopes
+        .iter()
+        .find(|s| kh.config().scopes.get(s).is_some_and(|d| !d.machine))
+    {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
             format!("{s} needs a user; it cannot be granted to a client alone"),

@@ -2,9 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
+use keyhouse_core::ScopeSet;
 use keyhouse_core::claims::ProfileClaims;
 use keyhouse_core::scope::OPENID;
-use keyhouse_core::ScopeSet;
 use serde_json::{Value, json};
 
 use crate::Keyhouse;
@@ -12,13 +12,23 @@ use crate::error::BearerError;
 use crate::extract::bearer;
 
 /// Answers the claims the token's scopes release.
-pub(crate) async fn userinfo(State(kh): State<Keyhouse>, req: Request) -> Result<Json<Value>, BearerError> {
+pub(crate) async fn userinfo(
+    State(kh): State<Keyhouse>,
+    req: Request,
+) -> Result<Json<Value>, BearerError> {
     let (parts, _) = req.into_parts();
     let token = bearer(&parts)?.to_owned();
-    let audiences = [kh.config().issuer.clone(), kh.config().default_audience.clone()];
+    let audiences = [
+        kh.config().issuer.clone(),
+        kh.config().default_audience.clone(),
+    ];
     let claims = match kh.verify_access_token(&token, Some(&audiences)).await {
         Ok(Some(c)) => c,
-        Ok(None) => return Err(BearerError::invalid("the access token is invalid, expired or revoked")),
+        Ok(None) => {
+            return Err(BearerError::invalid(
+                "the access token is invalid, expired or revoked",
+            ));
+        }
         Err(e) => return Err(BearerError::unavailable(e.to_string())),
     };
     let scopes = ScopeSet::from_tokens(claims.scope.split(' ').filter(|s| !s.is_empty()));
@@ -31,9 +41,10 @@ pub(crate) async fn userinfo(State(kh): State<Keyhouse>, req: Request) -> Result
         Err(e) => return Err(BearerError::unavailable(e.to_string())),
     };
     let mut body = json!({ "sub": profile.subject });
-    if let (Value::Object(map), Ok(Value::Object(extra))) =
-        (&mut body, serde_json::to_value(ProfileClaims::for_scopes(&profile, &scopes)))
-    {
+    if let (Value::Object(map), Ok(Value::Object(extra))) = (
+        &mut body,
+        serde_json::to_value(ProfileClaims::for_scopes(&profile, &scopes)),
+    ) {
         map.extend(extra);
     }
     Ok(Json(body))

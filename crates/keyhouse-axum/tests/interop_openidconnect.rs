@@ -12,8 +12,9 @@ use openidconnect::core::{
     CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope,
+    TokenResponse,
 };
 use serde_json::Value;
 
@@ -39,7 +40,10 @@ async fn full_flow(t: ClientType) {
         .await
         .expect("discovery");
     assert_eq!(metadata.issuer().as_str(), s.base);
-    assert!(!metadata.jwks().keys().is_empty(), "JWKS downloaded by discovery");
+    assert!(
+        !metadata.jwks().keys().is_empty(),
+        "JWKS downloaded by discovery"
+    );
 
     // 2. The client, from the provider metadata.
     let created = s.client(t).await;
@@ -74,7 +78,12 @@ async fn full_flow(t: ClientType) {
     }
     let (auth_url, csrf, nonce) = request.url();
     assert_eq!(
-        format!("{}://{}{}", auth_url.scheme(), auth_url.authority(), auth_url.path()),
+        format!(
+            "{}://{}{}",
+            auth_url.scheme(),
+            auth_url.authority(),
+            auth_url.path()
+        ),
         s.url("/idp")
     );
     let pairs: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
@@ -85,14 +94,20 @@ async fn full_flow(t: ClientType) {
     // The browser step: the /idp page posts the query to the authorize API.
     s.user(EMAIL).await;
     let browser = s.signed_in(EMAIL).await;
-    let params: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let params: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let res = s.authorize(&browser, &params, true).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.expect("json");
     let redirect = body["redirect_uri"].as_str().expect("redirect_uri");
     assert!(redirect.starts_with(common::REDIRECT), "{redirect}");
     let back = common::query_of(redirect);
-    assert_eq!(back.get("state").map(String::as_str), Some(csrf.secret().as_str()));
+    assert_eq!(
+        back.get("state").map(String::as_str),
+        Some(csrf.secret().as_str())
+    );
     assert_eq!(back.get("iss").map(String::as_str), Some(s.base.as_str()));
     assert!(back.get("error").is_none(), "{back:?}");
     let code = back.get("code").expect("code").clone();
@@ -150,8 +165,14 @@ async fn full_flow(t: ClientType) {
         .request_async(&http)
         .await
         .expect("refresh");
-    assert_ne!(refreshed.access_token().secret(), tokens.access_token().secret());
-    let new_refresh = refreshed.refresh_token().expect("rotated refresh_token").clone();
+    assert_ne!(
+        refreshed.access_token().secret(),
+        tokens.access_token().secret()
+    );
+    let new_refresh = refreshed
+        .refresh_token()
+        .expect("rotated refresh_token")
+        .clone();
     assert_ne!(new_refresh.secret(), old_refresh.secret());
     let info: CoreUserInfoClaims = client
         .user_info(refreshed.access_token().to_owned(), Some(subject.clone()))

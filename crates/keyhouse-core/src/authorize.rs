@@ -216,7 +216,7 @@ pub fn validate(
     redirect: VerifiedRedirect,
     client: &Client,
     policy: &AuthorizePolicy<'_>,
-) -> Result<ValidatedRequest, RedirectError> {
+) -> Result<ValidatedRequest, Box<RedirectError>> {
     match validate_inner(raw, client, policy) {
         Ok(parts) => Ok(ValidatedRequest {
             redirect,
@@ -228,7 +228,7 @@ pub fn validate(
             resource: parts.resource,
             login_hint: parts.login_hint,
         }),
-        Err(error) => Err(RedirectError { redirect, error }),
+        Err(error) => Err(Box::new(RedirectError { redirect, error })),
     }
 }
 
@@ -302,7 +302,10 @@ fn check_unsupported(raw: &RawRequest) -> Result<(), OAuthError> {
 fn check_scopes(raw: &RawRequest, catalog: &ScopeCatalog) -> Result<ScopeSet, OAuthError> {
     let scopes = ScopeSet::parse(raw.get("scope").unwrap_or(""))?;
     if scopes.is_empty() {
-        return Err(OAuthError::new(ErrorCode::InvalidScope, "no scope requested"));
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "no scope requested",
+        ));
     }
     catalog.check_known(&scopes)?;
     Ok(scopes)
@@ -337,10 +340,9 @@ fn check_pkce(raw: &RawRequest, client: &Client) -> Result<Option<String>, OAuth
 fn check_max_age(raw: &RawRequest) -> Result<Option<i64>, OAuthError> {
     raw.get("max_age")
         .map(|v| {
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))
+            v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                OAuthError::invalid_request("max_age must be a non-negative integer")
+            })
         })
         .transpose()
 }

@@ -130,8 +130,20 @@ mod tests {
             ("GPT", good.clone(), None, 3600, true),
             ("", good.clone(), None, 3600, false),
             ("GPT", vec![], None, 3600, false),
-            ("GPT", good.clone(), Some("javascript:alert(1)"), 3600, false),
-            ("GPT", good.clone(), Some("http://a.example/logo.png"), 3600, false),
+            (
+                "GPT",
+                good.clone(),
+                Some("javascript:alert(1)"),
+                3600,
+                false,
+            ),
+            (
+                "GPT",
+                good.clone(),
+                Some("http://a.example/logo.png"),
+                3600,
+                false,
+            ),
             ("GPT", good.clone(), None, 10, false),
         ];
         for (name, uris, logo, ttl, ok) in table {

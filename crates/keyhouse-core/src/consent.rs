@@ -67,12 +67,42 @@ mod tests {
         let none = Prompt::default();
         let table = [
             (ClientType::FirstParty, none, "openid", None, false),
-            (ClientType::FirstPartyPublic, consent, "openid offline_access", None, false),
+            (
+                ClientType::FirstPartyPublic,
+                consent,
+                "openid offline_access",
+                None,
+                false,
+            ),
             (ClientType::ThirdParty, none, "openid", None, true),
-            (ClientType::ThirdParty, none, "openid", Some("openid email"), false),
-            (ClientType::ThirdParty, none, "openid profile", Some("openid email"), true),
-            (ClientType::ThirdParty, consent, "openid", Some("openid"), true),
-            (ClientType::ThirdPartyPublic, none, "openid offline_access", Some("openid offline_access"), true),
+            (
+                ClientType::ThirdParty,
+                none,
+                "openid",
+                Some("openid email"),
+                false,
+            ),
+            (
+                ClientType::ThirdParty,
+                none,
+                "openid profile",
+                Some("openid email"),
+                true,
+            ),
+            (
+                ClientType::ThirdParty,
+                consent,
+                "openid",
+                Some("openid"),
+                true,
+            ),
+            (
+                ClientType::ThirdPartyPublic,
+                none,
+                "openid offline_access",
+                Some("openid offline_access"),
+                true,
+            ),
         ];
         for (t, prompt, req, granted, expected) in table {
             let granted = granted.map(set);

@@ -95,7 +95,10 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             // RFC 6749 §5.2: 401 for invalid_client when the client tried to authenticate.
-            InvalidClient | InvalidToken | SessionRequired | InvalidCredentials => 401,
+            // login_required shown on a page (not redirected): the user must sign in.
+            InvalidClient | InvalidToken | SessionRequired | InvalidCredentials | LoginRequired => {
+                401
+            }
             AccessDenied | InsufficientScope | CsrfDetected => 403,
             NotFound => 404,
             Conflict => 409,
@@ -193,7 +196,11 @@ mod tests {
             (ErrorCode::InsufficientScope, 403, "insufficient_scope"),
             (ErrorCode::InvalidToken, 401, "invalid_token"),
             (ErrorCode::ServerError, 500, "server_error"),
-            (ErrorCode::TemporarilyUnavailable, 503, "temporarily_unavailable"),
+            (
+                ErrorCode::TemporarilyUnavailable,
+                503,
+                "temporarily_unavailable",
+            ),
             (ErrorCode::InvalidTarget, 400, "invalid_target"),
         ];
         for (code, status, name) in table {

@@ -81,7 +81,11 @@ mod tests {
             (Some(CHALLENGE), None, false),
             (Some(CHALLENGE), Some(short.as_str()), false),
             (Some(CHALLENGE), Some(long.as_str()), false),
-            (Some(CHALLENGE), Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"), false),
+            (
+                Some(CHALLENGE),
+                Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"),
+                false,
+            ),
         ];
         for (c, v, ok) in table {
             assert_eq!(verify(c, v).is_ok(), ok, "{c:?} {v:?}");

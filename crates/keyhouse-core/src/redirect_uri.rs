@@ -27,7 +27,9 @@ pub fn validate_registration(uri: &str, public_client: bool) -> Result<(), OAuth
         return Err(invalid("redirect URI is longer than 2000 characters"));
     }
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(invalid("redirect URI contains whitespace or control characters"));
+        return Err(invalid(
+            "redirect URI contains whitespace or control characters",
+        ));
     }
     let url = Url::parse(uri).map_err(|_| invalid("redirect URI is not an absolute URL"))?;
     if url.fragment().is_some() || uri.contains('#') {
@@ -40,10 +42,13 @@ pub fn validate_registration(uri: &str, public_client: bool) -> Result<(), OAuth
         "https" => Ok(()),
         "http" => match url.host_str() {
             Some("127.0.0.1" | "[::1]" | "localhost") => Ok(()),
-            _ => Err(invalid("http redirect URIs are only allowed on loopback hosts")),
+            _ => Err(invalid(
+                "http redirect URIs are only allowed on loopback hosts",
+            )),
         },
-        "javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "ftp" | "ws"
-        | "wss" => Err(invalid("this redirect URI scheme is not allowed")),
+        "javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "ftp" | "ws" | "wss" => {
+            Err(invalid("this redirect URI scheme is not allowed"))
+        }
         scheme if public_client && scheme.contains('.') => Ok(()),
         _ => Err(invalid(
             "redirect URIs must be https, loopback http, or (public clients) a private-use scheme",
@@ -60,19 +65,17 @@ pub fn find_match<'a>(
     requested: &str,
     public_client: bool,
 ) -> Option<&'a String> {
-    registered.iter().find(|r| {
-        r.as_str() == requested || (public_client && loopback_port_match(r, requested))
-    })
+    registered
+        .iter()
+        .find(|r| r.as_str() == requested || (public_client && loopback_port_match(r, requested)))
 }
 
 fn loopback_port_match(registered: &str, requested: &str) -> bool {
     for host in [LOOPBACK_V4, LOOPBACK_V6] {
-        if let (Some(reg_rest), Some(req_rest)) = (
-            registered.strip_prefix(host),
-            requested.strip_prefix(host),
-        ) {
-            return strip_port(reg_rest) == strip_port(req_rest)
-                && strip_port(req_rest).is_some();
+        if let (Some(reg_rest), Some(req_rest)) =
+            (registered.strip_prefix(host), requested.strip_prefix(host))
+        {
+            return strip_port(reg_rest) == strip_port(req_rest) && strip_port(req_rest).is_some();
         }
     }
     false
@@ -115,7 +118,11 @@ mod tests {
     #[test]
     fn registration_table() {
         let table = [
-            ("https://chat.openai.com/aip/g-123/oauth/callback", false, true),
+            (
+                "https://chat.openai.com/aip/g-123/oauth/callback",
+                false,
+                true,
+            ),
             ("http://127.0.0.1:8080/cb", false, true),
             ("http://localhost/cb", false, true),
             ("http://example.com/cb", false, false),
@@ -155,7 +162,10 @@ mod tests {
 
     #[test]
     fn loopback_port_table() {
-        let reg = vec!["http://127.0.0.1/cb".to_owned(), "http://[::1]:1/cb".to_owned()];
+        let reg = vec![
+            "http://127.0.0.1/cb".to_owned(),
+            "http://[::1]:1/cb".to_owned(),
+        ];
         let table = [
             ("http://127.0.0.1:51000/cb", true, true),
             ("http://127.0.0.1/cb", true, true),
@@ -169,13 +179,20 @@ mod tests {
             ("http://127.0.0.1:80@evil.example/cb", true, false),
         ];
         for (req, public, ok) in table {
-            assert_eq!(find_match(&reg, req, public).is_some(), ok, "{req} public={public}");
+            assert_eq!(
+                find_match(&reg, req, public).is_some(),
+                ok,
+                "{req} public={public}"
+            );
         }
     }
 
     #[test]
     fn hosts() {
-        assert_eq!(display_host("https://chat.openai.com/aip/cb"), "chat.openai.com");
+        assert_eq!(
+            display_host("https://chat.openai.com/aip/cb"),
+            "chat.openai.com"
+        );
         assert_eq!(display_host("http://127.0.0.1:5000/cb"), "127.0.0.1:5000");
     }
 }

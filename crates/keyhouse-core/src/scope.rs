@@ -69,7 +69,13 @@ impl ScopeSet {
 
     /// The tokens of `self` that are not in `other`.
     pub fn difference(&self, other: &ScopeSet) -> ScopeSet {
-        ScopeSet(self.0.iter().filter(|t| !other.contains(t)).cloned().collect())
+        ScopeSet(
+            self.0
+                .iter()
+                .filter(|t| !other.contains(t))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// The tokens in either set.
@@ -208,7 +214,10 @@ mod tests {
     #[test]
     fn catalog_refuses_unknown() {
         let c = ScopeCatalog::default().with_scope("notes:read", "Read your notes");
-        assert!(c.check_known(&ScopeSet::from_tokens(["openid", "notes:read"])).is_ok());
+        assert!(
+            c.check_known(&ScopeSet::from_tokens(["openid", "notes:read"]))
+                .is_ok()
+        );
         let err = c.check_known(&ScopeSet::from_tokens(["admin"])).err();
         assert_eq!(err.map(|e| e.code), Some(ErrorCode::InvalidScope));
     }

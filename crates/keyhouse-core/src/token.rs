@@ -63,7 +63,10 @@ impl Form {
 
     /// A parameter; empty means absent.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     fn required(&self, name: &str) -> Result<String, OAuthError> {
@@ -199,7 +202,9 @@ pub fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
         .split_once(' ')
         .ok_or_else(|| invalid_client("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(invalid_client("only Basic client authentication is supported"));
+        return Err(invalid_client(
+            "only Basic client authentication is supported",
+        ));
     }
     let decoded = STANDARD
         .decode(value.trim())
@@ -250,12 +255,27 @@ mod tests {
     #[test]
     fn grant_table() {
         let table: [(&[(&str, &str)], Result<&str, ErrorCode>); 7] = [
-            (&[("grant_type", "authorization_code"), ("code", "x")], Ok("code")),
-            (&[("grant_type", "authorization_code")], Err(ErrorCode::InvalidRequest)),
-            (&[("grant_type", "refresh_token"), ("refresh_token", "r")], Ok("refresh")),
+            (
+                &[("grant_type", "authorization_code"), ("code", "x")],
+                Ok("code"),
+            ),
+            (
+                &[("grant_type", "authorization_code")],
+                Err(ErrorCode::InvalidRequest),
+            ),
+            (
+                &[("grant_type", "refresh_token"), ("refresh_token", "r")],
+                Ok("refresh"),
+            ),
             (&[("grant_type", "client_credentials")], Ok("cc")),
-            (&[("grant_type", "password"), ("username", "a")], Err(ErrorCode::UnsupportedGrantType)),
-            (&[("grant_type", "implicit")], Err(ErrorCode::UnsupportedGrantType)),
+            (
+                &[("grant_type", "password"), ("username", "a")],
+                Err(ErrorCode::UnsupportedGrantType),
+            ),
+            (
+                &[("grant_type", "implicit")],
+                Err(ErrorCode::UnsupportedGrantType),
+            ),
             (&[], Err(ErrorCode::InvalidRequest)),
         ];
         for (pairs, expected) in table {
@@ -270,7 +290,10 @@ mod tests {
 
     #[test]
     fn repeated_form_parameter_is_refused() {
-        let pairs = vec![("code".to_owned(), "a".to_owned()), ("code".to_owned(), "b".to_owned())];
+        let pairs = vec![
+            ("code".to_owned(), "a".to_owned()),
+            ("code".to_owned(), "b".to_owned()),
+        ];
         assert!(Form::from_pairs(pairs).is_err());
     }
 
@@ -300,9 +323,15 @@ mod tests {
         let both = form(&[("client_secret", "s")]);
         assert!(ClientAuth::extract(Some(&basic), &both).is_err());
         let post = form(&[("client_id", "c"), ("client_secret", "s")]);
-        assert!(matches!(ClientAuth::extract(None, &post), Ok(ClientAuth::Post { .. })));
+        assert!(matches!(
+            ClientAuth::extract(None, &post),
+            Ok(ClientAuth::Post { .. })
+        ));
         let none = form(&[("client_id", "c")]);
-        assert!(matches!(ClientAuth::extract(None, &none), Ok(ClientAuth::None { .. })));
+        assert!(matches!(
+            ClientAuth::extract(None, &none),
+            Ok(ClientAuth::None { .. })
+        ));
         let debug = format!("{:?}", ClientAuth::extract(None, &post));
         assert!(!debug.contains("\"s\""), "{debug}");
     }

@@ -1,7 +1,7 @@
 //! Connected Apps and their secrets.
 
-use keyhouse_core::client::{Client, RefreshPolicy};
 use keyhouse_core::ClientType;
+use keyhouse_core::client::{Client, RefreshPolicy};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -144,9 +144,10 @@ impl Store {
             .filter(client_secret::Column::ClientId.eq(id))
             .exec(&txn)
             .await?;
-        let res = client::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
+        let res = client::Entity::delete_by_id(id.to_owned())
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(res.rows_affected > 0)
     }
 }
-

@@ -86,7 +86,12 @@ impl Store {
     /// (until `retire_at`), `next` → `current`, and the new key → `next`.
     /// The key that starts signing was published as `next` since the last
     /// rotation, so verifiers have had time to fetch it.
-    pub async fn rotate_keys(&self, new_next: &[StoredKey], now: i64, retire_at: i64) -> Result<()> {
+    pub async fn rotate_keys(
+        &self,
+        new_next: &[StoredKey],
+        now: i64,
+        retire_at: i64,
+    ) -> Result<()> {
         let txn = self.begin_write().await?;
         for k in new_next {
             signing_key::Entity::update_many()

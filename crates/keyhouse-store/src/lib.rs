@@ -81,13 +81,12 @@ impl Store {
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(5));
         if url.starts_with("sqlite:") {
-            if let Some(path) = sqlite_path(url) {
-                if let Some(parent) = std::path::Path::new(path).parent() {
-                    if !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent)
-                            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", parent.display())))?;
-                    }
-                }
+            let parent = sqlite_path(url)
+                .and_then(|p| std::path::Path::new(p).parent())
+                .filter(|p| !p.as_os_str().is_empty());
+            if let Some(parent) = parent {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", parent.display())))?;
             }
             opts.max_connections(8).min_connections(1);
             opts.map_sqlx_sqlite_opts(|o| {
@@ -179,7 +178,10 @@ mod tests {
     #[test]
     fn sqlite_paths() {
         let table = [
-            ("sqlite://data/keyhouse.db?mode=rwc", Some("data/keyhouse.db")),
+            (
+                "sqlite://data/keyhouse.db?mode=rwc",
+                Some("data/keyhouse.db"),
+            ),
             ("sqlite:/tmp/x.db", Some("/tmp/x.db")),
             ("sqlite::memory:", None),
             ("postgres://x", None),

@@ -7,7 +7,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
 
-use crate::entities::{authorization_code, grant, refresh_token, revoked_token, session, token_family};
+use crate::entities::{
+    authorization_code, grant, refresh_token, revoked_token, session, token_family,
+};
 use crate::{Result, Store, scopes_of};
 
 /// A code to store (its hash; the code itself goes to the client only).
@@ -93,7 +95,7 @@ pub enum RedeemOutcome {
     /// First use; the family (and refresh token, if any) is committed.
     Redeemed {
         /// The code.
-        code: CodeRecord,
+        code: Box<CodeRecord>,
     },
     /// The code had been used: its family is now revoked (RFC 6749 §4.1.2).
     Replayed,
@@ -324,7 +326,9 @@ impl Store {
             insert_refresh(&txn, r).await?;
         }
         txn.commit().await?;
-        Ok(RedeemOutcome::Redeemed { code })
+        Ok(RedeemOutcome::Redeemed {
+            code: Box::new(code),
+        })
     }
 
     /// Rotates a refresh token (SECURITY.md rows 21 and 22).
@@ -428,7 +432,11 @@ impl Store {
             jti: Set(jti.to_owned()),
             expires_at: Set(expires_at),
         })
-        .on_conflict(OnConflict::column(revoked_token::Column::Jti).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(revoked_token::Column::Jti)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&self.db)
         .await?;
         Ok(())

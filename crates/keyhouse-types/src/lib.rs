@@ -222,7 +222,10 @@ mod tests {
         let body = r#"{"consent_granted":true,"client_id":"c1","scope":["a","b"]}"#;
         let d: AuthorizeDecision = serde_json::from_str(body).expect("parses");
         assert!(d.consent_granted);
-        assert_eq!(d.params.get("client_id"), Some(&ParamValue::One("c1".into())));
+        assert_eq!(
+            d.params.get("client_id"),
+            Some(&ParamValue::One("c1".into()))
+        );
         assert_eq!(
             d.params.get("scope"),
             Some(&ParamValue::Many(vec!["a".into(), "b".into()]))

@@ -50,11 +50,17 @@ pub async fn fresh_database() -> (String, Option<PathBuf>) {
         let admin = std::env::var("KEYHOUSE_TEST_PG_URL").expect("KEYHOUSE_TEST_PG_URL");
         let name = unique("kh_");
         let store = Store::connect(&admin).await.expect("connect to postgres");
-        sea_orm::ConnectionTrait::execute_unprepared(store.connection(), &format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
+        sea_orm::ConnectionTrait::execute_unprepared(
+            store.connection(),
+            &format!("CREATE DATABASE {name}"),
+        )
+        .await
+        .expect("create database");
         store.close().await.expect("close");
-        let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
+        let base = admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap_or(admin);
         (format!("{base}/{name}"), None)
     } else {
         let dir = std::env::temp_dir().join(unique("keyhouse-test-"));
@@ -72,9 +78,34 @@ pub async fn spawn() -> TestServer {
 /// clock the test moves by hand.
 pub async fn spawn_with(configure: impl FnOnce(&mut Config), frozen: bool) -> TestServer {
     let (url, dir) = fresh_database().await;
-    let store = Store::connect(&url).await.expect("connect");
+    let mut s = start(
+        &url,
+        MasterKey::from_bytes(rand::random()),
+        configure,
+        frozen,
+    )
+    .await;
+    s.dir = dir;
+    s
+}
+
+/// Starts a server on an existing database (the caller owns its cleanup).
+pub async fn spawn_on(url: &str, master: MasterKey) -> TestServer {
+    start(url, master, |_| {}, false).await
+}
+
+async fn start(
+    url: &str,
+    master: MasterKey,
+    configure: impl FnOnce(&mut Config),
+    frozen: bool,
+) -> TestServer {
+    let dir = None;
+    let store = Store::connect(url).await.expect("connect");
     store.migrate().await.expect("migrate");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let mut config = Config::for_issuer(&base);
     config.scopes = config
@@ -84,7 +115,6 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Config), frozen: bool) -> Te
         .with_scope("notes:write", "Create and delete your notes");
     config.resources = vec!["https://api.example/".to_owned()];
     configure(&mut config);
-    let master = MasterKey::from_bytes(rand::random());
     let clock = frozen.then(|| FixedClock::new(1_800_000_000));
     let kh = match &clock {
         Some(c) => Keyhouse::with_clock(config, store, master, Arc::new(c.clone())).await,
@@ -123,7 +153,10 @@ impl TestServer {
     }
 
     pub async fn user(&self, email: &str) -> keyhouse_store::User {
-        self.kh.create_user(email, PASSWORD, "Ada Lovelace").await.expect("create user")
+        self.kh
+            .create_user(email, PASSWORD, "Ada Lovelace")
+            .await
+            .expect("create user")
     }
 
     /// A browser-like HTTP client with a cookie jar, signed in as `email`.
@@ -140,13 +173,22 @@ impl TestServer {
     }
 
     /// Posts the authorize decision and returns the redirect URI.
-    pub async fn authorize(&self, b: &reqwest::Client, params: &[(&str, &str)], consent: bool) -> reqwest::Response {
+    pub async fn authorize(
+        &self,
+        b: &reqwest::Client,
+        params: &[(&str, &str)],
+        consent: bool,
+    ) -> reqwest::Response {
         let mut body: BTreeMap<String, Value> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
             .collect();
         body.insert("consent_granted".into(), Value::Bool(consent));
-        b.post(self.url("/api/idp/authorize")).json(&body).send().await.expect("authorize")
+        b.post(self.url("/api/idp/authorize"))
+            .json(&body)
+            .send()
+            .await
+            .expect("authorize")
     }
 
     pub async fn start(&self, b: &reqwest::Client, params: &[(&str, &str)]) -> reqwest::Response {
@@ -154,11 +196,19 @@ impl TestServer {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
             .collect();
-        b.post(self.url("/api/idp/authorize/start")).json(&body).send().await.expect("start")
+        b.post(self.url("/api/idp/authorize/start"))
+            .json(&body)
+            .send()
+            .await
+            .expect("start")
     }
 
     /// Runs the authorize decision and returns the query of the redirect.
-    pub async fn code_for(&self, b: &reqwest::Client, params: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pub async fn code_for(
+        &self,
+        b: &reqwest::Client,
+        params: &[(&str, &str)],
+    ) -> BTreeMap<String, String> {
         let res = self.authorize(b, params, true).await;
         assert_eq!(res.status(), 200);
         let v: Value = res.json().await.expect("json");

@@ -63,23 +63,92 @@ fn pipeline_table() {
     let table: Vec<(Vec<(&str, &str)>, ClientType, Result<(), ErrorCode>)> = vec![
         (base(), ThirdParty, Ok(())),
         (with(&[("response_type", "code")]), ThirdParty, Ok(())),
-        (with(&[("response_type", "token")]), ThirdParty, Err(ErrorCode::UnsupportedResponseType)),
-        (with(&[("response_type", "id_token")]), ThirdParty, Err(ErrorCode::UnsupportedResponseType)),
-        (with(&[("scope", "openid admin")]), ThirdParty, Err(ErrorCode::InvalidScope)),
-        (with(&[("scope", "")]), ThirdParty, Err(ErrorCode::InvalidScope)),
+        (
+            with(&[("response_type", "token")]),
+            ThirdParty,
+            Err(ErrorCode::UnsupportedResponseType),
+        ),
+        (
+            with(&[("response_type", "id_token")]),
+            ThirdParty,
+            Err(ErrorCode::UnsupportedResponseType),
+        ),
+        (
+            with(&[("scope", "openid admin")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidScope),
+        ),
+        (
+            with(&[("scope", "")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidScope),
+        ),
         (base(), ThirdPartyPublic, Err(ErrorCode::InvalidRequest)),
-        (with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "S256")]), ThirdPartyPublic, Ok(())),
-        (with(&[("code_challenge", CHALLENGE), ("code_challenge_method", "plain")]), ThirdParty, Err(ErrorCode::InvalidRequest)),
-        (with(&[("code_challenge", CHALLENGE)]), ThirdParty, Err(ErrorCode::InvalidRequest)),
-        (with(&[("code_challenge", "short"), ("code_challenge_method", "S256")]), ThirdParty, Err(ErrorCode::InvalidRequest)),
-        (with(&[("prompt", "none login")]), ThirdParty, Err(ErrorCode::InvalidRequest)),
-        (with(&[("max_age", "-1")]), ThirdParty, Err(ErrorCode::InvalidRequest)),
-        (with(&[("resource", "https://api.example/")]), ThirdParty, Ok(())),
-        (with(&[("resource", "https://other.example/")]), ThirdParty, Err(ErrorCode::InvalidTarget)),
-        (with(&[("request", "eyJ")]), ThirdParty, Err(ErrorCode::InvalidRequest)),
+        (
+            with(&[
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ]),
+            ThirdPartyPublic,
+            Ok(()),
+        ),
+        (
+            with(&[
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "plain"),
+            ]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
+        (
+            with(&[("code_challenge", CHALLENGE)]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
+        (
+            with(&[
+                ("code_challenge", "short"),
+                ("code_challenge_method", "S256"),
+            ]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
+        (
+            with(&[("prompt", "none login")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
+        (
+            with(&[("max_age", "-1")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
+        (
+            with(&[("resource", "https://api.example/")]),
+            ThirdParty,
+            Ok(()),
+        ),
+        (
+            with(&[("resource", "https://other.example/")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidTarget),
+        ),
+        (
+            with(&[("request", "eyJ")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
         // Display errors: before the redirect URI is verified.
-        (with(&[("redirect_uri", "https://chat.example/cb/")]), ThirdParty, Err(ErrorCode::InvalidRequest)),
-        (with(&[("redirect_uri", "")]), ThirdParty, Err(ErrorCode::InvalidRequest)),
+        (
+            with(&[("redirect_uri", "https://chat.example/cb/")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
+        (
+            with(&[("redirect_uri", "")]),
+            ThirdParty,
+            Err(ErrorCode::InvalidRequest),
+        ),
     ];
     for (pairs, t, expected) in table {
         assert_eq!(run(&pairs, t).map(|_| ()), expected, "{pairs:?} {t:?}");
@@ -91,7 +160,10 @@ fn duplicated_parameter_is_refused_before_matching() {
     let mut p = params(&base());
     p.insert(
         "redirect_uri".into(),
-        ParamValue::Many(vec!["https://chat.example/cb".into(), "https://evil.example/".into()]),
+        ParamValue::Many(vec![
+            "https://chat.example/cb".into(),
+            "https://evil.example/".into(),
+        ]),
     );
     assert!(RawRequest::from_params(&p).is_err());
 }
@@ -108,6 +180,9 @@ fn response_url_carries_state_and_iss_encoded() {
         url,
         "https://chat.example/cb?keep=1&code=xyz&state=a+b%26c%0D%0A&iss=https%3A%2F%2Fidp.example"
     );
-    let err = redirect.error_url("https://idp.example", &OAuthError::bare(ErrorCode::AccessDenied));
+    let err = redirect.error_url(
+        "https://idp.example",
+        &OAuthError::bare(ErrorCode::AccessDenied),
+    );
     assert!(err.contains("error=access_denied"));
 }

@@ -5,7 +5,10 @@ use sea_orm_migration::schema::*;
 pub struct Migration;
 
 fn table(name: &'static str) -> TableCreateStatement {
-    Table::create().table(Alias::new(name)).if_not_exists().to_owned()
+    Table::create()
+        .table(Alias::new(name))
+        .if_not_exists()
+        .to_owned()
 }
 
 fn index(name: &'static str, table: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
@@ -122,7 +125,11 @@ impl MigrationTrait for Migration {
         let indexes = [
             index("idx_sessions_subject", "sessions", &["subject_id"]),
             index("idx_sessions_expires", "sessions", &["expires_at"]),
-            index("idx_client_secrets_client", "client_secrets", &["client_id"]),
+            index(
+                "idx_client_secrets_client",
+                "client_secrets",
+                &["client_id"],
+            ),
             index("idx_codes_client", "authorization_codes", &["client_id"]),
             index("idx_codes_expires", "authorization_codes", &["expires_at"]),
             index("idx_families_client", "token_families", &["client_id"]),
@@ -134,9 +141,13 @@ impl MigrationTrait for Migration {
             m.create_index(i).await?;
         }
         m.create_index(
-            index("uq_grants_subject_client_resource", "grants", &["subject_id", "client_id", "resource"])
-                .unique()
-                .to_owned(),
+            index(
+                "uq_grants_subject_client_resource",
+                "grants",
+                &["subject_id", "client_id", "resource"],
+            )
+            .unique()
+            .to_owned(),
         )
         .await?;
         Ok(())

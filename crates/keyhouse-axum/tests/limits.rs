@@ -1,0 +1,137 @@
+//! SECURITY.md row 33: large bodies, slow clients, and the connection cap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use std::time::Duration;
+
+use keyhouse_axum::{Config, Keyhouse, MasterKey, ServeOptions, serve_with};
+use keyhouse_store::Store;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A server with `options`; the guard stops it and removes its database.
+async fn server(options: ServeOptions) -> (String, Guard) {
+    let (url, dir) = common::fresh_database().await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let kh = Keyhouse::new(
+        Config::for_issuer(&format!("http://{addr}")),
+        store,
+        MasterKey::from_bytes(rand::random()),
+    )
+    .await
+    .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_with(
+        listener,
+        axum::Router::new().merge(kh.router()),
+        async {
+            let _ = rx.await;
+        },
+        options,
+    ));
+    (addr, Guard(Some(tx), dir))
+}
+
+struct Guard(
+    Option<tokio::sync::oneshot::Sender<()>>,
+    Option<std::path::PathBuf>,
+);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+        if let Some(d) = &self.1 {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+#[tokio::test]
+async fn oversized_body_gets_413_and_no_row() {
+    let s = common::spawn().await;
+    let big = "x".repeat(keyhouse_axum::BODY_LIMIT + 1);
+    let res = reqwest::Client::new()
+        .post(s.url("/api/session/signup"))
+        .json(&serde_json::json!({"email": "big@example.com", "password": big}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let user =
+        s.kh.store()
+            .find_user_by_email("big@example.com")
+            .await
+            .unwrap();
+    assert!(user.is_none(), "nothing half-written");
+    let res = reqwest::Client::new()
+        .post(s.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&pad={big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
+
+#[tokio::test]
+async fn slow_client_is_cut_off_while_others_are_served() {
+    let options = ServeOptions {
+        header_read_timeout: Duration::from_millis(500),
+        ..ServeOptions::default()
+    };
+    let (addr, _stop) = server(options).await;
+    // A slow-loris client sends half a request line and stalls.
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Meanwhile a normal client is served.
+    let ok = reqwest::get(format!("http://{addr}/health/live"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // The stalled connection is closed by the server (read returns EOF or a
+    // 408), well before the test's own 10 s guard.
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    let closed = read.is_ok();
+    assert!(closed, "the server kept a stalled connection open");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed() {
+    let options = ServeOptions {
+        max_connections: 2,
+        ..ServeOptions::default()
+    };
+    let (addr, _stop) = server(options).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 12];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200");
+        held.push(c);
+    }
+    let mut third = TcpStream::connect(&addr).await.unwrap();
+    let _ = third
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), third.read_to_end(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "third connection should be closed unanswered: {buf:?}"
+    );
+    drop(held);
+}
