@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use keyhouse_axum::manage::ClientSpec;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
+use keyhouse_core::client::RefreshPolicy;
 use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
 use serde_json::json;
 
@@ -88,6 +89,11 @@ enum ClientsCommand {
         /// Access-token lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         access_token_ttl: i64,
+        /// When refresh tokens are issued: `always`, or `offline_access` (only
+        /// when that scope is granted). Default: `always` for third_party,
+        /// `offline_access` for the other types.
+        #[arg(long)]
+        refresh_policy: Option<String>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -215,6 +221,7 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
             description,
             logo_uri,
             access_token_ttl,
+            refresh_policy,
             json: as_json,
         } => {
             let t = ClientType::parse(&client_type).ok_or_else(|| {
@@ -224,12 +231,19 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
             spec.description = description;
             spec.logo_uri = logo_uri;
             spec.access_token_ttl = access_token_ttl;
+            spec.refresh_policy = match refresh_policy.as_deref() {
+                None => None,
+                Some(p) => Some(RefreshPolicy::parse(p).ok_or_else(|| {
+                    format!("unknown refresh policy {p}: use always or offline_access")
+                })?),
+            };
             let created = kh.create_client(spec).await?;
             let c = &created.client;
             if as_json {
                 let mut v = json!({
                     "client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
                     "redirect_uris": c.redirect_uris, "access_token_ttl": c.access_token_ttl,
+                    "refresh_policy": c.refresh_policy.as_str(),
                 });
                 if let Some(s) = &created.client_secret {
                     v["client_secret"] = json!(s);

@@ -78,34 +78,31 @@ impl Keyhouse {
             .keys()
             .verify(
                 token,
+                "at+jwt",
                 &[SigningAlg::Es256, SigningAlg::Rs256],
                 &self.config().issuer,
                 audiences,
+                self.now(),
             )
             .await;
         let Some(claims) = claims else {
             return Ok(None);
         };
-        if claims.nbf > self.now() + 30 || claims.exp <= self.now() - 30 {
-            return Ok(None);
-        }
-        if self
-            .store()
-            .is_jti_revoked(&claims.jti)
-            .await
-            .map_err(store_error)?
-        {
-            return Ok(None);
-        }
         let live = match &claims.fid {
             Some(fid) => self
                 .store()
-                .find_family(fid)
+                .access_token_live(&claims.jti, Some(fid), self.now())
                 .await
-                .map_err(store_error)?
-                .is_some_and(|f| f.is_active(self.now())),
+                .map_err(store_error)?,
             // client_credentials tokens die with their client.
-            None => self.client(&claims.client_id).await?.is_some(),
+            None => {
+                self.client(&claims.client_id).await?.is_some()
+                    && self
+                        .store()
+                        .access_token_live(&claims.jti, None, self.now())
+                        .await
+                        .map_err(store_error)?
+            }
         };
         Ok(live.then_some(claims))
     }

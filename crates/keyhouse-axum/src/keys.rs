@@ -360,20 +360,33 @@ impl Keys {
         Ok(out)
     }
 
-    /// Verifies a JWT signed by one of our keys and decodes its claims.
+    /// Verifies a JWT of type `typ` signed by one of our keys and decodes
+    /// its claims.
     ///
     /// The `kid` is looked up only in our own key set (SECURITY.md row 19);
     /// the algorithm must be the key's own and in `allowed` (row 18: no
     /// `none`, no HMAC with a public key, `jku`/`x5u`/`jwk` headers are never
-    /// followed); `exp`/`nbf` are checked with 30 s leeway (row 20).
+    /// followed); `exp`/`nbf` must be numeric and are checked against `now`
+    /// (the instance's clock, not the wall clock) with 30 s leeway (row 20).
     pub async fn verify<T: DeserializeOwned>(
         &self,
         token: &str,
+        typ: &str,
         allowed: &[SigningAlg],
         issuer: &str,
         audiences: Option<&[String]>,
+        now: i64,
     ) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
+        // RFC 8725 §3.11 / RFC 9068 §4: the type keeps an ID token from
+        // passing as an access token.
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(typ))
+        {
+            return None;
+        }
         let kid = header.kid?;
         let key = match self.verify_key(&kid) {
             Some(k) => k,
@@ -385,18 +398,30 @@ impl Keys {
         if !allowed.contains(&key.alg) || header.alg != key.alg.jwt() {
             return None;
         }
+        const LEEWAY: i64 = 30;
         let mut validation = Validation::new(key.alg.jwt());
-        validation.leeway = 30;
-        validation.validate_nbf = true;
+        // jsonwebtoken compares exp/nbf with the wall clock; they are checked
+        // below against `now` so an instance with another clock agrees with itself.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match audiences {
             Some(auds) => validation.set_audience(auds),
             None => validation.validate_aud = false,
         }
-        jsonwebtoken::decode::<T>(token, &key.key, &validation)
-            .ok()
-            .map(|d| d.claims)
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
+            .ok()?
+            .claims;
+        if claims.get("exp")?.as_i64()? <= now - LEEWAY {
+            return None;
+        }
+        if let Some(nbf) = claims.get("nbf")
+            && nbf.as_i64()? > now + LEEWAY
+        {
+            return None;
+        }
+        serde_json::from_value(claims).ok()
     }
 
     fn verify_key(&self, kid: &str) -> Option<Arc<VerifyKey>> {

@@ -11,7 +11,10 @@ use keyhouse_core::ClientType;
 use serde_json::{Value, json};
 
 /// `params` with some values replaced, added (or, with `None`, removed).
-fn with<'a>(base: &[(&'a str, &'a str)], changes: &[(&'a str, Option<&'a str>)]) -> Vec<(&'a str, &'a str)> {
+fn with<'a>(
+    base: &[(&'a str, &'a str)],
+    changes: &[(&'a str, Option<&'a str>)],
+) -> Vec<(&'a str, &'a str)> {
     let mut out: Vec<(&str, &str)> = base.to_vec();
     for (k, v) in changes {
         out.retain(|(bk, _)| bk != k);
@@ -36,16 +39,27 @@ async fn post_raw(s: &TestServer, b: &reqwest::Client, path: &str, body: &Value)
 /// The query of a `{redirect_uri}` answer, checking that it goes to the
 /// registered URI and carries our issuer (RFC 9207).
 fn redirect_query(s: &TestServer, body: &Value) -> BTreeMap<String, String> {
-    let uri = body["redirect_uri"].as_str().unwrap_or_else(|| panic!("no redirect_uri in {body}"));
+    let uri = body["redirect_uri"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no redirect_uri in {body}"));
     assert!(uri.starts_with(&format!("{REDIRECT}?")), "{uri}");
     let q = query_of(uri);
-    assert_eq!(q.get("iss").map(String::as_str), Some(s.base.as_str()), "{uri}");
+    assert_eq!(
+        q.get("iss").map(String::as_str),
+        Some(s.base.as_str()),
+        "{uri}"
+    );
     q
 }
 
 /// Asserts the request is redirected back with `error`, from both the start
 /// and the decision endpoints.
-async fn assert_redirected_error(s: &TestServer, b: &reqwest::Client, p: &[(&str, &str)], error: &str) {
+async fn assert_redirected_error(
+    s: &TestServer,
+    b: &reqwest::Client,
+    p: &[(&str, &str)],
+    error: &str,
+) {
     let (status, body) = json_of(s.start(b, p).await).await;
     assert_eq!(status, 200, "{p:?}: {body}");
     let q = redirect_query(s, &body);
@@ -57,7 +71,11 @@ async fn assert_redirected_error(s: &TestServer, b: &reqwest::Client, p: &[(&str
     let (status, body) = json_of(s.authorize(b, p, true).await).await;
     assert_eq!(status, 200, "{p:?}: {body}");
     let q = redirect_query(s, &body);
-    assert_eq!(q.get("error").map(String::as_str), Some(error), "{p:?} (decision)");
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some(error),
+        "{p:?} (decision)"
+    );
     assert!(!q.contains_key("code"), "{p:?} (decision)");
 }
 
@@ -66,7 +84,10 @@ async fn assert_redirected_error(s: &TestServer, b: &reqwest::Client, p: &[(&str
 fn assert_shown(status: u16, body: &Value, context: &str) {
     assert!((400..500).contains(&status), "{context}: {status} {body}");
     assert!(body["error"].is_string(), "{context}: {body}");
-    assert!(body.get("redirect_uri").is_none(), "{context}: redirected: {body}");
+    assert!(
+        body.get("redirect_uri").is_none(),
+        "{context}: redirected: {body}"
+    );
     assert!(!body.to_string().contains("code="), "{context}: {body}");
 }
 
@@ -90,11 +111,27 @@ async fn start_describes_the_client_scopes_and_redirect_host() {
     assert_eq!(d["resource"], Value::Null);
     assert_eq!(d["consent_required"], true);
     assert_eq!(d["user"]["email"], "ada@example.com");
-    let scopes: Vec<&str> = d["scopes"].as_array().unwrap().iter().map(|x| x["scope"].as_str().unwrap()).collect();
+    let scopes: Vec<&str> = d["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["scope"].as_str().unwrap())
+        .collect();
     assert_eq!(scopes, ["openid", "profile", "email", "notes:read"]);
-    let notes = d["scopes"].as_array().unwrap().iter().find(|x| x["scope"] == "notes:read").unwrap();
+    let notes = d["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["scope"] == "notes:read")
+        .unwrap();
     assert_eq!(notes["description"], "Read your notes");
-    assert!(d["scopes"].as_array().unwrap().iter().all(|x| x["grantable"] == true && x["description"] != ""));
+    assert!(
+        d["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["grantable"] == true && x["description"] != "")
+    );
     assert!(d.get("redirect_uri").is_none());
 
     // With a resource (RFC 8707) the description names it.
@@ -109,7 +146,10 @@ async fn consent_is_required_for_third_party_but_not_first_party() {
     let s = common::spawn().await;
     s.user("ada@example.com").await;
     let b = s.signed_in("ada@example.com").await;
-    let pkce = [("code_challenge", Some(CHALLENGE)), ("code_challenge_method", Some("S256"))];
+    let pkce = [
+        ("code_challenge", Some(CHALLENGE)),
+        ("code_challenge_method", Some("S256")),
+    ];
     for (t, expected) in [
         (ClientType::ThirdParty, true),
         (ClientType::ThirdPartyPublic, true),
@@ -127,7 +167,10 @@ async fn consent_is_required_for_third_party_but_not_first_party() {
     let c = s.client(ClientType::FirstParty).await;
     let p = with(
         &params(&c.client.id),
-        &[("scope", Some("openid offline_access")), ("prompt", Some("consent"))],
+        &[
+            ("scope", Some("openid offline_access")),
+            ("prompt", Some("consent")),
+        ],
     );
     let (_, d) = json_of(s.start(&b, &p).await).await;
     assert_eq!(d["consent_required"], false);
@@ -146,11 +189,18 @@ async fn consent_is_remembered_and_asked_again_when_needed() {
     // Same scopes, and a subset: remembered.
     let (_, d) = json_of(s.start(&b, &p).await).await;
     assert_eq!(d["consent_required"], false);
-    let (_, d) = json_of(s.start(&b, &with(&p, &[("scope", Some("openid email"))])).await).await;
+    let (_, d) = json_of(
+        s.start(&b, &with(&p, &[("scope", Some("openid email"))]))
+            .await,
+    )
+    .await;
     assert_eq!(d["consent_required"], false);
 
     // A new scope asks again.
-    let wider = with(&p, &[("scope", Some("openid profile email notes:read notes:write"))]);
+    let wider = with(
+        &p,
+        &[("scope", Some("openid profile email notes:read notes:write"))],
+    );
     let (_, d) = json_of(s.start(&b, &wider).await).await;
     assert_eq!(d["consent_required"], true);
     // prompt=consent asks again.
@@ -164,7 +214,11 @@ async fn consent_is_remembered_and_asked_again_when_needed() {
     let (_, d) = json_of(s.start(&b, &offline).await).await;
     assert_eq!(d["consent_required"], true);
     // A consent for another resource is a different consent.
-    let (_, d) = json_of(s.start(&b, &with(&p, &[("resource", Some("https://api.example/"))])).await).await;
+    let (_, d) = json_of(
+        s.start(&b, &with(&p, &[("resource", Some("https://api.example/"))]))
+            .await,
+    )
+    .await;
     assert_eq!(d["consent_required"], true);
 
     // Granting the wider set is remembered as a union.
@@ -235,7 +289,11 @@ async fn redirect_uri_must_match_exactly() {
     assert_shown(status, &body, "missing");
 
     // Duplicated redirect_uri: refused before either copy is matched.
-    for copies in [json!([REDIRECT, "https://evil.example/cb"]), json!(["https://evil.example/cb", REDIRECT]), json!([REDIRECT, REDIRECT])] {
+    for copies in [
+        json!([REDIRECT, "https://evil.example/cb"]),
+        json!(["https://evil.example/cb", REDIRECT]),
+        json!([REDIRECT, REDIRECT]),
+    ] {
         let mut body = json!({
             "client_id": id, "response_type": "code", "scope": "openid", "state": "st",
         });
@@ -249,7 +307,8 @@ async fn redirect_uri_must_match_exactly() {
         assert_shown(status, &res, &copies.to_string());
     }
     // Any other duplicated parameter too.
-    let body = json!({"client_id": id, "redirect_uri": REDIRECT, "scope": "openid", "state": ["a", "b"]});
+    let body =
+        json!({"client_id": id, "redirect_uri": REDIRECT, "scope": "openid", "state": ["a", "b"]});
     let (status, res) = post_raw(&s, &b, "/api/idp/authorize/start", &body).await;
     assert_shown(status, &res, "duplicated state");
 
@@ -297,18 +356,36 @@ async fn pkce_is_required_for_public_clients_and_plain_is_refused() {
         assert_redirected_error(&s, &b, &params(id), "invalid_request").await;
     }
     for id in [&public, &confidential] {
-        let plain = with(&params(id), &[("code_challenge", Some(CHALLENGE)), ("code_challenge_method", Some("plain"))]);
+        let plain = with(
+            &params(id),
+            &[
+                ("code_challenge", Some(CHALLENGE)),
+                ("code_challenge_method", Some("plain")),
+            ],
+        );
         assert_redirected_error(&s, &b, &plain, "invalid_request").await;
         // A challenge without a method means plain (RFC 7636 §4.3).
         let implicit_plain = with(&params(id), &[("code_challenge", Some(CHALLENGE))]);
         assert_redirected_error(&s, &b, &implicit_plain, "invalid_request").await;
-        let bad = with(&params(id), &[("code_challenge", Some("too-short")), ("code_challenge_method", Some("S256"))]);
+        let bad = with(
+            &params(id),
+            &[
+                ("code_challenge", Some("too-short")),
+                ("code_challenge_method", Some("S256")),
+            ],
+        );
         assert_redirected_error(&s, &b, &bad, "invalid_request").await;
         let method_only = with(&params(id), &[("code_challenge_method", Some("S256"))]);
         assert_redirected_error(&s, &b, &method_only, "invalid_request").await;
     }
     // S256 works for the public client.
-    let ok = with(&params(&public), &[("code_challenge", Some(CHALLENGE)), ("code_challenge_method", Some("S256"))]);
+    let ok = with(
+        &params(&public),
+        &[
+            ("code_challenge", Some(CHALLENGE)),
+            ("code_challenge_method", Some("S256")),
+        ],
+    );
     let (status, d) = json_of(s.start(&b, &ok).await).await;
     assert_eq!(status, 200);
     assert_eq!(d["client"]["client_id"], public.as_str());
@@ -328,7 +405,11 @@ async fn every_redirect_carries_iss() {
     assert_eq!(q["state"], "st-123");
     assert!(!q.contains_key("error"));
     // Without state: still iss, and no state invented.
-    let (_, body) = json_of(s.authorize(&b, &with(&params(&id), &[("state", None)]), true).await).await;
+    let (_, body) = json_of(
+        s.authorize(&b, &with(&params(&id), &[("state", None)]), true)
+            .await,
+    )
+    .await;
     let q = redirect_query(&s, &body);
     assert!(q.contains_key("code"));
     assert!(!q.contains_key("state"));
@@ -338,20 +419,36 @@ async fn every_redirect_carries_iss() {
     for (change, error) in [
         (("scope", Some("openid admin")), "invalid_scope"),
         (("scope", None), "invalid_scope"),
-        (("response_type", Some("token")), "unsupported_response_type"),
+        (
+            ("response_type", Some("token")),
+            "unsupported_response_type",
+        ),
         (("prompt", Some("none login")), "invalid_request"),
         (("max_age", Some("-1")), "invalid_request"),
         (("response_mode", Some("fragment")), "invalid_request"),
-        (("request", Some("eyJhbGciOiJub25lIn0.e30.")), "invalid_request"),
-        (("resource", Some("https://other.example/")), "invalid_target"),
+        (
+            ("request", Some("eyJhbGciOiJub25lIn0.e30.")),
+            "invalid_request",
+        ),
+        (
+            ("resource", Some("https://other.example/")),
+            "invalid_target",
+        ),
     ] {
         assert_redirected_error(&s, &b, &with(&params(&id), &[change]), error).await;
     }
     // State with characters that need encoding comes back intact.
     let tricky = "a b&c=d\r\nLocation: https://evil.example";
-    let (_, body) = json_of(s.authorize(&b, &with(&params(&id), &[("state", Some(tricky))]), true).await).await;
+    let (_, body) = json_of(
+        s.authorize(&b, &with(&params(&id), &[("state", Some(tricky))]), true)
+            .await,
+    )
+    .await;
     let uri = body["redirect_uri"].as_str().unwrap();
-    assert!(!uri.contains('\n') && !uri.contains('\r') && !uri.contains(' '), "{uri}");
+    assert!(
+        !uri.contains('\n') && !uri.contains('\r') && !uri.contains(' '),
+        "{uri}"
+    );
     assert_eq!(query_of(uri)["state"], tricky);
 }
 
@@ -398,7 +495,9 @@ async fn prompt_none_without_consent_redirects_consent_required() {
 
     // A first-party client never needs consent.
     let fp = s.client(ClientType::FirstParty).await.client.id;
-    let q = s.code_for(&b, &with(&params(&fp), &[("prompt", Some("none"))])).await;
+    let q = s
+        .code_for(&b, &with(&params(&fp), &[("prompt", Some("none"))]))
+        .await;
     assert!(q.contains_key("code"));
 }
 
@@ -415,7 +514,13 @@ async fn max_age_forces_a_fresh_sign_in() {
     let (status, body) = json_of(s.start(&b, &p).await).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "login_required");
-    assert_redirected_error(&s, &b, &with(&p, &[("prompt", Some("none"))]), "login_required").await;
+    assert_redirected_error(
+        &s,
+        &b,
+        &with(&p, &[("prompt", Some("none"))]),
+        "login_required",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -450,7 +555,14 @@ async fn response_type_defaults_to_code() {
 #[tokio::test]
 async fn implicit_response_types_are_refused() {
     let (s, b, id) = setup(ClientType::ThirdParty).await;
-    for rt in ["token", "id_token", "code token", "code id_token", "id_token token", "none"] {
+    for rt in [
+        "token",
+        "id_token",
+        "code token",
+        "code id_token",
+        "id_token token",
+        "none",
+    ] {
         let p = with(&params(&id), &[("response_type", Some(rt))]);
         assert_redirected_error(&s, &b, &p, "unsupported_response_type").await;
     }
@@ -460,7 +572,12 @@ async fn implicit_response_types_are_refused() {
 #[tokio::test]
 async fn unknown_resource_is_invalid_target() {
     let (s, b, id) = setup(ClientType::ThirdParty).await;
-    for resource in ["https://other.example/", "https://api.example", "https://api.example/#frag", "not a uri"] {
+    for resource in [
+        "https://other.example/",
+        "https://api.example",
+        "https://api.example/#frag",
+        "not a uri",
+    ] {
         let p = with(&params(&id), &[("resource", Some(resource))]);
         assert_redirected_error(&s, &b, &p, "invalid_target").await;
     }
@@ -480,7 +597,11 @@ async fn redirect_host_names_the_destination_with_its_port() {
     let b = s.signed_in("ada@example.com").await;
     let uri = "http://127.0.0.1:8765/cb";
     let c = s
-        .client_with(ClientSpec::new("Local", ClientType::ThirdParty, vec![uri.to_owned()]))
+        .client_with(ClientSpec::new(
+            "Local",
+            ClientType::ThirdParty,
+            vec![uri.to_owned()],
+        ))
         .await;
     let p = with(&params(&c.client.id), &[("redirect_uri", Some(uri))]);
     let (status, d) = json_of(s.start(&b, &p).await).await;

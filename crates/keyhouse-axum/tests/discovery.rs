@@ -1,4 +1,5 @@
 //! Discovery, JWKS and health.
+#![allow(clippy::unwrap_used)]
 mod common;
 
 use serde_json::Value;

@@ -25,7 +25,12 @@ fn session_cookie(res: &reqwest::Response) -> Option<String> {
 
 /// Logs in with JSON through a client without a cookie jar, optionally
 /// presenting `cookie`; returns the response.
-async fn login_raw(s: &common::TestServer, email: &str, password: &str, cookie: Option<&str>) -> reqwest::Response {
+async fn login_raw(
+    s: &common::TestServer,
+    email: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
     let mut req = reqwest::Client::new()
         .post(s.url("/api/session/login"))
         .json(&json!({"email": email, "password": password}));
@@ -57,20 +62,31 @@ async fn signup_me_logout_login() {
 
     let res = b
         .post(s.url("/api/session/signup"))
-        .json(&json!({"email": " Grace@Example.COM ", "password": PASSWORD, "name": "Grace Hopper"}))
+        .json(
+            &json!({"email": " Grace@Example.COM ", "password": PASSWORD, "name": "Grace Hopper"}),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
     // SECURITY.md row 27: HttpOnly, SameSite=Lax, no JavaScript access.
-    let set_cookie = res.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let set_cookie = res
+        .headers()
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set_cookie.starts_with("keyhouse_session="), "{set_cookie}");
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(set_cookie.contains("Path=/"), "{set_cookie}");
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["user"]["email"], "grace@example.com", "email is normalised");
+    assert_eq!(
+        body["user"]["email"], "grace@example.com",
+        "email is normalised"
+    );
     assert_eq!(body["user"]["name"], "Grace Hopper");
     let user_id = body["user"]["user_id"].as_str().unwrap().to_owned();
     assert!(body["expires_at"].as_i64().unwrap() > body["authenticated_at"].as_i64().unwrap());
@@ -83,7 +99,12 @@ async fn signup_me_logout_login() {
     let res = b.post(s.url("/api/session/logout")).send().await.unwrap();
     assert_eq!(res.status(), 204);
     assert!(
-        res.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"),
+        res.headers()
+            .get(SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
         "logout clears the cookie"
     );
     let res = b.get(s.url("/api/session")).send().await.unwrap();
@@ -99,8 +120,19 @@ async fn signup_me_logout_login() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["user"]["user_id"], user_id.as_str(), "same user, same id");
-    let me: Value = b.get(s.url("/api/session")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        body["user"]["user_id"],
+        user_id.as_str(),
+        "same user, same id"
+    );
+    let me: Value = b
+        .get(s.url("/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["email"], "grace@example.com");
 }
 
@@ -112,9 +144,17 @@ async fn signup_refuses_bad_input() {
         json!({"email": "not-an-email", "password": PASSWORD}),
         json!({"email": "a@example.com", "password": "short"}),
     ] {
-        let res = b.post(s.url("/api/session/signup")).json(&body).send().await.unwrap();
+        let res = b
+            .post(s.url("/api/session/signup"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 400, "{body}");
-        assert!(session_cookie(&res).is_none(), "no session for a refused sign-up");
+        assert!(
+            session_cookie(&res).is_none(),
+            "no session for a refused sign-up"
+        );
         let err: Value = res.json().await.unwrap();
         assert_eq!(err["error"], "invalid_request");
     }
@@ -124,18 +164,38 @@ async fn signup_refuses_bad_input() {
 async fn duplicate_signup_is_409() {
     let s = common::spawn().await;
     let body = json!({"email": "ada@example.com", "password": PASSWORD, "name": "Ada"});
-    let res = browser().post(s.url("/api/session/signup")).json(&body).send().await.unwrap();
+    let res = browser()
+        .post(s.url("/api/session/signup"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     // Same address in another case: still the same account.
     let again = json!({"email": "ADA@example.com", "password": "another password 123"});
-    let res = browser().post(s.url("/api/session/signup")).json(&again).send().await.unwrap();
+    let res = browser()
+        .post(s.url("/api/session/signup"))
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 409);
     assert!(session_cookie(&res).is_none());
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["error"], "conflict");
     // The original password still works: the account was not overwritten.
-    assert_eq!(login_raw(&s, "ada@example.com", PASSWORD, None).await.status(), 200);
-    assert_eq!(login_raw(&s, "ada@example.com", "another password 123", None).await.status(), 401);
+    assert_eq!(
+        login_raw(&s, "ada@example.com", PASSWORD, None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        login_raw(&s, "ada@example.com", "another password 123", None)
+            .await
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -208,7 +268,11 @@ async fn logout_destroys_the_session_server_side() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    assert_eq!(session_cookie(&res).as_deref(), Some(""), "the cookie is cleared");
+    assert_eq!(
+        session_cookie(&res).as_deref(),
+        Some(""),
+        "the cookie is cleared"
+    );
 
     // Replaying the old value after logout.
     assert_eq!(me_with(&s, &cookie).await, 401);
@@ -243,31 +307,61 @@ async fn form_login_answers_303_to_a_sanitised_return_to() {
         let b = browser();
         let res = b
             .post(s.url("/api/session/login"))
-            .form(&[("email", "ada@example.com"), ("password", PASSWORD), ("return_to", return_to)])
+            .form(&[
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("return_to", return_to),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 303, "{return_to:?}");
-        assert_eq!(res.headers().get(LOCATION).unwrap(), expected, "{return_to:?}");
-        assert!(session_cookie(&res).is_some_and(|c| !c.is_empty()), "{return_to:?}");
+        assert_eq!(
+            res.headers().get(LOCATION).unwrap(),
+            expected,
+            "{return_to:?}"
+        );
+        assert!(
+            session_cookie(&res).is_some_and(|c| !c.is_empty()),
+            "{return_to:?}"
+        );
         // The cookie set by the form login is a working session.
-        assert_eq!(b.get(s.url("/api/session")).send().await.unwrap().status(), 200);
+        assert_eq!(
+            b.get(s.url("/api/session")).send().await.unwrap().status(),
+            200
+        );
     }
 
     // Wrong password: still 303, back to the login page, no session.
     let b = browser();
     let res = b
         .post(s.url("/api/session/login"))
-        .form(&[("email", "ada@example.com"), ("password", "wrong password!"), ("return_to", "//evil.example")])
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", "wrong password!"),
+            ("return_to", "//evil.example"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let location = res.headers().get(LOCATION).unwrap().to_str().unwrap().to_owned();
-    assert!(location.starts_with("/login?error=invalid_credentials"), "{location}");
+    let location = res
+        .headers()
+        .get(LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        location.starts_with("/login?error=invalid_credentials"),
+        "{location}"
+    );
     assert!(!location.contains("evil"), "{location}");
     assert!(session_cookie(&res).is_none());
-    assert_eq!(b.get(s.url("/api/session")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        b.get(s.url("/api/session")).send().await.unwrap().status(),
+        401
+    );
 }
 
 /// SECURITY.md row 31: input is bound as parameters, never spliced into SQL.
@@ -278,7 +372,12 @@ async fn sql_injection_is_inert() {
     let c = s.client(ClientType::ThirdParty).await;
     let secret = c.client_secret.clone().unwrap();
 
-    for email in ["' OR '1'='1", "x'OR'1'='1'--@example.com", "ada@example.com' --", "ada@example.com'; DROP TABLE users; --"] {
+    for email in [
+        "' OR '1'='1",
+        "x'OR'1'='1'--@example.com",
+        "ada@example.com' --",
+        "ada@example.com'; DROP TABLE users; --",
+    ] {
         for password in [PASSWORD, "' OR '1'='1"] {
             let res = login_raw(&s, email, password, None).await;
             assert_eq!(res.status(), 401, "{email} / {password}");
@@ -291,8 +390,15 @@ async fn sql_injection_is_inert() {
     let injected = "x' OR 1=1 --";
     // As client_secret_post, as a public client (`none`) and as Basic.
     let forms: [Vec<(&str, &str)>; 2] = [
-        vec![("grant_type", "client_credentials"), ("client_id", injected), ("client_secret", "' OR '1'='1")],
-        vec![("grant_type", "client_credentials"), ("client_id", injected)],
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", injected),
+            ("client_secret", "' OR '1'='1"),
+        ],
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", injected),
+        ],
     ];
     for form in forms {
         let res = s.token(&form).await;
@@ -310,21 +416,40 @@ async fn sql_injection_is_inert() {
     assert_eq!(res.status(), 401);
     // The real client with an injected secret.
     let res = s
-        .token(&[("grant_type", "client_credentials"), ("client_id", &c.client.id), ("client_secret", "' OR '1'='1")])
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client.id),
+            ("client_secret", "' OR '1'='1"),
+        ])
         .await;
     assert_eq!(res.status(), 401);
 
     // The tables are intact: the user still signs in, the client still
     // authenticates, and nothing was added or removed.
-    assert_eq!(login_raw(&s, "ada@example.com", PASSWORD, None).await.status(), 200);
+    assert_eq!(
+        login_raw(&s, "ada@example.com", PASSWORD, None)
+            .await
+            .status(),
+        200
+    );
     let res = s
-        .token(&[("grant_type", "client_credentials"), ("client_id", &c.client.id), ("client_secret", &secret)])
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client.id),
+            ("client_secret", &secret),
+        ])
         .await;
     assert_eq!(res.status(), 200);
     let clients = s.kh.store().list_clients().await.unwrap();
     assert_eq!(clients.len(), 1);
     assert_eq!(clients[0].id, c.client.id);
-    assert!(s.kh.store().find_user_by_email("ada@example.com").await.unwrap().is_some());
+    assert!(
+        s.kh.store()
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// SECURITY.md row 12: state-changing browser requests from another site
@@ -366,7 +491,13 @@ async fn cross_site_posts_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert!(s.kh.store().find_user_by_email("new@example.com").await.unwrap().is_none());
+    assert!(
+        s.kh.store()
+            .find_user_by_email("new@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Our own origin and same-origin fetches are fine.
     let b = browser();
@@ -388,7 +519,10 @@ async fn cross_site_posts_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert_eq!(b.get(s.url("/api/session")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        b.get(s.url("/api/session")).send().await.unwrap().status(),
+        200
+    );
 
     // A forged consent decision issues nothing.
     let c = s.client(ClientType::ThirdParty).await;
@@ -407,8 +541,19 @@ async fn cross_site_posts_are_refused() {
     let text = res.text().await.unwrap();
     assert!(!text.contains("code="), "{text}");
     // No consent was recorded by the forged request.
-    let user = s.kh.store().find_user_by_email("ada@example.com").await.unwrap().unwrap();
-    assert!(s.kh.store().find_grant(&user.id, &c.client.id, None).await.unwrap().is_none());
+    let user =
+        s.kh.store()
+            .find_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(
+        s.kh.store()
+            .find_grant(&user.id, &c.client.id, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Consent is never granted by a GET.
     let res = b.get(s.url("/api/idp/authorize")).send().await.unwrap();
     assert_eq!(res.status(), 405);

@@ -126,7 +126,9 @@ mod tests {
     #[test]
     fn new_client_table() {
         let good = vec!["https://a.example/cb".to_owned()];
-        let table: [(&str, Vec<String>, Option<&str>, i64, bool); 6] = [
+        // name, redirect URIs, logo, ttl, accepted
+        type Case<'a> = (&'a str, Vec<String>, Option<&'a str>, i64, bool);
+        let table: [Case; 6] = [
             ("GPT", good.clone(), None, 3600, true),
             ("", good.clone(), None, 3600, false),
             ("GPT", vec![], None, 3600, false),

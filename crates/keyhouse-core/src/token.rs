@@ -254,7 +254,8 @@ mod tests {
 
     #[test]
     fn grant_table() {
-        let table: [(&[(&str, &str)], Result<&str, ErrorCode>); 7] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<&'a str, ErrorCode>);
+        let table: [Case; 7] = [
             (
                 &[("grant_type", "authorization_code"), ("code", "x")],
                 Ok("code"),

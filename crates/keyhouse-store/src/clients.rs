@@ -70,7 +70,7 @@ impl Store {
             refresh_policy: Set(c.refresh_policy.as_str().to_owned()),
             created_at: Set(c.created_at),
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(&*txn)
         .await
         .map_err(StoreError::from_insert)?;
         if let Some(hash) = &new.secret_hash {
@@ -81,7 +81,7 @@ impl Store {
                 state: Set("active".to_owned()),
                 created_at: Set(c.created_at),
             })
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await
             .map_err(StoreError::from_insert)?;
         }
@@ -130,22 +130,22 @@ impl Store {
             .col_expr(token_family::Column::RevokedAt, Expr::value(now))
             .filter(token_family::Column::ClientId.eq(id))
             .filter(token_family::Column::RevokedAt.is_null())
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         authorization_code::Entity::delete_many()
             .filter(authorization_code::Column::ClientId.eq(id))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         grant::Entity::delete_many()
             .filter(grant::Column::ClientId.eq(id))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         client_secret::Entity::delete_many()
             .filter(client_secret::Column::ClientId.eq(id))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         let res = client::Entity::delete_by_id(id.to_owned())
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         txn.commit().await?;
         Ok(res.rows_affected > 0)

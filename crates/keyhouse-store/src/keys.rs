@@ -70,13 +70,13 @@ impl Store {
     /// Returns whether `keys` were inserted.
     pub async fn install_initial_keys(&self, keys: &[StoredKey]) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let existing = signing_key::Entity::find().one(&txn).await?;
+        let existing = signing_key::Entity::find().one(&*txn).await?;
         if existing.is_some() {
             txn.rollback().await?;
             return Ok(false);
         }
         for k in keys {
-            insert_key(&txn, k).await?;
+            insert_key(&*txn, k).await?;
         }
         txn.commit().await?;
         Ok(true)
@@ -99,16 +99,16 @@ impl Store {
                 .col_expr(signing_key::Column::RetireAt, Expr::value(retire_at))
                 .filter(signing_key::Column::Alg.eq(k.alg.as_str()))
                 .filter(signing_key::Column::State.eq("current"))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
             signing_key::Entity::update_many()
                 .col_expr(signing_key::Column::State, Expr::value("current"))
                 .col_expr(signing_key::Column::ActivatedAt, Expr::value(now))
                 .filter(signing_key::Column::Alg.eq(k.alg.as_str()))
                 .filter(signing_key::Column::State.eq("next"))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
-            insert_key(&txn, k).await?;
+            insert_key(&*txn, k).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -117,6 +117,7 @@ impl Store {
     /// Marks retiring keys whose tokens have all expired as retired (they
     /// leave the JWKS). Returns how many.
     pub async fn retire_keys(&self, now: i64) -> Result<u64> {
+        let _lane = self.lane().await;
         Ok(signing_key::Entity::update_many()
             .col_expr(signing_key::Column::State, Expr::value("retired"))
             .filter(signing_key::Column::State.eq("retiring"))

@@ -18,7 +18,10 @@ mod keys;
 mod tokens;
 mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -67,6 +70,36 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyhouse.db?mode=rwc";
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite allows one writer at a time. Writers of this process queue here
+    /// instead of in SQLite's busy handler, which sleeps in steps of up to
+    /// 100 ms and turned write contention into 100 ms tail latencies. Other
+    /// processes (the CLI) still meet `busy_timeout`. `None` on PostgreSQL.
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction; on SQLite it also holds this process's writer lane.
+pub(crate) struct WriteTxn {
+    txn: DatabaseTransaction,
+    _lane: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    async fn rollback(self) -> Result<()> {
+        self.txn.rollback().await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -98,8 +131,9 @@ impl Store {
         } else {
             opts.max_connections(32).min_connections(2);
         }
+        let writer = url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(())));
         let db = Database::connect(opts).await?;
-        Ok(Store { db })
+        Ok(Store { db, writer })
     }
 
     /// Applies pending migrations. On PostgreSQL this holds an advisory lock
@@ -135,8 +169,18 @@ impl Store {
         Ok(())
     }
 
+    /// Waits for this process's SQLite writer lane (a no-op on PostgreSQL).
+    /// Single-statement writes take it too, so they never meet the busy handler.
+    async fn lane(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(m) => Some(Arc::clone(m).lock_owned().await),
+            None => None,
+        }
+    }
+
     /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite.
-    async fn begin_write(&self) -> Result<DatabaseTransaction> {
+    async fn begin_write(&self) -> Result<WriteTxn> {
+        let lane = self.lane().await;
         let txn = match self.db.get_database_backend() {
             DatabaseBackend::Sqlite => {
                 self.db
@@ -148,12 +192,13 @@ impl Store {
             }
             _ => self.db.begin().await?,
         };
-        Ok(txn)
+        Ok(WriteTxn { txn, _lane: lane })
     }
 
     /// Deletes expired sessions, codes, revoked-token ids and dead refresh
     /// tokens. Returns the number of rows removed.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        let _lane = self.lane().await;
         tokens::purge_expired(&self.db, now).await
     }
 }

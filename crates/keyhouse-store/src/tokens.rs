@@ -209,7 +209,7 @@ impl Store {
             .filter(grant::Column::SubjectId.eq(subject_id))
             .filter(grant::Column::ClientId.eq(client_id))
             .filter(grant::Column::Resource.eq(resource.unwrap_or("")))
-            .one(&txn)
+            .one(&*txn)
             .await?;
         let merged = match &existing {
             Some(g) => scopes_of(&g.scopes).union(scopes),
@@ -233,7 +233,7 @@ impl Store {
             .update_columns([grant::Column::Scopes, grant::Column::UpdatedAt])
             .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(&*txn)
         .await?;
         txn.commit().await?;
         Ok(())
@@ -241,6 +241,7 @@ impl Store {
 
     /// Stores a new authorization code.
     pub async fn insert_code(&self, c: &NewCode) -> Result<()> {
+        let _lane = self.lane().await;
         authorization_code::Entity::insert(authorization_code::ActiveModel {
             code_hash: Set(c.code_hash.clone()),
             client_id: Set(c.client_id.clone()),
@@ -282,24 +283,29 @@ impl Store {
         F: FnOnce(&CodeRecord) -> std::result::Result<Option<RefreshRecord>, OAuthError>,
     {
         let txn = self.begin_write().await?;
-        let updated = authorization_code::Entity::update_many()
+        // UPDATE … RETURNING (SQLite ≥ 3.35, PostgreSQL): the row comes back
+        // only to the one exchange whose update matched.
+        let consumed = authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
             .filter(authorization_code::Column::CodeHash.eq(code_hash))
             .filter(authorization_code::Column::ConsumedAt.is_null())
-            .exec(&txn)
+            .exec_with_returning(&*txn)
             .await?;
-        let row = authorization_code::Entity::find_by_id(code_hash.to_owned())
-            .one(&txn)
-            .await?;
-        let Some(row) = row else {
-            txn.rollback().await?;
-            return Ok(RedeemOutcome::Unknown);
+        let row = match <[_; 1]>::try_from(consumed) {
+            Ok([row]) => row,
+            Err(_) => {
+                let existing = authorization_code::Entity::find_by_id(code_hash.to_owned())
+                    .one(&*txn)
+                    .await?;
+                let Some(existing) = existing else {
+                    txn.rollback().await?;
+                    return Ok(RedeemOutcome::Unknown);
+                };
+                revoke_family_on(&*txn, &existing.family_id, now).await?;
+                txn.commit().await?;
+                return Ok(RedeemOutcome::Replayed);
+            }
         };
-        if updated.rows_affected != 1 {
-            revoke_family_on(&txn, &row.family_id, now).await?;
-            txn.commit().await?;
-            return Ok(RedeemOutcome::Replayed);
-        }
         let code = code_from(row);
         let refresh = match check(&code) {
             Ok(r) => r,
@@ -320,10 +326,10 @@ impl Store {
             expires_at: Set(family_expires_at),
             revoked_at: Set(None),
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(&*txn)
         .await?;
         if let Some(r) = &refresh {
-            insert_refresh(&txn, r).await?;
+            insert_refresh(&*txn, r).await?;
         }
         txn.commit().await?;
         Ok(RedeemOutcome::Redeemed {
@@ -347,26 +353,29 @@ impl Store {
         F: FnOnce(&FamilyRecord) -> std::result::Result<(), OAuthError>,
     {
         let txn = self.begin_write().await?;
-        let updated = refresh_token::Entity::update_many()
+        let spent = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(token_hash))
             .filter(refresh_token::Column::RotatedAt.is_null())
-            .exec(&txn)
+            .exec_with_returning(&*txn)
             .await?;
-        let Some(token) = refresh_token::Entity::find_by_id(token_hash.to_owned())
-            .one(&txn)
-            .await?
-        else {
-            txn.rollback().await?;
-            return Ok(RefreshOutcome::Invalid);
+        let token = match <[_; 1]>::try_from(spent) {
+            Ok([token]) => token,
+            Err(_) => {
+                let existing = refresh_token::Entity::find_by_id(token_hash.to_owned())
+                    .one(&*txn)
+                    .await?;
+                let Some(existing) = existing else {
+                    txn.rollback().await?;
+                    return Ok(RefreshOutcome::Invalid);
+                };
+                revoke_family_on(&*txn, &existing.family_id, now).await?;
+                txn.commit().await?;
+                return Ok(RefreshOutcome::Reused);
+            }
         };
-        if updated.rows_affected != 1 {
-            revoke_family_on(&txn, &token.family_id, now).await?;
-            txn.commit().await?;
-            return Ok(RefreshOutcome::Reused);
-        }
         let family = token_family::Entity::find_by_id(token.family_id.clone())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .map(family_from);
         let Some(family) = family.filter(|f| f.is_active(now) && token.expires_at > now) else {
@@ -382,7 +391,7 @@ impl Store {
             expires_at: next.expires_at.min(family.expires_at),
             ..next.clone()
         };
-        insert_refresh(&txn, &next).await?;
+        insert_refresh(&*txn, &next).await?;
         txn.commit().await?;
         Ok(RefreshOutcome::Rotated { family })
     }
@@ -423,11 +432,13 @@ impl Store {
 
     /// Revokes a family: its refresh tokens and access tokens stop working.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<()> {
+        let _lane = self.lane().await;
         revoke_family_on(&self.db, family_id, now).await
     }
 
     /// Records a revoked access-token id until the token's expiry.
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+        let _lane = self.lane().await;
         revoked_token::Entity::insert(revoked_token::ActiveModel {
             jti: Set(jti.to_owned()),
             expires_at: Set(expires_at),
@@ -442,12 +453,47 @@ impl Store {
         Ok(())
     }
 
-    /// Whether an access-token id was revoked.
-    pub async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
-        Ok(revoked_token::Entity::find_by_id(jti.to_owned())
-            .one(&self.db)
-            .await?
-            .is_some())
+    /// Whether an access token is still live as far as storage knows: its id
+    /// is not revoked and, for tokens issued from a code, its family is
+    /// neither revoked nor past its absolute expiry. One round trip: this runs
+    /// on every protected API call and introspection.
+    pub async fn access_token_live(
+        &self,
+        jti: &str,
+        family_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let backend = self.db.get_database_backend();
+        let p = |n: usize| match backend {
+            sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        };
+        let mut sql = format!(
+            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = {})",
+            p(1)
+        );
+        let mut values: Vec<sea_orm::Value> = vec![jti.into()];
+        if let Some(fid) = family_id {
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM token_families WHERE id = {} AND revoked_at IS NULL AND expires_at > {})",
+                p(2),
+                p(3)
+            ));
+            values.push(fid.into());
+            values.push(now.into());
+        }
+        sql.push_str(" THEN 1 ELSE 0 END AS live");
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend, sql, values,
+            ))
+            .await?;
+        let live: i32 = match row {
+            Some(r) => r.try_get("", "live")?,
+            None => 0,
+        };
+        Ok(live == 1)
     }
 }
 

@@ -108,6 +108,7 @@ impl Store {
             created_at: Set(new.now),
             updated_at: Set(new.now),
         };
+        let _lane = self.lane().await;
         user::Entity::insert(model)
             .exec_without_returning(&self.db)
             .await
@@ -152,6 +153,7 @@ impl Store {
             created_at: Set(s.created_at),
             expires_at: Set(s.expires_at),
         };
+        let _lane = self.lane().await;
         session::Entity::insert(model)
             .exec_without_returning(&self.db)
             .await
@@ -170,6 +172,7 @@ impl Store {
 
     /// Destroys a session (logout). Returns whether one existed.
     pub async fn delete_session(&self, id_hash: &str) -> Result<bool> {
+        let _lane = self.lane().await;
         let res = session::Entity::delete_by_id(id_hash.to_owned())
             .exec(&self.db)
             .await?;

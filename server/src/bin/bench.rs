@@ -88,7 +88,9 @@ struct Args {
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     validate_args(&args).map_err(unsend)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut tmp = TempDir::create(args.keep_temp).map_err(unsend)?;
     let result = runtime.block_on(async {
         tokio::select! {
@@ -102,7 +104,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         Ok(()) => Ok(()),
         Err(e) => {
             tmp.keep = true;
-            eprintln!("keyhouse-bench failed; files kept in {}", tmp.path.display());
+            eprintln!(
+                "keyhouse-bench failed; files kept in {}",
+                tmp.path.display()
+            );
             print_log_tail(&tmp.path.join("server.log"));
             Err(unsend(e))
         }
@@ -359,7 +364,12 @@ fn form_request(t: &Target, path: &str, body: String) -> Result<Request<Full<Byt
         .body(Full::new(Bytes::from(body)))?)
 }
 
-fn json_request(t: &Target, path: &str, body: &Value, with_cookie: bool) -> Result<Request<Full<Bytes>>, BoxError> {
+fn json_request(
+    t: &Target,
+    path: &str,
+    body: &Value,
+    with_cookie: bool,
+) -> Result<Request<Full<Bytes>>, BoxError> {
     let mut b = Request::builder()
         .method(Method::POST)
         .uri(path)
@@ -394,31 +404,36 @@ fn check_token(r: &Reply, need_refresh: bool) -> Result<Value, String> {
     if r.status != StatusCode::OK {
         return Err(format!("HTTP {}: {}", r.status.as_u16(), snippet(&r.body)));
     }
-    let v: Value = serde_json::from_slice(&r.body).map_err(|e| format!("token response is not JSON: {e}"))?;
-    if !v
-        .get("access_token")
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty())
-    {
-        return Err(format!("token response without access_token: {}", snippet(&r.body)));
+    let v: Value =
+        serde_json::from_slice(&r.body).map_err(|e| format!("token response is not JSON: {e}"))?;
+    if !has_str(&v, "access_token") {
+        return Err(format!(
+            "token response without access_token: {}",
+            snippet(&r.body)
+        ));
     }
-    if need_refresh
-        && !v
-            .get("refresh_token")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty())
-    {
-        return Err(format!("token response without refresh_token: {}", snippet(&r.body)));
+    if need_refresh && !has_str(&v, "refresh_token") {
+        return Err(format!(
+            "token response without refresh_token: {}",
+            snippet(&r.body)
+        ));
     }
     Ok(v)
+}
+
+/// Whether `v` has a non-empty string field `name`.
+fn has_str(v: &Value, name: &str) -> bool {
+    v.get(name)
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
 }
 
 fn check_introspection(r: &Reply) -> Result<(), String> {
     if r.status != StatusCode::OK {
         return Err(format!("HTTP {}: {}", r.status.as_u16(), snippet(&r.body)));
     }
-    let v: Value =
-        serde_json::from_slice(&r.body).map_err(|e| format!("introspection response is not JSON: {e}"))?;
+    let v: Value = serde_json::from_slice(&r.body)
+        .map_err(|e| format!("introspection response is not JSON: {e}"))?;
     if v.get("active") != Some(&Value::Bool(true)) {
         return Err(format!("token not active: {}", snippet(&r.body)));
     }
@@ -464,7 +479,12 @@ async fn login(t: &Target, email: &str, password: &str) -> Result<String, BoxErr
     let mut s = connect(t.addr).await?;
     let r = send(
         &mut s,
-        json_request(t, "/api/session/login", &json!({"email": email, "password": password}), false)?,
+        json_request(
+            t,
+            "/api/session/login",
+            &json!({"email": email, "password": password}),
+            false,
+        )?,
     )
     .await?;
     if r.status != StatusCode::OK {
@@ -477,7 +497,10 @@ async fn login(t: &Target, email: &str, password: &str) -> Result<String, BoxErr
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next())
         .map(|pair| pair.trim().to_owned())
-        .filter(|pair| pair.split_once('=').is_some_and(|(_, value)| !value.is_empty()))
+        .filter(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(_, value)| !value.is_empty())
+        })
         .collect();
     cookies
         .iter()
@@ -499,11 +522,14 @@ async fn authorize(t: &Target, sender: &mut Sender) -> Result<String, String> {
         "consent_granted": true,
     });
     let req = json_request(t, "/api/idp/authorize", &body, true).map_err(|e| e.to_string())?;
-    let r = send(sender, req).await.map_err(|e| format!("transport: {e}"))?;
+    let r = send(sender, req)
+        .await
+        .map_err(|e| format!("transport: {e}"))?;
     if r.status != StatusCode::OK {
         return Err(format!("HTTP {}: {}", r.status.as_u16(), snippet(&r.body)));
     }
-    let v: Value = serde_json::from_slice(&r.body).map_err(|e| format!("authorize response is not JSON: {e}"))?;
+    let v: Value = serde_json::from_slice(&r.body)
+        .map_err(|e| format!("authorize response is not JSON: {e}"))?;
     let uri = v
         .get("redirect_uri")
         .and_then(Value::as_str)
@@ -544,7 +570,12 @@ struct CodePrep {
 /// Prepares up to `count` authorization codes with `conc` connections,
 /// stopping at `deadline` (so that the oldest code is still valid when the
 /// measurement ends). Codes come back oldest first.
-async fn prepare_codes(t: &Arc<Target>, count: usize, conc: usize, deadline: Duration) -> Result<CodePrep, BoxError> {
+async fn prepare_codes(
+    t: &Arc<Target>,
+    count: usize,
+    conc: usize,
+    deadline: Duration,
+) -> Result<CodePrep, BoxError> {
     let conc = conc.clamp(1, count.max(1));
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
@@ -683,19 +714,17 @@ enum Job {
     Introspect(Arc<str>),
 }
 
-enum Next {
-    Request(Request<Full<Bytes>>),
-    /// The code pool is empty.
-    Exhausted,
-}
-
 impl Job {
-    fn next(&self, t: &Target) -> Result<Next, BoxError> {
+    /// The next request, or `None` once the code pool is empty.
+    fn next(&self, t: &Target) -> Result<Option<Request<Full<Bytes>>>, BoxError> {
         let (path, body) = match self {
-            Job::ClientCredentials => ("/oauth2/token", form_body(&[("grant_type", "client_credentials")])),
+            Job::ClientCredentials => (
+                "/oauth2/token",
+                form_body(&[("grant_type", "client_credentials")]),
+            ),
             Job::Exchange(pool) => {
                 let Some(code) = pool.take() else {
-                    return Ok(Next::Exhausted);
+                    return Ok(None);
                 };
                 (
                     "/oauth2/token",
@@ -712,7 +741,7 @@ impl Job {
             ),
             Job::Introspect(token) => ("/oauth2/introspect", form_body(&[("token", token)])),
         };
-        Ok(Next::Request(form_request(t, path, body)?))
+        Ok(Some(form_request(t, path, body)?))
     }
 
     fn check(&mut self, r: &Reply) -> Result<(), String> {
@@ -760,8 +789,8 @@ async fn worker(t: Arc<Target>, mut sender: Sender, mut job: Job, win: Window) -
             break;
         }
         let req = match job.next(&t) {
-            Ok(Next::Request(req)) => req,
-            Ok(Next::Exhausted) => {
+            Ok(Some(req)) => req,
+            Ok(None) => {
                 st.exhausted = true;
                 break;
             }
@@ -778,7 +807,8 @@ async fn worker(t: Arc<Target>, mut sender: Sender, mut job: Job, win: Window) -
         let measured = start >= win.start;
         match outcome {
             Ok(()) if measured => {
-                st.latencies.push(u64::try_from((end - start).as_nanos()).unwrap_or(u64::MAX));
+                st.latencies
+                    .push(u64::try_from((end - start).as_nanos()).unwrap_or(u64::MAX));
                 st.last_end = Some(end);
             }
             Ok(()) => st.warmup_ok += 1,
@@ -996,7 +1026,11 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let basic = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&client_id), enc(&client_secret)))
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(&client_id),
+            enc(&client_secret)
+        ))
     );
     let mut target = Target {
         addr,
@@ -1021,13 +1055,21 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         let access = str_field(&tokens, "access_token")?;
         let r = send(
             &mut s,
-            form_request(&target, "/oauth2/introspect", form_body(&[("token", &access)]))?,
+            form_request(
+                &target,
+                "/oauth2/introspect",
+                form_body(&[("token", &access)]),
+            )?,
         )
         .await?;
         check_introspection(&r).map_err(|e| format!("introspection: {e}"))?;
         let r = send(
             &mut s,
-            form_request(&target, "/oauth2/token", form_body(&[("grant_type", "client_credentials")]))?,
+            form_request(
+                &target,
+                "/oauth2/token",
+                form_body(&[("grant_type", "client_credentials")]),
+            )?,
         )
         .await?;
         check_token(&r, false).map_err(|e| format!("client_credentials: {e}"))?;
@@ -1051,10 +1093,12 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
                 Operation::ClientCredentials => (0..conc).map(|_| Job::ClientCredentials).collect(),
                 Operation::AuthorizationCode => {
                     // Twice what the best rate so far would use, warm-up included.
-                    let wanted = (best_exchange_rate * (args.warmup + args.seconds) * 2.0).ceil() as usize;
+                    let wanted =
+                        (best_exchange_rate * (args.warmup + args.seconds) * 2.0).ceil() as usize;
                     let count = args.codes.max(wanted);
                     eprintln!("{} c={conc}: preparing {count} codes", op.name());
-                    let prep = prepare_codes(&target, count, PREPARE_CONCURRENCY, prep_deadline).await?;
+                    let prep =
+                        prepare_codes(&target, count, PREPARE_CONCURRENCY, prep_deadline).await?;
                     let prep_errors: usize = prep.errors.values().sum();
                     prep_notes.push(format!(
                         "pool: {} codes prepared in {:.2} s ({:.0}/s, {PREPARE_CONCURRENCY} connections){}",
@@ -1074,13 +1118,19 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
                         ));
                     }
                     if prep.codes.is_empty() {
-                        return Err(format!("no authorization code could be prepared:{}", format_errors(&prep.errors)).into());
+                        return Err(format!(
+                            "no authorization code could be prepared:{}",
+                            format_errors(&prep.errors)
+                        )
+                        .into());
                     }
                     let pool = Arc::new(CodePool {
                         codes: prep.codes,
                         next: AtomicUsize::new(0),
                     });
-                    (0..conc).map(|_| Job::Exchange(Arc::clone(&pool))).collect()
+                    (0..conc)
+                        .map(|_| Job::Exchange(Arc::clone(&pool)))
+                        .collect()
                 }
                 Operation::Refresh => {
                     eprintln!("{} c={conc}: preparing {conc} refresh chains", op.name());
@@ -1096,7 +1146,9 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
                         Some(v) => str_field(v, "access_token")?.into(),
                         None => return Err("no token to introspect".into()),
                     };
-                    (0..conc).map(|_| Job::Introspect(Arc::clone(&token))).collect()
+                    (0..conc)
+                        .map(|_| Job::Introspect(Arc::clone(&token)))
+                        .collect()
                 }
             };
             eprintln!("{} c={conc}: running", op.name());

@@ -57,10 +57,17 @@ fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static s
     v
 }
 
+/// Parameters, client type, expected outcome.
+type Case = (
+    Vec<(&'static str, &'static str)>,
+    ClientType,
+    Result<(), ErrorCode>,
+);
+
 #[test]
 fn pipeline_table() {
     use ClientType::*;
-    let table: Vec<(Vec<(&str, &str)>, ClientType, Result<(), ErrorCode>)> = vec![
+    let table: Vec<Case> = vec![
         (base(), ThirdParty, Ok(())),
         (with(&[("response_type", "code")]), ThirdParty, Ok(())),
         (
