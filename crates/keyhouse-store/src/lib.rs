@@ -121,7 +121,11 @@ impl Store {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StoreError::Corrupt(format!("{}: {e}", parent.display())))?;
             }
-            opts.max_connections(8).min_connections(1);
+            // A local file cannot drop a connection: no ping per checkout
+            // (it cost one worker-thread round trip on every query).
+            opts.max_connections(8)
+                .min_connections(1)
+                .test_before_acquire(false);
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
@@ -129,7 +133,11 @@ impl Store {
                     .foreign_keys(true)
             });
         } else {
-            opts.max_connections(32).min_connections(2);
+            // Ping only connections idle long enough to have been dropped by
+            // the server or a proxy, not every checkout.
+            opts.max_connections(32)
+                .min_connections(2)
+                .test_before_acquire_if_idle_for(Duration::from_secs(30));
         }
         let writer = url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(())));
         let db = Database::connect(opts).await?;
