@@ -87,7 +87,8 @@ struct Mint<'a> {
     client: &'a Client,
     subject: &'a str,
     scopes: &'a ScopeSet,
-    audience: &'a str,
+    /// The RFC 8707 resource; `None` means the default audience.
+    audience: Option<&'a str>,
     auth_time: Option<i64>,
     family: Option<&'a str>,
 }
@@ -98,7 +99,10 @@ impl Keyhouse {
         let claims = AccessTokenClaims {
             iss: self.config().issuer.clone(),
             sub: m.subject.to_owned(),
-            aud: m.audience.to_owned(),
+            aud: m
+                .audience
+                .unwrap_or(&self.config().default_audience)
+                .to_owned(),
             client_id: m.client.id.clone(),
             scope: m.scopes.to_string(),
             exp: now + m.client.access_token_ttl,
@@ -215,15 +219,11 @@ async fn authorization_code(
         RedeemOutcome::Unknown => return Err(OAuthError::invalid_grant("unknown code")),
         RedeemOutcome::Refused(e) => return Err(e),
     };
-    let audience = code
-        .resource
-        .clone()
-        .unwrap_or_else(|| kh.config().default_audience.clone());
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &code.subject_id,
         scopes: &code.scopes,
-        audience: &audience,
+        audience: code.resource.as_deref(),
         auth_time: Some(code.auth_time),
         family: Some(&code.family_id),
     })?;
@@ -305,15 +305,11 @@ async fn refresh(
         RefreshOutcome::Refused(e) => return Err(e),
     };
     let scopes = scope.unwrap_or_else(|| family.scopes.clone());
-    let audience = family
-        .resource
-        .clone()
-        .unwrap_or_else(|| kh.config().default_audience.clone());
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &family.subject_id,
         scopes: &scopes,
-        audience: &audience,
+        audience: family.resource.as_deref(),
         auth_time: Some(family.auth_time),
         family: Some(&family.id),
     })?;
@@ -352,13 +348,12 @@ fn client_credentials(
         ));
     }
     let allowed = kh.config().allowed_resources();
-    let audience = authorize::check_resource(resource.as_deref(), &allowed)?
-        .unwrap_or_else(|| kh.config().default_audience.clone());
+    let audience = authorize::check_resource(resource.as_deref(), &allowed)?;
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &client.id,
         scopes: &scopes,
-        audience: &audience,
+        audience: audience.as_deref(),
         auth_time: None,
         family: None,
     })?;

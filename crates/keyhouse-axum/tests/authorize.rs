@@ -5,25 +5,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{CHALLENGE, REDIRECT, TestServer, browser, params, query_of};
+use common::with_or_without as with;
+use common::{CHALLENGE, REDIRECT, TestServer, browser, exchange, params, query_of};
 use keyhouse_axum::manage::ClientSpec;
 use keyhouse_core::ClientType;
 use serde_json::{Value, json};
-
-/// `params` with some values replaced, added (or, with `None`, removed).
-fn with<'a>(
-    base: &[(&'a str, &'a str)],
-    changes: &[(&'a str, Option<&'a str>)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut out: Vec<(&str, &str)> = base.to_vec();
-    for (k, v) in changes {
-        out.retain(|(bk, _)| bk != k);
-        if let Some(v) = v {
-            out.push((k, v));
-        }
-    }
-    out
-}
 
 async fn json_of(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
@@ -537,15 +523,7 @@ async fn response_type_defaults_to_code() {
     let q = s.code_for(&b, &p).await;
     assert_eq!(q["iss"], s.base);
     // And the code it gives is a real one.
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &q["code"]),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = exchange(&s, &c, &q["code"]).await;
     assert_eq!(res.status(), 200);
     let tokens: Value = res.json().await.unwrap();
     assert!(tokens["access_token"].is_string());

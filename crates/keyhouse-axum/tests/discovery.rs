@@ -2,23 +2,13 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 
-use serde_json::Value;
+use common::get_json;
 
 #[tokio::test]
 async fn both_metadata_documents_are_the_same_and_complete() {
     let s = common::spawn().await;
-    let oidc: Value = reqwest::get(s.url("/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let oauth: Value = reqwest::get(s.url("/.well-known/oauth-authorization-server"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let oidc = get_json(s.url("/.well-known/openid-configuration")).await;
+    let oauth = get_json(s.url("/.well-known/oauth-authorization-server")).await;
     assert_eq!(oidc, oauth);
     assert_eq!(oidc["issuer"], s.base.as_str());
     assert_eq!(oidc["authorization_endpoint"], format!("{}/idp", s.base));
@@ -40,12 +30,7 @@ async fn both_metadata_documents_are_the_same_and_complete() {
 #[tokio::test]
 async fn jwks_publishes_current_and_next_keys() {
     let s = common::spawn().await;
-    let jwks: Value = reqwest::get(s.url("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(s.url("/.well-known/jwks.json")).await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 4, "current and next for RS256 and ES256");
     assert!(

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 
+use common::get_json;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_store::Store;
@@ -39,18 +40,8 @@ async fn instances_share_keys_and_codes() {
     let first = common::spawn_on(&db_url, master.clone()).await;
     let (b_base, _stop) = second(&first, &db_url, master).await;
 
-    let jwks_a: Value = reqwest::get(first.url("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwks_b: Value = reqwest::get(format!("{b_base}/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_a = get_json(first.url("/.well-known/jwks.json")).await;
+    let jwks_b = get_json(format!("{b_base}/.well-known/jwks.json")).await;
     assert_eq!(jwks_a, jwks_b, "one key set for every instance");
 
     let c = first.client(ClientType::ThirdParty).await;

@@ -62,11 +62,7 @@ async fn oversized_body_gets_413_and_no_row() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-    let user =
-        s.kh.store()
-            .find_user_by_email("big@example.com")
-            .await
-            .unwrap();
+    let user = s.find_user("big@example.com").await;
     assert!(user.is_none(), "nothing half-written");
     let res = reqwest::Client::new()
         .post(s.url("/oauth2/token"))

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 
-use common::{PASSWORD, REDIRECT, browser};
+use common::{PASSWORD, REDIRECT, browser, client_credentials, header_str};
 use keyhouse_core::ClientType;
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::{Value, json};
@@ -70,13 +70,7 @@ async fn signup_me_logout_login() {
         .unwrap();
     assert_eq!(res.status(), 201);
     // SECURITY.md row 27: HttpOnly, SameSite=Lax, no JavaScript access.
-    let set_cookie = res
-        .headers()
-        .get(SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let set_cookie = header_str(&res, SET_COOKIE);
     assert!(set_cookie.starts_with("keyhouse_session="), "{set_cookie}");
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
@@ -99,12 +93,7 @@ async fn signup_me_logout_login() {
     let res = b.post(s.url("/api/session/logout")).send().await.unwrap();
     assert_eq!(res.status(), 204);
     assert!(
-        res.headers()
-            .get(SET_COOKIE)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .contains("Max-Age=0"),
+        header_str(&res, SET_COOKIE).contains("Max-Age=0"),
         "logout clears the cookie"
     );
     let res = b.get(s.url("/api/session")).send().await.unwrap();
@@ -345,13 +334,7 @@ async fn form_login_answers_303_to_a_sanitised_return_to() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let location = header_str(&res, LOCATION);
     assert!(
         location.starts_with("/login?error=invalid_credentials"),
         "{location}"
@@ -370,7 +353,6 @@ async fn sql_injection_is_inert() {
     let s = common::spawn().await;
     s.user("ada@example.com").await;
     let c = s.client(ClientType::ThirdParty).await;
-    let secret = c.client_secret.clone().unwrap();
 
     for email in [
         "' OR '1'='1",
@@ -432,24 +414,12 @@ async fn sql_injection_is_inert() {
             .status(),
         200
     );
-    let res = s
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client.id),
-            ("client_secret", &secret),
-        ])
-        .await;
+    let res = client_credentials(&s, &c, &[]).await;
     assert_eq!(res.status(), 200);
     let clients = s.kh.store().list_clients().await.unwrap();
     assert_eq!(clients.len(), 1);
     assert_eq!(clients[0].id, c.client.id);
-    assert!(
-        s.kh.store()
-            .find_user_by_email("ada@example.com")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(s.find_user("ada@example.com").await.is_some());
 }
 
 /// SECURITY.md row 12: state-changing browser requests from another site
@@ -491,13 +461,7 @@ async fn cross_site_posts_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert!(
-        s.kh.store()
-            .find_user_by_email("new@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(s.find_user("new@example.com").await.is_none());
 
     // Our own origin and same-origin fetches are fine.
     let b = browser();
@@ -541,12 +505,7 @@ async fn cross_site_posts_are_refused() {
     let text = res.text().await.unwrap();
     assert!(!text.contains("code="), "{text}");
     // No consent was recorded by the forged request.
-    let user =
-        s.kh.store()
-            .find_user_by_email("ada@example.com")
-            .await
-            .unwrap()
-            .unwrap();
+    let user = s.find_user("ada@example.com").await.unwrap();
     assert!(
         s.kh.store()
             .find_grant(&user.id, &c.client.id, None)

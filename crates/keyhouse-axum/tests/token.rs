@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{CHALLENGE, REDIRECT, TestServer, VERIFIER, params};
+use common::{
+    CHALLENGE, REDIRECT, TestServer, VERIFIER, active, claims, client_credentials, code, code_form,
+    exchange, exchange_with, header, header_str, ok_json, refresh, tokens, userinfo,
+};
 use futures::future::join_all;
 use keyhouse_axum::manage::{ClientSpec, CreatedClient};
 use keyhouse_core::ClientType;
@@ -15,43 +16,6 @@ const OTHER_REDIRECT: &str = "https://client.example/other-callback";
 
 fn secret(c: &CreatedClient) -> &str {
     c.client_secret.as_deref().unwrap()
-}
-
-/// Decodes the payload of a JWT (no verification; the server's job).
-fn claims(jwt: &str) -> Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-fn header(jwt: &str) -> Value {
-    let part = jwt.split('.').next().unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-/// `params` with some values replaced or added.
-fn with<'a>(
-    base: &[(&'a str, &'a str)],
-    changes: &[(&'a str, &'a str)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut out = base.to_vec();
-    for (k, v) in changes {
-        out.retain(|(bk, _)| bk != k);
-        out.push((k, v));
-    }
-    out
-}
-
-/// A code for `client_id` with the standard parameters plus `extra`.
-async fn code(
-    s: &TestServer,
-    b: &reqwest::Client,
-    client_id: &str,
-    extra: &[(&str, &str)],
-) -> String {
-    let q = s.code_for(b, &with(&params(client_id), extra)).await;
-    q.get("code")
-        .cloned()
-        .unwrap_or_else(|| panic!("no code: {q:?}"))
 }
 
 async fn setup(t: ClientType) -> (TestServer, reqwest::Client, CreatedClient) {
@@ -68,41 +32,19 @@ async fn setup(t: ClientType) -> (TestServer, reqwest::Client, CreatedClient) {
     (s, b, c)
 }
 
-/// Exchanges a code with client_secret_post.
-async fn exchange(s: &TestServer, c: &CreatedClient, code: &str) -> reqwest::Response {
-    s.token(&[
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", REDIRECT),
-        ("client_id", &c.client.id),
-        ("client_secret", secret(c)),
-    ])
-    .await
-}
-
-async fn refresh(
+/// A token request authenticated with client_secret_basic.
+async fn token_basic(
     s: &TestServer,
     c: &CreatedClient,
-    token: &str,
-    scope: Option<&str>,
+    form: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", token),
-        ("client_id", &c.client.id),
-        ("client_secret", secret(c)),
-    ];
-    if let Some(scope) = scope {
-        form.push(("scope", scope));
-    }
-    s.token(&form).await
-}
-
-async fn ok_json(res: reqwest::Response) -> Value {
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    body
+    reqwest::Client::new()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&c.client.id, c.client_secret.as_deref())
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn error_of(res: reqwest::Response) -> (u16, String) {
@@ -120,30 +62,6 @@ async fn error_of(res: reqwest::Response) -> (u16, String) {
     )
 }
 
-/// Whether a token introspects active, asked by `c`.
-async fn active(s: &TestServer, c: &CreatedClient, token: &str) -> bool {
-    let res = reqwest::Client::new()
-        .post(s.url("/oauth2/introspect"))
-        .basic_auth(&c.client.id, c.client_secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    let body = ok_json(res).await;
-    body["active"].as_bool().unwrap()
-}
-
-async fn userinfo_status(s: &TestServer, access_token: &str) -> u16 {
-    reqwest::Client::new()
-        .get(s.url("/oauth2/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 fn assert_no_store(res: &reqwest::Response) {
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
     assert_eq!(res.headers().get("pragma").unwrap(), "no-cache");
@@ -152,24 +70,18 @@ fn assert_no_store(res: &reqwest::Response) {
 #[tokio::test]
 async fn code_exchange_with_client_secret_basic() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
-    let user =
-        s.kh.store()
-            .find_user_by_email("ada@example.com")
-            .await
-            .unwrap()
-            .unwrap();
+    let user = s.find_user("ada@example.com").await.unwrap();
     let code = code(&s, &b, &c.client.id, &[]).await;
-    let res = reqwest::Client::new()
-        .post(s.url("/oauth2/token"))
-        .basic_auth(&c.client.id, c.client_secret.as_deref())
-        .form(&[
+    let res = token_basic(
+        &s,
+        &c,
+        &[
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", REDIRECT),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_no_store(&res);
     let t = ok_json(res).await;
     assert_eq!(t["token_type"], "Bearer");
@@ -200,7 +112,7 @@ async fn code_exchange_with_client_secret_basic() {
     assert!(cl["jti"].is_string());
     assert!(cl["fid"].is_string());
     assert!(active(&s, &c, at).await);
-    assert_eq!(userinfo_status(&s, at).await, 200);
+    assert_eq!(userinfo(&s, at).await.status(), 200);
 }
 
 #[tokio::test]
@@ -218,18 +130,17 @@ async fn code_exchange_with_client_secret_post() {
 
     // Using two methods at once is refused (RFC 6749 §2.3).
     let code2 = self::code(&s, &b, &c.client.id, &[]).await;
-    let res = reqwest::Client::new()
-        .post(s.url("/oauth2/token"))
-        .basic_auth(&c.client.id, c.client_secret.as_deref())
-        .form(&[
+    let res = token_basic(
+        &s,
+        &c,
+        &[
             ("grant_type", "authorization_code"),
             ("code", &code2),
             ("redirect_uri", REDIRECT),
             ("client_secret", secret(&c)),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(error_of(res).await, (401, "invalid_client".to_owned()));
     // A confidential client must authenticate.
     let res = s
@@ -246,14 +157,7 @@ async fn code_exchange_with_client_secret_post() {
 #[tokio::test]
 async fn resource_sets_the_audience() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
-    let code = code(
-        &s,
-        &b,
-        &c.client.id,
-        &[("resource", "https://api.example/")],
-    )
-    .await;
-    let t = ok_json(exchange(&s, &c, &code).await).await;
+    let t = tokens(&s, &b, &c, &[("resource", "https://api.example/")]).await;
     assert_eq!(
         claims(t["access_token"].as_str().unwrap())["aud"],
         "https://api.example/"
@@ -266,23 +170,14 @@ async fn resource_sets_the_audience() {
     );
 
     // A different resource at the token endpoint is refused.
-    let code = self::code(
+    let code = code(
         &s,
         &b,
         &c.client.id,
         &[("resource", "https://api.example/")],
     )
     .await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-            ("resource", "https://other.example/"),
-        ])
-        .await;
+    let res = exchange_with(&s, &c, &code, &[("resource", "https://other.example/")]).await;
     assert_eq!(error_of(res).await, (400, "invalid_target".to_owned()));
 }
 
@@ -295,14 +190,7 @@ async fn public_client_uses_pkce_and_none() {
         ("code_challenge_method", "S256"),
     ];
     let code = code(&s, &b, &c.client.id, &pkce).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", c.client.id.as_str()),
-        ("code_verifier", VERIFIER),
-    ];
-    let res = s.token(&form).await;
+    let res = exchange_with(&s, &c, &code, &[("code_verifier", VERIFIER)]).await;
     assert_no_store(&res);
     let t = ok_json(res).await;
     assert!(t["access_token"].is_string());
@@ -316,41 +204,20 @@ async fn public_client_uses_pkce_and_none() {
     let mut offline = pkce.to_vec();
     offline.push(("scope", "openid offline_access"));
     let code = self::code(&s, &b, &c.client.id, &offline).await;
-    let t = ok_json(
-        s.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &c.client.id),
-            ("code_verifier", VERIFIER),
-        ])
-        .await,
-    )
-    .await;
+    let t = ok_json(exchange_with(&s, &c, &code, &[("code_verifier", VERIFIER)]).await).await;
     let rt = t["refresh_token"].as_str().unwrap();
-    let r = ok_json(
-        s.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("client_id", &c.client.id),
-        ])
-        .await,
-    )
-    .await;
+    let r = ok_json(refresh(&s, &c, rt, None).await).await;
     assert!(r["refresh_token"].is_string());
 
     // A public client that sends a secret is refused.
     let code = self::code(&s, &b, &c.client.id, &pkce).await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &c.client.id),
-            ("client_secret", "anything"),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let res = exchange_with(
+        &s,
+        &c,
+        &code,
+        &[("client_secret", "anything"), ("code_verifier", VERIFIER)],
+    )
+    .await;
     assert_eq!(error_of(res).await, (401, "invalid_client".to_owned()));
 }
 
@@ -362,13 +229,13 @@ async fn code_replay_revokes_the_tokens_it_issued() {
     let t = ok_json(exchange(&s, &c, &code).await).await;
     let at = t["access_token"].as_str().unwrap();
     let rt = t["refresh_token"].as_str().unwrap();
-    assert_eq!(userinfo_status(&s, at).await, 200);
+    assert_eq!(userinfo(&s, at).await.status(), 200);
     assert!(active(&s, &c, at).await);
 
     let res = exchange(&s, &c, &code).await;
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 
-    assert_eq!(userinfo_status(&s, at).await, 401);
+    assert_eq!(userinfo(&s, at).await.status(), 401);
     assert!(!active(&s, &c, at).await);
     assert!(!active(&s, &c, rt).await);
     let res = refresh(&s, &c, rt, None).await;
@@ -451,15 +318,7 @@ async fn code_is_bound_to_redirect_uri_and_client() {
 
     // Another registered redirect URI of the same client.
     let code1 = code(&s, &b, &c.client.id, &[]).await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code1),
-            ("redirect_uri", OTHER_REDIRECT),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-        ])
-        .await;
+    let res = exchange_with(&s, &c, &code1, &[("redirect_uri", OTHER_REDIRECT)]).await;
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
     // The refused code is burned: the right request cannot use it any more.
     let res = exchange(&s, &c, &code1).await;
@@ -479,15 +338,13 @@ async fn code_is_bound_to_redirect_uri_and_client() {
 
     // A redirect URI the code was not issued for, slightly different.
     let code3 = code(&s, &b, &c.client.id, &[]).await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code3),
-            ("redirect_uri", "https://client.example/callback/"),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-        ])
-        .await;
+    let res = exchange_with(
+        &s,
+        &c,
+        &code3,
+        &[("redirect_uri", "https://client.example/callback/")],
+    )
+    .await;
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 
     // Another (properly authenticated) client presenting the code.
@@ -497,15 +354,7 @@ async fn code_is_bound_to_redirect_uri_and_client() {
 
     // A code issued for OTHER_REDIRECT works with OTHER_REDIRECT only.
     let code5 = code(&s, &b, &c.client.id, &[("redirect_uri", OTHER_REDIRECT)]).await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code5),
-            ("redirect_uri", OTHER_REDIRECT),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-        ])
-        .await;
+    let res = exchange_with(&s, &c, &code5, &[("redirect_uri", OTHER_REDIRECT)]).await;
     assert_eq!(res.status(), 200);
 
     // An unknown code.
@@ -531,12 +380,7 @@ async fn pkce_verifier_is_checked_and_cannot_be_downgraded() {
         Some(bad_chars.as_str()),
     ] {
         let code = code(&s, &b, &public.client.id, &pkce).await;
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("client_id", public.client.id.as_str()),
-        ];
+        let mut form = code_form(&public, &code);
         if let Some(v) = verifier {
             form.push(("code_verifier", v));
         }
@@ -562,16 +406,7 @@ async fn pkce_verifier_is_checked_and_cannot_be_downgraded() {
         ))
         .await;
     let with_pkce = code(&s, &b, &c.client.id, &pkce).await;
-    let ok = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &with_pkce),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let ok = exchange_with(&s, &c, &with_pkce, &[("code_verifier", VERIFIER)]).await;
     assert_eq!(ok.status(), 200);
     let with_pkce = code(&s, &b, &c.client.id, &pkce).await;
     let res = exchange(&s, &c, &with_pkce).await;
@@ -583,16 +418,7 @@ async fn pkce_verifier_is_checked_and_cannot_be_downgraded() {
 
     // Row 9: a verifier for a code issued without a challenge.
     let without = code(&s, &b, &c.client.id, &[]).await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &without),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let res = exchange_with(&s, &c, &without, &[("code_verifier", VERIFIER)]).await;
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 }
 
@@ -600,8 +426,7 @@ async fn pkce_verifier_is_checked_and_cannot_be_downgraded() {
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
-    let code = code(&s, &b, &c.client.id, &[]).await;
-    let t0 = ok_json(exchange(&s, &c, &code).await).await;
+    let t0 = tokens(&s, &b, &c, &[]).await;
     let (at0, rt0) = (
         t0["access_token"].as_str().unwrap(),
         t0["refresh_token"].as_str().unwrap(),
@@ -642,12 +467,11 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         assert!(!active(&s, &c, token).await);
     }
     for at in [at0, at1, at2] {
-        assert_eq!(userinfo_status(&s, at).await, 401);
+        assert_eq!(userinfo(&s, at).await.status(), 401);
     }
 
     // Another family of the same user and client is unaffected.
-    let code = self::code(&s, &b, &c.client.id, &[]).await;
-    let other = ok_json(exchange(&s, &c, &code).await).await;
+    let other = tokens(&s, &b, &c, &[]).await;
     assert!(active(&s, &c, other["access_token"].as_str().unwrap()).await);
     assert!(
         refresh(&s, &c, other["refresh_token"].as_str().unwrap(), None)
@@ -661,8 +485,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 async fn refresh_token_belongs_to_its_client() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
     let other = s.client(ClientType::ThirdParty).await;
-    let code = code(&s, &b, &c.client.id, &[]).await;
-    let t = ok_json(exchange(&s, &c, &code).await).await;
+    let t = tokens(&s, &b, &c, &[]).await;
     let rt = t["refresh_token"].as_str().unwrap();
     let res = refresh(&s, &other, rt, None).await;
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
@@ -677,8 +500,7 @@ async fn refresh_token_belongs_to_its_client() {
 #[tokio::test]
 async fn refresh_scope_can_only_shrink() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
-    let code = code(&s, &b, &c.client.id, &[]).await;
-    let t = ok_json(exchange(&s, &c, &code).await).await;
+    let t = tokens(&s, &b, &c, &[]).await;
     let rt = t["refresh_token"].as_str().unwrap();
 
     for wider in [
@@ -721,8 +543,7 @@ async fn refresh_scope_can_only_shrink() {
 #[tokio::test]
 async fn parallel_refreshes_leave_at_most_one_live_token() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
-    let code = code(&s, &b, &c.client.id, &[]).await;
-    let t = ok_json(exchange(&s, &c, &code).await).await;
+    let t = tokens(&s, &b, &c, &[]).await;
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
 
     let http = reqwest::Client::new();
@@ -771,16 +592,15 @@ async fn parallel_refreshes_leave_at_most_one_live_token() {
 #[tokio::test]
 async fn client_credentials_for_confidential_clients_only() {
     let (s, _, c) = setup(ClientType::ThirdParty).await;
-    let res = reqwest::Client::new()
-        .post(s.url("/oauth2/token"))
-        .basic_auth(&c.client.id, c.client_secret.as_deref())
-        .form(&[
+    let res = token_basic(
+        &s,
+        &c,
+        &[
             ("grant_type", "client_credentials"),
             ("scope", "notes:read"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_no_store(&res);
     let t = ok_json(res).await;
     assert_eq!(t["scope"], "notes:read");
@@ -796,16 +616,8 @@ async fn client_credentials_for_confidential_clients_only() {
     assert!(active(&s, &c, at).await);
 
     // With a resource.
-    let t = ok_json(
-        s.token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-            ("resource", "https://api.example/"),
-        ])
-        .await,
-    )
-    .await;
+    let t =
+        ok_json(client_credentials(&s, &c, &[("resource", "https://api.example/")]).await).await;
     assert_eq!(
         claims(t["access_token"].as_str().unwrap())["aud"],
         "https://api.example/"
@@ -813,14 +625,7 @@ async fn client_credentials_for_confidential_clients_only() {
 
     // User scopes need a user.
     for scope in ["openid", "notes:read profile", "email", "offline_access"] {
-        let res = s
-            .token(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &c.client.id),
-                ("client_secret", secret(&c)),
-                ("scope", scope),
-            ])
-            .await;
+        let res = client_credentials(&s, &c, &[("scope", scope)]).await;
         assert_eq!(
             error_of(res).await,
             (400, "invalid_scope".to_owned()),
@@ -828,35 +633,15 @@ async fn client_credentials_for_confidential_clients_only() {
         );
     }
     // Unknown scope and unknown resource.
-    let res = s
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-            ("scope", "admin"),
-        ])
-        .await;
+    let res = client_credentials(&s, &c, &[("scope", "admin")]).await;
     assert_eq!(error_of(res).await, (400, "invalid_scope".to_owned()));
-    let res = s
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client.id),
-            ("client_secret", secret(&c)),
-            ("resource", "https://other.example/"),
-        ])
-        .await;
+    let res = client_credentials(&s, &c, &[("resource", "https://other.example/")]).await;
     assert_eq!(error_of(res).await, (400, "invalid_target".to_owned()));
 
     // Public clients cannot use it.
     for t in [ClientType::ThirdPartyPublic, ClientType::FirstPartyPublic] {
         let public = s.client(t).await;
-        let res = s
-            .token(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &public.client.id),
-                ("scope", "notes:read"),
-            ])
-            .await;
+        let res = client_credentials(&s, &public, &[("scope", "notes:read")]).await;
         assert_eq!(
             error_of(res).await,
             (400, "unauthorized_client".to_owned()),
@@ -908,13 +693,7 @@ async fn wrong_secret_and_unknown_client_answer_alike() {
     let mut bodies = Vec::new();
     for res in answers {
         assert_eq!(res.status(), 401);
-        let challenge = res
-            .headers()
-            .get("www-authenticate")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let challenge = header_str(&res, "www-authenticate");
         assert!(challenge.starts_with("Basic"), "{challenge}");
         assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
         bodies.push(res.bytes().await.unwrap());

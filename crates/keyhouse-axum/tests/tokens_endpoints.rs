@@ -8,59 +8,18 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{CHALLENGE, REDIRECT, TestServer, VERIFIER, params};
+use common::{
+    CHALLENGE, REDIRECT, TestServer, VERIFIER, active, claims, client_credentials, code,
+    exchange_with, get_json, header, header_str, introspect, refresh, tokens, userinfo,
+    with_client,
+};
 use keyhouse_axum::manage::{ClientSpec, CreatedClient};
 use keyhouse_core::ClientType;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn part(jwt: &str, i: usize) -> Value {
-    let p = jwt.split('.').nth(i).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
-}
-
-fn claims(jwt: &str) -> Value {
-    part(jwt, 1)
-}
-
 fn kid(jwt: &str) -> String {
-    part(jwt, 0)["kid"].as_str().unwrap().to_owned()
-}
-
-fn with<'a>(
-    base: &[(&'a str, &'a str)],
-    changes: &[(&'a str, &'a str)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut out = base.to_vec();
-    for (k, v) in changes {
-        out.retain(|(bk, _)| bk != k);
-        out.push((k, v));
-    }
-    out
-}
-
-/// Runs the whole code flow for a confidential client and returns the token
-/// response.
-async fn tokens(
-    s: &TestServer,
-    b: &reqwest::Client,
-    c: &CreatedClient,
-    extra: &[(&str, &str)],
-) -> Value {
-    let q = s.code_for(b, &with(&params(&c.client.id), extra)).await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &q["code"]),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &c.client.id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    body
+    header(jwt)["kid"].as_str().unwrap().to_owned()
 }
 
 fn at(t: &Value) -> &str {
@@ -71,64 +30,23 @@ fn rt(t: &Value) -> &str {
     t["refresh_token"].as_str().unwrap()
 }
 
-async fn introspect(s: &TestServer, c: &CreatedClient, token: &str) -> Value {
-    let res = reqwest::Client::new()
-        .post(s.url("/oauth2/introspect"))
-        .basic_auth(&c.client.id, c.client_secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-async fn active(s: &TestServer, c: &CreatedClient, token: &str) -> bool {
-    introspect(s, c, token).await["active"].as_bool().unwrap()
-}
-
 async fn revoke(s: &TestServer, c: &CreatedClient, token: &str) -> reqwest::StatusCode {
-    let mut form = vec![("token", token), ("client_id", c.client.id.as_str())];
-    if let Some(sec) = c.client_secret.as_deref() {
-        form.push(("client_secret", sec));
-    }
     reqwest::Client::new()
         .post(s.url("/oauth2/revoke"))
-        .form(&form)
+        .form(&with_client(c, &[("token", token)]))
         .send()
         .await
         .unwrap()
         .status()
 }
 
-async fn userinfo(s: &TestServer, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(s.url("/oauth2/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn refresh_status(s: &TestServer, c: &CreatedClient, token: &str) -> u16 {
-    s.token(&[
-        ("grant_type", "refresh_token"),
-        ("refresh_token", token),
-        ("client_id", &c.client.id),
-        ("client_secret", c.client_secret.as_deref().unwrap()),
-    ])
-    .await
-    .status()
-    .as_u16()
+    refresh(s, c, token, None).await.status().as_u16()
 }
 
 async fn setup() -> (TestServer, reqwest::Client, CreatedClient) {
     let s = common::spawn().await;
-    s.kh.create_user("ada@example.com", common::PASSWORD, "Ada Lovelace")
-        .await
-        .unwrap();
+    s.user("ada@example.com").await;
     let b = s.signed_in("ada@example.com").await;
     let c = s.client(ClientType::ThirdParty).await;
     (s, b, c)
@@ -137,12 +55,7 @@ async fn setup() -> (TestServer, reqwest::Client, CreatedClient) {
 #[tokio::test]
 async fn userinfo_releases_claims_by_scope() {
     let (s, b, c) = setup().await;
-    let user =
-        s.kh.store()
-            .find_user_by_email("ada@example.com")
-            .await
-            .unwrap()
-            .unwrap();
+    let user = s.find_user("ada@example.com").await.unwrap();
 
     let t = tokens(&s, &b, &c, &[("scope", "openid")]).await;
     let res = userinfo(&s, at(&t)).await;
@@ -186,13 +99,7 @@ async fn userinfo_releases_claims_by_scope() {
     assert!(t.get("id_token").is_none());
     let res = userinfo(&s, at(&t)).await;
     assert_eq!(res.status(), 403);
-    let challenge = res
-        .headers()
-        .get("www-authenticate")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = header_str(&res, "www-authenticate");
     assert!(challenge.starts_with("Bearer"), "{challenge}");
     assert!(
         challenge.contains("error=\"insufficient_scope\""),
@@ -216,13 +123,7 @@ async fn userinfo_refuses_bad_tokens() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    let challenge = res
-        .headers()
-        .get("www-authenticate")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = header_str(&res, "www-authenticate");
     assert!(challenge.starts_with("Bearer"), "{challenge}");
     assert!(!challenge.contains("error="), "{challenge}");
 
@@ -250,13 +151,7 @@ async fn userinfo_refuses_bad_tokens() {
     ] {
         let res = userinfo(&s, bad).await;
         assert_eq!(res.status(), 401, "{bad}");
-        let challenge = res
-            .headers()
-            .get("www-authenticate")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let challenge = header_str(&res, "www-authenticate");
         assert!(challenge.starts_with("Bearer"), "{challenge}");
         assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
         let err: Value = res.json().await.unwrap();
@@ -277,12 +172,7 @@ async fn userinfo_refuses_bad_tokens() {
 #[tokio::test]
 async fn introspection_describes_live_tokens() {
     let (s, b, c) = setup().await;
-    let user =
-        s.kh.store()
-            .find_user_by_email("ada@example.com")
-            .await
-            .unwrap()
-            .unwrap();
+    let user = s.find_user("ada@example.com").await.unwrap();
     let t = tokens(&s, &b, &c, &[]).await;
 
     let i = introspect(&s, &c, at(&t)).await;
@@ -416,14 +306,7 @@ async fn introspection_needs_a_confidential_client() {
 async fn revoking_a_refresh_token_revokes_its_family() {
     let (s, b, c) = setup().await;
     let t0 = tokens(&s, &b, &c, &[]).await;
-    let res = s
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt(&t0)),
-            ("client_id", &c.client.id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = refresh(&s, &c, rt(&t0), None).await;
     let t1: Value = res.json().await.unwrap();
     let other = tokens(&s, &b, &c, &[]).await;
     for token in [at(&t0), at(&t1), rt(&t1)] {
@@ -452,25 +335,12 @@ async fn revoking_an_access_token_revokes_only_it() {
     assert_eq!(userinfo(&s, at(&t)).await.status(), 401);
     // Its refresh token still works and gives a working access token.
     assert!(active(&s, &c, rt(&t)).await);
-    let res = s
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt(&t)),
-            ("client_id", &c.client.id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = refresh(&s, &c, rt(&t), None).await;
     let fresh: Value = res.json().await.unwrap();
     assert_eq!(userinfo(&s, at(&fresh)).await.status(), 200);
 
     // client_credentials tokens can be revoked too.
-    let res = s
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client.id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = client_credentials(&s, &c, &[]).await;
     let cc: Value = res.json().await.unwrap();
     assert!(active(&s, &c, at(&cc)).await);
     assert_eq!(revoke(&s, &c, at(&cc)).await, 200);
@@ -519,37 +389,21 @@ async fn revocation_answers_200_for_unknown_tokens_and_needs_the_owner() {
 
     // A public client revokes its own tokens with `none`.
     let public = s.client(ClientType::ThirdPartyPublic).await;
-    let q = s
-        .code_for(
-            &b,
-            &with(
-                &params(&public.client.id),
-                &[
-                    ("scope", "openid offline_access"),
-                    ("code_challenge", CHALLENGE),
-                    ("code_challenge_method", "S256"),
-                ],
-            ),
-        )
-        .await;
-    let res = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &q["code"]),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &public.client.id),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let code = code(
+        &s,
+        &b,
+        &public.client.id,
+        &[
+            ("scope", "openid offline_access"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let res = exchange_with(&s, &public, &code, &[("code_verifier", VERIFIER)]).await;
     let pt: Value = res.json().await.unwrap();
     assert_eq!(revoke(&s, &public, rt(&pt)).await, 200);
-    let res = s
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt(&pt)),
-            ("client_id", &public.client.id),
-        ])
-        .await;
+    let res = refresh(&s, &public, rt(&pt), None).await;
     assert_eq!(res.status(), 400);
     assert!(!active(&s, &c, at(&pt)).await);
 }
@@ -558,17 +412,12 @@ async fn revocation_answers_200_for_unknown_tokens_and_needs_the_owner() {
 #[tokio::test]
 async fn id_token_is_correct() {
     let (s, b, c) = setup().await;
-    let user =
-        s.kh.store()
-            .find_user_by_email("ada@example.com")
-            .await
-            .unwrap()
-            .unwrap();
+    let user = s.find_user("ada@example.com").await.unwrap();
     let t = tokens(&s, &b, &c, &[]).await;
     let id_token = t["id_token"].as_str().unwrap();
     let access_token = at(&t);
 
-    let h = part(id_token, 0);
+    let h = header(id_token);
     assert_eq!(h["alg"], "RS256");
     assert_eq!(h["typ"], "JWT");
     let cl = claims(id_token);
@@ -589,12 +438,7 @@ async fn id_token_is_correct() {
     assert_eq!(cl["name"], "Ada Lovelace");
 
     // The signature verifies with the published key of its kid.
-    let jwks: Value = reqwest::get(s.url("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(s.url("/.well-known/jwks.json")).await;
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -653,12 +497,7 @@ async fn sub_is_stable_across_logins_and_distinct_between_users() {
 async fn key_rotation_keeps_old_tokens_valid() {
     let (s, b, c) = setup().await;
     let jwks = || async {
-        let v: Value = reqwest::get(s.url("/.well-known/jwks.json"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(s.url("/.well-known/jwks.json")).await;
         v["keys"]
             .as_array()
             .unwrap()
@@ -702,14 +541,7 @@ async fn key_rotation_keeps_old_tokens_valid() {
     assert!(active(&s, &c, at(&before)).await);
     assert!(active(&s, &c, at(&after)).await);
     // Refresh tokens survive too, and their new access tokens use the new key.
-    let res = s
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt(&before)),
-            ("client_id", &c.client.id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = refresh(&s, &c, rt(&before), None).await;
     let refreshed: Value = res.json().await.unwrap();
     assert_eq!(kid(at(&refreshed)), new_at_kid);
 }
@@ -719,21 +551,9 @@ async fn deleting_a_client_revokes_its_tokens() {
     let (s, b, c) = setup().await;
     let rs = s.client(ClientType::FirstParty).await;
     let t = tokens(&s, &b, &c, &[]).await;
-    let res = s
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client.id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = client_credentials(&s, &c, &[]).await;
     let cc: Value = res.json().await.unwrap();
-    let res = s
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &rs.client.id),
-            ("client_secret", rs.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = client_credentials(&s, &rs, &[]).await;
     let survivor: Value = res.json().await.unwrap();
     for token in [at(&t), at(&cc)] {
         assert!(active(&s, &rs, token).await);
@@ -749,14 +569,7 @@ async fn deleting_a_client_revokes_its_tokens() {
     assert!(!active(&s, &rs, at(&cc)).await);
     assert_eq!(userinfo(&s, at(&t)).await.status(), 401);
     // The deleted client cannot authenticate any more.
-    let res = s
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt(&t)),
-            ("client_id", &c.client.id),
-            ("client_secret", c.client_secret.as_deref().unwrap()),
-        ])
-        .await;
+    let res = refresh(&s, &c, rt(&t), None).await;
     assert_eq!(res.status(), 401);
     // Other clients' tokens are untouched.
     assert!(active(&s, &rs, at(&survivor)).await);

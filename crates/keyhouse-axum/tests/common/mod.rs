@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyhouse_axum::manage::{ClientSpec, CreatedClient};
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
@@ -159,6 +161,15 @@ impl TestServer {
             .expect("create user")
     }
 
+    /// The stored user with `email`, if any.
+    pub async fn find_user(&self, email: &str) -> Option<keyhouse_store::User> {
+        self.kh
+            .store()
+            .find_user_by_email(email)
+            .await
+            .expect("find user")
+    }
+
     /// A browser-like HTTP client with a cookie jar, signed in as `email`.
     pub async fn signed_in(&self, email: &str) -> reqwest::Client {
         let b = browser();
@@ -248,4 +259,190 @@ pub fn params(client_id: &str) -> Vec<(&str, &str)> {
         ("state", "st-123"),
         ("nonce", "n-456"),
     ]
+}
+
+/// `base` with some values replaced or added.
+pub fn with<'a>(
+    base: &[(&'a str, &'a str)],
+    changes: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let changes: Vec<_> = changes.iter().map(|&(k, v)| (k, Some(v))).collect();
+    with_or_without(base, &changes)
+}
+
+/// `base` with some values replaced, added (or, with `None`, removed).
+pub fn with_or_without<'a>(
+    base: &[(&'a str, &'a str)],
+    changes: &[(&'a str, Option<&'a str>)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut out = base.to_vec();
+    for (k, v) in changes {
+        out.retain(|(bk, _)| bk != k);
+        if let Some(v) = v {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
+/// Decodes one part of a JWT (no verification; the server's job).
+fn jwt_part(jwt: &str, i: usize) -> Value {
+    let part = jwt.split('.').nth(i).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The decoded header of a JWT.
+pub fn header(jwt: &str) -> Value {
+    jwt_part(jwt, 0)
+}
+
+/// The decoded payload of a JWT.
+pub fn claims(jwt: &str) -> Value {
+    jwt_part(jwt, 1)
+}
+
+/// The value of a response header as text; the header must be there.
+pub fn header_str(res: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> String {
+    res.headers()
+        .get(name)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// GETs `url` and returns its JSON body.
+pub async fn get_json(url: impl reqwest::IntoUrl) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// The JSON body of a response that must be a 200.
+pub async fn ok_json(res: reqwest::Response) -> Value {
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// `form` followed by the client's credentials in the body: `client_id`, and
+/// `client_secret` for a confidential client (client_secret_post; `none` for
+/// a public one).
+pub fn with_client<'a>(
+    c: &'a CreatedClient,
+    form: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut out = form.to_vec();
+    out.push(("client_id", c.client.id.as_str()));
+    if let Some(secret) = c.client_secret.as_deref() {
+        out.push(("client_secret", secret));
+    }
+    out
+}
+
+/// A code for `client_id` with the standard parameters plus `extra`.
+pub async fn code(
+    s: &TestServer,
+    b: &reqwest::Client,
+    client_id: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let q = s.code_for(b, &with(&params(client_id), extra)).await;
+    q.get("code")
+        .cloned()
+        .unwrap_or_else(|| panic!("no code: {q:?}"))
+}
+
+/// The token request that exchanges `code` (issued for `REDIRECT`) as `c`.
+pub fn code_form<'a>(c: &'a CreatedClient, code: &'a str) -> Vec<(&'a str, &'a str)> {
+    with_client(
+        c,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+}
+
+/// Exchanges `code` as `c`.
+pub async fn exchange(s: &TestServer, c: &CreatedClient, code: &str) -> reqwest::Response {
+    s.token(&code_form(c, code)).await
+}
+
+/// Exchanges `code` as `c`, with some parameters replaced or added.
+pub async fn exchange_with(
+    s: &TestServer,
+    c: &CreatedClient,
+    code: &str,
+    changes: &[(&str, &str)],
+) -> reqwest::Response {
+    s.token(&with(&code_form(c, code), changes)).await
+}
+
+/// Runs the whole code flow for a confidential client and returns the token
+/// response.
+pub async fn tokens(
+    s: &TestServer,
+    b: &reqwest::Client,
+    c: &CreatedClient,
+    extra: &[(&str, &str)],
+) -> Value {
+    let code = code(s, b, &c.client.id, extra).await;
+    ok_json(exchange(s, c, &code).await).await
+}
+
+/// Refreshes `token` as `c`, asking for `scope` if given.
+pub async fn refresh(
+    s: &TestServer,
+    c: &CreatedClient,
+    token: &str,
+    scope: Option<&str>,
+) -> reqwest::Response {
+    let mut form = with_client(
+        c,
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    );
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    s.token(&form).await
+}
+
+/// A client_credentials request by `c`, with `extra` parameters.
+pub async fn client_credentials(
+    s: &TestServer,
+    c: &CreatedClient,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = with_client(c, &[("grant_type", "client_credentials")]);
+    form.extend_from_slice(extra);
+    s.token(&form).await
+}
+
+/// Introspects `token`, asked by `c` (client_secret_basic); the answer must
+/// be a 200.
+pub async fn introspect(s: &TestServer, c: &CreatedClient, token: &str) -> Value {
+    let res = reqwest::Client::new()
+        .post(s.url("/oauth2/introspect"))
+        .basic_auth(&c.client.id, c.client_secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    ok_json(res).await
+}
+
+/// Whether a token introspects active, asked by `c`.
+pub async fn active(s: &TestServer, c: &CreatedClient, token: &str) -> bool {
+    introspect(s, c, token).await["active"].as_bool().unwrap()
+}
+
+/// `GET /oauth2/userinfo` with `token` as the bearer token.
+pub async fn userinfo(s: &TestServer, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(s.url("/oauth2/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
 }
