@@ -37,6 +37,14 @@ pub struct Config {
     pub client_cache_ttl: u64,
     /// Whether `POST /api/session/signup` is open (default true).
     pub signup_enabled: bool,
+    /// Failed logins allowed per email address in `login_window` before
+    /// further attempts get 429, whatever the password (default 10).
+    pub login_attempts_per_account: i64,
+    /// Failed logins allowed per client IP in `login_window` (default 100;
+    /// 0 turns the per-IP limit off, e.g. behind a proxy that hides clients).
+    pub login_attempts_per_ip: i64,
+    /// The login throttling window, seconds (default 900).
+    pub login_window: i64,
 }
 
 impl Default for Config {
@@ -55,6 +63,9 @@ impl Default for Config {
             refresh_family_ttl: 90 * 24 * 3600,
             client_cache_ttl: 2,
             signup_enabled: true,
+            login_attempts_per_account: 10,
+            login_attempts_per_ip: 100,
+            login_window: 900,
         }
     }
 }

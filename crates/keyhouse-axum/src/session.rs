@@ -1,13 +1,15 @@
 //! Sign-up, login, logout and the session cookie.
 
-use axum::Json;
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use keyhouse_core::{ErrorCode, OAuthError, return_to, secret};
 use keyhouse_store::{NewUser, SessionRecord, StoreError, User};
 use keyhouse_types::{LoginRequest, SessionResponse, SessionUser, SignupRequest};
@@ -284,11 +286,45 @@ fn invalid_credentials() -> OAuthError {
     )
 }
 
-async fn authenticate(kh: &Keyhouse, email: &str, password: &str) -> Result<User, OAuthError> {
-    let user = match normalize_email(email) {
+/// Checks a password, with throttling shared by every instance
+/// (SECURITY.md row 25): failures are counted per email address and per
+/// client IP; past the limit every attempt gets 429 until the window ends,
+/// whatever the password, so guessing cannot go on. The email bucket exists
+/// for unknown emails too, so throttling reveals nothing.
+async fn authenticate(
+    kh: &Keyhouse,
+    email: &str,
+    password: &str,
+    peer: Option<IpAddr>,
+) -> Result<User, OAuthError> {
+    let c = kh.config();
+    let now = kh.now();
+    let normalized = normalize_email(email);
+    let mut buckets = Vec::new();
+    if let Some(e) = &normalized {
+        buckets.push((format!("login:email:{e}"), c.login_attempts_per_account));
+    }
+    if let Some(ip) = peer.filter(|_| c.login_attempts_per_ip > 0) {
+        buckets.push((format!("login:ip:{ip}"), c.login_attempts_per_ip));
+    }
+    for (bucket, limit) in &buckets {
+        let hits = kh
+            .store()
+            .hits(bucket, c.login_window, now)
+            .await
+            .map_err(store_error)?;
+        if hits >= *limit {
+            tracing::warn!(%bucket, hits, "sign-in throttled");
+            return Err(OAuthError::new(
+                ErrorCode::TooManyAttempts,
+                "too many failed sign-ins; wait a few minutes and try again",
+            ));
+        }
+    }
+    let user = match &normalized {
         Some(e) => kh
             .store()
-            .find_user_by_email(&e)
+            .find_user_by_email(e)
             .await
             .map_err(store_error)?,
         None => None,
@@ -296,8 +332,24 @@ async fn authenticate(kh: &Keyhouse, email: &str, password: &str) -> Result<User
     let phc = user.as_ref().map(|u| u.password_hash.clone());
     let ok = kh.0.passwords.verify(password.to_owned(), phc).await;
     match user {
-        Some(u) if ok => Ok(u),
-        _ => Err(invalid_credentials()),
+        Some(u) if ok => {
+            if let Some(e) = &normalized {
+                kh.store()
+                    .clear_hits(&format!("login:email:{e}"))
+                    .await
+                    .map_err(store_error)?;
+            }
+            Ok(u)
+        }
+        _ => {
+            for (bucket, _) in &buckets {
+                kh.store()
+                    .hit(bucket, c.login_window, now)
+                    .await
+                    .map_err(store_error)?;
+            }
+            Err(invalid_credentials())
+        }
     }
 }
 
@@ -307,9 +359,11 @@ async fn authenticate(kh: &Keyhouse, email: &str, password: &str) -> Result<User
 /// credential POST, and row 4: only same-origin relative paths).
 pub(crate) async fn login(
     State(kh): State<Keyhouse>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -326,6 +380,7 @@ pub(crate) async fn login(
             &kh,
             field("email").unwrap_or(""),
             field("password").unwrap_or(""),
+            peer,
         )
         .await
         {
@@ -333,9 +388,15 @@ pub(crate) async fn login(
                 let (_, cookie) = start_session(&kh, &user, old.as_deref()).await?;
                 Ok(with_cookie(see_other(target), cookie))
             }
-            Err(e) if e.code == ErrorCode::InvalidCredentials => {
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::InvalidCredentials | ErrorCode::TooManyAttempts
+                ) =>
+            {
                 let back = format!(
-                    "/login?error=invalid_credentials&returnTo={}",
+                    "/login?error={}&returnTo={}",
+                    e.code.as_str(),
                     url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
                 );
                 Ok(see_other(&back))
@@ -345,7 +406,7 @@ pub(crate) async fn login(
     }
     let req: LoginRequest = serde_json::from_slice(&body)
         .map_err(|_| OAuthError::invalid_request("send {\"email\", \"password\"} as JSON"))?;
-    let user = authenticate(&kh, &req.email, &req.password).await?;
+    let user = authenticate(&kh, &req.email, &req.password, peer).await?;
     let (session, cookie) = start_session(&kh, &user, old.as_deref()).await?;
     tracing::info!(user_id = %user.id, "user logged in");
     Ok(with_cookie(

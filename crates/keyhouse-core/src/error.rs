@@ -53,6 +53,8 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// Not an RFC code: a cross-site browser request was refused (`403`).
     CsrfDetected,
+    /// Not an RFC code: too many failed attempts; try later (`429`).
+    TooManyAttempts,
     /// Not an RFC code: the thing asked for does not exist (`404`).
     NotFound,
     /// Not an RFC code: the request conflicts with existing data (`409`).
@@ -85,6 +87,7 @@ impl ErrorCode {
             SessionRequired => "session_required",
             InvalidCredentials => "invalid_credentials",
             CsrfDetected => "csrf_detected",
+            TooManyAttempts => "too_many_attempts",
             NotFound => "not_found",
             Conflict => "conflict",
         }
@@ -101,6 +104,7 @@ impl ErrorCode {
             }
             AccessDenied | InsufficientScope | CsrfDetected => 403,
             NotFound => 404,
+            TooManyAttempts => 429,
             Conflict => 409,
             ServerError => 500,
             TemporarilyUnavailable => 503,

@@ -15,6 +15,7 @@ mod migration;
 
 mod clients;
 mod keys;
+mod limits;
 mod tokens;
 mod users;
 
@@ -206,8 +207,13 @@ impl Store {
     /// Deletes expired sessions, codes, revoked-token ids and dead refresh
     /// tokens. Returns the number of rows removed.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
-        let _lane = self.lane().await;
-        tokens::purge_expired(&self.db, now).await
+        let removed = {
+            let _lane = self.lane().await;
+            tokens::purge_expired(&self.db, now).await?
+        };
+        // Login windows are at most a day.
+        let stale = self.stale_hits(now - 86_400).await?;
+        Ok(removed + stale)
     }
 }
 
