@@ -216,21 +216,24 @@ pub(crate) async fn decide(
         tracing::info!(client_id = %client.id, user_id = %session.user.id, scopes = %request.scopes, "consent granted");
     }
     kh.store()
-        .insert_code(&NewCode {
-            code_hash: secret::hash_token(&code),
-            client_id: client.id.clone(),
-            redirect_uri: request.redirect.redirect_uri.clone(),
-            subject_id: session.user.id.clone(),
-            organization_id: session.session.organization_id.clone(),
-            scopes: request.scopes.clone(),
-            nonce: request.nonce.clone(),
-            code_challenge: request.code_challenge.clone(),
-            resource: request.resource.clone(),
-            auth_time: session.session.auth_time,
-            family_id,
-            created_at: now,
-            expires_at: now + kh.config().code_ttl,
-        })
+        .insert_code(
+            &NewCode {
+                code_hash: secret::hash_token(&code),
+                client_id: client.id.clone(),
+                redirect_uri: request.redirect.redirect_uri.clone(),
+                subject_id: session.user.id.clone(),
+                organization_id: session.session.organization_id.clone(),
+                scopes: request.scopes.clone(),
+                nonce: request.nonce.clone(),
+                code_challenge: request.code_challenge.clone(),
+                resource: request.resource.clone(),
+                auth_time: session.session.auth_time,
+                family_id,
+                created_at: now,
+                expires_at: now + kh.config().code_ttl,
+            },
+            now + kh.config().refresh_family_ttl,
+        )
         .await
         .map_err(store_error)?;
     Ok(Json(RedirectResponse {

@@ -176,11 +176,11 @@ async fn authorization_code(
 ) -> Result<TokenResponse, OAuthError> {
     let now = kh.now();
     let refresh_token = secret::generate_token(&mut rand::rng());
-    let refresh_expires = now + kh.config().refresh_token_ttl;
-    let family_expires = now + kh.config().refresh_family_ttl;
+    let refresh_ttl = kh.config().refresh_token_ttl;
+    let family_ttl = kh.config().refresh_family_ttl;
     let outcome = kh
         .store()
-        .redeem_code(&secret::hash_token(code), now, family_expires, |c| {
+        .redeem_code(&secret::hash_token(code), now, |c| {
             if c.client_id != client.id {
                 return Err(OAuthError::invalid_grant(
                     "the code was issued to another client",
@@ -205,7 +205,9 @@ async fn authorization_code(
                 token_hash: secret::hash_token(&refresh_token),
                 family_id: c.family_id.clone(),
                 created_at: now,
-                expires_at: refresh_expires.min(family_expires),
+                // The family was created with the code: same start, so the
+                // same absolute end.
+                expires_at: (now + refresh_ttl).min(c.created_at + family_ttl),
             }))
         })
         .await

@@ -124,7 +124,7 @@ impl Store {
             }
             // A local file cannot drop a connection: no ping per checkout
             // (it cost one worker-thread round trip on every query).
-            opts.max_connections(8)
+            opts.max_connections(4)
                 .min_connections(1)
                 .test_before_acquire(false);
             opts.map_sqlx_sqlite_opts(|o| {

@@ -2,7 +2,7 @@
 //! revoked access-token ids.
 
 use keyhouse_core::{OAuthError, ScopeSet};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -239,9 +239,11 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a new authorization code.
-    pub async fn insert_code(&self, c: &NewCode) -> Result<()> {
-        let _lane = self.lane().await;
+    /// Stores a new authorization code and the (empty) token family its
+    /// exchange will fill, in one transaction. Creating the family here keeps
+    /// the exchange, the hot path, one statement shorter.
+    pub async fn insert_code(&self, c: &NewCode, family_expires_at: i64) -> Result<()> {
+        let txn = self.begin_write().await?;
         authorization_code::Entity::insert(authorization_code::ActiveModel {
             code_hash: Set(c.code_hash.clone()),
             client_id: Set(c.client_id.clone()),
@@ -258,9 +260,23 @@ impl Store {
             expires_at: Set(c.expires_at),
             consumed_at: Set(None),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&*txn)
         .await?;
-        Ok(())
+        token_family::Entity::insert(token_family::ActiveModel {
+            id: Set(c.family_id.clone()),
+            client_id: Set(c.client_id.clone()),
+            subject_id: Set(c.subject_id.clone()),
+            organization_id: Set(c.organization_id.clone()),
+            scopes: Set(c.scopes.to_string()),
+            resource: Set(c.resource.clone()),
+            auth_time: Set(c.auth_time),
+            created_at: Set(c.created_at),
+            expires_at: Set(family_expires_at),
+            revoked_at: Set(None),
+        })
+        .exec_without_returning(&*txn)
+        .await?;
+        txn.commit().await
     }
 
     /// Redeems a code exactly once (SECURITY.md rows 5 and 6).
@@ -268,17 +284,10 @@ impl Store {
     /// In one write transaction: mark the code consumed only if it was not
     /// (the affected-row count decides among concurrent exchanges), run
     /// `check` on it (client, redirect URI, PKCE, expiry), and on success
-    /// create its token family and, if `check` returns one, its first refresh
-    /// token. A code that fails `check` stays consumed. A code that was
+    /// store the first refresh token of its family, if `check` returns one. A code that fails `check` stays consumed. A code that was
     /// consumed already has its family revoked, so tokens issued from it stop
     /// working.
-    pub async fn redeem_code<F>(
-        &self,
-        code_hash: &str,
-        now: i64,
-        family_expires_at: i64,
-        check: F,
-    ) -> Result<RedeemOutcome>
+    pub async fn redeem_code<F>(&self, code_hash: &str, now: i64, check: F) -> Result<RedeemOutcome>
     where
         F: FnOnce(&CodeRecord) -> std::result::Result<Option<RefreshRecord>, OAuthError>,
     {
@@ -314,20 +323,6 @@ impl Store {
                 return Ok(RedeemOutcome::Refused(e));
             }
         };
-        token_family::Entity::insert(token_family::ActiveModel {
-            id: Set(code.family_id.clone()),
-            client_id: Set(code.client_id.clone()),
-            subject_id: Set(code.subject_id.clone()),
-            organization_id: Set(code.organization_id.clone()),
-            scopes: Set(code.scopes.to_string()),
-            resource: Set(code.resource.clone()),
-            auth_time: Set(code.auth_time),
-            created_at: Set(now),
-            expires_at: Set(family_expires_at),
-            revoked_at: Set(None),
-        })
-        .exec_without_returning(&*txn)
-        .await?;
         if let Some(r) = &refresh {
             insert_refresh(&*txn, r).await?;
         }
@@ -339,9 +334,13 @@ impl Store {
 
     /// Rotates a refresh token (SECURITY.md rows 21 and 22).
     ///
-    /// In one write transaction: spend the old token only if unspent; if it
-    /// was spent already, revoke its family (reuse detection); otherwise run
-    /// `check` on the family and store `next`.
+    /// The token and its family are read first, outside the write lane, and
+    /// `check` runs on them (wrong client, wider scope: refused, nothing
+    /// spent). Then, in one write transaction, the token is spent only if it
+    /// is still unspent and its family still live (a conditional UPDATE whose
+    /// affected-row count decides among concurrent rotations), and `next` is
+    /// stored. A token that was spent already revokes its whole family
+    /// (reuse detection, RFC 9700 §4.14.2).
     pub async fn rotate_refresh<F>(
         &self,
         token_hash: &str,
@@ -352,39 +351,39 @@ impl Store {
     where
         F: FnOnce(&FamilyRecord) -> std::result::Result<(), OAuthError>,
     {
+        let Some((token, rotated_at, family)) = self.find_refresh(token_hash).await? else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        if rotated_at.is_some() {
+            self.revoke_family(&family.id, now).await?;
+            return Ok(RefreshOutcome::Reused);
+        }
+        if !family.is_active(now) || token.expires_at <= now {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        if let Err(e) = check(&family) {
+            return Ok(RefreshOutcome::Refused(e));
+        }
         let txn = self.begin_write().await?;
+        let family_live = Query::select()
+            .expr(Expr::val(1))
+            .from(token_family::Entity)
+            .and_where(token_family::Column::Id.eq(family.id.as_str()))
+            .and_where(token_family::Column::RevokedAt.is_null())
+            .to_owned();
         let spent = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(token_hash))
             .filter(refresh_token::Column::RotatedAt.is_null())
-            .exec_with_returning(&*txn)
+            .filter(Expr::exists(family_live))
+            .exec(&*txn)
             .await?;
-        let token = match <[_; 1]>::try_from(spent) {
-            Ok([token]) => token,
-            Err(_) => {
-                let existing = refresh_token::Entity::find_by_id(token_hash.to_owned())
-                    .one(&*txn)
-                    .await?;
-                let Some(existing) = existing else {
-                    txn.rollback().await?;
-                    return Ok(RefreshOutcome::Invalid);
-                };
-                revoke_family_on(&*txn, &existing.family_id, now).await?;
-                txn.commit().await?;
-                return Ok(RefreshOutcome::Reused);
-            }
-        };
-        let family = token_family::Entity::find_by_id(token.family_id.clone())
-            .one(&*txn)
-            .await?
-            .map(family_from);
-        let Some(family) = family.filter(|f| f.is_active(now) && token.expires_at > now) else {
-            txn.rollback().await?;
-            return Ok(RefreshOutcome::Invalid);
-        };
-        if let Err(e) = check(&family) {
-            txn.rollback().await?;
-            return Ok(RefreshOutcome::Refused(e));
+        if spent.rows_affected != 1 {
+            // Spent by a concurrent rotation, or the family was revoked in
+            // the meantime: either way the family is dead.
+            revoke_family_on(&*txn, &family.id, now).await?;
+            txn.commit().await?;
+            return Ok(RefreshOutcome::Reused);
         }
         let next = RefreshRecord {
             family_id: family.id.clone(),
