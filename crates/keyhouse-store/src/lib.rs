@@ -13,6 +13,7 @@
 pub mod entities;
 mod migration;
 
+mod batch;
 mod clients;
 mod keys;
 mod limits;
@@ -76,7 +77,13 @@ pub struct Store {
     /// 100 ms and turned write contention into 100 ms tail latencies. Other
     /// processes (the CLI) still meet `busy_timeout`. `None` on PostgreSQL.
     writer: Option<Arc<Mutex<()>>>,
+    /// SQLite's group commit for the hot write paths (see `batch`).
+    batcher: Option<batch::Batcher>,
 }
+
+/// A future borrowing a write transaction.
+pub(crate) type TxnFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<T, DbErr>> + Send + 'a>>;
 
 /// A write transaction; on SQLite it also holds this process's writer lane.
 pub(crate) struct WriteTxn {
@@ -142,7 +149,14 @@ impl Store {
         }
         let writer = url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(())));
         let db = Database::connect(opts).await?;
-        Ok(Store { db, writer })
+        let batcher = writer
+            .as_ref()
+            .map(|lane| batch::Batcher::start(db.clone(), Arc::clone(lane)));
+        Ok(Store {
+            db,
+            writer,
+            batcher,
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL this holds an advisory lock
@@ -202,6 +216,40 @@ impl Store {
             _ => self.db.begin().await?,
         };
         Ok(WriteTxn { txn, _lane: lane })
+    }
+
+    /// Runs `work` in a write transaction and returns its value once
+    /// committed: in SQLite's next group commit, or in a transaction of its
+    /// own on PostgreSQL.
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a DatabaseTransaction) -> TxnFuture<'a, T> + Send + 'static,
+    {
+        match &self.batcher {
+            Some(b) => {
+                let slot = Arc::new(std::sync::Mutex::new(None));
+                let out = Arc::clone(&slot);
+                b.run(Box::new(move |txn| {
+                    Box::pin(async move {
+                        let value = work(txn).await?;
+                        if let Ok(mut guard) = out.lock() {
+                            *guard = Some(value);
+                        }
+                        Ok(())
+                    })
+                }))
+                .await?;
+                let value = slot.lock().ok().and_then(|mut g| g.take());
+                value.ok_or_else(|| StoreError::Corrupt("a committed write left no result".into()))
+            }
+            None => {
+                let txn = self.begin_write().await?;
+                let value = work(&txn).await?;
+                txn.commit().await?;
+                Ok(value)
+            }
+        }
     }
 
     /// Deletes expired sessions, codes, revoked-token ids and dead refresh

@@ -154,7 +154,11 @@ fn family_from(m: token_family::Model) -> FamilyRecord {
     }
 }
 
-async fn revoke_family_on<C: ConnectionTrait>(db: &C, family_id: &str, now: i64) -> Result<()> {
+async fn revoke_family_on<C: ConnectionTrait>(
+    db: &C,
+    family_id: &str,
+    now: i64,
+) -> std::result::Result<(), sea_orm::DbErr> {
     token_family::Entity::update_many()
         .col_expr(token_family::Column::RevokedAt, Expr::value(now))
         .filter(token_family::Column::Id.eq(family_id))
@@ -164,7 +168,10 @@ async fn revoke_family_on<C: ConnectionTrait>(db: &C, family_id: &str, now: i64)
     Ok(())
 }
 
-async fn insert_refresh<C: ConnectionTrait>(db: &C, r: &RefreshRecord) -> Result<()> {
+async fn insert_refresh<C: ConnectionTrait>(
+    db: &C,
+    r: &RefreshRecord,
+) -> std::result::Result<(), sea_orm::DbErr> {
     refresh_token::Entity::insert(refresh_token::ActiveModel {
         token_hash: Set(r.token_hash.clone()),
         family_id: Set(r.family_id.clone()),
@@ -243,92 +250,103 @@ impl Store {
     /// exchange will fill, in one transaction. Creating the family here keeps
     /// the exchange, the hot path, one statement shorter.
     pub async fn insert_code(&self, c: &NewCode, family_expires_at: i64) -> Result<()> {
-        let txn = self.begin_write().await?;
-        authorization_code::Entity::insert(authorization_code::ActiveModel {
-            code_hash: Set(c.code_hash.clone()),
-            client_id: Set(c.client_id.clone()),
-            redirect_uri: Set(c.redirect_uri.clone()),
-            subject_id: Set(c.subject_id.clone()),
-            organization_id: Set(c.organization_id.clone()),
-            scopes: Set(c.scopes.to_string()),
-            nonce: Set(c.nonce.clone()),
-            code_challenge: Set(c.code_challenge.clone()),
-            resource: Set(c.resource.clone()),
-            auth_time: Set(c.auth_time),
-            family_id: Set(c.family_id.clone()),
-            created_at: Set(c.created_at),
-            expires_at: Set(c.expires_at),
-            consumed_at: Set(None),
+        let c = c.clone();
+        self.write(move |txn| {
+            Box::pin(async move {
+                authorization_code::Entity::insert(authorization_code::ActiveModel {
+                    code_hash: Set(c.code_hash.clone()),
+                    client_id: Set(c.client_id.clone()),
+                    redirect_uri: Set(c.redirect_uri.clone()),
+                    subject_id: Set(c.subject_id.clone()),
+                    organization_id: Set(c.organization_id.clone()),
+                    scopes: Set(c.scopes.to_string()),
+                    nonce: Set(c.nonce.clone()),
+                    code_challenge: Set(c.code_challenge.clone()),
+                    resource: Set(c.resource.clone()),
+                    auth_time: Set(c.auth_time),
+                    family_id: Set(c.family_id.clone()),
+                    created_at: Set(c.created_at),
+                    expires_at: Set(c.expires_at),
+                    consumed_at: Set(None),
+                })
+                .exec_without_returning(txn)
+                .await?;
+                token_family::Entity::insert(token_family::ActiveModel {
+                    id: Set(c.family_id.clone()),
+                    client_id: Set(c.client_id.clone()),
+                    subject_id: Set(c.subject_id.clone()),
+                    organization_id: Set(c.organization_id.clone()),
+                    scopes: Set(c.scopes.to_string()),
+                    resource: Set(c.resource.clone()),
+                    auth_time: Set(c.auth_time),
+                    created_at: Set(c.created_at),
+                    expires_at: Set(family_expires_at),
+                    revoked_at: Set(None),
+                })
+                .exec_without_returning(txn)
+                .await?;
+                Ok(())
+            })
         })
-        .exec_without_returning(&*txn)
-        .await?;
-        token_family::Entity::insert(token_family::ActiveModel {
-            id: Set(c.family_id.clone()),
-            client_id: Set(c.client_id.clone()),
-            subject_id: Set(c.subject_id.clone()),
-            organization_id: Set(c.organization_id.clone()),
-            scopes: Set(c.scopes.to_string()),
-            resource: Set(c.resource.clone()),
-            auth_time: Set(c.auth_time),
-            created_at: Set(c.created_at),
-            expires_at: Set(family_expires_at),
-            revoked_at: Set(None),
-        })
-        .exec_without_returning(&*txn)
-        .await?;
-        txn.commit().await
+        .await
     }
 
     /// Redeems a code exactly once (SECURITY.md rows 5 and 6).
     ///
-    /// In one write transaction: mark the code consumed only if it was not
-    /// (the affected-row count decides among concurrent exchanges), run
-    /// `check` on it (client, redirect URI, PKCE, expiry), and on success
-    /// store the first refresh token of its family, if `check` returns one. A code that fails `check` stays consumed. A code that was
-    /// consumed already has its family revoked, so tokens issued from it stop
-    /// working.
+    /// The code is read first and `check` runs on it (client, redirect URI,
+    /// PKCE, expiry). Then, in one write transaction, the code is consumed
+    /// only if it still is unconsumed (a conditional UPDATE whose affected-row
+    /// count decides among concurrent exchanges) and the family's first
+    /// refresh token, if `check` returned one, is stored. A code that fails
+    /// `check` is consumed all the same. A code that was consumed already has
+    /// its family revoked, so tokens issued from it stop working
+    /// (RFC 6749 §4.1.2).
     pub async fn redeem_code<F>(&self, code_hash: &str, now: i64, check: F) -> Result<RedeemOutcome>
     where
         F: FnOnce(&CodeRecord) -> std::result::Result<Option<RefreshRecord>, OAuthError>,
     {
-        let txn = self.begin_write().await?;
-        // UPDATE … RETURNING (SQLite ≥ 3.35, PostgreSQL): the row comes back
-        // only to the one exchange whose update matched.
-        let consumed = authorization_code::Entity::update_many()
-            .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
-            .filter(authorization_code::Column::CodeHash.eq(code_hash))
-            .filter(authorization_code::Column::ConsumedAt.is_null())
-            .exec_with_returning(&*txn)
-            .await?;
-        let row = match <[_; 1]>::try_from(consumed) {
-            Ok([row]) => row,
-            Err(_) => {
-                let existing = authorization_code::Entity::find_by_id(code_hash.to_owned())
-                    .one(&*txn)
-                    .await?;
-                let Some(existing) = existing else {
-                    txn.rollback().await?;
-                    return Ok(RedeemOutcome::Unknown);
-                };
-                revoke_family_on(&*txn, &existing.family_id, now).await?;
-                txn.commit().await?;
-                return Ok(RedeemOutcome::Replayed);
-            }
+        let Some(row) = authorization_code::Entity::find_by_id(code_hash.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(RedeemOutcome::Unknown);
         };
+        let consumed_before = row.consumed_at.is_some();
         let code = code_from(row);
-        let refresh = match check(&code) {
-            Ok(r) => r,
-            Err(e) => {
-                txn.commit().await?;
-                return Ok(RedeemOutcome::Refused(e));
-            }
-        };
-        if let Some(r) = &refresh {
-            insert_refresh(&*txn, r).await?;
+        if consumed_before {
+            self.revoke_family(&code.family_id, now).await?;
+            return Ok(RedeemOutcome::Replayed);
         }
-        txn.commit().await?;
-        Ok(RedeemOutcome::Redeemed {
-            code: Box::new(code),
+        let checked = check(&code);
+        let refresh = checked.as_ref().ok().cloned().flatten();
+        let hash = code_hash.to_owned();
+        let family_id = code.family_id.clone();
+        let won = self
+            .write(move |txn| {
+                Box::pin(async move {
+                    let consumed = authorization_code::Entity::update_many()
+                        .col_expr(authorization_code::Column::ConsumedAt, Expr::value(now))
+                        .filter(authorization_code::Column::CodeHash.eq(hash))
+                        .filter(authorization_code::Column::ConsumedAt.is_null())
+                        .exec(txn)
+                        .await?;
+                    if consumed.rows_affected != 1 {
+                        revoke_family_on(txn, &family_id, now).await?;
+                        return Ok(false);
+                    }
+                    if let Some(r) = &refresh {
+                        insert_refresh(txn, r).await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .await?;
+        Ok(match (won, checked) {
+            (false, _) => RedeemOutcome::Replayed,
+            (true, Err(e)) => RedeemOutcome::Refused(e),
+            (true, Ok(_)) => RedeemOutcome::Redeemed {
+                code: Box::new(code),
+            },
         })
     }
 
@@ -364,35 +382,45 @@ impl Store {
         if let Err(e) = check(&family) {
             return Ok(RefreshOutcome::Refused(e));
         }
-        let txn = self.begin_write().await?;
-        let family_live = Query::select()
-            .expr(Expr::val(1))
-            .from(token_family::Entity)
-            .and_where(token_family::Column::Id.eq(family.id.as_str()))
-            .and_where(token_family::Column::RevokedAt.is_null())
-            .to_owned();
-        let spent = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-            .filter(refresh_token::Column::TokenHash.eq(token_hash))
-            .filter(refresh_token::Column::RotatedAt.is_null())
-            .filter(Expr::exists(family_live))
-            .exec(&*txn)
-            .await?;
-        if spent.rows_affected != 1 {
-            // Spent by a concurrent rotation, or the family was revoked in
-            // the meantime: either way the family is dead.
-            revoke_family_on(&*txn, &family.id, now).await?;
-            txn.commit().await?;
-            return Ok(RefreshOutcome::Reused);
-        }
+        let hash = token_hash.to_owned();
+        let family_id = family.id.clone();
         let next = RefreshRecord {
             family_id: family.id.clone(),
             expires_at: next.expires_at.min(family.expires_at),
             ..next.clone()
         };
-        insert_refresh(&*txn, &next).await?;
-        txn.commit().await?;
-        Ok(RefreshOutcome::Rotated { family })
+        let rotated = self
+            .write(move |txn| {
+                Box::pin(async move {
+                    let family_live = Query::select()
+                        .expr(Expr::val(1))
+                        .from(token_family::Entity)
+                        .and_where(token_family::Column::Id.eq(family_id.as_str()))
+                        .and_where(token_family::Column::RevokedAt.is_null())
+                        .to_owned();
+                    let spent = refresh_token::Entity::update_many()
+                        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+                        .filter(refresh_token::Column::TokenHash.eq(hash))
+                        .filter(refresh_token::Column::RotatedAt.is_null())
+                        .filter(Expr::exists(family_live))
+                        .exec(txn)
+                        .await?;
+                    if spent.rows_affected != 1 {
+                        // Spent by a concurrent rotation, or the family was
+                        // revoked meanwhile: either way the family is dead.
+                        revoke_family_on(txn, &family_id, now).await?;
+                        return Ok(false);
+                    }
+                    insert_refresh(txn, &next).await?;
+                    Ok(true)
+                })
+            })
+            .await?;
+        Ok(if rotated {
+            RefreshOutcome::Rotated { family }
+        } else {
+            RefreshOutcome::Reused
+        })
     }
 
     /// Finds a refresh token and its family, for introspection and revocation.
@@ -432,7 +460,8 @@ impl Store {
     /// Revokes a family: its refresh tokens and access tokens stop working.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<()> {
         let _lane = self.lane().await;
-        revoke_family_on(&self.db, family_id, now).await
+        revoke_family_on(&self.db, family_id, now).await?;
+        Ok(())
     }
 
     /// Records a revoked access-token id until the token's expiry.
