@@ -218,6 +218,27 @@ impl Store {
         Ok(WriteTxn { txn, _lane: lane })
     }
 
+    /// `n` bind placeholders in the backend's syntax (`$1…` or `?`), for the
+    /// few statements written as SQL; values are always bound, never spliced
+    /// (SECURITY.md row 31).
+    fn placeholders(&self, n: usize) -> Vec<String> {
+        let pg = self.db.get_database_backend() == DatabaseBackend::Postgres;
+        (1..=n)
+            .map(|i| if pg { format!("${i}") } else { "?".to_owned() })
+            .collect()
+    }
+
+    /// Runs a one-row, one-integer-column query (0 when there is no row).
+    async fn scalar(&self, sql: String, values: Vec<sea_orm::Value>, column: &str) -> Result<i64> {
+        let stmt =
+            sea_orm::Statement::from_sql_and_values(self.db.get_database_backend(), sql, values);
+        let row = self.db.query_one_raw(stmt).await?;
+        Ok(match row {
+            Some(r) => r.try_get("", column)?,
+            None => 0,
+        })
+    }
+
     /// Runs `work` in a write transaction and returns its value once
     /// committed: in SQLite's next group commit, or in a transaction of its
     /// own on PostgreSQL.

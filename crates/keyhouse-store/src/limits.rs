@@ -1,17 +1,10 @@
 //! Fixed-window attempt counters shared by every instance.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, Statement, Value};
 
 use crate::{Result, Store};
 
 impl Store {
-    fn placeholders(&self, n: usize) -> Vec<String> {
-        let pg = self.db.get_database_backend() == DatabaseBackend::Postgres;
-        (1..=n)
-            .map(|i| if pg { format!("${i}") } else { "?".to_owned() })
-            .collect()
-    }
-
     /// Counts one hit on `bucket` in the current window of `window` seconds
     /// (a window older than that starts over) and returns the hits so far.
     pub async fn hit(&self, bucket: &str, window: i64, now: i64) -> Result<i64> {
@@ -30,18 +23,7 @@ impl Store {
         );
         let values: Vec<Value> = vec![bucket.into(), now.into(), (now - window).into()];
         let _lane = self.lane().await;
-        let row = self
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
-                sql,
-                values,
-            ))
-            .await?;
-        Ok(match row {
-            Some(r) => r.try_get("", "hits")?,
-            None => 0,
-        })
+        self.scalar(sql, values, "hits").await
     }
 
     /// The hits on `bucket` in the current window (0 when it has expired).
@@ -52,18 +34,7 @@ impl Store {
             p[0], p[1]
         );
         let values: Vec<Value> = vec![bucket.into(), (now - window).into()];
-        let row = self
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
-                sql,
-                values,
-            ))
-            .await?;
-        Ok(match row {
-            Some(r) => r.try_get("", "hits")?,
-            None => 0,
-        })
+        self.scalar(sql, values, "hits").await
     }
 
     /// Deletes counters whose window started before `cutoff`.

@@ -491,36 +491,23 @@ impl Store {
         family_id: Option<&str>,
         now: i64,
     ) -> Result<bool> {
-        let backend = self.db.get_database_backend();
-        let p = |n: usize| match backend {
-            sea_orm::DatabaseBackend::Postgres => format!("${n}"),
-            _ => "?".to_owned(),
-        };
+        let p = self.placeholders(3);
         let mut sql = format!(
-            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = {})",
-            p(1)
+            "SELECT CAST(CASE WHEN NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = {})",
+            p[0]
         );
         let mut values: Vec<sea_orm::Value> = vec![jti.into()];
         if let Some(fid) = family_id {
             sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM token_families WHERE id = {} AND revoked_at IS NULL AND expires_at > {})",
-                p(2),
-                p(3)
+                p[1], p[2]
             ));
             values.push(fid.into());
             values.push(now.into());
         }
-        sql.push_str(" THEN 1 ELSE 0 END AS live");
-        let row = self
-            .db
-            .query_one_raw(sea_orm::Statement::from_sql_and_values(
-                backend, sql, values,
-            ))
-            .await?;
-        let live: i32 = match row {
-            Some(r) => r.try_get("", "live")?,
-            None => 0,
-        };
+        // BIGINT on both backends, so it decodes as i64 on PostgreSQL too.
+        sql.push_str(" THEN 1 ELSE 0 END AS BIGINT) AS live");
+        let live = self.scalar(sql, values, "live").await?;
         Ok(live == 1)
     }
 }
