@@ -2,65 +2,10 @@
 //! SQLite or (with `KEYHOUSE_TEST_DB=postgres`) PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::env;
 use serde_json::Value;
-
-struct Env {
-    url: String,
-    dir: PathBuf,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn env() -> Env {
-    let n: u64 = rand::random();
-    let dir = std::env::temp_dir().join(format!("keyhouse-cli-{}-{n:x}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = if std::env::var("KEYHOUSE_TEST_DB").as_deref() == Ok("postgres") {
-        let admin = std::env::var("KEYHOUSE_TEST_PG_URL").unwrap();
-        let name = format!("kh_cli_{n:x}");
-        let store = keyhouse_store::Store::connect(&admin).await.unwrap();
-        sea_orm::ConnectionTrait::execute_unprepared(
-            store.connection(),
-            &format!("CREATE DATABASE {name}"),
-        )
-        .await
-        .unwrap();
-        let base = admin.rsplit_once('/').unwrap().0.to_owned();
-        format!("{base}/{name}")
-    } else {
-        format!("sqlite://{}?mode=rwc", dir.join("keyhouse.db").display())
-    };
-    Env { url, dir }
-}
-
-impl Env {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_keyhouse"))
-            .args(args)
-            .env("DATABASE_URL", &self.url)
-            .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
 
 #[tokio::test]
 async fn clients_create_list_delete() {
@@ -201,27 +146,12 @@ async fn users_keys_migrate_and_serve() {
     );
     e.ok(&["keys", "rotate"]);
 
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
-        .args(["serve", "--bind", &bind])
-        .env("DATABASE_URL", &e.url)
-        .env("KEYHOUSE_KEY_FILE", e.dir.join("keyhouse.key"))
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
-    let base = format!("http://{bind}");
-    let mut doc = None;
-    for _ in 0..100 {
-        if let Ok(res) = reqwest::get(format!("{base}/.well-known/openid-configuration")).await {
-            doc = res.json::<Value>().await.ok();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (mut child, base) = e.serve().await;
+    let doc: Option<Value> =
+        match reqwest::get(format!("{base}/.well-known/openid-configuration")).await {
+            Ok(r) => r.json().await.ok(),
+            Err(_) => None,
+        };
     let jwks: Option<Value> = match reqwest::get(format!("{base}/.well-known/jwks.json")).await {
         Ok(r) => r.json().await.ok(),
         Err(_) => None,
@@ -232,8 +162,7 @@ async fn users_keys_migrate_and_serve() {
         .send()
         .await
         .map(|r| r.status().as_u16());
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill();
     let doc = doc.expect("discovery answered");
     assert_eq!(
         doc["issuer"],

@@ -1,0 +1,115 @@
+//! Shared by the binary's tests: a fresh database (SQLite, or PostgreSQL
+//! with `KEYHOUSE_TEST_DB=postgres`) and a key file in a temporary folder.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output};
+
+pub struct Env {
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub async fn env() -> Env {
+    let n: u64 = rand::random();
+    let dir = std::env::temp_dir().join(format!("keyhouse-cli-{}-{n:x}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = if std::env::var("KEYHOUSE_TEST_DB").as_deref() == Ok("postgres") {
+        let admin = std::env::var("KEYHOUSE_TEST_PG_URL").unwrap();
+        let name = format!("kh_cli_{n:x}");
+        let store = keyhouse_store::Store::connect(&admin).await.unwrap();
+        sea_orm::ConnectionTrait::execute_unprepared(
+            store.connection(),
+            &format!("CREATE DATABASE {name}"),
+        )
+        .await
+        .unwrap();
+        let base = admin.rsplit_once('/').unwrap().0.to_owned();
+        format!("{base}/{name}")
+    } else {
+        format!("sqlite://{}?mode=rwc", dir.join("keyhouse.db").display())
+    };
+    Env { url, dir }
+}
+
+impl Env {
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_keyhouse"))
+            .args(args)
+            .env("DATABASE_URL", &self.url)
+            .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Env {
+    /// Starts `keyhouse serve` on a free port and waits until it is ready.
+    /// The server is killed when the guard drops, even if the test panics.
+    pub async fn serve(&self) -> (Server, String) {
+        self.serve_as(None).await
+    }
+
+    /// [`Env::serve`] with a fixed issuer (default: the bind address).
+    pub async fn serve_as(&self, issuer: Option<&str>) -> (Server, String) {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let bind = format!("127.0.0.1:{port}");
+        let issuer = issuer.map_or_else(|| format!("http://{bind}"), str::to_owned);
+        let child = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
+            .args(["serve", "--bind", &bind, "--issuer", &issuer])
+            .env("DATABASE_URL", &self.url)
+            .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let child = Server(child);
+        let base = format!("http://{bind}");
+        for _ in 0..200 {
+            let ready = reqwest::get(format!("{base}/health/ready")).await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return (child, base);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("keyhouse serve did not become ready");
+    }
+}
+
+/// A running `keyhouse serve`.
+pub struct Server(pub Child);
+
+impl Server {
+    /// SIGKILL, and wait for the process to go.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
