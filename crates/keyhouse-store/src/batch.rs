@@ -15,10 +15,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -86,12 +83,7 @@ async fn writer(db: DatabaseConnection, lane: Arc<Mutex<()>>, mut rx: mpsc::Rece
 
 /// Runs the jobs of `batch` (taking them out; the answer channels stay).
 async fn run_batch(db: &DatabaseConnection, batch: &mut [Submission]) -> Result<(), DbErr> {
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await?;
+    let txn = db.begin_with_options(crate::immediate()).await?;
     for s in batch.iter_mut() {
         let job = std::mem::replace(&mut s.job, Box::new(|_| Box::pin(async { Ok(()) })));
         if let Err(e) = job(&txn).await {

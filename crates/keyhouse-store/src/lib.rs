@@ -205,14 +205,7 @@ impl Store {
     async fn begin_write(&self) -> Result<WriteTxn> {
         let lane = self.lane().await;
         let txn = match self.db.get_database_backend() {
-            DatabaseBackend::Sqlite => {
-                self.db
-                    .begin_with_options(TransactionOptions {
-                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                        ..TransactionOptions::default()
-                    })
-                    .await?
-            }
+            DatabaseBackend::Sqlite => self.db.begin_with_options(immediate()).await?,
             _ => self.db.begin().await?,
         };
         Ok(WriteTxn { txn, _lane: lane })
@@ -283,6 +276,16 @@ impl Store {
         // Login windows are at most a day.
         let stale = self.stale_hits(now - 86_400).await?;
         Ok(removed + stale)
+    }
+}
+
+/// `BEGIN IMMEDIATE`: an SQLite write transaction that waits on
+/// `busy_timeout` for the write lock up front, instead of failing when a
+/// deferred read later upgrades to a write.
+pub(crate) fn immediate() -> TransactionOptions {
+    TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
     }
 }
 
