@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/setup.sh run
+bash scripts/build-app.sh
 cargo build --release --locked -p keyhouse
 mkdir -p data
-exec target/release/keyhouse serve --bind 127.0.0.1:3000 "$@"
+exec target/release/keyhouse serve --bind 127.0.0.1:3000 --static-dir "$ROOT/dist" "$@"

@@ -98,9 +98,8 @@ ensure_postgres() {
 }
 
 # ---------------------------------------------------------------------------
-# Front-end and browser tools.
-# Defined now but NOT called yet: issue 3 (the Leptos component, built with Trunk
-# and tested with Playwright) turns them on by adding them to part_run / part_test.
+# Front-end and browser tools: Trunk builds the app (scripts/build-app.sh),
+# Playwright drives Debian's chromium (e2e/).
 # ---------------------------------------------------------------------------
 
 # trunk, pinned: `cargo install --locked trunk` would pick 0.22, which needs a newer rustc.
@@ -168,7 +167,10 @@ ensure_playwright_core() {
 
 part_run() {
     ensure_cargo
-    # Issue 3 adds here: ensure_wasm_target ensure_trunk ensure_wasm_bindgen_cli ensure_binaryen
+    ensure_wasm_target
+    ensure_trunk
+    ensure_wasm_bindgen_cli
+    ensure_binaryen
 }
 
 part_test() {
@@ -176,8 +178,11 @@ part_test() {
     ensure_rust_components
     ensure_wasm_target
     ensure_postgres
-    # Issue 3 adds here: ensure_trunk ensure_wasm_bindgen_cli ensure_binaryen
-    #                    ensure_chromium ensure_playwright_core
+    ensure_trunk
+    ensure_wasm_bindgen_cli
+    ensure_binaryen
+    ensure_chromium
+    ensure_playwright_core
 }
 
 main() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: set-up, formatting, clippy, the whole test suite on SQLite,
-# then the integration tests again on a throwaway PostgreSQL server.
+# the app built with Trunk and driven in Chromium (e2e/), then the integration
+# tests again on a throwaway PostgreSQL server.
 #
 #   bash scripts/test.sh
 #
@@ -72,8 +73,15 @@ postgres_tests() {
     pg_stop
 }
 
+e2e_tests() {
+    cargo build --locked -p keyhouse --bin keyhouse
+    KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/run.mjs"
+}
+
 step "set-up (scripts/setup.sh test)" bash "$ROOT/scripts/setup.sh" test
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests on SQLite (unit, integration, doc)" sqlite_tests
+step "build the app (trunk build --release)" bash "$ROOT/scripts/build-app.sh"
+step "end-to-end tests in Chromium (e2e/)" e2e_tests
 step "integration tests on PostgreSQL" postgres_tests

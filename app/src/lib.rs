@@ -1,3 +1,18 @@
-//! The example Leptos application that embeds the Keyhouse identity-provider
-//! component. It is built by Trunk (`Trunk.toml`) once the component lands;
-//! until then this crate is intentionally empty and nothing serves it.
+//! Keyhouse Notes: the example Leptos application. It embeds the
+//! `IdentityProvider` component at `/idp` and has a small notes feature, so
+//! an agent connected through OAuth has something real to act on.
+//!
+//! The browser build (Trunk, `Trunk.toml`) is client-side rendered; the
+//! `ssr` feature holds the server half (the notes table and the server
+//! functions' context), which the `keyhouse` server binary mounts.
+#![warn(missing_docs)]
+
+pub mod notes;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+pub use pages::App;
+
+/// The app's name, as users see it.
+pub const APP_NAME: &str = "Keyhouse Notes";

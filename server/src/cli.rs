@@ -1,14 +1,17 @@
 //! The command-line interface.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+use keyhouse_app::server::NotesStore;
 use keyhouse_axum::manage::ClientSpec;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::client::RefreshPolicy;
 use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
 use serde_json::json;
+
+use crate::web::WebApp;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -64,6 +67,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "KEYHOUSE_BIND", default_value = "127.0.0.1:3000")]
         bind: String,
+        /// The example app's Trunk output (`trunk build`), served at `/`.
+        #[arg(long, env = "KEYHOUSE_STATIC_DIR", default_value = "dist")]
+        static_dir: PathBuf,
     },
 }
 
@@ -185,10 +191,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Migrate => {
             let store = Store::connect(&cli.global.database_url).await?;
             store.migrate().await?;
+            NotesStore::new(store.connection().clone())
+                .migrate()
+                .await?;
             println!("migrated");
             Ok(())
         }
-        Command::Serve { bind } => serve(&cli.global, &bind).await,
+        Command::Serve { bind, static_dir } => serve(&cli.global, &bind, &static_dir).await,
         Command::Clients(c) => clients(&cli.global, c).await,
         Command::Users(UsersCommand::Create {
             email,
@@ -293,14 +302,16 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
     }
 }
 
-async fn serve(global: &Global, bind: &str) -> Result<(), Error> {
+async fn serve(global: &Global, bind: &str, static_dir: &Path) -> Result<(), Error> {
     let issuer = global
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{bind}"));
     let kh = open_as(global, &issuer).await?;
+    let notes = NotesStore::new(kh.store().connection().clone());
+    notes.migrate().await?;
     let _housekeeping = kh.spawn_housekeeping();
-    let app = axum::Router::new().merge(kh.router());
+    let app = crate::app(kh.clone(), notes, WebApp::load(static_dir));
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(
         addr = %listener.local_addr()?,

@@ -7,9 +7,12 @@ use axum::http::request::Parts;
 use keyhouse_core::OAuthError;
 use keyhouse_core::claims::AccessTokenClaims;
 
+use keyhouse_core::ErrorCode;
+
 use crate::Keyhouse;
 use crate::error::{BearerError, store_error};
 use crate::keys::SigningAlg;
+use crate::session::{self, CurrentSession};
 
 /// A verified access token: signature by one of our keys, issuer, expiry
 /// (30 s leeway), audience, and not revoked (its own id, and its grant
@@ -126,5 +129,91 @@ where
             )),
             Err(e) => Err(BearerError::unavailable(e.to_string())),
         }
+    }
+}
+
+/// Who is calling one of the app's own APIs: the signed-in user through the
+/// session cookie (the app's own pages), or a client acting for a user with
+/// an access token (a GPT, an MCP client, a partner app).
+///
+/// A request with an `Authorization` header is judged by its token only; the
+/// cookie is then ignored. Cookie requests with an unsafe method must come
+/// from our own origin (SECURITY.md row 12). Tokens from the
+/// `client_credentials` grant act for no user and are refused.
+///
+/// ```ignore
+/// async fn create_note(caller: Caller, Json(n): Json<NewNote>) -> Result<.., BearerError> {
+///     caller.require_scope("notes:write")?; // always true for the session
+///     let user_id = caller.user_id();
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The user, in the browser.
+    Session(Box<CurrentSession>),
+    /// A client acting for the token's subject.
+    Token(AccessToken),
+}
+
+impl Caller {
+    /// The user the request acts for.
+    pub fn user_id(&self) -> &str {
+        match self {
+            Caller::Session(s) => &s.user.id,
+            Caller::Token(t) => t.subject(),
+        }
+    }
+
+    /// The client acting for the user, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Caller::Session(_) => None,
+            Caller::Token(t) => Some(&t.claims.client_id),
+        }
+    }
+
+    /// A session may do whatever its user may; a token needs `scope`
+    /// (403 `insufficient_scope` naming it otherwise).
+    pub fn require_scope(&self, scope: &str) -> Result<(), BearerError> {
+        match self {
+            Caller::Session(_) => Ok(()),
+            Caller::Token(t) => t.require_scope(scope),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = BearerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            let token = AccessToken::from_request_parts(parts, state).await?;
+            if token.claims.fid.is_none() {
+                return Err(BearerError::invalid(
+                    "this API needs a token issued for a user, not a client_credentials token",
+                ));
+            }
+            return Ok(Caller::Token(token));
+        }
+        let kh = Keyhouse::from_ref(state);
+        let session = kh
+            .session(&parts.headers)
+            .await
+            .map_err(|e| BearerError::unavailable(e.to_string()))?
+            .ok_or_else(BearerError::missing)?;
+        if !session::same_origin_or_safe(&kh, &parts.method, &parts.headers) {
+            return Err(BearerError {
+                error: Some(OAuthError::new(
+                    ErrorCode::CsrfDetected,
+                    "cross-site request refused",
+                )),
+                scope: None,
+            });
+        }
+        Ok(Caller::Session(Box::new(session)))
     }
 }

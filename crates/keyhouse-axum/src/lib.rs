@@ -41,10 +41,10 @@ use keyhouse_core::{Clock, SystemClock};
 use keyhouse_store::Store;
 
 pub use config::Config;
-pub use extract::AccessToken;
+pub use extract::{AccessToken, Caller};
 pub use keys::{Keys, MasterKey, SigningAlg};
 pub use serve::{ServeOptions, serve, serve_with};
-pub use session::CurrentSession;
+pub use session::{CurrentSession, csrf_guard, same_origin_or_safe};
 
 /// Largest request body accepted (SECURITY.md row 33).
 pub const BODY_LIMIT: usize = 64 * 1024;

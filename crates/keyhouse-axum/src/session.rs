@@ -3,10 +3,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request, State};
 use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -78,6 +78,14 @@ fn set_cookie(kh: &Keyhouse, value: &str, max_age: i64) -> Option<HeaderValue> {
     .ok()
 }
 
+impl Keyhouse {
+    /// The live session of a request with these headers, if any (for server
+    /// functions and handlers that cannot use the [`CurrentSession`] extractor).
+    pub async fn session(&self, headers: &HeaderMap) -> Result<Option<CurrentSession>, OAuthError> {
+        load(self, headers).await
+    }
+}
+
 /// Loads the session of a request, if it has a live one.
 pub(crate) async fn load(
     kh: &Keyhouse,
@@ -104,38 +112,53 @@ pub(crate) async fn load(
     Ok(user.map(|user| CurrentSession { session, user }))
 }
 
-impl FromRequestParts<Keyhouse> for CurrentSession {
+impl<S> FromRequestParts<S> for CurrentSession
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, kh: &Keyhouse) -> Result<Self, Self::Rejection> {
-        load(kh, &parts.headers)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let kh = Keyhouse::from_ref(state);
+        load(&kh, &parts.headers)
             .await?
             .ok_or_else(|| ApiError(OAuthError::new(ErrorCode::SessionRequired, "sign in first")))
     }
+}
+
+/// Whether a request may act with the ambient session cookie: safe methods
+/// always may; others only when the browser says the request came from our
+/// own origin (SECURITY.md row 12). Non-browser clients send neither header.
+pub fn same_origin_or_safe(kh: &Keyhouse, method: &Method, headers: &HeaderMap) -> bool {
+    if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+        return true;
+    }
+    let site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v == "same-origin" || v == "none");
+    let origin_ok = headers
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|o| o == kh.config().origin());
+    site_ok && origin_ok
 }
 
 /// SECURITY.md row 12: state-changing browser requests must come from our
 /// own origin. Browsers send `Sec-Fetch-Site` and `Origin` on cross-site
 /// POSTs; non-browser clients send neither and carry no ambient cookie
 /// authority worth forging.
-pub(crate) async fn csrf_guard(State(kh): State<Keyhouse>, req: Request, next: Next) -> Response {
-    if req.method() != axum::http::Method::GET {
-        let headers = req.headers();
-        let site_ok = headers
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v == "same-origin" || v == "none");
-        let origin_ok = headers
-            .get(ORIGIN)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|o| o == kh.config().origin());
-        if !site_ok || !origin_ok {
-            return ApiError(OAuthError::new(
-                ErrorCode::CsrfDetected,
-                "cross-site request refused",
-            ))
-            .into_response();
-        }
+///
+/// Mount it on the app's own cookie-authenticated routes too:
+/// `.route_layer(axum::middleware::from_fn_with_state(kh, keyhouse_axum::csrf_guard))`.
+pub async fn csrf_guard(State(kh): State<Keyhouse>, req: Request, next: Next) -> Response {
+    if !same_origin_or_safe(&kh, req.method(), req.headers()) {
+        return ApiError(OAuthError::new(
+            ErrorCode::CsrfDetected,
+            "cross-site request refused",
+        ))
+        .into_response();
     }
     next.run(req).await
 }

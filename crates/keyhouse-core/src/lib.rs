@@ -13,7 +13,7 @@ pub mod consent;
 pub mod error;
 pub mod pkce;
 pub mod redirect_uri;
-pub mod return_to;
+pub use keyhouse_types::return_to;
 pub mod scope;
 pub mod secret;
 pub mod token;

@@ -5,6 +5,8 @@
 //! the server.
 #![warn(missing_docs)]
 
+pub mod return_to;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -152,6 +154,7 @@ pub enum AuthorizeStartResponse {
 /// An error to show on the page; never redirected (unknown client, bad
 /// redirect URI, missing session, CSRF…).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The RFC error code (`invalid_request`, `invalid_client`, …).
     pub error: String,

@@ -79,6 +79,8 @@ impl Env {
             .args(["serve", "--bind", &bind, "--issuer", &issuer])
             .env("DATABASE_URL", &self.url)
             .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
+            // Tests that need the app's pages write them to <dir>/dist first.
+            .env("KEYHOUSE_STATIC_DIR", self.dir.join("dist"))
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -1,0 +1,258 @@
+//! Sign-up and login pages. Both honour `?returnTo=` when it is a
+//! same-origin relative path (SECURITY.md row 4); anything else lands on `/`.
+
+use keyhouse_idp_component::{ApiError, use_session};
+use keyhouse_types::{LoginRequest, SignupRequest};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::APP_NAME;
+
+/// The sanitised `returnTo` of the page, or `/`.
+fn return_target() -> Memo<String> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| {
+            q.get("returnTo")
+                .and_then(|r| keyhouse_types::return_to::sanitize(&r).map(str::to_owned))
+                .unwrap_or_else(|| "/".to_owned())
+        })
+    })
+}
+
+/// `returnTo` carried over to the other auth page's link.
+fn with_return(path: &str, target: &str) -> String {
+    if target == "/" {
+        path.to_owned()
+    } else {
+        keyhouse_idp_component::params::login_url(path, target)
+    }
+}
+
+/// A full page load of `target`: the IdP page then reads its request from
+/// a clean page.
+fn go(target: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(target);
+    }
+}
+
+fn login_message(e: &ApiError) -> String {
+    match e.code() {
+        "invalid_credentials" => "That email and password don't match an account.".into(),
+        "too_many_attempts" => {
+            "Too many attempts. For your security, wait 15 minutes and try again.".into()
+        }
+        "network_error" => "Can't reach the server. Check your connection and try again.".into(),
+        "invalid_request" => e
+            .description()
+            .map(capitalise)
+            .unwrap_or_else(|| "Check the form and try again.".into()),
+        _ => "Something went wrong. Try again in a moment.".into(),
+    }
+}
+
+fn signup_message(e: &ApiError) -> String {
+    match e.code() {
+        "conflict" => "An account with this email already exists. Sign in instead.".into(),
+        "access_denied" => "Sign-up is closed on this server.".into(),
+        _ => login_message(e),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            c.as_str().trim_end_matches('.')
+        ),
+        None => String::new(),
+    }
+}
+
+/// `/login`.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let session = use_session();
+    let target = return_target();
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let navigate = use_navigate();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let req = LoginRequest {
+            email: email.get_untracked().trim().to_owned(),
+            password: password.get_untracked(),
+        };
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match session.login(&req).await {
+                Ok(_) => {
+                    let t = target.get_untracked();
+                    if t.starts_with("/idp") {
+                        go(&t);
+                    } else {
+                        navigate(&t, Default::default());
+                    }
+                }
+                Err(e) => {
+                    error.set(Some(login_message(&e)));
+                    password.set(String::new());
+                    pending.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <section class="kh-card kh-narrow kh-auth" aria-labelledby="login-title">
+            <h1 id="login-title">"Sign in"</h1>
+            <p class="kh-muted">{format!("Welcome back to {APP_NAME}.")}</p>
+            <form on:submit=on_submit>
+                <ErrorNote error testid="login-error"/>
+                <div class="kh-field">
+                    <label for="login-email">"Email"</label>
+                    <input id="login-email" type="email" name="email" autocomplete="username" required
+                        data-testid="login-email" bind:value=email
+                        aria-invalid=move || error.get().is_some().then_some("true")/>
+                </div>
+                <div class="kh-field">
+                    <label for="login-password">"Password"</label>
+                    <input id="login-password" type="password" name="password" autocomplete="current-password" required
+                        data-testid="login-password" bind:value=password
+                        aria-invalid=move || error.get().is_some().then_some("true")/>
+                </div>
+                <button type="submit" class="kh-button kh-button--primary kh-button--block" data-testid="login-submit"
+                    disabled=move || pending.get()>
+                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </form>
+            <p class="kh-auth__switch">"New here? "
+                <a data-testid="login-signup-link" href=move || with_return("/signup", &target.get())>"Create an account"</a>
+            </p>
+        </section>
+    }
+}
+
+/// `/signup`.
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let session = use_session();
+    let target = return_target();
+    let name = RwSignal::new(String::new());
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let navigate = use_navigate();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let pw = password.get_untracked();
+        if pw.chars().count() < 8 {
+            error.set(Some("Use a password of at least 8 characters.".into()));
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let n = name.get_untracked().trim().to_owned();
+        let req = SignupRequest {
+            email: email.get_untracked().trim().to_owned(),
+            password: pw,
+            name: (!n.is_empty()).then_some(n),
+        };
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match session.signup(&req).await {
+                Ok(_) => {
+                    let t = target.get_untracked();
+                    if t.starts_with("/idp") {
+                        go(&t);
+                    } else {
+                        navigate(&t, Default::default());
+                    }
+                }
+                Err(e) => {
+                    error.set(Some(signup_message(&e)));
+                    pending.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <section class="kh-card kh-narrow kh-auth" aria-labelledby="signup-title">
+            <h1 id="signup-title">"Create your account"</h1>
+            <p class="kh-muted">{format!("Keep your notes in {APP_NAME}, and choose which apps may read them.")}</p>
+            <form on:submit=on_submit>
+                <ErrorNote error testid="signup-error"/>
+                <div class="kh-field">
+                    <label for="signup-name">"Name " <span class="kh-muted">"(optional)"</span></label>
+                    <input id="signup-name" type="text" name="name" autocomplete="name" maxlength="100"
+                        data-testid="signup-name" bind:value=name/>
+                </div>
+                <div class="kh-field">
+                    <label for="signup-email">"Email"</label>
+                    <input id="signup-email" type="email" name="email" autocomplete="email" required
+                        data-testid="signup-email" bind:value=email/>
+                </div>
+                <div class="kh-field">
+                    <label for="signup-password">"Password"</label>
+                    <input id="signup-password" type="password" name="password" autocomplete="new-password" required
+                        minlength="8" aria-describedby="signup-password-hint"
+                        data-testid="signup-password" bind:value=password/>
+                    <small id="signup-password-hint" class="kh-muted">"At least 8 characters."</small>
+                </div>
+                <button type="submit" class="kh-button kh-button--primary kh-button--block" data-testid="signup-submit"
+                    disabled=move || pending.get()>
+                    {move || if pending.get() { "Creating account…" } else { "Create account" }}
+                </button>
+            </form>
+            <p class="kh-auth__switch">"Already have an account? "
+                <a data-testid="signup-login-link" href=move || with_return("/login", &target.get())>"Sign in"</a>
+            </p>
+        </section>
+    }
+}
+
+/// A form's error message, announced to screen readers.
+#[component]
+pub(crate) fn ErrorNote(error: RwSignal<Option<String>>, testid: &'static str) -> impl IntoView {
+    move || {
+        error.get().map(|e| {
+            view! { <p class="kh-alert" role="alert" data-testid=testid>{e}</p> }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages() {
+        let e = ApiError::Server {
+            status: 400,
+            body: keyhouse_types::ErrorBody {
+                error: "invalid_request".into(),
+                error_description: Some("enter a valid email address".into()),
+            },
+        };
+        assert_eq!(login_message(&e), "Enter a valid email address.");
+        assert_eq!(with_return("/signup", "/"), "/signup");
+        assert_eq!(
+            with_return("/signup", "/idp?a=b"),
+            "/signup?returnTo=%2Fidp%3Fa%3Db"
+        );
+    }
+}

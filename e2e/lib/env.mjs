@@ -1,0 +1,74 @@
+// The configuration the runner (run.mjs) hands to the specs and to measure.mjs.
+//
+// run.mjs writes one JSON file and points E2E_CONFIG at it; it also exports the
+// same values as individual E2E_* variables. Either is enough: without
+// E2E_CONFIG the individual variables are read, so the specs can also be run
+// by hand against a server that is already up (see README.md).
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_ROOT = path.resolve(E2E_DIR, '..');
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(
+      `e2e: ${name} is not set. Run the suite through the runner (node e2e/run.mjs), ` +
+        'which starts the server and sets E2E_CONFIG, or set the E2E_* variables yourself (see e2e/README.md).',
+    );
+  }
+  return v;
+}
+
+function fromEnv() {
+  const baseUrl = required('E2E_BASE_URL').replace(/\/+$/, '');
+  const gptPort = Number(required('E2E_GPT_PORT'));
+  const resultsDir = process.env.E2E_RESULTS_DIR || path.join(E2E_DIR, 'test-results');
+  return {
+    baseUrl,
+    resultsDir,
+    screenshotDir: process.env.E2E_SCREENSHOT_DIR || path.join(resultsDir, 'screenshots'),
+    distDir: process.env.E2E_DIST_DIR || path.join(REPO_ROOT, 'dist'),
+    chromium: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
+    gpt: {
+      name: process.env.E2E_GPT_NAME || 'Notes GPT',
+      clientId: required('E2E_GPT_CLIENT_ID'),
+      clientSecret: required('E2E_GPT_CLIENT_SECRET'),
+      port: gptPort,
+      redirectUri: process.env.E2E_GPT_REDIRECT_URI || `http://127.0.0.1:${gptPort}/callback`,
+    },
+    keyhouse: null,
+  };
+}
+
+function load() {
+  const file = process.env.E2E_CONFIG;
+  if (!file) return fromEnv();
+  let parsed;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`e2e: cannot read E2E_CONFIG=${file}: ${e.message}`);
+  }
+  for (const key of ['baseUrl', 'resultsDir', 'screenshotDir', 'gpt']) {
+    if (parsed[key] === undefined) throw new Error(`e2e: ${file} has no "${key}"`);
+  }
+  return parsed;
+}
+
+/**
+ * @typedef {object} E2EConfig
+ * @property {string} baseUrl        e.g. http://127.0.0.1:41234 (no trailing slash; also the issuer)
+ * @property {string} resultsDir     e2e/test-results
+ * @property {string} screenshotDir  e2e/test-results/screenshots
+ * @property {string} distDir        the app's built static files
+ * @property {string} chromium       chromium executable
+ * @property {{name:string, clientId:string, clientSecret:string, port:number, redirectUri:string}} gpt
+ * @property {{bin:string, env:Record<string,string>}|null} keyhouse  how to run the CLI against the same database
+ */
+
+/** @type {E2EConfig} */
+export const config = load();

@@ -1,0 +1,195 @@
+// Time from navigation to an interactive consent screen, and the app's bundle size.
+//
+//   node e2e/run.mjs --bench          (E2E_MEASURE_RUNS=15 by default)
+//
+// A signed-in browser context (session cookie already set, app assets already
+// in the HTTP cache from signing up) opens the Notes GPT's authorize URL N times.
+// For each run: `page.goto(authorizeUrl)`, then the time (performance.now(), ms
+// since navigation start) at which consent-approve first exists, is visible and
+// is enabled, observed by a MutationObserver installed before any page script;
+// plus the Navigation Timing entry's responseEnd, domContentLoadedEventEnd and
+// loadEventEnd. Prints median / p90 / min / max, then dist/ sizes. Also writes
+// test-results/measure.json.
+
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { launchBrowser, newContext } from './lib/browser.mjs';
+import { config } from './lib/env.mjs';
+import { newUser } from './lib/users.mjs';
+import { SimulatedGpt } from './gpt.mjs';
+import { APPROVE_SELECTOR, signUpThroughUi } from './pages/index.mjs';
+
+const RUNS = Number.parseInt(process.env.E2E_MEASURE_RUNS || '15', 10);
+if (!Number.isInteger(RUNS) || RUNS < 1) {
+  console.error(`E2E_MEASURE_RUNS must be a positive integer, got ${process.env.E2E_MEASURE_RUNS}`);
+  process.exit(2);
+}
+const RUN_TIMEOUT_MS = 30_000;
+
+// Installed in every document before its own scripts: records the first moment
+// the approve button is present, rendered (visible) and enabled.
+function installProbe(selector) {
+  const ready = () => {
+    const b = document.querySelector(selector);
+    if (!b || b.disabled || b.getAttribute('aria-disabled') === 'true') return false;
+    if (typeof b.checkVisibility === 'function') return b.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
+    return b.getClientRects().length > 0;
+  };
+  window.__consentInteractiveAt = undefined;
+  const check = () => {
+    if (window.__consentInteractiveAt === undefined && ready()) {
+      window.__consentInteractiveAt = performance.now();
+      observer.disconnect();
+    }
+  };
+  const observer = new MutationObserver(check);
+  observer.observe(document, { childList: true, subtree: true, attributes: true });
+}
+
+// ---------------------------------------------------------------------------
+// Statistics
+
+function quantile(sorted, q) {
+  // nearest-rank
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+function summary(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return { median: quantile(s, 0.5), p90: quantile(s, 0.9), min: s[0], max: s[s.length - 1] };
+}
+
+function fmtMs(v) {
+  return v === undefined || Number.isNaN(v) ? '—' : v.toFixed(1);
+}
+
+function table(rows, headers) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function fmtBytes(n) {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function walk(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+async function measureConsent() {
+  const gpt = new SimulatedGpt(); // only builds authorize URLs: no listener needed, nobody approves
+  const browser = await launchBrowser();
+  try {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await signUpThroughUi(page, newUser('bench'));
+    await context.addInitScript(installProbe, APPROVE_SELECTOR);
+
+    const samples = [];
+    for (let i = 0; i < RUNS; i++) {
+      const url = gpt.authorizeUrl();
+      await page.goto(url, { waitUntil: 'commit', timeout: RUN_TIMEOUT_MS });
+      const handle = await page.waitForFunction(() => window.__consentInteractiveAt, undefined, {
+        timeout: RUN_TIMEOUT_MS,
+        polling: 'raf',
+      });
+      const interactive = await handle.jsonValue();
+      await page.waitForLoadState('load', { timeout: RUN_TIMEOUT_MS });
+      const nt = await page.evaluate(() => {
+        const e = performance.getEntriesByType('navigation')[0];
+        return e
+          ? { responseEnd: e.responseEnd, domContentLoadedEventEnd: e.domContentLoadedEventEnd, loadEventEnd: e.loadEventEnd }
+          : null;
+      });
+      if (!nt) throw new Error('no Navigation Timing entry');
+      if (nt.loadEventEnd === 0) {
+        // load fired but its handlers had not finished when we read: read again once they have.
+        await page.waitForFunction(() => performance.getEntriesByType('navigation')[0].loadEventEnd > 0, undefined, { timeout: RUN_TIMEOUT_MS });
+        nt.loadEventEnd = await page.evaluate(() => performance.getEntriesByType('navigation')[0].loadEventEnd);
+      }
+      const onIdp = new URL(page.url()).pathname === '/idp';
+      if (!onIdp) throw new Error(`run ${i + 1}: expected to stay on /idp with the consent screen, at ${page.url()}`);
+      samples.push({ interactive, ...nt });
+      process.stderr.write(`  run ${String(i + 1).padStart(2)}: interactive consent ${fmtMs(interactive)} ms\n`);
+    }
+    return { samples, browserVersion: browser.version() };
+  } finally {
+    await browser.close();
+  }
+}
+
+function bundleSizes(distDir) {
+  const files = walk(distDir);
+  const rel = (f) => path.relative(distDir, f);
+  const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+  const wasm = files.filter((f) => f.endsWith('.wasm')).map((f) => {
+    const buf = readFileSync(f);
+    return { file: rel(f), raw: buf.length, gzip: gz(buf) };
+  });
+  const assets = files.filter((f) => /\.(js|wasm|css)$/.test(f)).map((f) => {
+    const buf = readFileSync(f);
+    return { file: rel(f), raw: statSync(f).size, gzip: gz(buf) };
+  });
+  return {
+    wasm,
+    assets,
+    totalRaw: assets.reduce((a, x) => a + x.raw, 0),
+    totalGzip: assets.reduce((a, x) => a + x.gzip, 0),
+  };
+}
+
+async function main() {
+  console.log(`Keyhouse e2e bench: ${RUNS} runs against ${config.baseUrl}`);
+  const { samples, browserVersion } = await measureConsent();
+  console.log(`chromium ${browserVersion}, signed-in context, warm HTTP cache, viewport 1280x800\n`);
+
+  const metrics = [
+    ['interactive consent (performance.now)', 'interactive'],
+    ['NT responseEnd', 'responseEnd'],
+    ['NT domContentLoadedEventEnd', 'domContentLoadedEventEnd'],
+    ['NT loadEventEnd', 'loadEventEnd'],
+  ];
+  const stats = {};
+  const rows = metrics.map(([label, key]) => {
+    const s = summary(samples.map((x) => x[key]));
+    stats[key] = s;
+    return [label, fmtMs(s.median), fmtMs(s.p90), fmtMs(s.min), fmtMs(s.max)];
+  });
+  console.log(table(rows, ['ms since navigation start', 'median', 'p90', 'min', 'max']));
+  console.log(`(first run: interactive consent ${fmtMs(samples[0].interactive)} ms)\n`);
+
+  const sizes = bundleSizes(config.distDir);
+  if (sizes.wasm.length === 0) console.log(`no .wasm file under ${config.distDir}`);
+  console.log(table(
+    sizes.wasm.map((w) => [w.file, fmtBytes(w.raw), fmtBytes(w.gzip)]),
+    ['wasm', 'raw', 'gzip -9'],
+  ));
+  console.log('');
+  console.log(table(
+    [...sizes.assets.map((a) => [a.file, fmtBytes(a.raw), fmtBytes(a.gzip)]), ['total .js + .wasm + .css', fmtBytes(sizes.totalRaw), fmtBytes(sizes.totalGzip)]],
+    ['asset', 'raw', 'gzip -9'],
+  ));
+
+  mkdirSync(config.resultsDir, { recursive: true });
+  const out = path.join(config.resultsDir, 'measure.json');
+  writeFileSync(out, JSON.stringify({ runs: RUNS, browserVersion, stats, samples, sizes }, null, 2) + '\n');
+  console.log(`\nwrote ${out}`);
+}
+
+main().catch((e) => {
+  console.error(`bench failed: ${e.stack ?? e}`);
+  process.exit(1);
+});

@@ -1,0 +1,7 @@
+export { LoginPage } from './login.mjs';
+export { SignupPage, signUpThroughUi } from './signup.mjs';
+export { NotesPage } from './notes.mjs';
+export { AccountPage } from './account.mjs';
+export { ConsentPage, APPROVE_SELECTOR } from './consent.mjs';
+export { Header } from './header.mjs';
+export { isAt, pathAndQuery, textOf, waitForUrl } from './common.mjs';

@@ -1,0 +1,285 @@
+//! The consent screen and its customisable manifest.
+//!
+//! Like Stytch's `getIDPConsentManifest`, a host app can replace the words
+//! of the consent screen. Unlike it, the hook sees everything the user is
+//! deciding on: the client, where the browser will be sent, the resource
+//! and each scope (with whether this user may grant it).
+
+use keyhouse_types::{AuthorizeStart, ClientSummary, ScopeDescription, SessionUser};
+use leptos::prelude::*;
+
+/// What the consent hook is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentContext {
+    /// Who is asking.
+    pub client: ClientSummary,
+    /// The host (and port) the browser will be sent to afterwards.
+    pub redirect_host: String,
+    /// The resource (RFC 8707) the token will be for, if one was requested.
+    pub resource: Option<String>,
+    /// The requested scopes, each with its plain-words description and
+    /// whether this user may grant it.
+    pub scopes: Vec<ScopeDescription>,
+    /// The signed-in user.
+    pub user: SessionUser,
+    /// The host app's name (the `app_name` prop).
+    pub app_name: String,
+}
+
+impl ConsentContext {
+    pub(crate) fn of(start: &AuthorizeStart, app_name: &str) -> ConsentContext {
+        ConsentContext {
+            client: start.client.clone(),
+            redirect_host: start.redirect_host.clone(),
+            resource: start.resource.clone(),
+            scopes: start.scopes.clone(),
+            user: start.user.clone(),
+            app_name: app_name.to_owned(),
+        }
+    }
+}
+
+/// One line of the consent screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentItem {
+    /// The scope this line stands for (tests and styling key on it).
+    pub scope: Option<String>,
+    /// The line, in plain words.
+    pub text: String,
+    /// A smaller explanation under it.
+    pub details: Option<String>,
+}
+
+/// A titled group of lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentSection {
+    /// The group's heading.
+    pub heading: String,
+    /// Its lines.
+    pub items: Vec<ConsentItem>,
+}
+
+/// The words of the consent screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentManifest {
+    /// The page heading.
+    pub title: String,
+    /// What the app will be allowed to do.
+    pub sections: Vec<ConsentSection>,
+    /// Requested permissions this user cannot grant, listed apart: the app
+    /// will not get them.
+    pub not_granted: Vec<ConsentItem>,
+    /// The approve button's label.
+    pub approve_label: String,
+    /// The deny button's label.
+    pub deny_label: String,
+}
+
+/// The manifest used when the host app gives none.
+pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
+    let item = |s: &ScopeDescription| ConsentItem {
+        scope: Some(s.scope.clone()),
+        text: s.description.clone(),
+        details: None,
+    };
+    let grantable: Vec<ConsentItem> = ctx
+        .scopes
+        .iter()
+        .filter(|s| s.grantable)
+        .map(item)
+        .collect();
+    let not_granted = ctx
+        .scopes
+        .iter()
+        .filter(|s| !s.grantable)
+        .map(item)
+        .collect();
+    let mut sections = Vec::new();
+    if !grantable.is_empty() {
+        sections.push(ConsentSection {
+            heading: format!("This will allow {} to:", ctx.client.name),
+            items: grantable,
+        });
+    }
+    if let Some(resource) = &ctx.resource {
+        sections.push(ConsentSection {
+            heading: "For this service:".into(),
+            items: vec![ConsentItem {
+                scope: None,
+                text: resource.clone(),
+                details: None,
+            }],
+        });
+    }
+    ConsentManifest {
+        title: format!(
+            "{} wants to access your {} account",
+            ctx.client.name, ctx.app_name
+        ),
+        sections,
+        not_granted,
+        approve_label: "Allow access".into(),
+        deny_label: "Deny".into(),
+    }
+}
+
+fn client_kind(c: &ClientSummary) -> &'static str {
+    if c.client_type.is_first_party() {
+        "First-party app"
+    } else {
+        "Third-party app"
+    }
+}
+
+fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// The consent screen. `on_decide` gets `true` for approve, `false` for
+/// deny; `busy` disables both buttons while the decision is being sent.
+#[component]
+pub fn Consent(
+    /// The request being decided.
+    ctx: ConsentContext,
+    /// Its words.
+    manifest: ConsentManifest,
+    /// Called with the user's decision.
+    on_decide: Callback<bool>,
+    /// Whether a decision is being sent.
+    #[prop(into)]
+    busy: Signal<bool>,
+) -> impl IntoView {
+    let heading = NodeRef::<leptos::html::H1>::new();
+    // Move focus to the heading so screen readers announce the request.
+    Effect::new(move |_| {
+        if let Some(h) = heading.get() {
+            let _ = h.focus();
+        }
+    });
+    let logo = ctx.client.logo_uri.clone();
+    let name = ctx.client.name.clone();
+    let description = ctx.client.description.clone();
+    let kind = client_kind(&ctx.client);
+    let third_party = !ctx.client.client_type.is_first_party();
+    let ConsentManifest {
+        title,
+        sections,
+        not_granted,
+        approve_label,
+        deny_label,
+    } = manifest;
+    view! {
+        <section class="kh-card kh-consent" data-testid="consent" aria-labelledby="kh-consent-title">
+            <header class="kh-consent__app">
+                {match logo {
+                    Some(src) => view! { <img class="kh-consent__logo" src=src alt="" width="48" height="48" referrerpolicy="no-referrer"/> }.into_any(),
+                    None => view! { <div class="kh-consent__logo kh-consent__logo--initials" aria-hidden="true">{initials(&name)}</div> }.into_any(),
+                }}
+                <div>
+                    <p class="kh-consent__client" data-testid="consent-client-name">{name.clone()}</p>
+                    <p class={if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" }} data-testid="consent-client-type">{kind}</p>
+                </div>
+            </header>
+            <h1 id="kh-consent-title" class="kh-consent__title" tabindex="-1" node_ref=heading>{title}</h1>
+            {(!description.is_empty()).then(|| view! { <p class="kh-muted">{description}</p> })}
+            <p class="kh-consent__user">
+                "Signed in as " <strong>{ctx.user.email.clone()}</strong>
+            </p>
+            {sections.into_iter().map(|s| view! {
+                <div class="kh-consent__section">
+                    <h2>{s.heading}</h2>
+                    <ul class="kh-scopes">
+                        {s.items.into_iter().map(|i| view! {
+                            <li class="kh-scope" data-testid={if i.scope.is_some() { "consent-scope" } else { "consent-item" }} data-scope=i.scope.clone().unwrap_or_default()>
+                                <span class="kh-scope__check" aria-hidden="true">"✓"</span>
+                                <span>
+                                    {i.text}
+                                    {i.details.map(|d| view! { <small class="kh-muted">{d}</small> })}
+                                </span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </div>
+            }).collect_view()}
+            {(!not_granted.is_empty()).then(|| view! {
+                <div class="kh-consent__section kh-consent__section--denied" data-testid="consent-ungrantable">
+                    <h2>"Not included (your account can't grant these):"</h2>
+                    <ul class="kh-scopes">
+                        {not_granted.into_iter().map(|i| view! {
+                            <li class="kh-scope kh-scope--denied" data-scope=i.scope.clone().unwrap_or_default()>
+                                <span class="kh-scope__check" aria-hidden="true">"✕"</span>
+                                <span>{i.text}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </div>
+            })}
+            <p class="kh-consent__redirect">
+                "After you decide, you'll be sent to "
+                <strong data-testid="consent-redirect-host">{ctx.redirect_host.clone()}</strong>
+                "."
+                {third_party.then(|| " Only allow access if you trust this app.")}
+            </p>
+            <div class="kh-actions">
+                <button type="button" class="kh-button kh-button--secondary" data-testid="consent-deny"
+                    disabled=move || busy.get() on:click=move |_| on_decide.run(false)>
+                    {deny_label}
+                </button>
+                <button type="button" class="kh-button kh-button--primary" data-testid="consent-approve"
+                    disabled=move || busy.get() on:click=move |_| on_decide.run(true)>
+                    {approve_label}
+                </button>
+            </div>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyhouse_types::ClientType;
+
+    fn ctx(scopes: &[(&str, bool)]) -> ConsentContext {
+        ConsentContext {
+            client: ClientSummary {
+                client_id: "c".into(),
+                name: "Notes GPT".into(),
+                description: String::new(),
+                logo_uri: None,
+                client_type: ClientType::ThirdParty,
+            },
+            redirect_host: "chat.openai.com".into(),
+            resource: None,
+            scopes: scopes
+                .iter()
+                .map(|(s, g)| ScopeDescription {
+                    scope: (*s).into(),
+                    description: format!("do {s}"),
+                    grantable: *g,
+                })
+                .collect(),
+            user: SessionUser {
+                user_id: "u".into(),
+                email: "a@example.test".into(),
+                name: String::new(),
+            },
+            app_name: "Notes".into(),
+        }
+    }
+
+    #[test]
+    fn default_manifest_lists_ungrantable_apart() {
+        let m = default_manifest(&ctx(&[("openid", true), ("notes:write", false)]));
+        assert_eq!(m.title, "Notes GPT wants to access your Notes account");
+        assert_eq!(m.sections.len(), 1);
+        assert_eq!(m.sections[0].items.len(), 1);
+        assert_eq!(m.sections[0].items[0].scope.as_deref(), Some("openid"));
+        assert_eq!(m.not_granted.len(), 1);
+        assert_eq!(m.not_granted[0].scope.as_deref(), Some("notes:write"));
+        assert_eq!(initials("notes gpt"), "NG");
+    }
+}

@@ -1,0 +1,281 @@
+//! The `IdentityProvider` component: the page at the Authorization URL.
+
+use keyhouse_types::{AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{ApiClient, ApiError};
+use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
+use crate::params::{login_url, parse_query};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Working(String),
+    Consent(Box<AuthorizeStart>),
+    Failed(ApiError),
+}
+
+fn location() -> Option<web_sys::Location> {
+    web_sys::window().map(|w| w.location())
+}
+
+/// The page's path and query, e.g. `/idp?client_id=…`.
+fn path_and_query() -> String {
+    location()
+        .map(|l| {
+            format!(
+                "{}{}",
+                l.pathname().unwrap_or_default(),
+                l.search().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Leaves for the client. `replace`, so Back does not replay a used request.
+fn leave(url: &str) {
+    if let Some(l) = location() {
+        let _ = l.replace(url);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Flow {
+    api: StoredValue<ApiClient>,
+    params: StoredValue<AuthorizeParams>,
+    login_path: StoredValue<String>,
+    on_login_required: Option<Callback<String>>,
+    phase: RwSignal<Phase>,
+    busy: RwSignal<bool>,
+}
+
+impl Flow {
+    fn to_login(self) {
+        let url = login_url(&self.login_path.get_value(), &path_and_query());
+        self.phase
+            .set(Phase::Working("Taking you to sign in…".into()));
+        match self.on_login_required {
+            Some(cb) => cb.run(url),
+            None => {
+                if let Some(l) = location() {
+                    let _ = l.assign(&url);
+                }
+            }
+        }
+    }
+
+    fn fail(self, e: ApiError) {
+        if matches!(e.code(), "login_required" | "session_required") {
+            return self.to_login();
+        }
+        leptos::logging::warn!("authorization request refused: {e}");
+        self.busy.set(false);
+        self.phase.set(Phase::Failed(e));
+    }
+
+    async fn start(self) {
+        let api = self.api.get_value();
+        let params = self.params.get_value();
+        // The server checks the client and redirect URI before the session,
+        // so a bad request is explained here even to a signed-out visitor
+        // (no detour through login for a link that can never work), and it
+        // answers `login_required` when there is no session, or when
+        // `prompt=login` / `max_age` ask for a fresh one. With `prompt=none`
+        // it redirects `login_required` to the client itself: no UI.
+        match api.authorize_start(&params).await {
+            Ok(AuthorizeStartResponse::Redirect(r)) => leave(&r.redirect_uri),
+            Ok(AuthorizeStartResponse::Describe(start)) if start.consent_required => {
+                self.phase.set(Phase::Consent(start));
+            }
+            Ok(AuthorizeStartResponse::Describe(start)) => {
+                self.phase.set(Phase::Working(format!(
+                    "Returning you to {}…",
+                    start.client.name
+                )));
+                self.decide(true).await;
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    async fn decide(self, consent_granted: bool) {
+        self.busy.set(true);
+        let decision = AuthorizeDecision {
+            consent_granted,
+            params: self.params.get_value(),
+        };
+        match self.api.get_value().authorize(&decision).await {
+            Ok(r) => {
+                if matches!(self.phase.get_untracked(), Phase::Consent(_)) {
+                    self.phase
+                        .set(Phase::Working("Returning you to the app…".into()));
+                }
+                leave(&r.redirect_uri);
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+}
+
+/// Mount at the Authorization URL (`/idp`). It reads the OAuth request from
+/// the page URL, checks the session, sends the user to sign in (with
+/// `returnTo` set to this page) when there is none, shows consent to apps
+/// that need it, and sends the browser back to the client's `redirect_uri`.
+///
+/// Requests that must not be redirected (unknown client, unregistered
+/// redirect URI, anything wrong before the client is verified) are explained
+/// on the page. `prompt=none` never shows UI.
+///
+/// ```ignore
+/// view! { <IdentityProvider app_name="Notes" login_path="/login"/> }
+/// ```
+#[component]
+pub fn IdentityProvider(
+    /// Replaces the words of the consent screen; see
+    /// [`ConsentManifest`] and [`default_manifest`].
+    #[prop(optional)]
+    consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
+    /// The host app's login page; `returnTo=<this page>` is appended.
+    #[prop(into, default = "/login".to_owned())]
+    login_path: String,
+    /// The host app's name, used in headings ("… wants to access your
+    /// Notes account").
+    #[prop(into, default = "this app".to_owned())]
+    app_name: String,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+    /// Called with the login URL instead of a full page navigation (e.g. to
+    /// use the app's router).
+    #[prop(optional)]
+    on_login_required: Option<Callback<String>>,
+) -> impl IntoView {
+    let flow = Flow {
+        api: StoredValue::new(api.unwrap_or_default()),
+        params: StoredValue::new(parse_query(
+            &location().and_then(|l| l.search().ok()).unwrap_or_default(),
+        )),
+        login_path: StoredValue::new(login_path),
+        on_login_required,
+        phase: RwSignal::new(Phase::Working("Checking your session…".into())),
+        busy: RwSignal::new(false),
+    };
+    // Effects run only in the browser, once.
+    Effect::new(move |_| spawn_local(flow.start()));
+    let app_name = StoredValue::new(app_name);
+    let on_decide = Callback::new(move |granted: bool| spawn_local(flow.decide(granted)));
+    view! {
+        <div class="kh-idp">
+            {move || match flow.phase.get() {
+                Phase::Working(message) => view! { <Working message/> }.into_any(),
+                Phase::Consent(start) => {
+                    let ctx = ConsentContext::of(&start, &app_name.get_value());
+                    let manifest = match consent_manifest {
+                        Some(hook) => hook.run(ctx.clone()),
+                        None => default_manifest(&ctx),
+                    };
+                    view! { <Consent ctx manifest on_decide busy=flow.busy/> }.into_any()
+                }
+                Phase::Failed(error) => view! { <RequestError error app_name=app_name.get_value()/> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn Working(message: String) -> impl IntoView {
+    view! {
+        <div class="kh-card kh-working" data-testid="idp-loading" role="status" aria-live="polite">
+            <span class="kh-spinner" aria-hidden="true"></span>
+            <p>{message}</p>
+        </div>
+    }
+}
+
+/// Headline and explanation of an error shown on the page.
+fn explain(code: &str, app_name: &str) -> (String, String, bool) {
+    match code {
+        "invalid_client" | "unauthorized_client" => (
+            "This app isn't recognised".into(),
+            format!("The app that sent you here is not registered with {app_name}, or it has been removed. Nothing was shared with it. Go back to the app and contact its developer."),
+            false,
+        ),
+        "invalid_request" | "unsupported_response_type" | "invalid_scope" | "invalid_target" => (
+            "This sign-in link doesn't work".into(),
+            "The request that brought you here is malformed or doesn't match the app's registration, so you were not sent back to it. Nothing was shared.".into(),
+            false,
+        ),
+        "access_denied" | "csrf_detected" => (
+            "Request blocked".into(),
+            "This request did not come from this site, so it was stopped. Nothing was shared.".into(),
+            false,
+        ),
+        "network_error" => (
+            format!("Can't reach {app_name}"),
+            "Check your connection, then try again.".into(),
+            true,
+        ),
+        "temporarily_unavailable" | "server_error" => (
+            "Something went wrong on our side".into(),
+            "Nothing was shared. Please try again in a moment.".into(),
+            true,
+        ),
+        _ => (
+            "This request can't be completed".into(),
+            "Nothing was shared with the app.".into(),
+            false,
+        ),
+    }
+}
+
+#[component]
+fn RequestError(error: ApiError, app_name: String) -> impl IntoView {
+    let (title, text, retry) = explain(error.code(), &app_name);
+    let heading = NodeRef::<leptos::html::H1>::new();
+    Effect::new(move |_| {
+        if let Some(h) = heading.get() {
+            let _ = h.focus();
+        }
+    });
+    view! {
+        <section class="kh-card kh-error" data-testid="idp-error" role="alert" aria-labelledby="kh-error-title">
+            <div class="kh-error__icon" aria-hidden="true">"!"</div>
+            <h1 id="kh-error-title" tabindex="-1" node_ref=heading>{title}</h1>
+            <p>{text}</p>
+            {error.description().map(|d| view! { <p class="kh-error__detail">{d.to_owned()}</p> })}
+            <p class="kh-muted">"Error code: " <code data-testid="idp-error-code">{error.code().to_owned()}</code></p>
+            <div class="kh-actions">
+                <a class="kh-button kh-button--secondary" href="/">{format!("Go to {app_name}")}</a>
+                {retry.then(|| view! {
+                    <button type="button" class="kh-button kh-button--primary"
+                        on:click=move |_| { if let Some(l) = location() { let _ = l.reload(); } }>
+                        "Try again"
+                    </button>
+                })}
+            </div>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain;
+
+    #[test]
+    fn every_error_gets_words() {
+        for code in [
+            "invalid_client",
+            "invalid_request",
+            "network_error",
+            "server_error",
+            "weird",
+        ] {
+            let (title, text, _) = explain(code, "Notes");
+            assert!(!title.is_empty() && !text.is_empty(), "{code}");
+        }
+        assert!(
+            explain("network_error", "Notes").2,
+            "network errors offer a retry"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Reading the authorize request from the page URL, and building the login
+//! URL with `returnTo`.
+
+use keyhouse_types::{AuthorizeParams, ParamValue};
+
+/// Parses a query string (with or without the leading `?`) into authorize
+/// parameters. Repeated parameters are kept as lists so the server can refuse
+/// them (RFC 6749 §3.1); malformed percent-encoding is decoded lossily, never
+/// a panic.
+pub fn parse_query(query: &str) -> AuthorizeParams {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let mut params = AuthorizeParams::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let (k, v) = (k.into_owned(), v.into_owned());
+        match params.remove(&k) {
+            None => {
+                params.insert(k, ParamValue::One(v));
+            }
+            Some(ParamValue::One(first)) => {
+                params.insert(k, ParamValue::Many(vec![first, v]));
+            }
+            Some(ParamValue::Many(mut all)) => {
+                all.push(v);
+                params.insert(k, ParamValue::Many(all));
+            }
+        }
+    }
+    params
+}
+
+/// Whether the request asks for no UI (`prompt=none`, OIDC Core §3.1.2.1).
+pub fn prompt_none(params: &AuthorizeParams) -> bool {
+    matches!(params.get("prompt"), Some(ParamValue::One(p)) if p.split(' ').any(|v| v == "none"))
+}
+
+/// `login_path?returnTo=<path_and_query>`, percent-encoded.
+pub fn login_url(login_path: &str, path_and_query: &str) -> String {
+    let encoded: String = form_urlencoded::byte_serialize(path_and_query.as_bytes()).collect();
+    let sep = if login_path.contains('?') { '&' } else { '?' };
+    format!("{login_path}{sep}returnTo={encoded}")
+}
+
+/// The `returnTo` of a login or sign-up page's query, when it is a safe
+/// same-origin relative path (SECURITY.md row 4); `None` otherwise.
+pub fn return_to(query: &str) -> Option<String> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "returnTo")
+        .and_then(|(_, v)| keyhouse_types::return_to::sanitize(&v).map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_and_malformed() {
+        let p = parse_query("?client_id=a&scope=x&scope=y&bad=%ZZ%&=&state=%E2%9C%93");
+        assert_eq!(p.get("client_id"), Some(&ParamValue::One("a".into())));
+        assert_eq!(
+            p.get("scope"),
+            Some(&ParamValue::Many(vec!["x".into(), "y".into()]))
+        );
+        assert!(p.contains_key("bad"));
+        assert_eq!(p.get("state"), Some(&ParamValue::One("✓".into())));
+        assert!(parse_query("").is_empty());
+    }
+
+    #[test]
+    fn prompt() {
+        assert!(prompt_none(&parse_query("prompt=none")));
+        assert!(prompt_none(&parse_query("prompt=login%20none")));
+        assert!(!prompt_none(&parse_query("prompt=login")));
+        assert!(!prompt_none(&parse_query("prompt=none&prompt=none")));
+    }
+
+    #[test]
+    fn login_and_return_to() {
+        let url = login_url("/login", "/idp?client_id=a&state=b c");
+        assert_eq!(url, "/login?returnTo=%2Fidp%3Fclient_id%3Da%26state%3Db+c");
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        assert_eq!(
+            return_to(query).as_deref(),
+            Some("/idp?client_id=a&state=b c")
+        );
+        for evil in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+        ] {
+            let q = login_url("/login", evil);
+            let q = q.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            assert_eq!(return_to(q), None, "{evil}");
+        }
+    }
+}

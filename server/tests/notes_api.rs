@@ -1,0 +1,487 @@
+//! The app's API for agents (`/api/notes`), its OpenAPI document, the app's
+//! server functions and the static app with its security headers, through
+//! the real `keyhouse serve` binary.
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+struct Agent {
+    client_id: String,
+    client_secret: String,
+}
+
+fn register(env: &common::Env) -> Agent {
+    let out = env.ok(&[
+        "clients",
+        "create",
+        "--name",
+        "Notes GPT",
+        "--type",
+        "third_party",
+        "--redirect-uri",
+        REDIRECT,
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    Agent {
+        client_id: v["client_id"].as_str().expect("id").to_owned(),
+        client_secret: v["client_secret"].as_str().expect("secret").to_owned(),
+    }
+}
+
+/// A browser-like client with its own cookie jar, signed up as `email`.
+async fn user(base: &str, email: &str) -> reqwest::Client {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = http
+        .post(format!("{base}/api/session/signup"))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(res.status(), StatusCode::OK, "signup");
+    http
+}
+
+/// The code flow through the JSON authorize API: an access token for the
+/// signed-in `browser` with `scope`.
+async fn token(base: &str, browser: &reqwest::Client, agent: &Agent, scope: &str) -> Value {
+    let res = browser
+        .post(format!("{base}/api/idp/authorize"))
+        .json(&json!({
+            "consent_granted": true, "response_type": "code", "client_id": agent.client_id,
+            "redirect_uri": REDIRECT, "scope": scope, "state": "s1",
+        }))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), StatusCode::OK);
+    let to: Value = res.json().await.expect("json");
+    let url = url::Url::parse(to["redirect_uri"].as_str().expect("uri")).expect("url");
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let res = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &agent.client_id),
+            ("client_secret", &agent.client_secret),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.expect("json")
+}
+
+fn bearer(v: &Value) -> String {
+    format!(
+        "Bearer {}",
+        v["access_token"].as_str().expect("access_token")
+    )
+}
+
+#[tokio::test]
+async fn an_agent_reads_and_writes_notes_within_its_scopes() {
+    let env = common::env().await;
+    let agent = register(&env);
+    let (_server, base) = env.serve().await;
+    let http = reqwest::Client::new();
+    let alice = user(&base, "alice@example.test").await;
+
+    let rw = token(&base, &alice, &agent, "openid notes:read notes:write").await;
+    let res = http
+        .post(format!("{base}/api/notes"))
+        .header("authorization", bearer(&rw))
+        .json(&json!({"title": "  Groceries ", "body": "eggs"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let note: Value = res.json().await.expect("json");
+    assert_eq!(note["title"], "Groceries", "the title is trimmed");
+    let id = note["id"].as_str().expect("id").to_owned();
+
+    let list: Value = http
+        .get(format!("{base}/api/notes"))
+        .header("authorization", bearer(&rw))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["id"], id.as_str());
+
+    // The session cookie works too (the app's own pages).
+    let mine: Value = alice
+        .get(format!("{base}/api/notes/{id}"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(mine["body"], "eggs");
+
+    // Read-only token: 403 insufficient_scope naming notes:write; nothing written.
+    let ro = token(&base, &alice, &agent, "openid notes:read").await;
+    let res = http
+        .post(format!("{base}/api/notes"))
+        .header("authorization", bearer(&ro))
+        .json(&json!({"title": "nope"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"notes:write\""),
+        "{challenge}"
+    );
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "insufficient_scope");
+    let res = http
+        .delete(format!("{base}/api/notes/{id}"))
+        .header("authorization", bearer(&ro))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Bad bodies get a 400 JSON error.
+    for body in [
+        json!({"title": ""}),
+        json!({"title": "x".repeat(201)}),
+        json!({"body": "no title"}),
+    ] {
+        let res = http
+            .post(format!("{base}/api/notes"))
+            .header("authorization", bearer(&rw))
+            .json(&body)
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let e: Value = res.json().await.expect("json");
+        assert_eq!(e["error"], "invalid_request");
+    }
+
+    let res = http
+        .delete(format!("{base}/api/notes/{id}"))
+        .header("authorization", bearer(&rw))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = http
+        .get(format!("{base}/api/notes/{id}"))
+        .header("authorization", bearer(&rw))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn credentials_are_checked_and_users_are_kept_apart() {
+    let env = common::env().await;
+    let agent = register(&env);
+    let (_server, base) = env.serve().await;
+    let http = reqwest::Client::new();
+
+    // No credentials: 401 with a bare Bearer challenge (RFC 6750 §3.1).
+    let res = http
+        .get(format!("{base}/api/notes"))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("Bearer")
+    );
+    // A forged token.
+    let res = http
+        .get(format!("{base}/api/notes"))
+        .header("authorization", "Bearer eyJhbGciOiJub25lIn0.e30.")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .contains("invalid_token")
+    );
+
+    let alice = user(&base, "alice@example.test").await;
+    let bob = user(&base, "bob@example.test").await;
+    let alice_token = token(&base, &alice, &agent, "notes:read notes:write").await;
+    let bob_token = token(&base, &bob, &agent, "notes:read notes:write offline_access").await;
+    let note: Value = http
+        .post(format!("{base}/api/notes"))
+        .header("authorization", bearer(&alice_token))
+        .json(&json!({"title": "alice's"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = note["id"].as_str().expect("id");
+    // Bob's token can neither see nor delete Alice's note.
+    for req in [
+        http.get(format!("{base}/api/notes/{id}")),
+        http.delete(format!("{base}/api/notes/{id}")),
+    ] {
+        let res = req
+            .header("authorization", bearer(&bob_token))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    let bobs: Value = http
+        .get(format!("{base}/api/notes"))
+        .header("authorization", bearer(&bob_token))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(bobs, json!([]));
+
+    // Revoking Bob's refresh token revokes the grant family, access tokens included.
+    let res = http
+        .post(format!("{base}/oauth2/revoke"))
+        .form(&[
+            (
+                "token",
+                bob_token["refresh_token"].as_str().expect("refresh"),
+            ),
+            ("client_id", &agent.client_id),
+            ("client_secret", &agent.client_secret),
+        ])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = http
+        .get(format!("{base}/api/notes"))
+        .header("authorization", bearer(&bob_token))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // A client_credentials token acts for no user: refused.
+    let cc: Value = http
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &agent.client_id),
+            ("client_secret", &agent.client_secret),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    if cc.get("access_token").is_some() {
+        let res = http
+            .get(format!("{base}/api/notes"))
+            .header("authorization", bearer(&cc))
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn cookie_writes_must_come_from_our_origin() {
+    let env = common::env().await;
+    let (_server, base) = env.serve().await;
+    let alice = user(&base, "alice@example.test").await;
+    // SECURITY.md row 12: a cross-site form or fetch riding the cookie is refused.
+    let res = alice
+        .post(format!("{base}/api/notes"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({"title": "forged"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = alice
+        .post(format!("{base}/api/app/notes/create"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("title", "forged"), ("body", "")])
+        .send()
+        .await
+        .expect("server fn");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let list: Value = alice
+        .get(format!("{base}/api/notes"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list, json!([]), "no forged note was written");
+
+    // Same-origin: the server functions the pages use.
+    let res = alice
+        .post(format!("{base}/api/app/notes/create"))
+        .header("origin", base.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("title", "from the page"), ("body", "hello")])
+        .send()
+        .await
+        .expect("server fn");
+    assert_eq!(res.status(), StatusCode::OK);
+    let note: Value = res.json().await.expect("json");
+    assert_eq!(note["title"], "from the page");
+    let res = alice
+        .post(format!("{base}/api/app/notes/list"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("server fn");
+    let list: Value = res.json().await.expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    // Without a session the server function refuses and writes nothing.
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/app/notes/create"))
+        .form(&[("title", "anonymous"), ("body", "")])
+        .send()
+        .await
+        .expect("server fn");
+    assert!(!res.status().is_success());
+    let text = res.text().await.expect("body");
+    assert!(text.contains("SignedOut"), "{text}");
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_oauth_flow() {
+    let env = common::env().await;
+    let (_server, base) = env.serve().await;
+    let doc: Value = reqwest::get(format!("{base}/openapi.json"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], base.as_str());
+    let flow = &doc["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"];
+    assert_eq!(flow["authorizationUrl"], format!("{base}/idp"));
+    assert_eq!(flow["tokenUrl"], format!("{base}/oauth2/token"));
+    assert_eq!(flow["scopes"]["notes:read"], "Read your notes");
+    assert!(flow["scopes"]["notes:write"].is_string());
+    for (path, method, scope) in [
+        ("/api/notes", "get", "notes:read"),
+        ("/api/notes", "post", "notes:write"),
+        ("/api/notes/{id}", "get", "notes:read"),
+        ("/api/notes/{id}", "delete", "notes:write"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op["operationId"].is_string(), "{method} {path}");
+        assert_eq!(op["security"][0]["oauth2"][0], scope, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn the_app_is_served_with_security_headers() {
+    let env = common::env().await;
+    let dist = env.dir.join("dist");
+    std::fs::create_dir_all(&dist).expect("dist");
+    let loader = "import init from '/app-0123456789abcdef.js';init();";
+    std::fs::write(
+        dist.join("index.html"),
+        format!("<!DOCTYPE html><html><head><script type=\"module\">{loader}</script></head><body></body></html>"),
+    )
+    .expect("index");
+    std::fs::write(
+        dist.join("app-0123456789abcdef.js"),
+        "export default function init() {}",
+    )
+    .expect("js");
+    let (_server, base) = env.serve().await;
+
+    for path in [
+        "/",
+        "/idp?client_id=x&state=y",
+        "/login?returnTo=%2Faccount",
+        "/account",
+    ] {
+        let res = reqwest::get(format!("{base}{path}")).await.expect("get");
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let h = res.headers();
+        assert!(
+            h["content-type"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/html")
+        );
+        let csp = h["content-security-policy"].to_str().expect("ascii");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+        assert!(!csp.contains("'unsafe-inline'"), "{csp}");
+        use base64::Engine;
+        use sha2::Digest;
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(loader.as_bytes()));
+        assert!(
+            csp.contains(&format!("'sha256-{hash}'")),
+            "the inline loader is allowed by hash: {csp}"
+        );
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+    let res = reqwest::get(format!("{base}/app-0123456789abcdef.js"))
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .expect("ascii")
+            .contains("immutable")
+    );
+    for missing in [
+        "/missing.js",
+        "/api/nothing",
+        "/oauth2/nothing",
+        "/../Cargo.toml",
+    ] {
+        let res = reqwest::get(format!("{base}{missing}")).await.expect("get");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{missing}");
+    }
+}
