@@ -81,6 +81,10 @@ e2e_tests() {
 step "set-up (scripts/setup.sh test)" bash "$ROOT/scripts/setup.sh" test
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+# The browser crates again for wasm32: their wasm-only code (mounting, js_sys) is
+# not compiled on the host.
+step "cargo clippy (wasm32: app, idp-component)" cargo clippy --locked \
+    -p keyhouse-app -p keyhouse-idp-component --target wasm32-unknown-unknown -- -D warnings
 step "tests on SQLite (unit, integration, doc)" sqlite_tests
 step "build the app (trunk build --release)" bash "$ROOT/scripts/build-app.sh"
 step "end-to-end tests in Chromium (e2e/)" e2e_tests

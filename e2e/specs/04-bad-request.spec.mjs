@@ -10,8 +10,7 @@ import { SimulatedGpt } from '../gpt.mjs';
 import { ConsentPage, signUpThroughUi } from '../pages/index.mjs';
 
 /**
- * Opens `url` as a signed-in user (so no login redirect can get in the way,
- * whichever order the component checks things in) and returns the error shown.
+ * Opens `url` and returns the error shown; asserts the browser stayed on /idp.
  */
 async function openExpectingError(page, url) {
   const navigations = recordNavigations(page);
@@ -55,6 +54,26 @@ browserTest('bad authorization requests show an error and never redirect', async
     assert.equal(c.code, 'invalid_request', `a request without client_id should show invalid_request, shows ${JSON.stringify(c)}`);
 
     assert.equal(gpt.requestCount, 0, `the GPT's listener must get no request at all, got ${gpt.requests.map((r) => r.path).join(', ')}`);
+  } finally {
+    await gpt.stop();
+  }
+});
+
+browserTest('a signed-out visitor sees the error too, without a detour through login', async ({ page }) => {
+  const gpt = new SimulatedGpt();
+  await gpt.start();
+  try {
+    // The server checks client and redirect URI before the session, so a
+    // link that can never work is explained at once, not after signing in.
+    const navigations = recordNavigations(page);
+    const other = `http://127.0.0.1:${gpt.port}/other`;
+    const a = await openExpectingError(page, gpt.authorizeUrl({ redirect_uri: other }));
+    assert.equal(a.code, 'invalid_request', `shows ${JSON.stringify(a)}`);
+    const b = await openExpectingError(page, gpt.authorizeUrl({ client_id: `no-such-client-${Date.now()}` }));
+    assert.equal(b.code, 'invalid_client', `shows ${JSON.stringify(b)}`);
+    const login = navigations.filter((u) => new URL(u).pathname === '/login');
+    assert.deepEqual(login, [], `the login page must not be shown for a bad request, saw ${login.join(', ')}`);
+    assert.equal(gpt.requestCount, 0, 'the GPT must get no request');
   } finally {
     await gpt.stop();
   }

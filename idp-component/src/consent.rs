@@ -222,7 +222,7 @@ pub fn Consent(
                 "After you decide, you'll be sent to "
                 <strong data-testid="consent-redirect-host">{ctx.redirect_host.clone()}</strong>
                 "."
-                {third_party.then(|| " Only allow access if you trust this app.")}
+                {third_party.then_some(" Only allow access if you trust this app.")}
             </p>
             <div class="kh-actions">
                 <button type="button" class="kh-button kh-button--secondary" data-testid="consent-deny"

@@ -46,7 +46,7 @@ async fn user(base: &str, email: &str) -> reqwest::Client {
         .send()
         .await
         .expect("signup");
-    assert_eq!(res.status(), StatusCode::OK, "signup");
+    assert_eq!(res.status(), StatusCode::CREATED, "signup");
     http
 }
 
@@ -86,6 +86,14 @@ async fn token(base: &str, browser: &reqwest::Client, agent: &Agent, scope: &str
     res.json().await.expect("json")
 }
 
+/// Sends `req` with `token`'s access token.
+async fn send(req: reqwest::RequestBuilder, token: &Value) -> reqwest::Response {
+    req.header("authorization", bearer(token))
+        .send()
+        .await
+        .expect("request")
+}
+
 fn bearer(v: &Value) -> String {
     format!(
         "Bearer {}",
@@ -102,24 +110,19 @@ async fn an_agent_reads_and_writes_notes_within_its_scopes() {
     let alice = user(&base, "alice@example.test").await;
 
     let rw = token(&base, &alice, &agent, "openid notes:read notes:write").await;
-    let res = http
-        .post(format!("{base}/api/notes"))
-        .header("authorization", bearer(&rw))
-        .json(&json!({"title": "  Groceries ", "body": "eggs"}))
-        .send()
-        .await
-        .expect("create");
+    let res = send(
+        http.post(format!("{base}/api/notes"))
+            .json(&json!({"title": "  Groceries ", "body": "eggs"})),
+        &rw,
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let note: Value = res.json().await.expect("json");
     assert_eq!(note["title"], "Groceries", "the title is trimmed");
     let id = note["id"].as_str().expect("id").to_owned();
 
-    let list: Value = http
-        .get(format!("{base}/api/notes"))
-        .header("authorization", bearer(&rw))
-        .send()
+    let list: Value = send(http.get(format!("{base}/api/notes")), &rw)
         .await
-        .expect("list")
         .json()
         .await
         .expect("json");
@@ -139,13 +142,12 @@ async fn an_agent_reads_and_writes_notes_within_its_scopes() {
 
     // Read-only token: 403 insufficient_scope naming notes:write; nothing written.
     let ro = token(&base, &alice, &agent, "openid notes:read").await;
-    let res = http
-        .post(format!("{base}/api/notes"))
-        .header("authorization", bearer(&ro))
-        .json(&json!({"title": "nope"}))
-        .send()
-        .await
-        .expect("create");
+    let res = send(
+        http.post(format!("{base}/api/notes"))
+            .json(&json!({"title": "nope"})),
+        &ro,
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let challenge = res.headers()["www-authenticate"]
         .to_str()
@@ -158,12 +160,7 @@ async fn an_agent_reads_and_writes_notes_within_its_scopes() {
     );
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["error"], "insufficient_scope");
-    let res = http
-        .delete(format!("{base}/api/notes/{id}"))
-        .header("authorization", bearer(&ro))
-        .send()
-        .await
-        .expect("delete");
+    let res = send(http.delete(format!("{base}/api/notes/{id}")), &ro).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     // Bad bodies get a 400 JSON error.
@@ -172,31 +169,15 @@ async fn an_agent_reads_and_writes_notes_within_its_scopes() {
         json!({"title": "x".repeat(201)}),
         json!({"body": "no title"}),
     ] {
-        let res = http
-            .post(format!("{base}/api/notes"))
-            .header("authorization", bearer(&rw))
-            .json(&body)
-            .send()
-            .await
-            .expect("create");
+        let res = send(http.post(format!("{base}/api/notes")).json(&body), &rw).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
         let e: Value = res.json().await.expect("json");
         assert_eq!(e["error"], "invalid_request");
     }
 
-    let res = http
-        .delete(format!("{base}/api/notes/{id}"))
-        .header("authorization", bearer(&rw))
-        .send()
-        .await
-        .expect("delete");
+    let res = send(http.delete(format!("{base}/api/notes/{id}")), &rw).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = http
-        .get(format!("{base}/api/notes/{id}"))
-        .header("authorization", bearer(&rw))
-        .send()
-        .await
-        .expect("get");
+    let res = send(http.get(format!("{base}/api/notes/{id}")), &rw).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
@@ -239,16 +220,15 @@ async fn credentials_are_checked_and_users_are_kept_apart() {
     let bob = user(&base, "bob@example.test").await;
     let alice_token = token(&base, &alice, &agent, "notes:read notes:write").await;
     let bob_token = token(&base, &bob, &agent, "notes:read notes:write offline_access").await;
-    let note: Value = http
-        .post(format!("{base}/api/notes"))
-        .header("authorization", bearer(&alice_token))
-        .json(&json!({"title": "alice's"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let note: Value = send(
+        http.post(format!("{base}/api/notes"))
+            .json(&json!({"title": "alice's"})),
+        &alice_token,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
     let id = note["id"].as_str().expect("id");
     // Bob's token can neither see nor delete Alice's note.
     for req in [
@@ -262,12 +242,8 @@ async fn credentials_are_checked_and_users_are_kept_apart() {
             .expect("send");
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }
-    let bobs: Value = http
-        .get(format!("{base}/api/notes"))
-        .header("authorization", bearer(&bob_token))
-        .send()
+    let bobs: Value = send(http.get(format!("{base}/api/notes")), &bob_token)
         .await
-        .expect("list")
         .json()
         .await
         .expect("json");
@@ -288,12 +264,7 @@ async fn credentials_are_checked_and_users_are_kept_apart() {
         .await
         .expect("revoke");
     assert_eq!(res.status(), StatusCode::OK);
-    let res = http
-        .get(format!("{base}/api/notes"))
-        .header("authorization", bearer(&bob_token))
-        .send()
-        .await
-        .expect("list");
+    let res = send(http.get(format!("{base}/api/notes")), &bob_token).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // A client_credentials token acts for no user: refused.
@@ -310,15 +281,9 @@ async fn credentials_are_checked_and_users_are_kept_apart() {
         .json()
         .await
         .expect("json");
-    if cc.get("access_token").is_some() {
-        let res = http
-            .get(format!("{base}/api/notes"))
-            .header("authorization", bearer(&cc))
-            .send()
-            .await
-            .expect("list");
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    }
+    assert!(cc.get("access_token").is_some(), "{cc}");
+    let res = send(http.get(format!("{base}/api/notes")), &cc).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use keyhouse_idp_component::{ApiError, use_session};
 use keyhouse_types::{LoginRequest, SignupRequest};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::APP_NAME;
@@ -30,11 +31,16 @@ fn with_return(path: &str, target: &str) -> String {
     }
 }
 
-/// A full page load of `target`: the IdP page then reads its request from
-/// a clean page.
-fn go(target: &str) {
-    if let Some(w) = web_sys::window() {
-        let _ = w.location().assign(target);
+/// Goes to the (sanitised) `target` after signing in. The IdP page gets a
+/// full page load, so it reads its request from a clean page; the app's own
+/// pages use the router.
+fn after_sign_in(target: &str, navigate: impl Fn(&str, NavigateOptions)) {
+    if target.starts_with("/idp") {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().assign(target);
+        }
+    } else {
+        navigate(target, NavigateOptions::default());
     }
 }
 
@@ -97,14 +103,7 @@ pub fn LoginPage() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match session.login(&req).await {
-                Ok(_) => {
-                    let t = target.get_untracked();
-                    if t.starts_with("/idp") {
-                        go(&t);
-                    } else {
-                        navigate(&t, Default::default());
-                    }
-                }
+                Ok(_) => after_sign_in(&target.get_untracked(), navigate),
                 Err(e) => {
                     error.set(Some(login_message(&e)));
                     password.set(String::new());
@@ -175,14 +174,7 @@ pub fn SignupPage() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match session.signup(&req).await {
-                Ok(_) => {
-                    let t = target.get_untracked();
-                    if t.starts_with("/idp") {
-                        go(&t);
-                    } else {
-                        navigate(&t, Default::default());
-                    }
-                }
+                Ok(_) => after_sign_in(&target.get_untracked(), navigate),
                 Err(e) => {
                     error.set(Some(signup_message(&e)));
                     pending.set(false);

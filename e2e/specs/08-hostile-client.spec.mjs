@@ -1,0 +1,61 @@
+// 8. SECURITY.md rows 14-16 in the browser: a client whose name and
+//    description are HTML/script is shown as text, never run; the consent page
+//    refuses to be framed by another site; and it carries no-referrer.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { browserTest } from '../lib/browser.mjs';
+import { config } from '../lib/env.mjs';
+import { newUser } from '../lib/users.mjs';
+import { SimulatedGpt } from '../gpt.mjs';
+import { ConsentPage, signUpThroughUi } from '../pages/index.mjs';
+
+const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">Evil <script>window.__pwned=2</script>';
+
+function registerHostileClient(redirectUri) {
+  assert.ok(config.keyhouse, 'the runner must say how to run the keyhouse CLI');
+  const out = execFileSync(
+    config.keyhouse.bin,
+    ['clients', 'create', '--name', HOSTILE_NAME, '--type', 'third_party', '--redirect-uri', redirectUri,
+      '--description', '<b onmouseover="window.__pwned=3">bold?</b>', '--json'],
+    { env: { ...process.env, ...config.keyhouse.env }, encoding: 'utf8' },
+  );
+  return JSON.parse(out.trim());
+}
+
+browserTest('a hostile client name is rendered as text and the consent page cannot be framed', async ({ page }) => {
+  const client = registerHostileClient(new SimulatedGpt().redirectUri);
+  const gpt = new SimulatedGpt({ clientId: client.client_id, clientSecret: client.client_secret });
+  await gpt.start();
+  try {
+    await signUpThroughUi(page, newUser('hostile'));
+    const consent = new ConsentPage(page);
+    const response = await page.goto(gpt.authorizeUrl());
+    assert.equal(response.headers()['referrer-policy'], 'no-referrer', 'the /idp page must send Referrer-Policy: no-referrer');
+    assert.match(response.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+    await consent.waitForConsent();
+    assert.equal((await consent.clientName.textContent()).trim(), HOSTILE_NAME, 'the name is shown verbatim, as text');
+    assert.equal(await page.locator('[data-testid="consent"] img[src="x"]').count(), 0, 'no element was injected from the name');
+    assert.equal(await page.locator('[data-testid="consent"] b').count(), 0, 'no element was injected from the description');
+    assert.equal(await page.evaluate(() => window.__pwned), undefined, 'no injected script ran');
+
+    // Another site frames the consent page (clickjacking): Chromium must refuse to render it.
+    const framer = await page.context().newPage();
+    try {
+      await framer.route('http://framer.test/', (route) =>
+        route.fulfill({ contentType: 'text/html', body: `<iframe id="f" src="${gpt.authorizeUrl()}" width="800" height="600"></iframe>` }),
+      );
+      await framer.goto('http://framer.test/');
+      const frame = await (await framer.waitForSelector('#f')).contentFrame();
+      // A blocked frame never gets the app: no consent screen inside, whatever the error page looks like.
+      await frame.waitForLoadState('load').catch(() => {});
+      const inner = await frame.locator('[data-testid="consent"], [data-testid="idp-loading"]').count();
+      assert.equal(inner, 0, `the consent page rendered inside a cross-site frame (frame url ${frame.url()})`);
+      assert.match(frame.url(), /^chrome-error:/, `Chromium must replace the framed page with its error page, the frame is at ${frame.url()}`);
+    } finally {
+      await framer.close();
+    }
+    assert.equal(gpt.requestCount, 0, 'nothing was sent to the client');
+  } finally {
+    await gpt.stop();
+  }
+});
