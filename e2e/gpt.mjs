@@ -1,7 +1,8 @@
 // SimulatedGpt: what a ChatGPT custom GPT with an OAuth Action does.
 //
 // - a confidential third-party client ("Notes GPT"), registered by run.mjs;
-// - authorization URL `{base}/idp`, token URL `{base}/oauth2/token`;
+// - authorization URL `{base}/idp` (or `{base}/org/idp` for an organization:
+//   the `authorizePath` option), token URL `{base}/oauth2/token`;
 // - response_type=code, scope "openid profile email notes:read", a random
 //   state, and NO PKCE (ChatGPT Actions send no code_challenge);
 // - client authentication client_secret_post (client_id + client_secret in
@@ -16,6 +17,8 @@ import http from 'node:http';
 import { config } from './lib/env.mjs';
 
 export const GPT_SCOPE = 'openid profile email notes:read';
+/** What the GPT asks of an organization (B2B, `/org/idp`): read and write. */
+export const B2B_GPT_SCOPE = 'openid profile email notes:read notes:write';
 
 /** An error answer from the token endpoint (RFC 6749 §5.2). */
 export class TokenError extends Error {
@@ -58,6 +61,8 @@ export class SimulatedGpt {
    * @param {number} [o.port]
    * @param {string} [o.redirectUri]
    * @param {string} [o.scope]
+   * @param {string} [o.authorizePath]  the app's Authorization URL path: `/idp` (users, default)
+   *   or `/org/idp` (members of an organization, B2B)
    */
   constructor(o = {}) {
     this.baseUrl = (o.baseUrl ?? config.baseUrl).replace(/\/+$/, '');
@@ -66,7 +71,8 @@ export class SimulatedGpt {
     this.port = o.port ?? config.gpt.port;
     this.redirectUri = o.redirectUri ?? config.gpt.redirectUri ?? `http://127.0.0.1:${this.port}/callback`;
     this.scope = o.scope ?? GPT_SCOPE;
-    this.authorizationUrl = `${this.baseUrl}/idp`;
+    this.authorizePath = o.authorizePath ?? '/idp';
+    this.authorizationUrl = `${this.baseUrl}${this.authorizePath}`;
     this.tokenUrl = `${this.baseUrl}/oauth2/token`;
     /** The state of the latest authorizeUrl(); a callback must carry it. */
     this.state = null;

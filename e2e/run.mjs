@@ -6,7 +6,8 @@
 // 1. makes a temporary directory (SQLite database + master-key file),
 // 2. reserves two loopback ports: the server's and the simulated GPT's callback,
 // 3. `keyhouse migrate`, then registers the "Notes GPT" client (third_party,
-//    confidential, redirect http://127.0.0.1:<gptport>/callback),
+//    confidential, redirect http://127.0.0.1:<gptport>/callback), and the B2B
+//    fixtures of lib/b2b.mjs (organizations acme and globex, their members),
 // 4. starts `keyhouse serve` (stdout+stderr -> e2e/test-results/server.log) and
 //    waits for GET /health/ready (30 s),
 // 5. runs `node --test --test-concurrency=1` on specs/*.spec.mjs (only those whose
@@ -24,6 +25,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultB2B } from './lib/b2b.mjs';
 
 const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(E2E_DIR, '..');
@@ -178,6 +180,42 @@ function lastJsonLine(out, what) {
   return JSON.parse(line);
 }
 
+/**
+ * The B2B fixtures (lib/b2b.mjs): `keyhouse orgs create` for each organization,
+ * then `keyhouse members create` for each account and organization it belongs to.
+ * @returns {Promise<import('./lib/b2b.mjs').B2BConfig>} the fixtures, with organization ids
+ */
+async function createB2BFixtures(bin, env) {
+  const b2b = defaultB2B();
+  for (const org of Object.values(b2b.organizations)) {
+    const created = lastJsonLine(
+      await keyhouse(bin, env, ['orgs', 'create', '--name', org.name, '--slug', org.slug, '--json']),
+      'orgs create',
+    );
+    if (!created.organization_id || created.slug !== org.slug) {
+      throw new Error(`orgs create --json for ${org.slug} printed ${JSON.stringify(created)}`);
+    }
+    org.organizationId = created.organization_id;
+  }
+  for (const account of [b2b.member, b2b.admin]) {
+    for (const [slug, role] of Object.entries(account.roles)) {
+      await keyhouse(bin, env, [
+        'members', 'create',
+        '--org', slug,
+        '--email', account.email,
+        '--password', account.password,
+        '--role', role,
+      ]);
+    }
+  }
+  const summary = Object.values(b2b.organizations).map((o) => `${o.slug}=${o.organizationId}`).join(', ');
+  const members = [b2b.member, b2b.admin]
+    .map((a) => `${a.email} (${Object.entries(a.roles).map(([slug, role]) => `${role} in ${slug}`).join(', ')})`)
+    .join(', ');
+  log(`created organizations ${summary}; members ${members}`);
+  return b2b;
+}
+
 async function waitReady(baseUrl) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = 'no answer yet';
@@ -280,6 +318,7 @@ async function main() {
     throw new Error(`clients create --json printed no client_id/client_secret: ${JSON.stringify(gpt)}`);
   }
   log(`registered "${GPT.name}" as ${gpt.client_id} (redirect ${gptRedirectUri})`);
+  const b2b = await createB2BFixtures(bin, khEnv);
 
   const logFd = openSync(SERVER_LOG, 'a');
   server = spawn(bin, ['serve', '--bind', `127.0.0.1:${serverPort}`], {
@@ -309,6 +348,7 @@ async function main() {
       port: gptPort,
       redirectUri: gptRedirectUri,
     },
+    b2b,
     keyhouse: {
       bin,
       env: {
@@ -335,6 +375,7 @@ async function main() {
     E2E_GPT_CLIENT_SECRET: gpt.client_secret,
     E2E_GPT_PORT: String(gptPort),
     E2E_GPT_REDIRECT_URI: gptRedirectUri,
+    E2E_B2B: JSON.stringify(b2b),
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1',
   };
 

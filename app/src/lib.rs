@@ -6,6 +6,8 @@
 //! `ssr` feature holds the server half (the notes table and the server
 //! functions' context), which the `keyhouse` server binary mounts.
 #![warn(missing_docs)]
+// The settings page is one large view tree; its type nests deeper than the default.
+#![recursion_limit = "256"]
 
 pub mod notes;
 mod pages;

@@ -114,7 +114,7 @@ mod fns {
     #[server(prefix = "/api/app", endpoint = "notes/list")]
     pub async fn list_notes() -> Result<Vec<Note>, AppError> {
         let (ctx, user_id) = crate::server::signed_in().await?;
-        ctx.notes.list(&user_id).await
+        ctx.notes.list(crate::server::Owner::User(&user_id)).await
     }
 
     /// Creates a note for the signed-in user.
@@ -122,14 +122,20 @@ mod fns {
     pub async fn create_note(title: String, body: String) -> Result<Note, AppError> {
         let (ctx, user_id) = crate::server::signed_in().await?;
         let note = super::NewNote { title, body }.validated()?;
-        ctx.notes.create(&user_id, note).await
+        ctx.notes
+            .create(crate::server::Owner::User(&user_id), note)
+            .await
     }
 
     /// Deletes one of the signed-in user's notes.
     #[server(prefix = "/api/app", endpoint = "notes/delete")]
     pub async fn delete_note(id: String) -> Result<(), AppError> {
         let (ctx, user_id) = crate::server::signed_in().await?;
-        if ctx.notes.delete(&user_id, &id).await? {
+        if ctx
+            .notes
+            .delete(crate::server::Owner::User(&user_id), &id)
+            .await?
+        {
             Ok(())
         } else {
             Err(AppError::NotFound)

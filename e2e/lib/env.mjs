@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defaultB2B } from './b2b.mjs';
 
 export const E2E_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = path.resolve(E2E_DIR, '..');
@@ -21,6 +22,20 @@ function required(name) {
     );
   }
   return v;
+}
+
+/**
+ * The B2B fixtures: `E2E_B2B` (the config's `b2b` object as JSON) when set,
+ * otherwise the fixed ones run.mjs creates (organization ids unknown).
+ */
+function b2bFromEnv() {
+  const raw = process.env.E2E_B2B;
+  if (!raw) return defaultB2B();
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`e2e: E2E_B2B is not valid JSON: ${e.message}`);
+  }
 }
 
 function fromEnv() {
@@ -41,6 +56,7 @@ function fromEnv() {
       redirectUri: process.env.E2E_GPT_REDIRECT_URI || `http://127.0.0.1:${gptPort}/callback`,
     },
     keyhouse: null,
+    b2b: b2bFromEnv(),
   };
 }
 
@@ -56,6 +72,8 @@ function load() {
   for (const key of ['baseUrl', 'resultsDir', 'screenshotDir', 'gpt']) {
     if (parsed[key] === undefined) throw new Error(`e2e: ${file} has no "${key}"`);
   }
+  // Configs written before the B2B fixtures existed have no "b2b".
+  parsed.b2b ??= b2bFromEnv();
   return parsed;
 }
 
@@ -68,6 +86,7 @@ function load() {
  * @property {string} chromium       chromium executable
  * @property {{name:string, clientId:string, clientSecret:string, port:number, redirectUri:string}} gpt
  * @property {{bin:string, env:Record<string,string>}|null} keyhouse  how to run the CLI against the same database
+ * @property {import('./b2b.mjs').B2BConfig} b2b  the organizations and members (lib/b2b.mjs)
  */
 
 /** @type {E2EConfig} */

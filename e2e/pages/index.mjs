@@ -5,3 +5,4 @@ export { AccountPage } from './account.mjs';
 export { ConsentPage, APPROVE_SELECTOR } from './consent.mjs';
 export { Header } from './header.mjs';
 export { isAt, pathAndQuery, textOf, waitForUrl } from './common.mjs';
+export { B2BConsentPage, MemberPage, OrgLoginPage, OrgNotesPage, OrgSettingsPage, fetchInPage } from './org.mjs';

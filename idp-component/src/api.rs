@@ -3,6 +3,10 @@
 //! login and sign-up pages.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use keyhouse_types::b2b::{
+    ConnectedAppsSettings, DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest, MemberInfo,
+    MemberLoginRequest, MemberSessionResponse, OrganizationSettings, SetRolesRequest,
+};
 use keyhouse_types::{
     AuthorizeDecision, AuthorizeParams, AuthorizeStartResponse, ErrorBody, LoginRequest,
     RedirectResponse, SessionResponse, SignupRequest,
@@ -138,6 +142,153 @@ impl ApiClient {
         let res = send(
             Request::post(&self.url("/api/idp/authorize")),
             Some(decision),
+        )
+        .await?;
+        read(res).await
+    }
+}
+
+/// Plain JSON calls, for a host app's own endpoints on the same API base
+/// (same error handling as the Keyhouse calls).
+impl ApiClient {
+    /// `GET path`, reading JSON.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        read(send(Request::get(&self.url(path)), None::<&()>).await?).await
+    }
+
+    /// `POST path` with a JSON body, reading JSON.
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        read(send(Request::post(&self.url(path)), Some(body)).await?).await
+    }
+
+    /// `DELETE path`; any 2xx is success.
+    pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
+        let res = send(Request::delete(&self.url(path)), None::<&()>).await?;
+        if res.ok() {
+            Ok(())
+        } else {
+            Err(error_of(res).await)
+        }
+    }
+}
+
+/// The B2B side: member sessions, discovery, organization settings.
+impl ApiClient {
+    /// `GET /api/b2b/session`: the signed-in member, or `None`.
+    pub async fn member_session(&self) -> Result<Option<MemberSessionResponse>, ApiError> {
+        let res = send(Request::get(&self.url("/api/b2b/session")), None::<&()>).await?;
+        if res.status() == 401 {
+            return Ok(None);
+        }
+        read(res).await.map(Some)
+    }
+
+    /// `POST /api/b2b/session/login`: password login into one organization.
+    pub async fn member_login(
+        &self,
+        req: &MemberLoginRequest,
+    ) -> Result<MemberSessionResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/session/login")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/b2b/discovery`: the organizations these credentials open.
+    pub async fn discover(&self, req: &DiscoveryRequest) -> Result<DiscoveryResponse, ApiError> {
+        let res = send(Request::post(&self.url("/api/b2b/discovery")), Some(req)).await?;
+        read(res).await
+    }
+
+    /// `POST /api/b2b/discovery/select`: signs in to one of them.
+    pub async fn discover_select(
+        &self,
+        req: &DiscoverySelectRequest,
+    ) -> Result<MemberSessionResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/discovery/select")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/b2b/session/logout`.
+    pub async fn member_logout(&self) -> Result<(), ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/session/logout")),
+            None::<&()>,
+        )
+        .await?;
+        if res.ok() {
+            Ok(())
+        } else {
+            Err(error_of(res).await)
+        }
+    }
+
+    /// `POST /api/b2b/idp/authorize/start`.
+    pub async fn b2b_authorize_start(
+        &self,
+        params: &AuthorizeParams,
+    ) -> Result<AuthorizeStartResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/idp/authorize/start")),
+            Some(params),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/b2b/idp/authorize`.
+    pub async fn b2b_authorize(
+        &self,
+        decision: &AuthorizeDecision,
+    ) -> Result<RedirectResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/idp/authorize")),
+            Some(decision),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `GET /api/b2b/organization`: settings, RBAC policy and members (admins).
+    pub async fn organization_settings(&self) -> Result<OrganizationSettings, ApiError> {
+        let res = send(
+            Request::get(&self.url("/api/b2b/organization")),
+            None::<&()>,
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `PUT /api/b2b/organization/connected-apps`.
+    pub async fn set_connected_apps(
+        &self,
+        settings: &ConnectedAppsSettings,
+    ) -> Result<ConnectedAppsSettings, ApiError> {
+        let url = self.url("/api/b2b/organization/connected-apps");
+        let res = send(Request::put(&url), Some(settings)).await?;
+        read(res).await
+    }
+
+    /// `PUT /api/b2b/members/{member_id}/roles`.
+    pub async fn set_member_roles(
+        &self,
+        member_id: &str,
+        roles: &SetRolesRequest,
+    ) -> Result<MemberInfo, ApiError> {
+        let id: String = form_urlencoded::byte_serialize(member_id.as_bytes()).collect();
+        let res = send(
+            Request::put(&self.url(&format!("/api/b2b/members/{id}/roles"))),
+            Some(roles),
         )
         .await?;
         read(res).await

@@ -5,7 +5,9 @@
 //! deciding on: the client, where the browser will be sent, the resource
 //! and each scope (with whether this user may grant it).
 
-use keyhouse_types::{AuthorizeStart, ClientSummary, ScopeDescription, SessionUser};
+use keyhouse_types::{
+    AuthorizeStart, ClientSummary, OrganizationSummary, ScopeDescription, SessionUser,
+};
 use leptos::prelude::*;
 
 /// What the consent hook is given.
@@ -20,8 +22,10 @@ pub struct ConsentContext {
     /// The requested scopes, each with its plain-words description and
     /// whether this user may grant it.
     pub scopes: Vec<ScopeDescription>,
-    /// The signed-in user.
+    /// The signed-in user (for B2B: the member).
     pub user: SessionUser,
+    /// The organization being authorized (B2B only).
+    pub organization: Option<OrganizationSummary>,
     /// The host app's name (the `app_name` prop).
     pub app_name: String,
 }
@@ -34,6 +38,7 @@ impl ConsentContext {
             resource: start.resource.clone(),
             scopes: start.scopes.clone(),
             user: start.user.clone(),
+            organization: start.organization.clone(),
             app_name: app_name.to_owned(),
         }
     }
@@ -111,11 +116,18 @@ pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
             }],
         });
     }
-    ConsentManifest {
-        title: format!(
+    let title = match &ctx.organization {
+        Some(org) => format!(
+            "{} wants to access {} on {}",
+            ctx.client.name, org.name, ctx.app_name
+        ),
+        None => format!(
             "{} wants to access your {} account",
             ctx.client.name, ctx.app_name
         ),
+    };
+    ConsentManifest {
+        title,
         sections,
         not_granted,
         approve_label: "Allow access".into(),
@@ -186,6 +198,12 @@ pub fn Consent(
             </header>
             <h1 id="kh-consent-title" class="kh-consent__title" tabindex="-1" node_ref=heading>{title}</h1>
             {(!description.is_empty()).then(|| view! { <p class="kh-muted">{description}</p> })}
+            {ctx.organization.clone().map(|org| view! {
+                <p class="kh-consent__org">
+                    "Organization: " <strong data-testid="consent-organization">{org.name}</strong>
+                    " " <span class="kh-muted">{format!("({})", org.slug)}</span>
+                </p>
+            })}
             <p class="kh-consent__user">
                 "Signed in as " <strong>{ctx.user.email.clone()}</strong>
             </p>
@@ -207,7 +225,11 @@ pub fn Consent(
             }).collect_view()}
             {(!not_granted.is_empty()).then(|| view! {
                 <div class="kh-consent__section kh-consent__section--denied" data-testid="consent-ungrantable">
-                    <h2>"Not included (your account can't grant these):"</h2>
+                    <h2>{if ctx.organization.is_some() {
+                        "Not included (your role in this organization doesn't allow these):"
+                    } else {
+                        "Not included (your account can't grant these):"
+                    }}</h2>
                     <ul class="kh-scopes">
                         {not_granted.into_iter().map(|i| view! {
                             <li class="kh-scope kh-scope--denied" data-scope=i.scope.clone().unwrap_or_default()>
@@ -267,6 +289,7 @@ mod tests {
                 email: "a@example.test".into(),
                 name: String::new(),
             },
+            organization: None,
             app_name: "Notes".into(),
         }
     }
@@ -281,5 +304,15 @@ mod tests {
         assert_eq!(m.not_granted.len(), 1);
         assert_eq!(m.not_granted[0].scope.as_deref(), Some("notes:write"));
         assert_eq!(initials("notes gpt"), "NG");
+        let mut c = ctx(&[]);
+        c.organization = Some(OrganizationSummary {
+            organization_id: "org-1".into(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+        });
+        assert_eq!(
+            default_manifest(&c).title,
+            "Notes GPT wants to access Acme on Notes"
+        );
     }
 }

@@ -39,8 +39,18 @@ fn leave(url: &str) {
     }
 }
 
+/// Which side of Keyhouse the provider talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Users (`/api/idp/*`).
+    Users,
+    /// Members of organizations (`/api/b2b/idp/*`).
+    Members,
+}
+
 #[derive(Clone, Copy)]
 struct Flow {
+    side: Side,
     api: StoredValue<ApiClient>,
     params: StoredValue<AuthorizeParams>,
     login_path: StoredValue<String>,
@@ -82,7 +92,11 @@ impl Flow {
         // answers `login_required` when there is no session, or when
         // `prompt=login` / `max_age` ask for a fresh one. With `prompt=none`
         // it redirects `login_required` to the client itself: no UI.
-        match api.authorize_start(&params).await {
+        let started = match self.side {
+            Side::Users => api.authorize_start(&params).await,
+            Side::Members => api.b2b_authorize_start(&params).await,
+        };
+        match started {
             Ok(AuthorizeStartResponse::Redirect(r)) => leave(&r.redirect_uri),
             Ok(AuthorizeStartResponse::Describe(start)) if start.consent_required => {
                 self.phase.set(Phase::Consent(start));
@@ -104,7 +118,12 @@ impl Flow {
             consent_granted,
             params: self.params.get_value(),
         };
-        match self.api.get_value().authorize(&decision).await {
+        let api = self.api.get_value();
+        let decided = match self.side {
+            Side::Users => api.authorize(&decision).await,
+            Side::Members => api.b2b_authorize(&decision).await,
+        };
+        match decided {
             Ok(r) => {
                 if matches!(self.phase.get_untracked(), Phase::Consent(_)) {
                     self.phase
@@ -149,8 +168,89 @@ pub fn IdentityProvider(
     /// use the app's router).
     #[prop(optional)]
     on_login_required: Option<Callback<String>>,
+    /// Where the error page's "Go to …" link leads (default `/`).
+    #[prop(into, default = "/".to_owned())]
+    home_path: String,
 ) -> impl IntoView {
+    provider(
+        Side::Users,
+        Props {
+            consent_manifest,
+            login_path,
+            app_name,
+            api,
+            on_login_required,
+            home_path,
+        },
+    )
+}
+
+/// The B2B Authorization URL (e.g. `/org/idp`): [`IdentityProvider`]'s
+/// behaviour against the *member* session (`/api/b2b/...`). Consent names the
+/// organization being authorized and lists apart the scopes the member's
+/// roles do not cover (the token will not contain them). The organization's
+/// Connected Apps policy can refuse the app outright; that is explained on
+/// the page.
+///
+/// ```ignore
+/// view! { <B2BIdentityProvider app_name="Notes" login_path="/org/login"/> }
+/// ```
+#[component]
+pub fn B2BIdentityProvider(
+    /// Replaces the words of the consent screen ([`ConsentContext::organization`]
+    /// is set).
+    #[prop(optional)]
+    consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
+    /// The host app's organization login page; `returnTo=<this page>` is appended.
+    #[prop(into, default = "/org/login".to_owned())]
+    login_path: String,
+    /// The host app's name.
+    #[prop(into, default = "this app".to_owned())]
+    app_name: String,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+    /// Called with the login URL instead of a full page navigation.
+    #[prop(optional)]
+    on_login_required: Option<Callback<String>>,
+    /// Where the error page's "Go to …" link leads (default `/org`).
+    #[prop(into, default = "/org".to_owned())]
+    home_path: String,
+) -> impl IntoView {
+    provider(
+        Side::Members,
+        Props {
+            consent_manifest,
+            login_path,
+            app_name,
+            api,
+            on_login_required,
+            home_path,
+        },
+    )
+}
+
+/// The props both components share.
+struct Props {
+    consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
+    login_path: String,
+    app_name: String,
+    api: Option<ApiClient>,
+    on_login_required: Option<Callback<String>>,
+    home_path: String,
+}
+
+fn provider(side: Side, props: Props) -> impl IntoView {
+    let Props {
+        consent_manifest,
+        login_path,
+        app_name,
+        api,
+        on_login_required,
+        home_path,
+    } = props;
     let flow = Flow {
+        side,
         api: StoredValue::new(api.unwrap_or_default()),
         params: StoredValue::new(parse_query(
             &location().and_then(|l| l.search().ok()).unwrap_or_default(),
@@ -163,6 +263,7 @@ pub fn IdentityProvider(
     // Effects run only in the browser, once.
     Effect::new(move |_| spawn_local(flow.start()));
     let app_name = StoredValue::new(app_name);
+    let home_path = StoredValue::new(home_path);
     let on_decide = Callback::new(move |granted: bool| spawn_local(flow.decide(granted)));
     view! {
         <div class="kh-idp">
@@ -176,7 +277,9 @@ pub fn IdentityProvider(
                     };
                     view! { <Consent ctx manifest on_decide busy=flow.busy/> }.into_any()
                 }
-                Phase::Failed(error) => view! { <RequestError error app_name=app_name.get_value()/> }.into_any(),
+                Phase::Failed(error) => view! {
+                    <RequestError error app_name=app_name.get_value() home_path=home_path.get_value()/>
+                }.into_any(),
             }}
         </div>
     }
@@ -205,7 +308,12 @@ fn explain(code: &str, app_name: &str) -> (String, String, bool) {
             "The request that brought you here is malformed or doesn't match the app's registration, so you were not sent back to it. Nothing was shared.".into(),
             false,
         ),
-        "access_denied" | "csrf_detected" => (
+        "access_denied" => (
+            "This app isn't allowed here".into(),
+            "Your organization's settings don't allow this app, so nothing was shared. Ask an administrator of your organization if you need it.".into(),
+            false,
+        ),
+        "csrf_detected" => (
             "Request blocked".into(),
             "This request did not come from this site, so it was stopped. Nothing was shared.".into(),
             false,
@@ -229,7 +337,7 @@ fn explain(code: &str, app_name: &str) -> (String, String, bool) {
 }
 
 #[component]
-fn RequestError(error: ApiError, app_name: String) -> impl IntoView {
+fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl IntoView {
     let (title, text, retry) = explain(error.code(), &app_name);
     let heading = NodeRef::<leptos::html::H1>::new();
     Effect::new(move |_| {
@@ -245,7 +353,7 @@ fn RequestError(error: ApiError, app_name: String) -> impl IntoView {
             {error.description().map(|d| view! { <p class="kh-error__detail">{d.to_owned()}</p> })}
             <p class="kh-muted">"Error code: " <code data-testid="idp-error-code">{error.code().to_owned()}</code></p>
             <div class="kh-actions">
-                <a class="kh-button kh-button--secondary" href="/">{format!("Go to {app_name}")}</a>
+                <a class="kh-button kh-button--secondary" href=home_path>{format!("Go to {app_name}")}</a>
                 {retry.then(|| view! {
                     <button type="button" class="kh-button kh-button--primary"
                         on:click=move |_| { if let Some(l) = location() { let _ = l.reload(); } }>

@@ -1,6 +1,7 @@
-//! `IdentityProvider`: the Leptos component mounted at the app's
-//! Authorization URL (`/idp`), plus the session hooks and the small API
-//! client a host app needs around it (login and sign-up pages).
+//! `IdentityProvider` and `B2BIdentityProvider`: the Leptos components
+//! mounted at the app's Authorization URL (`/idp`, `/org/idp`), plus the
+//! session hooks (`use_session`, `use_member`) and the small API client a
+//! host app needs around them (login, sign-up, discovery, settings pages).
 //!
 //! It depends only on the wire types of `keyhouse-types`; every decision is
 //! the backend's (`keyhouse-axum`), so the component holds no secret and
@@ -15,5 +16,8 @@ pub mod session;
 
 pub use api::{ApiClient, ApiError};
 pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, default_manifest};
-pub use identity_provider::IdentityProvider;
-pub use session::{Session, SessionStatus, provide_session, use_session};
+pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
+pub use session::{
+    MemberSession, MemberStatus, Session, SessionStatus, Status, provide_member, provide_session,
+    use_member, use_session,
+};

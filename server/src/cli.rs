@@ -8,7 +8,9 @@ use keyhouse_axum::manage::ClientSpec;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::client::RefreshPolicy;
+use keyhouse_core::rbac;
 use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
+use keyhouse_types::b2b::{Permission, RoleInfo, ScopeInfo};
 use serde_json::json;
 
 use crate::web::WebApp;
@@ -60,6 +62,15 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Organizations (B2B).
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Members of organizations (B2B).
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// The RBAC policy: roles and custom scopes (B2B).
+    #[command(subcommand)]
+    Roles(RolesCommand),
     /// Apply database migrations.
     Migrate,
     /// Run the server.
@@ -134,6 +145,258 @@ enum UsersCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum OrgsCommand {
+    /// Create an organization (every kind of Connected App allowed).
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Unique slug: 2 to 40 of a-z, 0-9 and '-'.
+        #[arg(long)]
+        slug: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organizations.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MembersCommand {
+    /// Add a member to an organization (an email may be a member of several).
+    Create {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Password (8 to 128 characters).
+        #[arg(long)]
+        password: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// A role (repeat for several). Default: member.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an organization's members.
+    List {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RolesCommand {
+    /// Print the roles and custom scopes.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Define or replace a role.
+    Set {
+        /// The role id, e.g. `editor`.
+        role_id: String,
+        /// What the role is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// `resource:action,action` (repeat; `*` for any), e.g. `notes:read,create`.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+    /// Define or replace a custom scope (it must be in the scope catalog).
+    Scope {
+        /// The scope, e.g. `notes:write`.
+        scope: String,
+        /// Plain words for the consent screen.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// `resource:action,action` (repeat).
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+    },
+}
+
+/// `notes:read,create` → the permission; `*:*` for everything.
+fn parse_permission(raw: &str) -> Result<Permission, Error> {
+    let (resource, actions) = raw
+        .rsplit_once(':')
+        .filter(|(r, a)| !r.is_empty() && !a.is_empty())
+        .ok_or_else(|| format!("permission {raw:?}: use resource:action[,action…]"))?;
+    Ok(Permission {
+        resource_id: resource.to_owned(),
+        actions: actions.split(',').map(|a| a.trim().to_owned()).collect(),
+    })
+}
+
+fn show_permissions(perms: &[Permission]) -> String {
+    perms
+        .iter()
+        .map(|p| format!("{}:{}", p.resource_id, p.actions.join(",")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn orgs(global: &Global, command: OrgsCommand) -> Result<(), Error> {
+    let kh = open(global).await?;
+    match command {
+        OrgsCommand::Create {
+            name,
+            slug,
+            json: as_json,
+        } => {
+            let org = kh.create_organization(&name, &slug).await?;
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"organization_id": org.id, "slug": org.slug, "name": org.name})
+                );
+            } else {
+                println!("organization_id: {}\nslug:            {}", org.id, org.slug);
+            }
+        }
+        OrgsCommand::List { json: as_json } => {
+            let all = kh.store().list_organizations().await?;
+            if as_json {
+                let v: Vec<_> = all
+                    .iter()
+                    .map(|o| json!({"organization_id": o.id, "slug": o.slug, "name": o.name, "connected_apps": o.connected_apps}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                for o in &all {
+                    println!("{}\t{}\t{}", o.id, o.slug, o.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn members(global: &Global, command: MembersCommand) -> Result<(), Error> {
+    let kh = open(global).await?;
+    match command {
+        MembersCommand::Create {
+            org,
+            email,
+            password,
+            name,
+            roles,
+            json: as_json,
+        } => {
+            let roles = if roles.is_empty() {
+                vec!["member".to_owned()]
+            } else {
+                roles
+            };
+            let m = kh
+                .create_member(&org, &email, &password, &name, &roles)
+                .await?;
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"member_id": m.id, "organization_id": m.organization_id, "email": m.email, "roles": m.roles})
+                );
+            } else {
+                println!("member_id: {}", m.id);
+            }
+        }
+        MembersCommand::List { org, json: as_json } => {
+            let o = kh
+                .store()
+                .find_organization_by_slug(&org)
+                .await?
+                .ok_or_else(|| format!("no organization {org}"))?;
+            let all = kh.store().list_members(&o.id).await?;
+            if as_json {
+                let v: Vec<_> = all
+                    .iter()
+                    .map(|m| json!(keyhouse_axum::b2b::member_info(m)))
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                for m in &all {
+                    println!("{}\t{}\t{}\t{}", m.id, m.email, m.roles.join(","), m.status);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn roles(global: &Global, command: RolesCommand) -> Result<(), Error> {
+    let kh = open(global).await?;
+    match command {
+        RolesCommand::List { json: as_json } => {
+            let policy = kh.rbac().await?;
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"roles": policy.roles, "scopes": policy.scopes})
+                );
+            } else {
+                for r in &policy.roles {
+                    println!("role  {}\t{}", r.role_id, show_permissions(&r.permissions));
+                }
+                for s in &policy.scopes {
+                    println!("scope {}\t{}", s.scope, show_permissions(&s.permissions));
+                }
+            }
+        }
+        RolesCommand::Set {
+            role_id,
+            description,
+            permissions,
+        } => {
+            let permissions = permissions
+                .iter()
+                .map(|p| parse_permission(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            kh.put_role(&RoleInfo {
+                role_id: role_id.clone(),
+                description,
+                permissions,
+            })
+            .await?;
+            println!("role {role_id} saved");
+        }
+        RolesCommand::Scope {
+            scope,
+            description,
+            permissions,
+        } => {
+            let permissions = permissions
+                .iter()
+                .map(|p| parse_permission(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            kh.put_scope(&ScopeInfo {
+                scope: scope.clone(),
+                description,
+                permissions,
+            })
+            .await?;
+            println!("scope {scope} saved");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Promote the published next keys to signing, retire the current ones
     /// (they stay in the JWKS until their tokens expire) and publish new next keys.
@@ -148,6 +411,25 @@ pub fn example_config(issuer: &str) -> Config {
         .clone()
         .with_scope("notes:read", "Read your notes")
         .with_scope("notes:write", "Create and delete your notes");
+    // B2B: organization notes. A `member` may read and add notes but not
+    // delete them, so it can grant notes:read but not notes:write.
+    for role in &mut config.rbac_defaults.roles {
+        if role.role_id == "member" {
+            role.permissions = vec![rbac::permission("notes", &["read", "create"])];
+        }
+    }
+    config.rbac_defaults.scopes = vec![
+        ScopeInfo {
+            scope: "notes:read".into(),
+            description: "Read your organization's notes".into(),
+            permissions: vec![rbac::permission("notes", &["read"])],
+        },
+        ScopeInfo {
+            scope: "notes:write".into(),
+            description: "Create and delete your organization's notes".into(),
+            permissions: vec![rbac::permission("notes", &["create", "delete"])],
+        },
+    ];
     config
 }
 
@@ -199,6 +481,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Serve { bind, static_dir } => serve(&cli.global, &bind, &static_dir).await,
         Command::Clients(c) => clients(&cli.global, c).await,
+        Command::Orgs(c) => orgs(&cli.global, c).await,
+        Command::Members(c) => members(&cli.global, c).await,
+        Command::Roles(c) => roles(&cli.global, c).await,
         Command::Users(UsersCommand::Create {
             email,
             password,

@@ -13,9 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyhouse_app::notes::{AppError, NewNote, Note};
-use keyhouse_app::server::NotesStore;
+use keyhouse_app::server::{NotesStore, Owner};
 use keyhouse_axum::error::BearerError;
-use keyhouse_axum::{Caller, Keyhouse};
+use keyhouse_axum::{Caller, Keyhouse, MemberCaller};
 use keyhouse_types::ErrorBody;
 use utoipa::openapi::security::{AuthorizationCode, Flow, OAuth2, Scopes, SecurityScheme};
 use utoipa::openapi::server::Server;
@@ -109,7 +109,7 @@ impl IntoResponse for NotesError {
 )]
 async fn list(State(st): State<NotesState>, caller: Caller) -> Result<Json<Vec<Note>>, NotesError> {
     caller.require_scope(NOTES_READ)?;
-    Ok(Json(st.notes.list(caller.user_id()).await?))
+    Ok(Json(st.notes.list(Owner::User(caller.user_id())).await?))
 }
 
 /// Creates a note.
@@ -131,7 +131,10 @@ async fn create(
 ) -> Result<(StatusCode, Json<Note>), NotesError> {
     caller.require_scope(NOTES_WRITE)?;
     let Json(new) = body.map_err(|e| NotesError::Body(e.body_text()))?;
-    let note = st.notes.create(caller.user_id(), new.validated()?).await?;
+    let note = st
+        .notes
+        .create(Owner::User(caller.user_id()), new.validated()?)
+        .await?;
     tracing::info!(user_id = caller.user_id(), client_id = ?caller.client_id(), note_id = %note.id, "note created");
     Ok((StatusCode::CREATED, Json(note)))
 }
@@ -154,7 +157,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Note>, NotesError> {
     caller.require_scope(NOTES_READ)?;
-    match st.notes.get(caller.user_id(), &id).await? {
+    match st.notes.get(Owner::User(caller.user_id()), &id).await? {
         Some(n) => Ok(Json(n)),
         None => Err(AppError::NotFound.into()),
     }
@@ -178,8 +181,108 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, NotesError> {
     caller.require_scope(NOTES_WRITE)?;
-    if st.notes.delete(caller.user_id(), &id).await? {
+    if st.notes.delete(Owner::User(caller.user_id()), &id).await? {
         tracing::info!(user_id = caller.user_id(), client_id = ?caller.client_id(), note_id = %id, "note deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound.into())
+    }
+}
+
+fn in_org(caller: &MemberCaller) -> Owner<'_> {
+    Owner::Organization {
+        id: caller.organization_id(),
+        member_id: caller.member_id(),
+    }
+}
+
+/// The organization's notes, newest first (every member sees them).
+#[utoipa::path(
+    get, path = "/api/b2b/notes", tag = "organization notes", operation_id = "listOrganizationNotes",
+    security(("oauth2" = ["notes:read"])),
+    responses(
+        (status = 200, description = "The organization's notes, newest first", body = Vec<Note>),
+        (status = 401, description = "Missing, invalid, expired or revoked token, or not a member's token", body = ErrorBody),
+        (status = 403, description = "The token or the member's role lacks notes:read", body = ErrorBody),
+    )
+)]
+async fn org_list(
+    State(st): State<NotesState>,
+    caller: MemberCaller,
+) -> Result<Json<Vec<Note>>, NotesError> {
+    caller.require("notes", "read")?;
+    Ok(Json(st.notes.list(in_org(&caller)).await?))
+}
+
+/// Creates a note in the organization.
+#[utoipa::path(
+    post, path = "/api/b2b/notes", tag = "organization notes", operation_id = "createOrganizationNote",
+    security(("oauth2" = ["notes:write"])),
+    request_body = NewNote,
+    responses(
+        (status = 201, description = "The note was created", body = Note),
+        (status = 400, description = "Empty or too long title, or body too long", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token or the member's role lacks notes:write", body = ErrorBody),
+    )
+)]
+async fn org_create(
+    State(st): State<NotesState>,
+    caller: MemberCaller,
+    body: Result<Json<NewNote>, JsonRejection>,
+) -> Result<(StatusCode, Json<Note>), NotesError> {
+    caller.require("notes", "create")?;
+    let Json(new) = body.map_err(|e| NotesError::Body(e.body_text()))?;
+    let note = st.notes.create(in_org(&caller), new.validated()?).await?;
+    tracing::info!(organization_id = caller.organization_id(), member_id = caller.member_id(), client_id = ?caller.client_id(), note_id = %note.id, "organization note created");
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// One of the organization's notes.
+#[utoipa::path(
+    get, path = "/api/b2b/notes/{id}", tag = "organization notes", operation_id = "getOrganizationNote",
+    security(("oauth2" = ["notes:read"])),
+    params(("id" = String, Path, description = "The note id")),
+    responses(
+        (status = 200, description = "The note", body = Note),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token or the member's role lacks notes:read", body = ErrorBody),
+        (status = 404, description = "No such note in this organization", body = ErrorBody),
+    )
+)]
+async fn org_read(
+    State(st): State<NotesState>,
+    caller: MemberCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Note>, NotesError> {
+    caller.require("notes", "read")?;
+    match st.notes.get(in_org(&caller), &id).await? {
+        Some(n) => Ok(Json(n)),
+        None => Err(AppError::NotFound.into()),
+    }
+}
+
+/// Deletes one of the organization's notes (the default `member` role may
+/// not; `admin` may).
+#[utoipa::path(
+    delete, path = "/api/b2b/notes/{id}", tag = "organization notes", operation_id = "deleteOrganizationNote",
+    security(("oauth2" = ["notes:write"])),
+    params(("id" = String, Path, description = "The note id")),
+    responses(
+        (status = 204, description = "The note was deleted"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token or the member's role lacks notes:write", body = ErrorBody),
+        (status = 404, description = "No such note in this organization", body = ErrorBody),
+    )
+)]
+async fn org_remove(
+    State(st): State<NotesState>,
+    caller: MemberCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, NotesError> {
+    caller.require("notes", "delete")?;
+    if st.notes.delete(in_org(&caller), &id).await? {
+        tracing::info!(organization_id = caller.organization_id(), member_id = caller.member_id(), client_id = ?caller.client_id(), note_id = %id, "organization note deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound.into())
@@ -194,9 +297,12 @@ async fn remove(
                        (authorization code); the user approves each app and its scopes.",
         version = "1.0.0"
     ),
-    paths(list, create, read, remove),
+    paths(list, create, read, remove, org_list, org_create, org_read, org_remove),
     components(schemas(Note, NewNote, ErrorBody)),
-    tags((name = "notes", description = "The user's notes"))
+    tags(
+        (name = "notes", description = "The user's notes (authorize at /idp)"),
+        (name = "organization notes", description = "An organization's shared notes (authorize at /org/idp)")
+    )
 )]
 struct ApiDoc;
 
@@ -263,6 +369,8 @@ where
     Router::new()
         .route("/api/notes", get(list).post(create))
         .route("/api/notes/{id}", get(read).delete(remove))
+        .route("/api/b2b/notes", get(org_list).post(org_create))
+        .route("/api/b2b/notes/{id}", get(org_read).delete(org_remove))
         .with_state(state)
         .route(
             "/openapi.json",

@@ -67,7 +67,7 @@ fn signup_message(e: &ApiError) -> String {
     }
 }
 
-fn capitalise(s: &str) -> String {
+pub(crate) fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(first) => format!(

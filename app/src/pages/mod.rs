@@ -4,8 +4,11 @@ mod account;
 mod auth;
 mod idp;
 mod notes;
+mod org;
 
-use keyhouse_idp_component::{ApiClient, SessionStatus, provide_session, use_session};
+use keyhouse_idp_component::{
+    ApiClient, SessionStatus, provide_member, provide_session, use_member, use_session,
+};
 use leptos::prelude::*;
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::hooks::{use_location, use_navigate};
@@ -17,6 +20,7 @@ use crate::APP_NAME;
 #[component]
 pub fn App() -> impl IntoView {
     provide_session(ApiClient::same_origin());
+    provide_member(ApiClient::same_origin());
     view! {
         <Router>
             <a class="kh-skip" href="#main">"Skip to content"</a>
@@ -28,6 +32,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=auth::SignupPage/>
                     <Route path=path!("/account") view=account::AccountPage/>
                     <Route path=path!("/idp") view=idp::IdpPage/>
+                    <Route path=path!("/org") view=org::OrgNotesPage/>
+                    <Route path=path!("/org/login") view=org::OrgLoginPage/>
+                    <Route path=path!("/org/member") view=org::MemberPage/>
+                    <Route path=path!("/org/settings") view=org::OrgSettingsPage/>
+                    <Route path=path!("/org/idp") view=org::OrgIdpPage/>
                 </Routes>
             </main>
             <footer class="kh-footer">
@@ -42,6 +51,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Header() -> impl IntoView {
     let session = use_session();
+    let member = use_member();
     view! {
         <header class="kh-header">
             <a class="kh-brand" href="/" data-testid="nav-brand">
@@ -50,6 +60,12 @@ fn Header() -> impl IntoView {
             </a>
             <nav aria-label="Main">
                 <ul class="kh-nav">
+                    {move || member.member().map(|m| view! {
+                        <li><A href="/org" attr:data-testid="nav-org" attr:class="kh-nav__org">
+                            <span class="kh-nav__org-label">"Organization: "</span>
+                            <span class="kh-nav__org-name">{m.organization.name}</span>
+                        </A></li>
+                    })}
                     {move || match session.status() {
                         SessionStatus::SignedIn(s) => view! {
                             <li><A href="/" attr:data-testid="nav-notes">"Notes"</A></li>

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use keyhouse_axum::Keyhouse;
 use leptos::prelude::*;
 
-pub use store::NotesStore;
+pub use store::{NotesStore, Owner};
 
 use crate::notes::AppError;
 

@@ -19,12 +19,39 @@ mod entity {
         #[sea_orm(column_type = "Text")]
         pub body: String,
         pub created_at: i64,
+        /// Set for an organization's shared notes (B2B).
+        pub organization_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Whose notes: one user's own, or an organization's shared ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// A user's private notes.
+    User(&'a str),
+    /// An organization's notes (every member sees them).
+    Organization {
+        /// The organization.
+        id: &'a str,
+        /// The member writing (recorded as the author).
+        member_id: &'a str,
+    },
+}
+
+impl Owner<'_> {
+    fn filter<Q: QueryFilter>(self, q: Q) -> Q {
+        match self {
+            Owner::User(u) => q
+                .filter(entity::Column::UserId.eq(u))
+                .filter(entity::Column::OrganizationId.is_null()),
+            Owner::Organization { id, .. } => q.filter(entity::Column::OrganizationId.eq(id)),
+        }
+    }
 }
 
 /// The notes of every user, in the same database as the identity provider.
@@ -65,10 +92,10 @@ impl NotesStore {
         super::migration::Migrator::up(&self.db, None).await
     }
 
-    /// `user_id`'s notes, newest first.
-    pub async fn list(&self, user_id: &str) -> Result<Vec<Note>, AppError> {
-        let rows = entity::Entity::find()
-            .filter(entity::Column::UserId.eq(user_id))
+    /// `owner`'s notes, newest first.
+    pub async fn list(&self, owner: Owner<'_>) -> Result<Vec<Note>, AppError> {
+        let rows = owner
+            .filter(entity::Entity::find())
             .order_by_desc(entity::Column::CreatedAt)
             .order_by_desc(entity::Column::Id)
             .all(&self.db)
@@ -77,10 +104,10 @@ impl NotesStore {
         Ok(rows.into_iter().map(to_note).collect())
     }
 
-    /// One of `user_id`'s notes.
-    pub async fn get(&self, user_id: &str, id: &str) -> Result<Option<Note>, AppError> {
-        let row = entity::Entity::find_by_id(id.to_owned())
-            .filter(entity::Column::UserId.eq(user_id))
+    /// One of `owner`'s notes.
+    pub async fn get(&self, owner: Owner<'_>, id: &str) -> Result<Option<Note>, AppError> {
+        let row = owner
+            .filter(entity::Entity::find_by_id(id.to_owned()))
             .one(&self.db)
             .await
             .map_err(unavailable)?;
@@ -88,10 +115,15 @@ impl NotesStore {
     }
 
     /// Creates a note (already validated by [`NewNote::validated`]).
-    pub async fn create(&self, user_id: &str, note: NewNote) -> Result<Note, AppError> {
+    pub async fn create(&self, owner: Owner<'_>, note: NewNote) -> Result<Note, AppError> {
+        let (user_id, organization_id) = match owner {
+            Owner::User(u) => (u, None),
+            Owner::Organization { id, member_id } => (member_id, Some(id.to_owned())),
+        };
         let model = entity::ActiveModel {
             id: Set(format!("note_{}", uuid::Uuid::new_v4().simple())),
             user_id: Set(user_id.to_owned()),
+            organization_id: Set(organization_id),
             title: Set(note.title),
             body: Set(note.body),
             created_at: Set(now()),
@@ -100,11 +132,10 @@ impl NotesStore {
         Ok(to_note(saved))
     }
 
-    /// Deletes one of `user_id`'s notes; `false` when there was none.
-    pub async fn delete(&self, user_id: &str, id: &str) -> Result<bool, AppError> {
-        let res = entity::Entity::delete_many()
-            .filter(entity::Column::Id.eq(id))
-            .filter(entity::Column::UserId.eq(user_id))
+    /// Deletes one of `owner`'s notes; `false` when there was none.
+    pub async fn delete(&self, owner: Owner<'_>, id: &str) -> Result<bool, AppError> {
+        let res = owner
+            .filter(entity::Entity::delete_many().filter(entity::Column::Id.eq(id)))
             .exec(&self.db)
             .await
             .map_err(unavailable)?;

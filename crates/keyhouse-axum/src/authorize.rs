@@ -8,24 +8,74 @@ use keyhouse_core::authorize::{
     self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect,
 };
 use keyhouse_core::client::Client;
-use keyhouse_core::{ErrorCode, OAuthError, consent, redirect_uri, secret};
+use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, consent, redirect_uri, secret};
 use keyhouse_store::NewCode;
 use keyhouse_types::{
     AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse, ClientSummary,
-    RedirectResponse, ScopeDescription,
+    RedirectResponse, ScopeDescription, SessionUser,
 };
 
 use crate::Keyhouse;
+use crate::b2b::{self, CurrentMember};
 use crate::error::{ApiError, store_error};
-use crate::session::{self, CurrentSession};
+use crate::session;
+
+/// Which side of the provider an authorization request comes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Users (`/api/idp/*`).
+    Users,
+    /// Members of organizations (`/api/b2b/idp/*`).
+    Members,
+}
+
+/// Who is authorizing the client.
+struct Subject {
+    /// User id, or member id.
+    id: String,
+    auth_time: i64,
+    user: SessionUser,
+    /// For members: their session, organization and permissions.
+    member: Option<Box<CurrentMember>>,
+}
+
+impl Subject {
+    async fn load(
+        kh: &Keyhouse,
+        headers: &HeaderMap,
+        side: Side,
+    ) -> Result<Option<Subject>, OAuthError> {
+        Ok(match side {
+            Side::Users => session::load(kh, headers).await?.map(|s| Subject {
+                id: s.user.id.clone(),
+                auth_time: s.session.auth_time,
+                user: session::session_user(&s.user),
+                member: None,
+            }),
+            Side::Members => kh.member_session(headers).await?.map(|m| Subject {
+                id: m.member.id.clone(),
+                auth_time: m.session.auth_time,
+                user: m.user(),
+                member: Some(Box::new(m)),
+            }),
+        })
+    }
+
+    fn organization_id(&self) -> Option<String> {
+        self.member.as_ref().map(|m| m.organization.id.clone())
+    }
+}
 
 /// Where the pipeline got to.
 enum Checked {
-    /// Valid, with a signed-in user and the consent decision.
+    /// Valid, with a signed-in subject and the consent decision.
     Ready {
         request: Box<ValidatedRequest>,
+        /// Everything the client asked for; `request.scopes` keeps only what
+        /// this subject may grant.
+        requested: ScopeSet,
         client: std::sync::Arc<Client>,
-        session: Box<CurrentSession>,
+        subject: Box<Subject>,
         consent_required: bool,
     },
     /// Send the browser back to the client with this URL.
@@ -43,6 +93,7 @@ async fn check(
     kh: &Keyhouse,
     headers: &HeaderMap,
     params: &AuthorizeParams,
+    side: Side,
 ) -> Result<Checked, ApiError> {
     let raw = RawRequest::from_params(params)?;
     let client_id = raw.client_id()?;
@@ -59,7 +110,7 @@ async fn check(
         catalog: &kh.config().scopes,
         resources: &resources,
     };
-    let request = match authorize::validate(&raw, redirect, &client, &policy) {
+    let mut request = match authorize::validate(&raw, redirect, &client, &policy) {
         Ok(r) => r,
         Err(e) => {
             let RedirectError { redirect, error } = *e;
@@ -67,13 +118,12 @@ async fn check(
         }
     };
     let now = kh.now();
-    let session = session::load(kh, headers).await?;
-    let session = match session {
+    let subject = match Subject::load(kh, headers, side).await? {
         Some(s)
             if !consent::reauthentication_required(
                 request.prompt,
                 request.max_age,
-                s.session.auth_time,
+                s.auth_time,
                 now,
             ) =>
         {
@@ -87,9 +137,37 @@ async fn check(
             return Err(OAuthError::new(ErrorCode::LoginRequired, "sign in to continue").into());
         }
     };
+    let requested = request.scopes.clone();
+    if let Some(m) = &subject.member {
+        // The organization decides which apps its members may use.
+        if !m
+            .organization
+            .connected_apps
+            .allows(&client.id, client.client_type)
+        {
+            let kind = if client.client_type.is_first_party() {
+                "first-party"
+            } else {
+                "third-party"
+            };
+            return Err(OAuthError::new(
+                ErrorCode::AccessDenied,
+                format!("{} does not allow this {kind} app", m.organization.name),
+            )
+            .with_debug(format!(
+                "organization {} refused client {}",
+                m.organization.id, client.id
+            ))
+            .into());
+        }
+        // A member grants only what their roles cover; the rest is listed
+        // apart on the consent screen and never reaches the token.
+        let rbac = kh.rbac().await?;
+        request.scopes = requested.filter(|s| rbac.grantable(&m.permissions, s));
+    }
     let granted = kh
         .store()
-        .find_grant(&session.user.id, &client.id, request.resource.as_deref())
+        .find_grant(&subject.id, &client.id, request.resource.as_deref())
         .await
         .map_err(store_error)?;
     let consent_required = consent::consent_required(
@@ -107,8 +185,9 @@ async fn check(
     }
     Ok(Checked::Ready {
         request: Box::new(request),
+        requested,
         client,
-        session: Box::new(session),
+        subject: Box::new(subject),
         consent_required,
     })
 }
@@ -119,7 +198,25 @@ pub(crate) async fn start(
     headers: HeaderMap,
     Json(params): Json<AuthorizeParams>,
 ) -> Result<Json<AuthorizeStartResponse>, ApiError> {
-    match check(&kh, &headers, &params).await? {
+    describe(&kh, &headers, &params, Side::Users).await
+}
+
+/// `POST /api/b2b/idp/authorize/start`.
+pub(crate) async fn start_b2b(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    Json(params): Json<AuthorizeParams>,
+) -> Result<Json<AuthorizeStartResponse>, ApiError> {
+    describe(&kh, &headers, &params, Side::Members).await
+}
+
+async fn describe(
+    kh: &Keyhouse,
+    headers: &HeaderMap,
+    params: &AuthorizeParams,
+    side: Side,
+) -> Result<Json<AuthorizeStartResponse>, ApiError> {
+    match check(kh, headers, params, side).await? {
         Checked::Redirect(redirect_uri) => {
             Ok(Json(AuthorizeStartResponse::Redirect(RedirectResponse {
                 redirect_uri,
@@ -127,12 +224,12 @@ pub(crate) async fn start(
         }
         Checked::Ready {
             request,
+            requested,
             client,
-            session,
+            subject,
             consent_required,
         } => {
-            let scopes = request
-                .scopes
+            let scopes = requested
                 .iter()
                 .map(|s| ScopeDescription {
                     scope: s.to_owned(),
@@ -142,9 +239,9 @@ pub(crate) async fn start(
                         .get(s)
                         .map(|d| d.description.clone())
                         .unwrap_or_default(),
-                    // Consumer users may grant every scope the deployment
-                    // offers; B2B narrows this by role.
-                    grantable: true,
+                    // Users may grant every scope the deployment offers;
+                    // members only what their roles cover.
+                    grantable: request.scopes.contains(s),
                 })
                 .collect();
             Ok(Json(AuthorizeStartResponse::Describe(Box::new(
@@ -160,7 +257,11 @@ pub(crate) async fn start(
                     scopes,
                     resource: request.resource.clone(),
                     consent_required,
-                    user: session::session_user(&session.user),
+                    organization: subject
+                        .member
+                        .as_ref()
+                        .map(|m| b2b::summary(&m.organization)),
+                    user: subject.user,
                 },
             ))))
         }
@@ -174,19 +275,39 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     Json(decision): Json<AuthorizeDecision>,
 ) -> Result<Json<RedirectResponse>, ApiError> {
-    let (request, client, session, consent_required) =
-        match check(&kh, &headers, &decision.params).await? {
+    record(&kh, &headers, &decision, Side::Users).await
+}
+
+/// `POST /api/b2b/idp/authorize`: the same, for a member; the code carries
+/// the organization.
+pub(crate) async fn decide_b2b(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    Json(decision): Json<AuthorizeDecision>,
+) -> Result<Json<RedirectResponse>, ApiError> {
+    record(&kh, &headers, &decision, Side::Members).await
+}
+
+async fn record(
+    kh: &Keyhouse,
+    headers: &HeaderMap,
+    decision: &AuthorizeDecision,
+    side: Side,
+) -> Result<Json<RedirectResponse>, ApiError> {
+    let (request, client, subject, consent_required) =
+        match check(kh, headers, &decision.params, side).await? {
             Checked::Redirect(redirect_uri) => return Ok(Json(RedirectResponse { redirect_uri })),
             Checked::Ready {
                 request,
                 client,
-                session,
+                subject,
                 consent_required,
-            } => (request, client, session, consent_required),
+                ..
+            } => (request, client, subject, consent_required),
         };
     let issuer = &kh.config().issuer;
     if !decision.consent_granted {
-        tracing::info!(client_id = %client.id, user_id = %session.user.id, "consent denied");
+        tracing::info!(client_id = %client.id, subject = %subject.id, "consent denied");
         let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
         return Ok(Json(RedirectResponse {
             redirect_uri: request.redirect.error_url(issuer, &e),
@@ -205,7 +326,7 @@ pub(crate) async fn decide(
         kh.store()
             .save_grant(
                 &grant_id,
-                &session.user.id,
+                &subject.id,
                 &client.id,
                 request.resource.as_deref(),
                 &request.scopes,
@@ -213,7 +334,7 @@ pub(crate) async fn decide(
             )
             .await
             .map_err(store_error)?;
-        tracing::info!(client_id = %client.id, user_id = %session.user.id, scopes = %request.scopes, "consent granted");
+        tracing::info!(client_id = %client.id, subject = %subject.id, organization_id = ?subject.organization_id(), scopes = %request.scopes, "consent granted");
     }
     kh.store()
         .insert_code(
@@ -221,13 +342,13 @@ pub(crate) async fn decide(
                 code_hash: secret::hash_token(&code),
                 client_id: client.id.clone(),
                 redirect_uri: request.redirect.redirect_uri.clone(),
-                subject_id: session.user.id.clone(),
-                organization_id: session.session.organization_id.clone(),
+                subject_id: subject.id.clone(),
+                organization_id: subject.organization_id(),
                 scopes: request.scopes.clone(),
                 nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.clone(),
                 resource: request.resource.clone(),
-                auth_time: session.session.auth_time,
+                auth_time: subject.auth_time,
                 family_id,
                 created_at: now,
                 expires_at: now + kh.config().code_ttl,

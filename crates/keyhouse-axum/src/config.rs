@@ -45,6 +45,10 @@ pub struct Config {
     pub login_attempts_per_ip: i64,
     /// The login throttling window, seconds (default 900).
     pub login_window: i64,
+    /// B2B: the roles and custom scopes defined at start-up when missing
+    /// (the operator's later changes are kept). Default: `admin` (everything)
+    /// and `member` (nothing), no custom scopes.
+    pub rbac_defaults: keyhouse_core::rbac::Policy,
 }
 
 impl Default for Config {
@@ -66,6 +70,10 @@ impl Default for Config {
             login_attempts_per_account: 10,
             login_attempts_per_ip: 100,
             login_window: 900,
+            rbac_defaults: keyhouse_core::rbac::Policy {
+                roles: crate::manage::default_roles(),
+                scopes: Vec::new(),
+            },
         }
     }
 }

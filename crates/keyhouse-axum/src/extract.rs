@@ -152,7 +152,7 @@ pub enum Caller {
     /// The user, in the browser.
     Session(Box<CurrentSession>),
     /// A client acting for the token's subject.
-    Token(AccessToken),
+    Token(Box<AccessToken>),
 }
 
 impl Caller {
@@ -197,7 +197,14 @@ where
                     "this API needs a token issued for a user, not a client_credentials token",
                 ));
             }
-            return Ok(Caller::Token(token));
+            if token.claims.organization.is_some() {
+                // A member's token acts in its organization only (its
+                // organization APIs use `MemberCaller`).
+                return Err(BearerError::invalid(
+                    "this API needs a user's token, not an organization member's",
+                ));
+            }
+            return Ok(Caller::Token(Box::new(token)));
         }
         let kh = Keyhouse::from_ref(state);
         let session = kh

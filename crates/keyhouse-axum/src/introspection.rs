@@ -33,7 +33,7 @@ pub(crate) async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let now = kh.now();
     if let Some(c) = kh.verify_access_token(token, None).await? {
-        return Ok(Json(json!({
+        let mut body = json!({
             "active": true,
             "token_type": "Bearer",
             "scope": c.scope,
@@ -45,7 +45,11 @@ pub(crate) async fn introspect(
             "iat": c.iat,
             "nbf": c.nbf,
             "jti": c.jti,
-        })));
+        });
+        if let Some(org) = &c.organization {
+            body["organization"] = json!(org);
+        }
+        return Ok(Json(body));
     }
     if let Some((rt, rotated_at, family)) = kh
         .store()
@@ -58,7 +62,12 @@ pub(crate) async fn introspect(
             && family.is_active(now)
             && family.client_id == client.id;
         if active {
-            return Ok(Json(json!({
+            let organization = kh
+                .organization_claim(family.organization_id.as_deref())
+                .await
+                .ok()
+                .flatten();
+            let mut body = json!({
                 "active": true,
                 "token_type": "refresh_token",
                 "scope": family.scopes.to_string(),
@@ -67,7 +76,11 @@ pub(crate) async fn introspect(
                 "iss": kh.config().issuer,
                 "exp": rt.expires_at,
                 "iat": rt.created_at,
-            })));
+            });
+            if let Some(org) = organization {
+                body["organization"] = json!(org);
+            }
+            return Ok(Json(body));
         }
     }
     Ok(Json(json!({ "active": false })))

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod authorize;
+pub mod b2b;
 mod client_auth;
 pub mod config;
 mod discovery;
@@ -37,9 +38,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use keyhouse_core::{Clock, SystemClock};
+use keyhouse_core::{Clock, OAuthError, SystemClock};
 use keyhouse_store::Store;
 
+pub use b2b::{CurrentMember, MemberCaller};
 pub use config::Config;
 pub use extract::{AccessToken, Caller};
 pub use keys::{Keys, MasterKey, SigningAlg};
@@ -81,6 +83,9 @@ pub enum StartError {
     /// Keys could not be loaded or created.
     #[error(transparent)]
     Keys(#[from] keys::KeyError),
+    /// The default RBAC policy could not be stored.
+    #[error("defining the default roles: {0}")]
+    Policy(OAuthError),
 }
 
 impl Keyhouse {
@@ -102,7 +107,7 @@ impl Keyhouse {
     ) -> Result<Keyhouse, StartError> {
         let config = config.normalized();
         let keys = Keys::load(store.clone(), master.clone(), clock.now()).await?;
-        Ok(Keyhouse(Arc::new(Inner {
+        let kh = Keyhouse(Arc::new(Inner {
             clients: client_auth::ClientCache::new(config.client_cache_ttl),
             secret_key: master.client_secret_key(),
             passwords: password::Hasher::new(),
@@ -111,7 +116,12 @@ impl Keyhouse {
             keys,
             master,
             clock,
-        })))
+        }));
+        let defaults = kh.config().rbac_defaults.clone();
+        kh.ensure_policy(&defaults)
+            .await
+            .map_err(StartError::Policy)?;
+        Ok(kh)
     }
 
     /// The configuration.
@@ -152,6 +162,22 @@ impl Keyhouse {
             .route("/api/session/logout", post(session::logout))
             .route("/api/idp/authorize/start", post(authorize::start))
             .route("/api/idp/authorize", post(authorize::decide))
+            .route("/api/b2b/session", get(b2b::current))
+            .route("/api/b2b/session/login", post(b2b::login))
+            .route("/api/b2b/session/logout", post(b2b::logout))
+            .route("/api/b2b/discovery", post(b2b::discovery))
+            .route("/api/b2b/discovery/select", post(b2b::discovery_select))
+            .route("/api/b2b/idp/authorize/start", post(authorize::start_b2b))
+            .route("/api/b2b/idp/authorize", post(authorize::decide_b2b))
+            .route("/api/b2b/organization", get(b2b::organization))
+            .route(
+                "/api/b2b/organization/connected-apps",
+                axum::routing::put(b2b::set_connected_apps),
+            )
+            .route(
+                "/api/b2b/members/{member_id}/roles",
+                axum::routing::put(b2b::set_member_roles),
+            )
             .route_layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 session::csrf_guard,

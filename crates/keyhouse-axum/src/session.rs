@@ -54,7 +54,7 @@ fn cookie_name(kh: &Keyhouse) -> &'static str {
     }
 }
 
-fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -66,14 +66,24 @@ fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn set_cookie(kh: &Keyhouse, value: &str, max_age: i64) -> Option<HeaderValue> {
+    set_named_cookie(kh, cookie_name(kh), value, max_age)
+}
+
+/// A session cookie header: HttpOnly, SameSite=Lax, Secure under https
+/// (SECURITY.md row 27).
+pub(crate) fn set_named_cookie(
+    kh: &Keyhouse,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> Option<HeaderValue> {
     let secure = if kh.config().secure_cookies() {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        cookie_name(kh)
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .ok()
 }
@@ -101,6 +111,7 @@ pub(crate) async fn load(
         .find_session(&hash, now)
         .await
         .map_err(store_error)?
+        .filter(|s| s.subject_kind == "user")
     else {
         return Ok(None);
     };
@@ -168,7 +179,7 @@ pub(crate) async fn current(session: CurrentSession) -> Json<SessionResponse> {
     Json(session.response())
 }
 
-fn normalize_email(email: &str) -> Option<String> {
+pub(crate) fn normalize_email(email: &str) -> Option<String> {
     let e = email.trim().to_lowercase();
     let (local, domain) = e.split_once('@')?;
     let ok = !local.is_empty()
@@ -267,7 +278,7 @@ async fn start_session(
     ))
 }
 
-fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
+pub(crate) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
     res.headers_mut().insert(SET_COOKIE, cookie);
     res.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
@@ -301,7 +312,7 @@ pub(crate) async fn signup(
     ))
 }
 
-fn invalid_credentials() -> OAuthError {
+pub(crate) fn invalid_credentials() -> OAuthError {
     // One answer for an unknown email and a wrong password (SECURITY.md row 25).
     OAuthError::new(
         ErrorCode::InvalidCredentials,
@@ -309,17 +320,22 @@ fn invalid_credentials() -> OAuthError {
     )
 }
 
-/// Checks a password, with throttling shared by every instance
+/// Runs a password check with throttling shared by every instance
 /// (SECURITY.md row 25): failures are counted per email address and per
 /// client IP; past the limit every attempt gets 429 until the window ends,
 /// whatever the password, so guessing cannot go on. The email bucket exists
-/// for unknown emails too, so throttling reveals nothing.
-async fn authenticate(
+/// for unknown emails too, so throttling reveals nothing. `check` gets the
+/// normalised email (`None` when malformed) and answers `Some` on success.
+pub(crate) async fn throttled<T, F, Fut>(
     kh: &Keyhouse,
     email: &str,
-    password: &str,
     peer: Option<IpAddr>,
-) -> Result<User, OAuthError> {
+    check: F,
+) -> Result<T, OAuthError>
+where
+    F: FnOnce(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, OAuthError>>,
+{
     let c = kh.config();
     let now = kh.now();
     let normalized = normalize_email(email);
@@ -344,27 +360,17 @@ async fn authenticate(
             ));
         }
     }
-    let user = match &normalized {
-        Some(e) => kh
-            .store()
-            .find_user_by_email(e)
-            .await
-            .map_err(store_error)?,
-        None => None,
-    };
-    let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = kh.0.passwords.verify(password.to_owned(), phc).await;
-    match user {
-        Some(u) if ok => {
+    match check(normalized.clone()).await? {
+        Some(found) => {
             if let Some(e) = &normalized {
                 kh.store()
                     .clear_hits(&format!("login:email:{e}"))
                     .await
                     .map_err(store_error)?;
             }
-            Ok(u)
+            Ok(found)
         }
-        _ => {
+        None => {
             for (bucket, _) in &buckets {
                 kh.store()
                     .hit(bucket, c.login_window, now)
@@ -374,6 +380,44 @@ async fn authenticate(
             Err(invalid_credentials())
         }
     }
+}
+
+/// Verifies `password` against `phc` (a dummy hash when `None`, so unknown
+/// accounts take as long as known ones).
+pub(crate) async fn verify_password(kh: &Keyhouse, password: &str, phc: Option<String>) -> bool {
+    kh.0.passwords.verify(password.to_owned(), phc).await
+}
+
+/// Hashes a new password (Argon2id, on the blocking pool).
+pub(crate) async fn hash_password(kh: &Keyhouse, password: &str) -> Result<String, OAuthError> {
+    check_password(password)?;
+    kh.0.passwords
+        .hash(password.to_owned())
+        .await
+        .ok_or_else(|| OAuthError::server("password hashing failed"))
+}
+
+/// Checks a user's email and password, throttled.
+async fn authenticate(
+    kh: &Keyhouse,
+    email: &str,
+    password: &str,
+    peer: Option<IpAddr>,
+) -> Result<User, OAuthError> {
+    throttled(kh, email, peer, |normalized| async move {
+        let user = match &normalized {
+            Some(e) => kh
+                .store()
+                .find_user_by_email(e)
+                .await
+                .map_err(store_error)?,
+            None => None,
+        };
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = verify_password(kh, password, phc).await;
+        Ok(user.filter(|_| ok))
+    })
+    .await
 }
 
 /// `POST /api/session/login`: JSON (`{email,password}` → 200 with the

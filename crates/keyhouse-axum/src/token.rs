@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use keyhouse_core::claims::{
-    AccessTokenClaims, IdTokenClaims, ProfileClaims, UserProfile, at_hash,
+    AccessTokenClaims, IdTokenClaims, OrganizationClaim, ProfileClaims, UserProfile, at_hash,
 };
 use keyhouse_core::client::{Client, RefreshPolicy};
 use keyhouse_core::scope::{OFFLINE_ACCESS, OPENID};
@@ -91,6 +91,8 @@ struct Mint<'a> {
     audience: Option<&'a str>,
     auth_time: Option<i64>,
     family: Option<&'a str>,
+    /// For members: the organization the grant was made in.
+    organization: Option<&'a OrganizationClaim>,
 }
 
 impl Keyhouse {
@@ -111,6 +113,7 @@ impl Keyhouse {
             jti: secret::generate_id("at", &mut rand::rng()),
             auth_time: m.auth_time,
             fid: m.family.map(str::to_owned),
+            organization: m.organization.cloned(),
         };
         // RFC 9068 §2.1: `typ` is `at+jwt`.
         self.keys()
@@ -139,26 +142,80 @@ impl Keyhouse {
             nonce,
             at_hash: at_hash(access_token),
             profile: ProfileClaims::for_scopes(user, scopes),
+            organization: user.organization.clone(),
         };
         self.keys()
             .sign(SigningAlg::Rs256, "JWT", &claims)
             .map_err(|e| OAuthError::server(e.to_string()))
     }
 
-    /// The profile of a subject, for ID tokens and userinfo.
-    pub(crate) async fn profile(&self, subject: &str) -> Result<Option<UserProfile>, OAuthError> {
+    /// The profile of a subject, for ID tokens and userinfo: a user, or
+    /// (with `organization`) an active member of that organization.
+    pub(crate) async fn profile(
+        &self,
+        subject: &str,
+        organization: Option<&OrganizationClaim>,
+    ) -> Result<Option<UserProfile>, OAuthError> {
+        let Some(org) = organization else {
+            return Ok(self
+                .store()
+                .find_user(subject)
+                .await
+                .map_err(store_error)?
+                .map(|u| UserProfile {
+                    subject: u.id,
+                    email: u.email,
+                    email_verified: u.email_verified,
+                    name: u.name,
+                    updated_at: u.updated_at,
+                    organization: None,
+                }));
+        };
         Ok(self
             .store()
-            .find_user(subject)
+            .find_member(subject)
             .await
             .map_err(store_error)?
-            .map(|u| UserProfile {
-                subject: u.id,
-                email: u.email,
-                email_verified: u.email_verified,
-                name: u.name,
-                updated_at: u.updated_at,
+            .filter(|m| m.is_active() && m.organization_id == org.organization_id)
+            .map(|m| UserProfile {
+                subject: m.id,
+                email: m.email,
+                email_verified: false,
+                name: m.name,
+                updated_at: m.updated_at,
+                organization: Some(org.clone()),
             }))
+    }
+
+    /// For a grant made in an organization: its claim, once the member is
+    /// still active there and the organization still allows the client
+    /// (a refresh after either changed is refused).
+    async fn member_grant(
+        &self,
+        client: &Client,
+        subject: &str,
+        organization_id: Option<&str>,
+    ) -> Result<Option<OrganizationClaim>, OAuthError> {
+        let Some(claim) = self.organization_claim(organization_id).await? else {
+            return Ok(None);
+        };
+        let org = self
+            .store()
+            .find_organization(&claim.organization_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| OAuthError::invalid_grant("the organization no longer exists"))?;
+        if !org.connected_apps.allows(&client.id, client.client_type) {
+            return Err(OAuthError::invalid_grant(
+                "the organization no longer allows this app",
+            ));
+        }
+        if self.profile(subject, Some(&claim)).await?.is_none() {
+            return Err(OAuthError::invalid_grant(
+                "the member no longer belongs to the organization",
+            ));
+        }
+        Ok(Some(claim))
     }
 }
 
@@ -221,6 +278,9 @@ async fn authorization_code(
         RedeemOutcome::Unknown => return Err(OAuthError::invalid_grant("unknown code")),
         RedeemOutcome::Refused(e) => return Err(e),
     };
+    let organization = kh
+        .member_grant(client, &code.subject_id, code.organization_id.as_deref())
+        .await?;
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &code.subject_id,
@@ -228,10 +288,11 @@ async fn authorization_code(
         audience: code.resource.as_deref(),
         auth_time: Some(code.auth_time),
         family: Some(&code.family_id),
+        organization: organization.as_ref(),
     })?;
     let id_token = if code.scopes.contains(OPENID) {
         let user = kh
-            .profile(&code.subject_id)
+            .profile(&code.subject_id, organization.as_ref())
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
         Some(kh.mint_id_token(
@@ -307,6 +368,28 @@ async fn refresh(
         RefreshOutcome::Refused(e) => return Err(e),
     };
     let scopes = scope.unwrap_or_else(|| family.scopes.clone());
+    let organization = match kh
+        .member_grant(
+            client,
+            &family.subject_id,
+            family.organization_id.as_deref(),
+        )
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            // The member left or the organization now refuses the app: the
+            // whole family goes, not just this refresh.
+            if e.code == ErrorCode::InvalidGrant {
+                kh.store()
+                    .revoke_family(&family.id, now)
+                    .await
+                    .map_err(store_error)?;
+                tracing::info!(family_id = %family.id, client_id = %client.id, "member grant no longer valid: family revoked");
+            }
+            return Err(e);
+        }
+    };
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &family.subject_id,
@@ -314,6 +397,7 @@ async fn refresh(
         audience: family.resource.as_deref(),
         auth_time: Some(family.auth_time),
         family: Some(&family.id),
+        organization: organization.as_ref(),
     })?;
     Ok(TokenResponse {
         access_token,
@@ -358,6 +442,7 @@ fn client_credentials(
         audience: audience.as_deref(),
         auth_time: None,
         family: None,
+        organization: None,
     })?;
     Ok(TokenResponse {
         access_token,

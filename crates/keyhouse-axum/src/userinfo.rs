@@ -35,7 +35,7 @@ pub(crate) async fn userinfo(
     if !scopes.contains(OPENID) {
         return Err(BearerError::insufficient(OPENID));
     }
-    let profile = match kh.profile(&claims.sub).await {
+    let profile = match kh.profile(&claims.sub, claims.organization.as_ref()).await {
         Ok(Some(p)) => p,
         Ok(None) => return Err(BearerError::invalid("the user no longer exists")),
         Err(e) => return Err(BearerError::unavailable(e.to_string())),
@@ -46,6 +46,9 @@ pub(crate) async fn userinfo(
         serde_json::to_value(ProfileClaims::for_scopes(&profile, &scopes)),
     ) {
         map.extend(extra);
+        if let Some(org) = &profile.organization {
+            map.insert("organization".into(), json!(org));
+        }
     }
     Ok(Json(body))
 }

@@ -36,6 +36,20 @@ pub struct AccessTokenClaims {
     /// token revoked or replayed, a code replayed) revokes the token too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<String>,
+    /// The organization, for tokens issued to a member (B2B); `sub` is then
+    /// the member id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationClaim>,
+}
+
+/// The `organization` claim of tokens issued for a member of an
+/// organization: in access tokens, ID tokens, userinfo and introspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationClaim {
+    /// The organization's stable id.
+    pub organization_id: String,
+    /// Its slug.
+    pub slug: String,
 }
 
 /// The user data that claims are made of.
@@ -51,6 +65,8 @@ pub struct UserProfile {
     pub name: String,
     /// Last profile change (unix seconds).
     pub updated_at: i64,
+    /// For members: their organization.
+    pub organization: Option<OrganizationClaim>,
 }
 
 /// The claims a set of scopes releases (OIDC Core §5.4).
@@ -109,6 +125,9 @@ pub struct IdTokenClaims {
     /// Profile and email claims that were granted.
     #[serde(flatten)]
     pub profile: ProfileClaims,
+    /// The organization, for members (B2B).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationClaim>,
 }
 
 /// OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the
@@ -139,6 +158,7 @@ mod tests {
             email_verified: false,
             name: "Ada".into(),
             updated_at: 5,
+            organization: None,
         };
         let table = [
             ("openid", false, false),

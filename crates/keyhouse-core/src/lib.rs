@@ -12,6 +12,7 @@ pub mod clock;
 pub mod consent;
 pub mod error;
 pub mod pkce;
+pub mod rbac;
 pub mod redirect_uri;
 pub use keyhouse_types::return_to;
 pub mod scope;

@@ -210,3 +210,81 @@ pub mod signing_key {
     }
     relation_free!();
 }
+
+/// Organizations (B2B).
+pub mod organization {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organizations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub slug: String,
+        pub name: String,
+        /// JSON of `ConnectedAppsSettings`.
+        #[sea_orm(column_type = "Text")]
+        pub connected_apps: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    relation_free!();
+}
+
+/// Members of organizations: one row per (organization, email).
+pub mod member {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub organization_id: String,
+        pub email: String,
+        pub name: String,
+        pub password_hash: String,
+        /// JSON list of role ids.
+        #[sea_orm(column_type = "Text")]
+        pub roles: String,
+        pub status: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    relation_free!();
+}
+
+/// RBAC roles.
+pub mod rbac_role {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rbac_roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role_id: String,
+        pub description: String,
+        /// JSON list of `Permission`.
+        #[sea_orm(column_type = "Text")]
+        pub permissions: String,
+    }
+    relation_free!();
+}
+
+/// RBAC custom scopes.
+pub mod rbac_scope {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rbac_scopes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scope: String,
+        pub description: String,
+        /// JSON list of `Permission`.
+        #[sea_orm(column_type = "Text")]
+        pub permissions: String,
+    }
+    relation_free!();
+}

@@ -17,6 +17,7 @@ mod batch;
 mod clients;
 mod keys;
 mod limits;
+mod orgs;
 mod tokens;
 mod users;
 
@@ -34,6 +35,7 @@ use sea_orm_migration::MigratorTrait;
 
 pub use clients::{NewClient, StoredClient};
 pub use keys::StoredKey;
+pub use orgs::{Member, Organization};
 pub use tokens::{CodeRecord, FamilyRecord, NewCode, RedeemOutcome, RefreshOutcome, RefreshRecord};
 pub use users::{NewUser, SessionRecord, User};
 

@@ -137,8 +137,11 @@ pub struct AuthorizeStart {
     pub resource: Option<String>,
     /// Whether the consent screen must be shown.
     pub consent_required: bool,
-    /// The signed-in user the grant is for.
+    /// The signed-in user the grant is for (for B2B: the member).
     pub user: SessionUser,
+    /// The organization being authorized (B2B only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSummary>,
 }
 
 /// Either a description to show, or a redirect to follow.
@@ -205,6 +208,9 @@ pub struct LoginRequest {
     /// Password.
     pub password: String,
 }
+
+pub mod b2b;
+pub use b2b::OrganizationSummary;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial;
 mod m20261126_000002_rate_limits;
+mod m20261126_000003_organizations;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_rate_limits::Migration),
+            Box::new(m20261126_000003_organizations::Migration),
         ]
     }
 }

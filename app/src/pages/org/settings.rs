@@ -1,0 +1,441 @@
+//! `/org/settings`: for administrators. The organization's Connected Apps
+//! policy (which first- and third-party apps members may connect), its
+//! members' roles, and the RBAC policy (roles and custom scopes, read-only).
+
+use keyhouse_idp_component::{ApiError, use_member};
+use keyhouse_types::b2b::{
+    AppAccess, AppAccessPolicy, ConnectedAppsSettings, MemberInfo, OrganizationSettings,
+    Permission, RoleInfo, ScopeInfo, SetRolesRequest,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::api::sentence;
+use super::{OrgTabs, RequireMember};
+use crate::pages::Spinner;
+use crate::pages::auth::ErrorNote;
+
+/// The settings page.
+#[component]
+pub fn OrgSettingsPage() -> impl IntoView {
+    view! {
+        <RequireMember>
+            <Settings/>
+        </RequireMember>
+    }
+}
+
+const ACCESS_CHOICES: [(AppAccess, &str, &str); 3] = [
+    (AppAccess::AllAllowed, "all_allowed", "All apps allowed"),
+    (
+        AppAccess::Restricted,
+        "restricted",
+        "Only the apps on the allow-list",
+    ),
+    (AppAccess::NotAllowed, "not_allowed", "No apps allowed"),
+];
+
+fn parse_access(v: &str) -> Option<AppAccess> {
+    ACCESS_CHOICES
+        .iter()
+        .find(|(_, x, _)| *x == v)
+        .map(|(a, _, _)| *a)
+}
+
+/// One client id per line; blanks and repeats dropped.
+fn parse_allowlist(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.iter().any(|x| x == id) {
+            out.push(id.to_owned());
+        }
+    }
+    out
+}
+
+fn describe_permission(p: &Permission) -> String {
+    let actions = if p.actions.iter().any(|a| a == "*") {
+        "every action".to_owned()
+    } else {
+        p.actions.join(", ")
+    };
+    let resource = if p.resource_id == "*" {
+        "everything"
+    } else {
+        p.resource_id.as_str()
+    };
+    format!("{resource}: {actions}")
+}
+
+fn settings_message(e: &ApiError) -> String {
+    match (e.status(), e.code()) {
+        (_, "network_error") => {
+            "Can't reach the server. Check your connection and try again.".into()
+        }
+        (401, _) => "Your session has ended. Sign in again.".into(),
+        (403, _) => DENIED.into(),
+        (400, _) => e
+            .description()
+            .map(sentence)
+            .unwrap_or_else(|| "Check the settings and try again.".into()),
+        (404, _) => "That member no longer exists. Reload the page.".into(),
+        (409, _) => e
+            .description()
+            .map(sentence)
+            .unwrap_or_else(|| "That change isn't possible.".into()),
+        _ => "Something went wrong. Try again in a moment.".into(),
+    }
+}
+
+const DENIED: &str = "Only administrators can change organization settings.";
+
+#[component]
+fn Settings() -> impl IntoView {
+    let member = use_member();
+    let loaded = RwSignal::new(None::<Result<OrganizationSettings, ApiError>>);
+    Effect::new(move |_| {
+        spawn_local(async move {
+            let r = member.api().organization_settings().await;
+            if let Err(e) = &r
+                && e.status() == 401
+            {
+                member.mark_signed_out();
+            }
+            loaded.set(Some(r));
+        })
+    });
+    view! {
+        <div class="kh-settings">
+            <section class="kh-card" aria-labelledby="org-settings-title">
+                <p class="kh-eyebrow">{move || member.member().map(|m| m.organization.name).unwrap_or_default()}</p>
+                <h1 id="org-settings-title">"Organization settings"</h1>
+                <p class="kh-muted">"Decide which apps your members may connect, and what each member may do."</p>
+                <OrgTabs/>
+            </section>
+            {move || match loaded.get() {
+                None => view! { <Spinner/> }.into_any(),
+                Some(Err(e)) if e.status() == 403 => view! {
+                    <section class="kh-card kh-denied" role="alert" data-testid="org-settings-denied">
+                        <h2>{DENIED}</h2>
+                        <p class="kh-muted">"Ask one of your organization's administrators if something here needs to change."</p>
+                    </section>
+                }.into_any(),
+                Some(Err(e)) => view! {
+                    <p class="kh-alert" role="alert" data-testid="org-settings-load-error">{settings_message(&e)}</p>
+                }.into_any(),
+                Some(Ok(s)) => {
+                    let role_ids: Vec<String> = s.roles.iter().map(|r| r.role_id.clone()).collect();
+                    view! {
+                        <ConnectedApps initial=s.connected_apps/>
+                        <Members members=s.members role_ids/>
+                        <Policy roles=s.roles scopes=s.scopes/>
+                    }.into_any()
+                }
+            }}
+        </div>
+    }
+}
+
+/// The fields of one kind of Connected App.
+#[component]
+fn PolicyFields(
+    /// `first-party` or `third-party` (ids and test ids).
+    kind: &'static str,
+    /// Shown as the group's legend.
+    legend: &'static str,
+    /// Explains what the kind covers.
+    hint: &'static str,
+    access: RwSignal<AppAccess>,
+    allowlist: RwSignal<String>,
+    /// Cleared on any edit (the "saved" note would be stale).
+    saved: RwSignal<bool>,
+) -> impl IntoView {
+    let select_id = format!("org-{kind}-access");
+    let list_id = format!("org-{kind}-allowlist");
+    let hint_id = format!("org-{kind}-hint");
+    let list_hint_id = format!("org-{kind}-allowlist-hint");
+    let initial = access.get_untracked();
+    view! {
+        <fieldset class="kh-fieldset">
+            <legend>{legend}</legend>
+            <p class="kh-muted kh-fieldset__hint" id=hint_id.clone()>{hint}</p>
+            <div class="kh-field">
+                <label for=select_id.clone()>"Access"</label>
+                <select id=select_id.clone() class="kh-select" data-testid=select_id.clone()
+                    aria-describedby=hint_id
+                    on:change=move |ev| {
+                        if let Some(a) = parse_access(&event_target_value(&ev)) {
+                            access.set(a);
+                            saved.set(false);
+                        }
+                    }>
+                    {ACCESS_CHOICES.iter().map(|(a, value, label)| view! {
+                        <option value=*value selected=*a == initial>{*label}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="kh-field">
+                <label for=list_id.clone()>"Allow-list " <span class="kh-muted">"(client ids, one per line)"</span></label>
+                <textarea id=list_id.clone() rows="3" class="kh-mono" spellcheck="false" autocomplete="off"
+                    data-testid=list_id aria-describedby=list_hint_id.clone()
+                    bind:value=allowlist on:input=move |_| saved.set(false)></textarea>
+                <small id=list_hint_id class="kh-muted">
+                    {move || if access.get() == AppAccess::Restricted {
+                        "Only these apps may be connected."
+                    } else {
+                        "Used only when access is “Only the apps on the allow-list”."
+                    }}
+                </small>
+            </div>
+        </fieldset>
+    }
+}
+
+#[component]
+fn ConnectedApps(initial: ConnectedAppsSettings) -> impl IntoView {
+    let member = use_member();
+    let first_access = RwSignal::new(initial.first_party.access);
+    let first_list = RwSignal::new(initial.first_party.allowed_client_ids.join("\n"));
+    let third_access = RwSignal::new(initial.third_party.access);
+    let third_list = RwSignal::new(initial.third_party.allowed_client_ids.join("\n"));
+    let error = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let settings = ConnectedAppsSettings {
+            first_party: AppAccessPolicy {
+                access: first_access.get_untracked(),
+                allowed_client_ids: parse_allowlist(&first_list.get_untracked()),
+            },
+            third_party: AppAccessPolicy {
+                access: third_access.get_untracked(),
+                allowed_client_ids: parse_allowlist(&third_list.get_untracked()),
+            },
+        };
+        pending.set(true);
+        saved.set(false);
+        error.set(None);
+        spawn_local(async move {
+            match member.api().set_connected_apps(&settings).await {
+                Ok(now) => {
+                    first_access.set(now.first_party.access);
+                    first_list.set(now.first_party.allowed_client_ids.join("\n"));
+                    third_access.set(now.third_party.access);
+                    third_list.set(now.third_party.allowed_client_ids.join("\n"));
+                    saved.set(true);
+                }
+                Err(e) => {
+                    if e.status() == 401 {
+                        member.mark_signed_out();
+                    }
+                    error.set(Some(settings_message(&e)));
+                }
+            }
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <section class="kh-card" aria-labelledby="org-apps-title">
+            <h2 id="org-apps-title" class="kh-section-title">"Connected Apps"</h2>
+            <p class="kh-muted">"Apps your members can connect to the organization's notes. A member still approves each app, and only with the permissions their roles allow."</p>
+            <form class="kh-settings__form" on:submit=on_submit>
+                <ErrorNote error testid="org-settings-error"/>
+                <div class="kh-policy-grid">
+                    <PolicyFields kind="first-party" legend="First-party apps"
+                        hint="Apps made by the operator of this service."
+                        access=first_access allowlist=first_list saved/>
+                    <PolicyFields kind="third-party" legend="Third-party apps"
+                        hint="Apps made by others, such as custom GPTs and AI agents."
+                        access=third_access allowlist=third_list saved/>
+                </div>
+                <div class="kh-actions kh-actions--start">
+                    <button type="submit" class="kh-button kh-button--primary" data-testid="org-settings-save"
+                        disabled=move || pending.get()>
+                        {move || if pending.get() { "Saving…" } else { "Save Connected Apps" }}
+                    </button>
+                    <p class="kh-saved" role="status" aria-live="polite">
+                        {move || saved.get().then(|| view! {
+                            <span data-testid="org-settings-saved">"✓ Saved. New authorizations follow these settings."</span>
+                        })}
+                    </p>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Members(members: Vec<MemberInfo>, role_ids: Vec<String>) -> impl IntoView {
+    let role_ids = StoredValue::new(role_ids);
+    let count = members.len();
+    view! {
+        <section class="kh-card" aria-labelledby="org-members-title">
+            <h2 id="org-members-title" class="kh-section-title">"Members"</h2>
+            <p class="kh-muted">{format!("{count} {}. Roles decide what each member may do, and what they can let apps do.", if count == 1 { "member" } else { "members" })}</p>
+            <div class="kh-table-wrap">
+                <table class="kh-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Email"</th>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Roles"</th>
+                            <th scope="col"><span class="kh-visually-hidden">"Save"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {members.into_iter().map(|m| view! { <MemberRow m role_ids=role_ids.get_value()/> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn MemberRow(m: MemberInfo, role_ids: Vec<String>) -> impl IntoView {
+    let member = use_member();
+    let roles = RwSignal::new(m.roles.clone());
+    let pending = RwSignal::new(false);
+    let status = RwSignal::new(None::<Result<(), String>>);
+    let id = StoredValue::new(m.member_id.clone());
+    let email = m.email.clone();
+    let save = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        status.set(None);
+        let req = SetRolesRequest {
+            roles: roles.get_untracked(),
+        };
+        spawn_local(async move {
+            match member.api().set_member_roles(&id.get_value(), &req).await {
+                Ok(info) => {
+                    roles.set(info.roles);
+                    status.set(Some(Ok(())));
+                }
+                Err(e) => {
+                    if e.status() == 401 {
+                        member.mark_signed_out();
+                    }
+                    status.set(Some(Err(settings_message(&e))));
+                }
+            }
+            pending.set(false);
+        });
+    };
+    let group_label = format!("Roles of {email}");
+    let save_label = format!("Save the roles of {email}");
+    view! {
+        <tr data-testid="org-member" data-member-id=m.member_id.clone()>
+            <td data-label="Email" class="kh-table__strong" data-testid="org-member-email">{m.email.clone()}</td>
+            <td data-label="Name" data-testid="org-member-name">{if m.name.is_empty() { "—".to_owned() } else { m.name.clone() }}</td>
+            <td data-label="Roles">
+                <div class="kh-checks" role="group" aria-label=group_label>
+                    {role_ids.into_iter().map(|r| {
+                        let role = r.clone();
+                        let role_checked = r.clone();
+                        view! {
+                            <label class="kh-check">
+                                <input type="checkbox" data-testid="org-member-role" data-role=r.clone()
+                                    prop:checked=move || roles.with(|rs| rs.contains(&role_checked))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        status.set(None);
+                                        roles.update(|rs| {
+                                            rs.retain(|x| *x != role);
+                                            if on {
+                                                rs.push(role.clone());
+                                            }
+                                        });
+                                    }/>
+                                <span>{r}</span>
+                            </label>
+                        }
+                    }).collect_view()}
+                </div>
+            </td>
+            <td data-label="" class="kh-table__action">
+                <button type="button" class="kh-button kh-button--secondary kh-button--small" data-testid="org-member-save"
+                    aria-label=save_label disabled=move || pending.get() on:click=save>
+                    {move || if pending.get() { "Saving…" } else { "Save" }}
+                </button>
+                <span class="kh-row-status" role="status" aria-live="polite">
+                    {move || match status.get() {
+                        Some(Ok(())) => view! { <span class="kh-saved" data-testid="org-member-saved">"✓ Saved"</span> }.into_any(),
+                        Some(Err(e)) => view! { <span class="kh-row-error" data-testid="org-member-error">{e}</span> }.into_any(),
+                        None => ().into_any(),
+                    }}
+                </span>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn Policy(roles: Vec<RoleInfo>, scopes: Vec<ScopeInfo>) -> impl IntoView {
+    view! {
+        <section class="kh-card" aria-labelledby="org-policy-title">
+            <h2 id="org-policy-title" class="kh-section-title">"Roles & scopes"</h2>
+            <p class="kh-muted">"The organization's access policy. A member can let an app use a scope only if their roles cover all of its permissions."</p>
+            <h3 class="kh-subtitle">"Roles"</h3>
+            <ul class="kh-policy-list">
+                {roles.into_iter().map(|r| view! {
+                    <li class="kh-policy-item" data-testid="org-role" data-role=r.role_id.clone()>
+                        <p class="kh-policy-item__name"><code>{r.role_id.clone()}</code></p>
+                        {(!r.description.is_empty()).then(|| view! { <p class="kh-muted">{r.description.clone()}</p> })}
+                        <ul class="kh-perms">
+                            {r.permissions.iter().map(|p| view! { <li data-testid="org-role-permission">{describe_permission(p)}</li> }).collect_view()}
+                        </ul>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <h3 class="kh-subtitle">"Custom scopes"</h3>
+            {if scopes.is_empty() {
+                view! { <p class="kh-muted">"No custom scopes."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="kh-policy-list">
+                        {scopes.into_iter().map(|s| view! {
+                            <li class="kh-policy-item" data-testid="org-scope" data-scope=s.scope.clone()>
+                                <p class="kh-policy-item__name"><code>{s.scope.clone()}</code></p>
+                                {(!s.description.is_empty()).then(|| view! { <p class="kh-muted">{s.description.clone()}</p> })}
+                                <ul class="kh-perms">
+                                    {s.permissions.iter().map(|p| view! { <li>{describe_permission(p)}</li> }).collect_view()}
+                                </ul>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(
+            parse_allowlist(" a \n\nb\na\n"),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        for (a, v, _) in ACCESS_CHOICES {
+            assert_eq!(parse_access(v), Some(a));
+        }
+        assert_eq!(parse_access("nope"), None);
+        let p = Permission {
+            resource_id: "notes".into(),
+            actions: vec!["read".into(), "create".into()],
+        };
+        assert_eq!(describe_permission(&p), "notes: read, create");
+    }
+}

@@ -1,0 +1,662 @@
+//! B2B: member sessions (bound to one organization), password login into an
+//! organization, discovery for an email in several organizations, the
+//! organization settings API, and the [`MemberCaller`] extractor for an app's
+//! organization-scoped APIs.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Path, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyhouse_core::claims::OrganizationClaim;
+use keyhouse_core::rbac::{self, Policy};
+use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, secret};
+use keyhouse_store::{Member, Organization, SessionRecord};
+use keyhouse_types::b2b::{
+    ConnectedAppsSettings, DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest, MemberInfo,
+    MemberLoginRequest, MemberSessionResponse, OrganizationSettings, Permission, SetRolesRequest,
+};
+use keyhouse_types::{OrganizationSummary, SessionUser};
+
+use crate::error::{ApiError, BearerError, store_error};
+use crate::session::{self, read_cookie, set_named_cookie, with_cookie};
+use crate::{AccessToken, Keyhouse};
+
+/// How long a discovery token lets the user pick an organization, seconds.
+const DISCOVERY_TTL: i64 = 600;
+/// At most this many organizations are offered for one email.
+const DISCOVERY_MAX: u64 = 20;
+
+/// The signed-in member of a browser request.
+#[derive(Debug, Clone)]
+pub struct CurrentMember {
+    /// The session.
+    pub session: SessionRecord,
+    /// The member.
+    pub member: Member,
+    /// Their organization.
+    pub organization: Organization,
+    /// What their roles allow.
+    pub permissions: Vec<Permission>,
+}
+
+impl CurrentMember {
+    /// Whether the member's roles allow `action` on `resource`.
+    pub fn can(&self, resource: &str, action: &str) -> bool {
+        rbac::allows(&self.permissions, resource, action)
+    }
+
+    fn require(&self, resource: &str, action: &str) -> Result<(), ApiError> {
+        if self.can(resource, action) {
+            return Ok(());
+        }
+        Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            format!("your role does not allow {action} on {resource}"),
+        )
+        .into())
+    }
+
+    fn response(&self) -> MemberSessionResponse {
+        MemberSessionResponse {
+            member: member_info(&self.member),
+            organization: summary(&self.organization),
+            permissions: self.permissions.clone(),
+            authenticated_at: self.session.auth_time,
+            expires_at: self.session.expires_at,
+        }
+    }
+
+    /// The member as the consent screen shows them.
+    pub(crate) fn user(&self) -> SessionUser {
+        SessionUser {
+            user_id: self.member.id.clone(),
+            email: self.member.email.clone(),
+            name: self.member.name.clone(),
+        }
+    }
+}
+
+/// An organization as pages name it.
+pub fn summary(o: &Organization) -> OrganizationSummary {
+    OrganizationSummary {
+        organization_id: o.id.clone(),
+        slug: o.slug.clone(),
+        name: o.name.clone(),
+    }
+}
+
+/// A member as the API shows it (never the password hash).
+pub fn member_info(m: &Member) -> MemberInfo {
+    MemberInfo {
+        member_id: m.id.clone(),
+        email: m.email.clone(),
+        name: m.name.clone(),
+        roles: m.roles.clone(),
+        status: m.status.clone(),
+    }
+}
+
+fn member_cookie_name(kh: &Keyhouse) -> &'static str {
+    if kh.config().secure_cookies() {
+        "__Host-keyhouse_member_session"
+    } else {
+        "keyhouse_member_session"
+    }
+}
+
+impl Keyhouse {
+    /// The RBAC policy (roles and custom scopes), read from the store.
+    pub async fn rbac(&self) -> Result<Policy, OAuthError> {
+        let (roles, scopes) = self.store().rbac_policy().await.map_err(store_error)?;
+        Ok(Policy { roles, scopes })
+    }
+
+    /// The `organization` claim for tokens of a grant made in `org_id`.
+    pub(crate) async fn organization_claim(
+        &self,
+        org_id: Option<&str>,
+    ) -> Result<Option<OrganizationClaim>, OAuthError> {
+        let Some(id) = org_id else { return Ok(None) };
+        let org = self
+            .store()
+            .find_organization(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| OAuthError::invalid_grant("the organization no longer exists"))?;
+        Ok(Some(OrganizationClaim {
+            organization_id: org.id,
+            slug: org.slug,
+        }))
+    }
+
+    /// The live member session of a request with these headers, if any.
+    pub async fn member_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<CurrentMember>, OAuthError> {
+        let Some(token) = read_cookie(headers, member_cookie_name(self)) else {
+            return Ok(None);
+        };
+        let store = self.store();
+        let Some(session) = store
+            .find_session(&secret::hash_token(token), self.now())
+            .await
+            .map_err(store_error)?
+            .filter(|s| s.subject_kind == "member")
+        else {
+            return Ok(None);
+        };
+        let member = store
+            .find_member(&session.subject_id)
+            .await
+            .map_err(store_error)?
+            .filter(|m| {
+                m.is_active() && Some(&m.organization_id) == session.organization_id.as_ref()
+            });
+        let Some(member) = member else {
+            return Ok(None);
+        };
+        let Some(organization) = store
+            .find_organization(&member.organization_id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let permissions = self.rbac().await?.permissions_of(&member.roles);
+        Ok(Some(CurrentMember {
+            session,
+            member,
+            organization,
+            permissions,
+        }))
+    }
+
+    /// Starts a member session (a new id every time: SECURITY.md row 26).
+    async fn start_member_session(
+        &self,
+        member: Member,
+        organization: Organization,
+        old: Option<&str>,
+    ) -> Result<(CurrentMember, HeaderValue), OAuthError> {
+        if let Some(old) = old {
+            self.store()
+                .delete_session(&secret::hash_token(old))
+                .await
+                .map_err(store_error)?;
+        }
+        let token = secret::generate_token(&mut rand::rng());
+        let now = self.now();
+        let session = SessionRecord {
+            id_hash: secret::hash_token(&token),
+            subject_kind: "member".to_owned(),
+            subject_id: member.id.clone(),
+            organization_id: Some(organization.id.clone()),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + self.config().session_ttl,
+        };
+        self.store()
+            .create_session(&session)
+            .await
+            .map_err(store_error)?;
+        let ttl = self.config().session_ttl;
+        let cookie = set_named_cookie(self, member_cookie_name(self), &token, ttl)
+            .ok_or_else(|| OAuthError::server("cookie header"))?;
+        let permissions = self.rbac().await?.permissions_of(&member.roles);
+        tracing::info!(member_id = %member.id, organization_id = %organization.id, "member signed in");
+        Ok((
+            CurrentMember {
+                session,
+                member,
+                organization,
+                permissions,
+            },
+            cookie,
+        ))
+    }
+
+    /// A discovery token: proof that the password matched these member
+    /// records, until `exp`. HMAC under the deployment's secret key.
+    fn discovery_token(&self, member_ids: &[String], exp: i64) -> String {
+        let payload = URL_SAFE_NO_PAD.encode(format!("{exp}|{}", member_ids.join(",")));
+        let mac = secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
+        format!("{payload}.{mac}")
+    }
+
+    fn check_discovery_token(&self, token: &str) -> Option<Vec<String>> {
+        let (payload, mac) = token.split_once('.')?;
+        let expected =
+            secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
+        if !secret::hashes_equal(&expected, mac) {
+            return None;
+        }
+        let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let (exp, ids) = raw.split_once('|')?;
+        if exp.parse::<i64>().ok()? <= self.now() {
+            return None;
+        }
+        Some(ids.split(',').map(str::to_owned).collect())
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentMember
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let kh = Keyhouse::from_ref(state);
+        kh.member_session(&parts.headers).await?.ok_or_else(|| {
+            ApiError(OAuthError::new(
+                ErrorCode::SessionRequired,
+                "sign in to your organization first",
+            ))
+        })
+    }
+}
+
+fn peer_ip(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    peer.map(|Extension(ConnectInfo(addr))| addr.ip())
+}
+
+fn signed_in(res: CurrentMember, cookie: HeaderValue) -> Response {
+    with_cookie(Json(res.response()).into_response(), cookie)
+}
+
+/// `GET /api/b2b/session`.
+pub(crate) async fn current(member: CurrentMember) -> Json<MemberSessionResponse> {
+    Json(member.response())
+}
+
+/// `POST /api/b2b/session/login`: email and password into one organization.
+pub(crate) async fn login(
+    State(kh): State<Keyhouse>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(req): Json<MemberLoginRequest>,
+) -> Result<Response, ApiError> {
+    let org = kh
+        .store()
+        .find_organization_by_slug(req.organization_slug.trim())
+        .await
+        .map_err(store_error)?;
+    let org_id = org.as_ref().map(|o| o.id.clone());
+    let (kh_ref, org_ref, password) = (&kh, &org_id, &req.password);
+    let member = session::throttled(&kh, &req.email, peer_ip(peer), |email| async move {
+        let (kh, org_id) = (kh_ref, org_ref);
+        let found = match (&org_id, &email) {
+            (Some(o), Some(e)) => kh
+                .store()
+                .find_member_by_email(o, e)
+                .await
+                .map_err(store_error)?
+                .filter(Member::is_active),
+            _ => None,
+        };
+        let phc = found.as_ref().map(|m| m.password_hash.clone());
+        let ok = session::verify_password(kh, password, phc).await;
+        Ok(found.filter(|_| ok))
+    })
+    .await?;
+    let org = org.ok_or_else(|| OAuthError::server("organization vanished during login"))?;
+    let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
+    let (res, cookie) = kh.start_member_session(member, org, old.as_deref()).await?;
+    Ok(signed_in(res, cookie))
+}
+
+/// `POST /api/b2b/discovery`: the organizations where these credentials
+/// belong to an active member. No match answers like a wrong password.
+pub(crate) async fn discovery(
+    State(kh): State<Keyhouse>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Json(req): Json<DiscoveryRequest>,
+) -> Result<Json<DiscoveryResponse>, ApiError> {
+    let (kh_ref, password) = (&kh, &req.password);
+    let matched = session::throttled(&kh, &req.email, peer_ip(peer), |email| async move {
+        let kh = kh_ref;
+        let candidates = match &email {
+            Some(e) => kh
+                .store()
+                .members_with_email(e, DISCOVERY_MAX)
+                .await
+                .map_err(store_error)?,
+            None => Vec::new(),
+        };
+        if candidates.is_empty() {
+            // Same work as a real check: no timing difference for unknown emails.
+            session::verify_password(kh, password, None).await;
+            return Ok(None);
+        }
+        let mut matched = Vec::new();
+        for m in candidates {
+            if session::verify_password(kh, password, Some(m.password_hash.clone())).await {
+                matched.push(m);
+            }
+        }
+        Ok((!matched.is_empty()).then_some(matched))
+    })
+    .await?;
+    let mut organizations = Vec::new();
+    for m in &matched {
+        if let Some(o) = kh
+            .store()
+            .find_organization(&m.organization_id)
+            .await
+            .map_err(store_error)?
+        {
+            organizations.push(summary(&o));
+        }
+    }
+    organizations.sort_by_key(|o| o.name.to_lowercase());
+    let ids: Vec<String> = matched.into_iter().map(|m| m.id).collect();
+    Ok(Json(DiscoveryResponse {
+        organizations,
+        discovery_token: kh.discovery_token(&ids, kh.now() + DISCOVERY_TTL),
+    }))
+}
+
+/// `POST /api/b2b/discovery/select`: signs in to one discovered organization.
+pub(crate) async fn discovery_select(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    Json(req): Json<DiscoverySelectRequest>,
+) -> Result<Response, ApiError> {
+    let expired = || {
+        OAuthError::new(
+            ErrorCode::InvalidCredentials,
+            "the sign-in has expired; enter your email and password again",
+        )
+    };
+    let ids = kh
+        .check_discovery_token(&req.discovery_token)
+        .ok_or_else(expired)?;
+    let org = kh
+        .store()
+        .find_organization_by_slug(&req.organization_slug)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(expired)?;
+    let mut chosen = None;
+    for id in &ids {
+        if let Some(m) = kh.store().find_member(id).await.map_err(store_error)?
+            && m.organization_id == org.id
+            && m.is_active()
+        {
+            chosen = Some(m);
+            break;
+        }
+    }
+    let member = chosen.ok_or_else(expired)?;
+    let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
+    let (res, cookie) = kh.start_member_session(member, org, old.as_deref()).await?;
+    Ok(signed_in(res, cookie))
+}
+
+/// `POST /api/b2b/session/logout`.
+pub(crate) async fn logout(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = read_cookie(&headers, member_cookie_name(&kh)) {
+        kh.store()
+            .delete_session(&secret::hash_token(token))
+            .await
+            .map_err(store_error)?;
+    }
+    let cookie = set_named_cookie(&kh, member_cookie_name(&kh), "", 0)
+        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cookie))
+}
+
+/// `GET /api/b2b/organization` (needs `organization:read`).
+pub(crate) async fn organization(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+) -> Result<Json<OrganizationSettings>, ApiError> {
+    me.require("organization", "read")?;
+    let policy = kh.rbac().await?;
+    let members = kh
+        .store()
+        .list_members(&me.organization.id)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(OrganizationSettings {
+        organization: summary(&me.organization),
+        connected_apps: me.organization.connected_apps.clone(),
+        roles: policy.roles,
+        scopes: policy.scopes,
+        members: members.iter().map(member_info).collect(),
+    }))
+}
+
+/// `PUT /api/b2b/organization/connected-apps` (needs `organization:update`).
+/// Every client on an allow-list must exist.
+pub(crate) async fn set_connected_apps(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    Json(mut settings): Json<ConnectedAppsSettings>,
+) -> Result<Json<ConnectedAppsSettings>, ApiError> {
+    me.require("organization", "update")?;
+    for list in [
+        &mut settings.first_party.allowed_client_ids,
+        &mut settings.third_party.allowed_client_ids,
+    ] {
+        list.iter_mut().for_each(|c| *c = c.trim().to_owned());
+        list.retain(|c| !c.is_empty());
+        list.sort();
+        list.dedup();
+        if list.len() > 100 {
+            return Err(OAuthError::invalid_request("at most 100 clients per allow-list").into());
+        }
+        for id in list.iter() {
+            if kh.client(id).await?.is_none() {
+                return Err(OAuthError::invalid_request(format!("no client {id}")).into());
+            }
+        }
+    }
+    kh.store()
+        .set_connected_apps(&me.organization.id, &settings, kh.now())
+        .await
+        .map_err(store_error)?;
+    tracing::info!(organization_id = %me.organization.id, member_id = %me.member.id, ?settings, "connected apps settings changed");
+    Ok(Json(settings))
+}
+
+/// `PUT /api/b2b/members/{member_id}/roles` (needs `members:update`). An
+/// organization always keeps at least one admin.
+pub(crate) async fn set_member_roles(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    Path(member_id): Path<String>,
+    Json(req): Json<SetRolesRequest>,
+) -> Result<Json<MemberInfo>, ApiError> {
+    me.require("members", "update")?;
+    let policy = kh.rbac().await?;
+    let mut roles = req.roles;
+    roles.sort();
+    roles.dedup();
+    if !policy.knows_roles(&roles) {
+        return Err(OAuthError::invalid_request("unknown role").into());
+    }
+    let members = kh
+        .store()
+        .list_members(&me.organization.id)
+        .await
+        .map_err(store_error)?;
+    let target = members.iter().find(|m| m.id == member_id).ok_or_else(|| {
+        OAuthError::new(ErrorCode::NotFound, "no such member in this organization")
+    })?;
+    let is_admin = |r: &[String]| r.iter().any(|x| x == "admin");
+    let admins = members
+        .iter()
+        .filter(|m| m.is_active() && is_admin(&m.roles))
+        .count();
+    if is_admin(&target.roles) && !is_admin(&roles) && admins <= 1 {
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "the organization needs at least one admin",
+        )
+        .into());
+    }
+    kh.store()
+        .set_member_roles(&target.id, &roles, kh.now())
+        .await
+        .map_err(store_error)?;
+    tracing::info!(organization_id = %me.organization.id, by = %me.member.id, member_id = %target.id, ?roles, "member roles changed");
+    let mut updated = target.clone();
+    updated.roles = roles;
+    Ok(Json(member_info(&updated)))
+}
+
+/// Who calls one of the app's organization APIs: a member in the browser
+/// (the member session cookie), or a client acting for a member with an
+/// access token that carries the `organization` claim. Either way the
+/// request is bounded by the member's *current* roles in that organization;
+/// a token is further bounded by its scopes.
+#[derive(Debug, Clone)]
+pub enum MemberCaller {
+    /// The member, in the browser.
+    Session(Box<CurrentMember>),
+    /// A client acting for a member.
+    Token {
+        /// The verified token.
+        token: Box<AccessToken>,
+        /// The member it acts for (checked active, same organization).
+        member: Box<Member>,
+        /// What the member's roles allow now.
+        permissions: Vec<Permission>,
+        /// The policy, to map scopes to permissions.
+        policy: Box<Policy>,
+    },
+}
+
+impl MemberCaller {
+    /// The organization the request acts in.
+    pub fn organization_id(&self) -> &str {
+        match self {
+            MemberCaller::Session(s) => &s.organization.id,
+            MemberCaller::Token { member, .. } => &member.organization_id,
+        }
+    }
+
+    /// The member the request acts for.
+    pub fn member_id(&self) -> &str {
+        match self {
+            MemberCaller::Session(s) => &s.member.id,
+            MemberCaller::Token { member, .. } => &member.id,
+        }
+    }
+
+    /// The client acting for the member, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            MemberCaller::Session(_) => None,
+            MemberCaller::Token { token, .. } => Some(&token.claims.client_id),
+        }
+    }
+
+    /// 403 unless `action` on `resource` is allowed: by the member's roles,
+    /// and for a token also by a granted scope (`insufficient_scope` names
+    /// the scope that would carry it).
+    pub fn require(&self, resource: &str, action: &str) -> Result<(), BearerError> {
+        let denied = |e: ErrorCode, scope: Option<String>, d: String| BearerError {
+            error: Some(OAuthError::new(e, d)),
+            scope,
+        };
+        match self {
+            MemberCaller::Session(s) if s.can(resource, action) => Ok(()),
+            MemberCaller::Session(_) => Err(denied(
+                ErrorCode::AccessDenied,
+                None,
+                format!("your role does not allow {action} on {resource}"),
+            )),
+            MemberCaller::Token {
+                token,
+                permissions,
+                policy,
+                ..
+            } => {
+                let scopes =
+                    ScopeSet::from_tokens(token.claims.scope.split(' ').filter(|s| !s.is_empty()));
+                if policy.token_allows(permissions, &scopes, resource, action) {
+                    return Ok(());
+                }
+                let carrier = policy
+                    .scopes
+                    .iter()
+                    .find(|s| rbac::allows(&s.permissions, resource, action))
+                    .map(|s| s.scope.clone());
+                Err(match carrier {
+                    Some(scope) => BearerError::insufficient(&scope),
+                    None => denied(
+                        ErrorCode::InsufficientScope,
+                        None,
+                        format!("no scope allows {action} on {resource}"),
+                    ),
+                })
+            }
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for MemberCaller
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = BearerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let kh = Keyhouse::from_ref(state);
+        let unavailable = |e: OAuthError| BearerError::unavailable(e.to_string());
+        if parts.headers.contains_key(AUTHORIZATION) {
+            let token = AccessToken::from_request_parts(parts, state).await?;
+            let Some(org) = token.claims.organization.clone() else {
+                return Err(BearerError::invalid(
+                    "this API needs a token issued for a member of an organization",
+                ));
+            };
+            let member = kh
+                .store()
+                .find_member(&token.claims.sub)
+                .await
+                .map_err(|e| unavailable(store_error(e)))?
+                .filter(|m| m.is_active() && m.organization_id == org.organization_id)
+                .ok_or_else(|| {
+                    BearerError::invalid("the member no longer belongs to the organization")
+                })?;
+            let policy = kh.rbac().await.map_err(unavailable)?;
+            let permissions = policy.permissions_of(&member.roles);
+            return Ok(MemberCaller::Token {
+                token: Box::new(token),
+                member: Box::new(member),
+                permissions,
+                policy: Box::new(policy),
+            });
+        }
+        let me = kh
+            .member_session(&parts.headers)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(BearerError::missing)?;
+        if !session::same_origin_or_safe(&kh, &parts.method, &parts.headers) {
+            return Err(BearerError {
+                error: Some(OAuthError::new(
+                    ErrorCode::CsrfDetected,
+                    "cross-site request refused",
+                )),
+                scope: None,
+            });
+        }
+        Ok(MemberCaller::Session(Box::new(me)))
+    }
+}

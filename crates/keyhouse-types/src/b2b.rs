@@ -1,0 +1,226 @@
+//! B2B wire types: organizations, members, RBAC and the organization's
+//! Connected Apps settings (`/api/b2b/...`).
+
+use serde::{Deserialize, Serialize};
+
+/// An organization, as pages and tokens name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationSummary {
+    /// Stable id (`org-…`).
+    pub organization_id: String,
+    /// Unique, URL-safe short name.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A member of one organization. The same email in two organizations is two
+/// members with two ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// Stable id (`member-…`): the `sub` of its tokens.
+    pub member_id: String,
+    /// Email address.
+    pub email: String,
+    /// Display name, may be empty.
+    pub name: String,
+    /// Role ids (`admin`, `member`, …).
+    pub roles: Vec<String>,
+    /// `active` or `invited` or `deleted`.
+    pub status: String,
+}
+
+/// One permission: some actions on one resource (`*` means every action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permission {
+    /// The resource, e.g. `notes`.
+    pub resource_id: String,
+    /// The actions, e.g. `["read", "create"]`, or `["*"]`.
+    pub actions: Vec<String>,
+}
+
+/// A role of the RBAC policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleInfo {
+    /// Id, e.g. `admin`.
+    pub role_id: String,
+    /// What the role is for.
+    pub description: String,
+    /// What it allows.
+    pub permissions: Vec<Permission>,
+}
+
+/// A custom scope: a named set of permissions a member can delegate to an app
+/// only if their roles cover all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeInfo {
+    /// The scope token, e.g. `notes:write`.
+    pub scope: String,
+    /// Plain words for the consent screen.
+    pub description: String,
+    /// The permissions it carries.
+    pub permissions: Vec<Permission>,
+}
+
+/// `GET /api/b2b/session` and the answer of a member login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSessionResponse {
+    /// The member.
+    pub member: MemberInfo,
+    /// Their organization (a member session is bound to exactly one).
+    pub organization: OrganizationSummary,
+    /// What the member's roles allow, merged.
+    pub permissions: Vec<Permission>,
+    /// When the member authenticated (unix seconds).
+    pub authenticated_at: i64,
+    /// When the session expires (unix seconds).
+    pub expires_at: i64,
+}
+
+/// `POST /api/b2b/session/login`: password login into one organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLoginRequest {
+    /// The organization's slug.
+    pub organization_slug: String,
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /api/b2b/discovery`: which organizations do these credentials open?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryRequest {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// The answer of discovery: the organizations where the email and password
+/// belong to an active member (never empty: no match is a 401
+/// `invalid_credentials`), and a short-lived token to pick one with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryResponse {
+    /// The organizations to choose from.
+    pub organizations: Vec<OrganizationSummary>,
+    /// Proof of the password check, valid for 10 minutes, for
+    /// `POST /api/b2b/discovery/select`.
+    pub discovery_token: String,
+}
+
+/// `POST /api/b2b/discovery/select`: sign in to one discovered organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoverySelectRequest {
+    /// From [`DiscoveryResponse`].
+    pub discovery_token: String,
+    /// One of the discovered organizations.
+    pub organization_slug: String,
+}
+
+/// Whether an organization's members may use Connected Apps of one kind
+/// (first-party or third-party).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AppAccess {
+    /// Any client of this kind.
+    #[default]
+    AllAllowed,
+    /// Only the clients on the allow-list.
+    Restricted,
+    /// None.
+    NotAllowed,
+}
+
+/// The policy for one kind of Connected App.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AppAccessPolicy {
+    /// Which clients of this kind may be used.
+    pub access: AppAccess,
+    /// The allow-list, for [`AppAccess::Restricted`].
+    #[serde(default)]
+    pub allowed_client_ids: Vec<String>,
+}
+
+impl AppAccessPolicy {
+    /// Whether `client_id` may be used.
+    pub fn allows(&self, client_id: &str) -> bool {
+        match self.access {
+            AppAccess::AllAllowed => true,
+            AppAccess::Restricted => self.allowed_client_ids.iter().any(|c| c == client_id),
+            AppAccess::NotAllowed => false,
+        }
+    }
+}
+
+/// An organization's Connected Apps settings (as Stytch splits them: one
+/// policy for first-party apps, one for third-party apps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConnectedAppsSettings {
+    /// First-party apps (`first_party`, `first_party_public`).
+    pub first_party: AppAccessPolicy,
+    /// Third-party apps (`third_party`, `third_party_public`).
+    pub third_party: AppAccessPolicy,
+}
+
+impl ConnectedAppsSettings {
+    /// Whether a client of this kind and id may be used in the organization.
+    pub fn allows(&self, client_id: &str, client_type: crate::ClientType) -> bool {
+        if client_type.is_first_party() {
+            self.first_party.allows(client_id)
+        } else {
+            self.third_party.allows(client_id)
+        }
+    }
+}
+
+/// `GET /api/b2b/organization`: what the settings page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationSettings {
+    /// The organization.
+    pub organization: OrganizationSummary,
+    /// Its Connected Apps policy.
+    pub connected_apps: ConnectedAppsSettings,
+    /// The RBAC policy's roles.
+    pub roles: Vec<RoleInfo>,
+    /// The RBAC policy's custom scopes.
+    pub scopes: Vec<ScopeInfo>,
+    /// The organization's members.
+    pub members: Vec<MemberInfo>,
+}
+
+/// `PUT /api/b2b/members/{member_id}/roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRolesRequest {
+    /// The new roles (each must exist in the policy).
+    pub roles: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientType;
+
+    #[test]
+    fn policies() {
+        let mut s = ConnectedAppsSettings::default();
+        assert!(
+            s.allows("c1", ClientType::ThirdParty),
+            "all allowed by default"
+        );
+        s.third_party = AppAccessPolicy {
+            access: AppAccess::Restricted,
+            allowed_client_ids: vec!["c1".into()],
+        };
+        assert!(s.allows("c1", ClientType::ThirdPartyPublic));
+        assert!(!s.allows("c2", ClientType::ThirdParty));
+        assert!(s.allows("c2", ClientType::FirstParty));
+        s.first_party.access = AppAccess::NotAllowed;
+        assert!(!s.allows("c1", ClientType::FirstPartyPublic));
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        assert!(
+            json.contains("\"restricted\"") && json.contains("\"not_allowed\""),
+            "{json}"
+        );
+    }
+}
