@@ -165,6 +165,15 @@ impl ApiClient {
         read(send(Request::post(&self.url(path)), Some(body)).await?).await
     }
 
+    /// `PATCH path` with a JSON body, reading JSON.
+    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        read(send(Request::patch(&self.url(path)), Some(body)).await?).await
+    }
+
     /// `DELETE path`; any 2xx is success.
     pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
         let res = send(Request::delete(&self.url(path)), None::<&()>).await?;

@@ -62,6 +62,15 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Admin API keys.
+    #[command(subcommand, name = "admin-keys")]
+    AdminKeys(AdminKeysCommand),
+    /// Print the audit log, newest first.
+    Audit {
+        /// How many events.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
     /// Organizations (B2B).
     #[command(subcommand)]
     Orgs(OrgsCommand),
@@ -126,6 +135,9 @@ enum ClientsCommand {
         /// The client id.
         id: String,
     },
+    /// Rotate a client's secret: start, then complete (or cancel).
+    #[command(subcommand)]
+    Rotate(RotateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,7 +153,93 @@ enum UsersCommand {
         /// Display name.
         #[arg(long, default_value = "")]
         name: String,
+        /// Make the user an operator (admin API and dashboard).
+        #[arg(long)]
+        admin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminKeysCommand {
+    /// Create an admin API key; it is printed once (only its hash is kept).
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// List admin API keys (never the keys).
+    List,
+    /// Revoke an admin API key.
+    Revoke {
+        /// The key's id (`key-…`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RotateCommand {
+    /// Issue a second secret (printed once); both work until complete or cancel.
+    Start {
+        /// The client id.
+        id: String,
+    },
+    /// The new secret replaces the old one, which stops working.
+    Complete {
+        /// The client id.
+        id: String,
+    },
+    /// Discard the new secret.
+    Cancel {
+        /// The client id.
+        id: String,
+    },
+}
+
+async fn admin_keys(global: &Global, command: AdminKeysCommand) -> Result<(), Error> {
+    let kh = open(global).await?;
+    match command {
+        AdminKeysCommand::Create { name } => {
+            let (id, key) = kh.create_api_key(&name).await?;
+            println!(
+                "id:  {id}\nkey: {key}\n(the key is shown only now; Keyhouse keeps only a hash)"
+            );
+        }
+        AdminKeysCommand::List => {
+            for (id, name, created, revoked) in kh.store().list_api_keys().await? {
+                let state = revoked.map_or_else(|| "active".to_owned(), |r| format!("revoked {r}"));
+                println!("{id}\t{name}\t{created}\t{state}");
+            }
+        }
+        AdminKeysCommand::Revoke { id } => {
+            if !kh.store().revoke_api_key(&id, kh.now()).await? {
+                return Err(format!("no active key {id}").into());
+            }
+            kh.audit("cli", "api_key.revoked", None, json!({ "id": id }))
+                .await;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn rotate(kh: &Keyhouse, command: RotateCommand) -> Result<(), Error> {
+    match command {
+        RotateCommand::Start { id } => {
+            let secret = kh.start_secret_rotation(&id, "cli").await?;
+            println!(
+                "client_secret: {secret}\n(both secrets work until `keyhouse clients rotate complete {id}`)"
+            );
+        }
+        RotateCommand::Complete { id } => {
+            kh.finish_secret_rotation(&id, true, "cli").await?;
+            println!("completed: only the new secret works");
+        }
+        RotateCommand::Cancel { id } => {
+            kh.finish_secret_rotation(&id, false, "cli").await?;
+            println!("cancelled: the new secret was discarded");
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -488,10 +586,40 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             email,
             password,
             name,
+            admin,
         }) => {
             let kh = open(&cli.global).await?;
             let user = kh.create_user(&email, &password, &name).await?;
-            println!("{}", json!({"user_id": user.id, "email": user.email}));
+            if admin {
+                kh.store().set_user_admin(&user.id, true).await?;
+                kh.audit(
+                    "cli",
+                    "user.made_admin",
+                    None,
+                    json!({ "user_id": user.id }),
+                )
+                .await;
+            }
+            println!(
+                "{}",
+                json!({"user_id": user.id, "email": user.email, "is_admin": admin})
+            );
+            Ok(())
+        }
+        Command::AdminKeys(c) => admin_keys(&cli.global, c).await,
+        Command::Audit { limit } => {
+            let kh = open(&cli.global).await?;
+            for e in kh.store().list_audit(limit, None).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    e.id,
+                    e.at,
+                    e.actor,
+                    e.action,
+                    e.client_id.unwrap_or_default(),
+                    e.details
+                );
+            }
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
@@ -576,6 +704,7 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
             }
             Ok(())
         }
+        ClientsCommand::Rotate(r) => rotate(&kh, r).await,
         ClientsCommand::Delete { id } => {
             if kh.delete_client(&id).await? {
                 println!("deleted {id}");

@@ -3,6 +3,7 @@
 use keyhouse_idp_component::{SessionStatus, use_session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::RequireSession;
@@ -78,6 +79,9 @@ fn Account() -> impl IntoView {
                 </dl>
             })}
             <div class="kh-actions">
+                <A href="/account/connected-apps" attr:class="kh-button kh-button--secondary" attr:data-testid="account-connected-apps-link">
+                    "Connected apps"
+                </A>
                 <button type="button" class="kh-button kh-button--secondary" data-testid="logout-button"
                     disabled=move || pending.get() on:click=logout>
                     "Sign out"

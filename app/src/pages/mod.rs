@@ -1,7 +1,9 @@
 //! The pages and the shell around them.
 
 mod account;
+mod admin;
 mod auth;
+mod connected_apps;
 mod idp;
 mod notes;
 mod org;
@@ -31,6 +33,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=auth::LoginPage/>
                     <Route path=path!("/signup") view=auth::SignupPage/>
                     <Route path=path!("/account") view=account::AccountPage/>
+                    <Route path=path!("/account/connected-apps") view=connected_apps::ConnectedAppsPage/>
+                    <Route path=path!("/admin") view=admin::AdminAppsPage/>
+                    <Route path=path!("/admin/apps/new") view=admin::NewAppPage/>
+                    <Route path=path!("/admin/apps/:id") view=admin::AppDetailPage/>
+                    <Route path=path!("/admin/audit") view=admin::AuditPage/>
                     <Route path=path!("/idp") view=idp::IdpPage/>
                     <Route path=path!("/org") view=org::OrgNotesPage/>
                     <Route path=path!("/org/login") view=org::OrgLoginPage/>
@@ -69,6 +76,9 @@ fn Header() -> impl IntoView {
                     {move || match session.status() {
                         SessionStatus::SignedIn(s) => view! {
                             <li><A href="/" attr:data-testid="nav-notes">"Notes"</A></li>
+                            {s.is_admin.then(|| view! {
+                                <li><A href="/admin" attr:data-testid="nav-admin">"Admin"</A></li>
+                            })}
                             <li><A href="/account" attr:data-testid="nav-account">
                                 <span class="kh-nav__email">{s.user.email}</span>
                             </A></li>

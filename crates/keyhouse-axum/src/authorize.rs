@@ -61,6 +61,14 @@ impl Subject {
         })
     }
 
+    /// The audit log's `actor`.
+    fn actor(&self) -> String {
+        match &self.member {
+            Some(_) => format!("member:{}", self.id),
+            None => format!("user:{}", self.id),
+        }
+    }
+
     fn organization_id(&self) -> Option<String> {
         self.member.as_ref().map(|m| m.organization.id.clone())
     }
@@ -308,6 +316,13 @@ async fn record(
     let issuer = &kh.config().issuer;
     if !decision.consent_granted {
         tracing::info!(client_id = %client.id, subject = %subject.id, "consent denied");
+        kh.audit(
+            &subject.actor(),
+            "consent.denied",
+            Some(&client.id),
+            serde_json::json!({ "scopes": request.scopes.to_string() }),
+        )
+        .await;
         let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
         return Ok(Json(RedirectResponse {
             redirect_uri: request.redirect.error_url(issuer, &e),
@@ -335,6 +350,13 @@ async fn record(
             .await
             .map_err(store_error)?;
         tracing::info!(client_id = %client.id, subject = %subject.id, organization_id = ?subject.organization_id(), scopes = %request.scopes, "consent granted");
+        kh.audit(
+            &subject.actor(),
+            "consent.granted",
+            Some(&client.id),
+            serde_json::json!({ "scopes": request.scopes.to_string(), "organization_id": subject.organization_id() }),
+        )
+        .await;
     }
     kh.store()
         .insert_code(

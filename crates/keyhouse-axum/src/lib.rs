@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod admin;
 mod authorize;
 pub mod b2b;
 mod client_auth;
@@ -177,6 +178,35 @@ impl Keyhouse {
             .route(
                 "/api/b2b/members/{member_id}/roles",
                 axum::routing::put(b2b::set_member_roles),
+            )
+            .route(
+                "/api/admin/clients",
+                get(admin::list_clients).post(admin::create_client),
+            )
+            .route(
+                "/api/admin/clients/{id}",
+                get(admin::get_client)
+                    .patch(admin::update_client)
+                    .delete(admin::delete_client),
+            )
+            .route(
+                "/api/admin/clients/{id}/secrets/rotate",
+                post(admin::rotate_start),
+            )
+            .route(
+                "/api/admin/clients/{id}/secrets/rotate/complete",
+                post(admin::rotate_complete),
+            )
+            .route(
+                "/api/admin/clients/{id}/secrets/rotate/cancel",
+                post(admin::rotate_cancel),
+            )
+            .route("/api/admin/audit", get(admin::audit_log))
+            .route("/api/admin/openapi.json", get(admin::openapi))
+            .route("/api/account/connected-apps", get(admin::connected_apps))
+            .route(
+                "/api/account/connected-apps/{client_id}",
+                axum::routing::delete(admin::revoke_connected_app),
             )
             .route_layer(axum::middleware::from_fn_with_state(
                 self.clone(),

@@ -73,27 +73,31 @@ impl Keyhouse {
             spec.logo_uri.as_deref(),
             spec.access_token_ttl,
         )?;
-        let mut rng = rand::rng();
-        let c = Client {
-            id: secret::generate_id("client", &mut rng),
-            client_type: spec.client_type,
-            name: spec.name.trim().to_owned(),
-            description: spec.description,
-            logo_uri: spec.logo_uri,
-            redirect_uris: spec.redirect_uris,
-            access_token_ttl: spec.access_token_ttl,
-            refresh_policy: spec
-                .refresh_policy
-                .unwrap_or_else(|| RefreshPolicy::default_for(spec.client_type)),
-            created_at: self.now(),
-        };
-        let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
-        let new = NewClient {
-            secret_hash: client_secret
-                .as_deref()
-                .map(|s| secret::hash_client_secret(&self.0.secret_key, s)),
-            secret_id: secret::generate_id("secret", &mut rng),
-            client: c.clone(),
+        // ThreadRng is not Send: use it before the first await.
+        let (new, c, client_secret) = {
+            let mut rng = rand::rng();
+            let c = Client {
+                id: secret::generate_id("client", &mut rng),
+                client_type: spec.client_type,
+                name: spec.name.trim().to_owned(),
+                description: spec.description,
+                logo_uri: spec.logo_uri,
+                redirect_uris: spec.redirect_uris,
+                access_token_ttl: spec.access_token_ttl,
+                refresh_policy: spec
+                    .refresh_policy
+                    .unwrap_or_else(|| RefreshPolicy::default_for(spec.client_type)),
+                created_at: self.now(),
+            };
+            let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
+            let new = NewClient {
+                secret_hash: client_secret
+                    .as_deref()
+                    .map(|s| secret::hash_client_secret(&self.0.secret_key, s)),
+                secret_id: secret::generate_id("secret", &mut rng),
+                client: c.clone(),
+            };
+            (new, c, client_secret)
         };
         self.store()
             .create_client(&new)

@@ -33,6 +33,7 @@ impl CurrentSession {
             user: session_user(&self.user),
             authenticated_at: self.session.auth_time,
             expires_at: self.session.expires_at,
+            is_admin: self.user.is_admin,
         }
     }
 }

@@ -26,6 +26,8 @@ pub mod user {
         pub email_verified: bool,
         pub created_at: i64,
         pub updated_at: i64,
+        /// Operators may use the admin API and dashboard.
+        pub is_admin: bool,
     }
     relation_free!();
 }
@@ -285,6 +287,43 @@ pub mod rbac_scope {
         /// JSON list of `Permission`.
         #[sea_orm(column_type = "Text")]
         pub permissions: String,
+    }
+    relation_free!();
+}
+
+/// Admin API keys, keyed by the hash of the key.
+pub mod admin_api_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "admin_api_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        #[sea_orm(unique)]
+        pub key_hash: String,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    relation_free!();
+}
+
+/// The audit log.
+pub mod audit_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: i64,
+        pub actor: String,
+        pub action: String,
+        pub client_id: Option<String>,
+        #[sea_orm(column_type = "Text")]
+        pub details: String,
     }
     relation_free!();
 }

@@ -13,6 +13,7 @@
 pub mod entities;
 mod migration;
 
+mod admin;
 mod batch;
 mod clients;
 mod keys;
@@ -33,6 +34,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+pub use admin::{AuditRecord, GrantRecord, RotationError};
 pub use clients::{NewClient, StoredClient};
 pub use keys::StoredKey;
 pub use orgs::{Member, Organization};

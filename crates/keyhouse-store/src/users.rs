@@ -18,6 +18,8 @@ pub struct User {
     pub name: String,
     /// Whether the email was verified.
     pub email_verified: bool,
+    /// Whether the user is an operator.
+    pub is_admin: bool,
     /// Created (unix seconds).
     pub created_at: i64,
     /// Profile last changed (unix seconds).
@@ -42,6 +44,7 @@ impl From<user::Model> for User {
             password_hash: m.password_hash,
             name: m.name,
             email_verified: m.email_verified,
+            is_admin: m.is_admin,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -105,6 +108,7 @@ impl Store {
             password_hash: Set(new.password_hash.clone()),
             name: Set(new.name.clone()),
             email_verified: Set(false),
+            is_admin: Set(false),
             created_at: Set(new.now),
             updated_at: Set(new.now),
         };
@@ -119,6 +123,7 @@ impl Store {
             password_hash: new.password_hash,
             name: new.name,
             email_verified: false,
+            is_admin: false,
             created_at: new.now,
             updated_at: new.now,
         })

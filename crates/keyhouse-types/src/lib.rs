@@ -48,6 +48,7 @@ pub struct RedirectResponse {
 
 /// The kind of a Connected App, as Stytch names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClientType {
     /// Confidential, trusted by the operator: no consent screen.
@@ -100,6 +101,7 @@ impl ClientType {
 
 /// The client as the consent screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientSummary {
     /// The client id.
     pub client_id: String,
@@ -115,6 +117,7 @@ pub struct ClientSummary {
 
 /// One requested scope, described for a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScopeDescription {
     /// The scope token, e.g. `notes:read`.
     pub scope: String,
@@ -186,6 +189,9 @@ pub struct SessionResponse {
     pub authenticated_at: i64,
     /// When the session expires (unix seconds).
     pub expires_at: i64,
+    /// Whether the user is an operator (may use `/api/admin` and `/admin`).
+    #[serde(default)]
+    pub is_admin: bool,
 }
 
 /// `POST /api/session/signup`.
@@ -209,6 +215,7 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+pub mod admin;
 pub mod b2b;
 pub use b2b::OrganizationSummary;
 

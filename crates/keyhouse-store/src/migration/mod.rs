@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261126_000001_initial;
 mod m20261126_000002_rate_limits;
 mod m20261126_000003_organizations;
+mod m20261126_000004_admin;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_rate_limits::Migration),
             Box::new(m20261126_000003_organizations::Migration),
+            Box::new(m20261126_000004_admin::Migration),
         ]
     }
 }

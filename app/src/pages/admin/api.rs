@@ -1,0 +1,110 @@
+//! The admin API (`/api/admin/...`) and the discovery document, called with
+//! the operator's session cookie (same origin; the browser adds
+//! `Sec-Fetch-Site: same-origin`, which cookie-authenticated writes need).
+
+use keyhouse_idp_component::{ApiClient, ApiError};
+use keyhouse_types::admin::{
+    AdminClient, AuditEvent, CreatedClientResponse, NewClientRequest, Page, RotationStarted,
+    UpdateClientRequest,
+};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+const CLIENTS: &str = "/api/admin/clients";
+const AUDIT: &str = "/api/admin/audit";
+/// Items per page of a list.
+pub const PAGE_SIZE: u32 = 25;
+
+fn api() -> ApiClient {
+    ApiClient::same_origin()
+}
+
+fn client_path(id: &str) -> String {
+    format!("{CLIENTS}/{}", encode_component(id))
+}
+
+fn list_path(base: &str, cursor: Option<&str>) -> String {
+    match cursor {
+        Some(c) => format!("{base}?limit={PAGE_SIZE}&cursor={}", encode_component(c)),
+        None => format!("{base}?limit={PAGE_SIZE}"),
+    }
+}
+
+pub use super::widgets::encode_segment as encode_component;
+
+/// `POST path` whose success answer has no body (204). `ApiClient` only has
+/// JSON-reading POSTs: a 2xx whose body is not JSON comes back as an
+/// "unreadable answer", which here means success.
+async fn post_no_content(path: &str) -> Result<(), ApiError> {
+    match api().post_json::<_, IgnoredAny>(path, &no_fields()).await {
+        Ok(_) => Ok(()),
+        Err(ApiError::Network(m)) if m.starts_with("unreadable answer") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The body of the action POSTs: an empty JSON object.
+fn no_fields() -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::new()
+}
+
+/// `GET /api/admin/clients`: one page of apps.
+pub async fn list_clients(cursor: Option<String>) -> Result<Page<AdminClient>, ApiError> {
+    api().get_json(&list_path(CLIENTS, cursor.as_deref())).await
+}
+
+/// `POST /api/admin/clients`: registers an app; the secret comes back once.
+pub async fn create_client(req: &NewClientRequest) -> Result<CreatedClientResponse, ApiError> {
+    api().post_json(CLIENTS, req).await
+}
+
+/// `GET /api/admin/clients/{id}`.
+pub async fn get_client(id: &str) -> Result<AdminClient, ApiError> {
+    api().get_json(&client_path(id)).await
+}
+
+/// `PATCH /api/admin/clients/{id}`: only the fields present change.
+pub async fn update_client(id: &str, req: &UpdateClientRequest) -> Result<AdminClient, ApiError> {
+    api().patch_json(&client_path(id), req).await
+}
+
+/// `DELETE /api/admin/clients/{id}`: also revokes everything issued to it.
+pub async fn delete_client(id: &str) -> Result<(), ApiError> {
+    api().delete(&client_path(id)).await
+}
+
+/// `POST /api/admin/clients/{id}/secrets/rotate`: the new secret, once.
+pub async fn start_rotation(id: &str) -> Result<RotationStarted, ApiError> {
+    api()
+        .post_json(&format!("{}/secrets/rotate", client_path(id)), &no_fields())
+        .await
+}
+
+/// `POST /api/admin/clients/{id}/secrets/rotate/complete`: the old secret stops working.
+pub async fn complete_rotation(id: &str) -> Result<(), ApiError> {
+    post_no_content(&format!("{}/secrets/rotate/complete", client_path(id))).await
+}
+
+/// `POST /api/admin/clients/{id}/secrets/rotate/cancel`: the new secret is discarded.
+pub async fn cancel_rotation(id: &str) -> Result<(), ApiError> {
+    post_no_content(&format!("{}/secrets/rotate/cancel", client_path(id))).await
+}
+
+/// `GET /api/admin/audit`: one page of events, newest first.
+pub async fn list_audit(cursor: Option<String>) -> Result<Page<AuditEvent>, ApiError> {
+    api().get_json(&list_path(AUDIT, cursor.as_deref())).await
+}
+
+/// The two endpoints a custom GPT needs, from the discovery document.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Endpoints {
+    /// The Authorization URL (`{issuer}/idp`).
+    pub authorization_endpoint: String,
+    /// The Token URL (`{issuer}/oauth2/token`).
+    pub token_endpoint: String,
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn endpoints() -> Result<Endpoints, ApiError> {
+    api().get_json("/.well-known/openid-configuration").await
+}

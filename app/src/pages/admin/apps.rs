@@ -1,0 +1,177 @@
+//! `/admin`: the registered apps, newest first, a page at a time.
+
+use keyhouse_idp_component::{ApiError, use_session};
+use keyhouse_types::admin::AdminClient;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+
+use super::api;
+use super::widgets::{
+    AdminDenied, AdminHeader, RequireAdmin, admin_message, format_date, note_signed_out, type_label,
+};
+use crate::pages::Spinner;
+
+/// The apps page.
+#[component]
+pub fn AdminAppsPage() -> impl IntoView {
+    view! {
+        <RequireAdmin>
+            <Apps/>
+        </RequireAdmin>
+    }
+}
+
+/// Where a paged list stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Listing {
+    /// The first page is loading.
+    Loading,
+    /// At least one page is shown.
+    Ready,
+    /// The API answered 403.
+    Denied,
+    /// The first page failed.
+    Failed(String),
+}
+
+#[component]
+fn Apps() -> impl IntoView {
+    let session = use_session();
+    let items = RwSignal::new(Vec::<AdminClient>::new());
+    let next = RwSignal::new(None::<String>);
+    let state = RwSignal::new(Listing::Loading);
+    let more_pending = RwSignal::new(false);
+    let more_error = RwSignal::new(None::<String>);
+
+    let load = move |cursor: Option<String>| {
+        let first = cursor.is_none();
+        spawn_local(async move {
+            match api::list_clients(cursor).await {
+                Ok(page) => {
+                    items.update(|v| v.extend(page.items));
+                    next.set(page.next_cursor);
+                    state.set(Listing::Ready);
+                }
+                Err(e) => {
+                    note_signed_out(session, &e);
+                    if first {
+                        state.set(listing_error(&e));
+                    } else {
+                        more_error.set(Some(admin_message(&e)));
+                    }
+                }
+            }
+            more_pending.set(false);
+        });
+    };
+    Effect::new(move |_| load(None));
+    let load_more = move |_| {
+        if more_pending.get_untracked() {
+            return;
+        }
+        more_pending.set(true);
+        more_error.set(None);
+        load(next.get_untracked());
+    };
+
+    view! {
+        <div class="kh-admin">
+            <Show when=move || state.get() != Listing::Denied fallback=|| view! { <AdminDenied/> }>
+                <AdminHeader title="Connected Apps".to_owned()
+                    intro="The apps that may sign people in with this service, and what each one is."
+                    action=view! {
+                        <A href="/admin/apps/new" attr:class="kh-button kh-button--primary" attr:data-testid="admin-new-app">
+                            "Register an app"
+                        </A>
+                    }.into_any()/>
+                <section class="kh-card" aria-labelledby="admin-apps-title">
+                    <h2 id="admin-apps-title" class="kh-section-title">"Apps"</h2>
+                    {move || match state.get() {
+                        Listing::Loading | Listing::Denied => view! { <Spinner/> }.into_any(),
+                        Listing::Failed(m) => view! {
+                            <p class="kh-alert" role="alert" data-testid="admin-load-error">{m}</p>
+                        }.into_any(),
+                        Listing::Ready if items.with(Vec::is_empty) => view! {
+                            <p class="kh-empty" data-testid="admin-apps-empty">
+                                "No apps yet. Register the first one, for example a custom GPT."
+                            </p>
+                        }.into_any(),
+                        Listing::Ready => view! { <AppsTable items/> }.into_any(),
+                    }}
+                    {move || next.get().is_some().then(|| view! {
+                        <div class="kh-actions kh-actions--start">
+                            <button type="button" class="kh-button kh-button--secondary" data-testid="admin-load-more"
+                                disabled=move || more_pending.get() on:click=load_more>
+                                {move || if more_pending.get() { "Loading…" } else { "Load more" }}
+                            </button>
+                        </div>
+                    })}
+                    {move || more_error.get().map(|m| view! {
+                        <p class="kh-alert" role="alert" data-testid="admin-load-more-error">{m}</p>
+                    })}
+                </section>
+            </Show>
+        </div>
+    }
+}
+
+/// The state for a failed first page.
+pub(super) fn listing_error(e: &ApiError) -> Listing {
+    if e.status() == 403 {
+        Listing::Denied
+    } else {
+        Listing::Failed(admin_message(e))
+    }
+}
+
+#[component]
+fn AppsTable(items: RwSignal<Vec<AdminClient>>) -> impl IntoView {
+    view! {
+        <div class="kh-table-wrap">
+            <table class="kh-table kh-apps-table">
+                <caption class="kh-visually-hidden">"Registered apps"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"App"</th>
+                        <th scope="col">"Type"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Redirect URIs"</th>
+                        <th scope="col"><span class="kh-visually-hidden">"Manage"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || items.get() key=|c| c.client_id.clone() let:c>
+                        <AppRow c/>
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn AppRow(c: AdminClient) -> impl IntoView {
+    let href = format!("/admin/apps/{}", api::encode_component(&c.client_id));
+    let count = c.redirect_uris.len();
+    let redirects = format!("{count} {}", if count == 1 { "URI" } else { "URIs" });
+    let redirects_title = c.redirect_uris.join("\n");
+    let manage_label = format!("Manage “{}”", c.name);
+    view! {
+        <tr data-testid="admin-app-row" data-client-id=c.client_id.clone()>
+            <td data-label="App" class="kh-table__strong">
+                <A href=href.clone() attr:data-testid="admin-app-name">{c.name.clone()}</A>
+                <small class="kh-muted kh-mono kh-table__sub">{c.client_id.clone()}</small>
+                {c.rotation_pending.then(|| view! {
+                    <span class="kh-badge kh-badge--warn" data-testid="admin-app-rotating">"Secret rotation in progress"</span>
+                })}
+            </td>
+            <td data-label="Type" data-testid="admin-app-type" data-type=c.client_type.as_str()>{type_label(c.client_type)}</td>
+            <td data-label="Created" data-testid="admin-app-created">{format_date(c.created_at)}</td>
+            <td data-label="Redirect URIs" data-testid="admin-app-redirects" title=redirects_title>{redirects}</td>
+            <td data-label="" class="kh-table__action">
+                <A href=href attr:class="kh-button kh-button--secondary kh-button--small" attr:aria-label=manage_label>"Manage"</A>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,228 @@
+//! `/admin/audit`: what happened to apps and grants, newest first.
+
+use keyhouse_idp_component::use_session;
+use keyhouse_types::admin::AuditEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+
+use super::api;
+use super::apps::{Listing, listing_error};
+use super::widgets::{
+    AdminDenied, AdminHeader, RequireAdmin, admin_message, format_datetime, note_signed_out,
+};
+use crate::pages::Spinner;
+
+/// The audit log page.
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! {
+        <RequireAdmin>
+            <Audit/>
+        </RequireAdmin>
+    }
+}
+
+/// An action in words (the code is shown too).
+fn action_words(action: &str) -> &'static str {
+    match action {
+        "client.created" => "App registered",
+        "client.updated" => "App changed",
+        "client.deleted" => "App deleted",
+        "client.secret_rotation_started" => "Secret rotation started",
+        "client.secret_rotation_completed" => "Secret rotation finished",
+        "client.secret_rotation_cancelled" | "client.secret_rotation_canceled" => {
+            "Secret rotation cancelled"
+        }
+        "consent.granted" => "Access granted by a user",
+        "consent.revoked" => "Access revoked by a user",
+        _ => "",
+    }
+}
+
+/// Who, in words: "You", "User …", "API key …", "Command line".
+fn actor_words(actor: &str, me: Option<&str>) -> String {
+    match actor.split_once(':') {
+        Some(("user", id)) if Some(id) == me => "You".to_owned(),
+        Some(("user", id)) => format!("User {id}"),
+        Some(("member", id)) => format!("Member {id}"),
+        Some(("api_key", id)) => format!("API key {id}"),
+        _ if actor == "cli" => "Command line".to_owned(),
+        _ => actor.to_owned(),
+    }
+}
+
+/// The event's details on one line: `key: value` pairs, lists joined by
+/// spaces, nested objects as JSON.
+fn details_text(event: &AuditEvent) -> String {
+    let d = &event.details;
+    if d.is_null() {
+        return String::new();
+    }
+    let Some(map) = d.as_object() else {
+        return d
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| d.to_string());
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let value = if let Some(s) = v.as_str() {
+                s.to_owned()
+            } else if let Some(list) = v.as_array() {
+                list.iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| x.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                v.to_string()
+            };
+            format!("{}: {value}", k.replace('_', " "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[component]
+fn Audit() -> impl IntoView {
+    let session = use_session();
+    let items = RwSignal::new(Vec::<AuditEvent>::new());
+    let next = RwSignal::new(None::<String>);
+    let state = RwSignal::new(Listing::Loading);
+    let more_pending = RwSignal::new(false);
+    let more_error = RwSignal::new(None::<String>);
+
+    let load = move |cursor: Option<String>| {
+        let first = cursor.is_none();
+        spawn_local(async move {
+            match api::list_audit(cursor).await {
+                Ok(page) => {
+                    items.update(|v| v.extend(page.items));
+                    next.set(page.next_cursor);
+                    state.set(Listing::Ready);
+                }
+                Err(e) => {
+                    note_signed_out(session, &e);
+                    if first {
+                        state.set(listing_error(&e));
+                    } else {
+                        more_error.set(Some(admin_message(&e)));
+                    }
+                }
+            }
+            more_pending.set(false);
+        });
+    };
+    Effect::new(move |_| load(None));
+    let load_more = move |_| {
+        if more_pending.get_untracked() {
+            return;
+        }
+        more_pending.set(true);
+        more_error.set(None);
+        load(next.get_untracked());
+    };
+
+    view! {
+        <div class="kh-admin">
+            <Show when=move || state.get() != Listing::Denied fallback=|| view! { <AdminDenied/> }>
+                <AdminHeader title="Audit log".to_owned()
+                    intro="Every change to an app, and every grant and revocation by a user, newest first."/>
+                <section class="kh-card" aria-labelledby="audit-title">
+                    <h2 id="audit-title" class="kh-section-title">"Events"</h2>
+                    {move || match state.get() {
+                        Listing::Loading | Listing::Denied => view! { <Spinner/> }.into_any(),
+                        Listing::Failed(m) => view! {
+                            <p class="kh-alert" role="alert" data-testid="audit-error">{m}</p>
+                        }.into_any(),
+                        Listing::Ready if items.with(Vec::is_empty) => view! {
+                            <p class="kh-empty" data-testid="audit-empty">"Nothing has happened yet."</p>
+                        }.into_any(),
+                        Listing::Ready => view! { <AuditTable items/> }.into_any(),
+                    }}
+                    {move || next.get().is_some().then(|| view! {
+                        <div class="kh-actions kh-actions--start">
+                            <button type="button" class="kh-button kh-button--secondary" data-testid="audit-load-more"
+                                disabled=move || more_pending.get() on:click=load_more>
+                                {move || if more_pending.get() { "Loading…" } else { "Load more" }}
+                            </button>
+                        </div>
+                    })}
+                    {move || more_error.get().map(|m| view! {
+                        <p class="kh-alert" role="alert" data-testid="audit-load-more-error">{m}</p>
+                    })}
+                </section>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn AuditTable(items: RwSignal<Vec<AuditEvent>>) -> impl IntoView {
+    let session = use_session();
+    let me = Memo::new(move |_| session.user().map(|u| u.user_id));
+    view! {
+        <div class="kh-table-wrap">
+            <table class="kh-table kh-audit-table">
+                <caption class="kh-visually-hidden">"Audit events, newest first"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"Actor"</th>
+                        <th scope="col">"Action"</th>
+                        <th scope="col">"App"</th>
+                        <th scope="col">"Details"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || items.get() key=|e| e.id let:e>
+                        {
+                            let words = action_words(&e.action);
+                            let details = details_text(&e);
+                            let actor = actor_words(&e.actor, me.get_untracked().as_deref());
+                            view! {
+                                <tr data-testid="audit-row" data-action=e.action.clone() data-client-id=e.client_id.clone().unwrap_or_default()>
+                                    <td data-label="When" class="kh-nowrap">{format_datetime(e.at)}</td>
+                                    <td data-label="Actor" class="kh-break" title=e.actor.clone()>{actor}</td>
+                                    <td data-label="Action" data-testid="audit-action">
+                                        {(!words.is_empty()).then(|| view! { <span class="kh-table__strong">{words}</span><br/> })}
+                                        <code>{e.action.clone()}</code>
+                                    </td>
+                                    <td data-label="App" class="kh-break">
+                                        {match e.client_id.clone() {
+                                            Some(id) => view! {
+                                                <A href=format!("/admin/apps/{}", api::encode_component(&id)) attr:class="kh-mono">{id}</A>
+                                            }.into_any(),
+                                            None => view! { <span class="kh-muted">"—"</span> }.into_any(),
+                                        }}
+                                    </td>
+                                    <td data-label="Details" class="kh-break kh-audit-details">
+                                        {if details.is_empty() { "—".to_owned() } else { details }}
+                                    </td>
+                                </tr>
+                            }
+                        }
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(action_words("consent.revoked"), "Access revoked by a user");
+        assert_eq!(action_words("nope"), "");
+        assert_eq!(actor_words("user:u1", Some("u1")), "You");
+        assert_eq!(actor_words("api_key:k1", None), "API key k1");
+        assert_eq!(actor_words("cli", None), "Command line");
+    }
+}

@@ -1,0 +1,454 @@
+//! `/admin/apps/{id}`: one app. Its settings, its secret (rotation in two
+//! steps: start, then finish or cancel), the values for a custom GPT, and
+//! deleting it.
+
+use keyhouse_idp_component::{ApiError, use_session};
+use keyhouse_types::admin::{AdminClient, UpdateClientRequest};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::api;
+use super::form::{AppFields, AppFormFields};
+use super::gpt::GptPanel;
+use super::widgets::{
+    AdminDenied, AdminHeader, CopyButton, RequireAdmin, admin_message, format_date,
+    note_signed_out, type_label,
+};
+use crate::pages::Spinner;
+use crate::pages::auth::ErrorNote;
+
+/// The app page.
+#[component]
+pub fn AppDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    view! {
+        <RequireAdmin>
+            {move || {
+                let id = id.get();
+                view! { <AppDetail id/> }
+            }}
+        </RequireAdmin>
+    }
+}
+
+#[component]
+fn AppDetail(id: String) -> impl IntoView {
+    let session = use_session();
+    let loaded = RwSignal::new(None::<Result<AdminClient, ApiError>>);
+    let load_id = id.clone();
+    Effect::new(move |_| {
+        let id = load_id.clone();
+        spawn_local(async move {
+            let r = api::get_client(&id).await;
+            if let Err(e) = &r {
+                note_signed_out(session, e);
+            }
+            loaded.set(Some(r));
+        })
+    });
+    view! {
+        <div class="kh-admin">
+            {move || match loaded.get() {
+                None => view! { <Spinner/> }.into_any(),
+                Some(Err(e)) if e.status() == 403 => view! { <AdminDenied/> }.into_any(),
+                Some(Err(e)) if e.status() == 404 => view! {
+                    <section class="kh-card kh-narrow" role="alert" data-testid="app-not-found">
+                        <h1>"App not found"</h1>
+                        <p class="kh-muted">{format!("There is no app with the client ID {id}. It may have been deleted.")}</p>
+                        <div class="kh-actions kh-actions--start">
+                            <A href="/admin" attr:class="kh-button kh-button--secondary">"Back to all apps"</A>
+                        </div>
+                    </section>
+                }.into_any(),
+                Some(Err(e)) => view! {
+                    <p class="kh-alert" role="alert" data-testid="app-load-error">{admin_message(&e)}</p>
+                }.into_any(),
+                Some(Ok(c)) => view! { <AppEditor initial=c/> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+fn ttl_words(seconds: i64) -> String {
+    match seconds {
+        s if s % 3600 == 0 => {
+            let h = s / 3600;
+            format!("{h} {}", if h == 1 { "hour" } else { "hours" })
+        }
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
+}
+
+fn refresh_words(policy: &str) -> &'static str {
+    match policy {
+        "always" => "Always issued",
+        "offline_access" => "Only when the app asks for offline_access",
+        _ => "As configured",
+    }
+}
+
+#[component]
+fn AppEditor(initial: AdminClient) -> impl IntoView {
+    let client = RwSignal::new(initial.clone());
+    let id = StoredValue::new(initial.client_id.clone());
+    let confidential = !initial.client_type.is_public();
+    // The secret shown once after starting a rotation (also in the GPT panel).
+    let new_secret = RwSignal::new(None::<String>);
+    let on_added = Callback::new(move |c: AdminClient| client.set(c));
+    view! {
+        <AdminHeader title=Signal::derive(move || client.with(|c| c.name.clone()))
+            intro="Change what users see, where they may be sent back, and the app's secret."/>
+        <Overview client/>
+        <Settings client/>
+        {confidential.then(|| view! {
+            <SecretRotation client new_secret/>
+            <GptPanel client_id=id.get_value() secret=new_secret on_added/>
+        })}
+        <DangerZone client/>
+    }
+}
+
+#[component]
+fn Overview(client: RwSignal<AdminClient>) -> impl IntoView {
+    let c = client.get_untracked();
+    let id = Signal::stored(c.client_id.clone());
+    view! {
+        <section class="kh-card" aria-labelledby="app-overview-title">
+            <div class="kh-page-head">
+                <h2 id="app-overview-title" class="kh-section-title">"Overview"</h2>
+                <A href="/admin" attr:class="kh-back" attr:data-testid="admin-back">"← All apps"</A>
+            </div>
+            <dl class="kh-credentials">
+                <div class="kh-credential">
+                    <dt>"Client ID"</dt>
+                    <dd>
+                        <code class="kh-credential__value" data-testid="app-client-id">{c.client_id.clone()}</code>
+                        <CopyButton value=id testid="copy-client-id" label="Copy the client ID".into()/>
+                    </dd>
+                </div>
+            </dl>
+            <dl class="kh-details">
+                <dt>"Type"</dt>
+                <dd data-testid="app-type-label">{move || type_label(client.with(|c| c.client_type))}</dd>
+                <dt>"Created"</dt>
+                <dd data-testid="app-created-at">{format_date(c.created_at)}</dd>
+                <dt>"Access tokens"</dt>
+                <dd>{format!("Valid for {}", ttl_words(c.access_token_ttl))}</dd>
+                <dt>"Refresh tokens"</dt>
+                <dd>{refresh_words(&c.refresh_policy)}</dd>
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
+    let session = use_session();
+    let initial = client.get_untracked();
+    let fields = AppFields::new(initial.client_type);
+    fields.fill(&initial);
+    // When the GPT panel adds a callback URL, show the new list.
+    Effect::new(move |prev: Option<Vec<String>>| {
+        let uris = client.with(|c| c.redirect_uris.clone());
+        if prev.as_ref().is_some_and(|p| *p != uris) {
+            fields.redirects.set(uris.join("\n"));
+        }
+        uris
+    });
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let kind_locked = Some(initial.client_type.is_public());
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let valid = match fields.validate() {
+            Ok(v) => v,
+            Err((field, message)) => {
+                fields.invalid.set(Some(field));
+                error.set(Some(message));
+                return;
+            }
+        };
+        let current = client.get_untracked();
+        let req = UpdateClientRequest {
+            name: Some(valid.name),
+            description: Some(valid.description),
+            logo_uri: Some(valid.logo_uri.unwrap_or_default()),
+            redirect_uris: Some(valid.redirect_uris),
+            client_type: (valid.client_type != current.client_type).then_some(valid.client_type),
+            access_token_ttl: None,
+            refresh_policy: None,
+        };
+        pending.set(true);
+        error.set(None);
+        fields.saved.set(false);
+        spawn_local(async move {
+            match api::update_client(&current.client_id, &req).await {
+                Ok(c) => {
+                    fields.fill(&c);
+                    client.set(c);
+                    fields.saved.set(true);
+                }
+                Err(e) => {
+                    note_signed_out(session, &e);
+                    if e.code() == "invalid_redirect_uri" {
+                        fields.invalid.set(Some(super::form::Field::Redirects));
+                    }
+                    error.set(Some(admin_message(&e)));
+                }
+            }
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <section class="kh-card" aria-labelledby="app-settings-title">
+            <h2 id="app-settings-title" class="kh-section-title">"Settings"</h2>
+            <form class="kh-settings__form" on:submit=on_submit novalidate>
+                <ErrorNote error testid="app-form-error"/>
+                <AppFormFields fields kind_locked/>
+                <div class="kh-actions kh-actions--start">
+                    <button type="submit" class="kh-button kh-button--primary" data-testid="app-save"
+                        disabled=move || pending.get()>
+                        {move || if pending.get() { "Saving…" } else { "Save changes" }}
+                    </button>
+                    <p class="kh-saved" role="status" aria-live="polite">
+                        {move || fields.saved.get().then(|| view! {
+                            <span data-testid="app-saved">"✓ Saved. New sign-ins use these settings."</span>
+                        })}
+                    </p>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// What the last rotation step did (shown next to the status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finished {
+    Completed,
+    Cancelled,
+}
+
+#[component]
+fn SecretRotation(
+    client: RwSignal<AdminClient>,
+    new_secret: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let session = use_session();
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let finished = RwSignal::new(None::<Finished>);
+    let rotating = Memo::new(move |_| client.with(|c| c.rotation_pending));
+    let id = move || client.with_untracked(|c| c.client_id.clone());
+
+    // After a 409 the page's idea of the rotation is stale: ask again.
+    let resync = move || {
+        let id = id();
+        spawn_local(async move {
+            if let Ok(c) = api::get_client(&id).await {
+                client.set(c);
+            }
+        });
+    };
+    let fail = move |e: ApiError| {
+        note_signed_out(session, &e);
+        if e.status() == 409 {
+            resync();
+        }
+        error.set(Some(admin_message(&e)));
+    };
+
+    let start = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        finished.set(None);
+        let id = id();
+        spawn_local(async move {
+            match api::start_rotation(&id).await {
+                Ok(r) => {
+                    new_secret.set(Some(r.client_secret));
+                    client.update(|c| c.rotation_pending = true);
+                }
+                Err(e) => fail(e),
+            }
+            pending.set(false);
+        });
+    };
+    let complete = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let id = id();
+        spawn_local(async move {
+            match api::complete_rotation(&id).await {
+                Ok(()) => {
+                    client.update(|c| c.rotation_pending = false);
+                    finished.set(Some(Finished::Completed));
+                }
+                Err(e) => fail(e),
+            }
+            pending.set(false);
+        });
+    };
+    let cancel = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let id = id();
+        spawn_local(async move {
+            match api::cancel_rotation(&id).await {
+                Ok(()) => {
+                    client.update(|c| c.rotation_pending = false);
+                    new_secret.set(None);
+                    finished.set(Some(Finished::Cancelled));
+                }
+                Err(e) => fail(e),
+            }
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <section class="kh-card" aria-labelledby="secret-title" data-testid="secret-section">
+            <h2 id="secret-title" class="kh-section-title">"Client secret"</h2>
+            <p class="kh-muted">
+                "Rotate the secret without downtime: start a rotation to get a new secret, put it wherever the app keeps its secret, then finish the rotation to stop the old one."
+            </p>
+            <ErrorNote error testid="secret-error"/>
+            <p class="kh-rotation-status" role="status" aria-live="polite" data-testid="secret-rotation-status"
+                data-rotation=move || if rotating.get() { "pending" } else { "idle" }>
+                {move || match (rotating.get(), finished.get()) {
+                    (true, _) => "Rotation in progress: the old and the new secret both work.",
+                    (false, Some(Finished::Completed)) => "Rotation finished: only the new secret works now.",
+                    (false, Some(Finished::Cancelled)) => "Rotation cancelled: the new secret was discarded; the old one still works.",
+                    (false, None) => "One secret is active.",
+                }}
+            </p>
+            {move || new_secret.get().map(|s| view! {
+                <dl class="kh-credentials">
+                    <div class="kh-credential">
+                        <dt>"New secret"</dt>
+                        <dd>
+                            <code class="kh-credential__value kh-secret" data-testid="secret-new">{s.clone()}</code>
+                            <CopyButton value=Signal::stored(s) testid="copy-secret-new" label="Copy the new client secret".into()/>
+                        </dd>
+                    </div>
+                </dl>
+                <p class="kh-warning" role="note">
+                    <strong>"Copy it now: it won't be shown again."</strong>
+                    {move || if rotating.get() {
+                        " Until you finish the rotation, the old secret keeps working too."
+                    } else {
+                        " It is now the app's only secret."
+                    }}
+                </p>
+            })}
+            {move || (rotating.get() && new_secret.with(Option::is_none)).then(|| view! {
+                <p class="kh-note-callout">
+                    "The new secret was shown when this rotation started. If nobody saved it, cancel the rotation and start a new one."
+                </p>
+            })}
+            <div class="kh-actions kh-actions--start">
+                {move || if rotating.get() {
+                    view! {
+                        <button type="button" class="kh-button kh-button--primary" data-testid="secret-rotate-complete"
+                            disabled=move || pending.get() on:click=complete>
+                            "Finish: stop the old secret"
+                        </button>
+                        <button type="button" class="kh-button kh-button--secondary" data-testid="secret-rotate-cancel"
+                            disabled=move || pending.get() on:click=cancel>
+                            "Cancel: discard the new secret"
+                        </button>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button type="button" class="kh-button kh-button--secondary" data-testid="secret-rotate-start"
+                            disabled=move || pending.get() on:click=start>
+                            "Start a rotation"
+                        </button>
+                    }.into_any()
+                }}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let confirming = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let name = move || client.with(|c| c.name.clone());
+    let delete = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let id = client.with_untracked(|c| c.client_id.clone());
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::delete_client(&id).await {
+                Ok(()) => navigate("/admin", Default::default()),
+                Err(e) => {
+                    note_signed_out(session, &e);
+                    error.set(Some(admin_message(&e)));
+                    pending.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <section class="kh-card kh-danger" aria-labelledby="danger-title">
+            <h2 id="danger-title" class="kh-section-title">"Delete the app"</h2>
+            <p class="kh-muted">"Every token issued to it stops working at once, and users' grants to it are removed."</p>
+            <ErrorNote error testid="app-delete-error"/>
+            {move || if confirming.get() {
+                view! {
+                    <div class="kh-confirm" role="group" aria-labelledby="delete-confirm-text">
+                        <p id="delete-confirm-text">
+                            <strong>{move || format!("Delete “{}” for good?", name())}</strong>
+                            " This can't be undone."
+                        </p>
+                        <div class="kh-actions kh-actions--start">
+                            <button type="button" class="kh-button kh-button--danger" data-testid="app-delete-confirm"
+                                disabled=move || pending.get() on:click=delete.clone()>
+                                {move || if pending.get() { "Deleting…" } else { "Yes, delete it" }}
+                            </button>
+                            <button type="button" class="kh-button kh-button--secondary" data-testid="app-delete-cancel"
+                                disabled=move || pending.get() on:click=move |_| confirming.set(false)>
+                                "Keep it"
+                            </button>
+                        </div>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <div class="kh-actions kh-actions--start">
+                        <button type="button" class="kh-button kh-button--ghost kh-button--outline" data-testid="app-delete"
+                            on:click=move |_| confirming.set(true)>
+                            "Delete app…"
+                        </button>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}

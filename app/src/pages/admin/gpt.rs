@@ -1,0 +1,227 @@
+//! "Connect a custom GPT": exactly what to paste into ChatGPT's GPT editor
+//! (Configure → Actions → Authentication → OAuth), and a box for the
+//! callback URL ChatGPT shows afterwards, which is added to the app's
+//! redirect URIs.
+
+use keyhouse_idp_component::use_session;
+use keyhouse_types::admin::{AdminClient, UpdateClientRequest};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::api::{self, Endpoints};
+use super::form::check_redirect_uri;
+use super::widgets::{CopyButton, admin_message, note_signed_out};
+
+/// The scope to paste (notes scopes are mentioned next to it).
+pub const GPT_SCOPE: &str = "openid profile email";
+/// ChatGPT's name for `client_secret_post`.
+pub const GPT_TOKEN_METHOD: &str = "Default (POST request)";
+
+/// The endpoints of this server: from the discovery document, or (if that
+/// cannot be read) from the page's own origin, which is the issuer here.
+fn fallback_endpoints() -> Endpoints {
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    Endpoints {
+        authorization_endpoint: format!("{origin}/idp"),
+        token_endpoint: format!("{origin}/oauth2/token"),
+    }
+}
+
+/// Checks a callback URL pasted from ChatGPT; the message explains a refusal.
+pub fn check_callback(uri: &str) -> Result<(), String> {
+    if uri.is_empty() {
+        return Err("Paste the callback URL that ChatGPT shows under the OAuth settings.".into());
+    }
+    if !uri
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    {
+        return Err(format!(
+            "“{uri}” isn't ChatGPT's callback URL: it starts with https:// (for example https://chatgpt.com/aip/g-…/oauth/callback)."
+        ));
+    }
+    check_redirect_uri(uri, false).map_err(|m| format!("“{uri}” {m}."))
+}
+
+/// The panel. `secret` is the secret when it was just shown (creation or
+/// rotation); `on_added` gets the app after its redirect URIs changed.
+#[component]
+pub fn GptPanel(
+    client_id: String,
+    #[prop(into)] secret: Signal<Option<String>>,
+    #[prop(optional)] on_added: Option<Callback<AdminClient>>,
+) -> impl IntoView {
+    let session = use_session();
+    let endpoints = RwSignal::new(None::<Endpoints>);
+    Effect::new(move |_| {
+        spawn_local(async move {
+            let e = api::endpoints()
+                .await
+                .unwrap_or_else(|_| fallback_endpoints());
+            endpoints.set(Some(e));
+        })
+    });
+    let authorization_url = Signal::derive(move || {
+        endpoints.with(|e| {
+            e.as_ref()
+                .map(|e| e.authorization_endpoint.clone())
+                .unwrap_or_default()
+        })
+    });
+    let token_url = Signal::derive(move || {
+        endpoints.with(|e| {
+            e.as_ref()
+                .map(|e| e.token_endpoint.clone())
+                .unwrap_or_default()
+        })
+    });
+    let id_value = Signal::stored(client_id.clone());
+
+    let callback = RwSignal::new(String::new());
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let pending = RwSignal::new(false);
+    let id = StoredValue::new(client_id);
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let uri = callback.get_untracked().trim().to_owned();
+        if let Err(m) = check_callback(&uri) {
+            status.set(Some(Err(m)));
+            return;
+        }
+        pending.set(true);
+        status.set(None);
+        let id = id.get_value();
+        spawn_local(async move {
+            let result = async {
+                let current = api::get_client(&id).await?;
+                if current.redirect_uris.contains(&uri) {
+                    return Ok((current, false));
+                }
+                let mut uris = current.redirect_uris;
+                uris.push(uri.clone());
+                let req = UpdateClientRequest {
+                    redirect_uris: Some(uris),
+                    ..Default::default()
+                };
+                api::update_client(&id, &req).await.map(|c| (c, true))
+            }
+            .await;
+            match result {
+                Ok((client, added)) => {
+                    callback.set(String::new());
+                    status.set(Some(Ok(if added {
+                        format!("✓ Added {uri}. ChatGPT can now finish signing users in.")
+                    } else {
+                        format!("✓ {uri} was already registered.")
+                    })));
+                    if let Some(cb) = on_added {
+                        cb.run(client);
+                    }
+                }
+                Err(e) => {
+                    note_signed_out(session, &e);
+                    status.set(Some(Err(admin_message(&e))));
+                }
+            }
+            pending.set(false);
+        });
+    };
+
+    view! {
+        <section class="kh-card kh-gpt" data-testid="gpt-panel" aria-labelledby="gpt-title">
+            <h2 id="gpt-title" class="kh-section-title">"Connect a custom GPT"</h2>
+            <p class="kh-muted">
+                "In ChatGPT, edit your GPT: " <strong>"Configure → Actions → Authentication"</strong>
+                ", choose " <strong>"OAuth"</strong> " and paste exactly these values."
+            </p>
+            <dl class="kh-credentials">
+                <div class="kh-credential">
+                    <dt>"Client ID"</dt>
+                    <dd>
+                        <code class="kh-credential__value" data-testid="gpt-client-id">{move || id_value.get()}</code>
+                        <CopyButton value=id_value testid="copy-gpt-client-id" label="Copy the client ID for ChatGPT".into()/>
+                    </dd>
+                </div>
+                <div class="kh-credential">
+                    <dt>"Client Secret"</dt>
+                    <dd>
+                        {move || match secret.get() {
+                            Some(s) => view! {
+                                <code class="kh-credential__value kh-secret" data-testid="gpt-client-secret">{s.clone()}</code>
+                                <CopyButton value=Signal::stored(s) testid="copy-gpt-client-secret" label="Copy the client secret for ChatGPT".into()/>
+                            }.into_any(),
+                            None => view! {
+                                <span class="kh-credential__value kh-muted" data-testid="gpt-client-secret">
+                                    "The secret you saved when the app was created (rotate it below to get a new one)."
+                                </span>
+                            }.into_any(),
+                        }}
+                    </dd>
+                </div>
+                <div class="kh-credential">
+                    <dt>"Authorization URL"</dt>
+                    <dd>
+                        <code class="kh-credential__value" data-testid="gpt-authorization-url">{move || authorization_url.get()}</code>
+                        <CopyButton value=authorization_url testid="copy-gpt-authorization-url" label="Copy the Authorization URL".into()/>
+                    </dd>
+                </div>
+                <div class="kh-credential">
+                    <dt>"Token URL"</dt>
+                    <dd>
+                        <code class="kh-credential__value" data-testid="gpt-token-url">{move || token_url.get()}</code>
+                        <CopyButton value=token_url testid="copy-gpt-token-url" label="Copy the Token URL".into()/>
+                    </dd>
+                </div>
+                <div class="kh-credential">
+                    <dt>"Scope"</dt>
+                    <dd>
+                        <code class="kh-credential__value" data-testid="gpt-scope">{GPT_SCOPE}</code>
+                        <CopyButton value=Signal::stored(GPT_SCOPE.to_owned()) testid="copy-gpt-scope" label="Copy the scope".into()/>
+                        <small class="kh-muted kh-credential__hint">
+                            "To use the notes API, add " <code>"notes:read"</code> " (read notes) and, if the GPT may change them, "
+                            <code>"notes:write"</code> ", separated by spaces."
+                        </small>
+                    </dd>
+                </div>
+                <div class="kh-credential">
+                    <dt>"Token exchange method"</dt>
+                    <dd>
+                        <span class="kh-credential__value" data-testid="gpt-token-method">{GPT_TOKEN_METHOD}</span>
+                        <CopyButton value=Signal::stored(GPT_TOKEN_METHOD.to_owned()) testid="copy-gpt-token-method" label="Copy the token exchange method".into()/>
+                    </dd>
+                </div>
+            </dl>
+            <form class="kh-gpt__callback" on:submit=add>
+                <div class="kh-field">
+                    <label for="gpt-callback-url">"Callback URL from ChatGPT"</label>
+                    <div class="kh-inline-field">
+                        <input id="gpt-callback-url" type="text" inputmode="url" autocomplete="off" spellcheck="false"
+                            placeholder="https://chatgpt.com/aip/g-…/oauth/callback"
+                            data-testid="gpt-callback-url" aria-describedby="gpt-callback-hint"
+                            aria-invalid=move || matches!(status.get(), Some(Err(_))).then_some("true")
+                            bind:value=callback on:input=move |_| status.set(None)/>
+                        <button type="submit" class="kh-button kh-button--primary" data-testid="gpt-callback-add"
+                            disabled=move || pending.get()>
+                            {move || if pending.get() { "Adding…" } else { "Add callback URL" }}
+                        </button>
+                    </div>
+                    <small id="gpt-callback-hint" class="kh-muted">
+                        "After you save the Action, ChatGPT shows a callback URL. Keyhouse only sends people back to registered addresses, so add it here."
+                    </small>
+                </div>
+                <p class="kh-row-status" role="status" aria-live="polite">
+                    {move || match status.get() {
+                        Some(Ok(m)) => view! { <span class="kh-saved" data-testid="gpt-callback-added">{m}</span> }.into_any(),
+                        Some(Err(m)) => view! { <span class="kh-row-error" data-testid="gpt-callback-error">{m}</span> }.into_any(),
+                        None => ().into_any(),
+                    }}
+                </p>
+            </form>
+        </section>
+    }
+}

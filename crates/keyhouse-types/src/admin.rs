@@ -1,0 +1,147 @@
+//! Admin API (`/api/admin/...`) and users' connected apps
+//! (`/api/account/connected-apps`) wire types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ClientSummary, ClientType, ScopeDescription};
+
+/// A Connected App as the dashboard shows it (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminClient {
+    /// The client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Description shown on the consent screen.
+    pub description: String,
+    /// https logo URL.
+    pub logo_uri: Option<String>,
+    /// The type.
+    pub client_type: ClientType,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Access-token lifetime, seconds.
+    pub access_token_ttl: i64,
+    /// `always` or `offline_access`.
+    pub refresh_policy: String,
+    /// Created (unix seconds).
+    pub created_at: i64,
+    /// Whether a secret rotation is in progress (two secrets work).
+    pub rotation_pending: bool,
+}
+
+/// `POST /api/admin/clients`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewClientRequest {
+    /// Display name.
+    pub name: String,
+    /// The type.
+    pub client_type: ClientType,
+    /// Exact redirect URIs (https, or loopback http for public clients).
+    pub redirect_uris: Vec<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// https logo URL.
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    /// Access-token lifetime, seconds (default 3600).
+    #[serde(default)]
+    pub access_token_ttl: Option<i64>,
+    /// `always` or `offline_access` (default by type).
+    #[serde(default)]
+    pub refresh_policy: Option<String>,
+}
+
+/// The answer of a create: the secret is shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedClientResponse {
+    /// The client.
+    pub client: AdminClient,
+    /// The secret (confidential types only).
+    pub client_secret: Option<String>,
+}
+
+/// `PATCH /api/admin/clients/{id}`: only the fields present change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateClientRequest {
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// https logo URL; an empty string removes it.
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    /// The whole list of redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// The type: only between first- and third-party of the same kind
+    /// (confidential or public).
+    #[serde(default)]
+    pub client_type: Option<ClientType>,
+    /// Access-token lifetime, seconds.
+    #[serde(default)]
+    pub access_token_ttl: Option<i64>,
+    /// `always` or `offline_access`.
+    #[serde(default)]
+    pub refresh_policy: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/admin/clients/{id}/secrets/rotate`: the new secret, shown
+/// once. Until the rotation is completed both secrets work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RotationStarted {
+    /// The new secret.
+    pub client_secret: String,
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEvent {
+    /// Increasing id.
+    pub id: i64,
+    /// When (unix seconds).
+    pub at: i64,
+    /// Who: `user:<id>`, `member:<id>`, `api_key:<id>` or `cli`.
+    pub actor: String,
+    /// What, e.g. `client.created`, `client.secret_rotation_started`,
+    /// `consent.granted`, `consent.revoked`.
+    pub action: String,
+    /// The client concerned, if any.
+    pub client_id: Option<String>,
+    /// Details (scopes, changed fields…).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+}
+
+/// An app the signed-in user has granted access to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectedApp {
+    /// The app.
+    pub client: ClientSummary,
+    /// What it was granted, in plain words.
+    pub scopes: Vec<ScopeDescription>,
+    /// When the user first granted it (unix seconds).
+    pub granted_at: i64,
+    /// When it last obtained tokens, if ever (unix seconds).
+    pub last_used_at: Option<i64>,
+}

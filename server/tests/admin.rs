@@ -1,0 +1,507 @@
+//! The admin API and users' connected apps, through the real binary:
+//! who may call it, every Connected Apps operation, secret rotation, the
+//! audit log, and a user revoking an app.
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+const REDIRECT: &str = "https://chat.openai.com/aip/g-123/oauth/callback";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn login(base: &str, email: &str) -> reqwest::Client {
+    let http = browser();
+    let res = http
+        .post(format!("{base}/api/session/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::OK, "login {email}");
+    http
+}
+
+async fn call(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let res = req.send().await.expect("send");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn token_with_secret(base: &str, client_id: &str, secret: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .status()
+}
+
+#[tokio::test]
+async fn operators_manage_connected_apps_and_others_cannot() {
+    let env = common::env().await;
+    env.ok(&[
+        "users",
+        "create",
+        "--admin",
+        "--email",
+        "ops@example.test",
+        "--password",
+        PASSWORD,
+    ]);
+    env.ok(&[
+        "users",
+        "create",
+        "--email",
+        "joe@example.test",
+        "--password",
+        PASSWORD,
+    ]);
+    let key_out = env.ok(&["admin-keys", "create", "--name", "ci"]);
+    let key = key_out
+        .lines()
+        .find_map(|l| l.strip_prefix("key: "))
+        .expect("key line")
+        .trim()
+        .to_owned();
+    let (_server, base) = env.serve().await;
+    let ops = login(&base, "ops@example.test").await;
+    let joe = login(&base, "joe@example.test").await;
+    let me: Value = ops
+        .get(format!("{base}/api/session"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["is_admin"], true);
+
+    // Who may call: nobody signed out, not a normal user, not a wrong key.
+    let url = format!("{base}/api/admin/clients");
+    assert_eq!(
+        call(reqwest::Client::new().get(&url)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(call(joe.get(&url)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(
+            reqwest::Client::new()
+                .get(&url)
+                .bearer_auth("kh_admin_wrong")
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(reqwest::Client::new().get(&url).bearer_auth(&key))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // SECURITY.md row 12: a cross-site write riding the operator's cookie is refused.
+    let (status, _) = call(
+        ops.post(&url)
+            .header("origin", "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .json(
+                &json!({"name": "Evil", "client_type": "third_party", "redirect_uris": [REDIRECT]}),
+            ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Create: validation errors are the RFC 7591 ones.
+    for (body, code) in [
+        (
+            json!({"name": "x", "client_type": "third_party", "redirect_uris": ["http://evil.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"name": "x", "client_type": "third_party", "redirect_uris": [REDIRECT], "logo_uri": "javascript:alert(1)"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"name": "", "client_type": "third_party", "redirect_uris": [REDIRECT]}),
+            "invalid_client_metadata",
+        ),
+    ] {
+        let (status, e) = call(ops.post(&url).json(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(e["error"], code, "{body}");
+    }
+    let (status, created) = call(ops.post(&url).json(&json!({
+        "name": "Notes GPT", "client_type": "third_party", "redirect_uris": [REDIRECT],
+        "description": "Reads notes", "logo_uri": "https://cdn.example/logo.png"})))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["client"]["client_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_eq!(token_with_secret(&base, &id, &secret).await, StatusCode::OK);
+
+    // Paged list with an opaque cursor.
+    for n in 0..3 {
+        let (status, _) = call(reqwest::Client::new().post(&url).bearer_auth(&key).json(&json!({
+            "name": format!("App {n}"), "client_type": "first_party_public", "redirect_uris": ["http://127.0.0.1/cb"]}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (_, first) = call(ops.get(format!("{url}?limit=3"))).await;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(3));
+    let cursor = first["next_cursor"].as_str().expect("cursor");
+    let (_, second) = call(ops.get(format!("{url}?limit=3&cursor={cursor}"))).await;
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    assert!(second["next_cursor"].is_null());
+    assert_eq!(
+        call(ops.get(format!("{url}?cursor=%25%25not-base64")))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Update: fields change, confidential cannot turn public.
+    let one = format!("{url}/{id}");
+    let (status, updated) = call(ops.patch(&one).json(&json!({"name": "Notes GPT v2", "redirect_uris": [REDIRECT, "https://chatgpt.com/aip/g-123/oauth/callback"], "access_token_ttl": 600}))).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["name"], "Notes GPT v2");
+    assert_eq!(updated["redirect_uris"].as_array().map(Vec::len), Some(2));
+    assert_eq!(updated["access_token_ttl"], 600);
+    let (status, _) = call(
+        ops.patch(&one)
+            .json(&json!({"client_type": "third_party_public"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        ops.patch(&one)
+            .json(&json!({"redirect_uris": ["http://evil.example/"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, got) = call(ops.get(&one)).await;
+    assert_eq!(
+        got["redirect_uris"].as_array().map(Vec::len),
+        Some(2),
+        "a refused update changes nothing"
+    );
+
+    // Rotation: start (both work), complete (only the new one); cancel discards.
+    let rot = format!("{one}/secrets/rotate");
+    let (status, started) = call(ops.post(&rot)).await;
+    assert_eq!(status, StatusCode::OK);
+    let new_secret = started["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_eq!(
+        call(ops.post(&rot)).await.0,
+        StatusCode::CONFLICT,
+        "one rotation at a time"
+    );
+    assert_eq!(call(ops.get(&one)).await.1["rotation_pending"], true);
+    assert_eq!(token_with_secret(&base, &id, &secret).await, StatusCode::OK);
+    assert_eq!(
+        token_with_secret(&base, &id, &new_secret).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(ops.post(format!("{rot}/complete"))).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        token_with_secret(&base, &id, &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        token_with_secret(&base, &id, &new_secret).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(ops.post(format!("{rot}/complete"))).await.0,
+        StatusCode::CONFLICT
+    );
+    let (_, again) = call(ops.post(&rot)).await;
+    let discarded = again["client_secret"].as_str().expect("secret").to_owned();
+    assert_eq!(
+        call(ops.post(format!("{rot}/cancel"))).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        token_with_secret(&base, &id, &discarded).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        token_with_secret(&base, &id, &new_secret).await,
+        StatusCode::OK
+    );
+
+    // Delete revokes everything.
+    assert_eq!(call(ops.delete(&one)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(ops.get(&one)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        token_with_secret(&base, &id, &new_secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The audit log saw it all, newest first, with who did it.
+    let (_, audit) = call(
+        reqwest::Client::new()
+            .get(format!("{base}/api/admin/audit?limit=100"))
+            .bearer_auth(&key),
+    )
+    .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in [
+        "client.created",
+        "client.updated",
+        "client.secret_rotation_started",
+        "client.secret_rotation_completed",
+        "client.secret_rotation_cancelled",
+        "client.deleted",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    assert_eq!(actions.first(), Some(&"client.deleted"));
+    let created_ev = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["action"] == "client.created" && e["client_id"] == id.as_str())
+        .expect("event");
+    assert!(
+        created_ev["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("user:")),
+        "{created_ev}"
+    );
+    assert_eq!(
+        call(joe.get(format!("{base}/api/admin/audit"))).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // The admin API's OpenAPI document is generated from the handlers.
+    let (status, doc) =
+        call(reqwest::Client::new().get(format!("{base}/api/admin/openapi.json"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/admin/clients",
+        "/api/admin/clients/{id}",
+        "/api/admin/clients/{id}/secrets/rotate",
+        "/api/admin/audit",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    assert!(doc["components"]["schemas"]["NewClientRequest"].is_object());
+
+    // A revoked key stops working.
+    let key_id = key_out
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .expect("id line")
+        .trim()
+        .to_owned();
+    env.ok(&["admin-keys", "revoke", &key_id]);
+    assert_eq!(
+        call(reqwest::Client::new().get(&url).bearer_auth(&key))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_user_sees_and_revokes_what_they_connected() {
+    let env = common::env().await;
+    let out = env.ok(&[
+        "clients",
+        "create",
+        "--name",
+        "Notes GPT",
+        "--type",
+        "third_party",
+        "--redirect-uri",
+        REDIRECT,
+        "--json",
+    ]);
+    let c: Value = serde_json::from_str(out.trim()).expect("json");
+    let (id, secret) = (
+        c["client_id"].as_str().expect("id"),
+        c["client_secret"].as_str().expect("secret"),
+    );
+    env.ok(&[
+        "users",
+        "create",
+        "--email",
+        "ann@example.test",
+        "--password",
+        PASSWORD,
+    ]);
+    let (_server, base) = env.serve().await;
+    let ann = login(&base, "ann@example.test").await;
+    let params = json!({"response_type": "code", "client_id": id, "redirect_uri": REDIRECT, "scope": "openid notes:read", "state": "s"});
+    let mut decision = params.clone();
+    decision["consent_granted"] = json!(true);
+    let (_, to) = call(
+        ann.post(format!("{base}/api/idp/authorize"))
+            .json(&decision),
+    )
+    .await;
+    let url = url::Url::parse(to["redirect_uri"].as_str().expect("uri")).expect("url");
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let (_, tokens) = call(
+        reqwest::Client::new()
+            .post(format!("{base}/oauth2/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]),
+    )
+    .await;
+    let at = tokens["access_token"].as_str().expect("at").to_owned();
+    let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+
+    let (status, apps) = call(ann.get(format!("{base}/api/account/connected-apps"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(apps.as_array().map(Vec::len), Some(1));
+    assert_eq!(apps[0]["client"]["name"], "Notes GPT");
+    assert_eq!(apps[0]["scopes"][1]["description"], "Read your notes");
+    assert!(apps[0]["last_used_at"].as_i64().is_some());
+    // Another user's list is empty, and they cannot revoke Ann's app.
+    env.ok(&[
+        "users",
+        "create",
+        "--email",
+        "bob@example.test",
+        "--password",
+        PASSWORD,
+    ]);
+    let bob = login(&base, "bob@example.test").await;
+    assert_eq!(
+        call(bob.get(format!("{base}/api/account/connected-apps")))
+            .await
+            .1,
+        json!([])
+    );
+    assert_eq!(
+        call(bob.delete(format!("{base}/api/account/connected-apps/{id}")))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    // SECURITY.md row 12: not from another site.
+    let (status, _) = call(
+        ann.delete(format!("{base}/api/account/connected-apps/{id}"))
+            .header("sec-fetch-site", "cross-site"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    assert_eq!(
+        call(ann.delete(format!("{base}/api/account/connected-apps/{id}")))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(ann.get(format!("{base}/api/account/connected-apps")))
+            .await
+            .1,
+        json!([])
+    );
+    // Every token of the grant is dead; the next authorization asks again.
+    let (_, intro) = call(
+        reqwest::Client::new()
+            .post(format!("{base}/oauth2/introspect"))
+            .form(&[
+                ("token", at.as_str()),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]),
+    )
+    .await;
+    assert_eq!(intro["active"], false);
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/notes"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (status, e) = call(
+        reqwest::Client::new()
+            .post(format!("{base}/oauth2/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (_, start) = call(
+        ann.post(format!("{base}/api/idp/authorize/start"))
+            .json(&params),
+    )
+    .await;
+    assert_eq!(start["consent_required"], true);
+    // The audit log has the grant and the revocation.
+    let ops_key = env.ok(&["admin-keys", "create", "--name", "t"]);
+    let key = ops_key
+        .lines()
+        .find_map(|l| l.strip_prefix("key: "))
+        .expect("key")
+        .trim()
+        .to_owned();
+    let (_, audit) = call(
+        reqwest::Client::new()
+            .get(format!("{base}/api/admin/audit"))
+            .bearer_auth(&key),
+    )
+    .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"consent.granted") && actions.contains(&"consent.revoked"),
+        "{actions:?}"
+    );
+}
