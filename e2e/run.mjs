@@ -6,8 +6,9 @@
 // 1. makes a temporary directory (SQLite database + master-key file),
 // 2. reserves two loopback ports: the server's and the simulated GPT's callback,
 // 3. `keyhouse migrate`, then registers the "Notes GPT" client (third_party,
-//    confidential, redirect http://127.0.0.1:<gptport>/callback), and the B2B
+//    confidential, redirect http://127.0.0.1:<gptport>/callback), the B2B
 //    fixtures of lib/b2b.mjs (organizations acme and globex, their members),
+//    and the operator (`keyhouse users create --admin`, ADMIN below),
 // 4. starts `keyhouse serve` (stdout+stderr -> e2e/test-results/server.log) and
 //    waits for GET /health/ready (30 s),
 // 5. runs `node --test --test-concurrency=1` on specs/*.spec.mjs (only those whose
@@ -39,6 +40,14 @@ const GPT = {
   name: 'Notes GPT',
   type: 'third_party',
   description: 'A custom GPT that reads your notes',
+};
+
+// The operator (a user with the admin flag: /admin and the admin API). The
+// same defaults are in lib/env.mjs, for specs run by hand.
+const ADMIN = {
+  email: 'admin@example.test',
+  password: 'correct horse battery staple',
+  name: 'Ops Admin',
 };
 
 // ---------------------------------------------------------------------------
@@ -216,6 +225,26 @@ async function createB2BFixtures(bin, env) {
   return b2b;
 }
 
+/**
+ * The operator: `keyhouse users create --admin`.
+ * @returns {Promise<{email: string, password: string, name: string, userId: string}>}
+ */
+async function createAdmin(bin, env) {
+  const out = await keyhouse(bin, env, [
+    'users', 'create', '--admin',
+    '--email', ADMIN.email,
+    '--password', ADMIN.password,
+    '--name', ADMIN.name,
+  ]);
+  const created = lastJsonLine(out, 'users create');
+  if (created.is_admin !== true || !created.user_id) {
+    throw new Error(`users create --admin should print {"user_id", "is_admin": true}, got ${JSON.stringify(created)}`);
+  }
+  const userId = created.user_id;
+  log(`created the operator ${ADMIN.email} (${userId})`);
+  return { ...ADMIN, userId };
+}
+
 async function waitReady(baseUrl) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = 'no answer yet';
@@ -319,6 +348,7 @@ async function main() {
   }
   log(`registered "${GPT.name}" as ${gpt.client_id} (redirect ${gptRedirectUri})`);
   const b2b = await createB2BFixtures(bin, khEnv);
+  const admin = await createAdmin(bin, khEnv);
 
   const logFd = openSync(SERVER_LOG, 'a');
   server = spawn(bin, ['serve', '--bind', `127.0.0.1:${serverPort}`], {
@@ -349,6 +379,7 @@ async function main() {
       redirectUri: gptRedirectUri,
     },
     b2b,
+    admin,
     keyhouse: {
       bin,
       env: {
@@ -376,6 +407,7 @@ async function main() {
     E2E_GPT_PORT: String(gptPort),
     E2E_GPT_REDIRECT_URI: gptRedirectUri,
     E2E_B2B: JSON.stringify(b2b),
+    E2E_ADMIN: JSON.stringify(admin),
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1',
   };
 

@@ -38,6 +38,28 @@ function b2bFromEnv() {
   }
 }
 
+/** The operator run.mjs creates (`keyhouse users create --admin`). */
+export const DEFAULT_ADMIN = Object.freeze({
+  email: 'admin@example.test',
+  password: 'correct horse battery staple',
+  name: 'Ops Admin',
+  userId: null,
+});
+
+/**
+ * The operator: `E2E_ADMIN` (the config's `admin` object as JSON) when set,
+ * otherwise the one run.mjs creates (user id unknown).
+ */
+function adminFromEnv() {
+  const raw = process.env.E2E_ADMIN;
+  if (!raw) return { ...DEFAULT_ADMIN };
+  try {
+    return { ...DEFAULT_ADMIN, ...JSON.parse(raw) };
+  } catch (e) {
+    throw new Error(`e2e: E2E_ADMIN is not valid JSON: ${e.message}`);
+  }
+}
+
 function fromEnv() {
   const baseUrl = required('E2E_BASE_URL').replace(/\/+$/, '');
   const gptPort = Number(required('E2E_GPT_PORT'));
@@ -57,6 +79,7 @@ function fromEnv() {
     },
     keyhouse: null,
     b2b: b2bFromEnv(),
+    admin: adminFromEnv(),
   };
 }
 
@@ -74,6 +97,8 @@ function load() {
   }
   // Configs written before the B2B fixtures existed have no "b2b".
   parsed.b2b ??= b2bFromEnv();
+  // ... and configs written before the operator fixture no "admin".
+  parsed.admin ??= adminFromEnv();
   return parsed;
 }
 
@@ -87,6 +112,8 @@ function load() {
  * @property {{name:string, clientId:string, clientSecret:string, port:number, redirectUri:string}} gpt
  * @property {{bin:string, env:Record<string,string>}|null} keyhouse  how to run the CLI against the same database
  * @property {import('./b2b.mjs').B2BConfig} b2b  the organizations and members (lib/b2b.mjs)
+ * @property {{email:string, password:string, name:string, userId:string|null}} admin  the operator
+ *   (`keyhouse users create --admin`; may use /admin and the admin API)
  */
 
 /** @type {E2EConfig} */

@@ -97,6 +97,107 @@ impl IntoResponse for NotesError {
     }
 }
 
+/// What a notes request needs of its caller: whose notes, and whether an
+/// action is allowed. Users act on their own notes (a token needs the
+/// scope); members on their organization's (role and scope).
+trait NotesCaller {
+    fn owner(&self) -> Owner<'_>;
+    fn allow(&self, action: Action) -> Result<(), BearerError>;
+    fn client_id(&self) -> Option<&str>;
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Read,
+    Create,
+    Delete,
+}
+
+impl NotesCaller for Caller {
+    fn owner(&self) -> Owner<'_> {
+        Owner::User(self.user_id())
+    }
+
+    fn allow(&self, action: Action) -> Result<(), BearerError> {
+        self.require_scope(match action {
+            Action::Read => NOTES_READ,
+            Action::Create | Action::Delete => NOTES_WRITE,
+        })
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        Caller::client_id(self)
+    }
+}
+
+impl NotesCaller for MemberCaller {
+    fn owner(&self) -> Owner<'_> {
+        Owner::Organization {
+            id: self.organization_id(),
+            member_id: self.member_id(),
+        }
+    }
+
+    fn allow(&self, action: Action) -> Result<(), BearerError> {
+        let action = match action {
+            Action::Read => "read",
+            Action::Create => "create",
+            Action::Delete => "delete",
+        };
+        self.require("notes", action)
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        MemberCaller::client_id(self)
+    }
+}
+
+async fn list_for(
+    st: &NotesState,
+    caller: &impl NotesCaller,
+) -> Result<Json<Vec<Note>>, NotesError> {
+    caller.allow(Action::Read)?;
+    Ok(Json(st.notes.list(caller.owner()).await?))
+}
+
+async fn create_for(
+    st: &NotesState,
+    caller: &impl NotesCaller,
+    body: Result<Json<NewNote>, JsonRejection>,
+) -> Result<(StatusCode, Json<Note>), NotesError> {
+    caller.allow(Action::Create)?;
+    let Json(new) = body.map_err(|e| NotesError::Body(e.body_text()))?;
+    let note = st.notes.create(caller.owner(), new.validated()?).await?;
+    tracing::info!(owner = ?caller.owner(), client_id = ?caller.client_id(), note_id = %note.id, "note created");
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+async fn read_for(
+    st: &NotesState,
+    caller: &impl NotesCaller,
+    id: &str,
+) -> Result<Json<Note>, NotesError> {
+    caller.allow(Action::Read)?;
+    match st.notes.get(caller.owner(), id).await? {
+        Some(n) => Ok(Json(n)),
+        None => Err(AppError::NotFound.into()),
+    }
+}
+
+async fn remove_for(
+    st: &NotesState,
+    caller: &impl NotesCaller,
+    id: &str,
+) -> Result<StatusCode, NotesError> {
+    caller.allow(Action::Delete)?;
+    if st.notes.delete(caller.owner(), id).await? {
+        tracing::info!(owner = ?caller.owner(), client_id = ?caller.client_id(), note_id = %id, "note deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound.into())
+    }
+}
+
 /// The signed-in user's notes, newest first.
 #[utoipa::path(
     get, path = "/api/notes", tag = "notes", operation_id = "listNotes",
@@ -108,8 +209,7 @@ impl IntoResponse for NotesError {
     )
 )]
 async fn list(State(st): State<NotesState>, caller: Caller) -> Result<Json<Vec<Note>>, NotesError> {
-    caller.require_scope(NOTES_READ)?;
-    Ok(Json(st.notes.list(Owner::User(caller.user_id())).await?))
+    list_for(&st, &caller).await
 }
 
 /// Creates a note.
@@ -129,14 +229,7 @@ async fn create(
     caller: Caller,
     body: Result<Json<NewNote>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Note>), NotesError> {
-    caller.require_scope(NOTES_WRITE)?;
-    let Json(new) = body.map_err(|e| NotesError::Body(e.body_text()))?;
-    let note = st
-        .notes
-        .create(Owner::User(caller.user_id()), new.validated()?)
-        .await?;
-    tracing::info!(user_id = caller.user_id(), client_id = ?caller.client_id(), note_id = %note.id, "note created");
-    Ok((StatusCode::CREATED, Json(note)))
+    create_for(&st, &caller, body).await
 }
 
 /// One note.
@@ -156,11 +249,7 @@ async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Note>, NotesError> {
-    caller.require_scope(NOTES_READ)?;
-    match st.notes.get(Owner::User(caller.user_id()), &id).await? {
-        Some(n) => Ok(Json(n)),
-        None => Err(AppError::NotFound.into()),
-    }
+    read_for(&st, &caller, &id).await
 }
 
 /// Deletes a note.
@@ -180,20 +269,7 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, NotesError> {
-    caller.require_scope(NOTES_WRITE)?;
-    if st.notes.delete(Owner::User(caller.user_id()), &id).await? {
-        tracing::info!(user_id = caller.user_id(), client_id = ?caller.client_id(), note_id = %id, "note deleted");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound.into())
-    }
-}
-
-fn in_org(caller: &MemberCaller) -> Owner<'_> {
-    Owner::Organization {
-        id: caller.organization_id(),
-        member_id: caller.member_id(),
-    }
+    remove_for(&st, &caller, &id).await
 }
 
 /// The organization's notes, newest first (every member sees them).
@@ -210,8 +286,7 @@ async fn org_list(
     State(st): State<NotesState>,
     caller: MemberCaller,
 ) -> Result<Json<Vec<Note>>, NotesError> {
-    caller.require("notes", "read")?;
-    Ok(Json(st.notes.list(in_org(&caller)).await?))
+    list_for(&st, &caller).await
 }
 
 /// Creates a note in the organization.
@@ -231,11 +306,7 @@ async fn org_create(
     caller: MemberCaller,
     body: Result<Json<NewNote>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Note>), NotesError> {
-    caller.require("notes", "create")?;
-    let Json(new) = body.map_err(|e| NotesError::Body(e.body_text()))?;
-    let note = st.notes.create(in_org(&caller), new.validated()?).await?;
-    tracing::info!(organization_id = caller.organization_id(), member_id = caller.member_id(), client_id = ?caller.client_id(), note_id = %note.id, "organization note created");
-    Ok((StatusCode::CREATED, Json(note)))
+    create_for(&st, &caller, body).await
 }
 
 /// One of the organization's notes.
@@ -255,11 +326,7 @@ async fn org_read(
     caller: MemberCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Note>, NotesError> {
-    caller.require("notes", "read")?;
-    match st.notes.get(in_org(&caller), &id).await? {
-        Some(n) => Ok(Json(n)),
-        None => Err(AppError::NotFound.into()),
-    }
+    read_for(&st, &caller, &id).await
 }
 
 /// Deletes one of the organization's notes (the default `member` role may
@@ -280,13 +347,7 @@ async fn org_remove(
     caller: MemberCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, NotesError> {
-    caller.require("notes", "delete")?;
-    if st.notes.delete(in_org(&caller), &id).await? {
-        tracing::info!(organization_id = caller.organization_id(), member_id = caller.member_id(), client_id = ?caller.client_id(), note_id = %id, "organization note deleted");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound.into())
-    }
+    remove_for(&st, &caller, &id).await
 }
 
 #[derive(OpenApi)]

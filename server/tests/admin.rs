@@ -10,16 +10,8 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery staple";
 const REDIRECT: &str = "https://chat.openai.com/aip/g-123/oauth/callback";
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 async fn login(base: &str, email: &str) -> reqwest::Client {
-    let http = browser();
+    let http = common::browser();
     let res = http
         .post(format!("{base}/api/session/login"))
         .json(&json!({"email": email, "password": PASSWORD}))
@@ -371,12 +363,7 @@ async fn a_user_sees_and_revokes_what_they_connected() {
             .json(&decision),
     )
     .await;
-    let url = url::Url::parse(to["redirect_uri"].as_str().expect("uri")).expect("url");
-    let code = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
+    let code = common::code_of(&to);
     let (_, tokens) = call(
         reqwest::Client::new()
             .post(format!("{base}/oauth2/token"))

@@ -59,14 +59,6 @@ fn fixture(env: common::Env) -> Fixture {
     }
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 async fn post(http: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
     let res = http.post(url).json(&body).send().await.expect("post");
     let status = res.status();
@@ -75,7 +67,7 @@ async fn post(http: &reqwest::Client, url: String, body: Value) -> (StatusCode, 
 
 /// Signs `email` in to the organization `slug` through discovery.
 async fn member(base: &str, email: &str, slug: &str) -> reqwest::Client {
-    let http = browser();
+    let http = common::browser();
     let (status, found) = post(
         &http,
         format!("{base}/api/b2b/discovery"),
@@ -105,26 +97,8 @@ async fn token(base: &str, http: &reqwest::Client, f: &Fixture, scope: &str) -> 
     decision["consent_granted"] = json!(true);
     let (status, to) = post(http, format!("{base}/api/b2b/idp/authorize"), decision).await;
     assert_eq!(status, StatusCode::OK, "{to}");
-    let url = url::Url::parse(to["redirect_uri"].as_str().expect("uri")).expect("url");
-    let code = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {url}"));
-    let res = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &f.client_id),
-            ("client_secret", &f.client_secret),
-        ])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.expect("json")
+    let code = common::code_of(&to);
+    common::exchange(base, &code, REDIRECT, &f.client_id, &f.client_secret).await
 }
 
 fn jwt_claims(jwt: &str) -> Value {
@@ -270,7 +244,7 @@ async fn one_email_in_two_organizations_gets_separate_tokens_and_notes() {
     let f = fixture(common::env().await);
     let (_server, base) = f.env.serve().await;
     let (status, found) = post(
-        &browser(),
+        &common::browser(),
         format!("{base}/api/b2b/discovery"),
         json!({"email": "M@Example.test", "password": PASSWORD}),
     )
@@ -530,7 +504,7 @@ async fn organization_policy_refuses_apps_and_ends_their_grants() {
 async fn member_sign_in_refuses_alike_and_discovery_tokens_are_sealed() {
     let f = fixture(common::env().await);
     let (_server, base) = f.env.serve().await;
-    let http = browser();
+    let http = common::browser();
     let mut bodies = Vec::new();
     for (org, email, pw) in [
         ("acme", "m@example.test", "wrong password!"),
@@ -575,14 +549,14 @@ async fn member_sign_in_refuses_alike_and_discovery_tokens_are_sealed() {
     // A discovery token is bound to the members it proved: it cannot be
     // altered, nor used for another organization.
     let (_, found) = post(
-        &browser(),
+        &common::browser(),
         format!("{base}/api/b2b/discovery"),
         json!({"email": "boss@example.test", "password": PASSWORD}),
     )
     .await;
     let token = found["discovery_token"].as_str().expect("token").to_owned();
     let (status, _) = post(
-        &browser(),
+        &common::browser(),
         format!("{base}/api/b2b/discovery/select"),
         json!({"discovery_token": token, "organization_slug": "globex"}),
     )
@@ -595,7 +569,7 @@ async fn member_sign_in_refuses_alike_and_discovery_tokens_are_sealed() {
     let mut forged = token.clone();
     forged.insert(0, 'x');
     let (status, _) = post(
-        &browser(),
+        &common::browser(),
         format!("{base}/api/b2b/discovery/select"),
         json!({"discovery_token": forged, "organization_slug": "acme"}),
     )

@@ -64,26 +64,15 @@ async fn token(base: &str, browser: &reqwest::Client, agent: &Agent, scope: &str
         .expect("authorize");
     assert_eq!(res.status(), StatusCode::OK);
     let to: Value = res.json().await.expect("json");
-    let url = url::Url::parse(to["redirect_uri"].as_str().expect("uri")).expect("url");
-    let code = url
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
-    let res = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &agent.client_id),
-            ("client_secret", &agent.client_secret),
-        ])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.expect("json")
+    let code = common::code_of(&to);
+    common::exchange(
+        base,
+        &code,
+        REDIRECT,
+        &agent.client_id,
+        &agent.client_secret,
+    )
+    .await
 }
 
 /// Sends `req` with `token`'s access token.

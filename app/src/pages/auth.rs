@@ -10,14 +10,14 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::APP_NAME;
 
-/// The sanitised `returnTo` of the page, or `/`.
-fn return_target() -> Memo<String> {
+/// The sanitised `returnTo` of the page, or `home`.
+pub(crate) fn return_target(home: &'static str) -> Memo<String> {
     let query = use_query_map();
     Memo::new(move |_| {
         query.with(|q| {
             q.get("returnTo")
                 .and_then(|r| keyhouse_types::return_to::sanitize(&r).map(str::to_owned))
-                .unwrap_or_else(|| "/".to_owned())
+                .unwrap_or_else(|| home.to_owned())
         })
     })
 }
@@ -31,11 +31,11 @@ fn with_return(path: &str, target: &str) -> String {
     }
 }
 
-/// Goes to the (sanitised) `target` after signing in. The IdP page gets a
-/// full page load, so it reads its request from a clean page; the app's own
-/// pages use the router.
-fn after_sign_in(target: &str, navigate: impl Fn(&str, NavigateOptions)) {
-    if target.starts_with("/idp") {
+/// Goes to the (sanitised) `target` after signing in. The Authorization
+/// URLs (`/idp`, `/org/idp`) get a full page load, so they read their request
+/// from a clean page; the app's own pages use the router.
+pub(crate) fn after_sign_in(target: &str, navigate: impl Fn(&str, NavigateOptions)) {
+    if target.starts_with("/idp") || target.starts_with("/org/idp") {
         if let Some(w) = web_sys::window() {
             let _ = w.location().assign(target);
         }
@@ -83,7 +83,7 @@ pub(crate) fn capitalise(s: &str) -> String {
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let session = use_session();
-    let target = return_target();
+    let target = return_target("/");
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
@@ -146,7 +146,7 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let session = use_session();
-    let target = return_target();
+    let target = return_target("/");
     let name = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());

@@ -185,30 +185,13 @@ impl Keyhouse {
         organization: Organization,
         old: Option<&str>,
     ) -> Result<(CurrentMember, HeaderValue), OAuthError> {
-        if let Some(old) = old {
-            self.store()
-                .delete_session(&secret::hash_token(old))
-                .await
-                .map_err(store_error)?;
-        }
-        let token = secret::generate_token(&mut rand::rng());
-        let now = self.now();
-        let session = SessionRecord {
-            id_hash: secret::hash_token(&token),
-            subject_kind: "member".to_owned(),
-            subject_id: member.id.clone(),
-            organization_id: Some(organization.id.clone()),
-            auth_time: now,
-            created_at: now,
-            expires_at: now + self.config().session_ttl,
+        let new = session::NewSession {
+            kind: "member",
+            subject_id: &member.id,
+            organization_id: Some(&organization.id),
+            cookie: member_cookie_name(self),
         };
-        self.store()
-            .create_session(&session)
-            .await
-            .map_err(store_error)?;
-        let ttl = self.config().session_ttl;
-        let cookie = set_named_cookie(self, member_cookie_name(self), &token, ttl)
-            .ok_or_else(|| OAuthError::server("cookie header"))?;
+        let (session, cookie) = session::issue_session(self, new, old).await?;
         let permissions = self.rbac().await?.permissions_of(&member.roles);
         tracing::info!(member_id = %member.id, organization_id = %organization.id, "member signed in");
         Ok((

@@ -240,13 +240,25 @@ pub(crate) async fn create_user(
         })
 }
 
-/// Starts a session for `user`, replacing `old` (SECURITY.md row 26: a new
-/// id at every login).
-async fn start_session(
+/// Who a new session is for.
+pub(crate) struct NewSession<'a> {
+    /// `user` or `member`.
+    pub kind: &'a str,
+    /// The user or member id.
+    pub subject_id: &'a str,
+    /// For members: their organization.
+    pub organization_id: Option<&'a str>,
+    /// The cookie that carries it.
+    pub cookie: &'a str,
+}
+
+/// Stores a new session and makes its cookie, replacing `old` (SECURITY.md
+/// row 26: a new id at every login; the old one is destroyed server-side).
+pub(crate) async fn issue_session(
     kh: &Keyhouse,
-    user: &User,
+    new: NewSession<'_>,
     old: Option<&str>,
-) -> Result<(CurrentSession, HeaderValue), OAuthError> {
+) -> Result<(SessionRecord, HeaderValue), OAuthError> {
     if let Some(old) = old {
         kh.store()
             .delete_session(&secret::hash_token(old))
@@ -257,9 +269,9 @@ async fn start_session(
     let now = kh.now();
     let session = SessionRecord {
         id_hash: secret::hash_token(&token),
-        subject_kind: "user".to_owned(),
-        subject_id: user.id.clone(),
-        organization_id: None,
+        subject_kind: new.kind.to_owned(),
+        subject_id: new.subject_id.to_owned(),
+        organization_id: new.organization_id.map(str::to_owned),
         auth_time: now,
         created_at: now,
         expires_at: now + kh.config().session_ttl,
@@ -268,8 +280,24 @@ async fn start_session(
         .create_session(&session)
         .await
         .map_err(store_error)?;
-    let cookie = set_cookie(kh, &token, kh.config().session_ttl)
+    let cookie = set_named_cookie(kh, new.cookie, &token, kh.config().session_ttl)
         .ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok((session, cookie))
+}
+
+/// Starts a session for `user`, replacing `old`.
+async fn start_session(
+    kh: &Keyhouse,
+    user: &User,
+    old: Option<&str>,
+) -> Result<(CurrentSession, HeaderValue), OAuthError> {
+    let new = NewSession {
+        kind: "user",
+        subject_id: &user.id,
+        organization_id: None,
+        cookie: cookie_name(kh),
+    };
+    let (session, cookie) = issue_session(kh, new, old).await?;
     Ok((
         CurrentSession {
             session,

@@ -115,3 +115,45 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// A browser-like HTTP client: its own cookie jar, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `code` of an authorize answer (`{"redirect_uri": "…?code=…"}`).
+pub fn code_of(answer: &serde_json::Value) -> String {
+    let url = url::Url::parse(answer["redirect_uri"].as_str().unwrap()).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {url}"))
+}
+
+/// Exchanges a code with `client_secret_post`; the token response.
+pub async fn exchange(
+    base: &str,
+    code: &str,
+    redirect_uri: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> serde_json::Value {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "token exchange");
+    res.json().await.unwrap()
+}

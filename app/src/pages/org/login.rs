@@ -8,39 +8,13 @@ use keyhouse_types::OrganizationSummary;
 use keyhouse_types::b2b::{DiscoveryRequest, DiscoverySelectRequest};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_navigate;
 
 use super::api::sentence;
-use crate::pages::auth::ErrorNote;
+use crate::pages::auth::{ErrorNote, after_sign_in, return_target};
 
 /// Where the organization pages start.
 const ORG_HOME: &str = "/org";
-
-/// The sanitised `returnTo` of the page, or `/org`.
-fn return_target() -> Memo<String> {
-    let query = use_query_map();
-    Memo::new(move |_| {
-        query.with(|q| {
-            q.get("returnTo")
-                .and_then(|r| keyhouse_types::return_to::sanitize(&r).map(str::to_owned))
-                .unwrap_or_else(|| ORG_HOME.to_owned())
-        })
-    })
-}
-
-/// Goes to the (sanitised) `target` after signing in: a full page load for
-/// the B2B Authorization URL (it reads its request from a clean page), the
-/// router otherwise.
-fn after_sign_in(target: &str, navigate: impl Fn(&str, NavigateOptions)) {
-    if target.starts_with("/org/idp") {
-        if let Some(w) = web_sys::window() {
-            let _ = w.location().assign(target);
-        }
-    } else {
-        navigate(target, NavigateOptions::default());
-    }
-}
 
 const NO_ORGANIZATION: &str = "That email and password don't match a member of any organization.";
 
@@ -81,7 +55,7 @@ struct Choice {
 #[component]
 pub fn OrgLoginPage() -> impl IntoView {
     let member = use_member();
-    let target = return_target();
+    let target = return_target(ORG_HOME);
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
