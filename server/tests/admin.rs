@@ -492,3 +492,93 @@ async fn a_user_sees_and_revokes_what_they_connected() {
         "{actions:?}"
     );
 }
+
+#[tokio::test]
+async fn custom_audience_and_claims_template_shape_the_access_token() {
+    let env = common::env().await;
+    env.ok(&[
+        "users",
+        "create",
+        "--email",
+        "ann@example.test",
+        "--password",
+        PASSWORD,
+        "--name",
+        "Ann",
+    ]);
+    let key_out = env.ok(&["admin-keys", "create", "--name", "t"]);
+    let key = key_out
+        .lines()
+        .find_map(|l| l.strip_prefix("key: "))
+        .expect("key")
+        .trim()
+        .to_owned();
+    let (_server, base) = env.serve().await;
+    let admin = |req: reqwest::RequestBuilder| call(req.bearer_auth(&key));
+    let url = format!("{base}/api/admin/clients");
+    // Templates may not forge what Keyhouse issues, nor use unknown placeholders.
+    for t in [r#"{"sub": "admin"}"#, r#"{"x": "{{password}}"}"#, "[]"] {
+        let (status, e) = admin(reqwest::Client::new().post(&url).json(&json!({
+            "name": "x", "client_type": "third_party", "redirect_uris": [REDIRECT], "claims_template": t}))).await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")),
+            "{t}"
+        );
+    }
+    let (status, created) = admin(reqwest::Client::new().post(&url).json(&json!({
+        "name": "Reports", "client_type": "third_party", "redirect_uris": [REDIRECT],
+        "audience": "https://reports.example/api",
+        "claims_template": r#"{"user_label": "{{name}} <{{email}}>", "tier": 2}"#})))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["client"]["client_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert_eq!(created["client"]["audience"], "https://reports.example/api");
+
+    let ann = login(&base, "ann@example.test").await;
+    let decision = json!({"consent_granted": true, "response_type": "code", "client_id": id, "redirect_uri": REDIRECT, "scope": "openid notes:read", "state": "s"});
+    let (_, to) = call(
+        ann.post(format!("{base}/api/idp/authorize"))
+            .json(&decision),
+    )
+    .await;
+    let tokens = common::exchange(&base, &common::code_of(&to), REDIRECT, &id, &secret).await;
+    let at = tokens["access_token"].as_str().expect("at");
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(at.split('.').nth(1).expect("payload"))
+            .expect("b64"),
+    )
+    .expect("json");
+    assert_eq!(claims["aud"], "https://reports.example/api");
+    assert_eq!(claims["user_label"], "Ann <ann@example.test>");
+    assert_eq!(claims["tier"], 2);
+    // A token for another API is refused by this one (SECURITY.md row 23).
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/notes"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Removing the audience brings tokens back to the default one.
+    let (status, updated) = admin(
+        reqwest::Client::new()
+            .patch(format!("{url}/{id}"))
+            .json(&json!({"audience": "", "claims_template": ""})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        updated["audience"].is_null() && updated["claims_template"].is_null(),
+        "{updated}"
+    );
+}

@@ -147,6 +147,8 @@ async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClient, OAuthErr
             .rotation_pending(&c.id)
             .await
             .map_err(store_error)?,
+        audience: c.audience.clone(),
+        claims_template: c.claims_template.clone(),
     })
 }
 
@@ -240,6 +242,8 @@ pub(crate) async fn create_client(
     spec.logo_uri = req.logo_uri.filter(|l| !l.trim().is_empty());
     spec.access_token_ttl = req.access_token_ttl.unwrap_or(3600);
     spec.refresh_policy = refresh_policy(req.refresh_policy.as_deref())?;
+    spec.audience = req.audience.filter(|a| !a.trim().is_empty());
+    spec.claims_template = req.claims_template.filter(|t| !t.trim().is_empty());
     let created = kh.create_client(spec).await?;
     let c = &created.client;
     kh.audit(
@@ -319,6 +323,18 @@ pub(crate) async fn update_client(
     if let Some(p) = refresh_policy(req.refresh_policy.as_deref())? {
         c.refresh_policy = p;
         changed.push("refresh_policy");
+    }
+    if let Some(a) = req.audience {
+        c.audience = Some(a.trim().to_owned()).filter(|a| !a.is_empty());
+        changed.push("audience");
+    }
+    if let Some(t) = req.claims_template {
+        c.claims_template = Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+        changed.push("claims_template");
+    }
+    keyhouse_core::client::validate_audience(c.audience.as_deref())?;
+    if let Some(t) = &c.claims_template {
+        keyhouse_core::claims::validate_template(t)?;
     }
     keyhouse_core::client::validate_new_client(
         &c.name,

@@ -28,6 +28,10 @@ pub struct ClientSpec {
     pub access_token_ttl: i64,
     /// Refresh policy (default by type).
     pub refresh_policy: Option<RefreshPolicy>,
+    /// A custom `aud` for its access tokens.
+    pub audience: Option<String>,
+    /// Extra access-token claims (see `keyhouse_core::claims::render_template`).
+    pub claims_template: Option<String>,
 }
 
 impl ClientSpec {
@@ -41,6 +45,8 @@ impl ClientSpec {
             logo_uri: None,
             access_token_ttl: 3600,
             refresh_policy: None,
+            audience: None,
+            claims_template: None,
         }
     }
 }
@@ -73,6 +79,10 @@ impl Keyhouse {
             spec.logo_uri.as_deref(),
             spec.access_token_ttl,
         )?;
+        client::validate_audience(spec.audience.as_deref())?;
+        if let Some(t) = &spec.claims_template {
+            keyhouse_core::claims::validate_template(t)?;
+        }
         // ThreadRng is not Send: use it before the first await.
         let (new, c, client_secret) = {
             let mut rng = rand::rng();
@@ -88,6 +98,8 @@ impl Keyhouse {
                     .refresh_policy
                     .unwrap_or_else(|| RefreshPolicy::default_for(spec.client_type)),
                 created_at: self.now(),
+                audience: spec.audience,
+                claims_template: spec.claims_template,
             };
             let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
             let new = NewClient {

@@ -93,6 +93,8 @@ struct Mint<'a> {
     family: Option<&'a str>,
     /// For members: the organization the grant was made in.
     organization: Option<&'a OrganizationClaim>,
+    /// Claims from the client's template, already rendered.
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Keyhouse {
@@ -103,6 +105,7 @@ impl Keyhouse {
             sub: m.subject.to_owned(),
             aud: m
                 .audience
+                .or(m.client.audience.as_deref())
                 .unwrap_or(&self.config().default_audience)
                 .to_owned(),
             client_id: m.client.id.clone(),
@@ -114,6 +117,7 @@ impl Keyhouse {
             auth_time: m.auth_time,
             fid: m.family.map(str::to_owned),
             organization: m.organization.cloned(),
+            extra: m.extra.clone(),
         };
         // RFC 9068 §2.1: `typ` is `at+jwt`.
         self.keys()
@@ -185,6 +189,23 @@ impl Keyhouse {
                 updated_at: m.updated_at,
                 organization: Some(org.clone()),
             }))
+    }
+
+    /// The client's template claims for `subject` (none without a template).
+    async fn template_claims(
+        &self,
+        client: &Client,
+        subject: &str,
+        organization: Option<&OrganizationClaim>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
+        let Some(template) = &client.claims_template else {
+            return Ok(serde_json::Map::new());
+        };
+        let user = self
+            .profile(subject, organization)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+        Ok(keyhouse_core::claims::render_template(template, &user))
     }
 
     /// For a grant made in an organization: its claim, once the member is
@@ -289,6 +310,9 @@ async fn authorization_code(
         auth_time: Some(code.auth_time),
         family: Some(&code.family_id),
         organization: organization.as_ref(),
+        extra: kh
+            .template_claims(client, &code.subject_id, organization.as_ref())
+            .await?,
     })?;
     let id_token = if code.scopes.contains(OPENID) {
         let user = kh
@@ -398,6 +422,9 @@ async fn refresh(
         auth_time: Some(family.auth_time),
         family: Some(&family.id),
         organization: organization.as_ref(),
+        extra: kh
+            .template_claims(client, &family.subject_id, organization.as_ref())
+            .await?,
     })?;
     Ok(TokenResponse {
         access_token,
@@ -443,6 +470,7 @@ fn client_credentials(
         auth_time: None,
         family: None,
         organization: None,
+        extra: serde_json::Map::new(),
     })?;
     Ok(TokenResponse {
         access_token,

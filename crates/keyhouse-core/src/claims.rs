@@ -40,6 +40,99 @@ pub struct AccessTokenClaims {
     /// the member id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationClaim>,
+    /// Claims from the client's template ([`render_template`]).
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Claims a template may not set: the ones Keyhouse issues itself.
+pub const RESERVED_CLAIMS: [&str; 16] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "auth_time",
+    "fid",
+    "organization",
+    "azp",
+    "cnf",
+    "act",
+    "typ",
+];
+
+/// Checks a claims template: a JSON object of at most 20 claims, none
+/// reserved, placeholders only from the known set.
+pub fn validate_template(template: &str) -> Result<(), crate::OAuthError> {
+    let bad = |m: String| crate::OAuthError::new(crate::ErrorCode::InvalidClientMetadata, m);
+    let v: serde_json::Value = serde_json::from_str(template)
+        .map_err(|e| bad(format!("claims template is not JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("claims template must be a JSON object".into()))?;
+    if obj.len() > 20 || template.len() > 4096 {
+        return Err(bad("claims template: at most 20 claims and 4 KiB".into()));
+    }
+    for (k, val) in obj {
+        if RESERVED_CLAIMS.contains(&k.as_str()) {
+            return Err(bad(format!("claims template may not set {k}")));
+        }
+        if let Some(text) = val.as_str() {
+            let mut rest = text;
+            while let Some(i) = rest.find("{{") {
+                let end = rest[i..]
+                    .find("}}")
+                    .ok_or_else(|| bad(format!("unclosed placeholder in {k}")))?;
+                let name = rest[i + 2..i + end].trim();
+                if !PLACEHOLDERS.contains(&name) {
+                    return Err(bad(format!("unknown placeholder {{{{{name}}}}} in {k}")));
+                }
+                rest = &rest[i + end + 2..];
+            }
+        }
+    }
+    Ok(())
+}
+
+const PLACEHOLDERS: [&str; 5] = [
+    "sub",
+    "email",
+    "name",
+    "organization_id",
+    "organization_slug",
+];
+
+/// Evaluates a (validated) claims template against the user's profile:
+/// placeholders in string values are replaced, other values are copied.
+pub fn render_template(
+    template: &str,
+    user: &UserProfile,
+) -> serde_json::Map<String, serde_json::Value> {
+    let Ok(serde_json::Value::Object(obj)) = serde_json::from_str(template) else {
+        return serde_json::Map::new();
+    };
+    let org = user.organization.as_ref();
+    let subst = |s: &str| {
+        s.replace("{{sub}}", &user.subject)
+            .replace("{{email}}", &user.email)
+            .replace("{{name}}", &user.name)
+            .replace(
+                "{{organization_id}}",
+                org.map_or("", |o| o.organization_id.as_str()),
+            )
+            .replace("{{organization_slug}}", org.map_or("", |o| o.slug.as_str()))
+    };
+    obj.into_iter()
+        .filter(|(k, _)| !RESERVED_CLAIMS.contains(&k.as_str()))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, serde_json::Value::String(subst(&s))),
+            other => (k, other),
+        })
+        .collect()
 }
 
 /// The `organization` claim of tokens issued for a member of an
@@ -148,6 +241,40 @@ mod tests {
             at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
+    }
+
+    #[test]
+    fn templates() {
+        assert!(
+            validate_template(r#"{"tenant": "acme-{{organization_slug}}", "tier": 2}"#).is_ok()
+        );
+        for bad in [
+            r#"[1]"#,
+            r#"{"sub": "x"}"#,
+            r#"{"a": "{{password}}"}"#,
+            r#"{"a": "{{email"}"#,
+            "nope",
+        ] {
+            assert!(validate_template(bad).is_err(), "{bad}");
+        }
+        let user = UserProfile {
+            subject: "member-1".into(),
+            email: "a@example.com".into(),
+            email_verified: false,
+            name: "Ada".into(),
+            updated_at: 0,
+            organization: Some(OrganizationClaim {
+                organization_id: "org-1".into(),
+                slug: "acme".into(),
+            }),
+        };
+        let out = render_template(
+            r#"{"who": "{{name}} <{{email}}>", "org": "{{organization_slug}}", "n": 3}"#,
+            &user,
+        );
+        assert_eq!(out["who"], "Ada <a@example.com>");
+        assert_eq!(out["org"], "acme");
+        assert_eq!(out["n"], 3);
     }
 
     #[test]

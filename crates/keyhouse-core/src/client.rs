@@ -65,6 +65,14 @@ pub struct Client {
     pub refresh_policy: RefreshPolicy,
     /// Creation time (unix seconds).
     pub created_at: i64,
+    /// A custom `aud` for this client's access tokens (an absolute URL),
+    /// when they are meant for another API than the default audience. An
+    /// RFC 8707 `resource` in the request still wins.
+    pub audience: Option<String>,
+    /// Extra access-token claims: a JSON object whose string values may
+    /// use `{{sub}}`, `{{email}}`, `{{name}}`, `{{organization_id}}` and
+    /// `{{organization_slug}}`. See [`crate::claims::render_template`].
+    pub claims_template: Option<String>,
 }
 
 impl Client {
@@ -76,6 +84,22 @@ impl Client {
 
 /// Bounds on the access-token lifetime a client may be given, in seconds.
 pub const ACCESS_TOKEN_TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=86_400;
+
+/// Checks a custom audience: an absolute http(s) URL of at most 200 bytes.
+pub fn validate_audience(audience: Option<&str>) -> Result<(), OAuthError> {
+    let Some(a) = audience else { return Ok(()) };
+    let ok = a.len() <= 200
+        && url::Url::parse(a)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            "audience must be an absolute https URL",
+        ))
+    }
+}
 
 /// Checks what an operator asks to register.
 pub fn validate_new_client(

@@ -48,6 +48,8 @@ fn to_client(m: client::Model) -> Result<Client> {
         access_token_ttl: m.access_token_ttl,
         refresh_policy,
         created_at: m.created_at,
+        audience: m.audience,
+        claims_template: m.claims_template,
     })
 }
 
@@ -69,6 +71,8 @@ impl Store {
             access_token_ttl: Set(c.access_token_ttl),
             refresh_policy: Set(c.refresh_policy.as_str().to_owned()),
             created_at: Set(c.created_at),
+            audience: Set(c.audience.clone()),
+            claims_template: Set(c.claims_template.clone()),
         })
         .exec_without_returning(&*txn)
         .await

@@ -69,6 +69,10 @@ pub mod client {
         pub access_token_ttl: i64,
         pub refresh_policy: String,
         pub created_at: i64,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub audience: Option<String>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub claims_template: Option<String>,
     }
     relation_free!();
 }

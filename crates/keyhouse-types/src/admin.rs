@@ -29,6 +29,11 @@ pub struct AdminClient {
     pub created_at: i64,
     /// Whether a secret rotation is in progress (two secrets work).
     pub rotation_pending: bool,
+    /// A custom `aud` for its access tokens.
+    pub audience: Option<String>,
+    /// Extra access-token claims: a JSON object whose string values may use
+    /// `{{sub}}`, `{{email}}`, `{{name}}`, `{{organization_id}}`, `{{organization_slug}}`.
+    pub claims_template: Option<String>,
 }
 
 /// `POST /api/admin/clients`.
@@ -53,6 +58,12 @@ pub struct NewClientRequest {
     /// `always` or `offline_access` (default by type).
     #[serde(default)]
     pub refresh_policy: Option<String>,
+    /// A custom `aud` for its access tokens.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Extra access-token claims (see [`AdminClient::claims_template`]).
+    #[serde(default)]
+    pub claims_template: Option<String>,
 }
 
 /// The answer of a create: the secret is shown this once.
@@ -91,6 +102,12 @@ pub struct UpdateClientRequest {
     /// `always` or `offline_access`.
     #[serde(default)]
     pub refresh_policy: Option<String>,
+    /// A custom `aud`; an empty string removes it.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The claims template; an empty string removes it.
+    #[serde(default)]
+    pub claims_template: Option<String>,
 }
 
 /// One page of a list.

@@ -10,7 +10,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::api;
-use super::form::{AppFields, AppFormFields};
+use super::form::{AppFields, AppFormFields, Field};
 use super::gpt::GptPanel;
 use super::widgets::{
     AdminDenied, AdminHeader, CopyButton, RequireAdmin, admin_message, format_date,
@@ -159,7 +159,6 @@ fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
         }
         uris
     });
-    let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
     let kind_locked = Some(initial.client_type.is_public());
 
@@ -171,8 +170,7 @@ fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
         let valid = match fields.validate() {
             Ok(v) => v,
             Err((field, message)) => {
-                fields.invalid.set(Some(field));
-                error.set(Some(message));
+                fields.fail(Some(field), message);
                 return;
             }
         };
@@ -185,9 +183,11 @@ fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
             client_type: (valid.client_type != current.client_type).then_some(valid.client_type),
             access_token_ttl: None,
             refresh_policy: None,
+            audience: None,
+            claims_template: None,
         };
         pending.set(true);
-        error.set(None);
+        fields.error.set(None);
         fields.saved.set(false);
         spawn_local(async move {
             match api::update_client(&current.client_id, &req).await {
@@ -198,10 +198,8 @@ fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
                 }
                 Err(e) => {
                     note_signed_out(session, &e);
-                    if e.code() == "invalid_redirect_uri" {
-                        fields.invalid.set(Some(super::form::Field::Redirects));
-                    }
-                    error.set(Some(admin_message(&e)));
+                    let field = (e.code() == "invalid_redirect_uri").then_some(Field::Redirects);
+                    fields.fail(field, admin_message(&e));
                 }
             }
             pending.set(false);
@@ -212,7 +210,7 @@ fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
         <section class="kh-card" aria-labelledby="app-settings-title">
             <h2 id="app-settings-title" class="kh-section-title">"Settings"</h2>
             <form class="kh-settings__form" on:submit=on_submit novalidate>
-                <ErrorNote error testid="app-form-error"/>
+                <ErrorNote error=fields.error testid="app-form-error"/>
                 <AppFormFields fields kind_locked/>
                 <div class="kh-actions kh-actions--start">
                     <button type="submit" class="kh-button kh-button--primary" data-testid="app-save"

@@ -59,6 +59,8 @@ pub struct AppFields {
     pub client_type: RwSignal<ClientType>,
     /// Redirect URIs, one per line.
     pub redirects: RwSignal<String>,
+    /// The form's error message (cleared on every edit).
+    pub error: RwSignal<Option<String>>,
     /// The field the current error is about.
     pub invalid: RwSignal<Option<Field>>,
     /// Cleared on every edit (a "saved" note would be stale).
@@ -74,6 +76,7 @@ impl AppFields {
             logo: RwSignal::new(String::new()),
             client_type: RwSignal::new(client_type),
             redirects: RwSignal::new(String::new()),
+            error: RwSignal::new(None),
             invalid: RwSignal::new(None),
             saved: RwSignal::new(false),
         }
@@ -87,6 +90,7 @@ impl AppFields {
         self.client_type.set(c.client_type);
         self.redirects.set(c.redirect_uris.join("\n"));
         self.invalid.set(None);
+        self.error.set(None);
     }
 
     /// Checks the form; the first problem found, and its field, otherwise.
@@ -100,9 +104,16 @@ impl AppFields {
         )
     }
 
+    /// Shows a problem with the form.
+    pub fn fail(&self, field: Option<Field>, message: String) {
+        self.invalid.set(field);
+        self.error.set(Some(message));
+    }
+
     fn edited(&self) {
         self.saved.set(false);
         self.invalid.set(None);
+        self.error.set(None);
     }
 }
 

@@ -42,7 +42,6 @@ fn field_of(e: &ApiError) -> Option<Field> {
 fn NewApp() -> impl IntoView {
     let session = use_session();
     let fields = AppFields::new(ClientType::ThirdParty);
-    let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
     let created = RwSignal::new(None::<CreatedClientResponse>);
 
@@ -54,8 +53,7 @@ fn NewApp() -> impl IntoView {
         let valid = match fields.validate() {
             Ok(v) => v,
             Err((field, message)) => {
-                fields.invalid.set(Some(field));
-                error.set(Some(message));
+                fields.fail(Some(field), message);
                 return;
             }
         };
@@ -67,16 +65,17 @@ fn NewApp() -> impl IntoView {
             logo_uri: valid.logo_uri,
             access_token_ttl: None,
             refresh_policy: None,
+            audience: None,
+            claims_template: None,
         };
         pending.set(true);
-        error.set(None);
+        fields.error.set(None);
         spawn_local(async move {
             match api::create_client(&req).await {
                 Ok(c) => created.set(Some(c)),
                 Err(e) => {
                     note_signed_out(session, &e);
-                    fields.invalid.set(field_of(&e));
-                    error.set(Some(admin_message(&e)));
+                    fields.fail(field_of(&e), admin_message(&e));
                 }
             }
             pending.set(false);
@@ -93,7 +92,7 @@ fn NewApp() -> impl IntoView {
                     <section class="kh-card" aria-labelledby="new-app-title">
                         <h2 id="new-app-title" class="kh-section-title">"The app"</h2>
                         <form class="kh-settings__form" on:submit=on_submit novalidate>
-                            <ErrorNote error testid="app-form-error"/>
+                            <ErrorNote error=fields.error testid="app-form-error"/>
                             <AppFormFields fields kind_locked=None/>
                             <div class="kh-actions kh-actions--start">
                                 <button type="submit" class="kh-button kh-button--primary" data-testid="app-create"

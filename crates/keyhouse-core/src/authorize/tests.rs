@@ -16,6 +16,8 @@ fn client(t: ClientType) -> Client {
         access_token_ttl: 3600,
         refresh_policy: RefreshPolicy::Always,
         created_at: 0,
+        audience: None,
+        claims_template: None,
     }
 }
 

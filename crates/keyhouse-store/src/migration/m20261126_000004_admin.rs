@@ -4,8 +4,8 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Operators: an admin flag on users, admin API keys (stored hashed), and
-/// the audit log of admin and consent events.
+/// Operators: an admin flag on users, admin API keys (stored hashed), the
+/// audit log of admin and consent events, and per-client audience and claims.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -16,6 +16,16 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // A custom audience and a claims template per client.
+        for col in ["audience", "claims_template"] {
+            m.alter_table(
+                Table::alter()
+                    .table(Alias::new("clients"))
+                    .add_column(text_null(col))
+                    .to_owned(),
+            )
+            .await?;
+        }
         m.create_table(
             Table::create()
                 .table(Alias::new("admin_api_keys"))
@@ -47,6 +57,15 @@ impl MigrationTrait for Migration {
         for t in ["audit_events", "admin_api_keys"] {
             m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
                 .await?;
+        }
+        for col in ["audience", "claims_template"] {
+            m.alter_table(
+                Table::alter()
+                    .table(Alias::new("clients"))
+                    .drop_column(Alias::new(col))
+                    .to_owned(),
+            )
+            .await?;
         }
         m.alter_table(
             Table::alter()
