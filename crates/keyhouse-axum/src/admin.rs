@@ -201,7 +201,7 @@ async fn find(kh: &Keyhouse, id: &str) -> Result<std::sync::Arc<Client>, OAuthEr
         .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "no such client"))
 }
 
-/// `GET /api/admin/clients`.
+/// `GET /api/admin/clients`: newest first.
 #[utoipa::path(get, path = "/api/admin/clients", tag = "connected apps", operation_id = "listClients",
     params(("limit" = Option<u64>, Query, description = "1 to 200, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     responses((status = 200, body = Page<AdminClient>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -211,10 +211,17 @@ pub(crate) async fn list_clients(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<AdminClient>>, ApiError> {
     let limit = paging.limit();
-    let after = paging.cursor()?;
+    let after = paging
+        .cursor()?
+        .map(|c| {
+            c.split_once('|')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| OAuthError::invalid_request("invalid cursor"))
+        })
+        .transpose()?;
     let rows = kh
         .store()
-        .list_clients_page(limit + 1, after.as_deref())
+        .list_clients_page(limit + 1, after.as_ref().map(|(at, id)| (*at, id.as_str())))
         .await
         .map_err(store_error)?;
     let more = rows.len() as u64 > limit;
@@ -223,7 +230,11 @@ pub(crate) async fn list_clients(
         items.push(admin_client(&kh, c).await?);
     }
     let next_cursor = more
-        .then(|| items.last().map(|c: &AdminClient| cursor_of(&c.client_id)))
+        .then(|| {
+            items
+                .last()
+                .map(|c: &AdminClient| cursor_of(&format!("{}|{}", c.created_at, c.client_id)))
+        })
         .flatten();
     Ok(Json(Page { items, next_cursor }))
 }
@@ -456,27 +467,27 @@ pub(crate) async fn rotate_start(
 
 /// `POST /api/admin/clients/{id}/secrets/rotate/complete`.
 #[utoipa::path(post, path = "/api/admin/clients/{id}/secrets/rotate/complete", tag = "connected apps", operation_id = "completeSecretRotation",
-    params(("id" = String, Path)), responses((status = 204, description = "The old secret stops working"), (status = 409, body = ErrorBody)))]
+    params(("id" = String, Path)), responses((status = 200, description = "The old secret stops working", body = AdminClient), (status = 409, body = ErrorBody)))]
 pub(crate) async fn rotate_complete(
     State(kh): State<Keyhouse>,
     admin: Admin,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<AdminClient>, ApiError> {
     kh.finish_secret_rotation(&id, true, &admin.actor()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(admin_client(&kh, &*find(&kh, &id).await?).await?))
 }
 
 /// `POST /api/admin/clients/{id}/secrets/rotate/cancel`.
 #[utoipa::path(post, path = "/api/admin/clients/{id}/secrets/rotate/cancel", tag = "connected apps", operation_id = "cancelSecretRotation",
-    params(("id" = String, Path)), responses((status = 204, description = "The new secret is discarded"), (status = 409, body = ErrorBody)))]
+    params(("id" = String, Path)), responses((status = 200, description = "The new secret is discarded", body = AdminClient), (status = 409, body = ErrorBody)))]
 pub(crate) async fn rotate_cancel(
     State(kh): State<Keyhouse>,
     admin: Admin,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<AdminClient>, ApiError> {
     kh.finish_secret_rotation(&id, false, &admin.actor())
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(admin_client(&kh, &*find(&kh, &id).await?).await?))
 }
 
 /// `GET /api/admin/audit`: newest first.

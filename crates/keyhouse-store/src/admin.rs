@@ -164,11 +164,26 @@ impl Store {
             .collect())
     }
 
-    /// Clients ordered by id, after `after` when given.
-    pub async fn list_clients_page(&self, limit: u64, after: Option<&str>) -> Result<Vec<Client>> {
-        let mut q = client::Entity::find().order_by_asc(client::Column::Id);
-        if let Some(a) = after {
-            q = q.filter(client::Column::Id.gt(a));
+    /// Clients newest first; `after` is the (created_at, id) of the last
+    /// client of the previous page.
+    pub async fn list_clients_page(
+        &self,
+        limit: u64,
+        after: Option<(i64, &str)>,
+    ) -> Result<Vec<Client>> {
+        let mut q = client::Entity::find()
+            .order_by_desc(client::Column::CreatedAt)
+            .order_by_desc(client::Column::Id);
+        if let Some((at, id)) = after {
+            q = q.filter(
+                sea_orm::Condition::any()
+                    .add(client::Column::CreatedAt.lt(at))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(client::Column::CreatedAt.eq(at))
+                            .add(client::Column::Id.lt(id)),
+                    ),
+            );
         }
         let rows = q.limit(limit).all(&self.db).await?;
         let mut out = Vec::with_capacity(rows.len());

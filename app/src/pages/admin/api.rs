@@ -8,7 +8,6 @@ use keyhouse_types::admin::{
     UpdateClientRequest,
 };
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 const CLIENTS: &str = "/api/admin/clients";
 const AUDIT: &str = "/api/admin/audit";
@@ -31,17 +30,6 @@ fn list_path(base: &str, cursor: Option<&str>) -> String {
 }
 
 pub use super::widgets::encode_segment as encode_component;
-
-/// `POST path` whose success answer has no body (204). `ApiClient` only has
-/// JSON-reading POSTs: a 2xx whose body is not JSON comes back as an
-/// "unreadable answer", which here means success.
-async fn post_no_content(path: &str) -> Result<(), ApiError> {
-    match api().post_json::<_, IgnoredAny>(path, &no_fields()).await {
-        Ok(_) => Ok(()),
-        Err(ApiError::Network(m)) if m.starts_with("unreadable answer") => Ok(()),
-        Err(e) => Err(e),
-    }
-}
 
 /// The body of the action POSTs: an empty JSON object.
 fn no_fields() -> std::collections::BTreeMap<String, String> {
@@ -80,14 +68,26 @@ pub async fn start_rotation(id: &str) -> Result<RotationStarted, ApiError> {
         .await
 }
 
-/// `POST /api/admin/clients/{id}/secrets/rotate/complete`: the old secret stops working.
-pub async fn complete_rotation(id: &str) -> Result<(), ApiError> {
-    post_no_content(&format!("{}/secrets/rotate/complete", client_path(id))).await
+/// `POST /api/admin/clients/{id}/secrets/rotate/complete`: the old secret
+/// stops working; the app as it is now.
+pub async fn complete_rotation(id: &str) -> Result<AdminClient, ApiError> {
+    api()
+        .post_json(
+            &format!("{}/secrets/rotate/complete", client_path(id)),
+            &no_fields(),
+        )
+        .await
 }
 
-/// `POST /api/admin/clients/{id}/secrets/rotate/cancel`: the new secret is discarded.
-pub async fn cancel_rotation(id: &str) -> Result<(), ApiError> {
-    post_no_content(&format!("{}/secrets/rotate/cancel", client_path(id))).await
+/// `POST /api/admin/clients/{id}/secrets/rotate/cancel`: the new secret is
+/// discarded; the app as it is now.
+pub async fn cancel_rotation(id: &str) -> Result<AdminClient, ApiError> {
+    api()
+        .post_json(
+            &format!("{}/secrets/rotate/cancel", client_path(id)),
+            &no_fields(),
+        )
+        .await
 }
 
 /// `GET /api/admin/audit`: one page of events, newest first.

@@ -1,4 +1,4 @@
-//! `/admin`: the registered apps, newest first, a page at a time.
+//! `/admin`: the registered apps, a page at a time.
 
 use keyhouse_idp_component::{ApiError, use_session};
 use keyhouse_types::admin::AdminClient;

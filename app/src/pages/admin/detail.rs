@@ -140,6 +140,14 @@ fn Overview(client: RwSignal<AdminClient>) -> impl IntoView {
                 <dd>{format!("Valid for {}", ttl_words(c.access_token_ttl))}</dd>
                 <dt>"Refresh tokens"</dt>
                 <dd>{refresh_words(&c.refresh_policy)}</dd>
+                {c.audience.clone().map(|a| view! {
+                    <dt>"Token audience"</dt>
+                    <dd><code data-testid="app-audience">{a}</code></dd>
+                })}
+                {c.claims_template.clone().map(|t| view! {
+                    <dt>"Extra claims"</dt>
+                    <dd><code class="kh-break" data-testid="app-claims-template">{t}</code></dd>
+                })}
             </dl>
         </section>
     }
@@ -292,8 +300,8 @@ fn SecretRotation(
         let id = id();
         spawn_local(async move {
             match api::complete_rotation(&id).await {
-                Ok(()) => {
-                    client.update(|c| c.rotation_pending = false);
+                Ok(updated) => {
+                    client.set(updated);
                     finished.set(Some(Finished::Completed));
                 }
                 Err(e) => fail(e),
@@ -310,8 +318,8 @@ fn SecretRotation(
         let id = id();
         spawn_local(async move {
             match api::cancel_rotation(&id).await {
-                Ok(()) => {
-                    client.update(|c| c.rotation_pending = false);
+                Ok(updated) => {
+                    client.set(updated);
                     new_secret.set(None);
                     finished.set(Some(Finished::Cancelled));
                 }
