@@ -4,6 +4,12 @@
 #
 #   bash scripts/build-app.sh
 #
+# Three bundles, so the user-facing pages and the consent screen never
+# download the organization pages or the operator dashboard:
+#   dist/          app/index.html  (keyhouse-app:   /, /login, /signup, /account, /idp)
+#   dist/org/      app/org.html    (keyhouse-org:   /org/...)
+#   dist/admin/    app/admin.html  (keyhouse-admin: /admin/...)
+#
 # Why each setting: ../shared/BUILD.md (Trunk offline needs `cargo fetch`
 # first; npm binaryen's wasm-opt, not Debian's; no version check online).
 set -euo pipefail
@@ -16,4 +22,14 @@ export TRUNK_SKIP_VERSION_CHECK=true
 
 cargo fetch --locked --quiet
 trunk build --release --config Trunk.toml
-ls -l dist/*.wasm
+for bundle in org admin; do
+    # Each Trunk build replaces its dist directory: build aside, then move in.
+    out="$ROOT/target/trunk-$bundle"
+    trunk build --release --config Trunk.toml --dist "$out" --public-url "/$bundle/" "app/$bundle.html"
+    rm -rf "dist/$bundle"
+    cp -r "$out" "dist/$bundle"
+    if [ -f "dist/$bundle/$bundle.html" ]; then
+        mv "dist/$bundle/$bundle.html" "dist/$bundle/index.html"
+    fi
+done
+ls -l dist/*.wasm dist/org/*.wasm dist/admin/*.wasm

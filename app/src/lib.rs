@@ -14,7 +14,7 @@ mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-pub use pages::App;
+pub use pages::{AdminApp, App, OrgApp};
 
 /// The app's name, as users see it.
 pub const APP_NAME: &str = "Keyhouse Notes";

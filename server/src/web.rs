@@ -14,13 +14,20 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-/// The built app.
+/// The built app: three bundles (see `scripts/build-app.sh`), each with its
+/// own `index.html`.
 #[derive(Clone, Debug)]
 pub struct WebApp {
     dir: PathBuf,
-    index: axum::body::Bytes,
+    /// `index.html` of the user-facing bundle.
+    main: axum::body::Bytes,
+    /// `org/index.html`, `admin/index.html`, when built.
+    bundles: Vec<(&'static str, axum::body::Bytes)>,
     csp: HeaderValue,
 }
+
+/// The bundles served under a path prefix.
+const BUNDLES: [&str; 2] = ["/org", "/admin"];
 
 /// Paths that belong to APIs: never answered with the app's page.
 const API_PREFIXES: [&str; 5] = ["/api/", "/oauth2/", "/.well-known/", "/health/", "/openapi"];
@@ -36,17 +43,39 @@ impl WebApp {
                 return None;
             }
         };
-        let html = String::from_utf8_lossy(&index);
-        let csp = HeaderValue::from_str(&policy(&inline_script_hashes(&html))).ok()?;
+        let mut hashes = inline_script_hashes(&String::from_utf8_lossy(&index));
+        let mut bundles = Vec::new();
+        for prefix in BUNDLES {
+            let file = dir.join(prefix.trim_start_matches('/')).join("index.html");
+            match std::fs::read(&file) {
+                Ok(b) => {
+                    hashes.extend(inline_script_hashes(&String::from_utf8_lossy(&b)));
+                    bundles.push((prefix, axum::body::Bytes::from(b)));
+                }
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "bundle not built; its pages get the main bundle")
+                }
+            }
+        }
+        hashes.sort();
+        hashes.dedup();
+        let csp = HeaderValue::from_str(&policy(&hashes)).ok()?;
         Some(WebApp {
             dir: dir.to_owned(),
-            index: index.into(),
+            main: index.into(),
+            bundles,
             csp,
         })
     }
 
-    fn page(&self) -> Response {
-        let mut res = (StatusCode::OK, self.index.clone()).into_response();
+    /// The `index.html` of the bundle that serves `path`.
+    fn page(&self, path: &str) -> Response {
+        let html = self
+            .bundles
+            .iter()
+            .find(|(prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
+            .map_or(&self.main, |(_, html)| html);
+        let mut res = (StatusCode::OK, html.clone()).into_response();
         let h = res.headers_mut();
         h.insert(
             CONTENT_TYPE,
@@ -126,7 +155,7 @@ pub async fn fallback(State(web): State<Option<WebApp>>, req: Request) -> Respon
     let last = path.rsplit('/').next().unwrap_or_default();
     if !last.contains('.') || last == "index.html" {
         // An app route: the router in the page decides what to show.
-        return web.page();
+        return web.page(&path);
     }
     // A file. Reject anything that could step outside dist/.
     if path.split('/').any(|seg| seg == ".." || seg.contains('\\')) {

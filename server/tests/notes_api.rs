@@ -386,7 +386,41 @@ async fn the_app_is_served_with_security_headers() {
         "export default function init() {}",
     )
     .expect("js");
+    // The operator dashboard is its own bundle, under /admin.
+    std::fs::create_dir_all(dist.join("admin")).expect("admin");
+    let admin_loader = "import init from '/admin/admin-0123456789abcdef.js';init();";
+    std::fs::write(
+        dist.join("admin/index.html"),
+        format!("<!DOCTYPE html><html><head><script type=\"module\">{admin_loader}</script></head><body>admin</body></html>"),
+    )
+    .expect("admin index");
     let (_server, base) = env.serve().await;
+    for (path, bundle) in [
+        ("/admin", true),
+        ("/admin/apps/client-1", true),
+        ("/administrator", false),
+        ("/idp", false),
+    ] {
+        let res = reqwest::get(format!("{base}{path}")).await.expect("get");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        use base64::Engine;
+        use sha2::Digest;
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(admin_loader.as_bytes()));
+        assert!(
+            csp.contains(&hash),
+            "every bundle's loader is allowed: {csp}"
+        );
+        let body = res.text().await.expect("body");
+        assert_eq!(
+            body.contains("admin</body>"),
+            bundle,
+            "{path} is served by the right bundle"
+        );
+    }
 
     for path in [
         "/",

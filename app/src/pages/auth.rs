@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+use super::Bundle;
 use crate::APP_NAME;
 
 /// The sanitised `returnTo` of the page, or `home`.
@@ -31,11 +32,13 @@ fn with_return(path: &str, target: &str) -> String {
     }
 }
 
-/// Goes to the (sanitised) `target` after signing in. The Authorization
-/// URLs (`/idp`, `/org/idp`) get a full page load, so they read their request
-/// from a clean page; the app's own pages use the router.
-pub(crate) fn after_sign_in(target: &str, navigate: impl Fn(&str, NavigateOptions)) {
-    if target.starts_with("/idp") || target.starts_with("/org/idp") {
+/// Goes to the (sanitised) `target` after signing in, from a page of
+/// `here`. The Authorization URLs (`/idp`, `/org/idp`) get a full page load,
+/// so they read their request from a clean page, and so do pages of another
+/// bundle; the rest use the router.
+pub(crate) fn after_sign_in(target: &str, here: Bundle, navigate: impl Fn(&str, NavigateOptions)) {
+    let authorize = target.starts_with("/idp") || target.starts_with("/org/idp");
+    if authorize || Bundle::of(target) != here {
         if let Some(w) = web_sys::window() {
             let _ = w.location().assign(target);
         }
@@ -103,7 +106,7 @@ pub fn LoginPage() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match session.login(&req).await {
-                Ok(_) => after_sign_in(&target.get_untracked(), navigate),
+                Ok(_) => after_sign_in(&target.get_untracked(), Bundle::Main, navigate),
                 Err(e) => {
                     error.set(Some(login_message(&e)));
                     password.set(String::new());
@@ -174,7 +177,7 @@ pub fn SignupPage() -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match session.signup(&req).await {
-                Ok(_) => after_sign_in(&target.get_untracked(), navigate),
+                Ok(_) => after_sign_in(&target.get_untracked(), Bundle::Main, navigate),
                 Err(e) => {
                     error.set(Some(signup_message(&e)));
                     pending.set(false);

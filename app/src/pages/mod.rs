@@ -12,43 +12,103 @@ use keyhouse_idp_component::{
     ApiClient, SessionStatus, provide_member, provide_session, use_member, use_session,
 };
 use leptos::prelude::*;
-use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::path;
 
 use crate::APP_NAME;
 
-/// The whole app: header, routes, session.
+/// Which browser bundle a path belongs to. Each bundle is its own wasm
+/// (`keyhouse-app`, `keyhouse-org`, `keyhouse-admin`), so the consent page
+/// never downloads the dashboard; links between bundles are full page loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bundle {
+    /// Users: notes, login, sign-up, account, `/idp`.
+    Main,
+    /// Organizations: `/org/...`.
+    Org,
+    /// The operator dashboard: `/admin/...`.
+    Admin,
+}
+
+impl Bundle {
+    /// The bundle that serves `path`.
+    pub(crate) fn of(path: &str) -> Bundle {
+        let under = |p: &str| {
+            path == p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))
+        };
+        if under("/org") {
+            Bundle::Org
+        } else if under("/admin") {
+            Bundle::Admin
+        } else {
+            Bundle::Main
+        }
+    }
+}
+
+/// The user-facing app (`/`, `/login`, `/signup`, `/account`, `/idp`).
 #[component]
 pub fn App() -> impl IntoView {
+    view! {
+        <Shell>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=notes::NotesPage/>
+                <Route path=path!("/login") view=auth::LoginPage/>
+                <Route path=path!("/signup") view=auth::SignupPage/>
+                <Route path=path!("/account") view=account::AccountPage/>
+                <Route path=path!("/account/connected-apps") view=connected_apps::ConnectedAppsPage/>
+                <Route path=path!("/idp") view=idp::IdpPage/>
+            </Routes>
+        </Shell>
+    }
+}
+
+/// The organization side (`/org/...`).
+#[component]
+pub fn OrgApp() -> impl IntoView {
+    view! {
+        <Shell>
+            <Routes fallback=NotFound>
+                <Route path=path!("/org") view=org::OrgNotesPage/>
+                <Route path=path!("/org/login") view=org::OrgLoginPage/>
+                <Route path=path!("/org/member") view=org::MemberPage/>
+                <Route path=path!("/org/settings") view=org::OrgSettingsPage/>
+                <Route path=path!("/org/idp") view=org::OrgIdpPage/>
+            </Routes>
+        </Shell>
+    }
+}
+
+/// The operator dashboard (`/admin/...`).
+#[component]
+pub fn AdminApp() -> impl IntoView {
+    view! {
+        <Shell>
+            <Routes fallback=NotFound>
+                <Route path=path!("/admin") view=admin::AdminAppsPage/>
+                <Route path=path!("/admin/apps/new") view=admin::NewAppPage/>
+                <Route path=path!("/admin/apps/:id") view=admin::AppDetailPage/>
+                <Route path=path!("/admin/audit") view=admin::AuditPage/>
+            </Routes>
+        </Shell>
+    }
+}
+
+/// Header, main area and footer around a bundle's routes, with both
+/// session hooks provided.
+#[component]
+fn Shell(children: Children) -> impl IntoView {
     provide_session(ApiClient::same_origin());
     provide_member(ApiClient::same_origin());
     view! {
         <Router>
             <a class="kh-skip" href="#main">"Skip to content"</a>
             <Header/>
-            <main id="main" class="kh-main">
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=notes::NotesPage/>
-                    <Route path=path!("/login") view=auth::LoginPage/>
-                    <Route path=path!("/signup") view=auth::SignupPage/>
-                    <Route path=path!("/account") view=account::AccountPage/>
-                    <Route path=path!("/account/connected-apps") view=connected_apps::ConnectedAppsPage/>
-                    <Route path=path!("/admin") view=admin::AdminAppsPage/>
-                    <Route path=path!("/admin/apps/new") view=admin::NewAppPage/>
-                    <Route path=path!("/admin/apps/:id") view=admin::AppDetailPage/>
-                    <Route path=path!("/admin/audit") view=admin::AuditPage/>
-                    <Route path=path!("/idp") view=idp::IdpPage/>
-                    <Route path=path!("/org") view=org::OrgNotesPage/>
-                    <Route path=path!("/org/login") view=org::OrgLoginPage/>
-                    <Route path=path!("/org/member") view=org::MemberPage/>
-                    <Route path=path!("/org/settings") view=org::OrgSettingsPage/>
-                    <Route path=path!("/org/idp") view=org::OrgIdpPage/>
-                </Routes>
-            </main>
+            <main id="main" class="kh-main">{children()}</main>
             <footer class="kh-footer">
                 <p>{APP_NAME} " · identity by Keyhouse · "
-                    <a href="/openapi.json">"API"</a>
+                    <a href="/openapi.json" rel="external">"API"</a>
                 </p>
             </footer>
         </Router>
@@ -61,32 +121,32 @@ fn Header() -> impl IntoView {
     let member = use_member();
     view! {
         <header class="kh-header">
-            <a class="kh-brand" href="/" data-testid="nav-brand">
+            <a class="kh-brand" href="/" rel="external" data-testid="nav-brand">
                 <span class="kh-brand__mark" aria-hidden="true">"K"</span>
                 {APP_NAME}
             </a>
             <nav aria-label="Main">
                 <ul class="kh-nav">
                     {move || member.member().map(|m| view! {
-                        <li><A href="/org" attr:data-testid="nav-org" attr:class="kh-nav__org">
+                        <li><a href="/org" rel="external" data-testid="nav-org" class="kh-nav__org">
                             <span class="kh-nav__org-label">"Organization: "</span>
                             <span class="kh-nav__org-name">{m.organization.name}</span>
-                        </A></li>
+                        </a></li>
                     })}
                     {move || match session.status() {
                         SessionStatus::SignedIn(s) => view! {
-                            <li><A href="/" attr:data-testid="nav-notes">"Notes"</A></li>
+                            <li><a href="/" rel="external" data-testid="nav-notes">"Notes"</a></li>
                             {s.is_admin.then(|| view! {
-                                <li><A href="/admin" attr:data-testid="nav-admin">"Admin"</A></li>
+                                <li><a href="/admin" rel="external" data-testid="nav-admin">"Admin"</a></li>
                             })}
-                            <li><A href="/account" attr:data-testid="nav-account">
+                            <li><a href="/account" rel="external" data-testid="nav-account">
                                 <span class="kh-nav__email">{s.user.email}</span>
-                            </A></li>
+                            </a></li>
                         }.into_any(),
                         SessionStatus::Loading => ().into_any(),
                         _ => view! {
-                            <li><A href="/login" attr:data-testid="nav-login">"Sign in"</A></li>
-                            <li><A href="/signup" attr:data-testid="nav-signup" attr:class="kh-button kh-button--small">"Create account"</A></li>
+                            <li><a href="/login" rel="external" data-testid="nav-login">"Sign in"</a></li>
+                            <li><a href="/signup" rel="external" data-testid="nav-signup" class="kh-button kh-button--small">"Create account"</a></li>
                         }.into_any(),
                     }}
                 </ul>
@@ -101,7 +161,7 @@ fn NotFound() -> impl IntoView {
         <section class="kh-card kh-narrow" data-testid="not-found">
             <h1>"Page not found"</h1>
             <p class="kh-muted">"There is nothing at this address."</p>
-            <p><a class="kh-button kh-button--primary" href="/">"Go to your notes"</a></p>
+            <p><a class="kh-button kh-button--primary" href="/" rel="external">"Go to your notes"</a></p>
         </section>
     }
 }
@@ -112,7 +172,6 @@ fn NotFound() -> impl IntoView {
 fn RequireSession(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
     let location = use_location();
-    let navigate = use_navigate();
     Effect::new(move |_| {
         if session.status() == SessionStatus::SignedOut {
             let search = location.search.get_untracked();
@@ -123,7 +182,10 @@ fn RequireSession(children: ChildrenFn) -> impl IntoView {
             };
             let here = format!("{}{sep}{search}", location.pathname.get_untracked());
             let url = keyhouse_idp_component::params::login_url("/login", &here);
-            navigate(&url, Default::default());
+            // /login lives in the main bundle: a full page load from any bundle.
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().assign(&url);
+            }
         }
     });
     move || match session.status() {

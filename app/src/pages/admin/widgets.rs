@@ -43,9 +43,9 @@ pub fn AdminDenied() -> impl IntoView {
                 ", which isn't an operator account. Registering apps, rotating their secrets and reading the audit log are for the people who run this service."
             </p>
             <div class="kh-actions kh-actions--start">
-                <A href="/account/connected-apps" attr:class="kh-button kh-button--secondary">
+                <a href="/account/connected-apps" rel="external" class="kh-button kh-button--secondary">
                     "See the apps connected to your account"
-                </A>
+                </a>
             </div>
         </section>
     }

@@ -11,6 +11,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 use super::api::sentence;
+use crate::pages::Bundle;
 use crate::pages::auth::{ErrorNote, after_sign_in, return_target};
 
 /// Where the organization pages start.
@@ -75,7 +76,7 @@ pub fn OrgLoginPage() -> impl IntoView {
                 organization_slug: slug,
             };
             match member.select(&req).await {
-                Ok(_) => after_sign_in(&target.get_untracked(), navigate.get_value()),
+                Ok(_) => after_sign_in(&target.get_untracked(), Bundle::Org, navigate.get_value()),
                 Err(e) => {
                     selecting.set(None);
                     pending.set(false);
@@ -236,7 +237,7 @@ pub fn OrgLoginPage() -> impl IntoView {
             {move || current().map(|m| view! {
                 <p class="kh-note-callout" data-testid="org-login-current">
                     {format!("You're signed in to {} as {}. ", m.organization.name, m.member.email)}
-                    <a href=move || target.get()>"Continue"</a>
+                    <a href=move || target.get() rel="external">"Continue"</a>
                 </p>
             })}
             {move || match choice.get() {
@@ -244,7 +245,7 @@ pub fn OrgLoginPage() -> impl IntoView {
                 Some(c) => choices(c).into_any(),
             }}
             <p class="kh-auth__switch">"Looking for your personal notes? "
-                <a href="/login" data-testid="org-login-personal-link">"Sign in here"</a>
+                <a href="/login" rel="external" data-testid="org-login-personal-link">"Sign in here"</a>
             </p>
         </section>
     }
