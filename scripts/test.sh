@@ -74,7 +74,12 @@ postgres_tests() {
 }
 
 e2e_tests() {
-    cargo build --locked -p keyhouse --bin keyhouse
+    # The SQLite step built target/debug/keyhouse for the binary's own tests;
+    # building it again with `-p keyhouse` alone would unify other features
+    # and recompile half the dependency tree.
+    if [ ! -x "$ROOT/target/debug/keyhouse" ]; then
+        cargo build --locked -p keyhouse --bin keyhouse
+    fi
     KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/run.mjs"
 }
 

@@ -3,11 +3,11 @@
 //    refuses to be framed by another site; and it carries no-referrer.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { browserTest } from '../lib/browser.mjs';
+import { browserTest, newContext } from '../lib/browser.mjs';
 import { config } from '../lib/env.mjs';
 import { newUser } from '../lib/users.mjs';
 import { SimulatedGpt } from '../gpt.mjs';
-import { ConsentPage, signUpThroughUi } from '../pages/index.mjs';
+import { AdminAppsPage, ConnectedAppsPage, ConsentPage, LoginPage, signUpThroughUi } from '../pages/index.mjs';
 
 const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">Evil <script>window.__pwned=2</script>';
 
@@ -57,5 +57,47 @@ browserTest('a hostile client name is rendered as text and the consent page cann
     assert.equal(gpt.requestCount, 0, 'nothing was sent to the client');
   } finally {
     await gpt.stop();
+  }
+});
+
+browserTest('the hostile name stays text on the connected-apps page and in the dashboard', async ({ page }) => {
+  const client = registerHostileClient(new SimulatedGpt().redirectUri);
+  const gpt = new SimulatedGpt({ clientId: client.client_id, clientSecret: client.client_secret });
+  await gpt.start();
+  try {
+    await signUpThroughUi(page, newUser('hostile-apps'));
+    const consent = new ConsentPage(page);
+    await consent.goto(gpt.authorizeUrl());
+    await consent.waitForConsent();
+    await consent.approve();
+    const cb = await gpt.waitForCallback();
+    assert.ok(cb.get('code'), 'the client got a code');
+
+    // The user's own list of connected apps (SECURITY.md row 15 on this page).
+    const apps = new ConnectedAppsPage(page);
+    await apps.goto();
+    const name = apps.app(client.client_id).getByTestId('connected-app-name');
+    assert.equal((await name.textContent()).trim(), HOSTILE_NAME, 'the name is shown verbatim, as text');
+    assert.equal(await page.locator('main img[src="x"], main b').count(), 0, 'no element was injected');
+    assert.equal(await page.evaluate(() => window.__pwned), undefined, 'no injected script ran');
+  } finally {
+    await gpt.stop();
+  }
+  // The operator's dashboard lists it as text too.
+  const ops = await newContext(page.context().browser());
+  try {
+    const opsPage = await ops.newPage();
+    const login = new LoginPage(opsPage);
+    await login.goto('/admin');
+    await login.submitCredentials(config.admin);
+    const list = new AdminAppsPage(opsPage);
+    await list.waitReady();
+    const row = list.row(client.client_id);
+    await row.waitFor({ state: 'visible' });
+    assert.equal((await row.getByTestId('admin-app-name').textContent()).trim(), HOSTILE_NAME);
+    assert.equal(await opsPage.locator('main img[src="x"], main b').count(), 0, 'no element was injected in the dashboard');
+    assert.equal(await opsPage.evaluate(() => window.__pwned), undefined, 'no injected script ran in the dashboard');
+  } finally {
+    await ops.close();
   }
 });

@@ -10,6 +10,7 @@ use keyhouse_core::ClientType;
 use keyhouse_core::client::RefreshPolicy;
 use keyhouse_core::rbac;
 use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
+use keyhouse_types::admin::UpdateClientRequest;
 use keyhouse_types::b2b::{Permission, RoleInfo, ScopeInfo};
 use serde_json::json;
 
@@ -138,6 +139,43 @@ enum ClientsCommand {
     /// Rotate a client's secret: start, then complete (or cancel).
     #[command(subcommand)]
     Rotate(RotateCommand),
+    /// Print one Connected App as JSON.
+    Show {
+        /// The client id.
+        id: String,
+    },
+    /// Change a Connected App: only the options given change.
+    Update {
+        /// The client id.
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// https logo URL ("" removes it).
+        #[arg(long)]
+        logo_uri: Option<String>,
+        /// The whole list of redirect URIs (repeat).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// first_party or third_party (confidential), first_party_public or third_party_public.
+        #[arg(long = "type")]
+        client_type: Option<String>,
+        /// Access-token lifetime in seconds.
+        #[arg(long)]
+        access_token_ttl: Option<i64>,
+        /// always or offline_access.
+        #[arg(long)]
+        refresh_policy: Option<String>,
+        /// A custom `aud` for its access tokens ("" removes it).
+        #[arg(long)]
+        audience: Option<String>,
+        /// Extra access-token claims, a JSON object ("" removes it).
+        #[arg(long)]
+        claims_template: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -705,6 +743,43 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
             Ok(())
         }
         ClientsCommand::Rotate(r) => rotate(&kh, r).await,
+        ClientsCommand::Show { id } => {
+            println!("{}", json!(kh.admin_view(&id).await?));
+            Ok(())
+        }
+        ClientsCommand::Update {
+            id,
+            name,
+            description,
+            logo_uri,
+            redirect_uris,
+            client_type,
+            access_token_ttl,
+            refresh_policy,
+            audience,
+            claims_template,
+        } => {
+            let client_type = match client_type {
+                None => None,
+                Some(t) => {
+                    Some(ClientType::parse(&t).ok_or_else(|| format!("unknown client type {t}"))?)
+                }
+            };
+            let req = UpdateClientRequest {
+                name,
+                description,
+                logo_uri,
+                redirect_uris: (!redirect_uris.is_empty()).then_some(redirect_uris),
+                client_type,
+                access_token_ttl,
+                refresh_policy,
+                audience,
+                claims_template,
+            };
+            kh.update_client(&id, req, "cli").await?;
+            println!("{}", json!(kh.admin_view(&id).await?));
+            Ok(())
+        }
         ClientsCommand::Delete { id } => {
             if kh.delete_client(&id).await? {
                 println!("deleted {id}");

@@ -580,4 +580,72 @@ async fn custom_audience_and_claims_template_shape_the_access_token() {
         updated["audience"].is_null() && updated["claims_template"].is_null(),
         "{updated}"
     );
+    let (_, stored) = admin(reqwest::Client::new().get(format!("{url}/{id}"))).await;
+    assert!(
+        stored["audience"].is_null() && stored["claims_template"].is_null(),
+        "the change was stored: {stored}"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_updates_and_shows_clients_and_rotates_secrets() {
+    let env = common::env().await;
+    let out = env.ok(&[
+        "clients",
+        "create",
+        "--name",
+        "Tool",
+        "--type",
+        "third_party",
+        "--redirect-uri",
+        REDIRECT,
+        "--json",
+    ]);
+    let c: Value = serde_json::from_str(out.trim()).expect("json");
+    let id = c["client_id"].as_str().expect("id");
+    let shown: Value = serde_json::from_str(
+        env.ok(&[
+            "clients",
+            "update",
+            id,
+            "--name",
+            "Tool v2",
+            "--audience",
+            "https://tool.example/api",
+            "--access-token-ttl",
+            "900",
+        ])
+        .trim(),
+    )
+    .expect("json");
+    assert_eq!(
+        (shown["name"].as_str(), shown["access_token_ttl"].as_i64()),
+        (Some("Tool v2"), Some(900))
+    );
+    assert_eq!(shown["audience"], "https://tool.example/api");
+    let refused = env.run(&[
+        "clients",
+        "update",
+        id,
+        "--redirect-uri",
+        "http://evil.example/",
+    ]);
+    assert!(!refused.status.success(), "an invalid update is refused");
+    let again: Value = serde_json::from_str(env.ok(&["clients", "show", id]).trim()).expect("json");
+    assert_eq!(
+        again["redirect_uris"],
+        json!([REDIRECT]),
+        "and changes nothing"
+    );
+    let started = env.ok(&["clients", "rotate", "start", id]);
+    assert!(started.starts_with("client_secret: "), "{started}");
+    let pending: Value =
+        serde_json::from_str(env.ok(&["clients", "show", id]).trim()).expect("json");
+    assert_eq!(pending["rotation_pending"], true);
+    env.ok(&["clients", "rotate", "complete", id]);
+    let audit = env.ok(&["audit", "--limit", "10"]);
+    assert!(
+        audit.contains("client.updated") && audit.contains("client.secret_rotation_completed"),
+        "{audit}"
+    );
 }

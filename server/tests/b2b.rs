@@ -590,3 +590,40 @@ async fn member_sign_in_refuses_alike_and_discovery_tokens_are_sealed() {
         .expect("get");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn member_session_cookies_carry_the_production_flags() {
+    // SECURITY.md row 27 for member sessions: HttpOnly, SameSite=Lax, and
+    // `__Host-` + Secure when the issuer is https.
+    let f = fixture(common::env().await);
+    for (issuer, name, secure) in [
+        (None, "keyhouse_member_session=", false),
+        (
+            Some("https://id.example.test"),
+            "__Host-keyhouse_member_session=",
+            true,
+        ),
+    ] {
+        let (_server, base) = f.env.serve_as(issuer).await;
+        let res = reqwest::Client::new()
+            .post(format!("{base}/api/b2b/session/login"))
+            .json(&json!({"organization_slug": "acme", "email": "m@example.test", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), StatusCode::OK);
+        let cookie = res.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(cookie.starts_with(name), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert_eq!(cookie.contains("; Secure"), secure, "{cookie}");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+    }
+}

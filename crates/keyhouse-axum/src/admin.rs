@@ -164,6 +164,91 @@ fn refresh_policy(raw: Option<&str>) -> Result<Option<RefreshPolicy>, OAuthError
     .transpose()
 }
 
+impl Keyhouse {
+    /// Changes the fields present in `req`; the result is validated like a
+    /// new registration, and nothing is written when it is refused.
+    pub async fn update_client(
+        &self,
+        id: &str,
+        req: UpdateClientRequest,
+        actor: &str,
+    ) -> Result<Client, OAuthError> {
+        let mut c = (*find(self, id).await?).clone();
+        let mut changed = Vec::new();
+        if let Some(n) = req.name {
+            c.name = n.trim().to_owned();
+            changed.push("name");
+        }
+        if let Some(d) = req.description {
+            c.description = d.trim().to_owned();
+            changed.push("description");
+        }
+        if let Some(l) = req.logo_uri {
+            c.logo_uri = Some(l.trim().to_owned()).filter(|l| !l.is_empty());
+            changed.push("logo_uri");
+        }
+        if let Some(r) = req.redirect_uris {
+            c.redirect_uris = r.into_iter().map(|u| u.trim().to_owned()).collect();
+            changed.push("redirect_uris");
+        }
+        if let Some(t) = req.client_type {
+            // A secret cannot appear or vanish by editing: confidential
+            // stays confidential, public stays public.
+            if t.is_public() != c.client_type.is_public() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidClientMetadata,
+                    "a client cannot switch between confidential and public; create a new one",
+                ));
+            }
+            c.client_type = t;
+            changed.push("client_type");
+        }
+        if let Some(ttl) = req.access_token_ttl {
+            c.access_token_ttl = ttl;
+            changed.push("access_token_ttl");
+        }
+        if let Some(p) = refresh_policy(req.refresh_policy.as_deref())? {
+            c.refresh_policy = p;
+            changed.push("refresh_policy");
+        }
+        if let Some(a) = req.audience {
+            c.audience = Some(a.trim().to_owned()).filter(|a| !a.is_empty());
+            changed.push("audience");
+        }
+        if let Some(t) = req.claims_template {
+            c.claims_template = Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+            changed.push("claims_template");
+        }
+        keyhouse_core::client::validate_audience(c.audience.as_deref())?;
+        if let Some(t) = &c.claims_template {
+            keyhouse_core::claims::validate_template(t)?;
+        }
+        keyhouse_core::client::validate_new_client(
+            &c.name,
+            c.client_type,
+            &c.redirect_uris,
+            c.logo_uri.as_deref(),
+            c.access_token_ttl,
+        )?;
+        self.store().update_client(&c).await.map_err(store_error)?;
+        self.forget_client(&c.id);
+        self.audit(
+            actor,
+            "client.updated",
+            Some(&c.id),
+            json!({ "name": c.name, "changed": changed }),
+        )
+        .await;
+        Ok(c)
+    }
+
+    /// A client as the admin API shows it.
+    pub async fn admin_view(&self, id: &str) -> Result<AdminClient, OAuthError> {
+        let c = find(self, id).await?;
+        admin_client(self, &c).await
+    }
+}
+
 /// `limit` and an opaque `cursor` (SECURITY.md row 31: validated, never
 /// spliced into SQL).
 #[derive(Debug, Deserialize)]
@@ -296,73 +381,7 @@ pub(crate) async fn update_client(
     Path(id): Path<String>,
     Json(req): Json<UpdateClientRequest>,
 ) -> Result<Json<AdminClient>, ApiError> {
-    let mut c = (*find(&kh, &id).await?).clone();
-    let mut changed = Vec::new();
-    if let Some(n) = req.name {
-        c.name = n.trim().to_owned();
-        changed.push("name");
-    }
-    if let Some(d) = req.description {
-        c.description = d.trim().to_owned();
-        changed.push("description");
-    }
-    if let Some(l) = req.logo_uri {
-        c.logo_uri = Some(l.trim().to_owned()).filter(|l| !l.is_empty());
-        changed.push("logo_uri");
-    }
-    if let Some(r) = req.redirect_uris {
-        c.redirect_uris = r.into_iter().map(|u| u.trim().to_owned()).collect();
-        changed.push("redirect_uris");
-    }
-    if let Some(t) = req.client_type {
-        // A secret cannot appear or vanish by editing: confidential stays
-        // confidential, public stays public.
-        if t.is_public() != c.client_type.is_public() {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidClientMetadata,
-                "a client cannot switch between confidential and public; create a new one",
-            )
-            .into());
-        }
-        c.client_type = t;
-        changed.push("client_type");
-    }
-    if let Some(ttl) = req.access_token_ttl {
-        c.access_token_ttl = ttl;
-        changed.push("access_token_ttl");
-    }
-    if let Some(p) = refresh_policy(req.refresh_policy.as_deref())? {
-        c.refresh_policy = p;
-        changed.push("refresh_policy");
-    }
-    if let Some(a) = req.audience {
-        c.audience = Some(a.trim().to_owned()).filter(|a| !a.is_empty());
-        changed.push("audience");
-    }
-    if let Some(t) = req.claims_template {
-        c.claims_template = Some(t.trim().to_owned()).filter(|t| !t.is_empty());
-        changed.push("claims_template");
-    }
-    keyhouse_core::client::validate_audience(c.audience.as_deref())?;
-    if let Some(t) = &c.claims_template {
-        keyhouse_core::claims::validate_template(t)?;
-    }
-    keyhouse_core::client::validate_new_client(
-        &c.name,
-        c.client_type,
-        &c.redirect_uris,
-        c.logo_uri.as_deref(),
-        c.access_token_ttl,
-    )?;
-    kh.store().update_client(&c).await.map_err(store_error)?;
-    kh.forget_client(&c.id);
-    kh.audit(
-        &admin.actor(),
-        "client.updated",
-        Some(&c.id),
-        json!({ "changed": changed }),
-    )
-    .await;
+    let c = kh.update_client(&id, req, &admin.actor()).await?;
     Ok(Json(admin_client(&kh, &c).await?))
 }
 

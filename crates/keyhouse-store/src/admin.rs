@@ -220,6 +220,11 @@ impl Store {
                 client::Column::RefreshPolicy,
                 Expr::value(c.refresh_policy.as_str()),
             )
+            .col_expr(client::Column::Audience, Expr::value(c.audience.clone()))
+            .col_expr(
+                client::Column::ClaimsTemplate,
+                Expr::value(c.claims_template.clone()),
+            )
             .filter(client::Column::Id.eq(c.id.clone()))
             .exec(&self.db)
             .await?;
