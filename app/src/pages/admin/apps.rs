@@ -1,7 +1,7 @@
 //! `/admin`: the registered apps, a page at a time.
 
 use keyhouse_idp_component::{ApiError, use_session};
-use keyhouse_types::admin::AdminClient;
+use keyhouse_types::admin::{AdminClient, Page};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -35,45 +35,91 @@ pub(super) enum Listing {
     Failed(String),
 }
 
-#[component]
-fn Apps() -> impl IntoView {
-    let session = use_session();
-    let items = RwSignal::new(Vec::<AdminClient>::new());
-    let next = RwSignal::new(None::<String>);
-    let state = RwSignal::new(Listing::Loading);
-    let more_pending = RwSignal::new(false);
-    let more_error = RwSignal::new(None::<String>);
+/// A list loaded page by page from the admin API ("Load more").
+#[derive(Debug)]
+pub(super) struct Paged<T: Send + Sync + 'static> {
+    /// What is loaded so far.
+    pub items: RwSignal<Vec<T>>,
+    /// The next page's cursor.
+    pub next: RwSignal<Option<String>>,
+    /// Whether the first page arrived.
+    pub state: RwSignal<Listing>,
+    /// A further page is loading.
+    pub more_pending: RwSignal<bool>,
+    /// Why a further page failed.
+    pub more_error: RwSignal<Option<String>>,
+}
 
-    let load = move |cursor: Option<String>| {
-        let first = cursor.is_none();
-        spawn_local(async move {
-            match api::list_clients(cursor).await {
-                Ok(page) => {
-                    items.update(|v| v.extend(page.items));
-                    next.set(page.next_cursor);
-                    state.set(Listing::Ready);
-                }
-                Err(e) => {
-                    note_signed_out(session, &e);
-                    if first {
-                        state.set(listing_error(&e));
-                    } else {
-                        more_error.set(Some(admin_message(&e)));
+impl<T: Send + Sync + 'static> Clone for Paged<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Paged<T> {}
+
+impl<T: Clone + Send + Sync + 'static> Paged<T> {
+    /// Starts loading the first page with `fetch(cursor)`.
+    pub(super) fn start<F, Fut>(fetch: F) -> (Paged<T>, impl Fn() + Copy + 'static)
+    where
+        F: Fn(Option<String>) -> Fut + Copy + 'static,
+        Fut: std::future::Future<Output = Result<Page<T>, ApiError>> + 'static,
+    {
+        let session = use_session();
+        let p = Paged {
+            items: RwSignal::new(Vec::new()),
+            next: RwSignal::new(None),
+            state: RwSignal::new(Listing::Loading),
+            more_pending: RwSignal::new(false),
+            more_error: RwSignal::new(None),
+        };
+        let load = move |cursor: Option<String>| {
+            let first = cursor.is_none();
+            spawn_local(async move {
+                match fetch(cursor).await {
+                    Ok(page) => {
+                        p.items.update(|v| v.extend(page.items));
+                        p.next.set(page.next_cursor);
+                        p.state.set(Listing::Ready);
+                    }
+                    Err(e) => {
+                        note_signed_out(session, &e);
+                        if first {
+                            p.state.set(listing_error(&e));
+                        } else {
+                            p.more_error.set(Some(admin_message(&e)));
+                        }
                     }
                 }
+                p.more_pending.set(false);
+            });
+        };
+        Effect::new(move |_| load(None));
+        let load_more = move || {
+            if p.more_pending.get_untracked() {
+                return;
             }
-            more_pending.set(false);
-        });
-    };
-    Effect::new(move |_| load(None));
-    let load_more = move |_| {
-        if more_pending.get_untracked() {
-            return;
-        }
-        more_pending.set(true);
-        more_error.set(None);
-        load(next.get_untracked());
-    };
+            p.more_pending.set(true);
+            p.more_error.set(None);
+            load(p.next.get_untracked());
+        };
+        (p, load_more)
+    }
+}
+
+#[component]
+fn Apps() -> impl IntoView {
+    let (
+        Paged {
+            items,
+            next,
+            state,
+            more_pending,
+            more_error,
+        },
+        more,
+    ) = Paged::start(api::list_clients);
+    let load_more = move |_| more();
 
     view! {
         <div class="kh-admin">

@@ -3,14 +3,11 @@
 use keyhouse_idp_component::use_session;
 use keyhouse_types::admin::AuditEvent;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::api;
-use super::apps::{Listing, listing_error};
-use super::widgets::{
-    AdminDenied, AdminHeader, RequireAdmin, admin_message, format_datetime, note_signed_out,
-};
+use super::apps::{Listing, Paged};
+use super::widgets::{AdminDenied, AdminHeader, RequireAdmin, format_datetime};
 use crate::pages::Spinner;
 
 /// The audit log page.
@@ -89,43 +86,17 @@ fn details_text(event: &AuditEvent) -> String {
 
 #[component]
 fn Audit() -> impl IntoView {
-    let session = use_session();
-    let items = RwSignal::new(Vec::<AuditEvent>::new());
-    let next = RwSignal::new(None::<String>);
-    let state = RwSignal::new(Listing::Loading);
-    let more_pending = RwSignal::new(false);
-    let more_error = RwSignal::new(None::<String>);
-
-    let load = move |cursor: Option<String>| {
-        let first = cursor.is_none();
-        spawn_local(async move {
-            match api::list_audit(cursor).await {
-                Ok(page) => {
-                    items.update(|v| v.extend(page.items));
-                    next.set(page.next_cursor);
-                    state.set(Listing::Ready);
-                }
-                Err(e) => {
-                    note_signed_out(session, &e);
-                    if first {
-                        state.set(listing_error(&e));
-                    } else {
-                        more_error.set(Some(admin_message(&e)));
-                    }
-                }
-            }
-            more_pending.set(false);
-        });
-    };
-    Effect::new(move |_| load(None));
-    let load_more = move |_| {
-        if more_pending.get_untracked() {
-            return;
-        }
-        more_pending.set(true);
-        more_error.set(None);
-        load(next.get_untracked());
-    };
+    let (
+        Paged {
+            items,
+            next,
+            state,
+            more_pending,
+            more_error,
+        },
+        more,
+    ) = Paged::start(api::list_audit);
+    let load_more = move |_| more();
 
     view! {
         <div class="kh-admin">
