@@ -72,6 +72,8 @@ browserTest('the hostile name stays text on the connected-apps page and in the d
     await consent.approve();
     const cb = await gpt.waitForCallback();
     assert.ok(cb.get('code'), 'the client got a code');
+    // Let the browser finish arriving at the client before leaving again.
+    await page.waitForURL((u) => u.origin === gpt.origin, { waitUntil: 'load' });
 
     // The user's own list of connected apps (SECURITY.md row 15 on this page).
     const apps = new ConnectedAppsPage(page);

@@ -85,6 +85,7 @@ async function connectGpt(newContext, gpt, account, slug) {
   }
   const cb = await gpt.waitForCallback(15_000);
   assert.ok(cb.get('code'), `the callback should carry a code, got ${cb}`);
+  await p.waitForURL((u) => u.origin === gpt.origin, { waitUntil: 'load' });
   return gpt.exchange(cb.get('code'));
 }
 

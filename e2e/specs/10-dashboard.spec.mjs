@@ -124,6 +124,9 @@ async function authorize(page, gpt) {
   const cb = await gpt.waitForCallback(15_000);
   assert.equal(cb.get('error'), null, `the callback should carry no error, got ${cb}`);
   assert.ok(cb.get('code'), `the callback should carry a code, got ${cb}`);
+  // The listener answers before the browser has arrived: let it arrive, so
+  // the next navigation is not interrupted by this one.
+  await page.waitForURL((u) => u.origin === gpt.origin, { waitUntil: 'load' });
   return { code: cb.get('code'), consentShown };
 }
 
@@ -218,6 +221,7 @@ browserTest(
       await consent.approve();
       const cb = await gpt.waitForCallback(15_000);
       assert.ok(cb.get('code'), `the callback should carry a code, got ${cb}`);
+      await up.waitForURL((u) => u.origin === gpt.origin, { waitUntil: 'load' });
       const tok = await gpt.exchange(cb.get('code'));
       assert.ok(tok.access_token && tok.refresh_token, `the exchange should give an access and a refresh token, got ${Object.keys(tok).join(', ')}`);
       const list = await gpt.listNotes(tok.access_token);
