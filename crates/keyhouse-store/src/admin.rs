@@ -185,14 +185,12 @@ impl Store {
                     ),
             );
         }
-        let rows = q.limit(limit).all(&self.db).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            if let Some(c) = self.find_client(&r.id).await? {
-                out.push(c);
-            }
-        }
-        Ok(out)
+        q.limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(crate::clients::to_client)
+            .collect()
     }
 
     /// Replaces a client's editable fields.

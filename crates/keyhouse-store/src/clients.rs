@@ -31,7 +31,7 @@ impl std::fmt::Debug for NewClient {
     }
 }
 
-fn to_client(m: client::Model) -> Result<Client> {
+pub(crate) fn to_client(m: client::Model) -> Result<Client> {
     let client_type = ClientType::parse(&m.client_type)
         .ok_or_else(|| StoreError::Corrupt(format!("client type {}", m.client_type)))?;
     let refresh_policy = RefreshPolicy::parse(&m.refresh_policy)
