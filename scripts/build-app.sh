@@ -10,7 +10,7 @@
 #   dist/org/      app/org.html    (keyhouse-org:   /org/...)
 #   dist/admin/    app/admin.html  (keyhouse-admin: /admin/...)
 #
-# Why each setting: ../shared/BUILD.md (Trunk offline needs `cargo fetch`
+# Why each setting: docs/building.md (Trunk offline needs `cargo fetch`
 # first; npm binaryen's wasm-opt, not Debian's; no version check online).
 set -euo pipefail
 

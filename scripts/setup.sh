@@ -13,7 +13,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Pinned tool versions (see /work/shared/BUILD.md for why each one).
+# Pinned tool versions (see docs/building.md for why each one).
 TRUNK_VERSION="0.21.14"          # 0.22 needs a newer rustc
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate in Cargo.lock
 BINARYEN_VERSION="132"           # Debian's binaryen 108 miscompiles wasm-bindgen 0.2.130 output

@@ -1,4 +1,4 @@
-// 8. SECURITY.md rows 14-16 in the browser: a client whose name and
+// 8. docs/threat-model.md rows 14-16 in the browser: a client whose name and
 //    description are HTML/script is shown as text, never run; the consent page
 //    refuses to be framed by another site; and it carries no-referrer.
 import assert from 'node:assert/strict';
@@ -75,7 +75,7 @@ browserTest('the hostile name stays text on the connected-apps page and in the d
     // Let the browser finish arriving at the client before leaving again.
     await page.waitForURL((u) => u.origin === gpt.origin, { waitUntil: 'load' });
 
-    // The user's own list of connected apps (SECURITY.md row 15 on this page).
+    // The user's own list of connected apps (docs/threat-model.md row 15 on this page).
     const apps = new ConnectedAppsPage(page);
     await apps.goto();
     const name = apps.app(client.client_id).getByTestId('connected-app-name');

@@ -41,7 +41,7 @@ pub fn login_url(login_path: &str, path_and_query: &str) -> String {
 }
 
 /// The `returnTo` of a login or sign-up page's query, when it is a safe
-/// same-origin relative path (SECURITY.md row 4); `None` otherwise.
+/// same-origin relative path (docs/threat-model.md row 4); `None` otherwise.
 pub fn return_to(query: &str) -> Option<String> {
     let query = query.strip_prefix('?').unwrap_or(query);
     form_urlencoded::parse(query.as_bytes())

@@ -11,16 +11,14 @@ use std::process::ExitCode;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderValue;
-use axum::http::header::{REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
 use clap::Parser;
 use keyhouse_app::server::{AppContext, NotesStore};
 use keyhouse_axum::Keyhouse;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The whole server: Keyhouse's routes, the app's API for agents and its
 /// server functions, and the built app for everything else.
 pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router {
+    let security_headers = kh.security_headers();
     let ctx = AppContext {
         kh: kh.clone(),
         notes: notes.clone(),
@@ -32,19 +30,9 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
         .fallback(web::fallback)
         .with_state(web)
         .layer(DefaultBodyLimit::max(keyhouse_axum::BODY_LIMIT))
-        // On every response; the HTML page adds its Content-Security-Policy.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        // On every response; the app's HTML page sets its own CSP (with the
+        // hash of Trunk's loader), which the layer leaves alone.
+        .layer(security_headers)
 }
 
 fn main() -> ExitCode {

@@ -89,7 +89,7 @@ impl WebApp {
 
 /// The page's policy: scripts only from us (plus the hashes of Trunk's
 /// inline loader), wasm compilation allowed, never framed (clickjacking on
-/// the consent screen, SECURITY.md), no plugins, forms and fetches to us
+/// the consent screen, docs/threat-model.md), no plugins, forms and fetches to us
 /// only. Client logos may come from any https origin.
 fn policy(script_hashes: &[String]) -> String {
     let mut script_src = String::from("'self' 'wasm-unsafe-eval'");

@@ -105,7 +105,7 @@ async fn operators_manage_connected_apps_and_others_cannot() {
             .0,
         StatusCode::OK
     );
-    // SECURITY.md row 12: a cross-site write riding the operator's cookie is refused.
+    // docs/threat-model.md row 12: a cross-site write riding the operator's cookie is refused.
     let (status, _) = call(
         ops.post(&url)
             .header("origin", "https://evil.example")
@@ -406,7 +406,7 @@ async fn a_user_sees_and_revokes_what_they_connected() {
             .0,
         StatusCode::NOT_FOUND
     );
-    // SECURITY.md row 12: not from another site.
+    // docs/threat-model.md row 12: not from another site.
     let (status, _) = call(
         ann.delete(format!("{base}/api/account/connected-apps/{id}"))
             .header("sec-fetch-site", "cross-site"),
@@ -560,7 +560,7 @@ async fn custom_audience_and_claims_template_shape_the_access_token() {
     assert_eq!(claims["aud"], "https://reports.example/api");
     assert_eq!(claims["user_label"], "Ann <ann@example.test>");
     assert_eq!(claims["tier"], 2);
-    // A token for another API is refused by this one (SECURITY.md row 23).
+    // A token for another API is refused by this one (docs/threat-model.md row 23).
     let res = reqwest::Client::new()
         .get(format!("{base}/api/notes"))
         .bearer_auth(at)

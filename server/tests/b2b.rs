@@ -1,7 +1,7 @@
 //! B2B through the real binary: organizations and members from the CLI,
 //! discovery and member sessions, RBAC-bounded consent and tokens, the
 //! organization claim everywhere, organization policies, and organization
-//! notes kept apart (SECURITY.md rows 13 and 23 for organizations).
+//! notes kept apart (docs/threat-model.md rows 13 and 23 for organizations).
 
 mod common;
 
@@ -300,7 +300,7 @@ async fn one_email_in_two_organizations_gets_separate_tokens_and_notes() {
         .filter_map(|n| n["title"].as_str())
         .collect();
     assert_eq!(titles, ["Acme roadmap"]);
-    // SECURITY.md row 23 for organizations: a token for acme is refused on globex's note.
+    // docs/threat-model.md row 23 for organizations: a token for acme is refused on globex's note.
     let id = secret["id"].as_str().expect("id");
     assert_eq!(
         bearer_get(format!("{base}/api/b2b/notes/{id}"), &acme_token)
@@ -315,7 +315,7 @@ async fn one_email_in_two_organizations_gets_separate_tokens_and_notes() {
         StatusCode::OK
     );
 
-    // SECURITY.md row 13: consent given in acme does not carry over to the
+    // docs/threat-model.md row 13: consent given in acme does not carry over to the
     // same person in globex (another member, another grant).
     let (_, again) = post(
         &in_acme,
@@ -593,7 +593,7 @@ async fn member_sign_in_refuses_alike_and_discovery_tokens_are_sealed() {
 
 #[tokio::test]
 async fn member_session_cookies_carry_the_production_flags() {
-    // SECURITY.md row 27 for member sessions: HttpOnly, SameSite=Lax, and
+    // docs/threat-model.md row 27 for member sessions: HttpOnly, SameSite=Lax, and
     // `__Host-` + Secure when the issuer is https.
     let f = fixture(common::env().await);
     for (issuer, name, secure) in [

@@ -1,4 +1,4 @@
-//! "Nothing lost" (SECURITY.md, reliability): the server is killed with
+//! "Nothing lost" (docs/threat-model.md, reliability): the server is killed with
 //! SIGKILL in the middle of code exchanges and refresh rotations. After a
 //! restart on the same database, every token a client received still
 //! introspects active, and no code that was exchanged redeems again.

@@ -280,7 +280,7 @@ async fn cookie_writes_must_come_from_our_origin() {
     let env = common::env().await;
     let (_server, base) = env.serve().await;
     let alice = user(&base, "alice@example.test").await;
-    // SECURITY.md row 12: a cross-site form or fetch riding the cookie is refused.
+    // docs/threat-model.md row 12: a cross-site form or fetch riding the cookie is refused.
     let res = alice
         .post(format!("{base}/api/notes"))
         .header("origin", "https://evil.example")

@@ -1,5 +1,5 @@
 //! Sign-up and login pages. Both honour `?returnTo=` when it is a
-//! same-origin relative path (SECURITY.md row 4); anything else lands on `/`.
+//! same-origin relative path (docs/threat-model.md row 4); anything else lands on `/`.
 
 use keyhouse_idp_component::{ApiError, use_session};
 use keyhouse_types::{LoginRequest, SignupRequest};

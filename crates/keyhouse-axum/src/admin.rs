@@ -249,7 +249,7 @@ impl Keyhouse {
     }
 }
 
-/// `limit` and an opaque `cursor` (SECURITY.md row 31: validated, never
+/// `limit` and an opaque `cursor` (docs/threat-model.md row 31: validated, never
 /// spliced into SQL).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Paging {

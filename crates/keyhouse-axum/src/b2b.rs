@@ -3,14 +3,12 @@
 //! organization settings API, and the [`MemberCaller`] extractor for an app's
 //! organization-scoped APIs.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Path, State};
+use axum::Json;
+use axum::extract::{FromRef, FromRequestParts, Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyhouse_core::claims::OrganizationClaim;
@@ -23,6 +21,7 @@ use keyhouse_types::b2b::{
 };
 use keyhouse_types::{OrganizationSummary, SessionUser};
 
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, BearerError, store_error};
 use crate::session::{self, read_cookie, set_named_cookie, with_cookie};
 use crate::{AccessToken, Keyhouse};
@@ -102,7 +101,7 @@ pub fn member_info(m: &Member) -> MemberInfo {
     }
 }
 
-fn member_cookie_name(kh: &Keyhouse) -> &'static str {
+pub(crate) fn member_cookie_name(kh: &Keyhouse) -> &'static str {
     if kh.config().secure_cookies() {
         "__Host-keyhouse_member_session"
     } else {
@@ -178,7 +177,7 @@ impl Keyhouse {
         }))
     }
 
-    /// Starts a member session (a new id every time: SECURITY.md row 26).
+    /// Starts a member session (a new id every time: docs/threat-model.md row 26).
     async fn start_member_session(
         &self,
         member: Member,
@@ -247,10 +246,6 @@ where
     }
 }
 
-fn peer_ip(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
-    peer.map(|Extension(ConnectInfo(addr))| addr.ip())
-}
-
 fn signed_in(res: CurrentMember, cookie: HeaderValue) -> Response {
     with_cookie(Json(res.response()).into_response(), cookie)
 }
@@ -263,7 +258,7 @@ pub(crate) async fn current(member: CurrentMember) -> Json<MemberSessionResponse
 /// `POST /api/b2b/session/login`: email and password into one organization.
 pub(crate) async fn login(
     State(kh): State<Keyhouse>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(req): Json<MemberLoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -274,7 +269,7 @@ pub(crate) async fn login(
         .map_err(store_error)?;
     let org_id = org.as_ref().map(|o| o.id.clone());
     let (kh_ref, org_ref, password) = (&kh, &org_id, &req.password);
-    let member = session::throttled(&kh, &req.email, peer_ip(peer), |email| async move {
+    let member = session::throttled(&kh, &req.email, ip, |email| async move {
         let (kh, org_id) = (kh_ref, org_ref);
         let found = match (&org_id, &email) {
             (Some(o), Some(e)) => kh
@@ -300,11 +295,11 @@ pub(crate) async fn login(
 /// belong to an active member. No match answers like a wrong password.
 pub(crate) async fn discovery(
     State(kh): State<Keyhouse>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<DiscoveryRequest>,
 ) -> Result<Json<DiscoveryResponse>, ApiError> {
     let (kh_ref, password) = (&kh, &req.password);
-    let matched = session::throttled(&kh, &req.email, peer_ip(peer), |email| async move {
+    let matched = session::throttled(&kh, &req.email, ip, |email| async move {
         let kh = kh_ref;
         let candidates = match &email {
             Some(e) => kh

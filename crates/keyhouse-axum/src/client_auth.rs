@@ -102,7 +102,7 @@ impl Keyhouse {
 
     /// Authenticates the client of a token-endpoint style request.
     ///
-    /// SECURITY.md row 24: an unknown client and a wrong secret answer alike,
+    /// docs/threat-model.md row 24: an unknown client and a wrong secret answer alike,
     /// and the secret is compared as a keyed hash in constant time.
     pub(crate) async fn authenticate_client(
         &self,

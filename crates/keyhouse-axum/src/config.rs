@@ -43,8 +43,21 @@ pub struct Config {
     /// Failed logins allowed per client IP in `login_window` (default 100;
     /// 0 turns the per-IP limit off, e.g. behind a proxy that hides clients).
     pub login_attempts_per_ip: i64,
-    /// The login throttling window, seconds (default 900).
+    /// The login throttling window, seconds (default 900). The per-account
+    /// count is forgotten this long after its last counted attempt.
     pub login_window: i64,
+    /// The longest delay between two counted sign-in attempts on one account
+    /// once its free attempts are used, seconds (default 300). The delay
+    /// after the kth is 15·k² seconds up to this.
+    pub login_max_delay: i64,
+    /// Sign-ups accepted per client IP per hour (default 10; 0 turns it off).
+    pub signups_per_ip_per_hour: i64,
+    /// Authorization decisions (consent answers) accepted per session per
+    /// minute (default 30).
+    pub decisions_per_session_per_minute: i64,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR
+    /// blocks). Empty by default: the socket's peer is the client.
+    pub trusted_proxies: Vec<crate::client_ip::IpRange>,
     /// B2B: the roles and custom scopes defined at start-up when missing
     /// (the operator's later changes are kept). Default: `admin` (everything)
     /// and `member` (nothing), no custom scopes.
@@ -70,6 +83,10 @@ impl Default for Config {
             login_attempts_per_account: 10,
             login_attempts_per_ip: 100,
             login_window: 900,
+            login_max_delay: 300,
+            signups_per_ip_per_hour: 10,
+            decisions_per_session_per_minute: 30,
+            trusted_proxies: Vec::new(),
             rbac_defaults: keyhouse_core::rbac::Policy {
                 roles: crate::manage::default_roles(),
                 scopes: Vec::new(),

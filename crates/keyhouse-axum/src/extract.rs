@@ -138,7 +138,7 @@ where
 ///
 /// A request with an `Authorization` header is judged by its token only; the
 /// cookie is then ignored. Cookie requests with an unsafe method must come
-/// from our own origin (SECURITY.md row 12). Tokens from the
+/// from our own origin (docs/threat-model.md row 12). Tokens from the
 /// `client_credentials` grant act for no user and are refused.
 ///
 /// ```ignore

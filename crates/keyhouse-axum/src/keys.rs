@@ -218,6 +218,10 @@ pub struct Keys {
     master: MasterKey,
     set: Arc<RwLock<Arc<KeySet>>>,
     rng: SystemRandom,
+    /// One reload at a time for unknown `kid`s (docs/threat-model.md row 56).
+    reload_lane: Arc<tokio::sync::Mutex<()>>,
+    /// Key-set reads from the database, for metrics and tests.
+    reloads: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -306,11 +310,15 @@ impl Keys {
             master,
             set: Arc::new(RwLock::new(Arc::new(set))),
             rng: SystemRandom::new(),
+            reload_lane: Arc::new(tokio::sync::Mutex::new(())),
+            reloads: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 
     /// Re-reads the key set from the database.
     pub async fn reload(&self) -> Result<(), KeyError> {
+        self.reloads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let set = build_set(&self.store, &self.master).await?;
         if let Ok(mut guard) = self.set.write() {
             *guard = Arc::new(set);
@@ -363,7 +371,7 @@ impl Keys {
     /// Verifies a JWT of type `typ` signed by one of our keys and decodes
     /// its claims.
     ///
-    /// The `kid` is looked up only in our own key set (SECURITY.md row 19);
+    /// The `kid` is looked up only in our own key set (docs/threat-model.md row 19);
     /// the algorithm must be the key's own and in `allowed` (row 18: no
     /// `none`, no HMAC with a public key, `jku`/`x5u`/`jwk` headers are never
     /// followed); `exp`/`nbf` must be numeric and are checked against `now`
@@ -428,15 +436,40 @@ impl Keys {
         self.current()?.verify.get(kid).cloned()
     }
 
+    /// How many times the key set was read from the database.
+    pub fn reload_count(&self) -> u64 {
+        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reloads for an unknown `kid`, at most once per 5 s and single-flight:
+    /// a burst of tokens with made-up `kid`s waits for one reload instead of
+    /// each reading the key table (docs/threat-model.md row 56).
     async fn reload_if_stale(&self) {
-        let stale = self
-            .current()
-            .is_none_or(|s| s.loaded_at.elapsed() > std::time::Duration::from_secs(5));
-        if !stale {
+        let stale = || {
+            self.current()
+                .is_none_or(|s| s.loaded_at.elapsed() > std::time::Duration::from_secs(5))
+        };
+        if !stale() {
+            return;
+        }
+        let _lane = self.reload_lane.lock().await;
+        // Whoever held the lane before us may have just reloaded.
+        if !stale() {
             return;
         }
         if let Err(e) = self.reload().await {
             tracing::warn!(error = %e, "reloading signing keys failed");
+            // A failing database must not be asked again by every request:
+            // keep the old set and wait the interval again.
+            if let Ok(mut guard) = self.set.write() {
+                let old = Arc::clone(&guard);
+                *guard = Arc::new(KeySet {
+                    signing: old.signing.clone(),
+                    verify: old.verify.clone(),
+                    jwks: Arc::clone(&old.jwks),
+                    loaded_at: std::time::Instant::now(),
+                });
+            }
         }
     }
 

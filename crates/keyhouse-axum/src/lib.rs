@@ -20,6 +20,7 @@ pub mod admin;
 mod authorize;
 pub mod b2b;
 mod client_auth;
+pub mod client_ip;
 pub mod config;
 mod discovery;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod keys;
 pub mod manage;
 mod password;
 mod revocation;
+mod security_headers;
 mod serve;
 mod session;
 mod token;
@@ -43,13 +45,15 @@ use keyhouse_core::{Clock, OAuthError, SystemClock};
 use keyhouse_store::Store;
 
 pub use b2b::{CurrentMember, MemberCaller};
+pub use client_ip::{ClientIp, IpRange};
 pub use config::Config;
 pub use extract::{AccessToken, Caller};
 pub use keys::{Keys, MasterKey, SigningAlg};
+pub use security_headers::SecurityHeadersLayer;
 pub use serve::{ServeOptions, serve, serve_with};
 pub use session::{CurrentSession, csrf_guard, same_origin_or_safe};
 
-/// Largest request body accepted (SECURITY.md row 33).
+/// Largest request body accepted (docs/threat-model.md row 33).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The longest access-token lifetime a client can have, seconds.
@@ -234,6 +238,7 @@ impl Keyhouse {
         browser
             .merge(oauth)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(self.security_headers())
             .with_state(self.clone())
     }
 

@@ -43,7 +43,7 @@ impl Hasher {
         Hasher {
             permits: Arc::new(Semaphore::new(cores)),
             // Verified against when the email is unknown, so both answers
-            // cost the same (SECURITY.md row 25).
+            // cost the same (docs/threat-model.md row 25).
             dummy: Arc::new(hash_now("keyhouse dummy password").unwrap_or_default()),
         }
     }

@@ -1,6 +1,6 @@
 //! Serving with the limits `axum::serve` does not set: a header-read timeout
 //! (slow-loris), a per-request timeout and a connection cap
-//! (SECURITY.md row 33).
+//! (docs/threat-model.md row 33).
 
 use std::future::Future;
 use std::sync::Arc;

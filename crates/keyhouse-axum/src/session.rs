@@ -1,20 +1,21 @@
 //! Sign-up, login, logout and the session cookie.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use keyhouse_core::{ErrorCode, OAuthError, return_to, secret};
-use keyhouse_store::{NewUser, SessionRecord, StoreError, User};
+use keyhouse_store::{Attempt, NewUser, SessionRecord, StoreError, User};
 use keyhouse_types::{LoginRequest, SessionResponse, SessionUser, SignupRequest};
 
 use crate::Keyhouse;
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, store_error};
 
 /// The signed-in user of a browser request.
@@ -47,7 +48,7 @@ pub(crate) fn session_user(u: &User) -> SessionUser {
 }
 
 fn cookie_name(kh: &Keyhouse) -> &'static str {
-    // SECURITY.md row 27: `__Host-` binds the cookie to this exact origin.
+    // docs/threat-model.md row 27: `__Host-` binds the cookie to this exact origin.
     if kh.config().secure_cookies() {
         "__Host-keyhouse_session"
     } else {
@@ -71,7 +72,7 @@ fn set_cookie(kh: &Keyhouse, value: &str, max_age: i64) -> Option<HeaderValue> {
 }
 
 /// A session cookie header: HttpOnly, SameSite=Lax, Secure under https
-/// (SECURITY.md row 27).
+/// (docs/threat-model.md row 27).
 pub(crate) fn set_named_cookie(
     kh: &Keyhouse,
     name: &str,
@@ -141,23 +142,34 @@ where
 
 /// Whether a request may act with the ambient session cookie: safe methods
 /// always may; others only when the browser says the request came from our
-/// own origin (SECURITY.md row 12). Non-browser clients send neither header.
+/// own origin (docs/threat-model.md row 12).
+///
+/// A write that carries a session cookie but neither `Origin` nor
+/// `Sec-Fetch-Site` is refused (row 53): every browser that sends cookies
+/// sends one of them on a POST, so their absence means a client that strips
+/// them, not an old browser. Requests without a session cookie (API
+/// clients, sign-in forms) have no ambient authority to forge.
 pub fn same_origin_or_safe(kh: &Keyhouse, method: &Method, headers: &HeaderMap) -> bool {
     if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
         return true;
     }
-    let site_ok = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v == "same-origin" || v == "none");
-    let origin_ok = headers
-        .get(ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|o| o == kh.config().origin());
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+    if site.is_none() && origin.is_none() {
+        return !carries_session_cookie(kh, headers);
+    }
+    let site_ok = site.is_none_or(|v| v == "same-origin" || v == "none");
+    let origin_ok = origin.is_none_or(|o| o == kh.config().origin());
     site_ok && origin_ok
 }
 
-/// SECURITY.md row 12: state-changing browser requests must come from our
+/// Whether the request carries a user or member session cookie.
+fn carries_session_cookie(kh: &Keyhouse, headers: &HeaderMap) -> bool {
+    read_cookie(headers, cookie_name(kh)).is_some()
+        || read_cookie(headers, crate::b2b::member_cookie_name(kh)).is_some()
+}
+
+/// docs/threat-model.md row 12: state-changing browser requests must come from our
 /// own origin. Browsers send `Sec-Fetch-Site` and `Origin` on cross-site
 /// POSTs; non-browser clients send neither and carry no ambient cookie
 /// authority worth forging.
@@ -216,6 +228,17 @@ pub(crate) async fn create_user(
     if name.chars().count() > 100 {
         return Err(OAuthError::invalid_request("the name is too long"));
     }
+    // Refuse a taken address before spending an Argon2 hash on it; the
+    // unique index still decides a race between two sign-ups.
+    if kh
+        .store()
+        .find_user_by_email(&email)
+        .await
+        .map_err(store_error)?
+        .is_some()
+    {
+        return Err(email_taken());
+    }
     let hash =
         kh.0.passwords
             .hash(password.to_owned())
@@ -232,12 +255,16 @@ pub(crate) async fn create_user(
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict => OAuthError::new(
-                ErrorCode::Conflict,
-                "an account with this email already exists",
-            ),
+            StoreError::Conflict => email_taken(),
             other => store_error(other),
         })
+}
+
+fn email_taken() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::Conflict,
+        "an account with this email already exists",
+    )
 }
 
 /// Who a new session is for.
@@ -252,7 +279,7 @@ pub(crate) struct NewSession<'a> {
     pub cookie: &'a str,
 }
 
-/// Stores a new session and makes its cookie, replacing `old` (SECURITY.md
+/// Stores a new session and makes its cookie, replacing `old` (docs/threat-model.md
 /// row 26: a new id at every login; the old one is destroyed server-side).
 pub(crate) async fn issue_session(
     kh: &Keyhouse,
@@ -316,14 +343,35 @@ pub(crate) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
     res
 }
 
-/// `POST /api/session/signup`.
+/// `POST /api/session/signup`. Throttled per client IP (counted first, every
+/// attempt): an open sign-up is otherwise free Argon2 work for anyone, and
+/// its answer for a taken address would list accounts at full speed
+/// (docs/threat-model.md row 45).
 pub(crate) async fn signup(
     State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(req): Json<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    if !kh.config().signup_enabled {
+    let c = kh.config();
+    if !c.signup_enabled {
         return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-up is closed").into());
+    }
+    if let Some(ip) = ip.filter(|_| c.signups_per_ip_per_hour > 0) {
+        let bucket = format!("signup:ip:{ip}");
+        let hits = kh
+            .store()
+            .hit(&bucket, 3600, kh.now())
+            .await
+            .map_err(store_error)?;
+        if hits > c.signups_per_ip_per_hour {
+            tracing::warn!(%bucket, hits, "sign-up throttled");
+            return Err(OAuthError::new(
+                ErrorCode::TooManyAttempts,
+                "too many sign-ups from this network; try again later",
+            )
+            .into());
+        }
     }
     let user = create_user(
         &kh,
@@ -342,23 +390,39 @@ pub(crate) async fn signup(
 }
 
 pub(crate) fn invalid_credentials() -> OAuthError {
-    // One answer for an unknown email and a wrong password (SECURITY.md row 25).
+    // One answer for an unknown email and a wrong password (docs/threat-model.md row 25).
     OAuthError::new(
         ErrorCode::InvalidCredentials,
         "the email or password is incorrect",
     )
 }
 
+fn too_many() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::TooManyAttempts,
+        "too many failed sign-ins; wait a little and try again",
+    )
+}
+
 /// Runs a password check with throttling shared by every instance
-/// (SECURITY.md row 25): failures are counted per email address and per
-/// client IP; past the limit every attempt gets 429 until the window ends,
-/// whatever the password, so guessing cannot go on. The email bucket exists
-/// for unknown emails too, so throttling reveals nothing. `check` gets the
-/// normalised email (`None` when malformed) and answers `Some` on success.
+/// (docs/threat-model.md rows 25, 41, 42 and 52). Every attempt is counted
+/// *before* the password is checked, in one atomic statement per counter, so
+/// simultaneous guesses cannot all slip under the limit:
+/// - per client IP ([`crate::ClientIp`]): a fixed window; past the limit 429
+///   until it ends;
+/// - per email address: the first `login_attempts_per_account` attempts go
+///   at once, then each further one waits a delay that grows with every
+///   failure (15·k² seconds, at most `login_max_delay`). Refused attempts do
+///   not lengthen it, so an attacker cannot keep the owner out for the
+///   whole window. The bucket exists for unknown emails too, so throttling
+///   reveals nothing.
+///
+/// A success takes its counts back. `check` gets the normalised email
+/// (`None` when malformed) and answers `Some` on success.
 pub(crate) async fn throttled<T, F, Fut>(
     kh: &Keyhouse,
     email: &str,
-    peer: Option<IpAddr>,
+    ip: Option<IpAddr>,
     check: F,
 ) -> Result<T, OAuthError>
 where
@@ -368,46 +432,49 @@ where
     let c = kh.config();
     let now = kh.now();
     let normalized = normalize_email(email);
-    let mut buckets = Vec::new();
-    if let Some(e) = &normalized {
-        buckets.push((format!("login:email:{e}"), c.login_attempts_per_account));
-    }
-    if let Some(ip) = peer.filter(|_| c.login_attempts_per_ip > 0) {
-        buckets.push((format!("login:ip:{ip}"), c.login_attempts_per_ip));
-    }
-    for (bucket, limit) in &buckets {
+    let ip_bucket = ip
+        .filter(|_| c.login_attempts_per_ip > 0)
+        .map(|ip| format!("login:ip:{ip}"));
+    if let Some(bucket) = &ip_bucket {
         let hits = kh
             .store()
-            .hits(bucket, c.login_window, now)
+            .hit(bucket, c.login_window, now)
             .await
             .map_err(store_error)?;
-        if hits >= *limit {
-            tracing::warn!(%bucket, hits, "sign-in throttled");
-            return Err(OAuthError::new(
-                ErrorCode::TooManyAttempts,
-                "too many failed sign-ins; wait a few minutes and try again",
-            ));
+        if hits > c.login_attempts_per_ip {
+            tracing::warn!(%bucket, hits, "sign-in throttled (per IP)");
+            return Err(too_many());
+        }
+    }
+    let email_bucket = normalized.as_ref().map(|e| format!("login:email:{e}"));
+    if let Some(bucket) = &email_bucket {
+        let attempt = kh
+            .store()
+            .attempt(
+                bucket,
+                c.login_window,
+                now,
+                c.login_attempts_per_account,
+                c.login_max_delay,
+            )
+            .await
+            .map_err(store_error)?;
+        if let Attempt::Delayed { until } = attempt {
+            tracing::warn!(%bucket, retry_in = until - now, "sign-in throttled (per account)");
+            return Err(too_many());
         }
     }
     match check(normalized.clone()).await? {
         Some(found) => {
-            if let Some(e) = &normalized {
-                kh.store()
-                    .clear_hits(&format!("login:email:{e}"))
-                    .await
-                    .map_err(store_error)?;
+            if let Some(bucket) = &email_bucket {
+                kh.store().clear_hits(bucket).await.map_err(store_error)?;
+            }
+            if let Some(bucket) = &ip_bucket {
+                kh.store().unhit(bucket).await.map_err(store_error)?;
             }
             Ok(found)
         }
-        None => {
-            for (bucket, _) in &buckets {
-                kh.store()
-                    .hit(bucket, c.login_window, now)
-                    .await
-                    .map_err(store_error)?;
-            }
-            Err(invalid_credentials())
-        }
+        None => Err(invalid_credentials()),
     }
 }
 
@@ -451,15 +518,14 @@ async fn authenticate(
 
 /// `POST /api/session/login`: JSON (`{email,password}` → 200 with the
 /// session), or an HTML form post (`email`, `password`, `return_to` → 303 to
-/// the sanitised `return_to`; SECURITY.md row 17: never 307 after a
+/// the sanitised `return_to`; docs/threat-model.md row 17: never 307 after a
 /// credential POST, and row 4: only same-origin relative paths).
 pub(crate) async fn login(
     State(kh): State<Keyhouse>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(peer): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

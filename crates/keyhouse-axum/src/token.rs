@@ -63,8 +63,11 @@ pub(crate) async fn token(
     body: Bytes,
 ) -> Result<Response, TokenError> {
     let form = parse_form(&headers, &body)?;
-    let request = TokenRequest::parse(&form)?;
+    // The client first: nothing an unauthenticated caller sends (a scope of
+    // thousands of tokens, say) is parsed before it has proven who it is
+    // (docs/threat-model.md row 44).
     let (client, _) = kh.authenticate_client(&headers, &form).await?;
+    let request = TokenRequest::parse(&form)?;
     let response = match request {
         TokenRequest::AuthorizationCode {
             code,

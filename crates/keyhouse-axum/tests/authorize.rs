@@ -1,5 +1,5 @@
 //! The authorize API behind `/idp`: describing a request, consent, and every
-//! way a request is refused (SECURITY.md rows 1, 3, 8, 10, 11, 13, 23, 34).
+//! way a request is refused (docs/threat-model.md rows 1, 3, 8, 10, 11, 13, 23, 34).
 #![allow(clippy::unwrap_used)]
 mod common;
 
@@ -162,7 +162,7 @@ async fn consent_is_required_for_third_party_but_not_first_party() {
     assert_eq!(d["consent_required"], false);
 }
 
-/// SECURITY.md row 13: consent is remembered per user × client × scopes.
+/// docs/threat-model.md row 13: consent is remembered per user × client × scopes.
 #[tokio::test]
 async fn consent_is_remembered_and_asked_again_when_needed() {
     let (s, b, id) = setup(ClientType::ThirdParty).await;
@@ -237,7 +237,7 @@ async fn denying_redirects_access_denied_with_state_and_iss() {
     assert_eq!(d["consent_required"], true);
 }
 
-/// SECURITY.md rows 1 and 3: byte-exact redirect URI matching; a mismatch is
+/// docs/threat-model.md rows 1 and 3: byte-exact redirect URI matching; a mismatch is
 /// shown, never redirected.
 #[tokio::test]
 async fn redirect_uri_must_match_exactly() {
@@ -327,7 +327,7 @@ async fn unknown_client_is_shown_not_redirected() {
     assert_shown(status, &body, "deleted");
 }
 
-/// SECURITY.md row 8: PKCE with S256 is required for public clients, and
+/// docs/threat-model.md row 8: PKCE with S256 is required for public clients, and
 /// `plain` is refused for everyone.
 #[tokio::test]
 async fn pkce_is_required_for_public_clients_and_plain_is_refused() {
@@ -379,7 +379,7 @@ async fn pkce_is_required_for_public_clients_and_plain_is_refused() {
     assert!(q.contains_key("code"));
 }
 
-/// SECURITY.md row 10 (RFC 9207): `iss` on every authorization response.
+/// docs/threat-model.md row 10 (RFC 9207): `iss` on every authorization response.
 #[tokio::test]
 async fn every_redirect_carries_iss() {
     let (s, b, id) = setup(ClientType::ThirdParty).await;
@@ -438,7 +438,7 @@ async fn every_redirect_carries_iss() {
     assert_eq!(query_of(uri)["state"], tricky);
 }
 
-/// SECURITY.md row 34 (OIDC Core §3.1.2.6).
+/// docs/threat-model.md row 34 (OIDC Core §3.1.2.6).
 #[tokio::test]
 async fn prompt_none_without_a_session_redirects_login_required() {
     let (s, _, id) = setup(ClientType::ThirdParty).await;
@@ -529,7 +529,7 @@ async fn response_type_defaults_to_code() {
     assert!(tokens["access_token"].is_string());
 }
 
-/// SECURITY.md row 11: no implicit or hybrid flow.
+/// docs/threat-model.md row 11: no implicit or hybrid flow.
 #[tokio::test]
 async fn implicit_response_types_are_refused() {
     let (s, b, id) = setup(ClientType::ThirdParty).await;
@@ -546,7 +546,7 @@ async fn implicit_response_types_are_refused() {
     }
 }
 
-/// SECURITY.md row 23 (RFC 8707).
+/// docs/threat-model.md row 23 (RFC 8707).
 #[tokio::test]
 async fn unknown_resource_is_invalid_target() {
     let (s, b, id) = setup(ClientType::ThirdParty).await;

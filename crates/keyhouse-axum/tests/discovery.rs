@@ -22,7 +22,7 @@ async fn both_metadata_documents_are_the_same_and_complete() {
         oidc["response_types_supported"],
         serde_json::json!(["code"])
     );
-    // SECURITY.md row 11: no implicit or password grant is offered.
+    // docs/threat-model.md row 11: no implicit or password grant is offered.
     let grants = oidc["grant_types_supported"].as_array().unwrap();
     assert!(!grants.iter().any(|g| g == "password" || g == "implicit"));
 }

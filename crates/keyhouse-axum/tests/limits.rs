@@ -1,4 +1,4 @@
-//! SECURITY.md row 33: large bodies, slow clients, and the connection cap.
+//! docs/threat-model.md row 33: large bodies, slow clients, and the connection cap.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 

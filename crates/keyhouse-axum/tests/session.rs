@@ -1,4 +1,4 @@
-//! Sign-up, login, logout and the session cookie (SECURITY.md rows 4, 12,
+//! Sign-up, login, logout and the session cookie (docs/threat-model.md rows 4, 12,
 //! 17, 25, 26, 27, 31).
 #![allow(clippy::unwrap_used)]
 mod common;
@@ -69,7 +69,7 @@ async fn signup_me_logout_login() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    // SECURITY.md row 27: HttpOnly, SameSite=Lax, no JavaScript access.
+    // docs/threat-model.md row 27: HttpOnly, SameSite=Lax, no JavaScript access.
     let set_cookie = header_str(&res, SET_COOKIE);
     assert!(set_cookie.starts_with("keyhouse_session="), "{set_cookie}");
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
@@ -209,7 +209,7 @@ async fn unknown_email_and_wrong_password_answer_alike() {
     assert_eq!(err["error"], "invalid_credentials");
 }
 
-/// SECURITY.md row 26: a session id planted before login is never promoted.
+/// docs/threat-model.md row 26: a session id planted before login is never promoted.
 #[tokio::test]
 async fn login_issues_a_new_session_id_and_drops_the_old_one() {
     let s = common::spawn().await;
@@ -238,7 +238,7 @@ async fn login_issues_a_new_session_id_and_drops_the_old_one() {
     assert_eq!(me_with(&s, &issued).await, 200);
 }
 
-/// SECURITY.md row 26: logout destroys the session on the server, so a copy
+/// docs/threat-model.md row 26: logout destroys the session on the server, so a copy
 /// of the cookie is worthless afterwards.
 #[tokio::test]
 async fn logout_destroys_the_session_server_side() {
@@ -277,7 +277,7 @@ async fn logout_destroys_the_session_server_side() {
     assert_eq!(me_with(&s, &other).await, 200);
 }
 
-/// SECURITY.md rows 17 and 4: a form login answers 303 (never 307, which
+/// docs/threat-model.md rows 17 and 4: a form login answers 303 (never 307, which
 /// would re-post the credentials) to a same-origin path only.
 #[tokio::test]
 async fn form_login_answers_303_to_a_sanitised_return_to() {
@@ -347,7 +347,7 @@ async fn form_login_answers_303_to_a_sanitised_return_to() {
     );
 }
 
-/// SECURITY.md row 31: input is bound as parameters, never spliced into SQL.
+/// docs/threat-model.md row 31: input is bound as parameters, never spliced into SQL.
 #[tokio::test]
 async fn sql_injection_is_inert() {
     let s = common::spawn().await;
@@ -422,7 +422,7 @@ async fn sql_injection_is_inert() {
     assert!(s.find_user("ada@example.com").await.is_some());
 }
 
-/// SECURITY.md row 12: state-changing browser requests from another site
+/// docs/threat-model.md row 12: state-changing browser requests from another site
 /// are refused.
 #[tokio::test]
 async fn cross_site_posts_are_refused() {

@@ -1,5 +1,5 @@
 //! The token endpoint: code exchange, refresh, client credentials and client
-//! authentication (SECURITY.md rows 5–9, 11, 21, 22, 24).
+//! authentication (docs/threat-model.md rows 5–9, 11, 21, 22, 24).
 #![allow(clippy::unwrap_used)]
 mod common;
 
@@ -221,7 +221,7 @@ async fn public_client_uses_pkce_and_none() {
     assert_eq!(error_of(res).await, (401, "invalid_client".to_owned()));
 }
 
-/// SECURITY.md row 5: a replayed code fails and revokes what it issued.
+/// docs/threat-model.md row 5: a replayed code fails and revokes what it issued.
 #[tokio::test]
 async fn code_replay_revokes_the_tokens_it_issued() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
@@ -245,7 +245,7 @@ async fn code_replay_revokes_the_tokens_it_issued() {
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 }
 
-/// SECURITY.md row 6: exactly one of N simultaneous exchanges succeeds.
+/// docs/threat-model.md row 6: exactly one of N simultaneous exchanges succeeds.
 #[tokio::test]
 async fn concurrent_exchanges_of_one_code_succeed_once() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
@@ -284,7 +284,7 @@ async fn concurrent_exchanges_of_one_code_succeed_once() {
     assert_eq!(refused, 49);
 }
 
-/// SECURITY.md row 7: codes expire after five minutes.
+/// docs/threat-model.md row 7: codes expire after five minutes.
 #[tokio::test]
 async fn code_expires_after_five_minutes() {
     let s = common::spawn_with(|_| {}, true).await;
@@ -304,7 +304,7 @@ async fn code_expires_after_five_minutes() {
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 }
 
-/// SECURITY.md row 7: a code is bound to its redirect URI and its client.
+/// docs/threat-model.md row 7: a code is bound to its redirect URI and its client.
 #[tokio::test]
 async fn code_is_bound_to_redirect_uri_and_client() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
@@ -362,7 +362,7 @@ async fn code_is_bound_to_redirect_uri_and_client() {
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 }
 
-/// SECURITY.md rows 8 and 9.
+/// docs/threat-model.md rows 8 and 9.
 #[tokio::test]
 async fn pkce_verifier_is_checked_and_cannot_be_downgraded() {
     let (s, b, public) = setup(ClientType::ThirdPartyPublic).await;
@@ -422,7 +422,7 @@ async fn pkce_verifier_is_checked_and_cannot_be_downgraded() {
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 }
 
-/// SECURITY.md row 21: rotation, reuse detection, family revocation.
+/// docs/threat-model.md row 21: rotation, reuse detection, family revocation.
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
@@ -496,7 +496,7 @@ async fn refresh_token_belongs_to_its_client() {
     assert_eq!(error_of(res).await, (400, "invalid_grant".to_owned()));
 }
 
-/// SECURITY.md row 21 (RFC 6749 §6): the scope can only shrink.
+/// docs/threat-model.md row 21 (RFC 6749 §6): the scope can only shrink.
 #[tokio::test]
 async fn refresh_scope_can_only_shrink() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
@@ -539,7 +539,7 @@ async fn refresh_scope_can_only_shrink() {
     assert_eq!(error_of(res).await, (400, "invalid_scope".to_owned()));
 }
 
-/// SECURITY.md row 22: parallel refreshes leave at most one live token.
+/// docs/threat-model.md row 22: parallel refreshes leave at most one live token.
 #[tokio::test]
 async fn parallel_refreshes_leave_at_most_one_live_token() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
@@ -650,7 +650,7 @@ async fn client_credentials_for_confidential_clients_only() {
     }
 }
 
-/// SECURITY.md row 24: a wrong secret and an unknown client answer alike.
+/// docs/threat-model.md row 24: a wrong secret and an unknown client answer alike.
 #[tokio::test]
 async fn wrong_secret_and_unknown_client_answer_alike() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
@@ -719,7 +719,7 @@ async fn wrong_secret_and_unknown_client_answer_alike() {
     assert_eq!(exchange(&s, &c, &code).await.status(), 200);
 }
 
-/// SECURITY.md row 11.
+/// docs/threat-model.md row 11.
 #[tokio::test]
 async fn password_and_implicit_grants_are_not_offered() {
     let (s, _, c) = setup(ClientType::ThirdParty).await;

@@ -1,5 +1,5 @@
 //! What tokens are good for afterwards: userinfo, introspection (RFC 7662),
-//! revocation (RFC 7009), ID token contents (SECURITY.md row 35), key
+//! revocation (RFC 7009), ID token contents (docs/threat-model.md row 35), key
 //! rotation and client deletion.
 #![allow(clippy::unwrap_used)]
 mod common;
@@ -408,7 +408,7 @@ async fn revocation_answers_200_for_unknown_tokens_and_needs_the_owner() {
     assert!(!active(&s, &c, at(&pt)).await);
 }
 
-/// SECURITY.md row 35.
+/// docs/threat-model.md row 35.
 #[tokio::test]
 async fn id_token_is_correct() {
     let (s, b, c) = setup().await;
@@ -578,7 +578,7 @@ async fn deleting_a_client_revokes_its_tokens() {
 /// Claims to set and claims to remove.
 type Mutation<'a> = (&'a [(&'a str, Value)], &'a [&'a str]);
 
-/// SECURITY.md row 20: `exp`/`nbf` must be numbers, and are checked against
+/// docs/threat-model.md row 20: `exp`/`nbf` must be numbers, and are checked against
 /// the server's clock with a bounded leeway. The tokens are signed with the
 /// server's own current key, so only the claims differ.
 #[tokio::test]

@@ -38,9 +38,10 @@ impl RawRequest {
                     out.insert(name.clone(), v[0].clone());
                 }
                 ParamValue::Many(_) => {
-                    return Err(OAuthError::invalid_request(format!(
-                        "the parameter {name} is repeated"
-                    )));
+                    // docs/threat-model.md row 54: a fixed description; the
+                    // attacker's text goes to the log only.
+                    return Err(OAuthError::invalid_request("a parameter is repeated")
+                        .with_debug(format!("repeated parameter {name:?}")));
                 }
             }
         }
@@ -155,9 +156,8 @@ impl Prompt {
                 "consent" => p.consent = true,
                 "select_account" => {}
                 other => {
-                    return Err(OAuthError::invalid_request(format!(
-                        "unsupported prompt value: {other}"
-                    )));
+                    return Err(OAuthError::invalid_request("unsupported prompt value")
+                        .with_debug(format!("prompt value {other:?}")));
                 }
             }
         }
@@ -271,7 +271,7 @@ fn validate_inner(
 }
 
 /// `response_type` defaults to `code` (ChatGPT omits it); only `code` is
-/// offered: the implicit grant is not (OAuth 2.1, SECURITY.md row 11).
+/// offered: the implicit grant is not (OAuth 2.1, docs/threat-model.md row 11).
 fn check_response_type(raw: &RawRequest) -> Result<(), OAuthError> {
     match raw.get("response_type").unwrap_or("code") {
         "code" => {}
@@ -312,7 +312,7 @@ fn check_scopes(raw: &RawRequest, catalog: &ScopeCatalog) -> Result<ScopeSet, OA
 }
 
 /// PKCE: S256 only (`plain` is refused), required for public clients
-/// (SECURITY.md row 8), optional for confidential ones (GPT Actions send none).
+/// (docs/threat-model.md row 8), optional for confidential ones (GPT Actions send none).
 fn check_pkce(raw: &RawRequest, client: &Client) -> Result<Option<String>, OAuthError> {
     let challenge = raw.get("code_challenge");
     match (challenge, raw.get("code_challenge_method")) {

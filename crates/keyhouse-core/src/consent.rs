@@ -25,7 +25,7 @@ pub fn reauthentication_required(
     too_old_for_max_age || too_old_for_prompt
 }
 
-/// Whether the consent screen must be shown (SECURITY.md row 13).
+/// Whether the consent screen must be shown (docs/threat-model.md row 13).
 ///
 /// First-party clients never ask. Third-party clients ask when nothing was
 /// granted before, when new scopes are requested, for `prompt=consent`, and

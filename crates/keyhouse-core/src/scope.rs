@@ -13,16 +13,48 @@ pub const PROFILE: &str = "profile";
 /// The `email` and `email_verified` claims.
 pub const EMAIL: &str = "email";
 
-/// A set of scope tokens, deduplicated, in the order first seen.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
-pub struct ScopeSet(Vec<String>);
+/// Most scope tokens one request may name. Parsing is linear, but a request
+/// of thousands of tokens is never legitimate and is refused before any
+/// lookup (docs/threat-model.md row 44).
+pub const MAX_SCOPE_TOKENS: usize = 64;
+/// Longest scope token accepted, bytes.
+pub const MAX_SCOPE_TOKEN_LEN: usize = 128;
+
+/// A set of scope tokens, deduplicated, in the order first seen. Membership
+/// is a hash lookup, so building a set is linear in its size.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeSet {
+    order: Vec<String>,
+    members: std::collections::HashSet<String>,
+}
+
+impl PartialEq for ScopeSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.order == other.order
+    }
+}
+
+impl Eq for ScopeSet {}
+
+impl std::hash::Hash for ScopeSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.order.hash(state);
+    }
+}
 
 impl ScopeSet {
     /// Parses a space-delimited scope string (RFC 6749 §3.3:
-    /// `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`).
+    /// `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`), with at most
+    /// [`MAX_SCOPE_TOKENS`] tokens of at most [`MAX_SCOPE_TOKEN_LEN`] bytes.
     pub fn parse(raw: &str) -> Result<ScopeSet, OAuthError> {
         let mut set = ScopeSet::default();
-        for token in raw.split(' ').filter(|t| !t.is_empty()) {
+        for (i, token) in raw.split(' ').filter(|t| !t.is_empty()).enumerate() {
+            if i >= MAX_SCOPE_TOKENS || token.len() > MAX_SCOPE_TOKEN_LEN {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "the scope names too many or too long tokens",
+                ));
+            }
             let valid = token
                 .bytes()
                 .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
@@ -52,36 +84,30 @@ impl ScopeSet {
 
     /// Adds a token if it is not there yet.
     pub fn insert(&mut self, token: &str) {
-        if !self.contains(token) {
-            self.0.push(token.to_owned());
+        if self.members.insert(token.to_owned()) {
+            self.order.push(token.to_owned());
         }
     }
 
     /// Whether the set holds `token`.
     pub fn contains(&self, token: &str) -> bool {
-        self.0.iter().any(|t| t == token)
+        self.members.contains(token)
     }
 
     /// Whether every token of `self` is in `other`.
     pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
-        self.0.iter().all(|t| other.contains(t))
+        self.iter().all(|t| other.contains(t))
     }
 
     /// The tokens of `self` that are not in `other`.
     pub fn difference(&self, other: &ScopeSet) -> ScopeSet {
-        ScopeSet(
-            self.0
-                .iter()
-                .filter(|t| !other.contains(t))
-                .cloned()
-                .collect(),
-        )
+        self.filter(|t| !other.contains(t))
     }
 
     /// The tokens in either set.
     pub fn union(&self, other: &ScopeSet) -> ScopeSet {
         let mut out = self.clone();
-        for t in &other.0 {
+        for t in other.iter() {
             out.insert(t);
         }
         out
@@ -89,23 +115,28 @@ impl ScopeSet {
 
     /// The tokens kept by `keep`.
     pub fn filter(&self, keep: impl Fn(&str) -> bool) -> ScopeSet {
-        ScopeSet(self.0.iter().filter(|t| keep(t)).cloned().collect())
+        ScopeSet::from_tokens(self.iter().filter(|t| keep(t)))
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.order.is_empty()
+    }
+
+    /// How many tokens the set holds.
+    pub fn len(&self) -> usize {
+        self.order.len()
     }
 
     /// The tokens in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+        self.order.iter().map(String::as_str)
     }
 }
 
 impl fmt::Display for ScopeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join(" "))
+        f.write_str(&self.order.join(" "))
     }
 }
 
@@ -173,10 +204,13 @@ impl ScopeCatalog {
     pub fn check_known(&self, scopes: &ScopeSet) -> Result<(), OAuthError> {
         match scopes.iter().find(|s| self.get(s).is_none()) {
             None => Ok(()),
+            // docs/threat-model.md row 54: the description is fixed so a
+            // client cannot have its own text shown on the redirect target.
             Some(unknown) => Err(OAuthError::new(
                 ErrorCode::InvalidScope,
-                format!("unknown scope: {unknown}"),
-            )),
+                "the request names a scope this server does not offer",
+            )
+            .with_debug(format!("unknown scope {unknown:?}"))),
         }
     }
 }
@@ -199,6 +233,23 @@ mod tests {
             let got = ScopeSet::parse(input).ok().map(|s| s.to_string());
             assert_eq!(got.as_deref(), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn parse_caps_count_and_length() {
+        let many: String = (0..=MAX_SCOPE_TOKENS).map(|i| format!("s{i} ")).collect();
+        let err = ScopeSet::parse(&many).err().map(|e| e.code);
+        assert_eq!(err, Some(ErrorCode::InvalidScope));
+        let just_enough: String = (0..MAX_SCOPE_TOKENS).map(|i| format!("s{i} ")).collect();
+        assert_eq!(
+            ScopeSet::parse(&just_enough).map(|s| s.len()).ok(),
+            Some(MAX_SCOPE_TOKENS)
+        );
+        let long = "a".repeat(MAX_SCOPE_TOKEN_LEN + 1);
+        assert!(ScopeSet::parse(&long).is_err());
+        assert!(ScopeSet::parse(&long[1..]).is_ok());
+        // Repeats count too: 64 KiB of the same token is still refused.
+        assert!(ScopeSet::parse(&"openid ".repeat(10_000)).is_err());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn hash_client_secret(key: &[u8], secret: &str) -> String {
     }
 }
 
-/// Constant-time equality of two stored hashes (SECURITY.md row 24).
+/// Constant-time equality of two stored hashes (docs/threat-model.md row 24).
 pub fn hashes_equal(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }

@@ -39,6 +39,9 @@ pub enum TokenRequest {
     },
 }
 
+/// Most parameters a token, revocation or introspection form may carry.
+pub const MAX_FORM_PARAMS: usize = 32;
+
 /// Form parameters with duplicates refused (RFC 6749 §3.2: "Request and
 /// response parameters MUST NOT be included more than once").
 #[derive(Debug, Clone, Default)]
@@ -52,11 +55,16 @@ impl Form {
     {
         let mut map = BTreeMap::new();
         for (k, v) in pairs {
-            if map.insert(k.clone(), v).is_some() {
-                return Err(OAuthError::invalid_request(format!(
-                    "the parameter {k} is repeated"
-                )));
+            // No token request has more than a dozen parameters; thousands
+            // are refused before anything else is read.
+            if map.len() >= MAX_FORM_PARAMS {
+                return Err(OAuthError::invalid_request("too many parameters"));
             }
+            if map.contains_key(&k) {
+                return Err(OAuthError::invalid_request("a parameter is repeated")
+                    .with_debug(format!("repeated parameter {k:?}")));
+            }
+            map.insert(k, v);
         }
         Ok(Form(map))
     }
@@ -98,7 +106,7 @@ impl TokenRequest {
                 scope: form.scope()?,
                 resource: form.get("resource").map(str::to_owned),
             }),
-            // SECURITY.md row 11: the password and implicit grants are not offered.
+            // docs/threat-model.md row 11: the password and implicit grants are not offered.
             Some(_) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 "supported grant types: authorization_code, refresh_token, client_credentials",

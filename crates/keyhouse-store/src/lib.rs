@@ -37,6 +37,7 @@ use sea_orm_migration::MigratorTrait;
 pub use admin::{AuditRecord, GrantRecord, RotationError};
 pub use clients::{NewClient, StoredClient};
 pub use keys::StoredKey;
+pub use limits::{Attempt, DELAY_STEP};
 pub use orgs::{Member, Organization};
 pub use tokens::{CodeRecord, FamilyRecord, NewCode, RedeemOutcome, RefreshOutcome, RefreshRecord};
 pub use users::{NewUser, SessionRecord, User};
@@ -217,7 +218,7 @@ impl Store {
 
     /// `n` bind placeholders in the backend's syntax (`$1…` or `?`), for the
     /// few statements written as SQL; values are always bound, never spliced
-    /// (SECURITY.md row 31).
+    /// (docs/threat-model.md row 31).
     fn placeholders(&self, n: usize) -> Vec<String> {
         let pg = self.db.get_database_backend() == DatabaseBackend::Postgres;
         (1..=n)
@@ -225,14 +226,47 @@ impl Store {
             .collect()
     }
 
+    /// SQL written with `?` placeholders, numbered `$1…` on PostgreSQL.
+    /// Each `?` is one bound value, in order (docs/threat-model.md row 31).
+    fn numbered(&self, sql: &str) -> String {
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return sql.to_owned();
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
     /// Runs a one-row, one-integer-column query (0 when there is no row).
     async fn scalar(&self, sql: String, values: Vec<sea_orm::Value>, column: &str) -> Result<i64> {
+        Ok(self
+            .optional_scalar(sql, values, column)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Runs a one-row, one-integer-column query (`None` when there is no row).
+    async fn optional_scalar(
+        &self,
+        sql: String,
+        values: Vec<sea_orm::Value>,
+        column: &str,
+    ) -> Result<Option<i64>> {
         let stmt =
             sea_orm::Statement::from_sql_and_values(self.db.get_database_backend(), sql, values);
         let row = self.db.query_one_raw(stmt).await?;
         Ok(match row {
-            Some(r) => r.try_get("", column)?,
-            None => 0,
+            Some(r) => Some(r.try_get("", column)?),
+            None => None,
         })
     }
 

@@ -291,7 +291,7 @@ impl Store {
         .await
     }
 
-    /// Redeems a code exactly once (SECURITY.md rows 5 and 6).
+    /// Redeems a code exactly once (docs/threat-model.md rows 5 and 6).
     ///
     /// The code is read first and `check` runs on it (client, redirect URI,
     /// PKCE, expiry). Then, in one write transaction, the code is consumed
@@ -350,7 +350,7 @@ impl Store {
         })
     }
 
-    /// Rotates a refresh token (SECURITY.md rows 21 and 22).
+    /// Rotates a refresh token (docs/threat-model.md rows 21 and 22).
     ///
     /// The token and its family are read first, outside the write lane, and
     /// `check` runs on them (wrong client, wider scope: refused, nothing

@@ -130,7 +130,7 @@ impl Store {
     }
 
     /// Finds a user by (normalised) email. The value is bound as a
-    /// parameter, never spliced into SQL (SECURITY.md row 31).
+    /// parameter, never spliced into SQL (docs/threat-model.md row 31).
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>> {
         Ok(user::Entity::find()
             .filter(user::Column::Email.eq(email))

@@ -1,4 +1,4 @@
-//! The login page's `returnTo`: only same-origin relative paths (SECURITY.md
+//! The login page's `returnTo`: only same-origin relative paths (docs/threat-model.md
 //! row 4), so login can never be turned into an open redirector.
 
 /// Returns the path when it is a safe same-origin relative reference.

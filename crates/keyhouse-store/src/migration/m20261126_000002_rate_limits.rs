@@ -4,7 +4,7 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Fixed-window counters for login throttling (SECURITY.md row 25), in the
+/// Fixed-window counters for login throttling (docs/threat-model.md row 25), in the
 /// database so every instance counts the same attempts.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

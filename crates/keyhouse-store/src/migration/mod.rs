@@ -6,6 +6,7 @@ mod m20261126_000001_initial;
 mod m20261126_000002_rate_limits;
 mod m20261126_000003_organizations;
 mod m20261126_000004_admin;
+mod m20261130_000005_hardening;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_rate_limits::Migration),
             Box::new(m20261126_000003_organizations::Migration),
             Box::new(m20261126_000004_admin::Migration),
+            Box::new(m20261130_000005_hardening::Migration),
         ]
     }
 }
