@@ -142,6 +142,12 @@ async fn kill_9_under_load_loses_nothing_that_was_answered() {
     let (mut server, base) = e.serve().await;
     let first = base.clone();
     let browser = reqwest::Client::builder()
+        // What every browser that keeps cookies sends on its own pages'
+        // requests (a cookie-bearing write without it is refused).
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::HeaderName::from_static("sec-fetch-site"),
+            reqwest::header::HeaderValue::from_static("same-origin"),
+        )]))
         .cookie_store(true)
         .build()
         .unwrap();

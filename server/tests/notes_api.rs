@@ -36,6 +36,12 @@ fn register(env: &common::Env) -> Agent {
 /// A browser-like client with its own cookie jar, signed up as `email`.
 async fn user(base: &str, email: &str) -> reqwest::Client {
     let http = reqwest::Client::builder()
+        // What every browser that keeps cookies sends on its own pages'
+        // requests (a cookie-bearing write without it is refused).
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::HeaderName::from_static("sec-fetch-site"),
+            reqwest::header::HeaderValue::from_static("same-origin"),
+        )]))
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()

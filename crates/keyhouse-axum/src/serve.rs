@@ -20,8 +20,11 @@ use tower::ServiceExt;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a request may take end to end.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Open connections at most; further ones are closed at once.
+/// Open connections at most; a further one waits up to the header-read
+/// timeout for a free place, then is closed.
 pub const MAX_CONNECTIONS: usize = 4096;
+/// Open connections from one IP address at most.
+pub const MAX_CONNECTIONS_PER_IP: usize = 256;
 
 /// Limits of [`serve_with`].
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +35,9 @@ pub struct ServeOptions {
     pub request_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
+    /// Open connections from one IP address at most (further ones are
+    /// closed at once), so one client cannot take every place.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServeOptions {
@@ -40,6 +46,60 @@ impl Default for ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
             request_timeout: REQUEST_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
+        }
+    }
+}
+
+/// HTTP/2 keep-alive ping interval.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Concurrent streams per HTTP/2 connection.
+const H2_MAX_STREAMS: u32 = 100;
+
+/// Open connections per IP address.
+#[derive(Clone)]
+struct PerIp {
+    max: usize,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// One connection's place in [`PerIp`]; leaving gives it back.
+struct IpSlot {
+    ip: std::net::IpAddr,
+    table: PerIp,
+}
+
+impl PerIp {
+    fn new(max: usize) -> PerIp {
+        PerIp {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    fn enter(&self, ip: std::net::IpAddr) -> Option<IpSlot> {
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            ip,
+            table: self.clone(),
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.table.open.lock()
+            && let Some(n) = open.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
         }
     }
 }
@@ -71,8 +131,16 @@ pub async fn serve_with(
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
         .keep_alive(true);
+    // HTTP/2: pings find dead peers; a bounded number of streams each.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(H2_PING_INTERVAL))
+        .keep_alive_timeout(options.header_read_timeout)
+        .max_concurrent_streams(H2_MAX_STREAMS);
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(options.max_connections));
+    let per_ip = PerIp::new(options.max_connections_per_ip);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -86,9 +154,23 @@ pub async fn serve_with(
                         continue;
                     }
                 };
-                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    tracing::warn!("connection limit reached; closing a new connection");
+                let Some(ip_slot) = per_ip.enter(peer.ip()) else {
+                    tracing::warn!(peer = %peer.ip(), "per-address connection limit reached; closing a new connection");
                     continue;
+                };
+                // At the cap, wait (the kernel queues later connections)
+                // longer than a silent socket may live: one will be gone by then.
+                let permit = match tokio::time::timeout(
+                    options.header_read_timeout * 2,
+                    Arc::clone(&permits).acquire_owned(),
+                )
+                .await
+                {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        tracing::warn!("connection limit reached; closing a new connection");
+                        continue;
+                    }
                 };
                 let _ = stream.set_nodelay(true);
                 // The peer address, for per-IP limits (`ConnectInfo`).
@@ -98,13 +180,27 @@ pub async fn serve_with(
                         req
                     },
                 ));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                let first_byte = options.header_read_timeout;
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    // docs/threat-model.md row 43: the protocol sniffing of the
+                    // auto builder has no timeout of its own, so a socket that
+                    // never sends a byte would hold its place for ever.
+                    // (`peek`, not `readable`: readiness can be reported
+                    // before any byte has arrived.)
+                    let mut probe = [0u8; 1];
+                    let first = tokio::time::timeout(first_byte, stream.peek(&mut probe)).await;
+                    if !matches!(first, Ok(Ok(n)) if n > 0) {
+                        tracing::debug!(%peer, "closing a connection that sent nothing");
+                        drop((permit, ip_slot));
+                        return;
+                    }
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
-                    drop(permit);
+                    drop((permit, ip_slot));
                 });
             }
             () = &mut shutdown => break,

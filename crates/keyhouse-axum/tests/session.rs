@@ -35,7 +35,10 @@ async fn login_raw(
         .post(s.url("/api/session/login"))
         .json(&json!({"email": email, "password": password}));
     if let Some(c) = cookie {
-        req = req.header(COOKIE, format!("{COOKIE_NAME}={c}"));
+        // As the browser sends it, with the fetch metadata of its own page.
+        req = req
+            .header(COOKIE, format!("{COOKIE_NAME}={c}"))
+            .header("sec-fetch-site", "same-origin");
     }
     req.send().await.unwrap()
 }
@@ -253,6 +256,7 @@ async fn logout_destroys_the_session_server_side() {
     let res = reqwest::Client::new()
         .post(s.url("/api/session/logout"))
         .header(COOKIE, format!("{COOKIE_NAME}={cookie}"))
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .unwrap();
@@ -516,4 +520,56 @@ async fn cross_site_posts_are_refused() {
     // Consent is never granted by a GET.
     let res = b.get(s.url("/api/idp/authorize")).send().await.unwrap();
     assert_eq!(res.status(), 405);
+}
+
+/// docs/threat-model.md row 53: a write carrying the session cookie but
+/// neither `Origin` nor `Sec-Fetch-Site` is refused; the guard no longer
+/// fails open when a client strips both.
+#[tokio::test]
+async fn a_cookie_write_without_origin_headers_is_refused() {
+    let s = common::spawn().await;
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let status = b.get(s.url("/api/session")).send().await.unwrap().status();
+    assert_eq!(status, 200);
+    // A plain client (no browser headers) replaying the cookie by hand.
+    let login = reqwest::Client::new()
+        .post(s.url("/api/session/login"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let pair = set_cookie.split(';').next().unwrap().to_owned();
+    let c = s.client(ClientType::ThirdParty).await;
+    let body = json!({
+        "client_id": c.client.id, "redirect_uri": REDIRECT, "response_type": "code",
+        "scope": "openid", "state": "s", "consent_granted": true,
+    });
+    let res = reqwest::Client::new()
+        .post(s.url("/api/idp/authorize"))
+        .header("cookie", pair.as_str())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"], "csrf_detected");
+    let res = reqwest::Client::new()
+        .post(s.url("/api/session/logout"))
+        .header("cookie", pair.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a forged logout is refused too");
+    // Without a cookie there is no ambient authority: sign-in still works
+    // for clients that send no browser headers.
+    let res = reqwest::Client::new()
+        .post(s.url("/api/session/login"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }

@@ -119,6 +119,12 @@ impl Drop for Server {
 /// A browser-like HTTP client: its own cookie jar, redirects not followed.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
+        // What every browser that keeps cookies sends on its own pages'
+        // requests (a cookie-bearing write without it is refused).
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::HeaderName::from_static("sec-fetch-site"),
+            reqwest::header::HeaderValue::from_static("same-origin"),
+        )]))
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()

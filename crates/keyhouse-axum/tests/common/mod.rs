@@ -238,6 +238,12 @@ impl TestServer {
 
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
+        // What every browser that keeps cookies sends on its own pages'
+        // requests (a cookie-bearing write without it is refused).
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::HeaderName::from_static("sec-fetch-site"),
+            reqwest::header::HeaderValue::from_static("same-origin"),
+        )]))
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -1,0 +1,193 @@
+//! Findings of the external review (docs/threat-model.md rows 41 and on),
+//! each written as the attack first.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use common::{REDIRECT, params, query_of};
+use keyhouse_types::ClientType;
+use serde_json::Value;
+
+/// 64 KiB of distinct scope tokens, form-encoded.
+fn huge_scope() -> String {
+    let mut s = String::new();
+    let mut i = 0;
+    while s.len() < 60 * 1024 {
+        s.push_str(&format!("s{i}+"));
+        i += 1;
+    }
+    s
+}
+
+/// Row 44: an unauthenticated caller's scope is not parsed at all: the
+/// client is authenticated first, and a known client's oversized scope is a
+/// clear `invalid_scope`.
+#[tokio::test]
+async fn a_huge_scope_is_refused_before_any_parsing() {
+    let s = common::spawn().await;
+    let body = format!(
+        "grant_type=client_credentials&client_id=nobody&client_secret=x&scope={}",
+        huge_scope()
+    );
+    let res = reqwest::Client::new()
+        .post(s.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_client");
+
+    let c = s.client(ClientType::FirstParty).await;
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
+        c.client.id,
+        c.client_secret.as_deref().unwrap(),
+        huge_scope()
+    );
+    let res = reqwest::Client::new()
+        .post(s.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_scope");
+    assert_eq!(
+        err["error_description"],
+        "the scope names too many or too long tokens"
+    );
+}
+
+/// Row 44: the same caps at the authorization endpoint.
+#[tokio::test]
+async fn a_huge_scope_is_refused_at_authorize() {
+    let s = common::spawn().await;
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let scope: String = (0..65).map(|i| format!("s{i} ")).collect();
+    let p = common::with(&params(&c.client.id), &[("scope", &scope)]);
+    let res = s.start(&b, &p).await;
+    let body: Value = res.json().await.unwrap();
+    let to = body["redirect_uri"].as_str().unwrap_or_default().to_owned();
+    assert!(to.starts_with(REDIRECT), "{body}");
+    assert_eq!(query_of(&to)["error"], "invalid_scope");
+}
+
+/// Row 54: nothing the client sends is echoed in `error_description`.
+#[tokio::test]
+async fn error_descriptions_do_not_echo_the_request() {
+    let s = common::spawn().await;
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let bait = "Your_account_is_locked._Call_+1-555-0100";
+    for (name, value) in [
+        ("scope", format!("openid {bait}")),
+        ("prompt", bait.to_owned()),
+    ] {
+        let p = common::with(&params(&c.client.id), &[(name, &value)]);
+        let body: Value = s.start(&b, &p).await.json().await.unwrap();
+        let to = body["redirect_uri"].as_str().unwrap_or_default().to_owned();
+        let q = query_of(&to);
+        assert!(q.contains_key("error"), "{name}: {body}");
+        let description = q.get("error_description").cloned().unwrap_or_default();
+        assert!(!description.contains("Call"), "{name}: {description}");
+    }
+    // A repeated parameter at the token endpoint: the name is not echoed.
+    let res = reqwest::Client::new()
+        .post(s.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=x&{bait}=1&{bait}=2"))
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("Call"), "{text}");
+}
+
+/// Row 56: tokens with made-up `kid`s cause one key reload for a burst,
+/// not one per request.
+#[tokio::test]
+async fn unknown_kids_reload_the_key_set_once_per_burst() {
+    let s = common::spawn().await;
+    // The set is reloaded for unknown kids only once it is 5 s old.
+    tokio::time::sleep(std::time::Duration::from_millis(5200)).await;
+    let before = s.kh.keys().reload_count();
+    let forged = |i: usize| {
+        use base64::Engine;
+        let enc = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let header = enc(
+            serde_json::json!({"alg": "ES256", "typ": "at+jwt", "kid": format!("made-up-{i}")}),
+        );
+        let claims = enc(serde_json::json!({"sub": "x", "iss": s.base, "exp": 4_000_000_000_i64}));
+        format!("{header}.{claims}.c2ln")
+    };
+    let calls = (0..50).map(|i| {
+        let token = forged(i);
+        let s = &s;
+        async move { common::userinfo(s, &token).await.status().as_u16() }
+    });
+    let statuses = futures::future::join_all(calls).await;
+    assert!(statuses.iter().all(|&c| c == 401), "{statuses:?}");
+    let reloads = s.kh.keys().reload_count() - before;
+    assert_eq!(reloads, 1, "{reloads} reloads for one burst");
+}
+
+/// Row 58: the library's own routes carry the security headers, HSTS on an
+/// https issuer, and COOP on HTML.
+#[tokio::test]
+async fn the_router_sends_the_security_headers() {
+    let s = common::spawn_with(|c| c.issuer = "https://id.example".into(), false).await;
+    let res = reqwest::get(s.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap();
+    let h = res.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(
+        h["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+    let plain = common::spawn().await;
+    let res = reqwest::get(plain.url("/health/live")).await.unwrap();
+    assert!(!res.headers().contains_key("strict-transport-security"));
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+}
+
+/// Row 58: an app that mounts only `Keyhouse::router()` and its own HTML
+/// page gets COOP and a framing-proof CSP on that page from the layer.
+#[tokio::test]
+async fn an_embedding_apps_html_gets_coop_and_a_default_csp() {
+    use axum::response::Html;
+    use tower::ServiceExt;
+    let s = common::spawn().await;
+    let app = axum::Router::new()
+        .route("/home", axum::routing::get(|| async { Html("<p>hi</p>") }))
+        .merge(s.kh.router())
+        .layer(s.kh.security_headers());
+    let res = app
+        .oneshot(
+            axum::http::Request::get("/home")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let h = res.headers();
+    assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+}
