@@ -127,8 +127,12 @@ async fn start_describes_the_client_scopes_and_redirect_host() {
     assert_eq!(d["resource"], "https://api.example/");
 }
 
+/// docs/threat-model.md rows 13 and 48: third-party clients ask; so does a
+/// first-party public client the first time (its id is no secret, and any
+/// local program can present it with a loopback port of its own); only the
+/// confidential first party skips consent, and `prompt=consent` always asks.
 #[tokio::test]
-async fn consent_is_required_for_third_party_but_not_first_party() {
+async fn consent_is_required_except_for_the_confidential_first_party() {
     let s = common::spawn().await;
     s.user("ada@example.com").await;
     let b = s.signed_in("ada@example.com").await;
@@ -140,7 +144,7 @@ async fn consent_is_required_for_third_party_but_not_first_party() {
         (ClientType::ThirdParty, true),
         (ClientType::ThirdPartyPublic, true),
         (ClientType::FirstParty, false),
-        (ClientType::FirstPartyPublic, false),
+        (ClientType::FirstPartyPublic, true),
     ] {
         let c = s.client(t).await;
         let p = with(&params(&c.client.id), &pkce);
@@ -149,17 +153,30 @@ async fn consent_is_required_for_third_party_but_not_first_party() {
         assert_eq!(d["consent_required"], expected, "{t:?}");
         assert_eq!(d["client"]["client_type"], t.as_str());
     }
-    // First party: no consent even for offline_access and prompt=consent.
+    // Confidential first party: no consent even for offline_access...
     let c = s.client(ClientType::FirstParty).await;
     let p = with(
         &params(&c.client.id),
-        &[
-            ("scope", Some("openid offline_access")),
-            ("prompt", Some("consent")),
-        ],
+        &[("scope", Some("openid offline_access"))],
     );
     let (_, d) = json_of(s.start(&b, &p).await).await;
     assert_eq!(d["consent_required"], false);
+    // ...but prompt=consent is honoured.
+    let p = with(&p, &[("prompt", Some("consent"))]);
+    let (_, d) = json_of(s.start(&b, &p).await).await;
+    assert_eq!(d["consent_required"], true);
+
+    // A first-party public client: once approved, not asked again for the
+    // same scopes, and asked again on prompt=consent.
+    let c = s.client(ClientType::FirstPartyPublic).await;
+    let p = with(&params(&c.client.id), &pkce);
+    let q = s.code_for(&b, &p).await;
+    assert!(q.contains_key("code"), "{q:?}");
+    let (_, d) = json_of(s.start(&b, &p).await).await;
+    assert_eq!(d["consent_required"], false);
+    let again = with(&p, &[("prompt", Some("consent"))]);
+    let (_, d) = json_of(s.start(&b, &again).await).await;
+    assert_eq!(d["consent_required"], true);
 }
 
 /// docs/threat-model.md row 13: consent is remembered per user × client × scopes.

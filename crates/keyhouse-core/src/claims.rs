@@ -116,15 +116,37 @@ pub fn render_template(
         return serde_json::Map::new();
     };
     let org = user.organization.as_ref();
+    let value_of = |name: &str| match name {
+        "sub" => Some(user.subject.as_str()),
+        "email" => Some(user.email.as_str()),
+        "name" => Some(user.name.as_str()),
+        "organization_id" => Some(org.map_or("", |o| o.organization_id.as_str())),
+        "organization_slug" => Some(org.map_or("", |o| o.slug.as_str())),
+        _ => None,
+    };
+    // One pass over the template's own text (docs/threat-model.md row 60):
+    // a user named `{{email}}` stays named `{{email}}`; values are never
+    // scanned for placeholders again.
     let subst = |s: &str| {
-        s.replace("{{sub}}", &user.subject)
-            .replace("{{email}}", &user.email)
-            .replace("{{name}}", &user.name)
-            .replace(
-                "{{organization_id}}",
-                org.map_or("", |o| o.organization_id.as_str()),
-            )
-            .replace("{{organization_slug}}", org.map_or("", |o| o.slug.as_str()))
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.find("{{") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            match after.find("}}") {
+                Some(end) => {
+                    let name = after[..end].trim();
+                    out.push_str(value_of(name).unwrap_or(""));
+                    rest = &after[end + 2..];
+                }
+                None => {
+                    out.push_str(&rest[i..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
     };
     obj.into_iter()
         .filter(|(k, _)| !RESERVED_CLAIMS.contains(&k.as_str()))
@@ -232,6 +254,21 @@ pub fn at_hash(access_token: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn placeholders_are_expanded_once() {
+        let user = UserProfile {
+            subject: "user-1".into(),
+            email: "ada@example.com".into(),
+            email_verified: false,
+            name: "{{email}} {{sub}}".into(),
+            updated_at: 0,
+            organization: None,
+        };
+        let out = render_template(r#"{"who":"{{ name }}/{{sub}}","n":3}"#, &user);
+        assert_eq!(out["who"], "{{email}} {{sub}}/user-1");
+        assert_eq!(out["n"], 3);
+    }
+
     use super::*;
 
     #[test]
