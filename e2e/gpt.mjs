@@ -3,7 +3,9 @@
 // - a confidential third-party client ("Notes GPT"), registered by run.mjs;
 // - authorization URL `{base}/idp` (or `{base}/org/idp` for an organization:
 //   the `authorizePath` option), token URL `{base}/oauth2/token`;
-// - response_type=code, scope "openid profile email notes:read", a random
+// - response_type=code, scope "openid profile email notes:read
+//   offline_access" (an Action that needs to keep working asks for
+//   offline_access; without it Keyhouse issues no refresh token), a random
 //   state, and NO PKCE (ChatGPT Actions send no code_challenge);
 // - client authentication client_secret_post (client_id + client_secret in
 //   the form body, ChatGPT's "Default (POST request)");
@@ -16,9 +18,9 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { config } from './lib/env.mjs';
 
-export const GPT_SCOPE = 'openid profile email notes:read';
+export const GPT_SCOPE = 'openid profile email notes:read offline_access';
 /** What the GPT asks of an organization (B2B, `/org/idp`): read and write. */
-export const B2B_GPT_SCOPE = 'openid profile email notes:read notes:write';
+export const B2B_GPT_SCOPE = 'openid profile email notes:read notes:write offline_access';
 
 /** An error answer from the token endpoint (RFC 6749 §5.2). */
 export class TokenError extends Error {

@@ -168,9 +168,15 @@ function tail(file, lines = 40) {
 }
 
 /** Runs a keyhouse CLI command to completion; returns its stdout. */
-function keyhouse(bin, env, args) {
+/**
+ * Runs the CLI; `input`, when given, is written to its standard input (how
+ * passwords reach `--password-file -`: never as an argument, which every
+ * user of the machine can read in the process list).
+ */
+function keyhouse(bin, env, args, input) {
   return new Promise((resolve, reject) => {
-    const p = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(bin, args, { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) p.stdin.end(`${input}\n`);
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -212,9 +218,9 @@ async function createB2BFixtures(bin, env) {
         'members', 'create',
         '--org', slug,
         '--email', account.email,
-        '--password', account.password,
+        '--password-file', '-',
         '--role', role,
-      ]);
+      ], account.password);
     }
   }
   const summary = Object.values(b2b.organizations).map((o) => `${o.slug}=${o.organizationId}`).join(', ');
@@ -233,9 +239,9 @@ async function createAdmin(bin, env) {
   const out = await keyhouse(bin, env, [
     'users', 'create', '--admin',
     '--email', ADMIN.email,
-    '--password', ADMIN.password,
+    '--password-file', '-',
     '--name', ADMIN.name,
-  ]);
+  ], ADMIN.password);
   const created = lastJsonLine(out, 'users create');
   if (created.is_admin !== true || !created.user_id) {
     throw new Error(`users create --admin should print {"user_id", "is_admin": true}, got ${JSON.stringify(created)}`);

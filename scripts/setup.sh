@@ -2,8 +2,9 @@
 # Idempotent set-up for a fresh Debian machine that has rustup, Node and npm.
 #
 #   scripts/setup.sh run    what running the server needs
-#   scripts/setup.sh test   what scripts/test.sh needs (rustfmt, clippy, wasm target, PostgreSQL)
+#   scripts/setup.sh test   what scripts/test.sh needs (rustfmt, clippy, wasm target, PostgreSQL, cargo-deny)
 #   scripts/setup.sh all    both (the default; KEYHOUSE_SETUP=run|test|all also works)
+#   scripts/setup.sh deny   cargo-deny alone; `audit`: cargo-audit alone (scripts/deny.sh uses both)
 #
 # Every step checks first and does nothing when its tool is already there in the
 # right version, so a warm machine pays (almost) nothing. Tools come only from apt,
@@ -18,6 +19,8 @@ TRUNK_VERSION="0.21.14"          # 0.22 needs a newer rustc
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate in Cargo.lock
 BINARYEN_VERSION="132"           # Debian's binaryen 108 miscompiles wasm-bindgen 0.2.130 output
 PLAYWRIGHT_CORE_VERSION="1.65"   # never its browser download
+CARGO_DENY_VERSION="0.20.2"      # supply-chain checks (deny.toml, scripts/deny.sh)
+CARGO_AUDIT_VERSION="0.22.2"     # only installed where the RustSec database can be fetched
 WASM_TARGET="wasm32-unknown-unknown"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -162,6 +165,29 @@ ensure_playwright_core() {
 }
 
 # ---------------------------------------------------------------------------
+# Supply-chain tools (scripts/deny.sh). Both build from source with
+# `cargo install --locked` (a few minutes each on a cold machine).
+# ---------------------------------------------------------------------------
+
+# cargo-deny, pinned: licenses, bans and sources in every test run.
+ensure_cargo_deny() {
+    if [ "$(cargo-deny --version 2>/dev/null || true)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+        log "cargo install cargo-deny@$CARGO_DENY_VERSION"
+        cargo install --locked "cargo-deny@$CARGO_DENY_VERSION"
+    fi
+}
+
+# cargo-audit, pinned. Not part of `test`: it only runs where the RustSec advisory
+# database can be had (scripts/deny.sh installs it then), which is not this
+# project's machines.
+ensure_cargo_audit() {
+    if [ "$(cargo-audit --version 2>/dev/null || true)" != "cargo-audit $CARGO_AUDIT_VERSION" ]; then
+        log "cargo install cargo-audit@$CARGO_AUDIT_VERSION"
+        cargo install --locked "cargo-audit@$CARGO_AUDIT_VERSION"
+    fi
+}
+
+# ---------------------------------------------------------------------------
 # Parts
 # ---------------------------------------------------------------------------
 
@@ -176,6 +202,7 @@ part_run() {
 part_test() {
     ensure_cargo
     ensure_rust_components
+    ensure_cargo_deny
     ensure_wasm_target
     ensure_postgres
     ensure_trunk
@@ -197,8 +224,10 @@ main() {
             run) part_run ;;
             test) part_test ;;
             all) part_run; part_test ;;
-            -h | --help) sed -n '2,6p' "${BASH_SOURCE[0]}"; return 0 ;;
-            *) die "unknown part '$part' (expected run, test or all)" ;;
+            deny) ensure_cargo; ensure_cargo_deny ;;
+            audit) ensure_cargo; ensure_cargo_audit ;;
+            -h | --help) sed -n '2,7p' "${BASH_SOURCE[0]}"; return 0 ;;
+            *) die "unknown part '$part' (expected run, test, all, deny or audit)" ;;
         esac
     done
     log "ok (${parts[*]})"

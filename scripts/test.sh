@@ -90,6 +90,7 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 # not compiled on the host.
 step "cargo clippy (wasm32: app, idp-component)" cargo clippy --locked \
     -p keyhouse-app -p keyhouse-idp-component --target wasm32-unknown-unknown -- -D warnings
+step "supply chain (cargo deny: licenses, bans, sources)" bash "$ROOT/scripts/deny.sh"
 step "tests on SQLite (unit, integration, doc)" sqlite_tests
 step "build the app (trunk build --release)" bash "$ROOT/scripts/build-app.sh"
 step "end-to-end tests in Chromium (e2e/)" e2e_tests

@@ -103,3 +103,38 @@ browserTest('the hostile name stays text on the connected-apps page and in the d
     await ops.close();
   }
 });
+
+// docs/threat-model.md row 55: the consent page loads nothing from a third
+// party. A client registered with a logo on its own host is shown with
+// initials; any request that would leave our origin is caught by the test
+// (and aborted, so no packet leaves this machine) and fails it.
+browserTest('the consent page loads nothing from a third party, not even the client logo', async ({ page }) => {
+  const ours = new URL(config.baseUrl).origin;
+  const gpt = new SimulatedGpt();
+  const out = execFileSync(
+    config.keyhouse.bin,
+    ['clients', 'create', '--name', 'Logo GPT', '--type', 'third_party', '--redirect-uri', gpt.redirectUri,
+      '--logo-uri', 'https://logos.invalid/logo.png', '--json'],
+    { env: { ...process.env, ...config.keyhouse.env }, encoding: 'utf8' },
+  );
+  const client = JSON.parse(out.trim());
+  const logged = new SimulatedGpt({ clientId: client.client_id, clientSecret: client.client_secret });
+  await logged.start();
+  const foreign = [];
+  await page.context().route((url) => url.origin !== ours && url.origin !== logged.origin, (route) => {
+    foreign.push(route.request().url());
+    return route.abort();
+  });
+  try {
+    await signUpThroughUi(page, newUser('logo'));
+    const consent = new ConsentPage(page);
+    await consent.goto(logged.authorizeUrl());
+    await consent.waitForConsent();
+    await page.waitForLoadState('networkidle');
+    assert.deepEqual(foreign, [], 'the consent page asked another host for something');
+    assert.equal(await page.locator('[data-testid="consent"] img').count(), 0, 'no logo image from the client host');
+  } finally {
+    await page.context().unrouteAll({ behavior: "ignoreErrors" }).catch(() => {});
+    await logged.stop();
+  }
+});

@@ -28,6 +28,9 @@ pub struct ConsentContext {
     pub organization: Option<OrganizationSummary>,
     /// The host app's name (the `app_name` prop).
     pub app_name: String,
+    /// Whether the app keeps access until it is revoked although it did not
+    /// ask for `offline_access` (its operator set it so).
+    pub continues_until_revoked: bool,
 }
 
 impl ConsentContext {
@@ -40,6 +43,7 @@ impl ConsentContext {
             user: start.user.clone(),
             organization: start.organization.clone(),
             app_name: app_name.to_owned(),
+            continues_until_revoked: start.continues_until_revoked,
         }
     }
 }
@@ -104,6 +108,18 @@ pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
         sections.push(ConsentSection {
             heading: format!("This will allow {} to:", ctx.client.name),
             items: grantable,
+        });
+    }
+    let offline_listed = ctx.scopes.iter().any(|s| s.scope == "offline_access");
+    if ctx.continues_until_revoked && !offline_listed {
+        sections.push(ConsentSection {
+            heading: "For how long:".into(),
+            items: vec![ConsentItem {
+                scope: Some("offline_access".into()),
+                text: "Keep this access until you revoke it, even when you are not using the app"
+                    .into(),
+                details: None,
+            }],
         });
     }
     if let Some(resource) = &ctx.resource {
@@ -291,7 +307,32 @@ mod tests {
             },
             organization: None,
             app_name: "Notes".into(),
+            continues_until_revoked: false,
         }
+    }
+
+    #[test]
+    fn a_refresh_policy_of_always_is_stated() {
+        let mut c = ctx(&[("notes:read", true)]);
+        assert!(
+            !default_manifest(&c)
+                .sections
+                .iter()
+                .any(|s| s.heading == "For how long:")
+        );
+        c.continues_until_revoked = true;
+        let m = default_manifest(&c);
+        let last = m.sections.iter().find(|s| s.heading == "For how long:");
+        assert!(last.is_some_and(|s| s.items[0].text.contains("until you revoke it")));
+        // Not twice when offline_access is requested anyway.
+        let mut c = ctx(&[("offline_access", true)]);
+        c.continues_until_revoked = true;
+        assert!(
+            !default_manifest(&c)
+                .sections
+                .iter()
+                .any(|s| s.heading == "For how long:")
+        );
     }
 
     #[test]

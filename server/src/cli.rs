@@ -33,17 +33,12 @@ struct Global {
     /// `sqlite://PATH?mode=rwc` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
-    /// The master key (base64 of 32 bytes) that encrypts signing keys at rest
-    /// and keys client-secret hashes. Without it, the key file is used.
-    #[arg(
-        long,
-        env = "KEYHOUSE_MASTER_KEY",
-        hide_env_values = true,
-        global = true
-    )]
-    master_key: Option<String>,
     /// The master key file, created (mode 0600) on first use. Default: beside
-    /// the SQLite database, or `data/keyhouse.key`.
+    /// the SQLite database, or `data/keyhouse.key`. The master key (base64 of
+    /// 32 bytes: it encrypts signing keys at rest and keys client-secret
+    /// hashes) can instead come from the environment variable
+    /// KEYHOUSE_MASTER_KEY; it is never a flag, since arguments are visible
+    /// to every user of the machine in the process list.
     #[arg(long, env = "KEYHOUSE_KEY_FILE", global = true)]
     key_file: Option<PathBuf>,
     /// The issuer URL (also the public base URL of the server). Default:
@@ -116,11 +111,22 @@ enum ClientsCommand {
         /// Access-token lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         access_token_ttl: i64,
-        /// When refresh tokens are issued: `always`, or `offline_access` (only
-        /// when that scope is granted). Default: `always` for third_party,
-        /// `offline_access` for the other types.
+        /// When refresh tokens are issued: `offline_access` (the default:
+        /// only when that scope is granted on consent) or `always` (consent
+        /// then says access continues until revoked).
         #[arg(long)]
         refresh_policy: Option<String>,
+        /// A grant type it may use (repeat): authorization_code,
+        /// refresh_token, client_credentials. Default: the first two.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Let it introspect access tokens issued to other clients.
+        #[arg(long)]
+        resource_server: bool,
+        /// Pin its token endpoint authentication method
+        /// (client_secret_basic or client_secret_post).
+        #[arg(long)]
+        token_endpoint_auth_method: Option<String>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -175,6 +181,15 @@ enum ClientsCommand {
         /// Extra access-token claims, a JSON object ("" removes it).
         #[arg(long)]
         claims_template: Option<String>,
+        /// The whole list of grant types (repeat).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// true or false: whether it may introspect other clients' tokens.
+        #[arg(long)]
+        resource_server: Option<bool>,
+        /// Pin an authentication method ("" unpins it).
+        #[arg(long)]
+        token_endpoint_auth_method: Option<String>,
     },
 }
 
@@ -185,9 +200,11 @@ enum UsersCommand {
         /// Email address.
         #[arg(long)]
         email: String,
-        /// Password (8 to 128 characters).
-        #[arg(long)]
-        password: String,
+        /// A file holding the password (8 to 128 characters; one line), or
+        /// `-` for standard input. Never a flag value: arguments are visible
+        /// to every user of the machine in the process list.
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
         /// Display name.
         #[arg(long, default_value = "")]
         name: String,
@@ -312,9 +329,11 @@ enum MembersCommand {
         /// Email address.
         #[arg(long)]
         email: String,
-        /// Password (8 to 128 characters).
-        #[arg(long)]
-        password: String,
+        /// A file holding the password (8 to 128 characters; one line), or
+        /// `-` for standard input. Never a flag value: arguments are visible
+        /// to every user of the machine in the process list.
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
         /// Display name.
         #[arg(long, default_value = "")]
         name: String,
@@ -430,7 +449,7 @@ async fn members(global: &Global, command: MembersCommand) -> Result<(), Error> 
         MembersCommand::Create {
             org,
             email,
-            password,
+            password_file,
             name,
             roles,
             json: as_json,
@@ -441,7 +460,7 @@ async fn members(global: &Global, command: MembersCommand) -> Result<(), Error> 
                 roles
             };
             let m = kh
-                .create_member(&org, &email, &password, &name, &roles)
+                .create_member(&org, &email, &read_secret(&password_file)?, &name, &roles)
                 .await?;
             if as_json {
                 println!(
@@ -569,6 +588,19 @@ pub fn example_config(issuer: &str) -> Config {
     config
 }
 
+/// Reads a secret from a file, or from standard input for `-`: the first
+/// line, without its line ending.
+fn read_secret(path: &Path) -> Result<String, Error> {
+    let text = if path.as_os_str() == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?
+    };
+    Ok(text.lines().next().unwrap_or("").to_owned())
+}
+
 fn key_file(global: &Global) -> PathBuf {
     if let Some(p) = &global.key_file {
         return p.clone();
@@ -596,9 +628,9 @@ async fn open(global: &Global) -> Result<Keyhouse, Error> {
 async fn open_as(global: &Global, issuer: &str) -> Result<Keyhouse, Error> {
     let store = Store::connect(&global.database_url).await?;
     store.migrate().await?;
-    let master = match &global.master_key {
-        Some(k) => MasterKey::from_base64(k)?,
-        None => MasterKey::load_or_create(&key_file(global))?,
+    let master = match std::env::var("KEYHOUSE_MASTER_KEY") {
+        Ok(k) if !k.is_empty() => MasterKey::from_base64(&k)?,
+        _ => MasterKey::load_or_create(&key_file(global))?,
     };
     Ok(Keyhouse::new(example_config(issuer), store, master).await?)
 }
@@ -622,10 +654,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Roles(c) => roles(&cli.global, c).await,
         Command::Users(UsersCommand::Create {
             email,
-            password,
+            password_file,
             name,
             admin,
         }) => {
+            let password = read_secret(&password_file)?;
             let kh = open(&cli.global).await?;
             let user = kh.create_user(&email, &password, &name).await?;
             if admin {
@@ -682,6 +715,9 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
             logo_uri,
             access_token_ttl,
             refresh_policy,
+            grant_types,
+            resource_server,
+            token_endpoint_auth_method,
             json: as_json,
         } => {
             let t = ClientType::parse(&client_type).ok_or_else(|| {
@@ -697,6 +733,9 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
                     format!("unknown refresh policy {p}: use always or offline_access")
                 })?),
             };
+            spec.grant_types = (!grant_types.is_empty()).then_some(grant_types);
+            spec.resource_server = resource_server;
+            spec.token_endpoint_auth_method = token_endpoint_auth_method;
             let created = kh.create_client(spec).await?;
             let c = &created.client;
             if as_json {
@@ -704,6 +743,8 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
                     "client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
                     "redirect_uris": c.redirect_uris, "access_token_ttl": c.access_token_ttl,
                     "refresh_policy": c.refresh_policy.as_str(),
+                    "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+                    "resource_server": c.resource_server,
                 });
                 if let Some(s) = &created.client_secret {
                     v["client_secret"] = json!(s);
@@ -758,6 +799,9 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
             refresh_policy,
             audience,
             claims_template,
+            grant_types,
+            resource_server,
+            token_endpoint_auth_method,
         } => {
             let client_type = match client_type {
                 None => None,
@@ -775,6 +819,9 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
                 refresh_policy,
                 audience,
                 claims_template,
+                grant_types: (!grant_types.is_empty()).then_some(grant_types),
+                resource_server,
+                token_endpoint_auth_method,
             };
             kh.update_client(&id, req, "cli").await?;
             println!("{}", json!(kh.admin_view(&id).await?));

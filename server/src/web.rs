@@ -97,7 +97,7 @@ fn policy(script_hashes: &[String]) -> String {
         script_src.push_str(&format!(" 'sha256-{h}'"));
     }
     format!(
-        "default-src 'self'; script-src {script_src}; style-src 'self'; img-src 'self' https: data:; \
+        "default-src 'self'; script-src {script_src}; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors 'none'"
     )

@@ -51,16 +51,16 @@ async fn operators_manage_connected_apps_and_others_cannot() {
         "--admin",
         "--email",
         "ops@example.test",
-        "--password",
-        PASSWORD,
+        "--password-file",
+        &common::secret_file(PASSWORD),
     ]);
     env.ok(&[
         "users",
         "create",
         "--email",
         "joe@example.test",
-        "--password",
-        PASSWORD,
+        "--password-file",
+        &common::secret_file(PASSWORD),
     ]);
     let key_out = env.ok(&["admin-keys", "create", "--name", "ci"]);
     let key = key_out
@@ -349,8 +349,8 @@ async fn a_user_sees_and_revokes_what_they_connected() {
         "create",
         "--email",
         "ann@example.test",
-        "--password",
-        PASSWORD,
+        "--password-file",
+        &common::secret_file(PASSWORD),
     ]);
     let (_server, base) = env.serve().await;
     let ann = login(&base, "ann@example.test").await;
@@ -390,8 +390,8 @@ async fn a_user_sees_and_revokes_what_they_connected() {
         "create",
         "--email",
         "bob@example.test",
-        "--password",
-        PASSWORD,
+        "--password-file",
+        &common::secret_file(PASSWORD),
     ]);
     let bob = login(&base, "bob@example.test").await;
     assert_eq!(
@@ -500,8 +500,8 @@ async fn custom_audience_and_claims_template_shape_the_access_token() {
         "create",
         "--email",
         "ann@example.test",
-        "--password",
-        PASSWORD,
+        "--password-file",
+        &common::secret_file(PASSWORD),
         "--name",
         "Ann",
     ]);

@@ -34,8 +34,8 @@ fn fixture(env: common::Env) -> Fixture {
             org,
             "--email",
             email,
-            "--password",
-            PASSWORD,
+            "--password-file",
+            &common::secret_file(PASSWORD),
             "--role",
             role,
         ]);
@@ -47,6 +47,9 @@ fn fixture(env: common::Env) -> Fixture {
         "Notes GPT",
         "--type",
         "third_party",
+        // A GPT given refresh tokens without offline_access by its operator.
+        "--refresh-policy",
+        "always",
         "--redirect-uri",
         REDIRECT,
         "--json",
@@ -408,7 +411,18 @@ async fn organization_policy_refuses_apps_and_ends_their_grants() {
             .is_some_and(|d| d.contains("Acme Inc") && d.contains("third-party")),
         "{e}"
     );
-    // Existing grants end: refresh is refused and the family is revoked.
+    // docs/threat-model.md row 47: existing grants end at once. The access
+    // token already issued is refused right after the change, before any
+    // refresh (the policy change revoked its family)...
+    assert_eq!(
+        bearer_get(format!("{base}/api/b2b/notes"), &t)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let seen = introspect(&base, &f, t["access_token"].as_str().expect("at")).await;
+    assert_eq!(seen["active"], false, "{seen}");
+    // ...and so is the refresh token.
     let res = reqwest::Client::new()
         .post(format!("{base}/oauth2/token"))
         .form(&[
@@ -547,34 +561,57 @@ async fn member_sign_in_refuses_alike_and_discovery_tokens_are_sealed() {
     );
 
     // A discovery token is bound to the members it proved: it cannot be
-    // altered, nor used for another organization.
-    let (_, found) = post(
-        &common::browser(),
-        format!("{base}/api/b2b/discovery"),
-        json!({"email": "boss@example.test", "password": PASSWORD}),
-    )
-    .await;
-    let token = found["discovery_token"].as_str().expect("token").to_owned();
-    let (status, _) = post(
-        &common::browser(),
-        format!("{base}/api/b2b/discovery/select"),
-        json!({"discovery_token": token, "organization_slug": "globex"}),
-    )
-    .await;
+    // altered, nor used for another organization; docs/threat-model.md row
+    // 50: nor by another browser, nor twice.
+    let d = common::browser();
+    let discover = || async {
+        let (_, found) = post(
+            &d,
+            format!("{base}/api/b2b/discovery"),
+            json!({"email": "boss@example.test", "password": PASSWORD}),
+        )
+        .await;
+        found["discovery_token"].as_str().expect("token").to_owned()
+    };
+    let select = |http: reqwest::Client, token: String, slug: &'static str| {
+        let url = format!("{base}/api/b2b/discovery/select");
+        async move {
+            post(
+                &http,
+                url,
+                json!({"discovery_token": token, "organization_slug": slug}),
+            )
+            .await
+            .0
+        }
+    };
+    let token = discover().await;
     assert_eq!(
-        status,
+        select(common::browser(), token.clone(), "acme").await,
+        StatusCode::UNAUTHORIZED,
+        "another browser cannot use it"
+    );
+    assert_eq!(
+        select(d.clone(), token.clone(), "globex").await,
         StatusCode::UNAUTHORIZED,
         "boss is not a member of globex"
     );
+    let token = discover().await;
     let mut forged = token.clone();
     forged.insert(0, 'x');
-    let (status, _) = post(
-        &common::browser(),
-        format!("{base}/api/b2b/discovery/select"),
-        json!({"discovery_token": forged, "organization_slug": "acme"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        select(d.clone(), forged, "acme").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        select(d.clone(), token.clone(), "acme").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        select(d.clone(), token, "acme").await,
+        StatusCode::UNAUTHORIZED,
+        "a discovery token works once"
+    );
 
     // Logout ends the member session server-side.
     let res = http
@@ -626,4 +663,114 @@ async fn member_session_cookies_carry_the_production_flags() {
         assert_eq!(cookie.contains("; Secure"), secure, "{cookie}");
         assert_eq!(res.headers()["cache-control"], "no-store");
     }
+}
+
+async fn introspect(base: &str, f: &Fixture, token: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/oauth2/introspect"))
+        .form(&[
+            ("token", token),
+            ("client_id", f.client_id.as_str()),
+            ("client_secret", f.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// docs/threat-model.md row 47: a role downgrade ends the grants the new
+/// roles no longer cover at once: the access token already issued is
+/// refused by introspection and the organization API with no refresh in
+/// between; grants the new roles still cover keep working.
+#[tokio::test]
+async fn a_role_downgrade_ends_the_grants_it_no_longer_covers_at_once() {
+    let f = fixture(common::env().await);
+    let (_server, base) = f.env.serve().await;
+    // m is an admin of globex: it may grant notes:write there.
+    let m = member(&base, "m@example.test", "globex").await;
+    let writer = token(
+        &base,
+        &m,
+        &f,
+        "openid notes:read notes:write offline_access",
+    )
+    .await;
+    let claims = jwt_claims(writer["access_token"].as_str().expect("at"));
+    assert!(
+        claims["scope"]
+            .as_str()
+            .is_some_and(|s| s.contains("notes:write")),
+        "{claims}"
+    );
+    let member_id = claims["sub"].as_str().expect("sub").to_owned();
+    let plain = token(&base, &m, &f, "openid").await;
+    let at = writer["access_token"].as_str().expect("at");
+    assert_eq!(introspect(&base, &f, at).await["active"], true);
+    assert_eq!(
+        bearer_get(format!("{base}/api/b2b/notes"), &writer)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Another admin so m may be demoted, then the demotion.
+    let boss = m.clone();
+    let settings: Value = boss
+        .get(format!("{base}/api/b2b/organization"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(settings["members"].is_array(), "{settings}");
+    f.env.ok(&[
+        "members",
+        "create",
+        "--org",
+        "globex",
+        "--email",
+        "second@example.test",
+        "--password-file",
+        &common::secret_file(PASSWORD),
+        "--role",
+        "admin",
+    ]);
+    let res = boss
+        .put(format!("{base}/api/b2b/members/{member_id}/roles"))
+        .json(&json!({"roles": ["member"]}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // The write grant ended now, not at the next refresh.
+    assert_eq!(introspect(&base, &f, at).await["active"], false);
+    assert_eq!(
+        bearer_get(format!("{base}/api/b2b/notes"), &writer)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                writer["refresh_token"].as_str().expect("rt"),
+            ),
+            ("client_id", &f.client_id),
+            ("client_secret", &f.client_secret),
+        ])
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // A grant the member role still covers is untouched.
+    let plain_at = plain["access_token"].as_str().expect("at");
+    assert_eq!(introspect(&base, &f, plain_at).await["active"], true);
 }

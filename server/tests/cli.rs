@@ -105,8 +105,8 @@ async fn bad_input_is_refused_with_a_message() {
             "create",
             "--email",
             "not-an-email",
-            "--password",
-            "long enough password",
+            "--password-file",
+            &common::secret_file("long enough password"),
         ],
     ];
     for args in table {
@@ -127,8 +127,8 @@ async fn users_keys_migrate_and_serve() {
         "create",
         "--email",
         "ada@example.com",
-        "--password",
-        "correct horse",
+        "--password-file",
+        &common::secret_file("correct horse"),
         "--name",
         "Ada",
     ]);
@@ -138,8 +138,8 @@ async fn users_keys_migrate_and_serve() {
             "create",
             "--email",
             "ADA@example.com",
-            "--password",
-            "correct horse"
+            "--password-file",
+            &common::secret_file("correct horse")
         ])
         .status
         .success()

@@ -121,6 +121,9 @@ async fn kill_9_under_load_loses_nothing_that_was_answered() {
         "GPT",
         "--type",
         "third_party",
+        // A GPT given refresh tokens without offline_access by its operator.
+        "--refresh-policy",
+        "always",
         "--redirect-uri",
         REDIRECT,
         "--json",
@@ -135,8 +138,8 @@ async fn kill_9_under_load_loses_nothing_that_was_answered() {
         "create",
         "--email",
         "ada@example.com",
-        "--password",
-        "correct horse",
+        "--password-file",
+        &common::secret_file("correct horse"),
     ]);
 
     let (mut server, base) = e.serve().await;

@@ -22,6 +22,9 @@ fn register(env: &common::Env) -> Agent {
         "Notes GPT",
         "--type",
         "third_party",
+        // A GPT given refresh tokens without offline_access by its operator.
+        "--refresh-policy",
+        "always",
         "--redirect-uri",
         REDIRECT,
         "--json",

@@ -149,6 +149,13 @@ async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClient, OAuthErr
             .map_err(store_error)?,
         audience: c.audience.clone(),
         claims_template: c.claims_template.clone(),
+        grant_types: c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        resource_server: c.resource_server,
+        token_endpoint_auth_method: c.token_endpoint_auth_method.clone(),
     })
 }
 
@@ -218,6 +225,19 @@ impl Keyhouse {
         if let Some(t) = req.claims_template {
             c.claims_template = Some(t.trim().to_owned()).filter(|t| !t.is_empty());
             changed.push("claims_template");
+        }
+        if let Some(g) = &req.grant_types {
+            c.grant_types = keyhouse_core::client::validate_grant_types(c.client_type, g)?;
+            changed.push("grant_types");
+        }
+        if let Some(r) = req.resource_server {
+            c.resource_server = r;
+            changed.push("resource_server");
+        }
+        if let Some(m) = &req.token_endpoint_auth_method {
+            let m = Some(m.trim()).filter(|m| !m.is_empty());
+            c.token_endpoint_auth_method = crate::manage::validate_auth_method(c.client_type, m)?;
+            changed.push("token_endpoint_auth_method");
         }
         keyhouse_core::client::validate_audience(c.audience.as_deref())?;
         if let Some(t) = &c.claims_template {
@@ -340,6 +360,9 @@ pub(crate) async fn create_client(
     spec.refresh_policy = refresh_policy(req.refresh_policy.as_deref())?;
     spec.audience = req.audience.filter(|a| !a.trim().is_empty());
     spec.claims_template = req.claims_template.filter(|t| !t.trim().is_empty());
+    spec.grant_types = req.grant_types;
+    spec.resource_server = req.resource_server;
+    spec.token_endpoint_auth_method = req.token_endpoint_auth_method;
     let created = kh.create_client(spec).await?;
     let c = &created.client;
     kh.audit(
@@ -584,7 +607,8 @@ pub(crate) async fn connected_apps(
                 client_id: c.id.clone(),
                 name: c.name.clone(),
                 description: c.description.clone(),
-                logo_uri: c.logo_uri.clone(),
+                // As on consent (docs/threat-model.md row 55).
+                logo_uri: None,
                 client_type: c.client_type,
             },
             scopes,

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use keyhouse_core::authorize::{
     self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect,
 };
-use keyhouse_core::client::Client;
+use keyhouse_core::client::{Client, GrantType, RefreshPolicy};
 use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, consent, redirect_uri, secret};
 use keyhouse_store::NewCode;
 use keyhouse_types::{
@@ -37,6 +37,8 @@ struct Subject {
     user: SessionUser,
     /// For members: their session, organization and permissions.
     member: Option<Box<CurrentMember>>,
+    /// The hash of the session id, for per-session limits.
+    session_key: String,
 }
 
 impl Subject {
@@ -51,11 +53,13 @@ impl Subject {
                 auth_time: s.session.auth_time,
                 user: session::session_user(&s.user),
                 member: None,
+                session_key: s.session.id_hash,
             }),
             Side::Members => kh.member_session(headers).await?.map(|m| Subject {
                 id: m.member.id.clone(),
                 auth_time: m.session.auth_time,
                 user: m.user(),
+                session_key: m.session.id_hash.clone(),
                 member: Some(Box::new(m)),
             }),
         })
@@ -258,7 +262,12 @@ async fn describe(
                         client_id: client.id.clone(),
                         name: client.name.clone(),
                         description: client.description.clone(),
-                        logo_uri: client.logo_uri.clone(),
+                        // docs/threat-model.md row 55: the consent page
+                        // loads nothing from the client's host (a logo fetch
+                        // would tell it who looked at consent, and when);
+                        // initials stand in until logos are served through
+                        // Keyhouse.
+                        logo_uri: None,
                         client_type: client.client_type,
                     },
                     redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
@@ -270,6 +279,10 @@ async fn describe(
                         .as_ref()
                         .map(|m| b2b::summary(&m.organization)),
                     user: subject.user,
+                    // docs/threat-model.md row 51: a refresh token that comes
+                    // without offline_access is stated on consent.
+                    continues_until_revoked: client.refresh_policy == RefreshPolicy::Always
+                        && client.allows_grant(GrantType::RefreshToken),
                 },
             ))))
         }
@@ -313,6 +326,25 @@ async fn record(
                 ..
             } => (request, client, subject, consent_required),
         };
+    // docs/threat-model.md row 49: every decision writes a code and a token
+    // family; one session cannot write them without bound.
+    let limit = kh.config().decisions_per_session_per_minute;
+    if limit > 0 {
+        let bucket = format!("decide:{}", subject.session_key);
+        let hits = kh
+            .store()
+            .hit(&bucket, 60, kh.now())
+            .await
+            .map_err(store_error)?;
+        if hits > limit {
+            tracing::warn!(subject = %subject.id, hits, "authorization decisions throttled");
+            return Err(OAuthError::new(
+                ErrorCode::TooManyAttempts,
+                "too many authorization requests; wait a minute and try again",
+            )
+            .into());
+        }
+    }
     let issuer = &kh.config().issuer;
     if !decision.consent_granted {
         tracing::info!(client_id = %client.id, subject = %subject.id, "consent denied");

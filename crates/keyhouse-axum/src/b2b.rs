@@ -24,7 +24,7 @@ use keyhouse_types::{OrganizationSummary, SessionUser};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, BearerError, store_error};
 use crate::session::{self, read_cookie, set_named_cookie, with_cookie};
-use crate::{AccessToken, Keyhouse};
+use crate::{AccessToken, Keyhouse, TokenSubject};
 
 /// How long a discovery token lets the user pick an organization, seconds.
 const DISCOVERY_TTL: i64 = 600;
@@ -110,6 +110,39 @@ pub(crate) fn member_cookie_name(kh: &Keyhouse) -> &'static str {
 }
 
 impl Keyhouse {
+    /// Revokes the live token families of an organization (of one member
+    /// when `member_id` is given) for which `refused` answers true; returns
+    /// how many.
+    pub(crate) async fn revoke_families_where<F, Fut>(
+        &self,
+        organization_id: &str,
+        member_id: Option<&str>,
+        refused: F,
+    ) -> Result<usize, OAuthError>
+    where
+        F: Fn(keyhouse_store::FamilyRecord) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let now = self.now();
+        let families = self
+            .store()
+            .live_families_in_organization(organization_id, member_id, now)
+            .await
+            .map_err(store_error)?;
+        let mut revoked = 0;
+        for f in families {
+            let id = f.id.clone();
+            if refused(f).await {
+                self.store()
+                    .revoke_family(&id, now)
+                    .await
+                    .map_err(store_error)?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     /// The RBAC policy (roles and custom scopes), read from the store.
     pub async fn rbac(&self) -> Result<Policy, OAuthError> {
         let (roles, scopes) = self.store().rbac_policy().await.map_err(store_error)?;
@@ -206,13 +239,23 @@ impl Keyhouse {
 
     /// A discovery token: proof that the password matched these member
     /// records, until `exp`. HMAC under the deployment's secret key.
-    fn discovery_token(&self, member_ids: &[String], exp: i64) -> String {
-        let payload = URL_SAFE_NO_PAD.encode(format!("{exp}|{}", member_ids.join(",")));
+    /// A sealed discovery token for `member_ids`, bound to the browser that
+    /// holds `binding` (a random value sent to it as a cookie) and naming a
+    /// fresh id so it can be used once (docs/threat-model.md row 50).
+    fn discovery_token(&self, member_ids: &[String], exp: i64, binding: &str) -> String {
+        let jti = secret::generate_id("disc", &mut rand::rng());
+        let payload = URL_SAFE_NO_PAD.encode(format!(
+            "{exp}|{jti}|{}|{}",
+            secret::hash_token(binding),
+            member_ids.join(",")
+        ));
         let mac = secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
         format!("{payload}.{mac}")
     }
 
-    fn check_discovery_token(&self, token: &str) -> Option<Vec<String>> {
+    /// The token's id and member ids, if it is ours, unexpired and bound to
+    /// `binding`.
+    fn check_discovery_token(&self, token: &str, binding: &str) -> Option<(String, Vec<String>)> {
         let (payload, mac) = token.split_once('.')?;
         let expected =
             secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
@@ -220,11 +263,15 @@ impl Keyhouse {
             return None;
         }
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        let (exp, ids) = raw.split_once('|')?;
+        let mut parts = raw.splitn(4, '|');
+        let (exp, jti, bound, ids) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if exp.parse::<i64>().ok()? <= self.now() {
             return None;
         }
-        Some(ids.split(',').map(str::to_owned).collect())
+        if !secret::hashes_equal(&secret::hash_token(binding), bound) {
+            return None;
+        }
+        Some((jti.to_owned(), ids.split(',').map(str::to_owned).collect()))
     }
 }
 
@@ -293,11 +340,20 @@ pub(crate) async fn login(
 
 /// `POST /api/b2b/discovery`: the organizations where these credentials
 /// belong to an active member. No match answers like a wrong password.
+///
+/// Exactly one password hash is checked per request, whatever the number of
+/// memberships, so the answer's timing does not tell how many organizations
+/// an address belongs to (docs/threat-model.md row 59). Memberships of one
+/// address share a credential when they were created with the same password
+/// (see `Keyhouse::create_member`); discovery proves the first membership's
+/// credential and lists every membership holding that same one. A
+/// membership with a password of its own is reached through its
+/// organization's own sign-in.
 pub(crate) async fn discovery(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
     Json(req): Json<DiscoveryRequest>,
-) -> Result<Json<DiscoveryResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let (kh_ref, password) = (&kh, &req.password);
     let matched = session::throttled(&kh, &req.email, ip, |email| async move {
         let kh = kh_ref;
@@ -309,18 +365,21 @@ pub(crate) async fn discovery(
                 .map_err(store_error)?,
             None => Vec::new(),
         };
-        if candidates.is_empty() {
+        let Some(first) = candidates.first() else {
             // Same work as a real check: no timing difference for unknown emails.
             session::verify_password(kh, password, None).await;
             return Ok(None);
+        };
+        let credential = first.password_hash.clone();
+        if !session::verify_password(kh, password, Some(credential.clone())).await {
+            return Ok(None);
         }
-        let mut matched = Vec::new();
-        for m in candidates {
-            if session::verify_password(kh, password, Some(m.password_hash.clone())).await {
-                matched.push(m);
-            }
-        }
-        Ok((!matched.is_empty()).then_some(matched))
+        Ok(Some(
+            candidates
+                .into_iter()
+                .filter(|m| m.password_hash == credential)
+                .collect::<Vec<_>>(),
+        ))
     })
     .await?;
     let mut organizations = Vec::new();
@@ -336,10 +395,22 @@ pub(crate) async fn discovery(
     }
     organizations.sort_by_key(|o| o.name.to_lowercase());
     let ids: Vec<String> = matched.into_iter().map(|m| m.id).collect();
-    Ok(Json(DiscoveryResponse {
+    let binding = secret::generate_token(&mut rand::rng());
+    let cookie = set_named_cookie(&kh, discovery_cookie_name(&kh), &binding, DISCOVERY_TTL)
+        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    let body = DiscoveryResponse {
         organizations,
-        discovery_token: kh.discovery_token(&ids, kh.now() + DISCOVERY_TTL),
-    }))
+        discovery_token: kh.discovery_token(&ids, kh.now() + DISCOVERY_TTL, &binding),
+    };
+    Ok(with_cookie(Json(body).into_response(), cookie))
+}
+
+fn discovery_cookie_name(kh: &Keyhouse) -> &'static str {
+    if kh.config().secure_cookies() {
+        "__Host-keyhouse_discovery"
+    } else {
+        "keyhouse_discovery"
+    }
 }
 
 /// `POST /api/b2b/discovery/select`: signs in to one discovered organization.
@@ -354,9 +425,21 @@ pub(crate) async fn discovery_select(
             "the sign-in has expired; enter your email and password again",
         )
     };
-    let ids = kh
-        .check_discovery_token(&req.discovery_token)
+    // docs/threat-model.md row 50: only the browser that proved the
+    // password, and only once.
+    let binding = read_cookie(&headers, discovery_cookie_name(&kh)).unwrap_or("");
+    let (jti, ids) = kh
+        .check_discovery_token(&req.discovery_token, binding)
         .ok_or_else(expired)?;
+    let uses = kh
+        .store()
+        .hit(&format!("discovery:{jti}"), DISCOVERY_TTL, kh.now())
+        .await
+        .map_err(store_error)?;
+    if uses > 1 {
+        tracing::warn!(%jti, "discovery token presented again");
+        return Err(expired().into());
+    }
     let org = kh
         .store()
         .find_organization_by_slug(&req.organization_slug)
@@ -446,6 +529,22 @@ pub(crate) async fn set_connected_apps(
         .await
         .map_err(store_error)?;
     tracing::info!(organization_id = %me.organization.id, member_id = %me.member.id, ?settings, "connected apps settings changed");
+    // docs/threat-model.md row 47: the apps the new policy refuses lose
+    // their grants in this organization at once.
+    let (kh_ref, settings_ref) = (&kh, &settings);
+    let revoked = kh
+        .revoke_families_where(&me.organization.id, None, |f| async move {
+            match kh_ref.client(&f.client_id).await {
+                Ok(Some(c)) => !settings_ref.allows(&c.id, c.client_type),
+                Ok(None) => true,
+                // Unknown answer: keep the grant; refresh checks again.
+                Err(_) => false,
+            }
+        })
+        .await?;
+    if revoked > 0 {
+        tracing::info!(organization_id = %me.organization.id, revoked, "grants of apps the organization now refuses revoked");
+    }
     Ok(Json(settings))
 }
 
@@ -490,6 +589,18 @@ pub(crate) async fn set_member_roles(
         .await
         .map_err(store_error)?;
     tracing::info!(organization_id = %me.organization.id, by = %me.member.id, member_id = %target.id, ?roles, "member roles changed");
+    // docs/threat-model.md row 47: grants the new roles no longer cover end
+    // now, access tokens included, not at their next refresh.
+    let permissions = policy.permissions_of(&roles);
+    let (policy, permissions) = (&policy, &permissions);
+    let revoked = kh
+        .revoke_families_where(&me.organization.id, Some(&target.id), |f| async move {
+            !f.scopes.iter().all(|s| policy.grantable(permissions, s))
+        })
+        .await?;
+    if revoked > 0 {
+        tracing::info!(member_id = %target.id, revoked, "grants beyond the new roles revoked");
+    }
     let mut updated = target.clone();
     updated.roles = roles;
     Ok(Json(member_info(&updated)))
@@ -598,17 +709,21 @@ where
         let unavailable = |e: OAuthError| BearerError::unavailable(e.to_string());
         if parts.headers.contains_key(AUTHORIZATION) {
             let token = AccessToken::from_request_parts(parts, state).await?;
-            let Some(org) = token.claims.organization.clone() else {
+            let TokenSubject::Member {
+                member_id,
+                organization_id,
+            } = token.subject()
+            else {
                 return Err(BearerError::invalid(
                     "this API needs a token issued for a member of an organization",
                 ));
             };
             let member = kh
                 .store()
-                .find_member(&token.claims.sub)
+                .find_member(member_id)
                 .await
                 .map_err(|e| unavailable(store_error(e)))?
-                .filter(|m| m.is_active() && m.organization_id == org.organization_id)
+                .filter(|m| m.is_active() && m.organization_id == organization_id)
                 .ok_or_else(|| {
                     BearerError::invalid("the member no longer belongs to the organization")
                 })?;

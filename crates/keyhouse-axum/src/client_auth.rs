@@ -118,6 +118,17 @@ impl Keyhouse {
             let _ = secret::hash_client_secret(&self.0.secret_key, auth.secret().unwrap_or(""));
             return Err(failed().with_debug(format!("unknown client {}", auth.client_id())));
         };
+        // docs/threat-model.md row 60: a client registered with one method
+        // cannot authenticate with another.
+        if let Some(pinned) = &client.token_endpoint_auth_method
+            && pinned != auth.method()
+        {
+            return Err(failed().with_debug(format!(
+                "{} authenticated with {}, registered for {pinned}",
+                client.id,
+                auth.method()
+            )));
+        }
         match (client.is_public(), auth.secret()) {
             (true, None) => Ok((client, auth)),
             (true, Some(_)) => Err(failed().with_debug("public client sent a secret")),

@@ -21,7 +21,9 @@ use crate::session::{self, CurrentSession};
 /// ```ignore
 /// async fn list_notes(token: AccessToken) -> Result<Json<Vec<Note>>, BearerError> {
 ///     token.require_scope("notes:read")?;
-///     // token.subject() is the user id
+///     let TokenSubject::User(user_id) = token.subject() else {
+///         return Err(BearerError::invalid("this API acts for users"));
+///     };
 /// }
 /// ```
 #[derive(Debug, Clone)]
@@ -30,10 +32,38 @@ pub struct AccessToken {
     pub claims: AccessTokenClaims,
 }
 
+/// Who an access token acts for. A `client_credentials` token has no user:
+/// its `sub` is the client's id, and a resource server that read `sub` as a
+/// user id would let a client act as whichever user shares that id. The
+/// type makes the difference impossible to miss (docs/threat-model.md
+/// row 46).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSubject<'a> {
+    /// A user, through a grant they gave the client.
+    User(&'a str),
+    /// A member of an organization, through a grant made in it.
+    Member {
+        /// The member id.
+        member_id: &'a str,
+        /// Their organization.
+        organization_id: &'a str,
+    },
+    /// The client itself (`client_credentials`): no user at all.
+    Client(&'a str),
+}
+
 impl AccessToken {
-    /// The user (or, for client_credentials, the client).
-    pub fn subject(&self) -> &str {
-        &self.claims.sub
+    /// Who the token acts for.
+    pub fn subject(&self) -> TokenSubject<'_> {
+        match (&self.claims.fid, &self.claims.organization) {
+            (None, _) => TokenSubject::Client(&self.claims.client_id),
+            (Some(_), Some(org)) => TokenSubject::Member {
+                member_id: &self.claims.sub,
+                organization_id: &org.organization_id,
+            },
+            (Some(_), None) => TokenSubject::User(&self.claims.sub),
+        }
     }
 
     /// Whether the token carries `scope`.
@@ -160,7 +190,8 @@ impl Caller {
     pub fn user_id(&self) -> &str {
         match self {
             Caller::Session(s) => &s.user.id,
-            Caller::Token(t) => t.subject(),
+            // Built only from user tokens (see `from_request_parts`).
+            Caller::Token(t) => &t.claims.sub,
         }
     }
 
@@ -192,19 +223,17 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(AUTHORIZATION) {
             let token = AccessToken::from_request_parts(parts, state).await?;
-            if token.claims.fid.is_none() {
-                return Err(BearerError::invalid(
+            return match token.subject() {
+                TokenSubject::User(_) => Ok(Caller::Token(Box::new(token))),
+                TokenSubject::Client(_) => Err(BearerError::invalid(
                     "this API needs a token issued for a user, not a client_credentials token",
-                ));
-            }
-            if token.claims.organization.is_some() {
+                )),
                 // A member's token acts in its organization only (its
                 // organization APIs use `MemberCaller`).
-                return Err(BearerError::invalid(
+                TokenSubject::Member { .. } => Err(BearerError::invalid(
                     "this API needs a user's token, not an organization member's",
-                ));
-            }
-            return Ok(Caller::Token(Box::new(token)));
+                )),
+            };
         }
         let kh = Keyhouse::from_ref(state);
         let session = kh

@@ -11,9 +11,12 @@ use crate::Keyhouse;
 use crate::error::{TokenError, store_error};
 use crate::token::parse_form;
 
-/// Tells a confidential client whether a token is active. Access tokens
-/// may be introspected by any confidential client (resource servers are
-/// clients too); refresh tokens only by the client they were issued to.
+/// Tells a confidential client whether a token is active. An access token
+/// may be introspected by the client it was issued to and by clients the
+/// operator marked as resource servers; a refresh token only by its own
+/// client. To anyone else every token is `{"active": false}` (RFC 7662
+/// §2.2), so one client cannot read another's grants (docs/threat-model.md
+/// row 57).
 pub(crate) async fn introspect(
     State(kh): State<Keyhouse>,
     headers: HeaderMap,
@@ -32,7 +35,9 @@ pub(crate) async fn introspect(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let now = kh.now();
-    if let Some(c) = kh.verify_access_token(token, None).await? {
+    if let Some(c) = kh.verify_access_token(token, None).await?
+        && (c.client_id == client.id || client.resource_server)
+    {
         let mut body = json!({
             "active": true,
             "token_type": "Bearer",

@@ -47,7 +47,7 @@ use keyhouse_store::Store;
 pub use b2b::{CurrentMember, MemberCaller};
 pub use client_ip::{ClientIp, IpRange};
 pub use config::Config;
-pub use extract::{AccessToken, Caller};
+pub use extract::{AccessToken, Caller, TokenSubject};
 pub use keys::{Keys, MasterKey, SigningAlg};
 pub use security_headers::SecurityHeadersLayer;
 pub use serve::{ServeOptions, serve, serve_with};

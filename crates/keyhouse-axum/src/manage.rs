@@ -1,7 +1,7 @@
 //! Operator actions shared by the CLI, tests and (later) the admin API:
 //! creating and deleting clients and users, rotating keys.
 
-use keyhouse_core::client::{self, Client, RefreshPolicy};
+use keyhouse_core::client::{self, Client, GrantType, RefreshPolicy};
 use keyhouse_core::rbac::{self, Policy};
 use keyhouse_core::{ClientType, ErrorCode, OAuthError, secret};
 use keyhouse_store::{Member, NewClient, Organization, StoreError, User};
@@ -32,6 +32,14 @@ pub struct ClientSpec {
     pub audience: Option<String>,
     /// Extra access-token claims (see `keyhouse_core::claims::render_template`).
     pub claims_template: Option<String>,
+    /// Grant types (default: authorization_code and refresh_token;
+    /// `client_credentials` only when named here).
+    pub grant_types: Option<Vec<String>>,
+    /// Whether it may introspect other clients' access tokens.
+    pub resource_server: bool,
+    /// `client_secret_basic` or `client_secret_post`; `None` pins the
+    /// method of its first authentication.
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 impl ClientSpec {
@@ -47,7 +55,34 @@ impl ClientSpec {
             refresh_policy: None,
             audience: None,
             claims_template: None,
+            grant_types: None,
+            resource_server: false,
+            token_endpoint_auth_method: None,
         }
+    }
+}
+
+/// Checks a requested token-endpoint authentication method: a confidential
+/// client uses `client_secret_basic` or `client_secret_post`, a public one
+/// `none`.
+pub(crate) fn validate_auth_method(
+    client_type: ClientType,
+    method: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let ok = match method {
+        None => return Ok(None),
+        Some("none") => client_type.is_public(),
+        Some("client_secret_basic" | "client_secret_post") => !client_type.is_public(),
+        Some(_) => false,
+    };
+    if ok {
+        Ok(method.map(str::to_owned))
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            "token_endpoint_auth_method must be client_secret_basic or client_secret_post \
+             (none for public clients)",
+        ))
     }
 }
 
@@ -83,6 +118,12 @@ impl Keyhouse {
         if let Some(t) = &spec.claims_template {
             keyhouse_core::claims::validate_template(t)?;
         }
+        let grant_types = match &spec.grant_types {
+            Some(list) => client::validate_grant_types(spec.client_type, list)?,
+            None => GrantType::defaults(),
+        };
+        let auth_method =
+            validate_auth_method(spec.client_type, spec.token_endpoint_auth_method.as_deref())?;
         // ThreadRng is not Send: use it before the first await.
         let (new, c, client_secret) = {
             let mut rng = rand::rng();
@@ -94,12 +135,13 @@ impl Keyhouse {
                 logo_uri: spec.logo_uri,
                 redirect_uris: spec.redirect_uris,
                 access_token_ttl: spec.access_token_ttl,
-                refresh_policy: spec
-                    .refresh_policy
-                    .unwrap_or_else(|| RefreshPolicy::default_for(spec.client_type)),
+                refresh_policy: spec.refresh_policy.unwrap_or_default(),
                 created_at: self.now(),
                 audience: spec.audience,
                 claims_template: spec.claims_template,
+                grant_types,
+                resource_server: spec.resource_server,
+                token_endpoint_auth_method: auth_method,
             };
             let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
             let new = NewClient {
@@ -221,12 +263,37 @@ impl Keyhouse {
                 "unknown role (see `keyhouse roles list`)",
             ));
         }
+        // The same address with the same password shares one credential
+        // across organizations, so discovery proves it with one hash check
+        // (docs/threat-model.md row 59).
+        let existing = self
+            .store()
+            .members_with_email(&email, 1)
+            .await
+            .map_err(store_error)?;
+        let shared = match existing.first() {
+            Some(m)
+                if crate::session::verify_password(
+                    self,
+                    password,
+                    Some(m.password_hash.clone()),
+                )
+                .await =>
+            {
+                Some(m.password_hash.clone())
+            }
+            _ => None,
+        };
+        let password_hash = match shared {
+            Some(h) => h,
+            None => crate::session::hash_password(self, password).await?,
+        };
         let member = Member {
             id: secret::generate_id("member", &mut rand::rng()),
             organization_id: org.id,
             email,
             name: name.trim().to_owned(),
-            password_hash: crate::session::hash_password(self, password).await?,
+            password_hash,
             roles: roles.to_vec(),
             status: "active".to_owned(),
             updated_at: self.now(),

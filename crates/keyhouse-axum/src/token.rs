@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use keyhouse_core::claims::{
     AccessTokenClaims, IdTokenClaims, OrganizationClaim, ProfileClaims, UserProfile, at_hash,
 };
-use keyhouse_core::client::{Client, RefreshPolicy};
+use keyhouse_core::client::{Client, GrantType, RefreshPolicy};
 use keyhouse_core::scope::{OFFLINE_ACCESS, OPENID};
 use keyhouse_core::token::{Form, TokenRequest};
 use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, authorize, pkce, secret};
@@ -68,6 +68,20 @@ pub(crate) async fn token(
     // (docs/threat-model.md row 44).
     let (client, _) = kh.authenticate_client(&headers, &form).await?;
     let request = TokenRequest::parse(&form)?;
+    // docs/threat-model.md row 46: each client uses only the grants it was
+    // registered for.
+    if !client.allows_grant(request.grant_type()) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for this grant type",
+        )
+        .with_debug(format!(
+            "{} asked for {}",
+            client.id,
+            request.grant_type().as_str()
+        ))
+        .into());
+    }
     let response = match request {
         TokenRequest::AuthorizationCode {
             code,
@@ -211,6 +225,23 @@ impl Keyhouse {
         Ok(keyhouse_core::claims::render_template(template, &user))
     }
 
+    /// The part of `scopes` a member's current roles let them grant.
+    async fn grantable_now(
+        &self,
+        member_id: &str,
+        scopes: &ScopeSet,
+    ) -> Result<ScopeSet, OAuthError> {
+        let member = self
+            .store()
+            .find_member(member_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| OAuthError::invalid_grant("the member no longer exists"))?;
+        let policy = self.rbac().await?;
+        let permissions = policy.permissions_of(&member.roles);
+        Ok(scopes.filter(|s| policy.grantable(&permissions, s)))
+    }
+
     /// For a grant made in an organization: its claim, once the member is
     /// still active there and the organization still allows the client
     /// (a refresh after either changed is refused).
@@ -243,8 +274,13 @@ impl Keyhouse {
     }
 }
 
+/// docs/threat-model.md row 51: a refresh token only when `offline_access`
+/// was granted on consent, or the operator set the client's policy to
+/// `always` (consent then says access continues until revoked); never to a
+/// client not registered for the refresh grant.
 fn issues_refresh(client: &Client, scopes: &ScopeSet) -> bool {
-    client.refresh_policy == RefreshPolicy::Always || scopes.contains(OFFLINE_ACCESS)
+    client.allows_grant(GrantType::RefreshToken)
+        && (client.refresh_policy == RefreshPolicy::Always || scopes.contains(OFFLINE_ACCESS))
 }
 
 async fn authorization_code(
@@ -417,6 +453,12 @@ async fn refresh(
             return Err(e);
         }
     };
+    // docs/threat-model.md row 47: a member's refresh carries only what
+    // their roles cover now, whatever the family was granted.
+    let scopes = match &organization {
+        Some(_) => kh.grantable_now(&family.subject_id, &scopes).await?,
+        None => scopes,
+    };
     let access_token = kh.mint_access_token(&Mint {
         client,
         subject: &family.subject_id,
@@ -453,15 +495,17 @@ fn client_credentials(
     }
     let scopes = scope.unwrap_or_default();
     kh.config().scopes.check_known(&scopes)?;
-    // User scopes make no sense without a user.
+    // Only machine scopes: a scope that acts for a user is never granted to
+    // a client alone (docs/threat-model.md row 46).
     if let Some(s) = scopes
         .iter()
         .find(|s| kh.config().scopes.get(s).is_some_and(|d| !d.machine))
     {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
-            format!("{s} needs a user; it cannot be granted to a client alone"),
-        ));
+            "a requested scope needs a user; it cannot be granted to a client alone",
+        )
+        .with_debug(format!("user scope {s:?} in client_credentials")));
     }
     let allowed = kh.config().allowed_resources();
     let audience = authorize::check_resource(resource.as_deref(), &allowed)?;

@@ -191,3 +191,195 @@ async fn an_embedding_apps_html_gets_coop_and_a_default_csp() {
     );
     assert_eq!(h["x-frame-options"], "DENY");
 }
+
+/// Row 51: a third-party confidential client gets a refresh token only when
+/// `offline_access` was requested and consented to, unless its operator set
+/// the `always` policy, which consent then states.
+#[tokio::test]
+async fn refresh_tokens_need_offline_access_unless_the_operator_says_always() {
+    let s = common::spawn().await;
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let c = s.client_default(ClientType::ThirdParty).await;
+    let (_, d) = json_start(&s, &b, &params(&c.client.id)).await;
+    assert_eq!(d["continues_until_revoked"], false);
+    let t = common::tokens(&s, &b, &c, &[]).await;
+    assert!(t.get("refresh_token").is_none(), "{t}");
+    let t = common::tokens(&s, &b, &c, &[("scope", "openid offline_access")]).await;
+    assert!(t["refresh_token"].is_string(), "{t}");
+
+    let always = s.client(ClientType::ThirdParty).await;
+    let (_, d) = json_start(&s, &b, &params(&always.client.id)).await;
+    assert_eq!(d["continues_until_revoked"], true, "consent must say so");
+    let t = common::tokens(&s, &b, &always, &[]).await;
+    assert!(t["refresh_token"].is_string(), "{t}");
+}
+
+async fn json_start(
+    s: &common::TestServer,
+    b: &reqwest::Client,
+    p: &[(&str, &str)],
+) -> (u16, Value) {
+    let res = s.start(b, p).await;
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// Row 57: one client cannot introspect another's access token; a client
+/// the operator marked as a resource server can.
+#[tokio::test]
+async fn introspection_is_for_the_tokens_client_and_resource_servers() {
+    let s = common::spawn().await;
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let gpt = s.client(ClientType::ThirdParty).await;
+    let other = s.client(ClientType::ThirdParty).await;
+    let api = s.machine_client(ClientType::FirstParty, true).await;
+    let t = common::tokens(&s, &b, &gpt, &[]).await;
+    let at = t["access_token"].as_str().unwrap();
+    assert!(common::active(&s, &gpt, at).await, "its own client");
+    assert!(common::active(&s, &api, at).await, "a resource server");
+    let seen = common::introspect(&s, &other, at).await;
+    assert_eq!(
+        seen,
+        serde_json::json!({"active": false}),
+        "another client learns nothing"
+    );
+    // Refresh tokens stay with their own client, resource server or not.
+    let rt = t["refresh_token"].as_str().unwrap();
+    assert!(!common::active(&s, &api, rt).await);
+}
+
+/// Row 60: a client pinned to one authentication method cannot use another.
+#[tokio::test]
+async fn a_pinned_auth_method_is_enforced() {
+    let s = common::spawn().await;
+    let mut spec = keyhouse_axum::manage::ClientSpec::new(
+        "Basic only",
+        ClientType::FirstParty,
+        vec![REDIRECT.to_owned()],
+    );
+    spec.grant_types = Some(vec!["client_credentials".to_owned()]);
+    spec.token_endpoint_auth_method = Some("client_secret_basic".to_owned());
+    let c = s.client_with(spec).await;
+    let secret = c.client_secret.as_deref().unwrap();
+    let basic = reqwest::Client::new()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&c.client.id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 200);
+    let post = s
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client.id),
+            ("client_secret", secret),
+        ])
+        .await;
+    assert_eq!(post.status(), 401);
+    let err: Value = post.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_client");
+    // A public client cannot be pinned to a secret method.
+    let mut spec = keyhouse_axum::manage::ClientSpec::new(
+        "CLI",
+        ClientType::FirstPartyPublic,
+        vec!["http://127.0.0.1/cb".to_owned()],
+    );
+    spec.token_endpoint_auth_method = Some("client_secret_post".to_owned());
+    assert!(s.kh.create_client(spec).await.is_err());
+}
+
+/// Row 46: the extractor's subject says whether a token acts for a user, a
+/// member or only a client.
+#[tokio::test]
+async fn a_client_credentials_token_has_no_user_subject() {
+    use keyhouse_axum::{AccessToken, TokenSubject};
+    let s = common::spawn().await;
+    let svc = s.machine_client(ClientType::FirstParty, false).await;
+    let t =
+        common::ok_json(common::client_credentials(&s, &svc, &[("scope", "reports:read")]).await)
+            .await;
+    let claims =
+        s.kh.verify_access_token(t["access_token"].as_str().unwrap(), None)
+            .await
+            .unwrap()
+            .unwrap();
+    let token = AccessToken { claims };
+    assert_eq!(token.subject(), TokenSubject::Client(&svc.client.id));
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let t = common::tokens(&s, &b, &svc, &[]).await;
+    let claims =
+        s.kh.verify_access_token(t["access_token"].as_str().unwrap(), None)
+            .await
+            .unwrap()
+            .unwrap();
+    let user = claims.sub.clone();
+    let token = AccessToken { claims };
+    assert_eq!(token.subject(), TokenSubject::User(&user));
+}
+
+/// Row 49: unredeemed codes leave no family behind, dead families are
+/// purged, and one session cannot write decisions without bound.
+#[tokio::test]
+async fn families_are_purged_and_decisions_are_throttled() {
+    let s = common::spawn_with(|c| c.decisions_per_session_per_minute = 5, true).await;
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let clock = s.clock.as_ref().unwrap();
+    // One code left unredeemed, one exchanged and then revoked.
+    let abandoned = common::code(&s, &b, &c.client.id, &[]).await;
+    let used = common::tokens(&s, &b, &c, &[]).await;
+    let fid = |at: &str| common::claims(at)["fid"].as_str().unwrap().to_owned();
+    let live_family = fid(used["access_token"].as_str().unwrap());
+    // Decisions 3 to 5 pass, the sixth in the same minute is refused.
+    for _ in 0..3 {
+        common::code(&s, &b, &c.client.id, &[]).await;
+    }
+    let res = s.authorize(&b, &params(&c.client.id), true).await;
+    assert_eq!(res.status(), 429);
+    clock.advance(61);
+    common::code(&s, &b, &c.client.id, &[]).await;
+
+    let families_before = count_families(&s).await;
+    assert!(families_before >= 6, "{families_before}");
+    // Past the codes' expiry plus the purge's hour: only the exchanged
+    // family remains.
+    clock.advance(600 + 3600);
+    s.kh.store().purge_expired(s.kh.now()).await.unwrap();
+    assert_eq!(count_families(&s).await, 1);
+    assert!(
+        s.kh.store()
+            .find_family(&live_family)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let _ = abandoned;
+    // Revoked a day ago: gone too, its refresh tokens with it.
+    s.kh.store()
+        .revoke_family(&live_family, s.kh.now())
+        .await
+        .unwrap();
+    clock.advance(86_400);
+    s.kh.store().purge_expired(s.kh.now()).await.unwrap();
+    assert_eq!(count_families(&s).await, 0);
+    let rt = used["refresh_token"].as_str().unwrap();
+    assert!(!common::active(&s, &c, rt).await);
+}
+
+async fn count_families(s: &common::TestServer) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = s.kh.store().connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM token_families",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}

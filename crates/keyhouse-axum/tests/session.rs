@@ -356,7 +356,7 @@ async fn form_login_answers_303_to_a_sanitised_return_to() {
 async fn sql_injection_is_inert() {
     let s = common::spawn().await;
     s.user("ada@example.com").await;
-    let c = s.client(ClientType::ThirdParty).await;
+    let c = s.machine_client(ClientType::ThirdParty, false).await;
 
     for email in [
         "' OR '1'='1",

@@ -22,13 +22,17 @@ async fn setup(t: ClientType) -> (TestServer, reqwest::Client, CreatedClient) {
     let s = common::spawn_with(|_| {}, false).await;
     s.user("ada@example.com").await;
     let b = s.signed_in("ada@example.com").await;
-    let c = s
-        .client_with(ClientSpec::new(
-            "Test GPT",
-            t,
-            vec![REDIRECT.to_owned(), OTHER_REDIRECT.to_owned()],
-        ))
-        .await;
+    let mut spec = ClientSpec::new(
+        "Test GPT",
+        t,
+        vec![REDIRECT.to_owned(), OTHER_REDIRECT.to_owned()],
+    );
+    // A GPT its operator set to receive refresh tokens without
+    // offline_access (the registration default is tested in hardening.rs).
+    if t == ClientType::ThirdParty {
+        spec.refresh_policy = Some(keyhouse_core::client::RefreshPolicy::Always);
+    }
+    let c = s.client_with(spec).await;
     (s, b, c)
 }
 
@@ -90,7 +94,7 @@ async fn code_exchange_with_client_secret_basic() {
     assert!(t["id_token"].is_string(), "openid gives an ID token");
     assert!(
         t["refresh_token"].as_str().unwrap().len() >= 43,
-        "third-party confidential: always a refresh token"
+        "the operator's always policy: a refresh token without offline_access"
     );
 
     let at = t["access_token"].as_str().unwrap();
@@ -591,19 +595,24 @@ async fn parallel_refreshes_leave_at_most_one_live_token() {
 
 #[tokio::test]
 async fn client_credentials_for_confidential_clients_only() {
-    let (s, _, c) = setup(ClientType::ThirdParty).await;
+    let (s, _, plain) = setup(ClientType::ThirdParty).await;
+    // docs/threat-model.md row 46: a client not registered for the grant
+    // (the default, and every third-party GPT) cannot use it at all.
+    let res = client_credentials(&s, &plain, &[("scope", "reports:read")]).await;
+    assert_eq!(error_of(res).await, (400, "unauthorized_client".to_owned()));
+    let c = s.machine_client(ClientType::ThirdParty, false).await;
     let res = token_basic(
         &s,
         &c,
         &[
             ("grant_type", "client_credentials"),
-            ("scope", "notes:read"),
+            ("scope", "reports:read"),
         ],
     )
     .await;
     assert_no_store(&res);
     let t = ok_json(res).await;
-    assert_eq!(t["scope"], "notes:read");
+    assert_eq!(t["scope"], "reports:read");
     assert!(t.get("refresh_token").is_none());
     assert!(t.get("id_token").is_none());
     let at = t["access_token"].as_str().unwrap();
@@ -623,8 +632,15 @@ async fn client_credentials_for_confidential_clients_only() {
         "https://api.example/"
     );
 
-    // User scopes need a user.
-    for scope in ["openid", "notes:read profile", "email", "offline_access"] {
+    // User scopes need a user: the application's own scopes too, unless
+    // declared machine scopes.
+    for scope in [
+        "openid",
+        "notes:read",
+        "notes:write reports:read",
+        "email",
+        "offline_access",
+    ] {
         let res = client_credentials(&s, &c, &[("scope", scope)]).await;
         assert_eq!(
             error_of(res).await,

@@ -196,9 +196,9 @@ async fn introspection_describes_live_tokens() {
     assert_eq!(i["scope"], "openid profile email notes:read");
     assert!(i["exp"].as_i64().unwrap() > i["iat"].as_i64().unwrap());
 
-    // Any confidential client (a resource server) may introspect an access
-    // token; a refresh token only by its own client.
-    let rs = s.client(ClientType::FirstParty).await;
+    // A resource server may introspect an access token (another client may
+    // not: hardening.rs); a refresh token only its own client.
+    let rs = s.machine_client(ClientType::FirstParty, true).await;
     assert_eq!(introspect(&s, &rs, at(&t)).await["active"], true);
     let i = introspect(&s, &rs, rt(&t)).await;
     assert_eq!(i, serde_json::json!({"active": false}));
@@ -211,6 +211,7 @@ async fn introspection_reports_garbage_revoked_and_expired_as_inactive() {
     let b = s.signed_in("ada@example.com").await;
     let mut spec = ClientSpec::new("Short", ClientType::ThirdParty, vec![REDIRECT.to_owned()]);
     spec.access_token_ttl = 60;
+    spec.refresh_policy = Some(keyhouse_core::client::RefreshPolicy::Always);
     let c = s.client_with(spec).await;
     let clock = s.clock.as_ref().unwrap();
 
@@ -340,6 +341,7 @@ async fn revoking_an_access_token_revokes_only_it() {
     assert_eq!(userinfo(&s, at(&fresh)).await.status(), 200);
 
     // client_credentials tokens can be revoked too.
+    let c = s.machine_client(ClientType::FirstParty, false).await;
     let res = client_credentials(&s, &c, &[]).await;
     let cc: Value = res.json().await.unwrap();
     assert!(active(&s, &c, at(&cc)).await);
@@ -548,8 +550,11 @@ async fn key_rotation_keeps_old_tokens_valid() {
 
 #[tokio::test]
 async fn deleting_a_client_revokes_its_tokens() {
-    let (s, b, c) = setup().await;
-    let rs = s.client(ClientType::FirstParty).await;
+    let s = common::spawn().await;
+    s.user("ada@example.com").await;
+    let b = s.signed_in("ada@example.com").await;
+    let c = s.machine_client(ClientType::ThirdParty, false).await;
+    let rs = s.machine_client(ClientType::FirstParty, true).await;
     let t = tokens(&s, &b, &c, &[]).await;
     let res = client_credentials(&s, &c, &[]).await;
     let cc: Value = res.json().await.unwrap();

@@ -6,12 +6,15 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::redirect_uri;
 
 /// When a client receives refresh tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RefreshPolicy {
-    /// Only when `offline_access` was requested and granted.
+    /// Only when `offline_access` was requested and shown on consent (the
+    /// default for every client: docs/threat-model.md row 51).
+    #[default]
     OfflineAccess,
-    /// With every authorization-code exchange (what ChatGPT's Actions expect
-    /// from a confidential third-party app).
+    /// With every authorization-code exchange, when the operator chose so
+    /// for this client; the consent screen then says that access continues
+    /// until revoked.
     Always,
 }
 
@@ -32,16 +35,87 @@ impl RefreshPolicy {
             _ => None,
         }
     }
+}
 
-    /// The default for a client type: `Always` for confidential third-party
-    /// apps (a GPT must keep working after the access token expires),
-    /// `OfflineAccess` for everyone else.
-    pub fn default_for(client_type: ClientType) -> RefreshPolicy {
-        match client_type {
-            ClientType::ThirdParty => RefreshPolicy::Always,
-            _ => RefreshPolicy::OfflineAccess,
+/// A grant type a client may use at the token endpoint (RFC 7591 §2
+/// `grant_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    /// `authorization_code`.
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+    /// `client_credentials`: tokens for the client itself, with no user.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// Every grant type, in display order.
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
         }
     }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<GrantType> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// What a registration gets when it names none: the code flow and its
+    /// refresh tokens. `client_credentials` is never a default
+    /// (docs/threat-model.md row 46).
+    pub fn defaults() -> Vec<GrantType> {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    }
+
+    /// Parses a space-separated stored list, skipping unknown names.
+    pub fn parse_list(s: &str) -> Vec<GrantType> {
+        s.split(' ').filter_map(GrantType::parse).collect()
+    }
+
+    /// The space-separated stored form.
+    pub fn list_string(list: &[GrantType]) -> String {
+        list.iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Checks a requested `grant_types` list: known names, no repeats, and
+/// `client_credentials` only for confidential clients (a public client has
+/// no secret to prove it is itself).
+pub fn validate_grant_types(
+    client_type: ClientType,
+    requested: &[String],
+) -> Result<Vec<GrantType>, OAuthError> {
+    let bad = |m: &'static str| OAuthError::new(ErrorCode::InvalidClientMetadata, m);
+    let mut out = Vec::new();
+    for name in requested {
+        let g = GrantType::parse(name).ok_or_else(|| {
+            bad("grant_types may name authorization_code, refresh_token and client_credentials")
+        })?;
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("grant_types must name at least one grant"));
+    }
+    if client_type.is_public() && out.contains(&GrantType::ClientCredentials) {
+        return Err(bad("a public client cannot use client_credentials"));
+    }
+    Ok(out)
 }
 
 /// A registered client.
@@ -73,12 +147,26 @@ pub struct Client {
     /// use `{{sub}}`, `{{email}}`, `{{name}}`, `{{organization_id}}` and
     /// `{{organization_slug}}`. See [`crate::claims::render_template`].
     pub claims_template: Option<String>,
+    /// The grants it may use at the token endpoint.
+    pub grant_types: Vec<GrantType>,
+    /// Whether it is a resource server that may introspect access tokens
+    /// issued to other clients (docs/threat-model.md row 57).
+    pub resource_server: bool,
+    /// The one client authentication method it uses at the token
+    /// endpoints (`client_secret_basic` or `client_secret_post`), pinned at
+    /// registration or at its first authentication (row 60).
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 impl Client {
     /// Public clients authenticate with `none` and must use PKCE.
     pub fn is_public(&self) -> bool {
         self.client_type.is_public()
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
     }
 }
 
@@ -176,5 +264,33 @@ mod tests {
             let got = validate_new_client(name, ClientType::ThirdParty, &uris, logo, ttl);
             assert_eq!(got.is_ok(), ok, "{name:?} {uris:?} {logo:?} {ttl}");
         }
+    }
+
+    #[test]
+    fn grant_types_table() {
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let ok = validate_grant_types(
+            ClientType::ThirdParty,
+            &names(&["client_credentials", "client_credentials"]),
+        );
+        assert_eq!(ok.ok(), Some(vec![GrantType::ClientCredentials]));
+        for (t, list) in [
+            (ClientType::ThirdPartyPublic, vec!["client_credentials"]),
+            (
+                ClientType::FirstPartyPublic,
+                vec!["authorization_code", "client_credentials"],
+            ),
+            (ClientType::FirstParty, vec!["password"]),
+            (ClientType::FirstParty, vec!["implicit"]),
+            (ClientType::FirstParty, vec![]),
+        ] {
+            assert!(
+                validate_grant_types(t, &names(&list)).is_err(),
+                "{t:?} {list:?}"
+            );
+        }
+        assert!(!GrantType::defaults().contains(&GrantType::ClientCredentials));
+        let stored = GrantType::list_string(&GrantType::ALL);
+        assert_eq!(GrantType::parse_list(&stored), GrantType::ALL.to_vec());
     }
 }

@@ -19,6 +19,9 @@ pub mod scope;
 pub mod secret;
 pub mod token;
 
+#[cfg(test)]
+mod proptests;
+
 pub use clock::{Clock, SystemClock};
 pub use error::{ErrorCode, OAuthError};
 pub use keyhouse_types::ClientType;

@@ -179,15 +179,28 @@ impl Default for ScopeCatalog {
 }
 
 impl ScopeCatalog {
-    /// Adds (or replaces) an application scope.
+    /// Adds (or replaces) an application scope that acts for a user: it is
+    /// granted on a consent screen and never to a client alone.
     pub fn with_scope(mut self, name: &str, description: &str) -> Self {
+        self.push(name, description, false);
+        self
+    }
+
+    /// Adds (or replaces) a machine scope: one a confidential client allowed
+    /// the `client_credentials` grant may obtain for itself, with no user
+    /// (docs/threat-model.md row 46).
+    pub fn with_machine_scope(mut self, name: &str, description: &str) -> Self {
+        self.push(name, description, true);
+        self
+    }
+
+    fn push(&mut self, name: &str, description: &str, machine: bool) {
         self.0.retain(|d| d.name != name);
         self.0.push(ScopeDefinition {
             name: name.into(),
             description: description.into(),
-            machine: true,
+            machine,
         });
-        self
     }
 
     /// Looks a scope up.

@@ -89,6 +89,16 @@ impl Form {
 }
 
 impl TokenRequest {
+    /// The grant type of the request.
+    pub fn grant_type(&self) -> crate::client::GrantType {
+        use crate::client::GrantType;
+        match self {
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+        }
+    }
+
     /// Reads the grant from the form.
     pub fn parse(form: &Form) -> Result<TokenRequest, OAuthError> {
         match form.get("grant_type") {
@@ -158,6 +168,15 @@ impl ClientAuth {
             ClientAuth::Basic { client_id, .. }
             | ClientAuth::Post { client_id, .. }
             | ClientAuth::None { client_id } => client_id,
+        }
+    }
+
+    /// The RFC 7591 name of the method.
+    pub fn method(&self) -> &'static str {
+        match self {
+            ClientAuth::Basic { .. } => "client_secret_basic",
+            ClientAuth::Post { .. } => "client_secret_post",
+            ClientAuth::None { .. } => "none",
         }
     }
 

@@ -223,6 +223,20 @@ impl Store {
                 client::Column::ClaimsTemplate,
                 Expr::value(c.claims_template.clone()),
             )
+            .col_expr(
+                client::Column::GrantTypes,
+                Expr::value(keyhouse_core::client::GrantType::list_string(
+                    &c.grant_types,
+                )),
+            )
+            .col_expr(
+                client::Column::ResourceServer,
+                Expr::value(c.resource_server),
+            )
+            .col_expr(
+                client::Column::TokenEndpointAuthMethod,
+                Expr::value(c.token_endpoint_auth_method.clone()),
+            )
             .filter(client::Column::Id.eq(c.id.clone()))
             .exec(&self.db)
             .await?;

@@ -1,7 +1,7 @@
 //! Connected Apps and their secrets.
 
 use keyhouse_core::ClientType;
-use keyhouse_core::client::{Client, RefreshPolicy};
+use keyhouse_core::client::{Client, GrantType, RefreshPolicy};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -50,6 +50,9 @@ pub(crate) fn to_client(m: client::Model) -> Result<Client> {
         created_at: m.created_at,
         audience: m.audience,
         claims_template: m.claims_template,
+        grant_types: GrantType::parse_list(&m.grant_types),
+        resource_server: m.resource_server,
+        token_endpoint_auth_method: m.token_endpoint_auth_method,
     })
 }
 
@@ -73,6 +76,9 @@ impl Store {
             created_at: Set(c.created_at),
             audience: Set(c.audience.clone()),
             claims_template: Set(c.claims_template.clone()),
+            grant_types: Set(GrantType::list_string(&c.grant_types)),
+            resource_server: Set(c.resource_server),
+            token_endpoint_auth_method: Set(c.token_endpoint_auth_method.clone()),
         })
         .exec_without_returning(&*txn)
         .await
@@ -112,6 +118,24 @@ impl Store {
             .into_iter()
             .map(to_client)
             .collect()
+    }
+
+    /// Records the authentication method a confidential client used first,
+    /// if none is pinned yet; returns the method now pinned.
+    pub async fn pin_auth_method(&self, client_id: &str, method: &str) -> Result<Option<String>> {
+        {
+            let _lane = self.lane().await;
+            client::Entity::update_many()
+                .col_expr(client::Column::TokenEndpointAuthMethod, Expr::value(method))
+                .filter(client::Column::Id.eq(client_id))
+                .filter(client::Column::TokenEndpointAuthMethod.is_null())
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(client::Entity::find_by_id(client_id.to_owned())
+            .one(&self.db)
+            .await?
+            .and_then(|m| m.token_endpoint_auth_method))
     }
 
     /// The hashes of the secrets that currently authenticate the client.

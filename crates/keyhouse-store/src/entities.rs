@@ -73,6 +73,10 @@ pub mod client {
         pub audience: Option<String>,
         #[sea_orm(column_type = "Text", nullable)]
         pub claims_template: Option<String>,
+        /// Space-separated grant types.
+        pub grant_types: String,
+        pub resource_server: bool,
+        pub token_endpoint_auth_method: Option<String>,
     }
     relation_free!();
 }

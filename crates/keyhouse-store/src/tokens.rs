@@ -457,6 +457,28 @@ impl Store {
             .map(family_from))
     }
 
+    /// The live (unrevoked, unexpired) token families of an organization,
+    /// or of one subject in it when `subject_id` is given.
+    pub async fn live_families_in_organization(
+        &self,
+        organization_id: &str,
+        subject_id: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<FamilyRecord>> {
+        let mut q = token_family::Entity::find()
+            .filter(token_family::Column::OrganizationId.eq(organization_id))
+            .filter(token_family::Column::RevokedAt.is_null())
+            .filter(token_family::Column::ExpiresAt.gt(now));
+        if let Some(s) = subject_id {
+            q = q.filter(token_family::Column::SubjectId.eq(s));
+        }
+        Ok(q.all(&self.db)
+            .await?
+            .into_iter()
+            .map(family_from)
+            .collect())
+    }
+
     /// Revokes a family: its refresh tokens and access tokens stop working.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<()> {
         let _lane = self.lane().await;
@@ -512,8 +534,43 @@ impl Store {
     }
 }
 
+/// How long after its family ends an access token minted from it may still
+/// be presented: the longest access-token lifetime a client can have.
+const ACCESS_TOKEN_TAIL: i64 = 86_400;
+
 pub(crate) async fn purge_expired(db: &DatabaseConnection, now: i64) -> Result<u64> {
     let mut removed = 0;
+    // docs/threat-model.md row 49: families end, and their rows go. A family
+    // is dead once its code expired unredeemed, or a day (the longest access
+    // token) after its absolute expiry or its revocation: nothing it issued
+    // can still be presented. Its refresh tokens go first, then the family.
+    let unredeemed = Query::select()
+        .column(authorization_code::Column::FamilyId)
+        .from(authorization_code::Entity)
+        .and_where(authorization_code::Column::ConsumedAt.is_null())
+        .and_where(authorization_code::Column::ExpiresAt.lte(now - 3600))
+        .to_owned();
+    let dead = || {
+        sea_orm::Condition::any()
+            .add(token_family::Column::Id.in_subquery(unredeemed.clone()))
+            .add(token_family::Column::ExpiresAt.lte(now - ACCESS_TOKEN_TAIL))
+            .add(token_family::Column::RevokedAt.lte(now - ACCESS_TOKEN_TAIL))
+    };
+    let dead_ids = Query::select()
+        .column(token_family::Column::Id)
+        .from(token_family::Entity)
+        .cond_where(dead())
+        .to_owned();
+    removed += refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::FamilyId.in_subquery(dead_ids))
+        .exec(db)
+        .await?
+        .rows_affected;
+    removed += token_family::Entity::delete_many()
+        .filter(dead())
+        .exec(db)
+        .await?
+        .rows_affected;
     removed += session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lte(now))
         .exec(db)

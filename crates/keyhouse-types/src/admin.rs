@@ -34,6 +34,17 @@ pub struct AdminClient {
     /// Extra access-token claims: a JSON object whose string values may use
     /// `{{sub}}`, `{{email}}`, `{{name}}`, `{{organization_id}}`, `{{organization_slug}}`.
     pub claims_template: Option<String>,
+    /// The grants it may use (`authorization_code`, `refresh_token`,
+    /// `client_credentials`).
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Whether it may introspect access tokens issued to other clients.
+    #[serde(default)]
+    pub resource_server: bool,
+    /// The one authentication method it may use at the token endpoints, if
+    /// pinned (`client_secret_basic` or `client_secret_post`).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// `POST /api/admin/clients`.
@@ -64,6 +75,16 @@ pub struct NewClientRequest {
     /// Extra access-token claims (see [`AdminClient::claims_template`]).
     #[serde(default)]
     pub claims_template: Option<String>,
+    /// Grant types (default `authorization_code` and `refresh_token`;
+    /// `client_credentials` only when named, for confidential clients).
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// Whether it may introspect other clients' access tokens.
+    #[serde(default)]
+    pub resource_server: bool,
+    /// Pins `client_secret_basic` or `client_secret_post`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// The answer of a create: the secret is shown this once.
@@ -108,6 +129,15 @@ pub struct UpdateClientRequest {
     /// The claims template; an empty string removes it.
     #[serde(default)]
     pub claims_template: Option<String>,
+    /// The whole list of grant types.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// Whether it may introspect other clients' access tokens.
+    #[serde(default)]
+    pub resource_server: Option<bool>,
+    /// Pins an authentication method; an empty string unpins it.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 /// One page of a list.

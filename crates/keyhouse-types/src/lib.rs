@@ -7,6 +7,9 @@
 
 pub mod return_to;
 
+#[cfg(test)]
+mod proptests;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -145,6 +148,11 @@ pub struct AuthorizeStart {
     /// The organization being authorized (B2B only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSummary>,
+    /// Whether the operator set this client to receive refresh tokens even
+    /// without `offline_access`: its access then continues until revoked,
+    /// and consent must say so.
+    #[serde(default)]
+    pub continues_until_revoked: bool,
 }
 
 /// Either a description to show, or a redirect to follow.

@@ -38,6 +38,25 @@ pub async fn env() -> Env {
     Env { url, dir }
 }
 
+/// Writes a secret to a fresh file readable only by us and returns its
+/// path, for `--password-file` (secrets never go on the command line).
+pub fn secret_file(value: &str) -> String {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let n: u64 = rand::random();
+    let dir = std::env::temp_dir().join(format!("keyhouse-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{n:x}"));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(&path).unwrap();
+    writeln!(f, "{value}").unwrap();
+    path.display().to_string()
+}
+
 impl Env {
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_keyhouse"))

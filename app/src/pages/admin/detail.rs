@@ -189,10 +189,7 @@ fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
             logo_uri: Some(valid.logo_uri.unwrap_or_default()),
             redirect_uris: Some(valid.redirect_uris),
             client_type: (valid.client_type != current.client_type).then_some(valid.client_type),
-            access_token_ttl: None,
-            refresh_policy: None,
-            audience: None,
-            claims_template: None,
+            ..UpdateClientRequest::default()
         };
         pending.set(true);
         fields.error.set(None);

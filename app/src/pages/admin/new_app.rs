@@ -67,6 +67,9 @@ fn NewApp() -> impl IntoView {
             refresh_policy: None,
             audience: None,
             claims_template: None,
+            grant_types: None,
+            resource_server: false,
+            token_endpoint_auth_method: None,
         };
         pending.set(true);
         fields.error.set(None);

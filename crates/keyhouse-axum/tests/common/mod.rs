@@ -114,7 +114,8 @@ async fn start(
         .scopes
         .clone()
         .with_scope("notes:read", "Read your notes")
-        .with_scope("notes:write", "Create and delete your notes");
+        .with_scope("notes:write", "Create and delete your notes")
+        .with_machine_scope("reports:read", "Read usage reports");
     config.resources = vec!["https://api.example/".to_owned()];
     configure(&mut config);
     let clock = frozen.then(|| FixedClock::new(1_800_000_000));
@@ -145,9 +146,40 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// A client of type `t`. Third-party confidential ones are set to
+    /// receive refresh tokens without `offline_access` (the operator's
+    /// per-client `always` policy, what a custom GPT is usually given), so
+    /// the refresh tests need not ask for it; `client_default` has the
+    /// registration defaults.
     pub async fn client(&self, t: ClientType) -> CreatedClient {
+        let mut spec = ClientSpec::new("Test GPT", t, vec![REDIRECT.to_owned()]);
+        if t == ClientType::ThirdParty {
+            spec.refresh_policy = Some(keyhouse_core::client::RefreshPolicy::Always);
+        }
+        self.client_with(spec).await
+    }
+
+    /// A client of type `t` with every registration default.
+    pub async fn client_default(&self, t: ClientType) -> CreatedClient {
         self.client_with(ClientSpec::new("Test GPT", t, vec![REDIRECT.to_owned()]))
             .await
+    }
+
+    /// A confidential client of type `t` that may also use
+    /// `client_credentials` (and introspect others' tokens when
+    /// `resource_server`).
+    pub async fn machine_client(&self, t: ClientType, resource_server: bool) -> CreatedClient {
+        let mut spec = ClientSpec::new("Test service", t, vec![REDIRECT.to_owned()]);
+        spec.grant_types = Some(
+            ["authorization_code", "refresh_token", "client_credentials"]
+                .map(str::to_owned)
+                .to_vec(),
+        );
+        spec.resource_server = resource_server;
+        if t == ClientType::ThirdParty {
+            spec.refresh_policy = Some(keyhouse_core::client::RefreshPolicy::Always);
+        }
+        self.client_with(spec).await
     }
 
     pub async fn client_with(&self, spec: ClientSpec) -> CreatedClient {

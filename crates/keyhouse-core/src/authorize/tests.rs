@@ -18,6 +18,9 @@ fn client(t: ClientType) -> Client {
         created_at: 0,
         audience: None,
         claims_template: None,
+        grant_types: crate::client::GrantType::defaults(),
+        resource_server: false,
+        token_endpoint_auth_method: None,
     }
 }
 
