@@ -47,18 +47,23 @@ run_nice() { nice -n "$FUZZ_NICE" "$@"; }
 
 ensure_toolchain() {
     command -v rustup >/dev/null 2>&1 || die "rustup not found: install Rust with rustup first"
-    if rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
-        return 0
+    if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
+        log "rustup toolchain install $TOOLCHAIN --profile minimal"
+        if ! run_nice rustup toolchain install "$TOOLCHAIN" --profile minimal; then
+            log "no $TOOLCHAIN toolchain to be had; falling back to stable"
+            TOOLCHAIN=stable
+        fi
     fi
-    log "rustup toolchain install $TOOLCHAIN --profile minimal"
-    if run_nice rustup toolchain install "$TOOLCHAIN" --profile minimal; then
-        return 0
-    fi
-    # No nightly to be had: stable accepts the -Z flags cargo-fuzz passes
-    # when RUSTC_BOOTSTRAP=1 is set.
-    log "no $TOOLCHAIN toolchain; falling back to stable with RUSTC_BOOTSTRAP=1"
-    TOOLCHAIN=stable
-    export RUSTC_BOOTSTRAP=1
+    # cargo-fuzz passes -Z flags (-Zsanitizer=…), which only nightly takes;
+    # any other toolchain takes them with RUSTC_BOOTSTRAP=1.
+    case "$(rustup run "$TOOLCHAIN" rustc --version 2>/dev/null)" in
+        *nightly*) ;;
+        "") die "toolchain $TOOLCHAIN is not installed" ;;
+        *)
+            log "$TOOLCHAIN is not a nightly toolchain: building with RUSTC_BOOTSTRAP=1"
+            export RUSTC_BOOTSTRAP=1
+            ;;
+    esac
 }
 
 ensure_cargo_fuzz() {
@@ -88,7 +93,7 @@ count_artifacts() {
 replay() {
     local target="$1" dir="$ROOT/fuzz/regressions/$1"
     [ -d "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ] || return 0
-    log "$target: replaying $(ls -A "$dir" | wc -l) reproducer(s) from fuzz/regressions/$target"
+    log "$target: replaying $(find "$dir" -maxdepth 1 -type f | wc -l) reproducer(s) from fuzz/regressions/$target"
     run_nice cargo "+$TOOLCHAIN" fuzz run "${FUZZ_FLAGS[@]}" "$target" "$dir" -- -runs=0 \
         >"$LOG_DIR/$target.replay.log" 2>&1
 }
@@ -107,6 +112,8 @@ fuzz_one() {
     mkdir -p "$work" "$seeds"
     if ! replay "$target"; then
         log "$target: a kept reproducer fails again (see $LOG_DIR/$target.replay.log)"
+        grep -m1 -A2 -E "panicked at|ERROR: (AddressSanitizer|libFuzzer)" \
+            "$LOG_DIR/$target.replay.log" >&2 || true
         ROWS+=("$(printf '%-18s %8s %14s %8s' "$target" 0 0 'replay')")
         FAILED=1
         return 0
@@ -139,7 +146,8 @@ fuzz_one() {
     if [ "$crashes" -gt 0 ]; then
         FAILED=1
         log "$target: CRASH (exit $rc); artifacts in fuzz/artifacts/$target/, log $logf"
-        grep -m1 -E "panicked at|ERROR: (AddressSanitizer|libFuzzer)" "$logf" >&2 || true
+        grep -m1 -A2 -E "panicked at|ERROR: (AddressSanitizer|libFuzzer)" "$logf" >&2 || true
+        grep -m1 "Test unit written to" "$logf" >&2 || true
     fi
     ROWS+=("$(printf '%-18s %8s %14s %8s' "$target" "$secs" "$execs" "$crashes")")
 }

@@ -86,7 +86,46 @@ enum Command {
         /// The example app's Trunk output (`trunk build`), served at `/`.
         #[arg(long, env = "KEYHOUSE_STATIC_DIR", default_value = "dist")]
         static_dir: PathBuf,
+        #[command(flatten)]
+        limits: Limits,
     },
+}
+
+/// Abuse limits of `serve` (docs/threat-model.md rows 49 and 52).
+#[derive(Debug, Clone, clap::Args)]
+struct Limits {
+    /// A proxy whose X-Forwarded-For is believed for per-IP limits: an
+    /// address or CIDR block (repeat, or comma-separated in the environment).
+    /// None by default: the socket's peer is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KEYHOUSE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
+    /// Authorization decisions accepted per browser session per minute
+    /// (0 turns the limit off, e.g. for a benchmark).
+    #[arg(long, env = "KEYHOUSE_DECISIONS_PER_MINUTE", default_value_t = 30)]
+    decisions_per_minute: i64,
+    /// Sign-ups accepted per client IP per hour (0 turns the limit off).
+    #[arg(long, env = "KEYHOUSE_SIGNUPS_PER_IP_PER_HOUR", default_value_t = 10)]
+    signups_per_ip_per_hour: i64,
+}
+
+impl Limits {
+    fn apply(&self, config: &mut Config) -> Result<(), Error> {
+        config.trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                keyhouse_axum::IpRange::parse(p)
+                    .ok_or_else(|| format!("--trusted-proxy {p}: not an address or CIDR block"))
+            })
+            .collect::<Result<_, _>>()?;
+        config.decisions_per_session_per_minute = self.decisions_per_minute;
+        config.signups_per_ip_per_hour = self.signups_per_ip_per_hour;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -626,13 +665,17 @@ async fn open(global: &Global) -> Result<Keyhouse, Error> {
 }
 
 async fn open_as(global: &Global, issuer: &str) -> Result<Keyhouse, Error> {
+    open_with(global, example_config(issuer)).await
+}
+
+async fn open_with(global: &Global, config: Config) -> Result<Keyhouse, Error> {
     let store = Store::connect(&global.database_url).await?;
     store.migrate().await?;
     let master = match std::env::var("KEYHOUSE_MASTER_KEY") {
         Ok(k) if !k.is_empty() => MasterKey::from_base64(&k)?,
         _ => MasterKey::load_or_create(&key_file(global))?,
     };
-    Ok(Keyhouse::new(example_config(issuer), store, master).await?)
+    Ok(Keyhouse::new(config, store, master).await?)
 }
 
 /// Runs a command.
@@ -647,7 +690,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             println!("migrated");
             Ok(())
         }
-        Command::Serve { bind, static_dir } => serve(&cli.global, &bind, &static_dir).await,
+        Command::Serve {
+            bind,
+            static_dir,
+            limits,
+        } => serve(&cli.global, &bind, &static_dir, &limits).await,
         Command::Clients(c) => clients(&cli.global, c).await,
         Command::Orgs(c) => orgs(&cli.global, c).await,
         Command::Members(c) => members(&cli.global, c).await,
@@ -838,12 +885,19 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
     }
 }
 
-async fn serve(global: &Global, bind: &str, static_dir: &Path) -> Result<(), Error> {
+async fn serve(
+    global: &Global,
+    bind: &str,
+    static_dir: &Path,
+    limits: &Limits,
+) -> Result<(), Error> {
     let issuer = global
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{bind}"));
-    let kh = open_as(global, &issuer).await?;
+    let mut config = example_config(&issuer);
+    limits.apply(&mut config)?;
+    let kh = open_with(global, config).await?;
     let notes = NotesStore::new(kh.store().connection().clone());
     notes.migrate().await?;
     let _housekeeping = kh.spawn_housekeeping();

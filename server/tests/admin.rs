@@ -138,7 +138,10 @@ async fn operators_manage_connected_apps_and_others_cannot() {
     }
     let (status, created) = call(ops.post(&url).json(&json!({
         "name": "Notes GPT", "client_type": "third_party", "redirect_uris": [REDIRECT],
-        "description": "Reads notes", "logo_uri": "https://cdn.example/logo.png"})))
+        "description": "Reads notes", "logo_uri": "https://cdn.example/logo.png",
+        // client_credentials only because it is asked for: the secret checks
+        // below use that grant.
+        "grant_types": ["authorization_code", "refresh_token", "client_credentials"]})))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["client"]["client_id"]
@@ -354,7 +357,7 @@ async fn a_user_sees_and_revokes_what_they_connected() {
     ]);
     let (_server, base) = env.serve().await;
     let ann = login(&base, "ann@example.test").await;
-    let params = json!({"response_type": "code", "client_id": id, "redirect_uri": REDIRECT, "scope": "openid notes:read", "state": "s"});
+    let params = json!({"response_type": "code", "client_id": id, "redirect_uri": REDIRECT, "scope": "openid notes:read offline_access", "state": "s"});
     let mut decision = params.clone();
     decision["consent_granted"] = json!(true);
     let (_, to) = call(

@@ -22,9 +22,17 @@ fn register(env: &common::Env) -> Agent {
         "Notes GPT",
         "--type",
         "third_party",
-        // A GPT given refresh tokens without offline_access by its operator.
+        // A GPT given refresh tokens without offline_access by its operator,
+        // and (for the check that the API refuses such tokens) allowed the
+        // client_credentials grant.
         "--refresh-policy",
         "always",
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--grant-type",
+        "client_credentials",
         "--redirect-uri",
         REDIRECT,
         "--json",

@@ -988,7 +988,19 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
     eprintln!("setup: temp dir {}", dir.display());
     let email = "bench@bench.example";
     let password = format!("bench-{:016x}", rand::random::<u64>());
-    kh.cli(&["users", "create", "--email", email, "--password", &password])?;
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, &password)?;
+    let password_path = password_file.display().to_string();
+    kh.cli(&[
+        "users",
+        "create",
+        "--email",
+        email,
+        "--password-file",
+        &password_path,
+    ])?;
+    // The client_credentials grant is asked for explicitly, and refresh
+    // tokens without offline_access (the operator's `always` policy).
     let out = kh.cli(&[
         "clients",
         "create",
@@ -998,6 +1010,14 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         "third_party",
         "--redirect-uri",
         REDIRECT_URI,
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--grant-type",
+        "client_credentials",
+        "--refresh-policy",
+        "always",
         "--json",
     ])?;
     let client = parse_cli_json(&out)?;
@@ -1014,6 +1034,8 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
     let child = kh
         .command()
         .args(["serve", "--bind", &addr.to_string(), "--issuer", &issuer])
+        // Its codes are prepared from one session, thousands a minute.
+        .args(["--decisions-per-minute", "0"])
         .arg("--database-url")
         .arg(&kh.database_url)
         .stdout(Stdio::from(log))

@@ -88,6 +88,11 @@ impl Env {
 
     /// [`Env::serve`] with a fixed issuer (default: the bind address).
     pub async fn serve_as(&self, issuer: Option<&str>) -> (Server, String) {
+        self.serve_with(issuer, &[]).await
+    }
+
+    /// [`Env::serve_as`] with further `serve` options.
+    pub async fn serve_with(&self, issuer: Option<&str>, extra: &[&str]) -> (Server, String) {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -96,6 +101,7 @@ impl Env {
         let issuer = issuer.map_or_else(|| format!("http://{bind}"), str::to_owned);
         let child = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
             .args(["serve", "--bind", &bind, "--issuer", &issuer])
+            .args(extra)
             .env("DATABASE_URL", &self.url)
             .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
             // Tests that need the app's pages write them to <dir>/dist first.
