@@ -183,7 +183,7 @@ browserTest(
     assert.equal(v.clientSecret, clientSecret, 'gpt-client-secret should be the secret just shown');
     assert.equal(v.authorizationUrl, `${config.baseUrl}/idp`, 'gpt-authorization-url should be the absolute Authorization URL (issuer + /idp)');
     assert.equal(v.tokenUrl, `${config.baseUrl}/oauth2/token`, 'gpt-token-url should be the absolute token endpoint');
-    assert.equal(v.scope, 'openid profile email', 'gpt-scope should be the scope to paste');
+    assert.equal(v.scope, 'openid profile email offline_access', 'gpt-scope should be the scope to paste (offline_access: the GPT gets a refresh token)');
     assert.equal(v.tokenMethod, 'Default (POST request)', 'gpt-token-method should be ChatGPT\'s name for client_secret_post');
     assert.match(await textOf(panel.root), /notes:read/, 'the panel should mention notes:read for the notes API');
     const discovery = await (await fetch(`${config.baseUrl}/.well-known/openid-configuration`)).json();
@@ -344,7 +344,7 @@ browserTest(
     });
     assert.ok(oldSecret, 'a third_party app should be shown a secret');
 
-    const gpt = new SimulatedGpt({ clientId, clientSecret: oldSecret, port, redirectUri, scope: 'openid profile email notes:read' });
+    const gpt = new SimulatedGpt({ clientId, clientSecret: oldSecret, port, redirectUri, scope: 'openid profile email notes:read offline_access' });
     await gpt.start();
     try {
       const up = await (await newContext()).newPage();

@@ -423,18 +423,7 @@ async fn organization_policy_refuses_apps_and_ends_their_grants() {
     let seen = introspect(&base, &f, t["access_token"].as_str().expect("at")).await;
     assert_eq!(seen["active"], false, "{seen}");
     // ...and so is the refresh token.
-    let res = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", t["refresh_token"].as_str().expect("rt")),
-            ("client_id", &f.client_id),
-            ("client_secret", &f.client_secret),
-        ])
-        .send()
-        .await
-        .expect("refresh");
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(refresh_status(&base, &f, &t).await, StatusCode::BAD_REQUEST);
     assert_eq!(
         bearer_get(format!("{base}/api/b2b/notes"), &t)
             .await
@@ -665,6 +654,22 @@ async fn member_session_cookies_carry_the_production_flags() {
     }
 }
 
+/// Refreshes the token response `t` as the fixture's client: the status.
+async fn refresh_status(base: &str, f: &Fixture, t: &Value) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().expect("rt")),
+            ("client_id", &f.client_id),
+            ("client_secret", &f.client_secret),
+        ])
+        .send()
+        .await
+        .expect("refresh")
+        .status()
+}
+
 async fn introspect(base: &str, f: &Fixture, token: &str) -> Value {
     reqwest::Client::new()
         .post(format!("{base}/oauth2/introspect"))
@@ -755,21 +760,10 @@ async fn a_role_downgrade_ends_the_grants_it_no_longer_covers_at_once() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
-    let res = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                writer["refresh_token"].as_str().expect("rt"),
-            ),
-            ("client_id", &f.client_id),
-            ("client_secret", &f.client_secret),
-        ])
-        .send()
-        .await
-        .expect("refresh");
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refresh_status(&base, &f, &writer).await,
+        StatusCode::BAD_REQUEST
+    );
     // A grant the member role still covers is untouched.
     let plain_at = plain["access_token"].as_str().expect("at");
     assert_eq!(introspect(&base, &f, plain_at).await["active"], true);

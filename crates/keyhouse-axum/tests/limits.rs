@@ -35,6 +35,18 @@ async fn server(options: ServeOptions) -> (String, Guard) {
     (addr, Guard(Some(tx), dir))
 }
 
+/// A keep-alive connection that has been answered once, left open.
+async fn served_connection(addr: &str) -> TcpStream {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 12];
+    c.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200");
+    c
+}
+
 struct Guard(
     Option<tokio::sync::oneshot::Sender<()>>,
     Option<std::path::PathBuf>,
@@ -114,14 +126,7 @@ async fn a_connection_past_the_cap_waits_for_an_idle_one_to_go() {
     let (addr, _stop) = server(options).await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut c = TcpStream::connect(&addr).await.unwrap();
-        c.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 12];
-        c.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"HTTP/1.1 200");
-        held.push(c);
+        held.push(served_connection(&addr).await);
     }
     let third = tokio::time::timeout(
         Duration::from_secs(5),
@@ -176,14 +181,7 @@ async fn one_address_gets_a_bounded_number_of_connections() {
     let (addr, _stop) = server(options).await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut c = TcpStream::connect(&addr).await.unwrap();
-        c.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 12];
-        c.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"HTTP/1.1 200");
-        held.push(c);
+        held.push(served_connection(&addr).await);
     }
     let mut third = TcpStream::connect(&addr).await.unwrap();
     let _ = third

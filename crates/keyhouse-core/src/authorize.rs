@@ -37,6 +37,8 @@ impl RawRequest {
                 ParamValue::Many(v) if v.len() == 1 => {
                     out.insert(name.clone(), v[0].clone());
                 }
+                // An empty list is an absent parameter, not a repeated one.
+                ParamValue::Many(v) if v.is_empty() => {}
                 ParamValue::Many(_) => {
                     // docs/threat-model.md row 54: a fixed description; the
                     // attacker's text goes to the log only.

@@ -16,10 +16,16 @@ use crate::return_to::sanitize;
 use crate::scope::{MAX_SCOPE_TOKEN_LEN, MAX_SCOPE_TOKENS, ScopeSet};
 use crate::token::{Form, MAX_FORM_PARAMS, parse_basic};
 
+/// `n` cases, or `PROPTEST_CASES` when it is set (for a longer run).
 fn cases(n: u32) -> ProptestConfig {
+    let default = ProptestConfig::default();
     ProptestConfig {
-        cases: n,
-        ..ProptestConfig::default()
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            default.cases
+        } else {
+            n
+        },
+        ..default
     }
 }
 

@@ -10,10 +10,16 @@ use proptest::prelude::*;
 use crate::return_to::sanitize;
 use crate::{AuthorizeParams, ParamValue};
 
+/// `n` cases, or `PROPTEST_CASES` when it is set (for a longer run).
 fn cases(n: u32) -> ProptestConfig {
+    let default = ProptestConfig::default();
     ProptestConfig {
-        cases: n,
-        ..ProptestConfig::default()
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            default.cases
+        } else {
+            n
+        },
+        ..default
     }
 }
 

@@ -13,7 +13,9 @@ use super::form::check_redirect_uri;
 use super::widgets::{CopyButton, admin_message, note_signed_out};
 
 /// The scope to paste (notes scopes are mentioned next to it).
-pub const GPT_SCOPE: &str = "openid profile email";
+/// `offline_access` asks for the refresh token a GPT needs to keep working
+/// after its first access token expires: without it Keyhouse issues none.
+pub const GPT_SCOPE: &str = "openid profile email offline_access";
 /// ChatGPT's name for `client_secret_post`.
 pub const GPT_TOKEN_METHOD: &str = "Default (POST request)";
 
