@@ -536,7 +536,7 @@ impl Store {
 
 /// How long after its family ends an access token minted from it may still
 /// be presented: the longest access-token lifetime a client can have.
-const ACCESS_TOKEN_TAIL: i64 = 86_400;
+const ACCESS_TOKEN_TAIL: i64 = *keyhouse_core::client::ACCESS_TOKEN_TTL_RANGE.end();
 
 pub(crate) async fn purge_expired(db: &DatabaseConnection, now: i64) -> Result<u64> {
     let mut removed = 0;
