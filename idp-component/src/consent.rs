@@ -19,6 +19,10 @@ pub struct ConsentContext {
     pub redirect_host: String,
     /// The resource (RFC 8707) the token will be for, if one was requested.
     pub resource: Option<String>,
+    /// The resource's name, when it is registered.
+    pub resource_name: Option<String>,
+    /// Whether the browser will be sent to this device (loopback).
+    pub redirect_is_local: bool,
     /// The requested scopes, each with its plain-words description and
     /// whether this user may grant it.
     pub scopes: Vec<ScopeDescription>,
@@ -39,6 +43,8 @@ impl ConsentContext {
             client: start.client.clone(),
             redirect_host: start.redirect_host.clone(),
             resource: start.resource.clone(),
+            resource_name: start.resource_name.clone(),
+            redirect_is_local: start.redirect_is_local,
             scopes: start.scopes.clone(),
             user: start.user.clone(),
             organization: start.organization.clone(),
@@ -127,8 +133,11 @@ pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
             heading: "For this service:".into(),
             items: vec![ConsentItem {
                 scope: None,
-                text: resource.clone(),
-                details: None,
+                text: ctx
+                    .resource_name
+                    .clone()
+                    .unwrap_or_else(|| resource.clone()),
+                details: ctx.resource_name.is_some().then(|| resource.clone()),
             }],
         });
     }
@@ -152,7 +161,11 @@ pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
 }
 
 fn client_kind(c: &ClientSummary) -> &'static str {
-    if c.client_type.is_first_party() {
+    if c.self_registered {
+        "Self-registered app, unverified"
+    } else if c.verified_domain.is_some() {
+        "Third-party app, identified by its domain"
+    } else if c.client_type.is_first_party() {
         "First-party app"
     } else {
         "Third-party app"
@@ -212,6 +225,12 @@ pub fn Consent(
                     <p class={if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" }} data-testid="consent-client-type">{kind}</p>
                 </div>
             </header>
+            {ctx.client.verified_domain.clone().map(|domain| view! {
+                <p class="kh-consent__domain" data-testid="consent-verified-domain">
+                    <span class="kh-consent__domain-name">{domain.clone()}</span>
+                    <small class="kh-muted">{format!("The name and description above are {domain}'s own words.")}</small>
+                </p>
+            })}
             <h1 id="kh-consent-title" class="kh-consent__title" tabindex="-1" node_ref=heading>{title}</h1>
             {(!description.is_empty()).then(|| view! { <p class="kh-muted">{description}</p> })}
             {ctx.organization.clone().map(|org| view! {
@@ -262,6 +281,13 @@ pub fn Consent(
                 "."
                 {third_party.then_some(" Only allow access if you trust this app.")}
             </p>
+            {ctx.redirect_is_local.then(|| view! {
+                <p class="kh-alert kh-alert--warn" role="note" data-testid="consent-local-redirect">
+                    "This app receives the answer on this device (a localhost address). "
+                    "That is normal for a desktop or command-line agent you started yourself; "
+                    "if you did not start one, deny."
+                </p>
+            })}
             <div class="kh-actions">
                 <button type="button" class="kh-button kh-button--secondary" data-testid="consent-deny"
                     disabled=move || busy.get() on:click=move |_| on_decide.run(false)>
@@ -289,9 +315,13 @@ mod tests {
                 description: String::new(),
                 logo_uri: None,
                 client_type: ClientType::ThirdParty,
+                verified_domain: None,
+                self_registered: false,
             },
             redirect_host: "chat.openai.com".into(),
             resource: None,
+            resource_name: None,
+            redirect_is_local: false,
             scopes: scopes
                 .iter()
                 .map(|(s, g)| ScopeDescription {

@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use keyhouse_app::server::NotesStore;
+use keyhouse_axum::config::RegistrationPolicy;
 use keyhouse_axum::manage::ClientSpec;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::client::RefreshPolicy;
 use keyhouse_core::rbac;
+use keyhouse_core::resource::ProtectedResource;
 use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
 use keyhouse_types::admin::UpdateClientRequest;
 use keyhouse_types::b2b::{Permission, RoleInfo, ScopeInfo};
@@ -110,6 +112,39 @@ struct Limits {
     /// Sign-ups accepted per client IP per hour (0 turns the limit off).
     #[arg(long, env = "KEYHOUSE_SIGNUPS_PER_IP_PER_HOUR", default_value_t = 10)]
     signups_per_ip_per_hour: i64,
+    /// Read an https client_id as a Client ID Metadata Document
+    /// (`on` or `off`).
+    #[arg(long, env = "KEYHOUSE_METADATA_DOCUMENTS", default_value = "on")]
+    metadata_documents: String,
+    /// Accept metadata documents only from this host, or `*.domain` for its
+    /// subdomains (repeat, or comma-separated). None: every host not denied.
+    #[arg(
+        long = "agent-allow-domain",
+        env = "KEYHOUSE_AGENT_ALLOW_DOMAINS",
+        value_delimiter = ','
+    )]
+    agent_allow_domains: Vec<String>,
+    /// Refuse metadata documents from this host or `*.domain` (repeat).
+    #[arg(
+        long = "agent-deny-domain",
+        env = "KEYHOUSE_AGENT_DENY_DOMAINS",
+        value_delimiter = ','
+    )]
+    agent_deny_domains: Vec<String>,
+    /// Dynamic client registration: `open`, `off`, or `token` (then only
+    /// with an initial access token from --registration-token-file).
+    #[arg(long, env = "KEYHOUSE_REGISTRATION", default_value = "open")]
+    registration: String,
+    /// A file of initial access tokens for registration, one per line.
+    #[arg(long, env = "KEYHOUSE_REGISTRATION_TOKEN_FILE")]
+    registration_token_file: Option<PathBuf>,
+    /// Dynamic registrations accepted per client IP per hour.
+    #[arg(
+        long,
+        env = "KEYHOUSE_REGISTRATIONS_PER_IP_PER_HOUR",
+        default_value_t = 20
+    )]
+    registrations_per_ip_per_hour: i64,
 }
 
 impl Limits {
@@ -124,6 +159,37 @@ impl Limits {
             .collect::<Result<_, _>>()?;
         config.decisions_per_session_per_minute = self.decisions_per_minute;
         config.signups_per_ip_per_hour = self.signups_per_ip_per_hour;
+        let agents = &mut config.agents;
+        agents.metadata_documents = match self.metadata_documents.as_str() {
+            "on" => true,
+            "off" => false,
+            other => return Err(format!("--metadata-documents {other}: on or off").into()),
+        };
+        agents.allowed_domains = self.agent_allow_domains.clone();
+        agents.denied_domains = self.agent_deny_domains.clone();
+        agents.registrations_per_ip_per_hour = self.registrations_per_ip_per_hour;
+        agents.registration = match (self.registration.as_str(), &self.registration_token_file) {
+            ("open", _) => RegistrationPolicy::Open,
+            ("off", _) => RegistrationPolicy::Off,
+            ("token", Some(file)) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let tokens: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if tokens.is_empty() {
+                    return Err("--registration-token-file holds no token".into());
+                }
+                RegistrationPolicy::InitialAccessToken(tokens)
+            }
+            ("token", None) => {
+                return Err("--registration token needs --registration-token-file".into());
+            }
+            (other, _) => return Err(format!("--registration {other}: open, off or token").into()),
+        };
         Ok(())
     }
 }
@@ -612,6 +678,23 @@ pub fn example_config(issuer: &str) -> Config {
             role.permissions = vec![rbac::permission("notes", &["read", "create"])];
         }
     }
+    // The two resources agents ask tokens for (RFC 8707, RFC 9728). The
+    // API also takes tokens issued without a resource (GPT Actions send
+    // none); the MCP server only tokens bound to it.
+    let notes = &["notes:read", "notes:write"];
+    let issuer = config.issuer.clone();
+    config.resources = [
+        ProtectedResource::new(&format!("{issuer}/api"), "Notes API").map(|r| {
+            r.with_scopes(notes)
+                .with_default_scopes(&["notes:read"])
+                .accepting_unbound_tokens()
+        }),
+        ProtectedResource::new(&format!("{issuer}/mcp"), "Notes MCP server")
+            .map(|r| r.with_scopes(notes).with_default_scopes(&["notes:read"])),
+    ]
+    .into_iter()
+    .filter_map(Result::ok)
+    .collect();
     config.rbac_defaults.scopes = vec![
         ScopeInfo {
             scope: "notes:read".into(),

@@ -427,17 +427,24 @@ where
             serde_json::Value::Null
         }
     };
-    Router::new()
+    let api = format!("{}/api", state.kh.config().issuer);
+    let bound = state.kh.resource_layer(&api);
+    let routes = Router::new()
         .route("/api/notes", get(list).post(create))
         .route("/api/notes/{id}", get(read).delete(remove))
         .route("/api/b2b/notes", get(org_list).post(org_create))
-        .route("/api/b2b/notes/{id}", get(org_read).delete(org_remove))
-        .with_state(state)
-        .route(
-            "/openapi.json",
-            get(move || {
-                let doc = doc.clone();
-                async move { Json(doc) }
-            }),
-        )
+        .route("/api/b2b/notes/{id}", get(org_read).delete(org_remove));
+    // Tokens for the API resource (or unbound ones) only; another
+    // configuration without that resource keeps the default audience.
+    let routes = match bound {
+        Some(layer) => routes.route_layer(layer),
+        None => routes,
+    };
+    routes.with_state(state).route(
+        "/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc) }
+        }),
+    )
 }

@@ -610,6 +610,8 @@ pub(crate) async fn connected_apps(
                 // As on consent (docs/threat-model.md row 55).
                 logo_uri: None,
                 client_type: c.client_type,
+                verified_domain: crate::authorize::verified_domain(&c),
+                self_registered: c.origin == keyhouse_core::client::ClientOrigin::Dynamic,
             },
             scopes,
             granted_at: g.created_at,

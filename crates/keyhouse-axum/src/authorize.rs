@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use keyhouse_core::authorize::{
     self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect,
 };
-use keyhouse_core::client::{Client, GrantType, RefreshPolicy};
+use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
 use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, consent, redirect_uri, secret};
 use keyhouse_store::NewCode;
 use keyhouse_types::{
@@ -121,6 +121,8 @@ async fn check(
     let policy = AuthorizePolicy {
         catalog: &kh.config().scopes,
         resources: &resources,
+        protected: &kh.config().resources,
+        default_scopes: &kh.config().default_scopes,
     };
     let mut request = match authorize::validate(&raw, redirect, &client, &policy) {
         Ok(r) => r,
@@ -204,6 +206,18 @@ async fn check(
     })
 }
 
+/// The host of a metadata-document client's `client_id`.
+pub(crate) fn verified_domain(client: &Client) -> Option<String> {
+    (client.origin == ClientOrigin::MetadataDocument)
+        .then(|| {
+            url::Url::parse(&client.id)
+                .ok()?
+                .host_str()
+                .map(str::to_owned)
+        })
+        .flatten()
+}
+
 /// `POST /api/idp/authorize/start`.
 pub(crate) async fn start(
     State(kh): State<Keyhouse>,
@@ -269,9 +283,19 @@ async fn describe(
                         // Keyhouse.
                         logo_uri: None,
                         client_type: client.client_type,
+                        verified_domain: verified_domain(&client),
+                        self_registered: client.origin == ClientOrigin::Dynamic,
                     },
                     redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
+                    redirect_is_local: redirect_uri::is_loopback(&request.redirect.redirect_uri),
                     scopes,
+                    resource_name: request.resource.as_deref().and_then(|r| {
+                        kh.config()
+                            .resources
+                            .iter()
+                            .find(|p| p.uri == r)
+                            .map(|p| p.name.clone())
+                    }),
                     resource: request.resource.clone(),
                     consent_required,
                     organization: subject

@@ -657,15 +657,17 @@ impl MemberCaller {
     /// and for a token also by a granted scope (`insufficient_scope` names
     /// the scope that would carry it).
     pub fn require(&self, resource: &str, action: &str) -> Result<(), BearerError> {
-        let denied = |e: ErrorCode, scope: Option<String>, d: String| BearerError {
-            error: Some(OAuthError::new(e, d)),
-            scope,
+        let metadata = match self {
+            MemberCaller::Token { token, .. } => token.resource_metadata.clone(),
+            MemberCaller::Session(_) => None,
+        };
+        let denied = |e: ErrorCode, d: String| {
+            BearerError::refused(e, d).with_resource_metadata(metadata.as_deref())
         };
         match self {
             MemberCaller::Session(s) if s.can(resource, action) => Ok(()),
             MemberCaller::Session(_) => Err(denied(
                 ErrorCode::AccessDenied,
-                None,
                 format!("your role does not allow {action} on {resource}"),
             )),
             MemberCaller::Token {
@@ -685,10 +687,10 @@ impl MemberCaller {
                     .find(|s| rbac::allows(&s.permissions, resource, action))
                     .map(|s| s.scope.clone());
                 Err(match carrier {
-                    Some(scope) => BearerError::insufficient(&scope),
+                    Some(scope) => BearerError::insufficient(&scope)
+                        .with_resource_metadata(metadata.as_deref()),
                     None => denied(
                         ErrorCode::InsufficientScope,
-                        None,
                         format!("no scope allows {action} on {resource}"),
                     ),
                 })
@@ -740,15 +742,14 @@ where
             .member_session(&parts.headers)
             .await
             .map_err(unavailable)?
-            .ok_or_else(BearerError::missing)?;
+            .ok_or_else(|| {
+                BearerError::missing().with_resource_metadata(kh.metadata_for(parts).as_deref())
+            })?;
         if !session::same_origin_or_safe(&kh, &parts.method, &parts.headers) {
-            return Err(BearerError {
-                error: Some(OAuthError::new(
-                    ErrorCode::CsrfDetected,
-                    "cross-site request refused",
-                )),
-                scope: None,
-            });
+            return Err(BearerError::refused(
+                ErrorCode::CsrfDetected,
+                "cross-site request refused".to_owned(),
+            ));
         }
         Ok(MemberCaller::Session(Box::new(me)))
     }

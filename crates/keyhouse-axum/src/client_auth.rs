@@ -72,6 +72,14 @@ impl Keyhouse {
         if let Some(e) = self.0.clients.get(id) {
             return Ok(e);
         }
+        if keyhouse_core::metadata_document::is_metadata_url(id) {
+            // Its own cache, with the lifetime the document's host chose.
+            return Ok(Entry {
+                client: Some(self.metadata_client(id).await?),
+                secret_hashes: Arc::new(Vec::new()),
+                at: Instant::now(),
+            });
+        }
         let client = self.store().find_client(id).await.map_err(store_error)?;
         let secret_hashes = match &client {
             Some(c) if !c.is_public() => self

@@ -1,6 +1,7 @@
 //! Configuration of a Keyhouse deployment, with documented defaults.
 
 use keyhouse_core::ScopeCatalog;
+use keyhouse_core::resource::ProtectedResource;
 
 use crate::keys::SigningAlg;
 
@@ -16,9 +17,17 @@ pub struct Config {
     /// The audience of access tokens when no `resource` is requested.
     /// Default: the issuer.
     pub default_audience: String,
-    /// RFC 8707 resources clients may ask tokens for. The default audience is
-    /// always allowed.
-    pub resources: Vec<String>,
+    /// The resource servers (APIs, MCP servers) clients may ask tokens for
+    /// with RFC 8707's `resource`; each gets RFC 9728 metadata. The default
+    /// audience is always allowed as well.
+    pub resources: Vec<ProtectedResource>,
+    /// The scopes a request naming none gets when neither its client nor
+    /// its resource has a default (default: none, so such a request fails
+    /// with `invalid_scope`).
+    pub default_scopes: Vec<String>,
+    /// Clients that arrive unannounced: Client ID Metadata Documents and
+    /// dynamic registration.
+    pub agents: AgentPolicy,
     /// Algorithm of access tokens (default ES256; ID tokens are always RS256).
     pub access_token_alg: SigningAlg,
     /// Browser session lifetime, seconds (default 7 days).
@@ -72,6 +81,8 @@ impl Default for Config {
             issuer,
             scopes: ScopeCatalog::default(),
             resources: Vec::new(),
+            default_scopes: Vec::new(),
+            agents: AgentPolicy::default(),
             access_token_alg: SigningAlg::Es256,
             session_ttl: 7 * 24 * 3600,
             code_ttl: 300,
@@ -114,7 +125,7 @@ impl Config {
     /// Every audience a token may be issued for.
     pub fn allowed_resources(&self) -> Vec<String> {
         let mut all = vec![self.default_audience.clone()];
-        all.extend(self.resources.iter().cloned());
+        all.extend(self.resources.iter().map(|r| r.uri.clone()));
         all
     }
 
@@ -131,5 +142,125 @@ impl Config {
         self.code_ttl = self.code_ttl.clamp(30, 600);
         self.issuer = self.issuer.trim_end_matches('/').to_owned();
         self
+    }
+}
+
+/// Who may register a client dynamically (RFC 7591).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    /// `POST /oauth2/register` answers 404-like `access_denied`.
+    Off,
+    /// Anyone, within the per-IP limit (what MCP clients expect).
+    #[default]
+    Open,
+    /// Only with one of these initial access tokens (RFC 7591 §3), sent as
+    /// a bearer token.
+    InitialAccessToken(Vec<String>),
+}
+
+/// The policy for clients that onboard themselves.
+#[derive(Debug, Clone)]
+pub struct AgentPolicy {
+    /// Whether an https `client_id` is read as a Client ID Metadata Document
+    /// (default true).
+    pub metadata_documents: bool,
+    /// Hosts whose metadata documents are accepted (a host, or `*.domain`
+    /// for its subdomains); empty means every host not denied.
+    pub allowed_domains: Vec<String>,
+    /// Hosts refused, whatever the allow list says.
+    pub denied_domains: Vec<String>,
+    /// Dynamic registration (default open).
+    pub registration: RegistrationPolicy,
+    /// Registrations accepted per client IP per hour (default 20).
+    pub registrations_per_ip_per_hour: i64,
+    /// Self-registered clients with no token issued for this many days are
+    /// deleted by the purge (default 30).
+    pub unused_client_days: i64,
+    /// The refresh grace period of clients that onboard themselves, seconds
+    /// (default 10; agents refresh from several requests at once).
+    pub refresh_grace: i64,
+    /// How long a fetched metadata document is kept at least and at most,
+    /// whatever its caching headers say, seconds (default 60 and 86400).
+    pub metadata_ttl: (i64, i64),
+    /// TESTS ONLY: lets metadata documents be fetched from loopback
+    /// addresses, trusting `test_ca_pem` too. Nothing in the server's
+    /// configuration sets it; only a program building its own `Config`
+    /// can, and the server logs a warning when it is on.
+    pub insecure_allow_loopback_metadata_for_tests: bool,
+    /// TESTS ONLY: an extra root certificate (PEM) for metadata fetches.
+    pub test_ca_pem: Option<String>,
+    /// TESTS ONLY: the name resolution metadata fetches use (the system's
+    /// when unset).
+    pub test_lookup: LookupOverride,
+}
+
+/// A replacement resolver for tests (see [`crate::fetch::Lookup`]).
+#[derive(Clone, Default)]
+pub struct LookupOverride(pub Option<std::sync::Arc<dyn crate::fetch::Lookup>>);
+
+impl std::fmt::Debug for LookupOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "test resolver"
+        } else {
+            "system resolver"
+        })
+    }
+}
+
+impl Default for AgentPolicy {
+    fn default() -> Self {
+        AgentPolicy {
+            metadata_documents: true,
+            allowed_domains: Vec::new(),
+            denied_domains: Vec::new(),
+            registration: RegistrationPolicy::Open,
+            registrations_per_ip_per_hour: 20,
+            unused_client_days: 30,
+            refresh_grace: 10,
+            metadata_ttl: (60, 86_400),
+            insecure_allow_loopback_metadata_for_tests: false,
+            test_ca_pem: None,
+            test_lookup: LookupOverride::default(),
+        }
+    }
+}
+
+impl AgentPolicy {
+    /// Whether metadata documents from `host` are accepted: not denied, and
+    /// allowed when there is an allow list.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let matches = |pattern: &String| {
+            let p = pattern.to_ascii_lowercase();
+            match p.strip_prefix("*.") {
+                Some(parent) => host.ends_with(&format!(".{parent}")),
+                None => host == p,
+            }
+        };
+        !self.denied_domains.iter().any(matches)
+            && (self.allowed_domains.is_empty() || self.allowed_domains.iter().any(matches))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deny_wins_over_allow_and_wildcards_cover_subdomains_only() {
+        let p = AgentPolicy {
+            allowed_domains: vec!["claude.ai".into(), "*.vscode.dev".into()],
+            denied_domains: vec!["bad.vscode.dev".into()],
+            ..AgentPolicy::default()
+        };
+        assert!(p.host_allowed("claude.ai"));
+        assert!(p.host_allowed("CLAUDE.AI"));
+        assert!(!p.host_allowed("evilclaude.ai"));
+        assert!(p.host_allowed("insiders.vscode.dev"));
+        assert!(!p.host_allowed("vscode.dev"));
+        assert!(!p.host_allowed("bad.vscode.dev"));
+        assert!(!p.host_allowed("chatgpt.com"));
+        assert!(AgentPolicy::default().host_allowed("chatgpt.com"));
     }
 }

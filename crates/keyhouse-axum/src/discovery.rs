@@ -2,18 +2,19 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::Keyhouse;
+use crate::config::RegistrationPolicy;
 
 /// The metadata document; the same at both well-known paths.
 pub(crate) fn document(kh: &Keyhouse) -> Value {
     let c = kh.config();
     let i = &c.issuer;
     let scopes: Vec<&str> = c.scopes.iter().map(|d| d.name.as_str()).collect();
-    json!({
+    let mut doc = json!({
         "issuer": i,
         "authorization_endpoint": format!("{i}/idp"),
         "token_endpoint": format!("{i}/oauth2/token"),
@@ -37,7 +38,31 @@ pub(crate) fn document(kh: &Keyhouse) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-    })
+        "client_id_metadata_document_supported": c.agents.metadata_documents,
+    });
+    if c.agents.registration != RegistrationPolicy::Off {
+        doc["registration_endpoint"] = json!(format!("{i}/oauth2/register"));
+    }
+    doc
+}
+
+/// `GET /.well-known/oauth-protected-resource[/path]` (RFC 9728 §3): the
+/// metadata of the registered resource whose metadata URL this is.
+pub(crate) async fn protected_resource(State(kh): State<Keyhouse>, uri: Uri) -> Response {
+    let c = kh.config();
+    let origin = c.origin();
+    let wanted = format!("{origin}{}", uri.path().trim_end_matches('/'));
+    let Some(r) = c.resources.iter().find(|r| r.metadata_url() == wanted) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": "not_found" }))).into_response();
+    };
+    let body = json!({
+        "resource": r.uri,
+        "resource_name": r.name,
+        "authorization_servers": [c.issuer],
+        "scopes_supported": r.advertised_scopes(),
+        "bearer_methods_supported": ["header"],
+    });
+    cached(Json(body).into_response(), 300)
 }
 
 fn cached(body: Response, seconds: u32) -> Response {

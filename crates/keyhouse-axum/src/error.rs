@@ -85,8 +85,12 @@ pub struct BearerError {
     /// `invalid_token`, `insufficient_scope`, `invalid_request`, or none
     /// (no token at all: RFC 6750 §3.1 says to send no error code).
     pub error: Option<OAuthError>,
-    /// The scope that was missing, for `insufficient_scope`.
+    /// Every scope the operation needs, for `insufficient_scope`.
     pub scope: Option<String>,
+    /// The RFC 9728 metadata URL of the resource, sent in the challenge so
+    /// a client that has no token (or not the right one) can find where to
+    /// get one.
+    pub resource_metadata: Option<String>,
 }
 
 impl BearerError {
@@ -95,6 +99,7 @@ impl BearerError {
         BearerError {
             error: None,
             scope: None,
+            resource_metadata: None,
         }
     }
 
@@ -103,18 +108,45 @@ impl BearerError {
         BearerError {
             error: Some(OAuthError::new(ErrorCode::InvalidToken, description)),
             scope: None,
+            resource_metadata: None,
         }
     }
 
     /// The token lacks `scope`.
     pub fn insufficient(scope: &str) -> BearerError {
+        BearerError::insufficient_all(&[scope])
+    }
+
+    /// The token lacks some of `scopes`, every scope the operation needs:
+    /// the challenge names them all, so a client stepping up asks for all
+    /// of them at once (MCP authorization, "Scope challenge handling").
+    pub fn insufficient_all(scopes: &[&str]) -> BearerError {
+        let list = scopes.join(" ");
         BearerError {
             error: Some(OAuthError::new(
                 ErrorCode::InsufficientScope,
-                format!("this request needs the {scope} scope"),
+                format!("this request needs the scopes: {list}"),
             )),
-            scope: Some(scope.to_owned()),
+            scope: Some(list),
+            resource_metadata: None,
         }
+    }
+
+    /// A forbidden or refused request, with its code.
+    pub fn refused(code: ErrorCode, description: String) -> BearerError {
+        BearerError {
+            error: Some(OAuthError::new(code, description)),
+            scope: None,
+            resource_metadata: None,
+        }
+    }
+
+    /// Names the resource's metadata in the challenge.
+    pub fn with_resource_metadata(mut self, url: Option<&str>) -> BearerError {
+        if self.resource_metadata.is_none() {
+            self.resource_metadata = url.map(str::to_owned);
+        }
+        self
     }
 
     /// The store failed while checking the token.
@@ -122,6 +154,7 @@ impl BearerError {
         BearerError {
             error: Some(OAuthError::bare(ErrorCode::TemporarilyUnavailable).with_debug(debug)),
             scope: None,
+            resource_metadata: None,
         }
     }
 }
@@ -129,6 +162,9 @@ impl BearerError {
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let mut challenge = "Bearer realm=\"keyhouse\"".to_owned();
+        if let Some(url) = &self.resource_metadata {
+            challenge.push_str(&format!(", resource_metadata=\"{url}\""));
+        }
         let (status, json) = match &self.error {
             None => (StatusCode::UNAUTHORIZED, None),
             Some(e) => {

@@ -6,6 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use keyhouse_core::OAuthError;
 use keyhouse_core::claims::AccessTokenClaims;
+use keyhouse_core::resource::ProtectedResource;
 
 use keyhouse_core::ErrorCode;
 
@@ -30,7 +31,18 @@ use crate::session::{self, CurrentSession};
 pub struct AccessToken {
     /// The claims.
     pub claims: AccessTokenClaims,
+    /// The RFC 9728 metadata URL of the resource it was accepted for, named
+    /// in the challenge of a later `insufficient_scope`.
+    pub resource_metadata: Option<String>,
 }
+
+/// Binds the routes it layers to one registered resource: the
+/// [`AccessToken`], [`Caller`] and [`crate::MemberCaller`] extractors under
+/// it accept only tokens whose `aud` is that resource (and unbound tokens
+/// if the resource accepts them), and their challenges name its metadata.
+/// Make one with [`Keyhouse::resource_layer`].
+#[derive(Debug, Clone)]
+pub struct BoundResource(pub std::sync::Arc<ProtectedResource>);
 
 /// Who an access token acts for. A `client_credentials` token has no user:
 /// its `sub` is the client's id, and a resource server that read `sub` as a
@@ -73,12 +85,26 @@ impl AccessToken {
 
     /// 403 `insufficient_scope` naming `scope` unless the token has it.
     pub fn require_scope(&self, scope: &str) -> Result<(), BearerError> {
-        if self.has_scope(scope) {
+        self.require_scopes(&[scope])
+    }
+
+    /// 403 `insufficient_scope` naming every one of `scopes` unless the
+    /// token has them all.
+    pub fn require_scopes(&self, scopes: &[&str]) -> Result<(), BearerError> {
+        if scopes.iter().all(|s| self.has_scope(s)) {
             Ok(())
         } else {
-            Err(BearerError::insufficient(scope))
+            Err(BearerError::insufficient_all(scopes)
+                .with_resource_metadata(self.resource_metadata.as_deref()))
         }
     }
+}
+
+/// The bearer token of an `Authorization: Bearer` header, if any.
+pub(crate) fn bearer_header(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let (scheme, token) = headers.get(AUTHORIZATION)?.to_str().ok()?.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The bearer token of a request (RFC 6750 §2.1).
@@ -99,6 +125,47 @@ pub(crate) fn bearer(parts: &Parts) -> Result<&str, BearerError> {
 }
 
 impl Keyhouse {
+    /// A layer binding routes to the registered resource `uri` (see
+    /// [`BoundResource`]). `None` when no resource has that URI.
+    pub fn resource_layer(&self, uri: &str) -> Option<axum::Extension<BoundResource>> {
+        let wanted = keyhouse_core::resource::canonical_uri(uri).ok()?;
+        self.config()
+            .resources
+            .iter()
+            .find(|r| r.uri == wanted)
+            .map(|r| axum::Extension(BoundResource(std::sync::Arc::new(r.clone()))))
+    }
+
+    /// The audiences a request's token may have, and the metadata URL its
+    /// challenges name: the bound resource's, or the default audience (and
+    /// the registered resource with that URI, if any).
+    fn audiences_for(&self, parts: &Parts) -> (Vec<String>, Option<String>) {
+        let c = self.config();
+        match parts.extensions.get::<BoundResource>() {
+            Some(BoundResource(r)) => {
+                let mut aud = vec![r.uri.clone()];
+                if r.accepts_unbound_tokens {
+                    aud.push(c.default_audience.clone());
+                }
+                (aud, Some(r.metadata_url()))
+            }
+            None => {
+                let own = keyhouse_core::resource::canonical_uri(&c.default_audience).ok();
+                let metadata = c
+                    .resources
+                    .iter()
+                    .find(|r| Some(&r.uri) == own.as_ref())
+                    .map(ProtectedResource::metadata_url);
+                (vec![c.default_audience.clone()], metadata)
+            }
+        }
+    }
+
+    /// The metadata URL a challenge on this request names.
+    pub(crate) fn metadata_for(&self, parts: &Parts) -> Option<String> {
+        self.audiences_for(parts).1
+    }
+
     /// Verifies an access token for one of `audiences` (any audience when
     /// `None`). `Ok(None)` means invalid, expired or revoked; `Err` means the
     /// store could not be asked.
@@ -150,13 +217,19 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let kh = Keyhouse::from_ref(state);
-        let token = bearer(parts)?;
-        let audience = [kh.config().default_audience.clone()];
-        match kh.verify_access_token(token, Some(&audience)).await {
-            Ok(Some(claims)) => Ok(AccessToken { claims }),
+        let (audiences, metadata) = kh.audiences_for(parts);
+        let token = bearer(parts).map_err(|e| e.with_resource_metadata(metadata.as_deref()))?;
+        // docs/threat-model.md row 61: a token is accepted only by the
+        // resource it was issued for.
+        match kh.verify_access_token(token, Some(&audiences)).await {
+            Ok(Some(claims)) => Ok(AccessToken {
+                claims,
+                resource_metadata: metadata,
+            }),
             Ok(None) => Err(BearerError::invalid(
-                "the access token is invalid, expired or revoked",
-            )),
+                "the access token is invalid, expired, revoked, or for another resource",
+            )
+            .with_resource_metadata(metadata.as_deref())),
             Err(e) => Err(BearerError::unavailable(e.to_string())),
         }
     }
@@ -206,9 +279,15 @@ impl Caller {
     /// A session may do whatever its user may; a token needs `scope`
     /// (403 `insufficient_scope` naming it otherwise).
     pub fn require_scope(&self, scope: &str) -> Result<(), BearerError> {
+        self.require_scopes(&[scope])
+    }
+
+    /// A session may do whatever its user may; a token needs every one of
+    /// `scopes` (403 `insufficient_scope` naming them all otherwise).
+    pub fn require_scopes(&self, scopes: &[&str]) -> Result<(), BearerError> {
         match self {
             Caller::Session(_) => Ok(()),
-            Caller::Token(t) => t.require_scope(scope),
+            Caller::Token(t) => t.require_scopes(scopes),
         }
     }
 }
@@ -223,16 +302,19 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(AUTHORIZATION) {
             let token = AccessToken::from_request_parts(parts, state).await?;
+            let metadata = token.resource_metadata.clone();
             return match token.subject() {
                 TokenSubject::User(_) => Ok(Caller::Token(Box::new(token))),
                 TokenSubject::Client(_) => Err(BearerError::invalid(
                     "this API needs a token issued for a user, not a client_credentials token",
-                )),
+                )
+                .with_resource_metadata(metadata.as_deref())),
                 // A member's token acts in its organization only (its
                 // organization APIs use `MemberCaller`).
                 TokenSubject::Member { .. } => Err(BearerError::invalid(
                     "this API needs a user's token, not an organization member's",
-                )),
+                )
+                .with_resource_metadata(metadata.as_deref())),
             };
         }
         let kh = Keyhouse::from_ref(state);
@@ -240,15 +322,14 @@ where
             .session(&parts.headers)
             .await
             .map_err(|e| BearerError::unavailable(e.to_string()))?
-            .ok_or_else(BearerError::missing)?;
+            .ok_or_else(|| {
+                BearerError::missing().with_resource_metadata(kh.metadata_for(parts).as_deref())
+            })?;
         if !session::same_origin_or_safe(&kh, &parts.method, &parts.headers) {
-            return Err(BearerError {
-                error: Some(OAuthError::new(
-                    ErrorCode::CsrfDetected,
-                    "cross-site request refused",
-                )),
-                scope: None,
-            });
+            return Err(BearerError::refused(
+                ErrorCode::CsrfDetected,
+                "cross-site request refused".to_owned(),
+            ));
         }
         Ok(Caller::Session(Box::new(session)))
     }

@@ -105,6 +105,17 @@ impl MasterKey {
             .into_bytes()
     }
 
+    /// Seals a short secret for storage (AES-256-GCM with a random nonce);
+    /// `context` names its use and row and must be given again to open it.
+    pub(crate) fn seal(&self, context: &str, plain: &[u8]) -> Result<String, KeyError> {
+        self.encrypt(context, plain)
+    }
+
+    /// Opens what [`MasterKey::seal`] sealed with the same `context`.
+    pub(crate) fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, KeyError> {
+        self.decrypt(context, sealed)
+    }
+
     fn encrypt(&self, kid: &str, plain: &[u8]) -> Result<String, KeyError> {
         let key = RandomizedNonceKey::new(&AES_256_GCM, &self.0).map_err(crypto)?;
         let mut data = plain.to_vec();

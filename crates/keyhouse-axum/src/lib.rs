@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+mod agents;
 mod authorize;
 pub mod b2b;
 mod client_auth;
@@ -25,6 +26,7 @@ pub mod config;
 mod discovery;
 pub mod error;
 pub mod extract;
+pub mod fetch;
 mod introspection;
 pub mod keys;
 pub mod manage;
@@ -47,7 +49,7 @@ use keyhouse_store::Store;
 pub use b2b::{CurrentMember, MemberCaller};
 pub use client_ip::{ClientIp, IpRange};
 pub use config::Config;
-pub use extract::{AccessToken, Caller, TokenSubject};
+pub use extract::{AccessToken, BoundResource, Caller, TokenSubject};
 pub use keys::{Keys, MasterKey, SigningAlg};
 pub use security_headers::SecurityHeadersLayer;
 pub use serve::{ServeOptions, serve, serve_with};
@@ -72,6 +74,7 @@ struct Inner {
     secret_key: Vec<u8>,
     clients: client_auth::ClientCache,
     passwords: password::Hasher,
+    agents: agents::Agents,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -116,6 +119,7 @@ impl Keyhouse {
             clients: client_auth::ClientCache::new(config.client_cache_ttl),
             secret_key: master.client_secret_key(),
             passwords: password::Hasher::new(),
+            agents: agents::Agents::new(&config.agents),
             config,
             store,
             keys,
@@ -216,6 +220,15 @@ impl Keyhouse {
                 self.clone(),
                 session::csrf_guard,
             ));
+        let registration = Router::new()
+            .route("/oauth2/register", post(agents::register))
+            .route(
+                "/oauth2/register/{client_id}",
+                get(agents::read_registration)
+                    .put(agents::update_registration)
+                    .delete(agents::delete_registration),
+            )
+            .layer(DefaultBodyLimit::max(agents::REGISTRATION_BODY_LIMIT));
         let oauth = Router::new()
             .route("/oauth2/token", post(token::token))
             .route(
@@ -233,10 +246,19 @@ impl Keyhouse {
                 get(discovery::metadata),
             )
             .route("/.well-known/jwks.json", get(discovery::jwks))
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(discovery::protected_resource),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource/{*path}",
+                get(discovery::protected_resource),
+            )
             .route("/health/live", get(discovery::live))
             .route("/health/ready", get(discovery::ready));
         browser
             .merge(oauth)
+            .merge(registration)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(self.security_headers())
             .with_state(self.clone())
@@ -263,6 +285,9 @@ impl Keyhouse {
                     }
                     if let Err(e) = kh.store().retire_keys(now).await {
                         tracing::warn!(error = %e, "retiring keys failed");
+                    }
+                    if let Err(e) = kh.purge_unused_clients().await {
+                        tracing::warn!(error = %e, "purging unused clients failed");
                     }
                 }
                 n = n.wrapping_add(1);

@@ -40,6 +40,10 @@ pub struct ClientSpec {
     /// `client_secret_basic` or `client_secret_post`; `None` pins the
     /// method of its first authentication.
     pub token_endpoint_auth_method: Option<String>,
+    /// Scopes a request naming none gets (RFC 6749 §3.3).
+    pub default_scopes: Vec<String>,
+    /// Refresh grace period, seconds (0: strict reuse detection).
+    pub refresh_grace: i64,
 }
 
 impl ClientSpec {
@@ -58,6 +62,8 @@ impl ClientSpec {
             grant_types: None,
             resource_server: false,
             token_endpoint_auth_method: None,
+            default_scopes: Vec::new(),
+            refresh_grace: 0,
         }
     }
 }
@@ -124,6 +130,8 @@ impl Keyhouse {
         };
         let auth_method =
             validate_auth_method(spec.client_type, spec.token_endpoint_auth_method.as_deref())?;
+        let default_scopes = self.validate_default_scopes(&spec.default_scopes)?;
+        let refresh_grace = client::validate_refresh_grace(spec.refresh_grace)?;
         // ThreadRng is not Send: use it before the first await.
         let (new, c, client_secret) = {
             let mut rng = rand::rng();
@@ -142,6 +150,9 @@ impl Keyhouse {
                 grant_types,
                 resource_server: spec.resource_server,
                 token_endpoint_auth_method: auth_method,
+                origin: client::ClientOrigin::Manual,
+                default_scopes,
+                refresh_grace,
             };
             let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
             let new = NewClient {
@@ -150,6 +161,8 @@ impl Keyhouse {
                     .map(|s| secret::hash_client_secret(&self.0.secret_key, s)),
                 secret_id: secret::generate_id("secret", &mut rng),
                 client: c.clone(),
+                registration_token_hash: None,
+                metadata_fingerprint: None,
             };
             (new, c, client_secret)
         };
@@ -162,6 +175,20 @@ impl Keyhouse {
             client: c,
             client_secret,
         })
+    }
+
+    /// Checks a client's default scopes: known scopes of the catalogue.
+    pub(crate) fn validate_default_scopes(
+        &self,
+        scopes: &[String],
+    ) -> Result<Vec<String>, OAuthError> {
+        let metadata = |mut e: OAuthError| {
+            e.code = ErrorCode::InvalidClientMetadata;
+            e
+        };
+        let set = keyhouse_core::ScopeSet::parse(&scopes.join(" ")).map_err(metadata)?;
+        self.config().scopes.check_known(&set).map_err(metadata)?;
+        Ok(set.iter().map(str::to_owned).collect())
     }
 
     /// Deletes a client and revokes everything issued to it.

@@ -12,7 +12,7 @@ use keyhouse_core::client::{Client, GrantType, RefreshPolicy};
 use keyhouse_core::scope::{OFFLINE_ACCESS, OPENID};
 use keyhouse_core::token::{Form, TokenRequest};
 use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, authorize, pkce, secret};
-use keyhouse_store::{RedeemOutcome, RefreshOutcome, RefreshRecord};
+use keyhouse_store::{RedeemOutcome, RefreshOutcome, RefreshRecord, Rotation};
 use serde::Serialize;
 
 use crate::Keyhouse;
@@ -92,11 +92,19 @@ pub(crate) async fn token(
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh(&kh, &client, &refresh_token, scope).await?,
+            resource,
+        } => refresh(&kh, &client, &refresh_token, scope, resource).await?,
         TokenRequest::ClientCredentials { scope, resource } => {
             client_credentials(&kh, &client, scope, resource)?
         }
     };
+    // Self-onboarded clients unused for long are purged; the write happens
+    // at most once an hour per client.
+    if client.origin != keyhouse_core::client::ClientOrigin::Manual {
+        if let Err(e) = kh.store().touch_client(&client.id, kh.now()).await {
+            tracing::warn!(client_id = %client.id, error = %e, "recording the client's last use failed");
+        }
+    }
     Ok(response.into_response())
 }
 
@@ -115,16 +123,21 @@ struct Mint<'a> {
 }
 
 impl Keyhouse {
+    /// The `aud` of an access token for `client`: the requested resource,
+    /// else the client's own audience, else the default audience.
+    pub(crate) fn audience_of(&self, client: &Client, resource: Option<&str>) -> String {
+        resource
+            .or(client.audience.as_deref())
+            .unwrap_or(&self.config().default_audience)
+            .to_owned()
+    }
+
     fn mint_access_token(&self, m: &Mint<'_>) -> Result<String, OAuthError> {
         let now = self.now();
         let claims = AccessTokenClaims {
             iss: self.config().issuer.clone(),
             sub: m.subject.to_owned(),
-            aud: m
-                .audience
-                .or(m.client.audience.as_deref())
-                .unwrap_or(&self.config().default_audience)
-                .to_owned(),
+            aud: self.audience_of(m.client, m.audience),
             client_id: m.client.id.clone(),
             scope: m.scopes.to_string(),
             exp: now + m.client.access_token_ttl,
@@ -312,12 +325,17 @@ async fn authorization_code(
                 ));
             }
             pkce::verify(c.code_challenge.as_deref(), code_verifier.as_deref())?;
-            if resource.is_some() && resource != c.resource {
-                return Err(OAuthError::new(
+            // RFC 8707 §2.2: the code's resource, or none (the same).
+            let bound = c
+                .resource
+                .clone()
+                .unwrap_or_else(|| kh.audience_of(client, None));
+            authorize::check_resource(resource.as_deref(), &[bound]).map_err(|_| {
+                OAuthError::new(
                     ErrorCode::InvalidTarget,
                     "resource differs from the authorization request",
-                ));
-            }
+                )
+            })?;
             Ok(issues_refresh(client, &c.scopes).then(|| RefreshRecord {
                 token_hash: secret::hash_token(&refresh_token),
                 family_id: c.family_id.clone(),
@@ -384,18 +402,31 @@ async fn refresh(
     client: &Client,
     token: &str,
     scope: Option<ScopeSet>,
+    resource: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = kh.now();
     let next_token = secret::generate_token(&mut rand::rng());
+    let token_hash = secret::hash_token(token);
     let next = RefreshRecord {
         token_hash: secret::hash_token(&next_token),
         family_id: String::new(),
         created_at: now,
         expires_at: now + kh.config().refresh_token_ttl,
     };
+    let context = format!("refresh successor {token_hash}");
+    let rotation = Rotation {
+        grace: client.refresh_grace,
+        sealed_successor: match client.refresh_grace {
+            0 => String::new(),
+            _ => kh
+                .master_key()
+                .seal(&context, next_token.as_bytes())
+                .map_err(|e| OAuthError::bare(ErrorCode::ServerError).with_debug(e.to_string()))?,
+        },
+    };
     let outcome = kh
         .store()
-        .rotate_refresh(&secret::hash_token(token), now, &next, |family| {
+        .rotate_refresh(&token_hash, now, &next, rotation, |family| {
             if family.client_id != client.id {
                 return Err(OAuthError::invalid_grant(
                     "the refresh token was issued to another client",
@@ -411,12 +442,32 @@ async fn refresh(
                     "the requested scope exceeds what was granted",
                 ));
             }
+            // RFC 8707 §2.2: a refresh may name the family's resource, never
+            // another one (the resource set cannot widen).
+            let bound = family
+                .resource
+                .clone()
+                .unwrap_or_else(|| kh.audience_of(client, None));
+            authorize::check_resource(resource.as_deref(), &[bound])?;
             Ok(())
         })
         .await
         .map_err(store_error)?;
-    let family = match outcome {
-        RefreshOutcome::Rotated { family } => family,
+    let (family, refresh_token) = match outcome {
+        RefreshOutcome::Rotated { family } => (family, next_token),
+        RefreshOutcome::Grace { family, successor } => {
+            let plain = kh
+                .master_key()
+                .open(&context, &successor)
+                .ok()
+                .and_then(|p| String::from_utf8(p).ok())
+                .ok_or_else(|| {
+                    OAuthError::bare(ErrorCode::ServerError)
+                        .with_debug("a sealed refresh successor does not open".to_owned())
+                })?;
+            tracing::info!(client_id = %client.id, family_id = %family.id, "refresh token presented again within the grace period: same successor");
+            (family, plain)
+        }
         RefreshOutcome::Reused => {
             tracing::warn!(client_id = %client.id, "refresh token reused: its family is revoked");
             return Err(OAuthError::invalid_grant(
@@ -477,7 +528,7 @@ async fn refresh(
         expires_in: client.access_token_ttl,
         scope: scopes.to_string(),
         id_token: None,
-        refresh_token: Some(next_token),
+        refresh_token: Some(refresh_token),
     })
 }
 

@@ -120,11 +120,13 @@ async fn start_describes_the_client_scopes_and_redirect_host() {
     );
     assert!(d.get("redirect_uri").is_none());
 
-    // With a resource (RFC 8707) the description names it.
+    // With a resource (RFC 8707) the description names it, in its
+    // canonical form (no trailing slash), with its registered name.
     let p = with(&params(&id), &[("resource", Some("https://api.example/"))]);
     let (status, d) = json_of(s.start(&b, &p).await).await;
     assert_eq!(status, 200);
-    assert_eq!(d["resource"], "https://api.example/");
+    assert_eq!(d["resource"], "https://api.example");
+    assert_eq!(d["resource_name"], "Example API");
 }
 
 /// docs/threat-model.md rows 13 and 48: third-party clients ask; so does a
@@ -569,19 +571,27 @@ async fn unknown_resource_is_invalid_target() {
     let (s, b, id) = setup(ClientType::ThirdParty).await;
     for resource in [
         "https://other.example/",
-        "https://api.example",
+        "https://api.example/v2",
         "https://api.example/#frag",
+        "https://api.example/?x=1",
+        "http://api.example/",
         "not a uri",
     ] {
         let p = with(&params(&id), &[("resource", Some(resource))]);
         assert_redirected_error(&s, &b, &p, "invalid_target").await;
     }
-    // The configured resource and the default audience are accepted.
-    for resource in ["https://api.example/", s.base.as_str()] {
+    // The configured resource (with or without its trailing slash, any
+    // case of host) and the default audience are accepted, and named in
+    // their canonical spelling.
+    for (resource, canonical) in [
+        ("https://api.example/", "https://api.example"),
+        ("https://API.example", "https://api.example"),
+        (s.base.as_str(), s.base.as_str()),
+    ] {
         let p = with(&params(&id), &[("resource", Some(resource))]);
         let (status, d) = json_of(s.start(&b, &p).await).await;
         assert_eq!(status, 200, "{resource}: {d}");
-        assert_eq!(d["resource"], resource);
+        assert_eq!(d["resource"], canonical);
     }
 }
 

@@ -301,7 +301,10 @@ async fn a_client_credentials_token_has_no_user_subject() {
             .await
             .unwrap()
             .unwrap();
-    let token = AccessToken { claims };
+    let token = AccessToken {
+        claims,
+        resource_metadata: None,
+    };
     assert_eq!(token.subject(), TokenSubject::Client(&svc.client.id));
     s.user("ada@example.com").await;
     let b = s.signed_in("ada@example.com").await;
@@ -312,7 +315,10 @@ async fn a_client_credentials_token_has_no_user_subject() {
             .unwrap()
             .unwrap();
     let user = claims.sub.clone();
-    let token = AccessToken { claims };
+    let token = AccessToken {
+        claims,
+        resource_metadata: None,
+    };
     assert_eq!(token.subject(), TokenSubject::User(&user));
 }
 

@@ -161,16 +161,17 @@ async fn code_exchange_with_client_secret_post() {
 #[tokio::test]
 async fn resource_sets_the_audience() {
     let (s, b, c) = setup(ClientType::ThirdParty).await;
+    // The audience is the resource's canonical URI (no trailing slash).
     let t = tokens(&s, &b, &c, &[("resource", "https://api.example/")]).await;
     assert_eq!(
         claims(t["access_token"].as_str().unwrap())["aud"],
-        "https://api.example/"
+        "https://api.example"
     );
     // The refreshed token keeps the audience.
     let r = ok_json(refresh(&s, &c, t["refresh_token"].as_str().unwrap(), None).await).await;
     assert_eq!(
         claims(r["access_token"].as_str().unwrap())["aud"],
-        "https://api.example/"
+        "https://api.example"
     );
 
     // A different resource at the token endpoint is refused.
@@ -629,7 +630,7 @@ async fn client_credentials_for_confidential_clients_only() {
         ok_json(client_credentials(&s, &c, &[("resource", "https://api.example/")]).await).await;
     assert_eq!(
         claims(t["access_token"].as_str().unwrap())["aud"],
-        "https://api.example/"
+        "https://api.example"
     );
 
     // User scopes need a user: the application's own scopes too, unless

@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
+use crate::resource::{self, ProtectedResource};
 use crate::scope::{OFFLINE_ACCESS, ScopeCatalog, ScopeSet};
 use crate::{pkce, redirect_uri};
 
@@ -179,6 +180,11 @@ pub struct AuthorizePolicy<'a> {
     pub catalog: &'a ScopeCatalog,
     /// Resource indicators (RFC 8707) tokens may be issued for.
     pub resources: &'a [String],
+    /// The registered resources, for their default scopes.
+    pub protected: &'a [ProtectedResource],
+    /// The scopes a request naming none gets when neither its client nor
+    /// its resource has a default (RFC 6749 §3.3); empty: `invalid_scope`.
+    pub default_scopes: &'a [String],
 }
 
 /// A fully validated authorization request.
@@ -251,11 +257,17 @@ fn validate_inner(
 ) -> Result<Parts, OAuthError> {
     check_response_type(raw)?;
     check_unsupported(raw)?;
-    let scopes = check_scopes(raw, policy.catalog)?;
+    let resource = check_resource(raw.get("resource"), policy.resources)?;
+    let defaults = || {
+        let registered = resource
+            .as_deref()
+            .and_then(|r| policy.protected.iter().find(|p| p.uri == r));
+        resource::default_scopes(&client.default_scopes, registered, policy.default_scopes)
+    };
+    let scopes = check_scopes(raw, policy.catalog, defaults)?;
     let code_challenge = check_pkce(raw, client)?;
     let prompt = Prompt::parse(raw.get("prompt"))?;
     let max_age = check_max_age(raw)?;
-    let resource = check_resource(raw.get("resource"), policy.resources)?;
     let nonce = raw.get("nonce").map(str::to_owned);
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_PARAM_LEN) {
         return Err(OAuthError::invalid_request("nonce is too long"));
@@ -301,8 +313,17 @@ fn check_unsupported(raw: &RawRequest) -> Result<(), OAuthError> {
     Ok(())
 }
 
-fn check_scopes(raw: &RawRequest, catalog: &ScopeCatalog) -> Result<ScopeSet, OAuthError> {
-    let scopes = ScopeSet::parse(raw.get("scope").unwrap_or(""))?;
+/// The requested scopes; a request naming none (MCP clients often send
+/// none) gets the default set instead of an error, as RFC 6749 §3.3 allows.
+fn check_scopes(
+    raw: &RawRequest,
+    catalog: &ScopeCatalog,
+    defaults: impl FnOnce() -> ScopeSet,
+) -> Result<ScopeSet, OAuthError> {
+    let scopes = match raw.get("scope") {
+        Some(s) => ScopeSet::parse(s)?,
+        None => defaults(),
+    };
     if scopes.is_empty() {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
@@ -350,7 +371,9 @@ fn check_max_age(raw: &RawRequest) -> Result<Option<i64>, OAuthError> {
 }
 
 /// RFC 8707 §2: an absolute URI without a fragment, and one this deployment
-/// serves; otherwise `invalid_target`.
+/// serves; otherwise `invalid_target`. A trailing slash or upper-case host
+/// does not matter (the comparison is between canonical forms); the answer
+/// is the resource as the deployment spells it, which becomes the `aud`.
 pub fn check_resource(
     resource: Option<&str>,
     allowed: &[String],
@@ -358,14 +381,19 @@ pub fn check_resource(
     let Some(resource) = resource else {
         return Ok(None);
     };
-    let well_formed = Url::parse(resource).is_ok() && !resource.contains('#');
-    if !well_formed || !allowed.iter().any(|a| a == resource) {
-        return Err(OAuthError::new(
+    let refused = || {
+        OAuthError::new(
             ErrorCode::InvalidTarget,
             "the requested resource is not served here",
-        ));
-    }
-    Ok(Some(resource.to_owned()))
+        )
+    };
+    let wanted = resource::canonical_uri(resource).map_err(|_| refused())?;
+    allowed
+        .iter()
+        .find(|a| resource::canonical_uri(a).is_ok_and(|c| c == wanted))
+        .cloned()
+        .map(Some)
+        .ok_or_else(refused)
 }
 
 /// Whether the request wants a refresh token through `offline_access`.

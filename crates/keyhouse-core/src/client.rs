@@ -37,6 +37,46 @@ impl RefreshPolicy {
     }
 }
 
+/// Where a client came from: an operator registered it, it identified
+/// itself with a Client ID Metadata Document (its `client_id` is the URL of
+/// that document), or it registered itself (RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientOrigin {
+    /// Registered by an operator or an administrator.
+    #[default]
+    Manual,
+    /// A Client ID Metadata Document: the `client_id` is an https URL
+    /// whose host vouches for the metadata.
+    MetadataDocument,
+    /// Dynamic client registration: nobody vouches for it.
+    Dynamic,
+}
+
+impl ClientOrigin {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientOrigin::Manual => "manual",
+            ClientOrigin::MetadataDocument => "cimd",
+            ClientOrigin::Dynamic => "dcr",
+        }
+    }
+
+    /// Parses a stored name (unknown names read as manual).
+    pub fn parse(s: &str) -> ClientOrigin {
+        match s {
+            "cimd" => ClientOrigin::MetadataDocument,
+            "dcr" => ClientOrigin::Dynamic,
+            _ => ClientOrigin::Manual,
+        }
+    }
+}
+
+/// Longest refresh grace period a client may have, seconds: long enough
+/// for a burst of concurrent refreshes, short enough that a stolen token
+/// replayed later still kills the family.
+pub const MAX_REFRESH_GRACE: i64 = 60;
+
 /// A grant type a client may use at the token endpoint (RFC 7591 §2
 /// `grant_types`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,6 +196,15 @@ pub struct Client {
     /// endpoints (`client_secret_basic` or `client_secret_post`), pinned at
     /// registration or at its first authentication (row 60).
     pub token_endpoint_auth_method: Option<String>,
+    /// Where it came from.
+    pub origin: ClientOrigin,
+    /// The scopes a request naming none gets (RFC 6749 §3.3); empty means
+    /// the resource's or the deployment's default.
+    pub default_scopes: Vec<String>,
+    /// Seconds after a rotation during which the previous refresh token
+    /// still returns the same successor instead of counting as a replay
+    /// (0: strict, at most [`MAX_REFRESH_GRACE`]).
+    pub refresh_grace: i64,
 }
 
 impl Client {
@@ -172,6 +221,18 @@ impl Client {
 
 /// Bounds on the access-token lifetime a client may be given, in seconds.
 pub const ACCESS_TOKEN_TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=86_400;
+
+/// Checks a refresh grace period: 0 to [`MAX_REFRESH_GRACE`] seconds.
+pub fn validate_refresh_grace(seconds: i64) -> Result<i64, OAuthError> {
+    if (0..=MAX_REFRESH_GRACE).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            "refresh_grace must be 0 to 60 seconds",
+        ))
+    }
+}
 
 /// Checks a custom audience: an absolute http(s) URL of at most 200 bytes.
 pub fn validate_audience(audience: Option<&str>) -> Result<(), OAuthError> {

@@ -111,9 +111,25 @@ pub fn display_host(uri: &str) -> String {
     }
 }
 
+/// Whether `uri` sends the browser to this device (an http loopback URI).
+pub fn is_loopback(uri: &str) -> bool {
+    Url::parse(uri).is_ok_and(|u| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_redirects_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:33418/cb"));
+        assert!(is_loopback("http://localhost/cb"));
+        assert!(is_loopback("http://[::1]:9/cb"));
+        assert!(!is_loopback("https://127.0.0.1.example/cb"));
+        assert!(!is_loopback("https://chat.example/cb"));
+    }
 
     #[test]
     fn registration_table() {

@@ -29,6 +29,8 @@ pub enum TokenRequest {
         refresh_token: String,
         /// A narrower scope, if asked.
         scope: Option<ScopeSet>,
+        /// RFC 8707 resource: must be the family's.
+        resource: Option<String>,
     },
     /// `grant_type=client_credentials`.
     ClientCredentials {
@@ -111,6 +113,7 @@ impl TokenRequest {
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
                 refresh_token: form.required("refresh_token")?,
                 scope: form.scope()?,
+                resource: form.get("resource").map(str::to_owned),
             }),
             Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
                 scope: form.scope()?,

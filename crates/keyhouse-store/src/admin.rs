@@ -237,6 +237,17 @@ impl Store {
                 client::Column::TokenEndpointAuthMethod,
                 Expr::value(c.token_endpoint_auth_method.clone()),
             )
+            .col_expr(
+                client::Column::DefaultScopes,
+                Expr::value(c.default_scopes.join(" ")),
+            )
+            .col_expr(client::Column::RefreshGrace, Expr::value(c.refresh_grace))
+            // Changed metadata is no longer what an identical registration
+            // would be given.
+            .col_expr(
+                client::Column::MetadataFingerprint,
+                Expr::value(None::<String>),
+            )
             .filter(client::Column::Id.eq(c.id.clone()))
             .exec(&self.db)
             .await?;

@@ -1,7 +1,7 @@
 //! Connected Apps and their secrets.
 
 use keyhouse_core::ClientType;
-use keyhouse_core::client::{Client, GrantType, RefreshPolicy};
+use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -20,6 +20,11 @@ pub struct NewClient {
     pub secret_hash: Option<String>,
     /// Id of the secret row.
     pub secret_id: String,
+    /// RFC 7592: hash of the registration access token (self-registered
+    /// clients only).
+    pub registration_token_hash: Option<String>,
+    /// Hash of a public self-registration's metadata (de-duplication).
+    pub metadata_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -53,6 +58,14 @@ pub(crate) fn to_client(m: client::Model) -> Result<Client> {
         grant_types: GrantType::parse_list(&m.grant_types),
         resource_server: m.resource_server,
         token_endpoint_auth_method: m.token_endpoint_auth_method,
+        origin: ClientOrigin::parse(&m.origin),
+        default_scopes: m
+            .default_scopes
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        refresh_grace: m.refresh_grace,
     })
 }
 
@@ -79,6 +92,12 @@ impl Store {
             grant_types: Set(GrantType::list_string(&c.grant_types)),
             resource_server: Set(c.resource_server),
             token_endpoint_auth_method: Set(c.token_endpoint_auth_method.clone()),
+            origin: Set(c.origin.as_str().to_owned()),
+            default_scopes: Set(c.default_scopes.join(" ")),
+            refresh_grace: Set(c.refresh_grace),
+            last_used_at: Set(None),
+            registration_token_hash: Set(new.registration_token_hash.clone()),
+            metadata_fingerprint: Set(new.metadata_fingerprint.clone()),
         })
         .exec_without_returning(&*txn)
         .await
@@ -177,5 +196,109 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(res.rows_affected > 0)
+    }
+
+    /// Records that a token was issued to `id` (at most one write an hour
+    /// per client): the purge deletes self-registered clients left unused.
+    pub async fn touch_client(&self, id: &str, now: i64) -> Result<()> {
+        client::Entity::update_many()
+            .col_expr(client::Column::LastUsedAt, Expr::value(now))
+            .filter(client::Column::Id.eq(id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(client::Column::LastUsedAt.is_null())
+                    .add(client::Column::LastUsedAt.lt(now - 3600)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// When a token was last issued to each client (to the hour), by id.
+    pub async fn client_last_use(&self) -> Result<std::collections::HashMap<String, i64>> {
+        Ok(client::Entity::find()
+            .filter(client::Column::LastUsedAt.is_not_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|m| Some((m.id, m.last_used_at?)))
+            .collect())
+    }
+
+    /// Self-registered (RFC 7591) clients with no token issued since
+    /// `before` (nor created since).
+    pub async fn unused_registered_clients(&self, before: i64) -> Result<Vec<String>> {
+        Ok(client::Entity::find()
+            .filter(client::Column::Origin.eq(ClientOrigin::Dynamic.as_str()))
+            .filter(client::Column::CreatedAt.lt(before))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(client::Column::LastUsedAt.is_null())
+                    .add(client::Column::LastUsedAt.lt(before)),
+            )
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect())
+    }
+
+    /// The public self-registered client with this metadata fingerprint.
+    pub async fn find_client_by_fingerprint(&self, fingerprint: &str) -> Result<Option<Client>> {
+        client::Entity::find()
+            .filter(client::Column::MetadataFingerprint.eq(fingerprint))
+            .one(&self.db)
+            .await?
+            .map(to_client)
+            .transpose()
+    }
+
+    /// The hash of a self-registered client's registration access token.
+    pub async fn registration_token_hash(&self, id: &str) -> Result<Option<String>> {
+        Ok(client::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .and_then(|m| m.registration_token_hash))
+    }
+
+    /// Stores what a Client ID Metadata Document says now: inserted the
+    /// first time, the display and redirect fields replaced afterwards.
+    pub async fn upsert_metadata_client(&self, c: &Client) -> Result<()> {
+        let redirect_uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let lane = self.lane().await;
+        let updated = client::Entity::update_many()
+            .col_expr(client::Column::Name, Expr::value(c.name.clone()))
+            .col_expr(client::Column::LogoUri, Expr::value(c.logo_uri.clone()))
+            .col_expr(
+                client::Column::Description,
+                Expr::value(c.description.clone()),
+            )
+            .col_expr(client::Column::RedirectUris, Expr::value(redirect_uris))
+            .col_expr(
+                client::Column::TokenEndpointAuthMethod,
+                Expr::value(c.token_endpoint_auth_method.clone()),
+            )
+            .filter(client::Column::Id.eq(c.id.as_str()))
+            .filter(client::Column::Origin.eq(ClientOrigin::MetadataDocument.as_str()))
+            .exec(&self.db)
+            .await?;
+        if updated.rows_affected == 1 {
+            return Ok(());
+        }
+        let new = NewClient {
+            client: c.clone(),
+            secret_hash: None,
+            secret_id: String::new(),
+            registration_token_hash: None,
+            metadata_fingerprint: None,
+        };
+        drop(lane);
+        match self.create_client(&new).await {
+            // Inserted meanwhile by a concurrent first request, or the id is
+            // an operator's client: the caller reads the row again.
+            Err(StoreError::Conflict) | Ok(()) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -77,6 +77,14 @@ pub mod client {
         pub grant_types: String,
         pub resource_server: bool,
         pub token_endpoint_auth_method: Option<String>,
+        /// `manual`, `cimd` or `dcr`.
+        pub origin: String,
+        /// Space-separated.
+        pub default_scopes: String,
+        pub refresh_grace: i64,
+        pub last_used_at: Option<i64>,
+        pub registration_token_hash: Option<String>,
+        pub metadata_fingerprint: Option<String>,
     }
     relation_free!();
 }
@@ -182,6 +190,9 @@ pub mod refresh_token {
         pub created_at: i64,
         pub expires_at: i64,
         pub rotated_at: Option<i64>,
+        /// The successor, sealed; only during the grace period.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub successor: Option<String>,
     }
     relation_free!();
 }

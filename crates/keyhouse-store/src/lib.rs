@@ -39,7 +39,9 @@ pub use clients::{NewClient, StoredClient};
 pub use keys::StoredKey;
 pub use limits::{Attempt, DELAY_STEP};
 pub use orgs::{Member, Organization};
-pub use tokens::{CodeRecord, FamilyRecord, NewCode, RedeemOutcome, RefreshOutcome, RefreshRecord};
+pub use tokens::{
+    CodeRecord, FamilyRecord, NewCode, RedeemOutcome, RefreshOutcome, RefreshRecord, Rotation,
+};
 pub use users::{NewUser, SessionRecord, User};
 
 /// A storage failure.

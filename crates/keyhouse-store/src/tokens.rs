@@ -113,6 +113,15 @@ pub enum RefreshOutcome {
         /// The family.
         family: FamilyRecord,
     },
+    /// The token had been rotated moments ago, within the client's grace
+    /// period: nothing changes, and the caller answers with the same
+    /// successor (sealed as it was given to `rotate_refresh`).
+    Grace {
+        /// The family.
+        family: FamilyRecord,
+        /// The successor, sealed.
+        successor: String,
+    },
     /// The token had been rotated already: the family is revoked
     /// (RFC 9700 §4.14.2).
     Reused,
@@ -154,6 +163,26 @@ fn family_from(m: token_family::Model) -> FamilyRecord {
     }
 }
 
+fn refresh_record(m: &refresh_token::Model) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: m.token_hash.clone(),
+        family_id: m.family_id.clone(),
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+    }
+}
+
+/// How a refresh token is rotated.
+#[derive(Debug, Clone, Default)]
+pub struct Rotation {
+    /// The client's grace period, seconds (0: any second presentation
+    /// revokes the family).
+    pub grace: i64,
+    /// The successor's plaintext, sealed by the caller; stored with the
+    /// spent token only when `grace` > 0, and handed back within it.
+    pub sealed_successor: String,
+}
+
 async fn revoke_family_on<C: ConnectionTrait>(
     db: &C,
     family_id: &str,
@@ -178,6 +207,7 @@ async fn insert_refresh<C: ConnectionTrait>(
         created_at: Set(r.created_at),
         expires_at: Set(r.expires_at),
         rotated_at: Set(None),
+        successor: Set(None),
     })
     .exec_without_returning(db)
     .await?;
@@ -358,23 +388,28 @@ impl Store {
     /// is still unspent and its family still live (a conditional UPDATE whose
     /// affected-row count decides among concurrent rotations), and `next` is
     /// stored. A token that was spent already revokes its whole family
-    /// (reuse detection, RFC 9700 §4.14.2).
+    /// (reuse detection, RFC 9700 §4.14.2), except within `grace` seconds of
+    /// its rotation, when the successor sealed at that rotation is handed
+    /// back instead (`RefreshOutcome::Grace`): concurrent refreshes of one
+    /// token then all end with the same live token.
     pub async fn rotate_refresh<F>(
         &self,
         token_hash: &str,
         now: i64,
         next: &RefreshRecord,
+        rotation: Rotation,
         check: F,
     ) -> Result<RefreshOutcome>
     where
         F: FnOnce(&FamilyRecord) -> std::result::Result<(), OAuthError>,
     {
-        let Some((token, rotated_at, family)) = self.find_refresh(token_hash).await? else {
+        let Some((token, rotated, family)) = self.find_refresh_rotation(token_hash).await? else {
             return Ok(RefreshOutcome::Invalid);
         };
-        if rotated_at.is_some() {
-            self.revoke_family(&family.id, now).await?;
-            return Ok(RefreshOutcome::Reused);
+        if let Some((rotated_at, successor)) = rotated {
+            return self
+                .spent_again(family, rotated_at, successor, now, rotation.grace, check)
+                .await;
         }
         if !family.is_active(now) || token.expires_at <= now {
             return Ok(RefreshOutcome::Invalid);
@@ -389,6 +424,7 @@ impl Store {
             expires_at: next.expires_at.min(family.expires_at),
             ..next.clone()
         };
+        let sealed = (rotation.grace > 0).then_some(rotation.sealed_successor);
         let rotated = self
             .write(move |txn| {
                 Box::pin(async move {
@@ -400,27 +436,83 @@ impl Store {
                         .to_owned();
                     let spent = refresh_token::Entity::update_many()
                         .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-                        .filter(refresh_token::Column::TokenHash.eq(hash))
+                        .col_expr(refresh_token::Column::Successor, Expr::value(sealed))
+                        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
                         .filter(refresh_token::Column::RotatedAt.is_null())
                         .filter(Expr::exists(family_live))
                         .exec(txn)
                         .await?;
                     if spent.rows_affected != 1 {
-                        // Spent by a concurrent rotation, or the family was
-                        // revoked meanwhile: either way the family is dead.
-                        revoke_family_on(txn, &family_id, now).await?;
-                        return Ok(false);
+                        // Spent by a concurrent rotation (committed before
+                        // this one: writes go one at a time), or the family
+                        // was revoked meanwhile.
+                        let row = refresh_token::Entity::find_by_id(hash).one(txn).await?;
+                        return Ok(row.and_then(|r| Some((r.rotated_at?, r.successor))));
                     }
                     insert_refresh(txn, &next).await?;
-                    Ok(true)
+                    Ok(None)
                 })
             })
             .await?;
-        Ok(if rotated {
-            RefreshOutcome::Rotated { family }
-        } else {
-            RefreshOutcome::Reused
-        })
+        match rotated {
+            None => Ok(RefreshOutcome::Rotated { family }),
+            Some((rotated_at, successor)) => {
+                self.spent_again(family, rotated_at, successor, now, rotation.grace, |_| {
+                    Ok(())
+                })
+                .await
+            }
+        }
+    }
+
+    /// A spent token presented again: its successor within the grace
+    /// period (and the family still live), otherwise the family dies.
+    async fn spent_again<F>(
+        &self,
+        family: FamilyRecord,
+        rotated_at: i64,
+        successor: Option<String>,
+        now: i64,
+        grace: i64,
+        check: F,
+    ) -> Result<RefreshOutcome>
+    where
+        F: FnOnce(&FamilyRecord) -> std::result::Result<(), OAuthError>,
+    {
+        let current = self.find_family(&family.id).await?.unwrap_or(family);
+        match successor {
+            Some(successor) if grace > 0 && now <= rotated_at + grace => {
+                if !current.is_active(now) {
+                    return Ok(RefreshOutcome::Invalid);
+                }
+                if let Err(e) = check(&current) {
+                    return Ok(RefreshOutcome::Refused(e));
+                }
+                Ok(RefreshOutcome::Grace {
+                    family: current,
+                    successor,
+                })
+            }
+            _ => {
+                self.revoke_family(&current.id, now).await?;
+                Ok(RefreshOutcome::Reused)
+            }
+        }
+    }
+
+    async fn find_refresh_rotation(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshRecord, Option<(i64, Option<String>)>, FamilyRecord)>> {
+        let Some(token) = refresh_token::Entity::find_by_id(token_hash.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let family = self.find_family(&token.family_id).await?;
+        let rotated = token.rotated_at.map(|at| (at, token.successor.clone()));
+        Ok(family.map(|f| (refresh_record(&token), rotated, f)))
     }
 
     /// Finds a refresh token and its family, for introspection and revocation.
@@ -435,18 +527,7 @@ impl Store {
             return Ok(None);
         };
         let family = self.find_family(&token.family_id).await?;
-        Ok(family.map(|f| {
-            (
-                RefreshRecord {
-                    token_hash: token.token_hash,
-                    family_id: token.family_id,
-                    created_at: token.created_at,
-                    expires_at: token.expires_at,
-                },
-                token.rotated_at,
-                f,
-            )
-        }))
+        Ok(family.map(|f| (refresh_record(&token), token.rotated_at, f)))
     }
 
     /// Finds a token family.
@@ -591,5 +672,17 @@ pub(crate) async fn purge_expired(db: &DatabaseConnection, now: i64) -> Result<u
         .exec(db)
         .await?
         .rows_affected;
+    // A sealed successor is needed only within its grace period.
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::Successor,
+            Expr::value(None::<String>),
+        )
+        .filter(refresh_token::Column::Successor.is_not_null())
+        .filter(
+            refresh_token::Column::RotatedAt.lte(now - keyhouse_core::client::MAX_REFRESH_GRACE),
+        )
+        .exec(db)
+        .await?;
     Ok(removed)
 }

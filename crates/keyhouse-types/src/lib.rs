@@ -116,6 +116,14 @@ pub struct ClientSummary {
     pub logo_uri: Option<String>,
     /// The client type.
     pub client_type: ClientType,
+    /// For a client identified by a metadata document: the domain that
+    /// publishes it, the only thing vouched for (its name and description
+    /// are that domain's claims).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_domain: Option<String>,
+    /// Whether it registered itself (RFC 7591): nobody vouches for it.
+    #[serde(default)]
+    pub self_registered: bool,
 }
 
 /// One requested scope, described for a person.
@@ -141,6 +149,13 @@ pub struct AuthorizeStart {
     pub scopes: Vec<ScopeDescription>,
     /// The resource (RFC 8707) the token will be for, if one was requested.
     pub resource: Option<String>,
+    /// The resource's name ("Notes MCP server"), when it is registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// Whether the browser will be sent to this device (a loopback
+    /// redirect URI): fine for a desktop agent, a warning sign otherwise.
+    #[serde(default)]
+    pub redirect_is_local: bool,
     /// Whether the consent screen must be shown.
     pub consent_required: bool,
     /// The signed-in user the grant is for (for B2B: the member).

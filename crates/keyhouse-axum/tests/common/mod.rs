@@ -13,6 +13,7 @@ use keyhouse_axum::manage::{ClientSpec, CreatedClient};
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::clock::FixedClock;
+use keyhouse_core::resource::ProtectedResource;
 use keyhouse_store::Store;
 use serde_json::{Value, json};
 
@@ -116,7 +117,13 @@ async fn start(
         .with_scope("notes:read", "Read your notes")
         .with_scope("notes:write", "Create and delete your notes")
         .with_machine_scope("reports:read", "Read usage reports");
-    config.resources = vec!["https://api.example/".to_owned()];
+    config.resources = vec![
+        ProtectedResource::new("https://api.example/", "Example API").unwrap(),
+        ProtectedResource::new(&format!("{base}/mcp"), "Test MCP server")
+            .unwrap()
+            .with_scopes(&["notes:read", "notes:write"])
+            .with_default_scopes(&["notes:read"]),
+    ];
     configure(&mut config);
     let clock = frozen.then(|| FixedClock::new(1_800_000_000));
     let kh = match &clock {
@@ -124,7 +131,9 @@ async fn start(
         None => Keyhouse::new(config, store, master).await,
     }
     .expect("keyhouse");
-    let app = axum::Router::new().merge(kh.router());
+    let app = axum::Router::new()
+        .merge(kh.router())
+        .merge(protected_routes(&kh));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = keyhouse_axum::serve(listener, app, async {
@@ -483,4 +492,36 @@ pub async fn userinfo(s: &TestServer, token: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// Routes of a resource server in front of the tests: `/test/api` takes
+/// tokens for the default audience, `/test/mcp/read` and `/test/mcp/write`
+/// only tokens bound to the `{base}/mcp` resource (the write route needs
+/// notes:read and notes:write).
+fn protected_routes(kh: &Keyhouse) -> axum::Router {
+    use axum::routing::get;
+    use keyhouse_axum::AccessToken;
+    use keyhouse_axum::error::BearerError;
+    async fn whoami(t: AccessToken) -> Result<axum::Json<Value>, BearerError> {
+        t.require_scope("notes:read")?;
+        Ok(axum::Json(
+            json!({ "sub": t.claims.sub, "aud": t.claims.aud }),
+        ))
+    }
+    async fn write(t: AccessToken) -> Result<axum::Json<Value>, BearerError> {
+        t.require_scopes(&["notes:read", "notes:write"])?;
+        Ok(axum::Json(json!({ "written": true })))
+    }
+    let mcp = format!("{}/mcp", kh.config().issuer);
+    let bound = axum::Router::new()
+        .route("/test/mcp/read", get(whoami))
+        .route("/test/mcp/write", get(write));
+    let bound = match kh.resource_layer(&mcp) {
+        Some(layer) => bound.route_layer(layer),
+        None => bound,
+    };
+    axum::Router::new()
+        .route("/test/api", get(whoami))
+        .merge(bound)
+        .with_state(kh.clone())
 }

@@ -21,6 +21,9 @@ fn client(t: ClientType) -> Client {
         grant_types: crate::client::GrantType::defaults(),
         resource_server: false,
         token_endpoint_auth_method: None,
+        origin: crate::client::ClientOrigin::Manual,
+        default_scopes: Vec::new(),
+        refresh_grace: 0,
     }
 }
 
@@ -46,6 +49,8 @@ fn run(pairs: &[(&str, &str)], t: ClientType) -> Result<ValidatedRequest, ErrorC
     let policy = AuthorizePolicy {
         catalog: &catalog,
         resources: &resources,
+        protected: &[],
+        default_scopes: &[],
     };
     let c = client(t);
     let raw = RawRequest::from_params(&params(pairs)).map_err(|e| e.code)?;

@@ -7,6 +7,7 @@ mod m20261126_000002_rate_limits;
 mod m20261126_000003_organizations;
 mod m20261126_000004_admin;
 mod m20261130_000005_hardening;
+mod m20261130_000006_agents;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_organizations::Migration),
             Box::new(m20261126_000004_admin::Migration),
             Box::new(m20261130_000005_hardening::Migration),
+            Box::new(m20261130_000006_agents::Migration),
         ]
     }
 }

@@ -1,0 +1,1082 @@
+//! Agents that onboard themselves: resource indicators and protected
+//! resource metadata, default scopes, the refresh grace period, dynamic
+//! registration, and Client ID Metadata Documents fetched through the
+//! SSRF-safe client (docs/threat-model.md rows 61–68).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use keyhouse_axum::config::{LookupOverride, RegistrationPolicy};
+use keyhouse_axum::fetch::Lookup;
+use keyhouse_axum::manage::ClientSpec;
+use keyhouse_core::ClientType;
+use serde_json::{Value, json};
+
+fn challenge(res: &reqwest::Response) -> String {
+    header_str(res, reqwest::header::WWW_AUTHENTICATE)
+}
+
+async fn bearer_get(s: &TestServer, path: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(s.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn mcp(s: &TestServer) -> String {
+    s.url("/mcp")
+}
+
+// ---------------------------------------------------------------- resources
+
+#[tokio::test]
+async fn protected_resource_metadata_describes_each_resource_on_this_host() {
+    let s = spawn().await;
+    let doc = get_json(s.url("/.well-known/oauth-protected-resource/mcp")).await;
+    assert_eq!(doc["resource"], json!(mcp(&s)));
+    assert_eq!(doc["authorization_servers"], json!([s.base]));
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["notes:read", "notes:write"])
+    );
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    assert_eq!(doc["resource_name"], json!("Test MCP server"));
+    // No resource lives at the root or at an unknown path.
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/nothing",
+    ] {
+        let res = reqwest::get(s.url(path)).await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    let meta = get_json(s.url("/.well-known/oauth-authorization-server")).await;
+    assert_eq!(meta["client_id_metadata_document_supported"], json!(true));
+    assert_eq!(
+        meta["registration_endpoint"],
+        json!(s.url("/oauth2/register"))
+    );
+    assert_eq!(
+        meta["authorization_response_iss_parameter_supported"],
+        json!(true)
+    );
+}
+
+#[tokio::test]
+async fn a_request_without_a_token_is_told_where_the_resource_metadata_is() {
+    let s = spawn().await;
+    let res = reqwest::get(s.url("/test/mcp/read")).await.unwrap();
+    assert_eq!(res.status(), 401);
+    let c = challenge(&res);
+    assert!(
+        c.contains(&format!(
+            "resource_metadata=\"{}\"",
+            s.url("/.well-known/oauth-protected-resource/mcp")
+        )),
+        "{c}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_accepted_only_by_the_resource_it_was_issued_for() {
+    let s = spawn().await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let resource = mcp(&s);
+    let bound = tokens(&s, &b, &c, &[("resource", &resource)]).await;
+    let bound = bound["access_token"].as_str().unwrap();
+    assert_eq!(claims(bound)["aud"], json!(resource));
+    let unbound = tokens(&s, &b, &c, &[]).await;
+    let unbound = unbound["access_token"].as_str().unwrap();
+    assert_eq!(claims(unbound)["aud"], json!(s.base));
+
+    assert_eq!(bearer_get(&s, "/test/mcp/read", bound).await.status(), 200);
+    assert_eq!(bearer_get(&s, "/test/api", unbound).await.status(), 200);
+    // The other way round: refused, and the challenge says where to look.
+    let res = bearer_get(&s, "/test/api", bound).await;
+    assert_eq!(res.status(), 401);
+    let res = bearer_get(&s, "/test/mcp/read", unbound).await;
+    assert_eq!(res.status(), 401);
+    assert!(challenge(&res).contains("error=\"invalid_token\""));
+    assert!(challenge(&res).contains("resource_metadata="));
+}
+
+#[tokio::test]
+async fn insufficient_scope_names_every_scope_the_operation_needs() {
+    let s = spawn().await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let resource = mcp(&s);
+    let t = tokens(
+        &s,
+        &b,
+        &c,
+        &[("resource", &resource), ("scope", "notes:read")],
+    )
+    .await;
+    let res = bearer_get(&s, "/test/mcp/write", t["access_token"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 403);
+    let ch = challenge(&res);
+    assert!(ch.contains("error=\"insufficient_scope\""), "{ch}");
+    assert!(ch.contains("scope=\"notes:read notes:write\""), "{ch}");
+    assert!(ch.contains("resource_metadata="), "{ch}");
+}
+
+#[tokio::test]
+async fn a_request_naming_no_scope_gets_the_resource_default() {
+    let s = spawn().await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let resource = mcp(&s);
+    let mut p: Vec<(&str, &str)> = params(&c.client.id)
+        .into_iter()
+        .filter(|(k, _)| *k != "scope")
+        .collect();
+    p.push(("resource", &resource));
+    let described = ok_json(s.start(&b, &p).await).await;
+    let scopes: Vec<&str> = described["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["scope"].as_str().unwrap())
+        .collect();
+    assert_eq!(scopes, ["notes:read"]);
+    assert_eq!(described["resource_name"], json!("Test MCP server"));
+    let q = s.code_for(&b, &p).await;
+    let t = ok_json(exchange(&s, &c, &q["code"]).await).await;
+    assert_eq!(t["scope"], json!("notes:read"));
+    // Without a resource and with no deployment default, still an error.
+    let p: Vec<(&str, &str)> = p.into_iter().filter(|(k, _)| *k != "resource").collect();
+    let q = s.code_for(&b, &p).await;
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_scope"));
+}
+
+#[tokio::test]
+async fn a_refresh_keeps_its_resource_and_cannot_widen_it() {
+    let s = spawn().await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let resource = mcp(&s);
+    let t = tokens(&s, &b, &c, &[("resource", &resource)]).await;
+    let mut rt = t["refresh_token"].as_str().unwrap().to_owned();
+    for other in ["https://api.example/", "https://elsewhere.example/mcp"] {
+        let mut form = with_client(
+            &c,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        );
+        form.push(("resource", other));
+        let res = s.token(&form).await;
+        assert_eq!(res.status(), 400, "{other}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            "invalid_target"
+        );
+    }
+    // The same resource (a trailing slash does not matter), or none.
+    let same = format!("{resource}/");
+    let mut form = with_client(
+        &c,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    );
+    form.push(("resource", &same));
+    let next = ok_json(s.token(&form).await).await;
+    assert_eq!(
+        claims(next["access_token"].as_str().unwrap())["aud"],
+        json!(resource)
+    );
+    rt = next["refresh_token"].as_str().unwrap().to_owned();
+    let next = ok_json(refresh(&s, &c, &rt, None).await).await;
+    assert_eq!(
+        claims(next["access_token"].as_str().unwrap())["aud"],
+        json!(resource)
+    );
+}
+
+// ------------------------------------------------------------ grace period
+
+async fn graced_client(s: &TestServer, grace: i64) -> keyhouse_axum::manage::CreatedClient {
+    let mut spec = ClientSpec::new("Agent", ClientType::ThirdParty, vec![REDIRECT.to_owned()]);
+    spec.refresh_policy = Some(keyhouse_core::client::RefreshPolicy::Always);
+    spec.refresh_grace = grace;
+    s.client_with(spec).await
+}
+
+#[tokio::test]
+async fn within_the_grace_period_the_previous_token_returns_the_same_successor() {
+    let s = spawn_with(|_| {}, true).await;
+    let clock = s.clock.clone().unwrap();
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = graced_client(&s, 10).await;
+    let t = tokens(&s, &b, &c, &[]).await;
+    let r0 = t["refresh_token"].as_str().unwrap().to_owned();
+    let first = ok_json(refresh(&s, &c, &r0, None).await).await;
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    // The last second of the grace period: the same successor again.
+    clock.advance(10);
+    let again = ok_json(refresh(&s, &c, &r0, None).await).await;
+    assert_eq!(again["refresh_token"].as_str(), Some(r1.as_str()));
+    assert_ne!(again["access_token"], first["access_token"]);
+    // One second past it: a replay, and the family dies with it.
+    clock.advance(1);
+    let res = refresh(&s, &c, &r0, None).await;
+    assert_eq!(res.status(), 400);
+    let res = refresh(&s, &c, &r1, None).await;
+    assert_eq!(res.status(), 400, "the successor must die with its family");
+}
+
+#[tokio::test]
+async fn without_a_grace_period_a_second_presentation_revokes_at_once() {
+    let s = spawn_with(|_| {}, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = graced_client(&s, 0).await;
+    let t = tokens(&s, &b, &c, &[]).await;
+    let r0 = t["refresh_token"].as_str().unwrap().to_owned();
+    let r1 = ok_json(refresh(&s, &c, &r0, None).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(refresh(&s, &c, &r0, None).await.status(), 400);
+    assert_eq!(refresh(&s, &c, &r1, None).await.status(), 400);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_leave_the_agent_one_live_token() {
+    let s = spawn_with(|_| {}, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = graced_client(&s, 10).await;
+    let t = tokens(&s, &b, &c, &[]).await;
+    let r0 = t["refresh_token"].as_str().unwrap().to_owned();
+    let answers = futures::future::join_all((0..50).map(|_| refresh(&s, &c, &r0, None))).await;
+    let mut successors = std::collections::HashSet::new();
+    for res in answers {
+        let body = ok_json(res).await;
+        successors.insert(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(successors.len(), 1, "every caller gets the same successor");
+    let live = successors.into_iter().next().unwrap();
+    ok_json(refresh(&s, &c, &live, None).await).await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_without_grace_kill_the_family() {
+    let s = spawn_with(|_| {}, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = graced_client(&s, 0).await;
+    let t = tokens(&s, &b, &c, &[]).await;
+    let r0 = t["refresh_token"].as_str().unwrap().to_owned();
+    let answers = futures::future::join_all((0..50).map(|_| refresh(&s, &c, &r0, None))).await;
+    let mut winners = Vec::new();
+    for res in answers {
+        if res.status() == 200 {
+            winners.push(
+                res.json::<Value>().await.unwrap()["refresh_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    // The losers counted as replays: the winner's token is dead too.
+    assert_eq!(refresh(&s, &c, &winners[0], None).await.status(), 400);
+}
+
+// ------------------------------------------------- dynamic registration
+
+async fn register(s: &TestServer, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(s.url("/oauth2/register"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn registration() -> Value {
+    json!({
+        "client_name": "Cursor",
+        "redirect_uris": ["http://127.0.0.1:33418/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "none",
+        "scope": "notes:read unknown:scope",
+    })
+}
+
+#[tokio::test]
+async fn a_public_agent_registers_itself_and_identical_registrations_share_a_client() {
+    let s = spawn().await;
+    let res = register(&s, &registration()).await;
+    assert_eq!(res.status(), 201);
+    let first: Value = res.json().await.unwrap();
+    let id = first["client_id"].as_str().unwrap().to_owned();
+    assert!(first["registration_access_token"].is_string());
+    assert_eq!(
+        first["scope"],
+        json!("notes:read"),
+        "unknown scopes are dropped"
+    );
+    assert!(first.get("client_secret").is_none());
+    let again: Value = register(&s, &registration()).await.json().await.unwrap();
+    assert_eq!(again["client_id"].as_str(), Some(id.as_str()));
+    assert!(again.get("registration_access_token").is_none());
+    let mut other = registration();
+    other["client_name"] = json!("Cursor Nightly");
+    let third: Value = register(&s, &other).await.json().await.unwrap();
+    assert_ne!(third["client_id"].as_str(), Some(id.as_str()));
+
+    // Consent marks it as self-registered.
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let described = ok_json(
+        s.start(
+            &b,
+            &[
+                ("client_id", id.as_str()),
+                ("redirect_uri", "http://127.0.0.1:33418/callback"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("state", "s"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(described["client"]["self_registered"], json!(true));
+    assert_eq!(described["redirect_is_local"], json!(true));
+    assert_eq!(described["continues_until_revoked"], json!(true));
+}
+
+#[tokio::test]
+async fn registration_management_needs_the_registration_access_token() {
+    let s = spawn().await;
+    let reg: Value = register(&s, &registration()).await.json().await.unwrap();
+    let id = reg["client_id"].as_str().unwrap();
+    let token = reg["registration_access_token"].as_str().unwrap();
+    let uri = reg["registration_client_uri"].as_str().unwrap().to_owned();
+    assert_eq!(uri, s.url(&format!("/oauth2/register/{id}")));
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(&uri).send().await.unwrap().status(), 401);
+    assert_eq!(
+        http.get(&uri)
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let read: Value = ok_json(http.get(&uri).bearer_auth(token).send().await.unwrap()).await;
+    assert_eq!(read["client_name"], json!("Cursor"));
+    let mut update = registration();
+    update["client_id"] = json!(id);
+    update["client_name"] = json!("Cursor 2");
+    let updated = ok_json(
+        http.put(&uri)
+            .bearer_auth(token)
+            .json(&update)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(updated["client_name"], json!("Cursor 2"));
+    update["token_endpoint_auth_method"] = json!("client_secret_basic");
+    let res = http
+        .put(&uri)
+        .bearer_auth(token)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = http.delete(&uri).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        http.get(&uri)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert!(s.kh.store().find_client(id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn abusive_registrations_are_refused_and_leave_no_row() {
+    let s = spawn().await;
+    let before = s.kh.store().list_clients().await.unwrap().len();
+    let mut cases: Vec<(Value, u16, &str)> = Vec::new();
+    let mut many = registration();
+    many["redirect_uris"] = json!(
+        (0..11)
+            .map(|i| format!("https://a.example/{i}"))
+            .collect::<Vec<_>>()
+    );
+    cases.push((many, 400, "invalid_client_metadata"));
+    for bad in [
+        "javascript:alert(1)",
+        "https://a.example/cb#frag",
+        "http://a.example/cb",
+        "data:text/html,hi",
+    ] {
+        let mut r = registration();
+        r["redirect_uris"] = json!([bad]);
+        cases.push((r, 400, "invalid_redirect_uri"));
+    }
+    let mut machine = registration();
+    machine["grant_types"] = json!(["client_credentials"]);
+    cases.push((machine, 400, "invalid_client_metadata"));
+    let mut jwt = registration();
+    jwt["token_endpoint_auth_method"] = json!("private_key_jwt");
+    cases.push((jwt, 400, "invalid_client_metadata"));
+    for (body, status, error) in cases {
+        let res = register(&s, &body).await;
+        assert_eq!(res.status(), status, "{body}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            json!(error),
+            "{body}"
+        );
+    }
+    // An oversized body is refused before it is read.
+    let mut huge = registration();
+    huge["client_name"] = json!("x".repeat(20_000));
+    let res = register(&s, &huge).await;
+    assert!(
+        res.status() == 413 || res.status() == 400,
+        "{}",
+        res.status()
+    );
+    assert_eq!(s.kh.store().list_clients().await.unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let s = spawn_with(|c| c.agents.registrations_per_ip_per_hour = 3, false).await;
+    for i in 0..3 {
+        let mut r = registration();
+        r["client_name"] = json!(format!("Agent {i}"));
+        assert_eq!(register(&s, &r).await.status(), 201);
+    }
+    let mut r = registration();
+    r["client_name"] = json!("Agent 4");
+    let res = register(&s, &r).await;
+    assert_eq!(res.status(), 429);
+    // Identical ones count too: the limit is on requests, not rows.
+    assert_eq!(register(&s, &registration()).await.status(), 429);
+}
+
+#[tokio::test]
+async fn registration_can_be_closed_or_need_an_initial_access_token() {
+    let s = spawn_with(|c| c.agents.registration = RegistrationPolicy::Off, false).await;
+    assert_eq!(register(&s, &registration()).await.status(), 403);
+    let meta = get_json(s.url("/.well-known/openid-configuration")).await;
+    assert!(meta.get("registration_endpoint").is_none());
+
+    let s = spawn_with(
+        |c| {
+            c.agents.registration = RegistrationPolicy::InitialAccessToken(vec!["let-me-in".into()])
+        },
+        false,
+    )
+    .await;
+    assert_eq!(register(&s, &registration()).await.status(), 401);
+    let res = reqwest::Client::new()
+        .post(s.url("/oauth2/register"))
+        .bearer_auth("let-me-in")
+        .json(&registration())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn self_registered_clients_left_unused_are_purged() {
+    let s = spawn_with(|c| c.agents.unused_client_days = 30, true).await;
+    let clock = s.clock.clone().unwrap();
+    let idle: Value = register(&s, &registration()).await.json().await.unwrap();
+    let mut busy_reg = registration();
+    busy_reg["client_name"] = json!("Busy agent");
+    busy_reg["redirect_uris"] = json!([REDIRECT]);
+    let busy: Value = register(&s, &busy_reg).await.json().await.unwrap();
+    let busy_id = busy["client_id"].as_str().unwrap().to_owned();
+    let manual = s.client(ClientType::ThirdPartyPublic).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    // The busy agent gets a token on day 20.
+    clock.advance(20 * 86_400);
+    let b2 = s.signed_in("ada@example.test").await;
+    drop(b);
+    let code = code(
+        &s,
+        &b2,
+        &busy_id,
+        &[
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("scope", "notes:read"),
+        ],
+    )
+    .await;
+    let res = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &busy_id),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    ok_json(res).await;
+    // Day 31: the idle one goes, the busy one (used 11 days ago) and the
+    // operator's client stay.
+    clock.advance(11 * 86_400);
+    assert_eq!(s.kh.purge_unused_clients().await.unwrap(), 1);
+    let store = s.kh.store();
+    assert!(
+        store
+            .find_client(idle["client_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.find_client(&busy_id).await.unwrap().is_some());
+    assert!(
+        store
+            .find_client(&manual.client.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+// ------------------------------------------ Client ID Metadata Documents
+
+/// Name resolution for tests: names map to fixed addresses, and every
+/// lookup is counted.
+#[derive(Default)]
+struct TestLookup {
+    names: std::sync::Mutex<HashMap<String, Vec<Vec<IpAddr>>>>,
+    lookups: AtomicUsize,
+}
+
+impl TestLookup {
+    fn with(entries: &[(&str, &[&str])]) -> Arc<TestLookup> {
+        let l = TestLookup::default();
+        for (name, answers) in entries {
+            let answers = answers.iter().map(|a| vec![a.parse().unwrap()]).collect();
+            l.names.lock().unwrap().insert((*name).to_owned(), answers);
+        }
+        Arc::new(l)
+    }
+}
+
+impl Lookup for TestLookup {
+    fn lookup(
+        &self,
+        host: String,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        // Each lookup takes the next answer; the last one repeats.
+        let answer = {
+            let mut names = self.names.lock().unwrap();
+            match names.get_mut(&host) {
+                Some(list) if list.len() > 1 => Ok(list.remove(0)),
+                Some(list) => Ok(list[0].clone()),
+                None => Err(std::io::Error::other("no such test name")),
+            }
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+/// An https server on 127.0.0.1 with a certificate for `agent.test` from a
+/// CA made for the test; it counts the TCP connections it accepts.
+struct DocServer {
+    port: u16,
+    ca_pem: String,
+    connections: Arc<AtomicUsize>,
+    flaky: Arc<AtomicUsize>,
+}
+
+impl DocServer {
+    async fn start() -> DocServer {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["agent.test".to_owned(), "other.test".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let tls = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+                    leaf_key.serialize_der().into(),
+                ),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let flaky = Arc::new(AtomicUsize::new(0));
+        let app = doc_app(port, flaky.clone());
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        DocServer {
+            port,
+            ca_pem: ca_cert.pem(),
+            connections,
+            flaky,
+        }
+    }
+
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.port)
+    }
+}
+
+fn doc_app(port: u16, flaky: Arc<AtomicUsize>) -> axum::Router {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    let doc = move |name: &str, id: String| {
+        json!({
+            "client_id": id,
+            "client_name": name,
+            "client_uri": format!("https://agent.test:{port}/"),
+            "redirect_uris": ["https://agent.test/callback", "http://127.0.0.1:33418/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        })
+    };
+    let json_with = |body: Value, cache: &'static str| {
+        (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, cache),
+            ],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    let base = format!("https://agent.test:{port}");
+    let b1 = base.clone();
+    let b2 = base.clone();
+    let b3 = base.clone();
+    axum::Router::new()
+        .route(
+            "/client.json",
+            get(move || {
+                let body = doc("Agent", format!("{b1}/client.json"));
+                async move { json_with(body, "max-age=300") }
+            }),
+        )
+        .route(
+            "/nocache.json",
+            get(move || {
+                let body = doc("Agent", format!("{b2}/nocache.json"));
+                async move { json_with(body, "no-store") }
+            }),
+        )
+        .route(
+            "/mismatch.json",
+            get(move || {
+                let body = doc("Agent", format!("{b3}/client.json"));
+                async move { json_with(body, "max-age=300") }
+            }),
+        )
+        .route(
+            "/flaky.json",
+            get(move || {
+                let n = flaky.fetch_add(1, Ordering::SeqCst);
+                let body = doc("Agent", format!("{base}/flaky.json"));
+                async move {
+                    if n == 0 {
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    } else {
+                        json_with(body, "max-age=300")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/redirect.json",
+            get(|| async {
+                (StatusCode::FOUND, [(header::LOCATION, "/client.json")]).into_response()
+            }),
+        )
+        .route(
+            "/text.json",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html")], "{}").into_response() }),
+        )
+        .route(
+            "/huge.json",
+            get(|| async {
+                // 6 MB, streamed without a length.
+                let chunks = (0..600).map(|_| Ok::<_, std::io::Error>(vec![b' '; 10_000]));
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    axum::body::Body::from_stream(futures::stream::iter(chunks)),
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/slow.json",
+            get(|| async {
+                let slow = futures::stream::unfold(0u32, |n| async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    (n < 30).then(|| (Ok::<_, std::io::Error>(vec![b' ']), n + 1))
+                });
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    axum::body::Body::from_stream(slow),
+                )
+                    .into_response()
+            }),
+        )
+}
+
+async fn cimd_server(docs: &DocServer, lookup: Arc<TestLookup>, test_mode: bool) -> TestServer {
+    let ca = docs.ca_pem.clone();
+    spawn_with(
+        move |c| {
+            c.agents.insecure_allow_loopback_metadata_for_tests = test_mode;
+            c.agents.test_ca_pem = Some(ca);
+            c.agents.test_lookup = LookupOverride(Some(lookup));
+        },
+        false,
+    )
+    .await
+}
+
+fn cimd_params(client_id: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("client_id", client_id),
+        ("redirect_uri", "https://agent.test/callback"),
+        ("scope", "notes:read"),
+        ("state", "s"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+async fn start_status(s: &TestServer, b: &reqwest::Client, client_id: &str) -> (u16, Value) {
+    let res = s.start(b, &cimd_params(client_id)).await;
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_agent_identified_by_its_metadata_document_connects_and_the_document_is_cached() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/client.json");
+    let described = ok_json(s.start(&b, &cimd_params(&id)).await).await;
+    assert_eq!(described["client"]["verified_domain"], json!("agent.test"));
+    assert_eq!(described["client"]["name"], json!("Agent"));
+    assert_eq!(
+        described["client"]["client_type"],
+        json!("third_party_public")
+    );
+    assert_eq!(described["consent_required"], json!(true));
+    assert_eq!(s.kh.metadata_fetches(), 1);
+    let q = s.code_for(&b, &cimd_params(&id)).await;
+    let res = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://agent.test/callback"),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    let t = ok_json(res).await;
+    assert!(
+        t["refresh_token"].is_string(),
+        "agents always get rotating refresh tokens"
+    );
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["client_id"],
+        json!(id)
+    );
+    // Warm: no second fetch.
+    ok_json(s.start(&b, &cimd_params(&id)).await).await;
+    assert_eq!(s.kh.metadata_fetches(), 1);
+    // A redirect URI the document does not list is an error page.
+    let mut p = cimd_params(&id);
+    p[1] = ("redirect_uri", "https://agent.test/elsewhere");
+    let res = s.start(&b, &p).await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.json::<Value>()
+            .await
+            .unwrap()
+            .get("redirect_uri")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_first_requests_fetches_the_document_once() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/client.json");
+    let answers = futures::future::join_all((0..20).map(|_| start_status(&s, &b, &id))).await;
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+    assert_eq!(s.kh.metadata_fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_fetch_is_not_cached() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/flaky.json");
+    let (status, body) = start_status(&s, &b, &id).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], json!("invalid_client"));
+    let (status, _) = start_status(&s, &b, &id).await;
+    assert_eq!(status, 200);
+    assert_eq!(s.kh.metadata_fetches(), 2);
+    assert_eq!(docs.flaky.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn bad_documents_and_bad_hosts_are_refused_with_an_error_page() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    for path in [
+        "/mismatch.json",
+        "/redirect.json",
+        "/text.json",
+        "/huge.json",
+        "/missing.json",
+    ] {
+        let (status, body) = start_status(&s, &b, &docs.url("agent.test", path)).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"], json!("invalid_client"), "{path}");
+        assert!(
+            body.get("redirect_uri").is_none(),
+            "{path}: never a redirect"
+        );
+    }
+    // Not https, a query, a fragment, no path: refused before any fetch.
+    let fetched = s.kh.metadata_fetches();
+    for id in [
+        format!("http://agent.test:{}/client.json", docs.port),
+        format!("{}?v=1", docs.url("agent.test", "/client.json")),
+        docs.url("agent.test", "/"),
+    ] {
+        let (status, _) = start_status(&s, &b, &id).await;
+        assert_eq!(status, 400, "{id}");
+    }
+    assert_eq!(s.kh.metadata_fetches(), fetched);
+}
+
+#[tokio::test]
+async fn a_slow_document_is_abandoned_after_the_total_timeout() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let started = std::time::Instant::now();
+    let (status, body) = start_status(&s, &b, &docs.url("agent.test", "/slow.json")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("too long"),
+        "{body}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn special_use_addresses_are_refused_before_any_connection() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[
+        ("loopback4.test", &["127.0.0.1"]),
+        ("loopback6.test", &["::1"]),
+        ("private.test", &["10.1.2.3"]),
+        ("metadata.test", &["169.254.169.254"]),
+        ("mapped.test", &["::ffff:10.0.0.1"]),
+        ("mixed.test", &["93.184.216.34"]),
+    ]);
+    // Production settings: loopback is not allowed.
+    let s = cimd_server(&docs, lookup.clone(), false).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    for host in [
+        "loopback4.test",
+        "loopback6.test",
+        "private.test",
+        "metadata.test",
+        "mapped.test",
+    ] {
+        let (status, body) = start_status(&s, &b, &docs.url(host, "/client.json")).await;
+        assert_eq!(status, 400, "{host}: {body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap_or("")
+                .contains("special-use"),
+            "{host}: {body}"
+        );
+    }
+    // IP literals are checked without a lookup.
+    let (status, body) = start_status(
+        &s,
+        &b,
+        &format!("https://127.0.0.1:{}/client.json", docs.port),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        docs.connections.load(Ordering::SeqCst),
+        0,
+        "the refusal must come before any connection"
+    );
+}
+
+#[tokio::test]
+async fn a_dns_answer_that_changes_after_the_check_is_checked_again_at_connect() {
+    let docs = DocServer::start().await;
+    // First answer: the test server (allowed in test mode); every later
+    // one: a private address.
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1", "10.0.0.7"])]);
+    let s = {
+        let ca = docs.ca_pem.clone();
+        let l = lookup.clone();
+        spawn_with(
+            move |c| {
+                c.agents.insecure_allow_loopback_metadata_for_tests = true;
+                c.agents.test_ca_pem = Some(ca);
+                c.agents.test_lookup = LookupOverride(Some(l));
+                c.agents.metadata_ttl = (0, 0);
+            },
+            false,
+        )
+        .await
+    };
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/nocache.json");
+    let (status, body) = start_status(&s, &b, &id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(docs.connections.load(Ordering::SeqCst), 1);
+    // The name now points inside: the connection is never made, because
+    // the address connected to is the address just checked.
+    let (status, body) = start_status(&s, &b, &id).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("special-use")
+    );
+    assert_eq!(docs.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(lookup.lookups.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn operator_policy_can_allow_only_some_domains_and_deny_others() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[
+        ("agent.test", &["127.0.0.1"]),
+        ("other.test", &["127.0.0.1"]),
+    ]);
+    let ca = docs.ca_pem.clone();
+    let s = spawn_with(
+        move |c| {
+            c.agents.insecure_allow_loopback_metadata_for_tests = true;
+            c.agents.test_ca_pem = Some(ca);
+            c.agents.test_lookup = LookupOverride(Some(lookup));
+            c.agents.allowed_domains = vec!["agent.test".into()];
+        },
+        false,
+    )
+    .await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let (status, _) = start_status(&s, &b, &docs.url("agent.test", "/client.json")).await;
+    assert_eq!(status, 200);
+    let (status, body) = start_status(&s, &b, &docs.url("other.test", "/client.json")).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not accepted")
+    );
+    let s2 = spawn_with(|c| c.agents.metadata_documents = false, false).await;
+    s2.user("ada@example.test").await;
+    let b2 = s2.signed_in("ada@example.test").await;
+    let (status, _) = start_status(&s2, &b2, &docs.url("agent.test", "/client.json")).await;
+    assert_eq!(status, 400);
+    assert_eq!(docs.connections.load(Ordering::SeqCst), 1);
+}

@@ -1,0 +1,389 @@
+//! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document)
+//! and dynamic registration metadata (RFC 7591 §2): turning what a client
+//! says about itself into a [`Client`], lenient where real clients are
+//! sloppy and strict wherever trust would widen.
+
+use keyhouse_types::ClientType;
+use serde_json::Value;
+use url::Url;
+
+use crate::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
+use crate::error::{ErrorCode, OAuthError};
+use crate::redirect_uri;
+
+/// Longest `client_id` URL accepted, bytes.
+pub const MAX_CLIENT_ID_URL_LEN: usize = 255;
+/// Most redirect URIs a self-described client may list.
+pub const MAX_REDIRECT_URIS: usize = 10;
+/// Longest client name kept, characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+fn bad_id(why: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClient, format!("client_id URL {why}"))
+}
+
+fn bad_metadata(why: impl Into<String>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClientMetadata, why)
+}
+
+/// Whether `client_id` is meant as a metadata document URL (an https URL);
+/// operators' client ids never start with a scheme.
+pub fn is_metadata_url(client_id: &str) -> bool {
+    client_id.starts_with("https://") || client_id.starts_with("http://")
+}
+
+/// Checks a `client_id` URL (draft §3): https, a host, a path other than
+/// `/`, no dot segments, no fragment, no user info, no query (refused by
+/// policy: the draft discourages it and it would let one host mint
+/// endless client ids), at most [`MAX_CLIENT_ID_URL_LEN`] bytes.
+pub fn validate_client_id_url(raw: &str) -> Result<Url, OAuthError> {
+    if raw.len() > MAX_CLIENT_ID_URL_LEN {
+        return Err(bad_id("is too long"));
+    }
+    let url = Url::parse(raw).map_err(|_| bad_id("is not an absolute URL"))?;
+    if url.scheme() != "https" {
+        return Err(bad_id("must use https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad_id("must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad_id("must not carry user information"));
+    }
+    if raw.contains('#') {
+        return Err(bad_id("must not have a fragment"));
+    }
+    if raw.contains('?') {
+        return Err(bad_id("must not have a query string"));
+    }
+    // The parser removes dot segments; look at what was sent.
+    let after_host = raw
+        .splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default();
+    if after_host.split('/').any(|seg| {
+        seg == "."
+            || seg == ".."
+            || seg.eq_ignore_ascii_case("%2e")
+            || seg.eq_ignore_ascii_case("%2e%2e")
+    }) {
+        return Err(bad_id("must not contain dot segments"));
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        return Err(bad_id("must have a path"));
+    }
+    // A normalised form different from what was sent (upper-case host,
+    // default port) would make the document's client_id comparison depend
+    // on the spelling: only the canonical spelling is accepted.
+    if url.as_str() != raw {
+        return Err(bad_id("is not in canonical form"));
+    }
+    Ok(url)
+}
+
+/// What a client says about itself, read leniently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfDescription {
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Display name (defaults to the host for documents).
+    pub name: String,
+    /// Its home page, shown as a claim only.
+    pub client_uri: Option<String>,
+    /// Its logo, never loaded by the browser from the client's host.
+    pub logo_uri: Option<String>,
+    /// `none` (public) or a confidential method.
+    pub auth_method: String,
+    /// Grants: authorization_code and, when listed, refresh_token.
+    pub grant_types: Vec<GrantType>,
+    /// The requested default scope (`scope` member), if any.
+    pub scope: Option<String>,
+}
+
+fn string_field(doc: &Value, name: &str, max: usize) -> Result<Option<String>, OAuthError> {
+    match doc.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.trim().to_owned())),
+        Some(Value::String(_)) => Err(bad_metadata(format!("{name} is too long"))),
+        Some(_) => Err(bad_metadata(format!("{name} must be a string"))),
+    }
+}
+
+fn display_url(doc: &Value, name: &str) -> Result<Option<String>, OAuthError> {
+    let Some(u) = string_field(doc, name, 2000)? else {
+        return Ok(None);
+    };
+    // Shown (or ignored), never fetched by the browser: https only, else dropped.
+    Ok(Url::parse(&u)
+        .ok()
+        .filter(|p| p.scheme() == "https")
+        .map(|_| u))
+}
+
+/// Reads the metadata of a document or a registration request.
+///
+/// Refused: no redirect URIs, more than [`MAX_REDIRECT_URIS`], any redirect
+/// URI a public client may not register (dangerous schemes, fragments,
+/// non-loopback http), grant types other than `authorization_code` and
+/// `refresh_token`, response types other than `code`.
+pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription, OAuthError> {
+    if !doc.is_object() {
+        return Err(bad_metadata("the metadata must be a JSON object"));
+    }
+    let redirect_uris: Vec<String> = match doc.get("redirect_uris") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad_metadata("redirect_uris must be strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad_metadata("redirect_uris must be a non-empty array")),
+    };
+    if redirect_uris.is_empty() {
+        return Err(bad_metadata("redirect_uris must be a non-empty array"));
+    }
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(bad_metadata("at most 10 redirect_uris"));
+    }
+    for uri in &redirect_uris {
+        redirect_uri::validate_registration(uri, true)?;
+    }
+    // Lenient: `token_endpoint_auth_methods_supported` (a server metadata
+    // name some clients copy) or nothing at all means a public client.
+    let auth_method = match doc.get("token_endpoint_auth_method") {
+        None | Some(Value::Null) => "none".to_owned(),
+        Some(Value::String(m)) => m.clone(),
+        Some(_) => return Err(bad_metadata("token_endpoint_auth_method must be a string")),
+    };
+    let grant_types = match doc.get("grant_types") {
+        None | Some(Value::Null) => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        Some(Value::Array(list)) => {
+            let mut out = Vec::new();
+            for g in list {
+                match g.as_str().and_then(GrantType::parse) {
+                    Some(g @ (GrantType::AuthorizationCode | GrantType::RefreshToken)) => {
+                        if !out.contains(&g) {
+                            out.push(g);
+                        }
+                    }
+                    _ => {
+                        return Err(bad_metadata(
+                            "grant_types may name authorization_code and refresh_token only",
+                        ));
+                    }
+                }
+            }
+            if !out.contains(&GrantType::AuthorizationCode) {
+                return Err(bad_metadata("grant_types must include authorization_code"));
+            }
+            out
+        }
+        Some(_) => return Err(bad_metadata("grant_types must be an array")),
+    };
+    if let Some(types) = doc.get("response_types") {
+        let only_code = types
+            .as_array()
+            .is_some_and(|l| l.iter().all(|t| t.as_str() == Some("code")));
+        if !only_code {
+            return Err(bad_metadata("response_types may only be [\"code\"]"));
+        }
+    }
+    let name = string_field(doc, "client_name", 200)?
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_NAME_CHARS)
+                .collect::<String>()
+        })
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| default_name.to_owned());
+    Ok(SelfDescription {
+        redirect_uris,
+        name,
+        client_uri: display_url(doc, "client_uri")?,
+        logo_uri: display_url(doc, "logo_uri")?,
+        auth_method,
+        grant_types,
+        scope: string_field(doc, "scope", 1000)?,
+    })
+}
+
+/// The client a metadata document at `url` describes (draft §4): its
+/// `client_id` must be `url` exactly; it becomes a third-party public
+/// client. A confidential method is refused: `private_key_jwt` is not
+/// offered, and a secret cannot be vouched for by a public document.
+pub fn client_from_document(url: &Url, doc: &Value, now: i64) -> Result<Client, OAuthError> {
+    match doc.get("client_id").and_then(Value::as_str) {
+        Some(id) if id == url.as_str() => {}
+        _ => {
+            return Err(bad_metadata(
+                "the document's client_id differs from its URL",
+            ));
+        }
+    }
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let d = read_metadata(doc, &host)?;
+    if d.auth_method != "none" {
+        return Err(bad_metadata(
+            "metadata-document clients must be public (token_endpoint_auth_method none)",
+        ));
+    }
+    if doc.get("client_secret").is_some() {
+        return Err(bad_metadata("a metadata document must not carry a secret"));
+    }
+    Ok(Client {
+        id: url.as_str().to_owned(),
+        client_type: ClientType::ThirdPartyPublic,
+        name: d.name,
+        description: d.client_uri.unwrap_or_default(),
+        logo_uri: d.logo_uri,
+        redirect_uris: d.redirect_uris,
+        access_token_ttl: 3600,
+        refresh_policy: RefreshPolicy::Always,
+        created_at: now,
+        audience: None,
+        claims_template: None,
+        grant_types: d.grant_types,
+        resource_server: false,
+        token_endpoint_auth_method: Some("none".to_owned()),
+        origin: ClientOrigin::MetadataDocument,
+        default_scopes: Vec::new(),
+        refresh_grace: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ID: &str = "https://agent.example/oauth/client.json";
+
+    fn doc() -> Value {
+        json!({
+            "client_id": ID,
+            "client_name": "Agent",
+            "redirect_uris": ["https://agent.example/cb", "http://127.0.0.1:33418/cb"],
+        })
+    }
+
+    fn code(r: Result<impl std::fmt::Debug, OAuthError>) -> ErrorCode {
+        r.err().map(|e| e.code).unwrap_or(ErrorCode::ServerError)
+    }
+
+    #[test]
+    fn client_id_urls_are_https_with_a_path_and_nothing_ambiguous() {
+        assert!(validate_client_id_url(ID).is_ok());
+        for bad in [
+            "http://agent.example/client.json",
+            "https://agent.example",
+            "https://agent.example/",
+            "https://agent.example/a/../client.json",
+            "https://agent.example/a/./client.json",
+            "https://agent.example/a/%2e%2e/client.json",
+            "https://agent.example/client.json#x",
+            "https://agent.example/client.json?v=1",
+            "https://user@agent.example/client.json",
+            "https://AGENT.example/client.json",
+            "https://agent.example:443/client.json",
+            "agent.example/client.json",
+        ] {
+            assert_eq!(
+                code(validate_client_id_url(bad)),
+                ErrorCode::InvalidClient,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_document_becomes_a_third_party_public_client() {
+        let url = validate_client_id_url(ID).map_err(|e| e.code);
+        let c = url
+            .as_ref()
+            .map_err(|e| *e)
+            .and_then(|u| client_from_document(u, &doc(), 5).map_err(|e| e.code));
+        let c = c.as_ref().ok();
+        assert_eq!(c.map(|c| c.client_type), Some(ClientType::ThirdPartyPublic));
+        assert_eq!(c.map(|c| c.origin), Some(ClientOrigin::MetadataDocument));
+        assert_eq!(c.map(|c| c.id.as_str()), Some(ID));
+        assert_eq!(c.map(|c| c.redirect_uris.len()), Some(2));
+    }
+
+    #[test]
+    fn the_document_must_name_itself_exactly() {
+        let Ok(url) = validate_client_id_url(ID) else {
+            panic!("valid URL refused")
+        };
+        let mut d = doc();
+        d["client_id"] = json!("https://agent.example/oauth/other.json");
+        assert_eq!(
+            code(client_from_document(&url, &d, 0)),
+            ErrorCode::InvalidClientMetadata
+        );
+        d["client_id"] = json!(format!("{ID}/"));
+        assert_eq!(
+            code(client_from_document(&url, &d, 0)),
+            ErrorCode::InvalidClientMetadata
+        );
+    }
+
+    #[test]
+    fn anything_that_widens_trust_is_refused() {
+        let Ok(url) = validate_client_id_url(ID) else {
+            panic!("valid URL refused")
+        };
+        let cases = [
+            ("token_endpoint_auth_method", json!("client_secret_basic")),
+            ("token_endpoint_auth_method", json!("private_key_jwt")),
+            ("redirect_uris", json!(["http://agent.example/cb"])),
+            ("redirect_uris", json!(["javascript:alert(1)"])),
+            ("redirect_uris", json!(["https://agent.example/cb#frag"])),
+            ("redirect_uris", json!([])),
+            (
+                "redirect_uris",
+                json!(
+                    (0..11)
+                        .map(|i| format!("https://a.example/{i}"))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            ("grant_types", json!(["client_credentials"])),
+            ("grant_types", json!(["refresh_token"])),
+            ("response_types", json!(["token"])),
+        ];
+        for (field, value) in cases {
+            let mut d = doc();
+            d[field] = value.clone();
+            let c = code(client_from_document(&url, &d, 0));
+            assert!(
+                matches!(
+                    c,
+                    ErrorCode::InvalidClientMetadata | ErrorCode::InvalidRedirectUri
+                ),
+                "{field} = {value}: {c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sloppy_but_harmless_documents_are_read_as_public() {
+        let Ok(url) = validate_client_id_url(ID) else {
+            panic!("valid URL refused")
+        };
+        let mut d = doc();
+        d["token_endpoint_auth_methods_supported"] = json!(["none", "client_secret_basic"]);
+        d["logo_uri"] = json!("http://agent.example/logo.png");
+        d["client_name"] = json!("  ");
+        let c = client_from_document(&url, &d, 0);
+        let c = c.as_ref().ok();
+        assert_eq!(c.map(Client::is_public), Some(true));
+        // An http logo is dropped, a blank name becomes the host.
+        assert_eq!(c.and_then(|c| c.logo_uri.clone()), None);
+        assert_eq!(c.map(|c| c.name.as_str()), Some("agent.example"));
+    }
+}
