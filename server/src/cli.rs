@@ -145,6 +145,20 @@ struct Limits {
         default_value_t = 20
     )]
     registrations_per_ip_per_hour: i64,
+    /// TESTS ONLY, never in production: fetch client metadata documents
+    /// from loopback addresses (the end-to-end tests serve them there). A
+    /// flag only, with no environment variable, so no configuration turns
+    /// it on unseen; the server logs a warning when it is set.
+    #[arg(long)]
+    insecure_test_only_loopback_metadata: bool,
+    /// TESTS ONLY: also trust this CA certificate (PEM file) when fetching
+    /// metadata documents.
+    #[arg(long)]
+    insecure_test_only_metadata_ca: Option<PathBuf>,
+    /// TESTS ONLY: resolve NAME to the address IP when fetching metadata
+    /// documents (NAME=IP; repeat).
+    #[arg(long)]
+    insecure_test_only_resolve: Vec<String>,
 }
 
 impl Limits {
@@ -190,6 +204,36 @@ impl Limits {
             }
             (other, _) => return Err(format!("--registration {other}: open, off or token").into()),
         };
+        self.apply_test_only(config)
+    }
+
+    fn apply_test_only(&self, config: &mut Config) -> Result<(), Error> {
+        let agents = &mut config.agents;
+        agents.insecure_allow_loopback_metadata_for_tests = self.insecure_test_only_loopback_metadata;
+        if let Some(file) = &self.insecure_test_only_metadata_ca {
+            agents.test_ca_pem = Some(
+                std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?,
+            );
+        }
+        if !self.insecure_test_only_resolve.is_empty() {
+            let mut names = std::collections::HashMap::new();
+            for entry in &self.insecure_test_only_resolve {
+                let (name, ip) = entry
+                    .split_once('=')
+                    .and_then(|(n, ip)| Some((n.to_ascii_lowercase(), ip.parse().ok()?)))
+                    .ok_or_else(|| format!("--insecure-test-only-resolve {entry}: NAME=IP"))?;
+                names.entry(name).or_insert_with(Vec::new).push(ip);
+            }
+            agents.test_lookup = keyhouse_axum::config::LookupOverride(Some(std::sync::Arc::new(
+                keyhouse_axum::fetch::StaticLookup(names),
+            )));
+        }
+        if self.insecure_test_only_loopback_metadata
+            || self.insecure_test_only_metadata_ca.is_some()
+            || !self.insecure_test_only_resolve.is_empty()
+        {
+            tracing::warn!("TEST-ONLY metadata fetching options are on: never run like this in production");
+        }
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! SQLite file `data/keyhouse.db`); the database is migrated on first use.
 
 mod cli;
+mod mcp;
 mod notes_api;
 mod web;
 
@@ -25,6 +26,13 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
     };
     Router::new()
         .merge(kh.router())
+        .merge(
+            mcp::router(notes_api::NotesState {
+                kh: kh.clone(),
+                notes: notes.clone(),
+            })
+            .unwrap_or_default(),
+        )
         .merge(notes_api::router(notes_api::NotesState { kh, notes }))
         .merge(keyhouse_app::server::server_fn_router(ctx))
         .fallback(web::fallback)

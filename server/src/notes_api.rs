@@ -100,14 +100,14 @@ impl IntoResponse for NotesError {
 /// What a notes request needs of its caller: whose notes, and whether an
 /// action is allowed. Users act on their own notes (a token needs the
 /// scope); members on their organization's (role and scope).
-trait NotesCaller {
+pub(crate) trait NotesCaller {
     fn owner(&self) -> Owner<'_>;
     fn allow(&self, action: Action) -> Result<(), BearerError>;
     fn client_id(&self) -> Option<&str>;
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Action {
+pub(crate) enum Action {
     Read,
     Create,
     Delete,

@@ -82,6 +82,24 @@ impl Lookup for SystemLookup {
     }
 }
 
+/// Fixed answers for some names, the system's resolver for the rest: how
+/// the end-to-end tests point a test domain at a loopback server (with the
+/// test-only loopback setting on; the guard still applies).
+#[derive(Debug, Clone, Default)]
+pub struct StaticLookup(pub std::collections::HashMap<String, Vec<IpAddr>>);
+
+impl Lookup for StaticLookup {
+    fn lookup(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        match self.0.get(&host.to_ascii_lowercase()) {
+            Some(ips) => {
+                let ips = ips.clone();
+                Box::pin(async move { Ok(ips) })
+            }
+            None => SystemLookup.lookup(host),
+        }
+    }
+}
+
 /// Whether `ip` is in a special-use range: loopback, private, link-local,
 /// CGNAT, multicast, documentation, benchmarking, reserved, unspecified,
 /// broadcast, and every IPv6 form that embeds or translates an IPv4
