@@ -156,8 +156,11 @@ fn AppItem(app: ConnectedApp, on_removed: Callback<(String, String)>) -> impl In
                 <div class="kh-app__title">
                     <h2 id=title_id class="kh-app__name" data-testid="connected-app-name">{client.name.clone()}</h2>
                     <span class=if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" } data-testid="connected-app-type">
-                        {party_label(client.client_type)}
+                        {if client.self_registered { "Self-registered, unverified" } else { party_label(client.client_type) }}
                     </span>
+                    {client.verified_domain.clone().map(|d| view! {
+                        <p class="kh-app__domain" data-testid="connected-app-domain">"Identified by " <strong>{d}</strong></p>
+                    })}
                 </div>
             </div>
             {(!client.description.is_empty()).then(|| view! { <p class="kh-muted kh-app__description">{client.description.clone()}</p> })}

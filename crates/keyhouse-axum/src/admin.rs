@@ -132,6 +132,7 @@ impl Keyhouse {
 }
 
 async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClient, OAuthError> {
+    let usage = kh.store().client_usage(&c.id).await.map_err(store_error)?;
     Ok(AdminClient {
         client_id: c.id.clone(),
         name: c.name.clone(),
@@ -156,6 +157,10 @@ async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClient, OAuthErr
             .collect(),
         resource_server: c.resource_server,
         token_endpoint_auth_method: c.token_endpoint_auth_method.clone(),
+        origin: c.origin.as_str().to_owned(),
+        verified_domain: crate::authorize::verified_domain(c),
+        last_used_at: usage.0,
+        users: usage.1,
     })
 }
 

@@ -301,4 +301,22 @@ impl Store {
             Err(e) => Err(e),
         }
     }
+
+    /// When a token was last issued to `id` (recorded for agents) and how
+    /// many subjects have a grant for it.
+    pub async fn client_usage(&self, id: &str) -> Result<(Option<i64>, i64)> {
+        use sea_orm::{PaginatorTrait, QuerySelect};
+        let last = client::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .and_then(|m| m.last_used_at);
+        let users = grant::Entity::find()
+            .select_only()
+            .column(grant::Column::SubjectId)
+            .distinct()
+            .filter(grant::Column::ClientId.eq(id))
+            .count(&self.db)
+            .await?;
+        Ok((last, i64::try_from(users).unwrap_or(i64::MAX)))
+    }
 }

@@ -45,6 +45,20 @@ pub struct AdminClient {
     /// pinned (`client_secret_basic` or `client_secret_post`).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// Where it came from: `manual` (an operator), `cimd` (a Client ID
+    /// Metadata Document: the id is its URL) or `dcr` (it registered
+    /// itself).
+    #[serde(default)]
+    pub origin: String,
+    /// For `cimd` clients, the domain that publishes the document.
+    #[serde(default)]
+    pub verified_domain: Option<String>,
+    /// When a token was last issued to it (to the hour; agents only).
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+    /// How many users and members have a grant for it.
+    #[serde(default)]
+    pub users: i64,
 }
 
 /// `POST /api/admin/clients`.

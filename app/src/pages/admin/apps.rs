@@ -181,6 +181,8 @@ fn AppsTable(items: RwSignal<Vec<AdminClient>>) -> impl IntoView {
                     <tr>
                         <th scope="col">"App"</th>
                         <th scope="col">"Type"</th>
+                        <th scope="col">"Source"</th>
+                        <th scope="col">"Use"</th>
                         <th scope="col">"Created"</th>
                         <th scope="col">"Redirect URIs"</th>
                         <th scope="col"><span class="kh-visually-hidden">"Manage"</span></th>
@@ -196,6 +198,28 @@ fn AppsTable(items: RwSignal<Vec<AdminClient>>) -> impl IntoView {
     }
 }
 
+/// Where a client came from, in words.
+fn origin_label(c: &AdminClient) -> String {
+    match (c.origin.as_str(), &c.verified_domain) {
+        ("cimd", Some(domain)) => format!("Metadata document from {domain}"),
+        ("cimd", None) => "Metadata document".to_owned(),
+        ("dcr", _) => "Self-registered (unverified)".to_owned(),
+        _ => "Registered by an operator".to_owned(),
+    }
+}
+
+/// How many people use a client, and when it last got a token.
+fn usage_label(c: &AdminClient) -> String {
+    let people = match c.users {
+        1 => "1 user".to_owned(),
+        n => format!("{n} users"),
+    };
+    match c.last_used_at {
+        Some(t) => format!("{people} · last token {}", format_date(t)),
+        None => people,
+    }
+}
+
 #[component]
 fn AppRow(c: AdminClient) -> impl IntoView {
     let href = format!("/admin/apps/{}", api::encode_component(&c.client_id));
@@ -203,6 +227,8 @@ fn AppRow(c: AdminClient) -> impl IntoView {
     let redirects = format!("{count} {}", if count == 1 { "URI" } else { "URIs" });
     let redirects_title = c.redirect_uris.join("\n");
     let manage_label = format!("Manage “{}”", c.name);
+    let origin = origin_label(&c);
+    let usage = usage_label(&c);
     view! {
         <tr data-testid="admin-app-row" data-client-id=c.client_id.clone()>
             <td data-label="App" class="kh-table__strong">
@@ -213,6 +239,8 @@ fn AppRow(c: AdminClient) -> impl IntoView {
                 })}
             </td>
             <td data-label="Type" data-testid="admin-app-type" data-type=c.client_type.as_str()>{type_label(c.client_type)}</td>
+            <td data-label="Source" data-testid="admin-app-origin" data-origin=c.origin.clone()>{origin}</td>
+            <td data-label="Use" data-testid="admin-app-use">{usage}</td>
             <td data-label="Created" data-testid="admin-app-created">{format_date(c.created_at)}</td>
             <td data-label="Redirect URIs" data-testid="admin-app-redirects" title=redirects_title>{redirects}</td>
             <td data-label="" class="kh-table__action">
