@@ -20,7 +20,7 @@
 // KEYHOUSE_STATIC_DIR (default <repo>/dist), E2E_CHROMIUM (default /usr/bin/chromium),
 // E2E_MEASURE_RUNS (for --bench), RUST_LOG (default info).
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -251,6 +251,27 @@ async function createAdmin(bin, env) {
   return { ...ADMIN, userId };
 }
 
+/**
+ * A CA made for this run and a certificate it signs for `agent.test`: the
+ * MCP spec serves a client metadata document over https on loopback with
+ * them, and the server trusts the CA through its test-only options
+ * (`--insecure-test-only-*`, never used in production). Debian's openssl.
+ * @returns {{host: string, ca: string, cert: string, key: string}}
+ */
+function makeTestCa(dir) {
+  const f = (name) => path.join(dir, name);
+  const openssl = (args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2',
+    '-subj', '/CN=Keyhouse e2e test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  openssl(['req', ...ec, '-keyout', f('agent.key'), '-out', f('agent.csr'), '-subj', '/CN=agent.test']);
+  writeFileSync(f('agent.ext'), 'subjectAltName=DNS:agent.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  openssl(['x509', '-req', '-in', f('agent.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
+    '-CAcreateserial', '-out', f('agent.pem'), '-days', '2', '-extfile', f('agent.ext')]);
+  return { host: 'agent.test', ca: f('ca.pem'), cert: f('agent.pem'), key: f('agent.key') };
+}
+
 async function waitReady(baseUrl) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = 'no answer yet';
@@ -356,10 +377,18 @@ async function main() {
   const b2b = await createB2BFixtures(bin, khEnv);
   const admin = await createAdmin(bin, khEnv);
 
+  const agents = makeTestCa(tmpDir);
   const logFd = openSync(SERVER_LOG, 'a');
   // Every spec signs up its own users, all from 127.0.0.1: the per-IP
   // sign-up limit (10 an hour) is off for the suite; the Rust tests cover it.
-  server = spawn(bin, ['serve', '--bind', `127.0.0.1:${serverPort}`, '--signups-per-ip-per-hour', '0'], {
+  // The test-only options let the server fetch the MCP spec's metadata
+  // document from agent.test on loopback, signed by this run's CA.
+  server = spawn(bin, [
+    'serve', '--bind', `127.0.0.1:${serverPort}`, '--signups-per-ip-per-hour', '0',
+    '--insecure-test-only-loopback-metadata',
+    '--insecure-test-only-metadata-ca', agents.ca,
+    '--insecure-test-only-resolve', `${agents.host}=127.0.0.1`,
+  ], {
     env: khEnv,
     stdio: ['ignore', logFd, logFd],
   });
@@ -388,6 +417,7 @@ async function main() {
     },
     b2b,
     admin,
+    agents,
     keyhouse: {
       bin,
       env: {

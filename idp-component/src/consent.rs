@@ -227,8 +227,9 @@ pub fn Consent(
             </header>
             {ctx.client.verified_domain.clone().map(|domain| view! {
                 <p class="kh-consent__domain" data-testid="consent-verified-domain">
+                    <small class="kh-consent__domain-label">"Verified domain"</small>
                     <span class="kh-consent__domain-name">{domain.clone()}</span>
-                    <small class="kh-muted">{format!("The name and description above are {domain}'s own words.")}</small>
+                    <small class="kh-muted">{format!("Only the domain is verified: the app's name and description are {domain}'s own claims.")}</small>
                 </p>
             })}
             <h1 id="kh-consent-title" class="kh-consent__title" tabindex="-1" node_ref=heading>{title}</h1>

@@ -201,6 +201,8 @@ async fn an_agent_discovers_the_server_and_calls_its_tools_within_its_scopes() {
         "{}",
         challenge(&res)
     );
+    // The scope to start with: the resource's default (read-only).
+    assert!(challenge(&res).contains("scope=\"notes:read\""), "{}", challenge(&res));
     let prm: Value = reqwest::get(&metadata_url)
         .await
         .expect("get")

@@ -141,6 +141,14 @@ impl BearerError {
         }
     }
 
+    /// For a request without a token: the scopes a client should ask for.
+    pub fn with_scope_hint(mut self, scopes: &[String]) -> BearerError {
+        if self.error.is_none() && self.scope.is_none() && !scopes.is_empty() {
+            self.scope = Some(scopes.join(" "));
+        }
+        self
+    }
+
     /// Names the resource's metadata in the challenge.
     pub fn with_resource_metadata(mut self, url: Option<&str>) -> BearerError {
         if self.resource_metadata.is_none() {
@@ -166,7 +174,14 @@ impl IntoResponse for BearerError {
             challenge.push_str(&format!(", resource_metadata=\"{url}\""));
         }
         let (status, json) = match &self.error {
-            None => (StatusCode::UNAUTHORIZED, None),
+            None => {
+                // No token at all: the scopes to start with (MCP clients
+                // take them from here), no error code (RFC 6750 §3.1).
+                if let Some(s) = &self.scope {
+                    challenge.push_str(&format!(", scope=\"{s}\""));
+                }
+                (StatusCode::UNAUTHORIZED, None)
+            }
             Some(e) => {
                 log(e, "bearer request");
                 challenge.push_str(&format!(", error=\"{}\"", e.code.as_str()));

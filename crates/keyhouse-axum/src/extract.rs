@@ -218,7 +218,15 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let kh = Keyhouse::from_ref(state);
         let (audiences, metadata) = kh.audiences_for(parts);
-        let token = bearer(parts).map_err(|e| e.with_resource_metadata(metadata.as_deref()))?;
+        let hint = parts
+            .extensions
+            .get::<BoundResource>()
+            .map(|BoundResource(r)| r.default_scopes.clone())
+            .unwrap_or_default();
+        let token = bearer(parts).map_err(|e| {
+            e.with_resource_metadata(metadata.as_deref())
+                .with_scope_hint(&hint)
+        })?;
         // docs/threat-model.md row 61: a token is accepted only by the
         // resource it was issued for.
         match kh.verify_access_token(token, Some(&audiences)).await {

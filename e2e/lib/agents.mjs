@@ -1,0 +1,123 @@
+// What the MCP spec needs around the official SDK clients: an https server on
+// loopback that publishes a client metadata document for `agent.test` (with the
+// run's test CA), a loopback callback server for the clients' redirect URI, an
+// OAuthClientProvider for the TypeScript SDK that hands the authorization URL
+// to the test, and the browser steps of one authorization.
+
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { config } from './env.mjs';
+import { ConsentPage } from '../pages/index.mjs';
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+/** A loopback page for the clients' redirect URI (the browser lands there). */
+export async function callbackServer() {
+  const server = createHttpServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('You can close this window.');
+  });
+  const port = await listen(server);
+  return {
+    redirectUri: `http://127.0.0.1:${port}/callback`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * Publishes `https://agent.test:<port>/client.json` for `redirectUri`.
+ * @returns {Promise<{url: string, fetches: () => number, close: () => Promise<void>}>}
+ */
+export async function metadataDocumentServer(redirectUri, name = 'Research agent') {
+  const agents = config.agents;
+  if (!agents) throw new Error('e2e: the config has no "agents" (run through run.mjs)');
+  let fetches = 0;
+  let url = '';
+  const server = createHttpsServer(
+    { cert: readFileSync(agents.cert), key: readFileSync(agents.key) },
+    (req, res) => {
+      if (req.url !== '/client.json') {
+        res.writeHead(404).end();
+        return;
+      }
+      fetches += 1;
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+      res.end(JSON.stringify({
+        client_id: url,
+        client_name: name,
+        client_uri: `https://${agents.host}/`,
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      }));
+    },
+  );
+  const port = await listen(server);
+  url = `https://${agents.host}:${port}/client.json`;
+  return { url, fetches: () => fetches, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/**
+ * The TypeScript SDK's OAuthClientProvider, keeping everything in memory and
+ * remembering the authorization URL instead of opening it: the test opens it.
+ */
+export class TestProvider {
+  constructor(redirectUri, { clientMetadataUrl } = {}) {
+    this._redirect = redirectUri;
+    if (clientMetadataUrl) this.clientMetadataUrl = clientMetadataUrl;
+    this.authUrls = [];
+    this.lastState = null;
+  }
+  get redirectUrl() { return this._redirect; }
+  get clientMetadata() {
+    return {
+      client_name: 'Notes agent (TypeScript SDK)',
+      redirect_uris: [this._redirect],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  state() { this.lastState = randomUUID(); return this.lastState; }
+  clientInformation() { return this._client; }
+  saveClientInformation(info) { this._client = info; }
+  tokens() { return this._tokens; }
+  saveTokens(tokens) { this._tokens = tokens; }
+  redirectToAuthorization(url) { this.authUrls.push(new URL(url)); }
+  saveCodeVerifier(v) { this._verifier = v; }
+  codeVerifier() { return this._verifier; }
+  invalidateCredentials(scope) {
+    if (scope === 'all' || scope === 'client') this._client = undefined;
+    if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
+    if (scope === 'all' || scope === 'verifier') this._verifier = undefined;
+  }
+}
+
+/**
+ * Opens `authUrl` in `page` (already signed in), checks what consent says
+ * through `inspect`, approves, and returns the callback's query, after
+ * checking `iss` (RFC 9207) and, when given, `state`.
+ */
+export async function approveInBrowser(page, authUrl, redirectUri, { state, inspect } = {}) {
+  const landed = page.waitForRequest((r) => r.url().startsWith(redirectUri), { timeout: 30_000 });
+  landed.catch(() => {});
+  await page.goto(String(authUrl));
+  const consent = new ConsentPage(page);
+  await consent.waitForConsent();
+  if (inspect) await inspect(page, consent);
+  await consent.approveButton.click();
+  const cb = new URL((await landed).url());
+  assert.equal(cb.searchParams.get('iss'), config.baseUrl, 'the authorization response names the issuer (RFC 9207)');
+  if (state !== undefined) assert.equal(cb.searchParams.get('state'), state, 'state comes back unchanged');
+  assert.ok(cb.searchParams.get('code'), `a code in ${cb}`);
+  return cb;
+}
