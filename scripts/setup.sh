@@ -19,6 +19,8 @@ TRUNK_VERSION="0.21.14"          # 0.22 needs a newer rustc
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the wasm-bindgen crate in Cargo.lock
 BINARYEN_VERSION="132"           # Debian's binaryen 108 miscompiles wasm-bindgen 0.2.130 output
 PLAYWRIGHT_CORE_VERSION="1.65"   # never its browser download
+MCP_SDK_VERSION="1.32.2"         # @modelcontextprotocol/sdk, e2e/package.json
+MCP_PY_VERSION="2.3.0"           # the Python MCP SDK (e2e/requirements.txt), in e2e/.venv
 CARGO_DENY_VERSION="0.20.2"      # supply-chain checks (deny.toml, scripts/deny.sh)
 CARGO_AUDIT_VERSION="0.22.2"     # only installed where the RustSec database can be fetched
 WASM_TARGET="wasm32-unknown-unknown"
@@ -140,14 +142,21 @@ ensure_chromium() {
     [ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after apt-get install chromium"
 }
 
-# playwright-core in e2e/, never with its browser download.
+# The installed version of an npm package in e2e/node_modules, or nothing.
+e2e_npm_version() {
+    local pkg="$ROOT/e2e/node_modules/$1/package.json"
+    [ -f "$pkg" ] && node -p "require(process.argv[1]).version" "$pkg" 2>/dev/null || true
+}
+
+# playwright-core (never with its browser download) and the MCP TypeScript SDK
+# in e2e/.
 ensure_playwright_core() {
-    local pkg="$ROOT/e2e/node_modules/playwright-core/package.json" have=""
-    if [ -f "$pkg" ]; then
-        have="$(node -p "require(process.argv[1]).version" "$pkg" 2>/dev/null || true)"
-    fi
+    local have sdk
+    have="$(e2e_npm_version playwright-core)"
+    sdk="$(e2e_npm_version @modelcontextprotocol/sdk)"
     case "$have" in
-        "$PLAYWRIGHT_CORE_VERSION" | "$PLAYWRIGHT_CORE_VERSION".*) return 0 ;;
+        "$PLAYWRIGHT_CORE_VERSION" | "$PLAYWRIGHT_CORE_VERSION".*)
+            [ "$sdk" = "$MCP_SDK_VERSION" ] && return 0 ;;
     esac
     mkdir -p "$ROOT/e2e"
     export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
@@ -162,6 +171,30 @@ ensure_playwright_core() {
         npm install --prefix "$ROOT/e2e" --no-save --no-audit --no-fund \
             "playwright-core@$PLAYWRIGHT_CORE_VERSION"
     fi
+}
+
+# The official Python MCP SDK for the e2e MCP spec, in a virtual environment
+# (e2e/.venv) from Debian's python3 and PyPI.
+ensure_python_mcp() {
+    local venv="$ROOT/e2e/.venv" have=""
+    if [ -x "$venv/bin/python" ]; then
+        have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null || true)"
+    fi
+    [ "$have" = "$MCP_PY_VERSION" ] && return 0
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        apt_install python3 python3-venv
+    fi
+    if [ ! -x "$venv/bin/python" ]; then
+        log "python3 -m venv e2e/.venv"
+        python3 -m venv "$venv"
+    fi
+    log "pip install mcp==$MCP_PY_VERSION (in e2e/.venv)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/e2e/requirements.txt"
+}
+
+# openssl makes the e2e run's test CA (e2e/run.mjs).
+ensure_openssl() {
+    command -v openssl >/dev/null 2>&1 || apt_install openssl
 }
 
 # ---------------------------------------------------------------------------
@@ -210,6 +243,8 @@ part_test() {
     ensure_binaryen
     ensure_chromium
     ensure_playwright_core
+    ensure_openssl
+    ensure_python_mcp
 }
 
 main() {

@@ -16,7 +16,7 @@ import { browserTest, screenshotDesktopAndMobile } from '../lib/browser.mjs';
 import { config, E2E_DIR } from '../lib/env.mjs';
 import { newUser } from '../lib/users.mjs';
 import { approveInBrowser, callbackServer, metadataDocumentServer, TestProvider } from '../lib/agents.mjs';
-import { signUpThroughUi } from '../pages/index.mjs';
+import { isAt, LoginPage, signUpThroughUi, waitForUrl } from '../pages/index.mjs';
 
 const MCP_URL = new URL(`${config.baseUrl}/mcp`);
 const TIMEOUT = 120_000;
@@ -201,6 +201,49 @@ browserTest('the Python MCP SDK onboards with dynamic registration', async ({ pa
     assert.match(r.client_id, /^dcr-/);
     checkPython(r);
   } finally {
+    await cb.close();
+  }
+}, { timeout: TIMEOUT });
+
+browserTest('the operator sees where agents came from and blocks a domain, which disconnects its agents', async ({ page, newContext }) => {
+  // An agent from agent.test connects.
+  const cb = await callbackServer();
+  const doc = await metadataDocumentServer(cb.redirectUri, 'Blocked agent');
+  const open = [];
+  try {
+    await signUpThroughUi(page, newUser('blocked'));
+    const provider = new TestProvider(cb.redirectUri, { clientMetadataUrl: doc.url });
+    const { client } = await connectTs(page, provider, cb.redirectUri);
+    open.push(client);
+    assert.ok(!(await client.callTool({ name: 'list_notes', arguments: {} })).isError);
+
+    // The operator's list says where it came from.
+    const admin = await (await newContext()).newPage();
+    await admin.goto('/admin');
+    await waitForUrl(admin, isAt(config.baseUrl, '/login'), '/login?returnTo=/admin');
+    const login = new LoginPage(admin);
+    await login.waitReady();
+    await login.login(config.admin);
+    await waitForUrl(admin, isAt(config.baseUrl, '/admin'), 'back on /admin');
+    const row = admin.locator(`[data-testid="admin-app-row"][data-client-id="${doc.url}"]`);
+    await row.waitFor();
+    assert.match(await row.getByTestId('admin-app-origin').innerText(), /Metadata document from agent\.test/);
+    assert.match(await row.getByTestId('admin-app-use').innerText(), /1 user · last token/);
+
+    // Blocking the domain disconnects the agent at once.
+    await admin.getByTestId('admin-block-domain').fill('agent.test');
+    await admin.getByTestId('admin-block-submit').click();
+    const msg = admin.getByTestId('admin-block-message');
+    await msg.waitFor();
+    assert.match(await msg.innerText(), /Blocked agent\.test\. \d+ agents? removed/);
+    await screenshotDesktopAndMobile(admin, 'admin-blocked-domains');
+    await assert.rejects(client.callTool({ name: 'list_notes', arguments: {} }), 'the agent\'s token is refused at once');
+    // And it is let in again.
+    await admin.getByRole('button', { name: 'Unblock agent.test' }).click();
+    await admin.getByTestId('admin-blocked-empty').waitFor();
+  } finally {
+    await Promise.all(open.map((c) => c.close().catch(() => {})));
+    await doc.close();
     await cb.close();
   }
 }, { timeout: TIMEOUT });

@@ -54,6 +54,9 @@ enum Command {
     /// Connected Apps.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Agents that onboard themselves: blocked metadata-document domains.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
     /// Users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -209,7 +212,8 @@ impl Limits {
 
     fn apply_test_only(&self, config: &mut Config) -> Result<(), Error> {
         let agents = &mut config.agents;
-        agents.insecure_allow_loopback_metadata_for_tests = self.insecure_test_only_loopback_metadata;
+        agents.insecure_allow_loopback_metadata_for_tests =
+            self.insecure_test_only_loopback_metadata;
         if let Some(file) = &self.insecure_test_only_metadata_ca {
             agents.test_ca_pem = Some(
                 std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?,
@@ -232,7 +236,9 @@ impl Limits {
             || self.insecure_test_only_metadata_ca.is_some()
             || !self.insecure_test_only_resolve.is_empty()
         {
-            tracing::warn!("TEST-ONLY metadata fetching options are on: never run like this in production");
+            tracing::warn!(
+                "TEST-ONLY metadata fetching options are on: never run like this in production"
+            );
         }
         Ok(())
     }
@@ -643,6 +649,59 @@ async fn members(global: &Global, command: MembersCommand) -> Result<(), Error> 
     Ok(())
 }
 
+#[derive(Debug, Subcommand)]
+enum AgentsCommand {
+    /// Refuse client metadata documents from a domain and its subdomains;
+    /// the clients it published are deleted and their grants revoked.
+    Block {
+        /// The host name, e.g. agent.example.
+        domain: String,
+    },
+    /// Accept a blocked domain again.
+    Unblock {
+        /// The host name.
+        domain: String,
+    },
+    /// List the blocked domains.
+    Blocked,
+}
+
+async fn agents(global: &Global, command: AgentsCommand) -> Result<(), Error> {
+    let kh = open(global).await?;
+    match command {
+        AgentsCommand::Block { domain } => {
+            let removed = kh.block_agent_domain(&domain).await?;
+            kh.audit(
+                "cli",
+                "agents.domain_blocked",
+                None,
+                json!({ "domain": domain, "clients_removed": removed }),
+            )
+            .await;
+            println!("blocked {domain}; {removed} client(s) removed and their grants revoked");
+        }
+        AgentsCommand::Unblock { domain } => {
+            if !kh.unblock_agent_domain(&domain).await? {
+                return Err(format!("{domain} is not blocked").into());
+            }
+            kh.audit(
+                "cli",
+                "agents.domain_unblocked",
+                None,
+                json!({ "domain": domain }),
+            )
+            .await;
+            println!("unblocked {domain}");
+        }
+        AgentsCommand::Blocked => {
+            for d in kh.blocked_agent_domains().await? {
+                println!("{d}");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn roles(global: &Global, command: RolesCommand) -> Result<(), Error> {
     let kh = open(global).await?;
     match command {
@@ -826,6 +885,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Orgs(c) => orgs(&cli.global, c).await,
         Command::Members(c) => members(&cli.global, c).await,
         Command::Roles(c) => roles(&cli.global, c).await,
+        Command::Agents(c) => agents(&cli.global, c).await,
         Command::Users(UsersCommand::Create {
             email,
             password_file,

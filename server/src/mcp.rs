@@ -134,7 +134,8 @@ async fn authorize(State(st): State<NotesState>, req: Request, next: Next) -> Re
         }
     }
     parts.extensions.insert(caller);
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// `read_note` and `delete_note` arguments.
@@ -175,8 +176,8 @@ fn tool_error(message: impl Into<String>) -> CallToolResult {
 }
 
 fn json_result(value: &impl serde::Serialize) -> Result<CallToolResult, McpError> {
-    let v = serde_json::to_value(value)
-        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    let v =
+        serde_json::to_value(value).map_err(|e| McpError::internal_error(e.to_string(), None))?;
     Ok(CallToolResult::success(vec![ContentBlock::json(v)?]))
 }
 
@@ -203,7 +204,10 @@ impl NotesMcp {
     }
 
     #[tool(description = "List the notes, newest first (needs notes:read).")]
-    async fn list_notes(&self, Extension(parts): Extension<Parts>) -> Result<CallToolResult, McpError> {
+    async fn list_notes(
+        &self,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<CallToolResult, McpError> {
         let caller = caller_of(&parts)?;
         let c = caller.as_notes();
         if let Err(e) = c.allow(Action::Read) {
@@ -283,7 +287,10 @@ impl NotesMcp {
 impl ServerHandler for NotesMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("keyhouse-notes", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "keyhouse-notes",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(
                 "The user's notes (or, for a member of an organization, the organization's). \
                  list_notes and read_note need notes:read; create_note and delete_note need \

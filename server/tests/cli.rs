@@ -176,3 +176,20 @@ async fn users_keys_migrate_and_serve() {
     );
     assert_eq!(login.ok(), Some(200), "the CLI-created user can log in");
 }
+
+#[tokio::test]
+async fn agent_domains_are_blocked_and_unblocked_from_the_command_line() {
+    let env = common::env().await;
+    let out = env.ok(&["agents", "block", "Agent.Example"]);
+    assert!(out.contains("blocked Agent.Example; 0 client(s)"), "{out}");
+    assert_eq!(env.ok(&["agents", "blocked"]).trim(), "agent.example");
+    let bad = env.run(&["agents", "block", "not a domain"]);
+    assert!(!bad.status.success());
+    env.ok(&["agents", "unblock", "agent.example"]);
+    assert_eq!(env.ok(&["agents", "blocked"]).trim(), "");
+    assert!(
+        !env.run(&["agents", "unblock", "agent.example"])
+            .status
+            .success()
+    );
+}

@@ -202,7 +202,11 @@ async fn an_agent_discovers_the_server_and_calls_its_tools_within_its_scopes() {
         challenge(&res)
     );
     // The scope to start with: the resource's default (read-only).
-    assert!(challenge(&res).contains("scope=\"notes:read\""), "{}", challenge(&res));
+    assert!(
+        challenge(&res).contains("scope=\"notes:read\""),
+        "{}",
+        challenge(&res)
+    );
     let prm: Value = reqwest::get(&metadata_url)
         .await
         .expect("get")
@@ -211,7 +215,10 @@ async fn an_agent_discovers_the_server_and_calls_its_tools_within_its_scopes() {
         .expect("json");
     assert_eq!(prm["resource"], mcp.as_str());
     assert_eq!(prm["authorization_servers"], json!([base]));
-    assert_eq!(prm["scopes_supported"], json!(["notes:read", "notes:write"]));
+    assert_eq!(
+        prm["scopes_supported"],
+        json!(["notes:read", "notes:write"])
+    );
 
     let alice = signed_up(&base, "alice@example.test").await;
     let rw = token(&base, &alice, &agent, "notes:read notes:write", Some(&mcp)).await;
@@ -230,7 +237,10 @@ async fn an_agent_discovers_the_server_and_calls_its_tools_within_its_scopes() {
         ["create_note", "delete_note", "list_notes", "read_note"]
     );
     let created = s
-        .tool("create_note", json!({"title": "From an agent", "body": "hi"}))
+        .tool(
+            "create_note",
+            json!({"title": "From an agent", "body": "hi"}),
+        )
         .await
         .expect("create");
     assert_ne!(created["isError"], json!(true), "{created}");
@@ -260,7 +270,10 @@ async fn an_agent_discovers_the_server_and_calls_its_tools_within_its_scopes() {
     let c = challenge(&res);
     assert!(c.contains("error=\"insufficient_scope\""), "{c}");
     assert!(c.contains("scope=\"notes:read notes:write\""), "{c}");
-    assert!(c.contains(&format!("resource_metadata=\"{metadata_url}\"")), "{c}");
+    assert!(
+        c.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{c}"
+    );
 }
 
 #[tokio::test]
@@ -275,11 +288,7 @@ async fn tokens_for_the_api_and_for_the_mcp_server_are_not_interchangeable() {
     let for_api = token(&base, &alice, &agent, "notes:read", Some(&api)).await;
     let unbound = token(&base, &alice, &agent, "notes:read", None).await;
     let http = reqwest::Client::new();
-    let notes = |t: &str| {
-        http.get(format!("{base}/api/notes"))
-            .bearer_auth(t)
-            .send()
-    };
+    let notes = |t: &str| http.get(format!("{base}/api/notes")).bearer_auth(t).send();
     assert_eq!(notes(&for_api).await.expect("get").status(), StatusCode::OK);
     assert_eq!(notes(&unbound).await.expect("get").status(), StatusCode::OK);
     let res = notes(&for_mcp).await.expect("get");

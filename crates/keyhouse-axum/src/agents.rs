@@ -30,6 +30,9 @@ type Flight = Shared<BoxFuture<'static, Result<Arc<Client>, OAuthError>>>;
 
 /// Fetched documents, and the fetches under way.
 pub(crate) struct Agents {
+    /// The operator's blocked hosts, read again after two seconds (another
+    /// instance may have changed them).
+    blocked: Mutex<Option<(Arc<Vec<String>>, Instant)>>,
     fetcher: Result<Fetcher, String>,
     documents: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
     in_flight: Mutex<HashMap<String, Flight>>,
@@ -47,6 +50,7 @@ impl Agents {
             tracing::warn!("metadata documents may be fetched from loopback: a test setting");
         }
         Agents {
+            blocked: Mutex::new(None),
             fetcher: Fetcher::new(
                 lookup,
                 policy.insecure_allow_loopback_metadata_for_tests,
@@ -81,7 +85,7 @@ impl Keyhouse {
         }
         let url = metadata_document::validate_client_id_url(id)?;
         let host = url.host_str().unwrap_or_default();
-        if !policy.host_allowed(host) {
+        if !policy.host_allowed(host) || self.domain_blocked(host).await? {
             return Err(refused(format!(
                 "applications from {host} are not accepted here"
             )));
@@ -116,6 +120,87 @@ impl Keyhouse {
             }
         };
         flight.await
+    }
+
+    async fn domain_blocked(&self, host: &str) -> Result<bool, OAuthError> {
+        let fresh = self
+            .0
+            .agents
+            .blocked
+            .lock()
+            .ok()
+            .and_then(|b| b.clone())
+            .filter(|(_, at)| at.elapsed() < Duration::from_secs(2))
+            .map(|(list, _)| list);
+        let list = match fresh {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(self.store().blocked_domains().await.map_err(store_error)?);
+                if let Ok(mut b) = self.0.agents.blocked.lock() {
+                    *b = Some((l.clone(), Instant::now()));
+                }
+                l
+            }
+        };
+        let host = host.to_ascii_lowercase();
+        Ok(list
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}"))))
+    }
+
+    /// Blocks client metadata documents from `domain` and its subdomains:
+    /// the clients it published are deleted, which revokes every grant and
+    /// token they hold. Returns how many clients went.
+    pub async fn block_agent_domain(&self, domain: &str) -> Result<usize, OAuthError> {
+        let domain = normalize_domain(domain)?;
+        self.store()
+            .block_domain(&domain, self.now())
+            .await
+            .map_err(store_error)?;
+        if let Ok(mut b) = self.0.agents.blocked.lock() {
+            *b = None;
+        }
+        let mut removed = 0;
+        for id in self
+            .store()
+            .metadata_client_ids()
+            .await
+            .map_err(store_error)?
+        {
+            let host = url::Url::parse(&id)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                .unwrap_or_default();
+            if host == domain || host.ends_with(&format!(".{domain}")) {
+                if let Ok(mut docs) = self.0.agents.documents.lock() {
+                    docs.remove(&id);
+                }
+                if self.delete_client(&id).await? {
+                    removed += 1;
+                }
+            }
+        }
+        tracing::info!(domain, removed, "agent domain blocked");
+        Ok(removed)
+    }
+
+    /// Lets `domain` in again; whether it was blocked.
+    pub async fn unblock_agent_domain(&self, domain: &str) -> Result<bool, OAuthError> {
+        let domain = normalize_domain(domain)?;
+        let was = self
+            .store()
+            .unblock_domain(&domain)
+            .await
+            .map_err(store_error)?;
+        if let Ok(mut b) = self.0.agents.blocked.lock() {
+            *b = None;
+        }
+        Ok(was)
+    }
+
+    /// The blocked hosts.
+    pub async fn blocked_agent_domains(&self) -> Result<Vec<String>, OAuthError> {
+        self.store().blocked_domains().await.map_err(store_error)
     }
 
     fn cached_document(&self, id: &str) -> Option<Arc<Client>> {
@@ -200,6 +285,70 @@ impl Keyhouse {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// A host name as blocked: lower case, letters, digits, dots and dashes.
+fn normalize_domain(domain: &str) -> Result<String, OAuthError> {
+    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !d.is_empty()
+        && d.len() <= 253
+        && d.contains('.')
+        && d.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok {
+        Ok(d)
+    } else {
+        Err(OAuthError::invalid_request(
+            "a domain is a host name such as agent.example",
+        ))
+    }
+}
+
+/// `GET /api/admin/agents/blocked-domains`.
+pub(crate) async fn list_blocked(
+    State(kh): State<Keyhouse>,
+    _admin: crate::admin::Admin,
+) -> Result<Json<Vec<String>>, crate::error::ApiError> {
+    Ok(Json(kh.blocked_agent_domains().await?))
+}
+
+/// `POST /api/admin/agents/blocked-domains` with `{"domain": "..."}`.
+pub(crate) async fn block(
+    State(kh): State<Keyhouse>,
+    admin: crate::admin::Admin,
+    Json(body): Json<keyhouse_types::admin::BlockDomainRequest>,
+) -> Result<Json<keyhouse_types::admin::BlockDomainResponse>, crate::error::ApiError> {
+    let removed = kh.block_agent_domain(&body.domain).await?;
+    kh.audit(
+        &admin.actor(),
+        "agents.domain_blocked",
+        None,
+        json!({ "domain": body.domain, "clients_removed": removed }),
+    )
+    .await;
+    Ok(Json(keyhouse_types::admin::BlockDomainResponse {
+        domain: normalize_domain(&body.domain)?,
+        clients_removed: removed as u64,
+    }))
+}
+
+/// `DELETE /api/admin/agents/blocked-domains/{domain}`.
+pub(crate) async fn unblock(
+    State(kh): State<Keyhouse>,
+    admin: crate::admin::Admin,
+    Path(domain): Path<String>,
+) -> Result<StatusCode, crate::error::ApiError> {
+    if !kh.unblock_agent_domain(&domain).await? {
+        return Err(OAuthError::new(ErrorCode::NotFound, "this domain is not blocked").into());
+    }
+    kh.audit(
+        &admin.actor(),
+        "agents.domain_unblocked",
+        None,
+        json!({ "domain": domain }),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Largest registration request accepted, bytes.

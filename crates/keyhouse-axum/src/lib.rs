@@ -210,6 +210,14 @@ impl Keyhouse {
                 post(admin::rotate_cancel),
             )
             .route("/api/admin/audit", get(admin::audit_log))
+            .route(
+                "/api/admin/agents/blocked-domains",
+                get(agents::list_blocked).post(agents::block),
+            )
+            .route(
+                "/api/admin/agents/blocked-domains/{domain}",
+                axum::routing::delete(agents::unblock),
+            )
             .route("/api/admin/openapi.json", get(admin::openapi))
             .route("/api/account/connected-apps", get(admin::connected_apps))
             .route(

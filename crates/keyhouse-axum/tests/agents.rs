@@ -1080,3 +1080,59 @@ async fn operator_policy_can_allow_only_some_domains_and_deny_others() {
     assert_eq!(status, 400);
     assert_eq!(docs.connections.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn blocking_a_domain_revokes_its_agents_at_once_and_refuses_them_after() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/client.json");
+    let resource = mcp(&s);
+    let mut p = cimd_params(&id);
+    p.push(("resource", &resource));
+    let q = s.code_for(&b, &p).await;
+    let t = ok_json(
+        s.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://agent.test/callback"),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+            ("resource", &mcp(&s)),
+        ])
+        .await,
+    )
+    .await;
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(bearer_get(&s, "/test/mcp/read", access).await.status(), 200);
+    assert_eq!(s.kh.block_agent_domain("Agent.Test").await.unwrap(), 1);
+    // The token already issued is refused on its next call, the refresh
+    // token too, and the domain cannot come back in.
+    assert_eq!(bearer_get(&s, "/test/mcp/read", access).await.status(), 401);
+    let res = s
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", &id),
+        ])
+        .await;
+    assert!(
+        res.status() == 400 || res.status() == 401,
+        "{}",
+        res.status()
+    );
+    let (status, body) = start_status(&s, &b, &id).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not accepted")
+    );
+    assert_eq!(s.kh.blocked_agent_domains().await.unwrap(), ["agent.test"]);
+    assert!(s.kh.unblock_agent_domain("agent.test").await.unwrap());
+    let (status, _) = start_status(&s, &b, &id).await;
+    assert_eq!(status, 200);
+}

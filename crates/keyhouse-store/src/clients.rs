@@ -5,7 +5,9 @@ use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::entities::{authorization_code, client, client_secret, grant, token_family};
+use crate::entities::{
+    authorization_code, blocked_domain, client, client_secret, grant, token_family,
+};
 use crate::{Result, Store, StoreError};
 
 /// A client as stored: the protocol's [`Client`].
@@ -318,5 +320,50 @@ impl Store {
             .count(&self.db)
             .await?;
         Ok((last, i64::try_from(users).unwrap_or(i64::MAX)))
+    }
+
+    /// Adds `domain` to the blocked hosts (no-op when it is there).
+    pub async fn block_domain(&self, domain: &str, now: i64) -> Result<()> {
+        let res = blocked_domain::Entity::insert(blocked_domain::ActiveModel {
+            domain: Set(domain.to_owned()),
+            created_at: Set(now),
+        })
+        .exec_without_returning(&self.db)
+        .await;
+        match res.map_err(StoreError::from_insert) {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes `domain` from the blocked hosts; whether it was there.
+    pub async fn unblock_domain(&self, domain: &str) -> Result<bool> {
+        Ok(blocked_domain::Entity::delete_by_id(domain.to_owned())
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            > 0)
+    }
+
+    /// The blocked hosts, in order.
+    pub async fn blocked_domains(&self) -> Result<Vec<String>> {
+        Ok(blocked_domain::Entity::find()
+            .order_by_asc(blocked_domain::Column::Domain)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| m.domain)
+            .collect())
+    }
+
+    /// The ids of metadata-document clients (their ids are URLs).
+    pub async fn metadata_client_ids(&self) -> Result<Vec<String>> {
+        Ok(client::Entity::find()
+            .filter(client::Column::Origin.eq(ClientOrigin::MetadataDocument.as_str()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect())
     }
 }

@@ -346,3 +346,17 @@ pub mod audit_event {
     }
     relation_free!();
 }
+
+/// Hosts whose client metadata documents are refused.
+pub mod blocked_domain {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "blocked_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub domain: String,
+        pub created_at: i64,
+    }
+    relation_free!();
+}

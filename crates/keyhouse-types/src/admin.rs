@@ -206,3 +206,22 @@ pub struct ConnectedApp {
     /// When it last obtained tokens, if ever (unix seconds).
     pub last_used_at: Option<i64>,
 }
+
+/// `POST /api/admin/agents/blocked-domains`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlockDomainRequest {
+    /// A host name; its subdomains are blocked too.
+    pub domain: String,
+}
+
+/// The answer to a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlockDomainResponse {
+    /// The domain, normalised.
+    pub domain: String,
+    /// How many metadata-document clients it had (deleted, their grants
+    /// and tokens revoked).
+    pub clients_removed: u64,
+}

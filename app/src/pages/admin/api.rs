@@ -4,8 +4,8 @@
 
 use keyhouse_idp_component::{ApiClient, ApiError};
 use keyhouse_types::admin::{
-    AdminClient, AuditEvent, CreatedClientResponse, NewClientRequest, Page, RotationStarted,
-    UpdateClientRequest,
+    AdminClient, AuditEvent, BlockDomainRequest, BlockDomainResponse, CreatedClientResponse,
+    NewClientRequest, Page, RotationStarted, UpdateClientRequest,
 };
 use serde::Deserialize;
 
@@ -39,6 +39,29 @@ fn no_fields() -> std::collections::BTreeMap<String, String> {
 /// `GET /api/admin/clients`: one page of apps.
 pub async fn list_clients(cursor: Option<String>) -> Result<Page<AdminClient>, ApiError> {
     api().get_json(&list_path(CLIENTS, cursor.as_deref())).await
+}
+
+const BLOCKED: &str = "/api/admin/agents/blocked-domains";
+
+/// `GET /api/admin/agents/blocked-domains`.
+pub async fn blocked_domains() -> Result<Vec<String>, ApiError> {
+    api().get_json(BLOCKED).await
+}
+
+/// `POST /api/admin/agents/blocked-domains`: also deletes the domain's
+/// metadata-document clients, revoking their grants.
+pub async fn block_domain(domain: &str) -> Result<BlockDomainResponse, ApiError> {
+    let req = BlockDomainRequest {
+        domain: domain.to_owned(),
+    };
+    api().post_json(BLOCKED, &req).await
+}
+
+/// `DELETE /api/admin/agents/blocked-domains/{domain}`.
+pub async fn unblock_domain(domain: &str) -> Result<(), ApiError> {
+    api()
+        .delete(&format!("{BLOCKED}/{}", encode_component(domain)))
+        .await
 }
 
 /// `POST /api/admin/clients`: registers an app; the secret comes back once.

@@ -157,6 +157,7 @@ fn Apps() -> impl IntoView {
                         <p class="kh-alert" role="alert" data-testid="admin-load-more-error">{m}</p>
                     })}
                 </section>
+                <BlockedDomains/>
             </Show>
         </div>
     }
@@ -247,5 +248,115 @@ fn AppRow(c: AdminClient) -> impl IntoView {
                 <A href=href attr:class="kh-button kh-button--secondary kh-button--small" attr:aria-label=manage_label>"Manage"</A>
             </td>
         </tr>
+    }
+}
+
+/// Agents identified by a client metadata document can be refused by their
+/// domain: blocking deletes the domain's clients (revoking their grants and
+/// tokens) and refuses its documents from then on.
+#[component]
+fn BlockedDomains() -> impl IntoView {
+    let session = use_session();
+    let domains = RwSignal::new(Vec::<String>::new());
+    let draft = RwSignal::new(String::new());
+    let pending = RwSignal::new(false);
+    let message = RwSignal::new(None::<(bool, String)>);
+    let fail = move |e: ApiError| {
+        note_signed_out(session, &e);
+        message.set(Some((false, admin_message(&e))));
+        pending.set(false);
+    };
+    spawn_local(async move {
+        match api::blocked_domains().await {
+            Ok(list) => domains.set(list),
+            Err(e) => fail(e),
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let domain = draft.get_untracked().trim().to_owned();
+        if domain.is_empty() || pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        message.set(None);
+        spawn_local(async move {
+            match api::block_domain(&domain).await {
+                Ok(r) => {
+                    domains.update(|d| {
+                        if !d.contains(&r.domain) {
+                            d.push(r.domain.clone());
+                            d.sort();
+                        }
+                    });
+                    draft.set(String::new());
+                    let n = r.clients_removed;
+                    message.set(Some((
+                        true,
+                        format!(
+                            "Blocked {}. {n} {} removed and {} access revoked.",
+                            r.domain,
+                            if n == 1 { "agent" } else { "agents" },
+                            if n == 1 { "its" } else { "their" },
+                        ),
+                    )));
+                    pending.set(false);
+                }
+                Err(e) => fail(e),
+            }
+        });
+    };
+    let unblock = move |domain: String| {
+        spawn_local(async move {
+            match api::unblock_domain(&domain).await {
+                Ok(()) => {
+                    domains.update(|d| d.retain(|x| *x != domain));
+                    message.set(Some((true, format!("{domain} may connect again."))));
+                }
+                Err(e) => fail(e),
+            }
+        });
+    };
+    view! {
+        <section class="kh-card" aria-labelledby="admin-blocked-title" data-testid="admin-blocked-domains">
+            <h2 id="admin-blocked-title" class="kh-section-title">"Blocked agent domains"</h2>
+            <p class="kh-muted">
+                "Agents that identify themselves by a URL (a client metadata document) are accepted from any domain you do not block. "
+                "Blocking a domain disconnects its agents at once and refuses them from then on."
+            </p>
+            <form class="kh-inline-form" on:submit=submit>
+                <label class="kh-visually-hidden" for="admin-block-domain">"Domain to block"</label>
+                <input id="admin-block-domain" class="kh-input" type="text" placeholder="agent.example"
+                    autocomplete="off" spellcheck="false" data-testid="admin-block-domain"
+                    prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))/>
+                <button type="submit" class="kh-button kh-button--danger" data-testid="admin-block-submit"
+                    disabled=move || pending.get()>"Block"</button>
+            </form>
+            {move || message.get().map(|(ok, m)| view! {
+                <p class=if ok { "kh-notice" } else { "kh-alert" } role="status" data-testid="admin-block-message">{m}</p>
+            })}
+            {move || {
+                let list = domains.get();
+                if list.is_empty() {
+                    view! { <p class="kh-empty" data-testid="admin-blocked-empty">"No domain is blocked."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="kh-blocked-list">
+                            {list.into_iter().map(|d| {
+                                let label = format!("Unblock {d}");
+                                let target = d.clone();
+                                view! {
+                                    <li data-testid="admin-blocked-domain">
+                                        <code>{d}</code>
+                                        <button type="button" class="kh-button kh-button--secondary kh-button--small"
+                                            aria-label=label on:click=move |_| unblock(target.clone())>"Unblock"</button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
+            }}
+        </section>
     }
 }

@@ -17,7 +17,9 @@ pub struct Migration;
 /// - `clients.metadata_fingerprint`: the hash of a public self-registration's
 ///   metadata, so identical registrations get the same client;
 /// - `refresh_tokens.successor`: the token that replaced it, sealed with the
-///   master key, kept only for the grace period.
+///   master key, kept only for the grace period;
+/// - `blocked_domains`: hosts whose metadata documents the operator refuses
+///   (besides the configuration's deny list), changed at run time.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -46,6 +48,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("blocked_domains"))
+                .col(string("domain").primary_key())
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(
             Table::alter()
                 .table(Alias::new("refresh_tokens"))
@@ -56,6 +66,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table(Alias::new("blocked_domains"))
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(
             Table::alter()
                 .table(Alias::new("refresh_tokens"))
