@@ -19,6 +19,7 @@ import { config } from './lib/env.mjs';
 import { newUser } from './lib/users.mjs';
 import { SimulatedGpt } from './gpt.mjs';
 import { APPROVE_SELECTOR, signUpThroughUi } from './pages/index.mjs';
+import { metadataDocumentServer } from './lib/agents.mjs';
 
 const RUNS = Number.parseInt(process.env.E2E_MEASURE_RUNS || '15', 10);
 if (!Number.isInteger(RUNS) || RUNS < 1) {
@@ -153,6 +154,62 @@ function bundleSizes(distDir) {
   };
 }
 
+// ---------------------------------------------------------------------------
+// Agents: the first authorization of a client identified by a metadata
+// document (cold: the server fetches the document over https on loopback,
+// validates it and stores the client) against a later one (warm: cached).
+
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+async function signUpApi(user) {
+  const res = await fetch(`${config.baseUrl}/api/session/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: config.baseUrl },
+    body: JSON.stringify({ email: user.email, password: user.password, name: user.name }),
+  });
+  if (res.status !== 201) throw new Error(`signup: HTTP ${res.status}`);
+  return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+}
+
+async function authorizeOnce(cookie, clientId, redirectUri) {
+  const params = {
+    client_id: clientId, redirect_uri: redirectUri, response_type: 'code', scope: 'notes:read',
+    state: 's', code_challenge: CHALLENGE, code_challenge_method: 'S256', resource: `${config.baseUrl}/mcp`,
+  };
+  const post = (p, body) => fetch(`${config.baseUrl}${p}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: config.baseUrl, cookie },
+    body: JSON.stringify(body),
+  });
+  const t0 = performance.now();
+  const start = await post('/api/idp/authorize/start', params);
+  if (start.status !== 200) throw new Error(`authorize/start: HTTP ${start.status} ${await start.text()}`);
+  await start.json();
+  const t1 = performance.now();
+  const decided = await post('/api/idp/authorize', { ...params, consent_granted: true });
+  const body = await decided.json();
+  if (!String(body.redirect_uri ?? '').includes('code=')) throw new Error(`authorize: ${JSON.stringify(body)}`);
+  return { start: t1 - t0, total: performance.now() - t0 };
+}
+
+async function measureAgents() {
+  const redirectUri = 'http://127.0.0.1:9/callback';
+  const docs = await metadataDocumentServer(redirectUri, 'Bench agent');
+  try {
+    const cookie = await signUpApi(newUser('bench-agent'));
+    const cold = [];
+    const warm = [];
+    for (let i = 0; i < RUNS; i++) {
+      const id = `${docs.origin}/bench-${i}.json`;
+      cold.push(await authorizeOnce(cookie, id, redirectUri));
+      warm.push(await authorizeOnce(cookie, id, redirectUri));
+    }
+    return { cold, warm, fetches: docs.fetches() };
+  } finally {
+    await docs.close();
+  }
+}
+
 async function main() {
   console.log(`Keyhouse e2e bench: ${RUNS} runs against ${config.baseUrl}`);
   const { samples, browserVersion } = await measureConsent();
@@ -185,9 +242,21 @@ async function main() {
     ['asset', 'raw', 'gzip -9'],
   ));
 
+  const agents = await measureAgents();
+  console.log(`\nmetadata-document client, first authorization (cold: document fetched over https on loopback) and a later one (warm); ${agents.fetches} fetches for ${RUNS} clients`);
+  console.log(table(
+    [
+      ['cold: authorize/start', ...Object.values(summary(agents.cold.map((x) => x.start))).map(fmtMs)],
+      ['warm: authorize/start', ...Object.values(summary(agents.warm.map((x) => x.start))).map(fmtMs)],
+      ['cold: start + decision', ...Object.values(summary(agents.cold.map((x) => x.total))).map(fmtMs)],
+      ['warm: start + decision', ...Object.values(summary(agents.warm.map((x) => x.total))).map(fmtMs)],
+    ],
+    ['ms', 'median', 'p90', 'min', 'max'],
+  ));
+
   mkdirSync(config.resultsDir, { recursive: true });
   const out = path.join(config.resultsDir, 'measure.json');
-  writeFileSync(out, JSON.stringify({ runs: RUNS, browserVersion, stats, samples, sizes }, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify({ runs: RUNS, browserVersion, stats, samples, sizes, agents }, null, 2) + '\n');
   console.log(`\nwrote ${out}`);
 }
 

@@ -40,18 +40,20 @@ export async function metadataDocumentServer(redirectUri, name = 'Research agent
   const agents = config.agents;
   if (!agents) throw new Error('e2e: the config has no "agents" (run through run.mjs)');
   let fetches = 0;
-  let url = '';
+  let origin = '';
   const server = createHttpsServer(
     { cert: readFileSync(agents.cert), key: readFileSync(agents.key) },
     (req, res) => {
-      if (req.url !== '/client.json') {
+      // /client.json, and /<name>.json for as many distinct clients as
+      // the benchmark wants (each its own client id).
+      if (!/^\/[A-Za-z0-9_-]+\.json$/.test(req.url)) {
         res.writeHead(404).end();
         return;
       }
       fetches += 1;
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
       res.end(JSON.stringify({
-        client_id: url,
+        client_id: `${origin}${req.url}`,
         client_name: name,
         client_uri: `https://${agents.host}/`,
         redirect_uris: [redirectUri],
@@ -62,8 +64,9 @@ export async function metadataDocumentServer(redirectUri, name = 'Research agent
     },
   );
   const port = await listen(server);
-  url = `https://${agents.host}:${port}/client.json`;
-  return { url, fetches: () => fetches, close: () => new Promise((r) => server.close(() => r())) };
+  origin = `https://${agents.host}:${port}`;
+  const url = `${origin}/client.json`;
+  return { url, origin, fetches: () => fetches, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /**

@@ -306,3 +306,51 @@ async fn tokens_for_the_api_and_for_the_mcp_server_are_not_interchangeable() {
     let mut s = Session::new(&base, &for_mcp);
     s.open().await;
 }
+
+/// How many SQL statements one `tools/call` round trip costs on the real
+/// server (every statement is logged at TRACE): the token check and the
+/// tool's own query, nothing per session or per tool lookup. The bound
+/// fails the test if a change adds statements to this path.
+#[tokio::test]
+async fn a_tools_call_costs_a_handful_of_statements() {
+    let env = common::env().await;
+    let agent = register(&env);
+    let log = env_log_path();
+    let (_server, base) = env.serve_counting_statements(&log).await;
+    let alice = signed_up(&base, "alice@example.test").await;
+    let mcp = format!("{base}/mcp");
+    let rw = token(&base, &alice, &agent, "notes:read notes:write", Some(&mcp)).await;
+    let mut s = Session::new(&base, &rw);
+    s.open().await;
+    s.tool("list_notes", json!({})).await.expect("warm-up");
+    let statements = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("keyhouse_store::sql"))
+            .count()
+    };
+    let mut counts = Vec::new();
+    for tool in ["list_notes", "create_note"] {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let before = statements();
+        let args = if tool == "create_note" {
+            json!({"title": "counted"})
+        } else {
+            json!({})
+        };
+        let r = s.tool(tool, args).await.expect("tools/call");
+        assert_ne!(r["isError"], json!(true), "{r}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        counts.push((tool, statements() - before));
+    }
+    println!("SQL statements per tools/call round trip: {counts:?}");
+    for (tool, n) in counts {
+        assert!((1..=4).contains(&n), "{tool}: {n} statements");
+    }
+}
+
+fn env_log_path() -> std::path::PathBuf {
+    let n: u64 = rand::random();
+    std::env::temp_dir().join(format!("keyhouse-sql-{}-{n:x}.log", std::process::id()))
+}

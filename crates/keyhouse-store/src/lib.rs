@@ -155,7 +155,19 @@ impl Store {
                 .test_before_acquire_if_idle_for(Duration::from_secs(30));
         }
         let writer = url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(())));
-        let db = Database::connect(opts).await?;
+        let mut db = Database::connect(opts).await?;
+        // Every statement at TRACE under `keyhouse_store::sql` (off unless
+        // asked for: RUST_LOG=keyhouse_store::sql=trace), so how many
+        // statements a request costs can be counted on the real server.
+        db.set_metric_callback(|info| {
+            tracing::trace!(
+                target: "keyhouse_store::sql",
+                elapsed_us = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX),
+                failed = info.failed,
+                "{}",
+                info.statement.sql
+            );
+        });
         let batcher = writer
             .as_ref()
             .map(|lane| batch::Batcher::start(db.clone(), Arc::clone(lane)));

@@ -93,6 +93,21 @@ impl Env {
 
     /// [`Env::serve_as`] with further `serve` options.
     pub async fn serve_with(&self, issuer: Option<&str>, extra: &[&str]) -> (Server, String) {
+        self.serve_logged(issuer, extra, None).await
+    }
+
+    /// [`Env::serve`] logging every SQL statement (`keyhouse_store::sql` at
+    /// TRACE) to `log`, so a test can count what a request costs.
+    pub async fn serve_counting_statements(&self, log: &std::path::Path) -> (Server, String) {
+        self.serve_logged(None, &[], Some(log)).await
+    }
+
+    async fn serve_logged(
+        &self,
+        issuer: Option<&str>,
+        extra: &[&str],
+        sql_log: Option<&std::path::Path>,
+    ) -> (Server, String) {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -106,9 +121,20 @@ impl Env {
             .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
             // Tests that need the app's pages write them to <dir>/dist first.
             .env("KEYHOUSE_STATIC_DIR", self.dir.join("dist"))
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                if sql_log.is_some() {
+                    "warn,keyhouse_store::sql=trace"
+                } else {
+                    "warn"
+                },
+            )
+            .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(match sql_log {
+                Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+                None => std::process::Stdio::null(),
+            })
             .spawn()
             .unwrap();
         let child = Server(child);
