@@ -196,10 +196,11 @@ async function measureAgents() {
   const redirectUri = 'http://127.0.0.1:9/callback';
   const docs = await metadataDocumentServer(redirectUri, 'Bench agent');
   try {
-    const cookie = await signUpApi(newUser('bench-agent'));
     const cold = [];
     const warm = [];
     for (let i = 0; i < RUNS; i++) {
+      // A user per client: consent decisions are limited per session.
+      const cookie = await signUpApi(newUser('bench-agent'));
       const id = `${docs.origin}/bench-${i}.json`;
       cold.push(await authorizeOnce(cookie, id, redirectUri));
       warm.push(await authorizeOnce(cookie, id, redirectUri));

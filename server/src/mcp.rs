@@ -162,12 +162,18 @@ pub struct NotesMcp {
     tool_router: ToolRouter<Self>,
 }
 
-fn caller_of(parts: &Parts) -> Result<McpCaller, McpError> {
-    parts
+/// The caller, when it may do `action`; otherwise the tool error to answer
+/// (a member's role may forbid what the token's scope allows).
+fn permitted(parts: &Parts, action: Action) -> Result<Result<McpCaller, CallToolResult>, McpError> {
+    let caller = parts
         .extensions
         .get::<McpCaller>()
         .cloned()
-        .ok_or_else(|| McpError::internal_error("the request was not authorized", None))
+        .ok_or_else(|| McpError::internal_error("the request was not authorized", None))?;
+    Ok(match caller.as_notes().allow(action) {
+        Ok(()) => Ok(caller),
+        Err(e) => Err(denied(&e)),
+    })
 }
 
 /// A failure a person can read, as a tool error (the model sees it).
@@ -208,11 +214,11 @@ impl NotesMcp {
         &self,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, McpError> {
-        let caller = caller_of(&parts)?;
+        let caller = match permitted(&parts, Action::Read)? {
+            Ok(c) => c,
+            Err(refused) => return Ok(refused),
+        };
         let c = caller.as_notes();
-        if let Err(e) = c.allow(Action::Read) {
-            return Ok(denied(&e));
-        }
         match self.st.notes.list(c.owner()).await {
             Ok(notes) => json_result(&notes),
             Err(e) => Ok(app_error(&e)),
@@ -225,11 +231,11 @@ impl NotesMcp {
         Parameters(NoteId { id }): Parameters<NoteId>,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, McpError> {
-        let caller = caller_of(&parts)?;
+        let caller = match permitted(&parts, Action::Read)? {
+            Ok(c) => c,
+            Err(refused) => return Ok(refused),
+        };
         let c = caller.as_notes();
-        if let Err(e) = c.allow(Action::Read) {
-            return Ok(denied(&e));
-        }
         match self.st.notes.get(c.owner(), &id).await {
             Ok(Some(n)) => json_result(&n),
             Ok(None) => Ok(tool_error("no note has this id")),
@@ -243,11 +249,11 @@ impl NotesMcp {
         Parameters(CreateNote { title, body }): Parameters<CreateNote>,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, McpError> {
-        let caller = caller_of(&parts)?;
+        let caller = match permitted(&parts, Action::Create)? {
+            Ok(c) => c,
+            Err(refused) => return Ok(refused),
+        };
         let c = caller.as_notes();
-        if let Err(e) = c.allow(Action::Create) {
-            return Ok(denied(&e));
-        }
         let new = match (NewNote { title, body }).validated() {
             Ok(n) => n,
             Err(e) => return Ok(app_error(&e)),
@@ -267,11 +273,11 @@ impl NotesMcp {
         Parameters(NoteId { id }): Parameters<NoteId>,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, McpError> {
-        let caller = caller_of(&parts)?;
+        let caller = match permitted(&parts, Action::Delete)? {
+            Ok(c) => c,
+            Err(refused) => return Ok(refused),
+        };
         let c = caller.as_notes();
-        if let Err(e) = c.allow(Action::Delete) {
-            return Ok(denied(&e));
-        }
         match self.st.notes.delete(c.owner(), &id).await {
             Ok(true) => {
                 tracing::info!(owner = ?c.owner(), client_id = ?c.client_id(), note_id = %id, "note deleted through MCP");

@@ -11,42 +11,10 @@ use serde_json::{Value, json};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-struct Agent {
-    client_id: String,
-    client_secret: String,
-}
+use common::{Agent, signed_up};
 
 fn register(env: &common::Env) -> Agent {
-    let out = env.ok(&[
-        "clients",
-        "create",
-        "--name",
-        "Agent",
-        "--type",
-        "third_party",
-        "--refresh-policy",
-        "always",
-        "--redirect-uri",
-        REDIRECT,
-        "--json",
-    ]);
-    let v: Value = serde_json::from_str(out.trim()).expect("json");
-    Agent {
-        client_id: v["client_id"].as_str().expect("id").to_owned(),
-        client_secret: v["client_secret"].as_str().expect("secret").to_owned(),
-    }
-}
-
-async fn signed_up(base: &str, email: &str) -> reqwest::Client {
-    let http = common::browser();
-    let res = http
-        .post(format!("{base}/api/session/signup"))
-        .json(&json!({"email": email, "password": "correct horse battery"}))
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(res.status(), StatusCode::CREATED, "signup");
-    http
+    common::register_agent(env, "Agent", REDIRECT, &["--refresh-policy", "always"])
 }
 
 /// An access token for `scope`, bound to `resource` when given.

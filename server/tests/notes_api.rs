@@ -9,62 +9,27 @@ use serde_json::{Value, json};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-struct Agent {
-    client_id: String,
-    client_secret: String,
-}
+use common::{Agent, signed_up as user};
 
 fn register(env: &common::Env) -> Agent {
-    let out = env.ok(&[
-        "clients",
-        "create",
-        "--name",
+    // A GPT given refresh tokens without offline_access by its operator,
+    // and (for the check that the API refuses such tokens) allowed the
+    // client_credentials grant.
+    common::register_agent(
+        env,
         "Notes GPT",
-        "--type",
-        "third_party",
-        // A GPT given refresh tokens without offline_access by its operator,
-        // and (for the check that the API refuses such tokens) allowed the
-        // client_credentials grant.
-        "--refresh-policy",
-        "always",
-        "--grant-type",
-        "authorization_code",
-        "--grant-type",
-        "refresh_token",
-        "--grant-type",
-        "client_credentials",
-        "--redirect-uri",
         REDIRECT,
-        "--json",
-    ]);
-    let v: Value = serde_json::from_str(out.trim()).expect("json");
-    Agent {
-        client_id: v["client_id"].as_str().expect("id").to_owned(),
-        client_secret: v["client_secret"].as_str().expect("secret").to_owned(),
-    }
-}
-
-/// A browser-like client with its own cookie jar, signed up as `email`.
-async fn user(base: &str, email: &str) -> reqwest::Client {
-    let http = reqwest::Client::builder()
-        // What every browser that keeps cookies sends on its own pages'
-        // requests (a cookie-bearing write without it is refused).
-        .default_headers(reqwest::header::HeaderMap::from_iter([(
-            reqwest::header::HeaderName::from_static("sec-fetch-site"),
-            reqwest::header::HeaderValue::from_static("same-origin"),
-        )]))
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let res = http
-        .post(format!("{base}/api/session/signup"))
-        .json(&json!({"email": email, "password": "correct horse battery"}))
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(res.status(), StatusCode::CREATED, "signup");
-    http
+        &[
+            "--refresh-policy",
+            "always",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--grant-type",
+            "client_credentials",
+        ],
+    )
 }
 
 /// The code flow through the JSON authorize API: an access token for the

@@ -520,14 +520,10 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<(RefreshRecord, Option<i64>, FamilyRecord)>> {
-        let Some(token) = refresh_token::Entity::find_by_id(token_hash.to_owned())
-            .one(&self.db)
+        Ok(self
+            .find_refresh_rotation(token_hash)
             .await?
-        else {
-            return Ok(None);
-        };
-        let family = self.find_family(&token.family_id).await?;
-        Ok(family.map(|f| (refresh_record(&token), token.rotated_at, f)))
+            .map(|(token, rotated, family)| (token, rotated.map(|(at, _)| at), family)))
     }
 
     /// Finds a token family.

@@ -182,6 +182,48 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// A confidential client registered with `keyhouse clients create`.
+pub struct Agent {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Registers a third-party confidential client named `name` for
+/// `redirect_uri`, with `extra` options (grant types, refresh policy…).
+pub fn register_agent(env: &Env, name: &str, redirect_uri: &str, extra: &[&str]) -> Agent {
+    let mut args = vec![
+        "clients",
+        "create",
+        "--name",
+        name,
+        "--type",
+        "third_party",
+        "--redirect-uri",
+        redirect_uri,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = env.ok(&args);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    Agent {
+        client_id: v["client_id"].as_str().expect("id").to_owned(),
+        client_secret: v["client_secret"].as_str().expect("secret").to_owned(),
+    }
+}
+
+/// A browser-like client signed up (and so signed in) as `email`.
+pub async fn signed_up(base: &str, email: &str) -> reqwest::Client {
+    let http = browser();
+    let res = http
+        .post(format!("{base}/api/session/signup"))
+        .json(&serde_json::json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED, "signup");
+    http
+}
+
 /// The `code` of an authorize answer (`{"redirect_uri": "…?code=…"}`).
 pub fn code_of(answer: &serde_json::Value) -> String {
     let url = url::Url::parse(answer["redirect_uri"].as_str().unwrap()).unwrap();
