@@ -77,10 +77,10 @@ fn needed_scopes(body: &[u8]) -> Vec<&'static str> {
             continue;
         }
         let name = m.pointer("/params/name").and_then(|x| x.as_str());
-        if let Some((_, scope)) = TOOLS.iter().find(|(t, _)| Some(*t) == name) {
-            if !out.contains(scope) {
-                out.push(*scope);
-            }
+        if let Some((_, scope)) = TOOLS.iter().find(|(t, _)| Some(*t) == name)
+            && !out.contains(scope)
+        {
+            out.push(*scope);
         }
     }
     out

@@ -494,18 +494,19 @@ pub(crate) async fn register(
     // Identical public registrations (the same software registering on
     // every start) get the same client instead of a new row each time.
     let fp = client_type.is_public().then(|| fingerprint(&d));
-    if let Some(fp) = &fp {
-        if let Some(existing) = kh
+    let existing = match &fp {
+        Some(fp) => kh
             .store()
             .find_client_by_fingerprint(fp)
             .await
-            .map_err(store_error)?
-        {
-            tracing::info!(client_id = %existing.id, "identical registration: same client");
-            // No registration access token: the first registrant manages it.
-            let body = registration_body(&kh, &existing, d.client_uri.as_deref(), None, None);
-            return Ok((StatusCode::CREATED, no_store(Json(body))).into_response());
-        }
+            .map_err(store_error)?,
+        None => None,
+    };
+    if let Some(existing) = existing {
+        tracing::info!(client_id = %existing.id, "identical registration: same client");
+        // No registration access token: the first registrant manages it.
+        let body = registration_body(&kh, &existing, d.client_uri.as_deref(), None, None);
+        return Ok((StatusCode::CREATED, no_store(Json(body))).into_response());
     }
     let now = kh.now();
     let (client, client_secret, registration_token, secret_id) = {

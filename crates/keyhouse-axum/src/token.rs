@@ -100,10 +100,10 @@ pub(crate) async fn token(
     };
     // Self-onboarded clients unused for long are purged; the write happens
     // at most once an hour per client.
-    if client.origin != keyhouse_core::client::ClientOrigin::Manual {
-        if let Err(e) = kh.store().touch_client(&client.id, kh.now()).await {
-            tracing::warn!(client_id = %client.id, error = %e, "recording the client's last use failed");
-        }
+    if client.origin != keyhouse_core::client::ClientOrigin::Manual
+        && let Err(e) = kh.store().touch_client(&client.id, kh.now()).await
+    {
+        tracing::warn!(client_id = %client.id, error = %e, "recording the client's last use failed");
     }
     Ok(response.into_response())
 }
