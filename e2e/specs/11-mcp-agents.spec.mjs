@@ -236,6 +236,7 @@ browserTest('the operator sees where agents came from and blocks a domain, which
     const msg = admin.getByTestId('admin-block-message');
     await msg.waitFor();
     assert.match(await msg.innerText(), /Blocked agent\.test\. \d+ agents? removed/);
+    await row.waitFor({ state: 'detached' });
     await screenshotDesktopAndMobile(admin, 'admin-blocked-domains');
     await assert.rejects(client.callTool({ name: 'list_notes', arguments: {} }), 'the agent\'s token is refused at once');
     // And it is let in again.

@@ -322,3 +322,109 @@ fn env_log_path() -> std::path::PathBuf {
     let n: u64 = rand::random();
     std::env::temp_dir().join(format!("keyhouse-sql-{}-{n:x}.log", std::process::id()))
 }
+
+/// Signs `email` in to the organization `slug` (discovery, then select).
+async fn member_session(base: &str, email: &str, password: &str, slug: &str) -> reqwest::Client {
+    let http = common::browser();
+    let found: Value = http
+        .post(format!("{base}/api/b2b/discovery"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    let res = http
+        .post(format!("{base}/api/b2b/discovery/select"))
+        .json(&json!({"discovery_token": found["discovery_token"], "organization_slug": slug}))
+        .send()
+        .await
+        .expect("select");
+    assert_eq!(res.status(), StatusCode::OK);
+    http
+}
+
+#[tokio::test]
+async fn members_use_the_organizations_notes_within_their_roles() {
+    let env = common::env().await;
+    let agent = register(&env);
+    let password = "correct horse battery staple";
+    env.ok(&["orgs", "create", "--name", "Acme Inc", "--slug", "acme"]);
+    for (email, role) in [("boss@example.test", "admin"), ("m@example.test", "member")] {
+        env.ok(&[
+            "members",
+            "create",
+            "--org",
+            "acme",
+            "--email",
+            email,
+            "--password-file",
+            &common::secret_file(password),
+            "--role",
+            role,
+        ]);
+    }
+    let (_server, base) = env.serve().await;
+    let mcp = format!("{base}/mcp");
+    let member_token = |http: reqwest::Client| {
+        let (base, mcp, agent) = (base.clone(), mcp.clone(), &agent);
+        async move {
+            let res = http
+                .post(format!("{base}/api/b2b/idp/authorize"))
+                .json(&json!({
+                    "consent_granted": true, "response_type": "code",
+                    "client_id": agent.client_id, "redirect_uri": REDIRECT,
+                    "scope": "notes:read notes:write", "state": "s", "resource": mcp,
+                }))
+                .send()
+                .await
+                .expect("authorize");
+            assert_eq!(res.status(), StatusCode::OK);
+            let code = common::code_of(&res.json().await.expect("json"));
+            let t = common::exchange(
+                &base,
+                &code,
+                REDIRECT,
+                &agent.client_id,
+                &agent.client_secret,
+            )
+            .await;
+            (
+                t["access_token"].as_str().expect("token").to_owned(),
+                t["scope"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    // The admin writes the organization's notes through MCP.
+    let (boss, scope) =
+        member_token(member_session(&base, "boss@example.test", password, "acme").await).await;
+    assert_eq!(scope, "notes:read notes:write");
+    let mut s = Session::new(&base, &boss);
+    s.open().await;
+    let created = s
+        .tool("create_note", json!({"title": "Acme roadmap"}))
+        .await
+        .expect("create");
+    assert_ne!(created["isError"], json!(true), "{created}");
+    // A plain member cannot grant notes:write (the role lacks delete), so
+    // reads the organization's note and is refused a write.
+    let (m, scope) =
+        member_token(member_session(&base, "m@example.test", password, "acme").await).await;
+    assert_eq!(scope, "notes:read");
+    let mut s = Session::new(&base, &m);
+    s.open().await;
+    let listed = s.tool("list_notes", json!({})).await.expect("list");
+    assert!(text_of(&listed).contains("Acme roadmap"), "{listed}");
+    let Err(res) = s.tool("create_note", json!({"title": "x"})).await else {
+        panic!("a member without notes:write created a note");
+    };
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Nothing of the organization reaches a user's own notes.
+    let alice = signed_up(&base, "alice@example.test").await;
+    let own = token(&base, &alice, &agent, "notes:read", Some(&mcp)).await;
+    let mut s = Session::new(&base, &own);
+    s.open().await;
+    let mine = s.tool("list_notes", json!({})).await.expect("list");
+    assert!(!text_of(&mine).contains("Acme roadmap"), "{mine}");
+}

@@ -157,7 +157,7 @@ fn Apps() -> impl IntoView {
                         <p class="kh-alert" role="alert" data-testid="admin-load-more-error">{m}</p>
                     })}
                 </section>
-                <BlockedDomains/>
+                <BlockedDomains apps=items/>
             </Show>
         </div>
     }
@@ -255,7 +255,10 @@ fn AppRow(c: AdminClient) -> impl IntoView {
 /// domain: blocking deletes the domain's clients (revoking their grants and
 /// tokens) and refuses its documents from then on.
 #[component]
-fn BlockedDomains() -> impl IntoView {
+fn BlockedDomains(
+    /// The apps listed above: the blocked domain's agents leave the list.
+    apps: RwSignal<Vec<AdminClient>>,
+) -> impl IntoView {
     let session = use_session();
     let domains = RwSignal::new(Vec::<String>::new());
     let draft = RwSignal::new(String::new());
@@ -283,6 +286,14 @@ fn BlockedDomains() -> impl IntoView {
         spawn_local(async move {
             match api::block_domain(&domain).await {
                 Ok(r) => {
+                    let suffix = format!(".{}", r.domain);
+                    apps.update(|list| {
+                        list.retain(|c| {
+                            !c.verified_domain
+                                .as_deref()
+                                .is_some_and(|d| d == r.domain || d.ends_with(&suffix))
+                        });
+                    });
                     domains.update(|d| {
                         if !d.contains(&r.domain) {
                             d.push(r.domain.clone());
