@@ -119,6 +119,10 @@ export async function approveInBrowser(page, authUrl, redirectUri, { state, insp
   if (inspect) await inspect(page, consent);
   await consent.approveButton.click();
   const cb = new URL((await landed).url());
+  // Let the callback page finish loading: the client may ask for the next
+  // authorization at once, and a navigation still under way would cut the
+  // next page.goto short.
+  await page.waitForURL((u) => String(u).startsWith(redirectUri), { timeout: 30_000 });
   assert.equal(cb.searchParams.get('iss'), config.baseUrl, 'the authorization response names the issuer (RFC 9207)');
   if (state !== undefined) assert.equal(cb.searchParams.get('state'), state, 'state comes back unchanged');
   assert.ok(cb.searchParams.get('code'), `a code in ${cb}`);
