@@ -102,15 +102,16 @@ impl AccessToken {
 
 /// The bearer token of an `Authorization: Bearer` header, if any.
 pub(crate) fn bearer_header(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let (scheme, token) = headers.get(AUTHORIZATION)?.to_str().ok()?.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    bearer_of(headers).ok()
 }
 
 /// The bearer token of a request (RFC 6750 §2.1).
 pub(crate) fn bearer(parts: &Parts) -> Result<&str, BearerError> {
-    let header = parts
-        .headers
+    bearer_of(&parts.headers)
+}
+
+fn bearer_of(headers: &axum::http::HeaderMap) -> Result<&str, BearerError> {
+    let header = headers
         .get(AUTHORIZATION)
         .ok_or_else(BearerError::missing)?
         .to_str()
