@@ -54,9 +54,13 @@ enum Command {
     /// Connected Apps.
     #[command(subcommand)]
     Clients(ClientsCommand),
-    /// Agents that onboard themselves: blocked metadata-document domains.
+    /// Agents that onboard themselves: the metadata-document policy and
+    /// blocked domains.
     #[command(subcommand)]
     Agents(AgentsCommand),
+    /// Protected resources (APIs and MCP servers tokens are issued for).
+    #[command(subcommand)]
+    Resources(ResourcesCommand),
     /// Users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -664,6 +668,134 @@ enum AgentsCommand {
     },
     /// List the blocked domains.
     Blocked,
+    /// Show the metadata-document policy, or override the configuration's
+    /// with the flags given (domains the new policy refuses lose their
+    /// clients, grants and tokens).
+    Policy {
+        /// Read metadata documents at all: on or off.
+        #[arg(long, value_parser = ["on", "off"])]
+        metadata_documents: Option<String>,
+        /// Accept only these hosts (`host` or `*.domain`); repeat.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Refuse these hosts; repeat.
+        #[arg(long = "deny")]
+        deny: Vec<String>,
+        /// Empty the allow list (every host not denied is accepted).
+        #[arg(long, conflicts_with = "allow")]
+        allow_any: bool,
+        /// Go back to the configuration's policy.
+        #[arg(long, conflicts_with_all = ["metadata_documents", "allow", "deny", "allow_any"])]
+        reset: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ResourcesCommand {
+    /// List every resource, declared in code or registered here.
+    List,
+    /// Register a resource, or replace one registered before.
+    Add {
+        /// Its URI (https; http only on loopback): the `aud` of its tokens.
+        uri: String,
+        /// The name shown on consent.
+        #[arg(long)]
+        name: String,
+        /// A scope it understands; repeat.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A scope a request naming none gets; repeat.
+        #[arg(long = "default-scope")]
+        default_scopes: Vec<String>,
+        /// Also accept tokens issued without a resource.
+        #[arg(long)]
+        accepts_unbound_tokens: bool,
+    },
+    /// Remove a registered resource; its grants and tokens are revoked.
+    Remove {
+        /// Its URI.
+        uri: String,
+    },
+}
+
+async fn resources(global: &Global, command: ResourcesCommand) -> Result<(), Error> {
+    let kh = open(global).await?;
+    match command {
+        ResourcesCommand::List => {
+            for r in kh.resource_views().await? {
+                println!(
+                    "{}\t{}\t{}\tscopes={}\tdefault={}{}",
+                    r.uri,
+                    r.source,
+                    r.name,
+                    r.scopes.join(","),
+                    r.default_scopes.join(","),
+                    if r.accepts_unbound_tokens {
+                        "\taccepts unbound tokens"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        ResourcesCommand::Add {
+            uri,
+            name,
+            scopes,
+            default_scopes,
+            accepts_unbound_tokens,
+        } => {
+            let view = kh
+                .register_resource(&keyhouse_types::admin::ResourceRequest {
+                    uri,
+                    name,
+                    scopes,
+                    default_scopes,
+                    accepts_unbound_tokens,
+                })
+                .await?;
+            kh.audit(
+                "cli",
+                "resource.registered",
+                None,
+                json!({ "uri": view.uri, "scopes": view.scopes }),
+            )
+            .await;
+            println!("registered {} ({})", view.uri, view.metadata_url);
+        }
+        ResourcesCommand::Remove { uri } => {
+            if !kh.unregister_resource(&uri).await? {
+                return Err(format!("{uri} is not a registered resource").into());
+            }
+            kh.audit("cli", "resource.removed", None, json!({ "uri": uri }))
+                .await;
+            println!("removed {uri}; its grants and tokens are revoked");
+        }
+    }
+    Ok(())
+}
+
+fn print_policy(s: &keyhouse_types::admin::AgentSettings) {
+    let list = |l: &[String]| {
+        if l.is_empty() {
+            "-".to_owned()
+        } else {
+            l.join(",")
+        }
+    };
+    println!(
+        "metadata documents: {}",
+        if s.policy.metadata_documents {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    println!("allowed domains: {}", list(&s.policy.allowed_domains));
+    println!("denied domains: {}", list(&s.policy.denied_domains));
+    println!("blocked domains: {}", list(&s.blocked_domains));
+    println!("dynamic registration: {}", s.registration);
+    println!("policy from: {}", s.policy_source);
 }
 
 async fn agents(global: &Global, command: AgentsCommand) -> Result<(), Error> {
@@ -696,6 +828,58 @@ async fn agents(global: &Global, command: AgentsCommand) -> Result<(), Error> {
         AgentsCommand::Blocked => {
             for d in kh.blocked_agent_domains().await? {
                 println!("{d}");
+            }
+        }
+        AgentsCommand::Policy {
+            metadata_documents,
+            allow,
+            deny,
+            allow_any,
+            reset,
+        } => {
+            let current = kh.agent_settings().await?;
+            let changed =
+                metadata_documents.is_some() || !allow.is_empty() || !deny.is_empty() || allow_any;
+            let new = if reset {
+                Some(None)
+            } else if changed {
+                let mut p = current.policy.clone();
+                if let Some(m) = metadata_documents {
+                    p.metadata_documents = m == "on";
+                }
+                if allow_any {
+                    p.allowed_domains.clear();
+                } else if !allow.is_empty() {
+                    p.allowed_domains = allow;
+                }
+                if !deny.is_empty() {
+                    p.denied_domains = deny;
+                }
+                Some(Some(p))
+            } else {
+                None
+            };
+            match new {
+                Some(policy) => {
+                    let change = kh.set_metadata_policy(policy.clone()).await?;
+                    kh.audit(
+                        "cli",
+                        if policy.is_some() {
+                            "agents.policy_changed"
+                        } else {
+                            "agents.policy_reset"
+                        },
+                        None,
+                        json!({ "policy": change.settings.policy, "clients_removed": change.clients_removed }),
+                    )
+                    .await;
+                    print_policy(&change.settings);
+                    println!(
+                        "{} client(s) no longer accepted were removed",
+                        change.clients_removed
+                    );
+                }
+                None => print_policy(&current),
             }
         }
     }
@@ -886,6 +1070,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Members(c) => members(&cli.global, c).await,
         Command::Roles(c) => roles(&cli.global, c).await,
         Command::Agents(c) => agents(&cli.global, c).await,
+        Command::Resources(c) => resources(&cli.global, c).await,
         Command::Users(UsersCommand::Create {
             email,
             password_file,

@@ -26,17 +26,27 @@ use crate::config::RegistrationPolicy;
 use crate::error::{BearerError, TokenError, store_error};
 use crate::fetch::{Fetcher, SystemLookup};
 
-type Flight = Shared<BoxFuture<'static, Result<Arc<Client>, OAuthError>>>;
+type Flight = Shared<BoxFuture<'static, Result<Arc<Document>, OAuthError>>>;
+
+/// A fetched metadata document: the client it describes and, for a
+/// `private_key_jwt` client, where its keys are.
+#[derive(Debug)]
+pub(crate) struct Document {
+    pub(crate) client: Arc<Client>,
+    pub(crate) keys: Option<metadata_document::KeySource>,
+}
 
 /// Fetched documents, and the fetches under way.
 pub(crate) struct Agents {
-    /// The operator's blocked hosts, read again after two seconds (another
-    /// instance may have changed them).
-    blocked: Mutex<Option<(Arc<Vec<String>>, Instant)>>,
+    /// What operators change at run time, read again after two seconds
+    /// (another instance may have changed it).
+    pub(crate) runtime: Mutex<Option<(Arc<crate::agent_settings::Runtime>, Instant)>>,
     fetcher: Result<Fetcher, String>,
-    documents: Mutex<HashMap<String, (Arc<Client>, Instant)>>,
+    documents: Mutex<HashMap<String, (Arc<Document>, Instant)>>,
     in_flight: Mutex<HashMap<String, Flight>>,
     fetches: AtomicU64,
+    /// `jwks_uri` key sets: the set, when it was fetched, until when it holds.
+    pub(crate) key_sets: Mutex<HashMap<String, (Arc<Value>, Instant, Instant)>>,
 }
 
 impl Agents {
@@ -50,7 +60,7 @@ impl Agents {
             tracing::warn!("metadata documents may be fetched from loopback: a test setting");
         }
         Agents {
-            blocked: Mutex::new(None),
+            runtime: Mutex::new(None),
             fetcher: Fetcher::new(
                 lookup,
                 policy.insecure_allow_loopback_metadata_for_tests,
@@ -60,6 +70,7 @@ impl Agents {
             documents: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             fetches: AtomicU64::new(0),
+            key_sets: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -79,13 +90,19 @@ impl Keyhouse {
     /// while its lifetime lasts, else fetched once however many requests
     /// ask at the same time. Failures are never cached.
     pub(crate) async fn metadata_client(&self, id: &str) -> Result<Arc<Client>, OAuthError> {
-        let policy = &self.config().agents;
-        if !policy.metadata_documents {
+        Ok(self.metadata_document(id).await?.client.clone())
+    }
+
+    /// The metadata document behind a `client_id` URL (see
+    /// [`Keyhouse::metadata_client`]).
+    pub(crate) async fn metadata_document(&self, id: &str) -> Result<Arc<Document>, OAuthError> {
+        let runtime = self.runtime().await?;
+        if !runtime.policy.metadata_documents {
             return Err(refused("this application is not registered here".into()));
         }
         let url = metadata_document::validate_client_id_url(id)?;
         let host = url.host_str().unwrap_or_default();
-        if !policy.host_allowed(host) || self.domain_blocked(host).await? {
+        if !runtime.policy.host_allowed(host) || runtime.blocks(host) {
             return Err(refused(format!(
                 "applications from {host} are not accepted here"
             )));
@@ -105,7 +122,7 @@ impl Keyhouse {
                 None => {
                     let kh = self.clone();
                     let key = id.to_owned();
-                    let f: BoxFuture<'static, Result<Arc<Client>, OAuthError>> =
+                    let f: BoxFuture<'static, Result<Arc<Document>, OAuthError>> =
                         Box::pin(async move {
                             let out = kh.fetch_document(url).await;
                             if let Ok(mut m) = kh.0.agents.in_flight.lock() {
@@ -122,32 +139,6 @@ impl Keyhouse {
         flight.await
     }
 
-    async fn domain_blocked(&self, host: &str) -> Result<bool, OAuthError> {
-        let fresh = self
-            .0
-            .agents
-            .blocked
-            .lock()
-            .ok()
-            .and_then(|b| b.clone())
-            .filter(|(_, at)| at.elapsed() < Duration::from_secs(2))
-            .map(|(list, _)| list);
-        let list = match fresh {
-            Some(l) => l,
-            None => {
-                let l = Arc::new(self.store().blocked_domains().await.map_err(store_error)?);
-                if let Ok(mut b) = self.0.agents.blocked.lock() {
-                    *b = Some((l.clone(), Instant::now()));
-                }
-                l
-            }
-        };
-        let host = host.to_ascii_lowercase();
-        Ok(list
-            .iter()
-            .any(|d| host == *d || host.ends_with(&format!(".{d}"))))
-    }
-
     /// Blocks client metadata documents from `domain` and its subdomains:
     /// the clients it published are deleted, which revokes every grant and
     /// token they hold. Returns how many clients went.
@@ -157,9 +148,20 @@ impl Keyhouse {
             .block_domain(&domain, self.now())
             .await
             .map_err(store_error)?;
-        if let Ok(mut b) = self.0.agents.blocked.lock() {
-            *b = None;
-        }
+        self.forget_runtime();
+        let removed = self
+            .remove_metadata_clients(|host| host == domain || host.ends_with(&format!(".{domain}")))
+            .await?;
+        tracing::info!(domain, removed, "agent domain blocked");
+        Ok(removed)
+    }
+
+    /// Deletes the metadata-document clients whose host `gone` picks, which
+    /// revokes every grant and token they hold; how many went.
+    pub(crate) async fn remove_metadata_clients(
+        &self,
+        gone: impl Fn(&str) -> bool,
+    ) -> Result<usize, OAuthError> {
         let mut removed = 0;
         for id in self
             .store()
@@ -171,7 +173,7 @@ impl Keyhouse {
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
                 .unwrap_or_default();
-            if host == domain || host.ends_with(&format!(".{domain}")) {
+            if gone(&host) {
                 if let Ok(mut docs) = self.0.agents.documents.lock() {
                     docs.remove(&id);
                 }
@@ -180,7 +182,6 @@ impl Keyhouse {
                 }
             }
         }
-        tracing::info!(domain, removed, "agent domain blocked");
         Ok(removed)
     }
 
@@ -192,9 +193,7 @@ impl Keyhouse {
             .unblock_domain(&domain)
             .await
             .map_err(store_error)?;
-        if let Ok(mut b) = self.0.agents.blocked.lock() {
-            *b = None;
-        }
+        self.forget_runtime();
         Ok(was)
     }
 
@@ -203,18 +202,23 @@ impl Keyhouse {
         self.store().blocked_domains().await.map_err(store_error)
     }
 
-    fn cached_document(&self, id: &str) -> Option<Arc<Client>> {
+    /// The guarded fetcher (docs/threat-model.md rows 62–64).
+    pub(crate) fn fetcher(&self) -> Result<&Fetcher, OAuthError> {
+        self.0.agents.fetcher.as_ref().map_err(|e| {
+            OAuthError::bare(ErrorCode::ServerError).with_debug(format!("fetcher: {e}"))
+        })
+    }
+
+    fn cached_document(&self, id: &str) -> Option<Arc<Document>> {
         let docs = self.0.agents.documents.lock().ok()?;
         docs.get(id)
             .filter(|(_, until)| *until > Instant::now())
             .map(|(c, _)| c.clone())
     }
 
-    async fn fetch_document(&self, url: url::Url) -> Result<Arc<Client>, OAuthError> {
+    async fn fetch_document(&self, url: url::Url) -> Result<Arc<Document>, OAuthError> {
         let policy = &self.config().agents;
-        let fetcher = self.0.agents.fetcher.as_ref().map_err(|e| {
-            OAuthError::bare(ErrorCode::ServerError).with_debug(format!("fetcher: {e}"))
-        })?;
+        let fetcher = self.fetcher()?;
         self.0.agents.fetches.fetch_add(1, Ordering::Relaxed);
         let fetched = fetcher.get_json(&url).await.map_err(|e| {
             tracing::warn!(client_id = %url, error = %e, "client metadata document refused");
@@ -230,6 +234,9 @@ impl Keyhouse {
                 e.description.unwrap_or_default()
             ))
         })?;
+        // Read again only to learn where the keys are; the document passed
+        // every check above.
+        let keys = metadata_document::document_keys(&fetched.body).unwrap_or(None);
         client.refresh_grace = policy.refresh_grace;
         if let Some(scope) = fetched.body.get("scope").and_then(Value::as_str) {
             client.default_scopes = self.known_scopes(scope);
@@ -258,21 +265,24 @@ impl Keyhouse {
             .max_age
             .map_or(min, |s| i64::try_from(s).unwrap_or(max))
             .clamp(min, max);
-        let client = Arc::new(client);
+        let document = Arc::new(Document {
+            client: Arc::new(client),
+            keys,
+        });
         if let Ok(mut docs) = self.0.agents.documents.lock() {
             if docs.len() > 10_000 {
                 docs.clear();
             }
             docs.insert(
-                client.id.clone(),
+                document.client.id.clone(),
                 (
-                    client.clone(),
+                    document.clone(),
                     Instant::now() + Duration::from_secs(ttl.unsigned_abs()),
                 ),
             );
         }
-        tracing::info!(client_id = %client.id, ttl, "client metadata document fetched");
-        Ok(client)
+        tracing::info!(client_id = %document.client.id, ttl, "client metadata document fetched");
+        Ok(document)
     }
 
     /// The known scopes of a space-separated list (unknown ones dropped:
@@ -288,7 +298,7 @@ impl Keyhouse {
 }
 
 /// A host name as blocked: lower case, letters, digits, dots and dashes.
-fn normalize_domain(domain: &str) -> Result<String, OAuthError> {
+pub(crate) fn normalize_domain(domain: &str) -> Result<String, OAuthError> {
     let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let ok = !d.is_empty()
         && d.len() <= 253

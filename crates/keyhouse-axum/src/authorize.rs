@@ -117,11 +117,12 @@ async fn check(
         .with_debug(format!("unknown client_id {client_id}"))
     })?;
     let redirect = authorize::verify_client_redirect(&raw, &client)?;
-    let resources = kh.config().allowed_resources();
+    let resources = kh.allowed_resources().await?;
+    let protected = kh.resources().await?;
     let policy = AuthorizePolicy {
         catalog: &kh.config().scopes,
         resources: &resources,
-        protected: &kh.config().resources,
+        protected: &protected,
         default_scopes: &kh.config().default_scopes,
     };
     let mut request = match authorize::validate(&raw, redirect, &client, &policy) {
@@ -289,13 +290,15 @@ async fn describe(
                     redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
                     redirect_is_local: redirect_uri::is_loopback(&request.redirect.redirect_uri),
                     scopes,
-                    resource_name: request.resource.as_deref().and_then(|r| {
-                        kh.config()
-                            .resources
+                    resource_name: match request.resource.as_deref() {
+                        Some(r) => kh
+                            .resources()
+                            .await?
                             .iter()
                             .find(|p| p.uri == r)
-                            .map(|p| p.name.clone())
-                    }),
+                            .map(|p| p.name.clone()),
+                        None => None,
+                    },
                     resource: request.resource.clone(),
                     consent_required,
                     organization: subject

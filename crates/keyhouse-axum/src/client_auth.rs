@@ -137,6 +137,15 @@ impl Keyhouse {
                 auth.method()
             )));
         }
+        if let ClientAuth::Jwt { assertion, .. } = &auth {
+            // Only a client registered for private_key_jwt gets here (the
+            // pin above); one without a pin cannot use it.
+            if client.token_endpoint_auth_method.as_deref() != Some("private_key_jwt") {
+                return Err(failed().with_debug("client not registered for private_key_jwt"));
+            }
+            self.verify_client_assertion(&client, assertion).await?;
+            return Ok((client, auth));
+        }
         match (client.is_public(), auth.secret()) {
             (true, None) => Ok((client, auth)),
             (true, Some(_)) => Err(failed().with_debug("public client sent a secret")),

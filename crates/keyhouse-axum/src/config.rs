@@ -122,13 +122,6 @@ impl Config {
         self.issuer.starts_with("https://")
     }
 
-    /// Every audience a token may be issued for.
-    pub fn allowed_resources(&self) -> Vec<String> {
-        let mut all = vec![self.default_audience.clone()];
-        all.extend(self.resources.iter().map(|r| r.uri.clone()));
-        all
-    }
-
     /// The origin of the issuer (scheme, host, port), for CSRF checks.
     pub fn origin(&self) -> String {
         match url::Url::parse(&self.issuer) {
@@ -230,16 +223,16 @@ impl AgentPolicy {
     /// Whether metadata documents from `host` are accepted: not denied, and
     /// allowed when there is an allow list.
     pub fn host_allowed(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let matches = |pattern: &String| {
-            let p = pattern.to_ascii_lowercase();
-            match p.strip_prefix("*.") {
-                Some(parent) => host.ends_with(&format!(".{parent}")),
-                None => host == p,
-            }
-        };
-        !self.denied_domains.iter().any(matches)
-            && (self.allowed_domains.is_empty() || self.allowed_domains.iter().any(matches))
+        self.metadata_policy().host_allowed(host)
+    }
+
+    /// The switch and the domain lists, as the admin API shows them.
+    pub fn metadata_policy(&self) -> keyhouse_types::admin::MetadataPolicy {
+        keyhouse_types::admin::MetadataPolicy {
+            metadata_documents: self.metadata_documents,
+            allowed_domains: self.allowed_domains.clone(),
+            denied_domains: self.denied_domains.clone(),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::Keyhouse;
 use crate::config::RegistrationPolicy;
 
 /// The metadata document; the same at both well-known paths.
-pub(crate) fn document(kh: &Keyhouse) -> Value {
+pub(crate) fn document(kh: &Keyhouse, metadata_documents: bool) -> Value {
     let c = kh.config();
     let i = &c.issuer;
     let scopes: Vec<&str> = c.scopes.iter().map(|d| d.name.as_str()).collect();
@@ -28,8 +28,10 @@ pub(crate) fn document(kh: &Keyhouse) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": crate::client_assertion::ALGORITHM_NAMES,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": crate::client_assertion::ALGORITHM_NAMES,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -38,7 +40,7 @@ pub(crate) fn document(kh: &Keyhouse) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": c.agents.metadata_documents,
+        "client_id_metadata_document_supported": metadata_documents,
     });
     if c.agents.registration != RegistrationPolicy::Off {
         doc["registration_endpoint"] = json!(format!("{i}/oauth2/register"));
@@ -52,7 +54,11 @@ pub(crate) async fn protected_resource(State(kh): State<Keyhouse>, uri: Uri) -> 
     let c = kh.config();
     let origin = c.origin();
     let wanted = format!("{origin}{}", uri.path().trim_end_matches('/'));
-    let Some(r) = c.resources.iter().find(|r| r.metadata_url() == wanted) else {
+    let resources = match kh.resources().await {
+        Ok(r) => r,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let Some(r) = resources.iter().find(|r| r.metadata_url() == wanted) else {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": "not_found" }))).into_response();
     };
     let body = json!({
@@ -75,7 +81,11 @@ fn cached(body: Response, seconds: u32) -> Response {
 
 /// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
 pub(crate) async fn metadata(State(kh): State<Keyhouse>) -> Response {
-    cached(Json(document(&kh)).into_response(), 300)
+    let metadata_documents = match kh.runtime().await {
+        Ok(r) => r.policy.metadata_documents,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    cached(Json(document(&kh, metadata_documents)).into_response(), 300)
 }
 
 /// `GET /.well-known/jwks.json`: current, next and retiring public keys.

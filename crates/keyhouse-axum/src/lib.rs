@@ -17,9 +17,11 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+mod agent_settings;
 mod agents;
 mod authorize;
 pub mod b2b;
+mod client_assertion;
 mod client_auth;
 pub mod client_ip;
 pub mod config;
@@ -217,6 +219,20 @@ impl Keyhouse {
             .route(
                 "/api/admin/agents/blocked-domains/{domain}",
                 axum::routing::delete(agents::unblock),
+            )
+            .route(
+                "/api/admin/agents/settings",
+                get(agent_settings::get_settings),
+            )
+            .route(
+                "/api/admin/agents/policy",
+                axum::routing::put(agent_settings::put_policy).delete(agent_settings::reset_policy),
+            )
+            .route(
+                "/api/admin/resources",
+                get(agent_settings::list_resources)
+                    .put(agent_settings::put_resource)
+                    .delete(agent_settings::delete_resource),
             )
             .route("/api/admin/openapi.json", get(admin::openapi))
             .route("/api/account/connected-apps", get(admin::connected_apps))

@@ -95,7 +95,7 @@ pub(crate) async fn token(
             resource,
         } => refresh(&kh, &client, &refresh_token, scope, resource).await?,
         TokenRequest::ClientCredentials { scope, resource } => {
-            client_credentials(&kh, &client, scope, resource)?
+            client_credentials(&kh, &client, scope, resource).await?
         }
     };
     // Self-onboarded clients unused for long are purged; the write happens
@@ -532,7 +532,7 @@ async fn refresh(
     })
 }
 
-fn client_credentials(
+async fn client_credentials(
     kh: &Keyhouse,
     client: &Client,
     scope: Option<ScopeSet>,
@@ -558,7 +558,7 @@ fn client_credentials(
         )
         .with_debug(format!("user scope {s:?} in client_credentials")));
     }
-    let allowed = kh.config().allowed_resources();
+    let allowed = kh.allowed_resources().await?;
     let audience = authorize::check_resource(resource.as_deref(), &allowed)?;
     let access_token = kh.mint_access_token(&Mint {
         client,

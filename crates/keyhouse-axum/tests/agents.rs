@@ -615,6 +615,29 @@ struct DocServer {
     ca_pem: String,
     connections: Arc<AtomicUsize>,
     flaky: Arc<AtomicUsize>,
+    /// The agent's private key (PKCS#8), whose public half its
+    /// `private_key_jwt` documents publish as `k1`.
+    agent_key: Vec<u8>,
+    /// Fetches of `/jwks.json`.
+    jwks_fetches: Arc<AtomicUsize>,
+}
+
+/// A P-256 key pair: PKCS#8 and the public JWK with `kid`.
+fn ec_key(kid: &str) -> (Vec<u8>, Value) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .unwrap();
+    let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).unwrap();
+    let point = kp.public_key().as_ref();
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+    });
+    (doc.as_ref().to_vec(), jwk)
 }
 
 impl DocServer {
@@ -647,7 +670,10 @@ impl DocServer {
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
         let flaky = Arc::new(AtomicUsize::new(0));
-        let app = doc_app(port, flaky.clone());
+        let jwks_fetches = Arc::new(AtomicUsize::new(0));
+        let (agent_key, agent_jwk) = ec_key("k1");
+        let app =
+            doc_app(port, flaky.clone()).merge(key_docs(port, agent_jwk, jwks_fetches.clone()));
         let counted = connections.clone();
         tokio::spawn(async move {
             loop {
@@ -675,6 +701,8 @@ impl DocServer {
             ca_pem: ca_cert.pem(),
             connections,
             flaky,
+            agent_key,
+            jwks_fetches,
         }
     }
 
@@ -781,6 +809,58 @@ fn doc_app(port: u16, flaky: Arc<AtomicUsize>) -> axum::Router {
                     axum::body::Body::from_stream(slow),
                 )
                     .into_response()
+            }),
+        )
+}
+
+/// Documents of agents that authenticate with `private_key_jwt`: one
+/// publishing its key in the document, one at a `jwks_uri`.
+fn key_docs(port: u16, jwk: Value, fetches: Arc<AtomicUsize>) -> axum::Router {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    let base = format!("https://agent.test:{port}");
+    let doc = |path: &str, keys: (&str, Value)| {
+        let mut d = json!({
+            "client_id": format!("{base}{path}"),
+            "client_name": "Keyed agent",
+            "redirect_uris": ["https://agent.test/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "private_key_jwt",
+        });
+        d[keys.0] = keys.1;
+        d.to_string()
+    };
+    let inline = doc("/keyed.json", ("jwks", json!({ "keys": [jwk.clone()] })));
+    let by_uri = doc(
+        "/keyed-uri.json",
+        ("jwks_uri", json!(format!("{base}/jwks.json"))),
+    );
+    let set = json!({ "keys": [jwk] }).to_string();
+    let json_response = |body: String, kind: &'static str| {
+        (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CACHE_CONTROL, "max-age=300"),
+            ],
+            body,
+        )
+            .into_response()
+    };
+    axum::Router::new()
+        .route(
+            "/keyed.json",
+            get(move || async move { json_response(inline, "application/json") }),
+        )
+        .route(
+            "/keyed-uri.json",
+            get(move || async move { json_response(by_uri, "application/json") }),
+        )
+        .route(
+            "/jwks.json",
+            get(move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                async move { json_response(set, "application/jwk-set+json") }
             }),
         )
 }
@@ -1135,4 +1215,424 @@ async fn blocking_a_domain_revokes_its_agents_at_once_and_refuses_them_after() {
     assert!(s.kh.unblock_agent_domain("agent.test").await.unwrap());
     let (status, _) = start_status(&s, &b, &id).await;
     assert_eq!(status, 200);
+}
+
+// ------------------------------------------------------- private_key_jwt
+
+/// A client assertion (RFC 7523 §3) signed with `pkcs8`.
+fn assertion(pkcs8: &[u8], alg: jsonwebtoken::Algorithm, kid: &str, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(pkcs8),
+    )
+    .unwrap()
+}
+
+fn assertion_claims(s: &TestServer, id: &str, jti: &str) -> Value {
+    let now = s.kh.now();
+    json!({
+        "iss": id, "sub": id, "aud": s.kh.config().issuer,
+        "jti": jti, "iat": now, "exp": now + 60,
+    })
+}
+
+fn jwt_form<'a>(grant: &'a [(&'a str, &'a str)], jwt: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut f = grant.to_vec();
+    f.push((
+        "client_assertion_type",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    ));
+    f.push(("client_assertion", jwt));
+    f
+}
+
+/// Signs in, authorizes the keyed agent `id` and redeems the code with an
+/// assertion; returns the refresh token.
+async fn keyed_agent_tokens(s: &TestServer, docs: &DocServer, id: &str) -> String {
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let described = ok_json(s.start(&b, &cimd_params(id)).await).await;
+    assert_eq!(described["client"]["client_type"], json!("third_party"));
+    let q = s.code_for(&b, &cimd_params(id)).await;
+    let jwt = assertion(
+        &docs.agent_key,
+        jsonwebtoken::Algorithm::ES256,
+        "k1",
+        &assertion_claims(s, id, "first"),
+    );
+    let grant = [
+        ("grant_type", "authorization_code"),
+        ("code", q["code"].as_str()),
+        ("redirect_uri", "https://agent.test/callback"),
+        ("code_verifier", VERIFIER),
+    ];
+    let t = ok_json(s.token(&jwt_form(&grant, &jwt)).await).await;
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["client_id"],
+        json!(id)
+    );
+    t["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_agent_publishing_its_keys_authenticates_with_private_key_jwt() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    let id = docs.url("agent.test", "/keyed.json");
+    let refresh = keyed_agent_tokens(&s, &docs, &id).await;
+    let grant = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    let now = s.kh.now();
+    let issuer = s.kh.config().issuer.clone();
+    let (other_key, _) = ec_key("k1");
+    let good = |jti: &str| assertion_claims(&s, &id, jti);
+    let with = |jti: &str, field: &str, value: Value| {
+        let mut c = good(jti);
+        c[field] = value;
+        c
+    };
+    let es = jsonwebtoken::Algorithm::ES256;
+    // Each attack is refused, and none of them uses up the refresh token.
+    let attacks: Vec<(&str, String)> = vec![
+        ("no assertion", String::new()),
+        (
+            "the first assertion again (replay)",
+            assertion(&docs.agent_key, es, "k1", &good("first")),
+        ),
+        (
+            "for another audience",
+            assertion(
+                &docs.agent_key,
+                es,
+                "k1",
+                &with("a", "aud", json!("https://elsewhere.example")),
+            ),
+        ),
+        (
+            "expired",
+            assertion(
+                &docs.agent_key,
+                es,
+                "k1",
+                &with("b", "exp", json!(now - 120)),
+            ),
+        ),
+        (
+            "living a day",
+            assertion(
+                &docs.agent_key,
+                es,
+                "k1",
+                &with("c", "exp", json!(now + 86_400)),
+            ),
+        ),
+        (
+            "without a jti",
+            assertion(&docs.agent_key, es, "k1", &with("d", "jti", Value::Null)),
+        ),
+        (
+            "issued by someone else",
+            assertion(
+                &docs.agent_key,
+                es,
+                "k1",
+                &with("e", "iss", json!("https://evil.example/c.json")),
+            ),
+        ),
+        (
+            "signed by another key with the same kid",
+            assertion(&other_key, es, "k1", &good("f")),
+        ),
+        ("signed with no algorithm", {
+            use base64::Engine;
+            use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            format!(
+                "{}.{}.",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#),
+                URL_SAFE_NO_PAD.encode(good("g").to_string())
+            )
+        }),
+        ("HS256 with the public key as the secret", {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+            header.kid = Some("k1".into());
+            jsonwebtoken::encode(
+                &header,
+                &good("h"),
+                &jsonwebtoken::EncodingKey::from_secret(b"public key material"),
+            )
+            .unwrap()
+        }),
+    ];
+    for (what, jwt) in &attacks {
+        let res = if jwt.is_empty() {
+            let mut f = grant.to_vec();
+            f.push(("client_id", &id));
+            s.token(&f).await
+        } else {
+            s.token(&jwt_form(&grant, jwt)).await
+        };
+        assert_eq!(res.status(), 401, "{what}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"],
+            json!("invalid_client"),
+            "{what}"
+        );
+    }
+    // The token endpoint URL is an audience too.
+    let mut c = good("i");
+    c["aud"] = json!(format!("{issuer}/oauth2/token"));
+    let jwt = assertion(&docs.agent_key, es, "k1", &c);
+    let t = ok_json(s.token(&jwt_form(&grant, &jwt)).await).await;
+    assert!(t["refresh_token"].is_string());
+}
+
+#[tokio::test]
+async fn a_key_set_at_jwks_uri_is_fetched_through_the_guard_and_kept() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    let id = docs.url("agent.test", "/keyed-uri.json");
+    let refresh = keyed_agent_tokens(&s, &docs, &id).await;
+    assert_eq!(docs.jwks_fetches.load(Ordering::SeqCst), 1);
+    // Made-up key ids do not make Keyhouse fetch again and again.
+    let grant = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    for n in 0..5 {
+        let jwt = assertion(
+            &docs.agent_key,
+            jsonwebtoken::Algorithm::ES256,
+            &format!("unknown-{n}"),
+            &assertion_claims(&s, &id, &format!("u{n}")),
+        );
+        assert_eq!(s.token(&jwt_form(&grant, &jwt)).await.status(), 401);
+    }
+    assert_eq!(docs.jwks_fetches.load(Ordering::SeqCst), 1);
+    let jwt = assertion(
+        &docs.agent_key,
+        jsonwebtoken::Algorithm::ES256,
+        "k1",
+        &assertion_claims(&s, &id, "second"),
+    );
+    ok_json(s.token(&jwt_form(&grant, &jwt)).await).await;
+    assert_eq!(docs.jwks_fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_public_agent_cannot_switch_to_an_assertion_nor_a_keyed_one_to_none() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/client.json");
+    let q = s.code_for(&b, &cimd_params(&id)).await;
+    let jwt = assertion(
+        &docs.agent_key,
+        jsonwebtoken::Algorithm::ES256,
+        "k1",
+        &assertion_claims(&s, &id, "x"),
+    );
+    let grant = [
+        ("grant_type", "authorization_code"),
+        ("code", q["code"].as_str()),
+        ("redirect_uri", "https://agent.test/callback"),
+        ("code_verifier", VERIFIER),
+    ];
+    assert_eq!(s.token(&jwt_form(&grant, &jwt)).await.status(), 401);
+    // The keyed agent's code cannot be redeemed by naming the client alone.
+    let keyed = docs.url("agent.test", "/keyed.json");
+    let q = s.code_for(&b, &cimd_params(&keyed)).await;
+    let res = s
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://agent.test/callback"),
+            ("code_verifier", VERIFIER),
+            ("client_id", &keyed),
+        ])
+        .await;
+    assert_eq!(res.status(), 401);
+}
+
+// ------------------------------------------ what operators change at run time
+
+fn policy(on: bool, allow: &[&str], deny: &[&str]) -> keyhouse_types::admin::MetadataPolicy {
+    keyhouse_types::admin::MetadataPolicy {
+        metadata_documents: on,
+        allowed_domains: allow.iter().map(|d| (*d).to_owned()).collect(),
+        denied_domains: deny.iter().map(|d| (*d).to_owned()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_policy_change_revokes_agents_it_no_longer_accepts_and_a_reset_restores_the_configuration()
+ {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/client.json");
+    let resource = mcp(&s);
+    let mut p = cimd_params(&id);
+    p.push(("resource", &resource));
+    let q = s.code_for(&b, &p).await;
+    let t = ok_json(
+        s.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://agent.test/callback"),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+            ("resource", &resource),
+        ])
+        .await,
+    )
+    .await;
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(bearer_get(&s, "/test/mcp/read", access).await.status(), 200);
+
+    // An allow list that leaves agent.test out: its token, issued before,
+    // stops at once, and it cannot start again.
+    let change =
+        s.kh.set_metadata_policy(Some(policy(true, &["*.claude.ai", "Chatgpt.com"], &[])))
+            .await
+            .unwrap();
+    assert_eq!(change.clients_removed, 1);
+    assert_eq!(change.settings.policy_source, "admin");
+    assert_eq!(
+        change.settings.policy.allowed_domains,
+        ["*.claude.ai", "chatgpt.com"]
+    );
+    assert_eq!(bearer_get(&s, "/test/mcp/read", access).await.status(), 401);
+    assert_eq!(start_status(&s, &b, &id).await.0, 400);
+
+    // Switched off: discovery stops advertising documents.
+    s.kh.set_metadata_policy(Some(policy(false, &[], &[])))
+        .await
+        .unwrap();
+    let meta = get_json(s.url("/.well-known/openid-configuration")).await;
+    assert_eq!(meta["client_id_metadata_document_supported"], json!(false));
+    assert_eq!(start_status(&s, &b, &id).await.0, 400);
+
+    // Back to the configuration (on, every host).
+    let change = s.kh.set_metadata_policy(None).await.unwrap();
+    assert_eq!(change.settings.policy_source, "configuration");
+    assert_eq!(start_status(&s, &b, &id).await.0, 200);
+    let meta = get_json(s.url("/.well-known/openid-configuration")).await;
+    assert_eq!(meta["client_id_metadata_document_supported"], json!(true));
+
+    // Nonsense in a list is refused and changes nothing.
+    for bad in [
+        policy(true, &["not a domain"], &[]),
+        policy(true, &[], &["*."]),
+    ] {
+        assert!(s.kh.set_metadata_policy(Some(bad)).await.is_err());
+    }
+    assert_eq!(
+        s.kh.agent_settings().await.unwrap().policy_source,
+        "configuration"
+    );
+}
+
+fn files_resource(uri: &str) -> keyhouse_types::admin::ResourceRequest {
+    keyhouse_types::admin::ResourceRequest {
+        uri: uri.to_owned(),
+        name: "Files API".to_owned(),
+        scopes: vec!["notes:read".to_owned()],
+        default_scopes: vec!["notes:read".to_owned()],
+        accepts_unbound_tokens: false,
+    }
+}
+
+#[tokio::test]
+async fn a_resource_registered_at_run_time_is_served_and_removing_it_revokes_its_tokens() {
+    let s = spawn().await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let files = s.url("/files");
+    // Not yet registered: invalid_target.
+    let q = s
+        .code_for(&b, &with(&params(&c.client.id), &[("resource", &files)]))
+        .await;
+    assert_eq!(q.get("error").map(String::as_str), Some("invalid_target"));
+
+    let view =
+        s.kh.register_resource(&files_resource(&files))
+            .await
+            .unwrap();
+    assert_eq!(view.source, "admin");
+    let prm = get_json(s.url("/.well-known/oauth-protected-resource/files")).await;
+    assert_eq!(prm["resource"], json!(files));
+    assert_eq!(prm["scopes_supported"], json!(["notes:read"]));
+
+    let t = tokens(&s, &b, &c, &[("resource", &files)]).await;
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&access)["aud"], json!(files));
+    assert!(
+        s.kh.verify_access_token(&access, None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert!(s.kh.unregister_resource(&files).await.unwrap());
+    // The token issued before is dead at once, its refresh token too.
+    assert!(
+        s.kh.verify_access_token(&access, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let res = refresh(&s, &c, t["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        get_json(s.url("/.well-known/oauth-protected-resource/files")).await["error"],
+        json!("not_found")
+    );
+    assert!(!s.kh.unregister_resource(&files).await.unwrap());
+}
+
+#[tokio::test]
+async fn resources_that_would_confuse_audiences_are_refused() {
+    let s = spawn().await;
+    let mut unknown = files_resource("https://files.example.test/api");
+    unknown.scopes.push("files:everything".into());
+    let mut wider_default = files_resource("https://files.example.test/api");
+    wider_default.default_scopes.push("notes:write".into());
+    let cases = [
+        (files_resource(&mcp(&s)), "conflict"),
+        (files_resource(&s.kh.config().default_audience), "conflict"),
+        (
+            files_resource("http://files.example.test/api"),
+            "invalid_request",
+        ),
+        (
+            files_resource("https://files.example.test/api?x=1"),
+            "invalid_target",
+        ),
+        (unknown, "invalid_scope"),
+        (wider_default, "invalid_scope"),
+    ];
+    for (req, error) in cases {
+        let e = s.kh.register_resource(&req).await.unwrap_err();
+        assert_eq!(e.code.as_str(), error, "{}", req.uri);
+    }
+    assert!(
+        s.kh.resource_views()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.source == "code")
+    );
+    assert!(s.kh.unregister_resource(&mcp(&s)).await.is_err());
 }

@@ -211,10 +211,76 @@ pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription,
     })
 }
 
+/// Most keys a document's `jwks` may hold.
+pub const MAX_KEYS: usize = 10;
+
+/// Where a `private_key_jwt` client's public keys are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    /// `jwks`: in the document itself (a JWK Set, checked to be public keys).
+    Inline(Value),
+    /// `jwks_uri`: an https URL, fetched through the guarded fetcher.
+    Uri(Url),
+}
+
+/// The key source a document names (RFC 7591 §2: `jwks` or `jwks_uri`,
+/// never both). Private key members are refused: a document publishing a
+/// private key has given it away.
+pub fn document_keys(doc: &Value) -> Result<Option<KeySource>, OAuthError> {
+    match (doc.get("jwks"), doc.get("jwks_uri")) {
+        (Some(_), Some(_)) => Err(bad_metadata("jwks and jwks_uri must not both be present")),
+        (Some(set), None) => check_jwks(set).map(|()| Some(KeySource::Inline(set.clone()))),
+        (None, Some(Value::String(uri))) => {
+            let url = Url::parse(uri).map_err(|_| bad_metadata("jwks_uri is not a URL"))?;
+            if url.scheme() != "https"
+                || url.host_str().is_none()
+                || url.fragment().is_some()
+                || uri.len() > MAX_CLIENT_ID_URL_LEN
+                || !url.username().is_empty()
+            {
+                return Err(bad_metadata("jwks_uri must be an https URL"));
+            }
+            Ok(Some(KeySource::Uri(url)))
+        }
+        (None, Some(_)) => Err(bad_metadata("jwks_uri must be a string")),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Checks a JWK Set holds 1 to [`MAX_KEYS`] public signing keys.
+pub fn check_jwks(set: &Value) -> Result<(), OAuthError> {
+    let keys = set
+        .get("keys")
+        .and_then(Value::as_array)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEYS)
+        .ok_or_else(|| bad_metadata(format!("jwks must hold 1 to {MAX_KEYS} keys")))?;
+    for k in keys {
+        let kty = k.get("kty").and_then(Value::as_str).unwrap_or_default();
+        if !matches!(kty, "RSA" | "EC" | "OKP") {
+            return Err(bad_metadata("jwks keys must be RSA, EC or OKP public keys"));
+        }
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|m| k.get(m).is_some())
+        {
+            return Err(bad_metadata("jwks must not contain private keys"));
+        }
+        if k.get("use")
+            .and_then(Value::as_str)
+            .is_some_and(|u| u != "sig")
+        {
+            return Err(bad_metadata("jwks keys must be for signatures"));
+        }
+    }
+    Ok(())
+}
+
 /// The client a metadata document at `url` describes (draft §4): its
-/// `client_id` must be `url` exactly; it becomes a third-party public
-/// client. A confidential method is refused: `private_key_jwt` is not
-/// offered, and a secret cannot be vouched for by a public document.
+/// `client_id` must be `url` exactly. It becomes a third-party public
+/// client, or, when it asks for `private_key_jwt` and publishes its keys
+/// (`jwks` or `jwks_uri`), a third-party confidential one. Any other
+/// confidential method is refused: a public document cannot vouch for a
+/// shared secret.
 pub fn client_from_document(url: &Url, doc: &Value, now: i64) -> Result<Client, OAuthError> {
     match doc.get("client_id").and_then(Value::as_str) {
         Some(id) if id == url.as_str() => {}
@@ -226,17 +292,27 @@ pub fn client_from_document(url: &Url, doc: &Value, now: i64) -> Result<Client, 
     }
     let host = url.host_str().unwrap_or_default().to_owned();
     let d = read_metadata(doc, &host)?;
-    if d.auth_method != "none" {
-        return Err(bad_metadata(
-            "metadata-document clients must be public (token_endpoint_auth_method none)",
-        ));
-    }
     if doc.get("client_secret").is_some() {
         return Err(bad_metadata("a metadata document must not carry a secret"));
     }
+    let keys = document_keys(doc)?;
+    let client_type = match (d.auth_method.as_str(), &keys) {
+        ("none", _) => ClientType::ThirdPartyPublic,
+        ("private_key_jwt", Some(_)) => ClientType::ThirdParty,
+        ("private_key_jwt", None) => {
+            return Err(bad_metadata(
+                "private_key_jwt needs the client's keys (jwks or jwks_uri)",
+            ));
+        }
+        _ => {
+            return Err(bad_metadata(
+                "metadata-document clients use token_endpoint_auth_method none or private_key_jwt",
+            ));
+        }
+    };
     Ok(Client {
         id: url.as_str().to_owned(),
-        client_type: ClientType::ThirdPartyPublic,
+        client_type,
         name: d.name,
         description: d.client_uri.unwrap_or_default(),
         logo_uri: d.logo_uri,
@@ -248,7 +324,7 @@ pub fn client_from_document(url: &Url, doc: &Value, now: i64) -> Result<Client, 
         claims_template: None,
         grant_types: d.grant_types,
         resource_server: false,
-        token_endpoint_auth_method: Some("none".to_owned()),
+        token_endpoint_auth_method: Some(d.auth_method),
         origin: ClientOrigin::MetadataDocument,
         default_scopes: Vec::new(),
         refresh_grace: 0,
@@ -385,5 +461,56 @@ mod tests {
         // An http logo is dropped, a blank name becomes the host.
         assert_eq!(c.and_then(|c| c.logo_uri.clone()), None);
         assert_eq!(c.map(|c| c.name.as_str()), Some("agent.example"));
+    }
+
+    #[test]
+    fn private_key_jwt_needs_published_public_keys() {
+        let Ok(url) = validate_client_id_url(ID) else {
+            panic!("valid URL refused")
+        };
+        let key = json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "kid": "k1"});
+        let mut d = doc();
+        d["token_endpoint_auth_method"] = json!("private_key_jwt");
+        d["jwks"] = json!({ "keys": [key] });
+        let c = client_from_document(&url, &d, 0);
+        assert_eq!(
+            c.as_ref().ok().map(|c| c.client_type),
+            Some(ClientType::ThirdParty)
+        );
+        assert_eq!(
+            c.ok().and_then(|c| c.token_endpoint_auth_method),
+            Some("private_key_jwt".to_owned())
+        );
+        assert!(matches!(document_keys(&d), Ok(Some(KeySource::Inline(_)))));
+
+        let mut uri = doc();
+        uri["token_endpoint_auth_method"] = json!("private_key_jwt");
+        uri["jwks_uri"] = json!("https://agent.example/jwks.json");
+        assert!(client_from_document(&url, &uri, 0).is_ok());
+
+        let mut private = key.clone();
+        private["d"] = json!("secret");
+        let refused = [
+            ("jwks", json!({ "keys": [private] })),
+            ("jwks", json!({ "keys": [] })),
+            ("jwks", json!({ "keys": [{"kty": "oct", "k": "c2VjcmV0"}] })),
+            ("jwks_uri", json!("http://agent.example/jwks.json")),
+        ];
+        for (field, value) in refused {
+            let mut bad = doc();
+            bad["token_endpoint_auth_method"] = json!("private_key_jwt");
+            bad[field] = value.clone();
+            assert_eq!(
+                code(client_from_document(&url, &bad, 0)),
+                ErrorCode::InvalidClientMetadata,
+                "{field} = {value}"
+            );
+        }
+        let mut both = d.clone();
+        both["jwks_uri"] = json!("https://agent.example/jwks.json");
+        assert_eq!(
+            code(client_from_document(&url, &both, 0)),
+            ErrorCode::InvalidClientMetadata
+        );
     }
 }

@@ -151,7 +151,17 @@ pub enum ClientAuth {
         /// client_id.
         client_id: String,
     },
+    /// `private_key_jwt` (RFC 7523 §2.2): a JWT the client signed.
+    Jwt {
+        /// client_id: the form's, else the assertion's `sub`.
+        client_id: String,
+        /// The compact JWT, not yet verified.
+        assertion: String,
+    },
 }
+
+/// RFC 7523 §2.2's `client_assertion_type`.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 impl std::fmt::Debug for ClientAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -159,6 +169,7 @@ impl std::fmt::Debug for ClientAuth {
             ClientAuth::Basic { client_id, .. } => ("client_secret_basic", client_id),
             ClientAuth::Post { client_id, .. } => ("client_secret_post", client_id),
             ClientAuth::None { client_id } => ("none", client_id),
+            ClientAuth::Jwt { client_id, .. } => ("private_key_jwt", client_id),
         };
         write!(f, "ClientAuth({method}, {id}, secret: [redacted])")
     }
@@ -170,7 +181,8 @@ impl ClientAuth {
         match self {
             ClientAuth::Basic { client_id, .. }
             | ClientAuth::Post { client_id, .. }
-            | ClientAuth::None { client_id } => client_id,
+            | ClientAuth::None { client_id }
+            | ClientAuth::Jwt { client_id, .. } => client_id,
         }
     }
 
@@ -180,6 +192,7 @@ impl ClientAuth {
             ClientAuth::Basic { .. } => "client_secret_basic",
             ClientAuth::Post { .. } => "client_secret_post",
             ClientAuth::None { .. } => "none",
+            ClientAuth::Jwt { .. } => "private_key_jwt",
         }
     }
 
@@ -187,7 +200,7 @@ impl ClientAuth {
     pub fn secret(&self) -> Option<&str> {
         match self {
             ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } => Some(secret),
-            ClientAuth::None { .. } => None,
+            ClientAuth::None { .. } | ClientAuth::Jwt { .. } => None,
         }
     }
 
@@ -196,6 +209,30 @@ impl ClientAuth {
     pub fn extract(authorization: Option<&str>, form: &Form) -> Result<ClientAuth, OAuthError> {
         let post_id = form.get("client_id");
         let post_secret = form.get("client_secret");
+        if let Some(kind) = form.get("client_assertion_type") {
+            if kind != JWT_BEARER_ASSERTION {
+                return Err(invalid_client("unsupported client_assertion_type"));
+            }
+            if authorization.is_some() || post_secret.is_some() {
+                return Err(invalid_client("use one client authentication method"));
+            }
+            let assertion = form
+                .get("client_assertion")
+                .filter(|a| !a.is_empty() && a.len() <= MAX_ASSERTION_LEN)
+                .ok_or_else(|| invalid_client("client_assertion is missing or too long"))?;
+            let sub = assertion_subject(assertion)
+                .ok_or_else(|| invalid_client("client_assertion is not a JWT with a sub"))?;
+            if post_id.is_some_and(|id| id != sub) {
+                return Err(invalid_client("client_id does not match the assertion"));
+            }
+            return Ok(ClientAuth::Jwt {
+                client_id: sub,
+                assertion: assertion.to_owned(),
+            });
+        }
+        if form.get("client_assertion").is_some() {
+            return Err(invalid_client("client_assertion_type is missing"));
+        }
         match authorization {
             Some(header) => {
                 if post_secret.is_some() {
@@ -219,6 +256,27 @@ impl ClientAuth {
             },
         }
     }
+}
+
+/// Longest client assertion read, bytes.
+pub const MAX_ASSERTION_LEN: usize = 8 * 1024;
+
+/// The `sub` of a compact JWT, read without verifying anything: only to
+/// learn which client's keys to verify it with.
+fn assertion_subject(jwt: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = jwt.split('.');
+    let (_header, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn invalid_client(description: &str) -> OAuthError {
@@ -365,5 +423,52 @@ mod tests {
         ));
         let debug = format!("{:?}", ClientAuth::extract(None, &post));
         assert!(!debug.contains("\"s\""), "{debug}");
+    }
+
+    #[test]
+    fn a_client_assertion_names_its_client_and_excludes_other_methods() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#),
+            URL_SAFE_NO_PAD.encode(r#"{"sub":"https://a.example/c.json"}"#)
+        );
+        let ok = form(&[
+            ("client_assertion_type", JWT_BEARER_ASSERTION),
+            ("client_assertion", &jwt),
+        ]);
+        match ClientAuth::extract(None, &ok) {
+            Ok(ClientAuth::Jwt { client_id, .. }) => {
+                assert_eq!(client_id, "https://a.example/c.json");
+            }
+            other => panic!("{other:?}"),
+        }
+        let refused = [
+            form(&[
+                ("client_assertion_type", "urn:other"),
+                ("client_assertion", &jwt),
+            ]),
+            form(&[("client_assertion_type", JWT_BEARER_ASSERTION)]),
+            form(&[("client_assertion", &jwt)]),
+            form(&[
+                ("client_assertion_type", JWT_BEARER_ASSERTION),
+                ("client_assertion", &jwt),
+                ("client_secret", "s"),
+            ]),
+            form(&[
+                ("client_assertion_type", JWT_BEARER_ASSERTION),
+                ("client_assertion", &jwt),
+                ("client_id", "someone-else"),
+            ]),
+            form(&[
+                ("client_assertion_type", JWT_BEARER_ASSERTION),
+                ("client_assertion", "not-a-jwt"),
+            ]),
+        ];
+        for f in refused {
+            assert!(ClientAuth::extract(None, &f).is_err());
+        }
+        let basic = format!("Basic {}", STANDARD.encode("c:s"));
+        assert!(ClientAuth::extract(Some(&basic), &ok).is_err());
     }
 }

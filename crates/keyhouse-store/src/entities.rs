@@ -360,3 +360,50 @@ pub mod blocked_domain {
     }
     relation_free!();
 }
+
+/// Protected resources registered at run time.
+pub mod resource {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "resources")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub uri: String,
+        pub name: String,
+        pub scopes: String,
+        pub default_scopes: String,
+        pub accepts_unbound_tokens: bool,
+        pub created_at: i64,
+    }
+    relation_free!();
+}
+
+/// Settings changed at run time, as JSON.
+pub mod setting {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: String,
+        pub updated_at: i64,
+    }
+    relation_free!();
+}
+
+/// Client assertions already accepted (`private_key_jwt` replay guard).
+pub mod client_assertion {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "client_assertions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        pub expires_at: i64,
+    }
+    relation_free!();
+}

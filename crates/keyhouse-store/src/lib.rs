@@ -19,6 +19,7 @@ mod clients;
 mod keys;
 mod limits;
 mod orgs;
+mod settings;
 mod tokens;
 mod users;
 
@@ -327,7 +328,8 @@ impl Store {
         };
         // Login windows are at most a day.
         let stale = self.stale_hits(now - 86_400).await?;
-        Ok(removed + stale)
+        let assertions = self.purge_client_assertions(now).await?;
+        Ok(removed + stale + assertions)
     }
 }
 

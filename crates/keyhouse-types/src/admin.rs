@@ -225,3 +225,102 @@ pub struct BlockDomainResponse {
     /// and tokens revoked).
     pub clients_removed: u64,
 }
+
+/// Which client metadata documents are read: the switch and the domain
+/// lists. Set in configuration; the admin API can override it at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetadataPolicy {
+    /// Whether an https `client_id` is read as a metadata document.
+    pub metadata_documents: bool,
+    /// Hosts accepted (`host` or `*.domain` for its subdomains); empty
+    /// means every host not denied.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// Hosts refused whatever the allow list says (same patterns).
+    #[serde(default)]
+    pub denied_domains: Vec<String>,
+}
+
+impl MetadataPolicy {
+    /// Whether documents from `host` are read under this policy (the
+    /// switch aside): not denied, and allowed when there is an allow list.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let matches = |pattern: &String| {
+            let p = pattern.to_ascii_lowercase();
+            match p.strip_prefix("*.") {
+                Some(parent) => host.ends_with(&format!(".{parent}")),
+                None => host == p,
+            }
+        };
+        !self.denied_domains.iter().any(matches)
+            && (self.allowed_domains.is_empty() || self.allowed_domains.iter().any(matches))
+    }
+}
+
+/// `GET /api/admin/agents/settings`: what governs agents now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentSettings {
+    /// The metadata-document policy in force.
+    pub policy: MetadataPolicy,
+    /// `configuration` or `admin` (set through the admin API, which wins
+    /// until it is reset).
+    pub policy_source: String,
+    /// Dynamic registration: `off`, `open` or `initial_access_token`
+    /// (configuration only).
+    pub registration: String,
+    /// Hosts blocked at run time.
+    pub blocked_domains: Vec<String>,
+}
+
+/// The answer to a policy change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyChange {
+    /// The policy now in force.
+    pub settings: AgentSettings,
+    /// Metadata-document clients the new policy no longer accepts (deleted,
+    /// their grants and tokens revoked).
+    pub clients_removed: u64,
+}
+
+/// A protected resource (an API or MCP server tokens are issued for).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResourceView {
+    /// Canonical URI: the `aud` of its tokens.
+    pub uri: String,
+    /// Name shown on consent.
+    pub name: String,
+    /// Scopes it understands.
+    pub scopes: Vec<String>,
+    /// Scopes a request naming none gets.
+    pub default_scopes: Vec<String>,
+    /// Whether it also accepts tokens issued without a resource.
+    pub accepts_unbound_tokens: bool,
+    /// `code` (declared by the application, read-only here) or `admin`.
+    pub source: String,
+    /// Its RFC 9728 metadata URL (served when it is on this host).
+    pub metadata_url: String,
+}
+
+/// `PUT /api/admin/resources`: registers or replaces a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResourceRequest {
+    /// Absolute https URI (http only on loopback).
+    pub uri: String,
+    /// Name shown on consent.
+    pub name: String,
+    /// Scopes it understands (from the scope catalogue).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Scopes a request naming none gets (a subset of `scopes`).
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// Whether it also accepts tokens issued without a resource.
+    #[serde(default)]
+    pub accepts_unbound_tokens: bool,
+}

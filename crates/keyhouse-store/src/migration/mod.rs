@@ -8,6 +8,7 @@ mod m20261126_000003_organizations;
 mod m20261126_000004_admin;
 mod m20261130_000005_hardening;
 mod m20261130_000006_agents;
+mod m20261130_000007_agent_settings;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_admin::Migration),
             Box::new(m20261130_000005_hardening::Migration),
             Box::new(m20261130_000006_agents::Migration),
+            Box::new(m20261130_000007_agent_settings::Migration),
         ]
     }
 }

@@ -1,0 +1,213 @@
+//! `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a client
+//! authenticates with a JWT signed by a key it published, in its metadata
+//! document (`jwks`) or at a URL the document names (`jwks_uri`, fetched
+//! through the guarded fetcher). docs/threat-model.md rows 71–73.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use keyhouse_core::client::Client;
+use keyhouse_core::metadata_document::{KeySource, check_jwks};
+use keyhouse_core::{ErrorCode, OAuthError};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::Keyhouse;
+use crate::error::store_error;
+
+/// Seconds of clock difference tolerated.
+pub const LEEWAY: i64 = 30;
+/// The longest an assertion may live: its `jti` is remembered until then.
+pub const MAX_LIFETIME: i64 = 3600;
+/// A `jwks_uri` whose set lacks the `kid` asked for is fetched again, but
+/// not more often than this (a stream of made-up `kid`s cannot make
+/// Keyhouse fetch for every request).
+pub const REFETCH_AFTER: Duration = Duration::from_secs(10);
+
+/// Signature algorithms accepted: asymmetric only. `none` and the HMAC
+/// family are refused before any key is looked at, so a public key can
+/// never be used as an HMAC secret.
+const ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The names of [`ALGORITHMS`], for discovery.
+pub const ALGORITHM_NAMES: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+#[derive(Deserialize)]
+struct Claims {
+    jti: Option<String>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+}
+
+fn failed(why: impl Into<String>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClient, "client authentication failed").with_debug(why)
+}
+
+impl Keyhouse {
+    /// Verifies `assertion` as `client`'s `private_key_jwt`: an accepted
+    /// algorithm, a signature by one of its published keys, `iss` and `sub`
+    /// the client, `aud` this issuer or one of its endpoints, not expired,
+    /// not living longer than [`MAX_LIFETIME`], and a `jti` never seen
+    /// before (recorded in the database, so across instances too).
+    pub(crate) async fn verify_client_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+    ) -> Result<(), OAuthError> {
+        let header = jsonwebtoken::decode_header(assertion)
+            .map_err(|e| failed(format!("assertion header: {e}")))?;
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(failed(format!("assertion algorithm {:?}", header.alg)));
+        }
+        let document = self.metadata_document(&client.id).await?;
+        let source = document
+            .keys
+            .as_ref()
+            .ok_or_else(|| failed(format!("{} published no keys", client.id)))?;
+        let kid = header.kid.as_deref();
+        let mut set = self.key_set(source, false).await?;
+        if candidates(&set, kid).is_empty() && matches!(source, KeySource::Uri(_)) {
+            set = self.key_set(source, true).await?;
+        }
+        let keys = candidates(&set, kid);
+        if keys.is_empty() {
+            return Err(failed(format!("no published key matches kid {kid:?}")));
+        }
+        let issuer = &self.config().issuer;
+        let mut validation = Validation::new(header.alg);
+        validation.set_audience(&[
+            issuer.clone(),
+            format!("{issuer}/oauth2/token"),
+            format!("{issuer}/oauth2/revoke"),
+            format!("{issuer}/oauth2/introspect"),
+        ]);
+        validation.set_issuer(&[&client.id]);
+        validation.sub = Some(client.id.clone());
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        // Times are checked below against Keyhouse's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let mut claims = None;
+        let mut last = String::new();
+        for key in keys {
+            match jsonwebtoken::decode::<Claims>(assertion, &key, &validation) {
+                Ok(data) => {
+                    claims = Some(data.claims);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        let claims = claims.ok_or_else(|| failed(format!("assertion refused: {last}")))?;
+        let now = self.now();
+        let exp = claims.exp.ok_or_else(|| failed("assertion has no exp"))?;
+        if exp + LEEWAY <= now {
+            return Err(failed("assertion expired"));
+        }
+        if exp > now + MAX_LIFETIME + LEEWAY {
+            return Err(failed("assertion lives longer than an hour"));
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY)
+            || claims.iat.is_some_and(|iat| iat > now + LEEWAY)
+        {
+            return Err(failed("assertion is not valid yet"));
+        }
+        let jti = claims
+            .jti
+            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .ok_or_else(|| failed("assertion has no jti"))?;
+        let key = URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{}\n{jti}", client.id)));
+        if !self
+            .store()
+            .record_client_assertion(&key, exp + LEEWAY)
+            .await
+            .map_err(store_error)?
+        {
+            tracing::warn!(client_id = %client.id, "client assertion replayed");
+            return Err(failed("assertion already used"));
+        }
+        Ok(())
+    }
+
+    /// The key set of `source`: inline, or fetched from `jwks_uri` and kept
+    /// as its caching headers say within the metadata bounds. `refresh`
+    /// fetches again unless the set is younger than [`REFETCH_AFTER`].
+    async fn key_set(&self, source: &KeySource, refresh: bool) -> Result<Arc<JwkSet>, OAuthError> {
+        let uri = match source {
+            KeySource::Inline(v) => return parse_set(v),
+            KeySource::Uri(u) => u,
+        };
+        let cached = self
+            .0
+            .agents
+            .key_sets
+            .lock()
+            .ok()
+            .and_then(|m| m.get(uri.as_str()).cloned());
+        if let Some((set, fetched, until)) = cached {
+            let fresh = until > Instant::now();
+            if fresh && (!refresh || fetched.elapsed() < REFETCH_AFTER) {
+                return parse_set(&set);
+            }
+        }
+        let fetched = self.fetcher()?.get_json(uri).await.map_err(|e| {
+            tracing::warn!(jwks_uri = %uri, error = %e, "client key set refused");
+            failed(format!("jwks_uri {uri}: {e}"))
+        })?;
+        check_jwks(&fetched.body).map_err(|e| failed(format!("jwks_uri {uri}: {e}")))?;
+        let (min, max) = self.config().agents.metadata_ttl;
+        let ttl = fetched
+            .max_age
+            .map_or(min, |s| i64::try_from(s).unwrap_or(max))
+            .clamp(min, max);
+        let set = Arc::new(fetched.body);
+        if let Ok(mut m) = self.0.agents.key_sets.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(
+                uri.as_str().to_owned(),
+                (
+                    set.clone(),
+                    Instant::now(),
+                    Instant::now() + Duration::from_secs(ttl.unsigned_abs()),
+                ),
+            );
+        }
+        parse_set(&set)
+    }
+}
+
+fn parse_set(v: &Value) -> Result<Arc<JwkSet>, OAuthError> {
+    serde_json::from_value::<JwkSet>(v.clone())
+        .map(Arc::new)
+        .map_err(|e| failed(format!("unreadable key set: {e}")))
+}
+
+/// The keys an assertion may be signed with: the one its `kid` names, or
+/// every key when it names none.
+fn candidates(set: &JwkSet, kid: Option<&str>) -> Vec<DecodingKey> {
+    set.keys
+        .iter()
+        .filter(|k| kid.is_none() || k.common.key_id.as_deref() == kid)
+        .filter_map(|k| DecodingKey::from_jwk(k).ok())
+        .collect()
+}
