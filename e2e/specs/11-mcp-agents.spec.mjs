@@ -248,3 +248,65 @@ browserTest('the operator sees where agents came from and blocks a domain, which
     await cb.close();
   }
 }, { timeout: TIMEOUT });
+
+browserTest('the operator narrows which agents may connect, then registers and removes a resource', async ({ page, newContext }) => {
+  const cb = await callbackServer();
+  const doc = await metadataDocumentServer(cb.redirectUri, 'Narrowed agent');
+  const open = [];
+  try {
+    await signUpThroughUi(page, newUser('narrowed'));
+    const provider = new TestProvider(cb.redirectUri, { clientMetadataUrl: doc.url });
+    const { client } = await connectTs(page, provider, cb.redirectUri);
+    open.push(client);
+    assert.ok(!(await client.callTool({ name: 'list_notes', arguments: {} })).isError);
+
+    const admin = await (await newContext()).newPage();
+    await admin.goto('/admin/agents');
+    await waitForUrl(admin, isAt(config.baseUrl, '/login'), '/login?returnTo=/admin/agents');
+    const login = new LoginPage(admin);
+    await login.waitReady();
+    await login.login(config.admin);
+    await waitForUrl(admin, isAt(config.baseUrl, '/admin/agents'), 'back on /admin/agents');
+    const source = admin.getByTestId('admin-policy-source');
+    await source.getByText('From the server\'s configuration.').waitFor();
+
+    // Only claude.ai from now on: the agent from agent.test is cut off at once.
+    await admin.getByTestId('admin-policy-allowed').fill('claude.ai\n*.vscode.dev');
+    await admin.getByTestId('admin-policy-save').click();
+    const msg = admin.getByTestId('admin-policy-message');
+    await msg.waitFor();
+    assert.match(await msg.innerText(), /1 agent is no longer accepted/);
+    await source.getByText('Set here; it overrides the server\'s configuration.').waitFor();
+    await assert.rejects(client.callTool({ name: 'list_notes', arguments: {} }), 'the agent\'s token is refused at once');
+    const meta = await (await fetch(`${config.baseUrl}/.well-known/oauth-authorization-server`)).json();
+    assert.equal(meta.client_id_metadata_document_supported, true);
+
+    // A resource registered here is served and can be asked for.
+    const files = `${config.baseUrl}/files`;
+    await admin.getByTestId('admin-resource-uri').fill(files);
+    await admin.getByTestId('admin-resource-name').fill('Files API');
+    await admin.getByTestId('admin-resource-scopes').fill('notes:read notes:write');
+    await admin.getByTestId('admin-resource-defaults').fill('notes:read');
+    await admin.getByTestId('admin-resource-submit').click();
+    const row = admin.locator(`[data-testid="admin-resource-row"][data-uri="${files}"]`);
+    await row.waitFor();
+    assert.equal(await row.getByTestId('admin-resource-source').innerText(), 'Registered here');
+    const prm = await fetch(`${config.baseUrl}/.well-known/oauth-protected-resource/files`);
+    assert.equal(prm.status, 200);
+    assert.deepEqual((await prm.json()).scopes_supported, ['notes:read', 'notes:write']);
+    await screenshotDesktopAndMobile(admin, 'admin-agents-resources');
+
+    await row.getByTestId('admin-resource-remove').click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal((await fetch(`${config.baseUrl}/.well-known/oauth-protected-resource/files`)).status, 404);
+
+    // Back to the configuration.
+    await admin.getByTestId('admin-policy-reset').click();
+    await source.getByText('From the server\'s configuration.').waitFor();
+    assert.match(await msg.innerText(), /configuration's policy applies again/);
+  } finally {
+    await Promise.all(open.map((c) => c.close().catch(() => {})));
+    await doc.close();
+    await cb.close();
+  }
+}, { timeout: TIMEOUT });

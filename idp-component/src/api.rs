@@ -174,6 +174,20 @@ impl ApiClient {
         read(send(Request::patch(&self.url(path)), Some(body)).await?).await
     }
 
+    /// `PUT path` with a JSON body.
+    pub async fn put_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        read(send(Request::put(&self.url(path)), Some(body)).await?).await
+    }
+
+    /// `DELETE path`, reading the JSON answer.
+    pub async fn delete_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        read(send(Request::delete(&self.url(path)), None::<&()>).await?).await
+    }
+
     /// `DELETE path`; any 2xx is success.
     pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
         let res = send(Request::delete(&self.url(path)), None::<&()>).await?;

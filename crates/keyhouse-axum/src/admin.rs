@@ -657,16 +657,25 @@ pub(crate) async fn revoke_connected_app(
 #[openapi(
     info(
         title = "Keyhouse admin API",
-        description = "Connected Apps, secret rotation and the audit log. Authorize with an \
+        description = "Connected Apps, secret rotation, the audit log, agents (metadata-document policy, blocked domains) and protected resources. Authorize with an \
                        operator's session or `Authorization: Bearer kh_admin_…` (an admin API key \
                        from `keyhouse admin-keys create`).",
         version = "1.0.0"
     ),
     paths(list_clients, create_client, get_client, update_client, delete_client, rotate_start,
-          rotate_complete, rotate_cancel, audit_log),
+          rotate_complete, rotate_cancel, audit_log,
+          crate::agents::list_blocked, crate::agents::block, crate::agents::unblock,
+          crate::agent_settings::get_settings, crate::agent_settings::put_policy,
+          crate::agent_settings::reset_policy, crate::agent_settings::list_resources,
+          crate::agent_settings::put_resource, crate::agent_settings::delete_resource),
     components(schemas(AdminClient, NewClientRequest, CreatedClientResponse, UpdateClientRequest,
-                       RotationStarted, AuditEvent, ErrorBody, keyhouse_types::ClientType)),
-    tags((name = "connected apps"), (name = "audit"))
+                       RotationStarted, AuditEvent, ErrorBody, keyhouse_types::ClientType,
+                       keyhouse_types::admin::MetadataPolicy, keyhouse_types::admin::AgentSettings,
+                       keyhouse_types::admin::PolicyChange, keyhouse_types::admin::ResourceView,
+                       keyhouse_types::admin::ResourceRequest,
+                       keyhouse_types::admin::BlockDomainRequest,
+                       keyhouse_types::admin::BlockDomainResponse)),
+    tags((name = "connected apps"), (name = "audit"), (name = "agents"), (name = "resources"))
 )]
 pub struct AdminApiDoc;
 

@@ -343,6 +343,8 @@ fn domain_patterns(list: &[String]) -> Result<Vec<String>, OAuthError> {
 }
 
 /// `GET /api/admin/agents/settings`.
+#[utoipa::path(get, path = "/api/admin/agents/settings", tag = "agents", operation_id = "getAgentSettings",
+    responses((status = 200, body = AgentSettings), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn get_settings(
     State(kh): State<Keyhouse>,
     _admin: Admin,
@@ -351,6 +353,10 @@ pub(crate) async fn get_settings(
 }
 
 /// `PUT /api/admin/agents/policy`: overrides the configuration's policy.
+#[utoipa::path(put, path = "/api/admin/agents/policy", tag = "agents", operation_id = "setMetadataPolicy",
+    request_body = MetadataPolicy,
+    responses((status = 200, description = "in force; clients it no longer accepts were removed", body = PolicyChange),
+              (status = 400, description = "a domain is not a host name", body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn put_policy(
     State(kh): State<Keyhouse>,
     admin: Admin,
@@ -368,6 +374,8 @@ pub(crate) async fn put_policy(
 }
 
 /// `DELETE /api/admin/agents/policy`: the configuration's policy again.
+#[utoipa::path(delete, path = "/api/admin/agents/policy", tag = "agents", operation_id = "resetMetadataPolicy",
+    responses((status = 200, body = PolicyChange), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn reset_policy(
     State(kh): State<Keyhouse>,
     admin: Admin,
@@ -384,6 +392,8 @@ pub(crate) async fn reset_policy(
 }
 
 /// `GET /api/admin/resources`.
+#[utoipa::path(get, path = "/api/admin/resources", tag = "resources", operation_id = "listResources",
+    responses((status = 200, body = Vec<ResourceView>), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn list_resources(
     State(kh): State<Keyhouse>,
     _admin: Admin,
@@ -392,6 +402,11 @@ pub(crate) async fn list_resources(
 }
 
 /// `PUT /api/admin/resources`: registers or replaces a resource.
+#[utoipa::path(put, path = "/api/admin/resources", tag = "resources", operation_id = "putResource",
+    request_body = ResourceRequest,
+    responses((status = 200, body = ResourceView),
+              (status = 400, description = "invalid_request, invalid_target or invalid_scope", body = keyhouse_types::ErrorBody),
+              (status = 409, description = "the application declares this URI", body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn put_resource(
     State(kh): State<Keyhouse>,
     admin: Admin,
@@ -414,7 +429,11 @@ pub(crate) struct ResourceQuery {
     uri: String,
 }
 
-/// `DELETE /api/admin/resources?uri=…`.
+/// `DELETE /api/admin/resources?uri=…`: its grants and tokens are revoked.
+#[utoipa::path(delete, path = "/api/admin/resources", tag = "resources", operation_id = "deleteResource",
+    params(("uri" = String, Query, description = "the resource URI")),
+    responses((status = 204, description = "removed"), (status = 404, body = keyhouse_types::ErrorBody),
+              (status = 409, body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn delete_resource(
     State(kh): State<Keyhouse>,
     admin: Admin,

@@ -315,6 +315,8 @@ pub(crate) fn normalize_domain(domain: &str) -> Result<String, OAuthError> {
 }
 
 /// `GET /api/admin/agents/blocked-domains`.
+#[utoipa::path(get, path = "/api/admin/agents/blocked-domains", tag = "agents", operation_id = "listBlockedDomains",
+    responses((status = 200, body = Vec<String>), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn list_blocked(
     State(kh): State<Keyhouse>,
     _admin: crate::admin::Admin,
@@ -323,6 +325,9 @@ pub(crate) async fn list_blocked(
 }
 
 /// `POST /api/admin/agents/blocked-domains` with `{"domain": "..."}`.
+#[utoipa::path(post, path = "/api/admin/agents/blocked-domains", tag = "agents", operation_id = "blockDomain",
+    request_body = keyhouse_types::admin::BlockDomainRequest,
+    responses((status = 200, body = keyhouse_types::admin::BlockDomainResponse), (status = 400, body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn block(
     State(kh): State<Keyhouse>,
     admin: crate::admin::Admin,
@@ -343,6 +348,9 @@ pub(crate) async fn block(
 }
 
 /// `DELETE /api/admin/agents/blocked-domains/{domain}`.
+#[utoipa::path(delete, path = "/api/admin/agents/blocked-domains/{domain}", tag = "agents", operation_id = "unblockDomain",
+    params(("domain" = String, Path)),
+    responses((status = 204, description = "unblocked"), (status = 404, body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
 pub(crate) async fn unblock(
     State(kh): State<Keyhouse>,
     admin: crate::admin::Admin,

@@ -4,8 +4,9 @@
 
 use keyhouse_idp_component::{ApiClient, ApiError};
 use keyhouse_types::admin::{
-    AdminClient, AuditEvent, BlockDomainRequest, BlockDomainResponse, CreatedClientResponse,
-    NewClientRequest, Page, RotationStarted, UpdateClientRequest,
+    AdminClient, AgentSettings, AuditEvent, BlockDomainRequest, BlockDomainResponse,
+    CreatedClientResponse, MetadataPolicy, NewClientRequest, Page, PolicyChange, ResourceRequest,
+    ResourceView, RotationStarted, UpdateClientRequest,
 };
 use serde::Deserialize;
 
@@ -61,6 +62,42 @@ pub async fn block_domain(domain: &str) -> Result<BlockDomainResponse, ApiError>
 pub async fn unblock_domain(domain: &str) -> Result<(), ApiError> {
     api()
         .delete(&format!("{BLOCKED}/{}", encode_component(domain)))
+        .await
+}
+
+const POLICY: &str = "/api/admin/agents/policy";
+const RESOURCES: &str = "/api/admin/resources";
+
+/// `GET /api/admin/agents/settings`.
+pub async fn agent_settings() -> Result<AgentSettings, ApiError> {
+    api().get_json("/api/admin/agents/settings").await
+}
+
+/// `PUT /api/admin/agents/policy`: overrides the configuration's policy;
+/// agents it no longer accepts are removed.
+pub async fn set_policy(policy: &MetadataPolicy) -> Result<PolicyChange, ApiError> {
+    api().put_json(POLICY, policy).await
+}
+
+/// `DELETE /api/admin/agents/policy`: the configuration's policy again.
+pub async fn reset_policy() -> Result<PolicyChange, ApiError> {
+    api().delete_json(POLICY).await
+}
+
+/// `GET /api/admin/resources`.
+pub async fn resources() -> Result<Vec<ResourceView>, ApiError> {
+    api().get_json(RESOURCES).await
+}
+
+/// `PUT /api/admin/resources`: registers or replaces a resource.
+pub async fn put_resource(req: &ResourceRequest) -> Result<ResourceView, ApiError> {
+    api().put_json(RESOURCES, req).await
+}
+
+/// `DELETE /api/admin/resources?uri=…`: its grants and tokens are revoked.
+pub async fn delete_resource(uri: &str) -> Result<(), ApiError> {
+    api()
+        .delete(&format!("{RESOURCES}?uri={}", encode_component(uri)))
         .await
 }
 

@@ -33,6 +33,12 @@ fn action_words(action: &str) -> &'static str {
         }
         "consent.granted" => "Access granted by a user",
         "consent.revoked" => "Access revoked by a user",
+        "agents.domain_blocked" => "Agent domain blocked",
+        "agents.domain_unblocked" => "Agent domain unblocked",
+        "agents.policy_changed" => "Agent policy changed",
+        "agents.policy_reset" => "Agent policy reset to the configuration",
+        "resource.registered" => "Resource registered",
+        "resource.removed" => "Resource removed",
         _ => "",
     }
 }

@@ -3,6 +3,7 @@
 //! the audit log. Only for users with `is_admin`; the admin API
 //! (`/api/admin/...`) checks that again on every call.
 
+mod agents;
 mod api;
 mod apps;
 mod audit;
@@ -12,6 +13,7 @@ mod gpt;
 mod new_app;
 pub(crate) mod widgets;
 
+pub use agents::AgentsPage;
 pub use apps::AdminAppsPage;
 pub use audit::AuditPage;
 pub use detail::AppDetailPage;
