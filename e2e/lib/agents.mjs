@@ -8,6 +8,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { config } from './env.mjs';
 import { ConsentPage } from '../pages/index.mjs';
@@ -36,14 +37,64 @@ export async function callbackServer() {
  * Publishes `https://agent.test:<port>/client.json` for `redirectUri`.
  * @returns {Promise<{url: string, fetches: () => number, close: () => Promise<void>}>}
  */
+/** CRC-32 of a PNG chunk (type and data). */
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k += 1) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** A 64×64 PNG: a teal disc with a white ring, the agent's logo. */
+export function agentLogoPng() {
+  const size = 64;
+  const rows = [];
+  for (let y = 0; y < size; y += 1) {
+    const row = Buffer.alloc(1 + size * 4);
+    for (let x = 0; x < size; x += 1) {
+      const d = Math.hypot(x - 31.5, y - 31.5);
+      const [r, g, b, a] = d > 31 ? [0, 0, 0, 0] : (d > 16 && d < 22) ? [255, 255, 255, 255] : [13, 148, 136, 255];
+      row.set([r, g, b, a], 1 + x * 4);
+    }
+    rows.push(row);
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
 export async function metadataDocumentServer(redirectUri, name = 'Research agent') {
   const agents = config.agents;
   if (!agents) throw new Error('e2e: the config has no "agents" (run through run.mjs)');
   let fetches = 0;
+  let logoFetches = 0;
   let origin = '';
   const server = createHttpsServer(
     { cert: readFileSync(agents.cert), key: readFileSync(agents.key) },
     (req, res) => {
+      if (req.url === '/logo.png') {
+        logoFetches += 1;
+        res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'max-age=300' });
+        res.end(agentLogoPng());
+        return;
+      }
       // /client.json, and /<name>.json for as many distinct clients as
       // the benchmark wants (each its own client id).
       if (!/^\/[A-Za-z0-9_-]+\.json$/.test(req.url)) {
@@ -56,6 +107,7 @@ export async function metadataDocumentServer(redirectUri, name = 'Research agent
         client_id: `${origin}${req.url}`,
         client_name: name,
         client_uri: `https://${agents.host}/`,
+        logo_uri: `${origin}/logo.png`,
         redirect_uris: [redirectUri],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
@@ -66,7 +118,7 @@ export async function metadataDocumentServer(redirectUri, name = 'Research agent
   const port = await listen(server);
   origin = `https://${agents.host}:${port}`;
   const url = `${origin}/client.json`;
-  return { url, origin, fetches: () => fetches, close: () => new Promise((r) => server.close(() => r())) };
+  return { url, origin, fetches: () => fetches, logoFetches: () => logoFetches, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 /**

@@ -22,6 +22,7 @@ const MCP_URL = new URL(`${config.baseUrl}/mcp`);
 const TIMEOUT = 120_000;
 
 async function consentSays(page) {
+  await page.waitForFunction(() => [...document.querySelectorAll('img.kh-consent__logo')].every((i) => i.complete), null, { timeout: 10_000 });
   const text = (id) => page.getByTestId(id).innerText();
   return {
     type: await text('consent-client-type'),
@@ -30,6 +31,7 @@ async function consentSays(page) {
     items: await page.getByTestId('consent-item').allInnerTexts(),
     text: await page.getByTestId('consent').innerText(),
     scopes: await page.locator('[data-testid="consent-scope"]').evaluateAll((els) => els.map((e) => e.dataset.scope)),
+    logo: await page.locator('img.kh-consent__logo').evaluateAll((els) => els.map((e) => ({ src: e.src, loaded: e.complete && e.naturalWidth > 0 }))),
   };
 }
 
@@ -72,6 +74,10 @@ async function typescriptAgent({ page, label, useMetadataDocument }) {
       assert.equal(provider.clientInformation().client_id, doc.url, 'the client id is the document URL');
       assert.match(seen.domain, /agent\.test/, 'consent names the domain that publishes the document');
       assert.equal(doc.fetches(), 1, 'the document was fetched once');
+      assert.equal(seen.logo.length, 1, 'consent shows the agent\'s logo');
+      assert.ok(seen.logo[0].src.startsWith(`${config.baseUrl}/api/idp/logo?`), `the logo comes through Keyhouse: ${seen.logo[0].src}`);
+      assert.ok(seen.logo[0].loaded, 'the logo loaded');
+      assert.equal(doc.logoFetches(), 1, 'Keyhouse fetched the logo once');
     } else {
       assert.match(provider.clientInformation().client_id, /^dcr-/, 'a dynamically registered client');
       assert.equal(seen.type, 'Self-registered app, unverified');

@@ -612,8 +612,8 @@ pub(crate) async fn connected_apps(
                 client_id: c.id.clone(),
                 name: c.name.clone(),
                 description: c.description.clone(),
-                // As on consent (docs/threat-model.md row 55).
-                logo_uri: None,
+                // As on consent (docs/threat-model.md rows 55 and 74).
+                logo_uri: kh.logo_url(&c),
                 client_type: c.client_type,
                 verified_domain: crate::authorize::verified_domain(&c),
                 self_registered: c.origin == keyhouse_core::client::ClientOrigin::Dynamic,

@@ -282,6 +282,7 @@ impl Keyhouse {
             );
         }
         tracing::info!(client_id = %document.client.id, ttl, "client metadata document fetched");
+        self.prefetch_logo(&document.client);
         Ok(document)
     }
 

@@ -277,12 +277,10 @@ async fn describe(
                         client_id: client.id.clone(),
                         name: client.name.clone(),
                         description: client.description.clone(),
-                        // docs/threat-model.md row 55: the consent page
-                        // loads nothing from the client's host (a logo fetch
-                        // would tell it who looked at consent, and when);
-                        // initials stand in until logos are served through
-                        // Keyhouse.
-                        logo_uri: None,
+                        // docs/threat-model.md rows 55 and 74: the consent
+                        // page loads nothing from the client's host; its
+                        // logo comes through Keyhouse.
+                        logo_uri: kh.logo_url(&client),
                         client_type: client.client_type,
                         verified_domain: verified_domain(&client),
                         self_registered: client.origin == ClientOrigin::Dynamic,

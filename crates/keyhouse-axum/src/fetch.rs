@@ -1,5 +1,5 @@
-//! The one HTTP client Keyhouse fetches with (client metadata documents
-//! today; logos and `jwks_uri` later), built so a URL chosen by a stranger
+//! The one HTTP client Keyhouse fetches with (client metadata documents,
+//! `jwks_uri` key sets and client logos), built so a URL chosen by a stranger
 //! cannot reach anything but the public internet (docs/threat-model.md
 //! rows 62–64):
 //!
@@ -10,8 +10,9 @@
 //!   resolver below is the only one the client uses), so a DNS answer that
 //!   changes between the check and the connect cannot slip through;
 //! - host names that are IP literals are checked the same way;
-//! - a few seconds to connect and to finish, a few KB of body, only a 200
-//!   with a JSON content type counts; no proxy from the environment.
+//! - a few seconds to connect and to finish, a few KB of body (more for a
+//!   logo), only a 200 with a JSON content type (an image type whose bytes
+//!   say the same, for a logo) counts; no proxy from the environment.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use url::{Host, Url};
 
 /// Largest body read, bytes.
 pub const BODY_CAP: usize = 5 * 1024;
+/// Largest logo read, bytes.
+pub const LOGO_CAP: usize = 100 * 1024;
 /// Time allowed to connect.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time allowed for the whole exchange, body included.
@@ -52,9 +55,13 @@ pub enum FetchError {
     /// Not JSON.
     #[error("the host answered something other than JSON")]
     ContentType,
-    /// Over [`BODY_CAP`].
-    #[error("the document is larger than {BODY_CAP} bytes")]
+    /// Over [`BODY_CAP`] ([`LOGO_CAP`] for a logo).
+    #[error("the body is larger than allowed")]
     TooLarge,
+    /// Not a PNG, JPEG, GIF or WebP image (SVG is refused: it can carry
+    /// scripts), or bytes that are not the type announced.
+    #[error("the logo is not a PNG, JPEG, GIF or WebP image")]
+    NotImage,
     /// Malformed JSON.
     #[error("the document is not valid JSON")]
     Json,
@@ -215,6 +222,33 @@ impl std::fmt::Debug for Fetcher {
     }
 }
 
+/// A fetched logo.
+#[derive(Debug, Clone)]
+pub struct FetchedImage {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`, from the
+    /// bytes themselves.
+    pub content_type: &'static str,
+    /// Seconds the host says it may be kept.
+    pub max_age: Option<u64>,
+}
+
+/// The image type `bytes` are, by their signature.
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
 /// A fetched JSON document and how long it may be cached.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -259,33 +293,86 @@ impl Fetcher {
 
     /// GETs a JSON document.
     pub async fn get_json(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let raw = self
+            .get(url, "application/json", BODY_CAP, |t| {
+                t == "application/json" || t.ends_with("+json")
+            })
+            .await
+            .map_err(|e| match e {
+                FetchError::NotImage => FetchError::ContentType,
+                e => e,
+            })?;
+        let body = serde_json::from_slice(&raw.body).map_err(|_| FetchError::Json)?;
+        Ok(Fetched {
+            body,
+            max_age: raw.max_age,
+        })
+    }
+
+    /// Fetches a logo: a PNG, JPEG, GIF or WebP image of at most
+    /// [`LOGO_CAP`] bytes whose signature matches its announced type.
+    pub async fn get_image(&self, url: &Url) -> Result<FetchedImage, FetchError> {
+        let raw = self
+            .get(
+                url,
+                "image/png, image/jpeg, image/gif, image/webp",
+                LOGO_CAP,
+                |t| matches!(t, "image/png" | "image/jpeg" | "image/gif" | "image/webp"),
+            )
+            .await
+            .map_err(|e| match e {
+                FetchError::ContentType => FetchError::NotImage,
+                e => e,
+            })?;
+        match sniff_image(&raw.body) {
+            Some(t) if t == raw.content_type => Ok(FetchedImage {
+                bytes: raw.body,
+                content_type: t,
+                max_age: raw.max_age,
+            }),
+            _ => Err(FetchError::NotImage),
+        }
+    }
+
+    async fn get(
+        &self,
+        url: &Url,
+        accept: &'static str,
+        cap: usize,
+        wanted: fn(&str) -> bool,
+    ) -> Result<Raw, FetchError> {
         if url.scheme() != "https" {
             return Err(FetchError::NotHttps);
         }
-        // IP literals never reach the resolver: check them here.
         match url.host() {
             Some(Host::Ipv4(ip)) => self.guard.check(IpAddr::V4(ip))?,
             Some(Host::Ipv6(ip)) => self.guard.check(IpAddr::V6(ip))?,
             Some(Host::Domain(_)) => {}
             None => return Err(FetchError::Dns(String::new())),
         }
-        tokio::time::timeout(TOTAL_TIMEOUT, self.exchange(url))
+        tokio::time::timeout(TOTAL_TIMEOUT, self.exchange(url, accept, cap, wanted))
             .await
             .map_err(|_| FetchError::Timeout)?
     }
 
-    async fn exchange(&self, url: &Url) -> Result<Fetched, FetchError> {
+    async fn exchange(
+        &self,
+        url: &Url,
+        accept: &'static str,
+        cap: usize,
+        wanted: fn(&str) -> bool,
+    ) -> Result<Raw, FetchError> {
         let mut res = self
             .client
             .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT, accept)
             .send()
             .await
             .map_err(classify)?;
         if res.status() != reqwest::StatusCode::OK {
             return Err(FetchError::Status(res.status().as_u16()));
         }
-        let json = res
+        let content_type = res
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -296,24 +383,33 @@ impl Fetcher {
                     .trim()
                     .to_ascii_lowercase()
             })
-            .is_some_and(|t| t == "application/json" || t.ends_with("+json"));
-        if !json {
+            .unwrap_or_default();
+        if !wanted(&content_type) {
             return Err(FetchError::ContentType);
         }
-        if res.content_length().is_some_and(|n| n > BODY_CAP as u64) {
+        if res.content_length().is_some_and(|n| n > cap as u64) {
             return Err(FetchError::TooLarge);
         }
         let max_age = cache_lifetime(res.headers().get(reqwest::header::CACHE_CONTROL));
         let mut body = Vec::new();
         while let Some(chunk) = res.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > BODY_CAP {
+            if body.len() + chunk.len() > cap {
                 return Err(FetchError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
-        let body = serde_json::from_slice(&body).map_err(|_| FetchError::Json)?;
-        Ok(Fetched { body, max_age })
+        Ok(Raw {
+            body,
+            content_type,
+            max_age,
+        })
     }
+}
+
+struct Raw {
+    body: Vec<u8>,
+    content_type: String,
+    max_age: Option<u64>,
 }
 
 fn classify(e: reqwest::Error) -> FetchError {

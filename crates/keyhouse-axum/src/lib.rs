@@ -31,6 +31,7 @@ pub mod extract;
 pub mod fetch;
 mod introspection;
 pub mod keys;
+mod logos;
 pub mod manage;
 mod password;
 mod revocation;
@@ -77,6 +78,7 @@ struct Inner {
     clients: client_auth::ClientCache,
     passwords: password::Hasher,
     agents: agents::Agents,
+    logos: logos::Logos,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -122,6 +124,7 @@ impl Keyhouse {
             secret_key: master.client_secret_key(),
             passwords: password::Hasher::new(),
             agents: agents::Agents::new(&config.agents),
+            logos: logos::Logos::default(),
             config,
             store,
             keys,
@@ -172,6 +175,7 @@ impl Keyhouse {
             .route("/api/session/login", post(session::login))
             .route("/api/session/logout", post(session::logout))
             .route("/api/idp/authorize/start", post(authorize::start))
+            .route("/api/idp/logo", get(logos::serve))
             .route("/api/idp/authorize", post(authorize::decide))
             .route("/api/b2b/session", get(b2b::current))
             .route("/api/b2b/session/login", post(b2b::login))

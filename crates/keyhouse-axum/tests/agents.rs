@@ -847,7 +847,55 @@ fn key_docs(port: u16, jwk: Value, fetches: Arc<AtomicUsize>) -> axum::Router {
         )
             .into_response()
     };
+    let logo_doc = |path: &str, logo: &str| {
+        json!({
+            "client_id": format!("{base}{path}"),
+            "client_name": "Agent with a logo",
+            "logo_uri": format!("{base}{logo}"),
+            "redirect_uris": ["https://agent.test/callback"],
+        })
+        .to_string()
+    };
+    let png_doc = logo_doc("/logo-client.json", "/logo.png");
+    let svg_doc = logo_doc("/svg-client.json", "/logo.svg");
+    let fake_doc = logo_doc("/fake-client.json", "/fake.png");
     axum::Router::new()
+        .route(
+            "/logo-client.json",
+            get(move || async move { json_response(png_doc, "application/json") }),
+        )
+        .route(
+            "/svg-client.json",
+            get(move || async move { json_response(svg_doc, "application/json") }),
+        )
+        .route(
+            "/fake-client.json",
+            get(move || async move { json_response(fake_doc, "application/json") }),
+        )
+        .route(
+            "/logo.png",
+            get(|| async { ([(header::CONTENT_TYPE, "image/png")], png()).into_response() }),
+        )
+        .route(
+            "/logo.svg",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "image/svg+xml")],
+                    r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#,
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/fake.png",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    "<html>not a png</html>",
+                )
+                    .into_response()
+            }),
+        )
         .route(
             "/keyed.json",
             get(move || async move { json_response(inline, "application/json") }),
@@ -863,6 +911,14 @@ fn key_docs(port: u16, jwk: Value, fetches: Arc<AtomicUsize>) -> axum::Router {
                 async move { json_response(set, "application/jwk-set+json") }
             }),
         )
+}
+
+/// A 1×1 PNG.
+fn png() -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+        .unwrap()
 }
 
 async fn cimd_server(docs: &DocServer, lookup: Arc<TestLookup>, test_mode: bool) -> TestServer {
@@ -1635,4 +1691,68 @@ async fn resources_that_would_confuse_audiences_are_refused() {
             .all(|r| r.source == "code")
     );
     assert!(s.kh.unregister_resource(&mcp(&s)).await.is_err());
+}
+
+// ------------------------------------------------------------------ logos
+
+async fn logo_of(s: &TestServer, b: &reqwest::Client, client_id: &str) -> String {
+    let described = ok_json(s.start(b, &cimd_params(client_id)).await).await;
+    described["client"]["logo_uri"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn logos_come_through_keyhouse_and_only_as_real_raster_images() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[
+        ("agent.test", &["127.0.0.1"]),
+        ("intranet.test", &["10.0.0.5"]),
+    ]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/logo-client.json");
+    let logo = logo_of(&s, &b, &id).await;
+    let mut expected = url::Url::parse(&s.url("/api/idp/logo")).unwrap();
+    expected.query_pairs_mut().append_pair("client_id", &id);
+    assert_eq!(logo, expected.as_str(), "served from Keyhouse's origin");
+    let res = reqwest::get(&logo).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(header_str(&res, "content-type"), "image/png");
+    assert_eq!(header_str(&res, "x-content-type-options"), "nosniff");
+    assert!(header_str(&res, "content-security-policy").contains("sandbox"));
+    assert_eq!(res.bytes().await.unwrap().to_vec(), png());
+    // Kept: looking again fetches nothing (the document's read fetched it).
+    let fetches = s.kh.logo_fetches();
+    assert!(fetches <= 2, "{fetches}");
+    for _ in 0..3 {
+        assert_eq!(reqwest::get(&logo).await.unwrap().status(), 200);
+    }
+    assert_eq!(s.kh.logo_fetches(), fetches);
+
+    // An SVG (it can carry scripts) and bytes that are not the type they
+    // claim are not served.
+    for path in ["/svg-client.json", "/fake-client.json"] {
+        let logo = logo_of(&s, &b, &docs.url("agent.test", path)).await;
+        assert_eq!(reqwest::get(&logo).await.unwrap().status(), 404, "{path}");
+    }
+
+    // An operator's logo on an address inside the network is refused
+    // before any connection.
+    let mut spec = ClientSpec::new(
+        "Intranet app",
+        ClientType::ThirdParty,
+        vec![REDIRECT.to_owned()],
+    );
+    spec.logo_uri = Some("https://intranet.test/logo.png".to_owned());
+    let c = s.client_with(spec).await;
+    let before = docs.connections.load(Ordering::SeqCst);
+    let mut url = url::Url::parse(&s.url("/api/idp/logo")).unwrap();
+    url.query_pairs_mut().append_pair("client_id", &c.client.id);
+    assert_eq!(reqwest::get(url.as_str()).await.unwrap().status(), 404);
+    assert_eq!(docs.connections.load(Ordering::SeqCst), before);
+    // No such client, no logo.
+    let res = reqwest::get(s.url("/api/idp/logo?client_id=nobody"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
 }

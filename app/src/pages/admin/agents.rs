@@ -120,8 +120,7 @@ fn AgentPolicy() -> impl IntoView {
                         true,
                         format!(
                             "The configuration's policy applies again. {}",
-                            removed_sentence(change.clients_removed)
-                                .trim_start_matches("Saved. ")
+                            removed_sentence(change.clients_removed).trim_start_matches("Saved. ")
                         ),
                     )));
                     pending.set(false);
@@ -130,11 +129,7 @@ fn AgentPolicy() -> impl IntoView {
             }
         });
     };
-    let from_admin = move || {
-        settings
-            .get()
-            .is_some_and(|s| s.policy_source == "admin")
-    };
+    let from_admin = move || settings.get().is_some_and(|s| s.policy_source == "admin");
     view! {
         <section class="kh-card" aria-labelledby="agent-policy-title" data-testid="admin-agent-policy">
             <h2 id="agent-policy-title" class="kh-section-title">"Agents that identify themselves"</h2>
@@ -382,7 +377,10 @@ mod tests {
             domain_lines("claude.ai\n\n *.vscode.dev, chatgpt.com "),
             ["claude.ai", "*.vscode.dev", "chatgpt.com"]
         );
-        assert_eq!(words("notes:read,notes:write  x"), ["notes:read", "notes:write", "x"]);
+        assert_eq!(
+            words("notes:read,notes:write  x"),
+            ["notes:read", "notes:write", "x"]
+        );
         assert!(words("  ").is_empty());
     }
 }
