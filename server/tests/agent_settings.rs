@@ -3,6 +3,8 @@
 //! admin API (an admin API key) and by the command line, seen by a running
 //! server and by discovery.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use reqwest::StatusCode;
@@ -43,10 +45,9 @@ async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() 
     assert_eq!(s["policy_source"], "configuration");
     assert_eq!(s["policy"]["metadata_documents"], true);
 
-    let (status, change) = admin(
-        http.put(format!("{base}/api/admin/agents/policy"))
-            .json(&json!({"metadata_documents": true, "allowed_domains": ["claude.ai", "*.vscode.dev"]})),
-    )
+    let (status, change) = admin(http.put(format!("{base}/api/admin/agents/policy")).json(
+        &json!({"metadata_documents": true, "allowed_domains": ["claude.ai", "*.vscode.dev"]}),
+    ))
     .await;
     assert_eq!(status, StatusCode::OK, "{change}");
     assert_eq!(change["settings"]["policy_source"], "admin");
@@ -60,7 +61,10 @@ async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() 
 
     // The command line sees what the API set, and switches documents off.
     let shown = env.ok(&["agents", "policy"]);
-    assert!(shown.contains("allowed domains: claude.ai,*.vscode.dev"), "{shown}");
+    assert!(
+        shown.contains("allowed domains: claude.ai,*.vscode.dev"),
+        "{shown}"
+    );
     assert!(shown.contains("policy from: admin"), "{shown}");
     env.ok(&["agents", "policy", "--metadata-documents", "off"]);
     // The server reads it again within two seconds.
@@ -80,10 +84,13 @@ async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() 
 
     // Resources: by the API, then removed by the command line.
     let files = format!("{base}/files");
-    let (status, view) = admin(http.put(format!("{base}/api/admin/resources")).json(&json!({
-        "uri": files, "name": "Files API",
-        "scopes": ["notes:read"], "default_scopes": ["notes:read"],
-    })))
+    let (status, view) = admin(
+        http.put(format!("{base}/api/admin/resources"))
+            .json(&json!({
+                "uri": files, "name": "Files API",
+                "scopes": ["notes:read"], "default_scopes": ["notes:read"],
+            })),
+    )
     .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["source"], "admin");
@@ -96,15 +103,21 @@ async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() 
         .await
         .unwrap();
     assert_eq!(prm["resource"], json!(files));
-    let (status, err) = admin(http.put(format!("{base}/api/admin/resources")).json(&json!({
-        "uri": format!("{base}/mcp"), "name": "Mine now",
-    })))
+    let (status, err) = admin(
+        http.put(format!("{base}/api/admin/resources"))
+            .json(&json!({
+                "uri": format!("{base}/mcp"), "name": "Mine now",
+            })),
+    )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
     // The command line knows the application's resources from the issuer
     // it is given, like the server.
     let listed = env.ok(&["--issuer", &base, "resources", "list"]);
-    assert!(listed.contains(&format!("{files}\tadmin\tFiles API")), "{listed}");
+    assert!(
+        listed.contains(&format!("{files}\tadmin\tFiles API")),
+        "{listed}"
+    );
     assert!(listed.contains(&format!("{base}/mcp\tcode")), "{listed}");
     env.ok(&["resources", "remove", &files]);
     let (status, _) = admin(http.delete(format!(
@@ -113,7 +126,13 @@ async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() 
     )))
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "already removed");
-    let out = env.run(&["resources", "add", "http://files.example.test/api", "--name", "Files"]);
+    let out = env.run(&[
+        "resources",
+        "add",
+        "http://files.example.test/api",
+        "--name",
+        "Files",
+    ]);
     assert!(!out.status.success(), "http off loopback is refused");
 
     // Every change is in the audit log.

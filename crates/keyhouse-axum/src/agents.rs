@@ -36,6 +36,9 @@ pub(crate) struct Document {
     pub(crate) keys: Option<metadata_document::KeySource>,
 }
 
+/// A `jwks_uri` key set: the set, when it was fetched, until when it holds.
+pub(crate) type CachedKeySet = (Arc<Value>, Instant, Instant);
+
 /// Fetched documents, and the fetches under way.
 pub(crate) struct Agents {
     /// What operators change at run time, read again after two seconds
@@ -45,8 +48,8 @@ pub(crate) struct Agents {
     documents: Mutex<HashMap<String, (Arc<Document>, Instant)>>,
     in_flight: Mutex<HashMap<String, Flight>>,
     fetches: AtomicU64,
-    /// `jwks_uri` key sets: the set, when it was fetched, until when it holds.
-    pub(crate) key_sets: Mutex<HashMap<String, (Arc<Value>, Instant, Instant)>>,
+    /// `jwks_uri` key sets by URL.
+    pub(crate) key_sets: Mutex<HashMap<String, CachedKeySet>>,
 }
 
 impl Agents {
