@@ -388,6 +388,9 @@ async function main() {
     '--insecure-test-only-loopback-metadata',
     '--insecure-test-only-metadata-ca', agents.ca,
     '--insecure-test-only-resolve', `${agents.host}=127.0.0.1`,
+    // The hostile-client spec's logo host: a private address, which the
+    // fetcher refuses before any packet (and no DNS query leaves the machine).
+    '--insecure-test-only-resolve', 'logos.invalid=10.255.255.1',
   ], {
     env: khEnv,
     stdio: ['ignore', logFd, logFd],

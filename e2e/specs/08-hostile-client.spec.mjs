@@ -134,7 +134,13 @@ browserTest('the consent page loads nothing from a third party, not even the cli
     // late request time to show.
     await page.waitForTimeout(500);
     assert.deepEqual(foreign, [], 'the consent page asked another host for something');
-    assert.equal(await page.locator('[data-testid="consent"] img').count(), 0, 'no logo image from the client host');
+    // The logo is asked of Keyhouse, which refuses to fetch it from a
+    // private address: the initials stand in, no broken image.
+    const initials = page.locator('[data-testid="consent"] .kh-consent__logo--initials');
+    await initials.waitFor();
+    assert.equal(await page.locator('[data-testid="consent"] img').count(), 0, 'no broken logo image');
+    const res = await fetch(`${ours}/api/idp/logo?client_id=${encodeURIComponent(client.client_id)}`);
+    assert.equal(res.status, 404, 'Keyhouse would not fetch the logo');
   } finally {
     await page.context().unrouteAll({ behavior: "ignoreErrors" }).catch(() => {});
     await logged.stop();

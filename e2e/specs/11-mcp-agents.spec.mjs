@@ -316,3 +316,40 @@ browserTest('the operator narrows which agents may connect, then registers and r
     await cb.close();
   }
 }, { timeout: TIMEOUT });
+
+browserTest('the operator blocks one agent from its page, which disconnects it, and lets it in again', async ({ page, newContext }) => {
+  const cb = await callbackServer();
+  const doc = await metadataDocumentServer(cb.redirectUri, 'Single agent');
+  const open = [];
+  try {
+    await signUpThroughUi(page, newUser('single'));
+    const provider = new TestProvider(cb.redirectUri, { clientMetadataUrl: doc.url });
+    const { client } = await connectTs(page, provider, cb.redirectUri);
+    open.push(client);
+    assert.ok(!(await client.callTool({ name: 'list_notes', arguments: {} })).isError);
+
+    const admin = await (await newContext()).newPage();
+    const detail = `/admin/apps/${encodeURIComponent(doc.url)}`;
+    await admin.goto(detail);
+    await waitForUrl(admin, isAt(config.baseUrl, '/login'), 'to /login');
+    const login = new LoginPage(admin);
+    await login.waitReady();
+    await login.login(config.admin);
+    await admin.getByRole('heading', { name: 'Block this agent' }).waitFor();
+    await admin.getByTestId('app-delete').click();
+    await admin.getByText('Block “Single agent”?').waitFor();
+    await screenshotDesktopAndMobile(admin, 'admin-block-agent');
+    await admin.getByTestId('app-delete-confirm').click();
+    await waitForUrl(admin, isAt(config.baseUrl, '/admin'), 'back on /admin');
+    const blocked = admin.getByTestId('admin-blocked-client');
+    await blocked.waitFor();
+    assert.equal(await blocked.locator('code').innerText(), doc.url);
+    await assert.rejects(client.callTool({ name: 'list_notes', arguments: {} }), 'the agent\'s token is refused at once');
+    await admin.getByRole('button', { name: `Unblock ${doc.url}` }).click();
+    await blocked.waitFor({ state: 'detached' });
+  } finally {
+    await Promise.all(open.map((c) => c.close().catch(() => {})));
+    await doc.close();
+    await cb.close();
+  }
+}, { timeout: TIMEOUT });

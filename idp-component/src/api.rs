@@ -174,6 +174,16 @@ impl ApiClient {
         read(send(Request::patch(&self.url(path)), Some(body)).await?).await
     }
 
+    /// `POST path` with a JSON body; any 2xx (a 204 included) is success.
+    pub async fn post_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<(), ApiError> {
+        let res = send(Request::post(&self.url(path)), Some(body)).await?;
+        if res.ok() {
+            Ok(())
+        } else {
+            Err(error_of(res).await)
+        }
+    }
+
     /// `PUT path` with a JSON body.
     pub async fn put_json<B: Serialize, T: DeserializeOwned>(
         &self,

@@ -172,12 +172,16 @@ fn client_kind(c: &ClientSummary) -> &'static str {
     }
 }
 
-fn initials(name: &str) -> String {
-    name.split_whitespace()
+/// Up to two initials of `name` ("?" for a blank one): what stands in for a
+/// missing logo.
+pub fn initials(name: &str) -> String {
+    let s: String = name
+        .split_whitespace()
         .filter_map(|w| w.chars().next())
         .take(2)
         .flat_map(char::to_uppercase)
-        .collect()
+        .collect();
+    if s.is_empty() { "?".to_owned() } else { s }
 }
 
 /// The consent screen. `on_decide` gets `true` for approve, `false` for
@@ -216,10 +220,7 @@ pub fn Consent(
     view! {
         <section class="kh-card kh-consent" data-testid="consent" aria-labelledby="kh-consent-title">
             <header class="kh-consent__app">
-                {match logo {
-                    Some(src) => view! { <img class="kh-consent__logo" src=src alt="" width="48" height="48" referrerpolicy="no-referrer"/> }.into_any(),
-                    None => view! { <div class="kh-consent__logo kh-consent__logo--initials" aria-hidden="true">{initials(&name)}</div> }.into_any(),
-                }}
+                <Logo src=logo name=name.clone()/>
                 <div>
                     <p class="kh-consent__client" data-testid="consent-client-name">{name.clone()}</p>
                     <p class={if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" }} data-testid="consent-client-type">{kind}</p>
@@ -386,5 +387,31 @@ mod tests {
             default_manifest(&c).title,
             "Notes GPT wants to access Acme on Notes"
         );
+    }
+}
+
+/// A client's logo (served by Keyhouse), or its initials when it has none
+/// or the logo does not load.
+#[component]
+pub fn Logo(
+    /// The logo URL.
+    src: Option<String>,
+    /// The client's name, for the initials.
+    name: String,
+) -> impl IntoView {
+    let failed = RwSignal::new(false);
+    let letters = initials(&name);
+    move || {
+        match src.clone().filter(|_| !failed.get()) {
+        Some(src) => view! {
+            <img class="kh-consent__logo" src=src alt="" width="48" height="48" referrerpolicy="no-referrer"
+                on:error=move |_| failed.set(true)/>
+        }
+        .into_any(),
+        None => view! {
+            <div class="kh-consent__logo kh-consent__logo--initials" aria-hidden="true">{letters.clone()}</div>
+        }
+        .into_any(),
+    }
     }
 }

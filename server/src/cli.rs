@@ -666,7 +666,18 @@ enum AgentsCommand {
         /// The host name.
         domain: String,
     },
-    /// List the blocked domains.
+    /// Block one agent by its client id (its metadata document URL): it is
+    /// deleted, its grants and tokens revoked, and its document refused.
+    BlockClient {
+        /// The client id URL.
+        client_id: String,
+    },
+    /// Accept a blocked agent again.
+    UnblockClient {
+        /// The client id URL.
+        client_id: String,
+    },
+    /// List the blocked domains and agents.
     Blocked,
     /// Show the metadata-document policy, or override the configuration's
     /// with the flags given (domains the new policy refuses lose their
@@ -794,6 +805,7 @@ fn print_policy(s: &keyhouse_types::admin::AgentSettings) {
     println!("allowed domains: {}", list(&s.policy.allowed_domains));
     println!("denied domains: {}", list(&s.policy.denied_domains));
     println!("blocked domains: {}", list(&s.blocked_domains));
+    println!("blocked agents: {}", list(&s.blocked_clients));
     println!("dynamic registration: {}", s.registration);
     println!("policy from: {}", s.policy_source);
 }
@@ -825,9 +837,36 @@ async fn agents(global: &Global, command: AgentsCommand) -> Result<(), Error> {
             .await;
             println!("unblocked {domain}");
         }
+        AgentsCommand::BlockClient { client_id } => {
+            let removed = kh.block_agent_client(&client_id).await?;
+            kh.audit(
+                "cli",
+                "agents.client_blocked",
+                Some(&client_id),
+                json!({ "client_removed": removed }),
+            )
+            .await;
+            println!("blocked {client_id}; its grants and tokens are revoked");
+        }
+        AgentsCommand::UnblockClient { client_id } => {
+            if !kh.unblock_agent_client(&client_id).await? {
+                return Err(format!("{client_id} is not blocked").into());
+            }
+            kh.audit(
+                "cli",
+                "agents.client_unblocked",
+                Some(&client_id),
+                json!({}),
+            )
+            .await;
+            println!("unblocked {client_id}");
+        }
         AgentsCommand::Blocked => {
             for d in kh.blocked_agent_domains().await? {
                 println!("{d}");
+            }
+            for c in kh.blocked_agent_clients().await? {
+                println!("{c}");
             }
         }
         AgentsCommand::Policy {

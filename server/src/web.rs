@@ -90,7 +90,7 @@ impl WebApp {
 /// The page's policy: scripts only from us (plus the hashes of Trunk's
 /// inline loader), wasm compilation allowed, never framed (clickjacking on
 /// the consent screen, docs/threat-model.md), no plugins, forms and fetches to us
-/// only. Client logos may come from any https origin.
+/// only. Client logos come through Keyhouse, from this origin.
 fn policy(script_hashes: &[String]) -> String {
     let mut script_src = String::from("'self' 'wasm-unsafe-eval'");
     for h in script_hashes {
@@ -153,7 +153,10 @@ pub async fn fallback(State(web): State<Option<WebApp>>, req: Request) -> Respon
         return not_found();
     }
     let last = path.rsplit('/').next().unwrap_or_default();
-    if !last.contains('.') || last == "index.html" {
+    // A percent-encoded segment is a route parameter (an agent's client id
+    // is a URL, `/admin/apps/https%3A%2F%2F…%2Fclient.json`); built files
+    // never have one in their names.
+    if !last.contains('.') || last.contains('%') || last == "index.html" {
         // An app route: the router in the page decides what to show.
         return web.page(&path);
     }

@@ -11,15 +11,18 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use super::Bundle;
 use crate::APP_NAME;
 
-/// The sanitised `returnTo` of the page, or `home`.
+/// The sanitised `returnTo` of the page, or `home`. Read from the address
+/// bar's query and decoded once: the router's query map decodes values a
+/// second time, which would turn a percent-encoded route parameter (an
+/// agent's client id URL in `/admin/apps/…`) into several path segments.
 pub(crate) fn return_target(home: &'static str) -> Memo<String> {
     let query = use_query_map();
     Memo::new(move |_| {
-        query.with(|q| {
-            q.get("returnTo")
-                .and_then(|r| keyhouse_types::return_to::sanitize(&r).map(str::to_owned))
-                .unwrap_or_else(|| home.to_owned())
-        })
+        query.track();
+        let search = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .unwrap_or_default();
+        keyhouse_idp_component::params::return_to(&search).unwrap_or_else(|| home.to_owned())
     })
 }
 

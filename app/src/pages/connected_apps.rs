@@ -11,7 +11,7 @@ use leptos_router::components::A;
 
 use super::RequireSession;
 use super::Spinner;
-use super::admin::widgets::{encode_segment, format_date, initials, party_label, sentence};
+use super::admin::widgets::{encode_segment, format_date, party_label, sentence};
 
 const CONNECTED_APPS: &str = "/api/account/connected-apps";
 
@@ -149,10 +149,7 @@ fn AppItem(app: ConnectedApp, on_removed: Callback<(String, String)>) -> impl In
         <li class="kh-card kh-app" data-testid="connected-app" data-client-id=client.client_id.clone()
             aria-labelledby=labelled_by>
             <div class="kh-app__head">
-                {match client.logo_uri.clone() {
-                    Some(src) => view! { <img class="kh-consent__logo" src=src alt="" width="48" height="48" referrerpolicy="no-referrer"/> }.into_any(),
-                    None => view! { <div class="kh-consent__logo kh-consent__logo--initials" aria-hidden="true">{initials(&client.name)}</div> }.into_any(),
-                }}
+                <keyhouse_idp_component::consent::Logo src=client.logo_uri.clone() name=client.name.clone()/>
                 <div class="kh-app__title">
                     <h2 id=title_id class="kh-app__name" data-testid="connected-app-name">{client.name.clone()}</h2>
                     <span class=if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" } data-testid="connected-app-type">

@@ -13,7 +13,6 @@ use keyhouse_idp_component::{
 };
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::hooks::use_location;
 use leptos_router::path;
 
 use crate::APP_NAME;
@@ -167,22 +166,30 @@ fn NotFound() -> impl IntoView {
     }
 }
 
+/// The page's path and query as the address bar has them: still
+/// percent-encoded (the router's `pathname` is decoded, which would turn a
+/// route parameter such as an agent's client id URL into several segments).
+pub(crate) fn here() -> String {
+    web_sys::window()
+        .map(|w| {
+            let l = w.location();
+            format!(
+                "{}{}",
+                l.pathname().unwrap_or_default(),
+                l.search().unwrap_or_default()
+            )
+        })
+        .unwrap_or_else(|| "/".to_owned())
+}
+
 /// Renders `children` only with a session; sends the user to the login page
 /// (coming back here afterwards) without one.
 #[component]
 fn RequireSession(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
-    let location = use_location();
     Effect::new(move |_| {
         if session.status() == SessionStatus::SignedOut {
-            let search = location.search.get_untracked();
-            let sep = if search.is_empty() || search.starts_with('?') {
-                ""
-            } else {
-                "?"
-            };
-            let here = format!("{}{sep}{search}", location.pathname.get_untracked());
-            let url = keyhouse_idp_component::params::login_url("/login", &here);
+            let url = keyhouse_idp_component::params::login_url("/login", &here());
             // /login lives in the main bundle: a full page load from any bundle.
             if let Some(w) = web_sys::window() {
                 let _ = w.location().assign(&url);

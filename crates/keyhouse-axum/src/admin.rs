@@ -665,6 +665,8 @@ pub(crate) async fn revoke_connected_app(
     paths(list_clients, create_client, get_client, update_client, delete_client, rotate_start,
           rotate_complete, rotate_cancel, audit_log,
           crate::agents::list_blocked, crate::agents::block, crate::agents::unblock,
+          crate::agents::list_blocked_clients, crate::agents::block_client,
+          crate::agents::unblock_client,
           crate::agent_settings::get_settings, crate::agent_settings::put_policy,
           crate::agent_settings::reset_policy, crate::agent_settings::list_resources,
           crate::agent_settings::put_resource, crate::agent_settings::delete_resource),
@@ -674,6 +676,7 @@ pub(crate) async fn revoke_connected_app(
                        keyhouse_types::admin::PolicyChange, keyhouse_types::admin::ResourceView,
                        keyhouse_types::admin::ResourceRequest,
                        keyhouse_types::admin::BlockDomainRequest,
+                       keyhouse_types::admin::BlockClientRequest,
                        keyhouse_types::admin::BlockDomainResponse)),
     tags((name = "connected apps"), (name = "audit"), (name = "agents"), (name = "resources"))
 )]

@@ -50,7 +50,13 @@ impl Runtime {
         let host = host.to_ascii_lowercase();
         self.blocked
             .iter()
+            .filter(|d| !d.contains("://"))
             .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    }
+
+    /// Whether the agent `client_id` is blocked on its own.
+    pub(crate) fn blocks_client(&self, client_id: &str) -> bool {
+        self.blocked.iter().any(|d| d == client_id)
     }
 }
 
@@ -138,7 +144,18 @@ impl Keyhouse {
                 RegistrationPolicy::InitialAccessToken(_) => "initial_access_token",
             }
             .to_owned(),
-            blocked_domains: r.blocked.clone(),
+            blocked_domains: r
+                .blocked
+                .iter()
+                .filter(|d| !d.contains("://"))
+                .cloned()
+                .collect(),
+            blocked_clients: r
+                .blocked
+                .iter()
+                .filter(|d| d.contains("://"))
+                .cloned()
+                .collect(),
         })
     }
 

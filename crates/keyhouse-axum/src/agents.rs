@@ -105,7 +105,7 @@ impl Keyhouse {
         }
         let url = metadata_document::validate_client_id_url(id)?;
         let host = url.host_str().unwrap_or_default();
-        if !runtime.policy.host_allowed(host) || runtime.blocks(host) {
+        if !runtime.policy.host_allowed(host) || runtime.blocks(host) || runtime.blocks_client(id) {
             return Err(refused(format!(
                 "applications from {host} are not accepted here"
             )));
@@ -202,7 +202,50 @@ impl Keyhouse {
 
     /// The blocked hosts.
     pub async fn blocked_agent_domains(&self) -> Result<Vec<String>, OAuthError> {
-        self.store().blocked_domains().await.map_err(store_error)
+        let all = self.store().blocked_domains().await.map_err(store_error)?;
+        Ok(all.into_iter().filter(|d| !d.contains("://")).collect())
+    }
+
+    /// Blocks one metadata-document agent by its client id (the URL), not
+    /// its whole domain: the client is deleted, which revokes every grant
+    /// and token it holds, and its document is refused from then on. Other
+    /// clients cannot be blocked this way: an operator's client is
+    /// deleted, and a self-registered one with it.
+    pub async fn block_agent_client(&self, client_id: &str) -> Result<bool, OAuthError> {
+        let url = metadata_document::validate_client_id_url(client_id).map_err(|_| {
+            OAuthError::invalid_request(
+                "only agents identified by a metadata document URL can be blocked; delete other apps",
+            )
+        })?;
+        self.store()
+            .block_domain(url.as_str(), self.now())
+            .await
+            .map_err(store_error)?;
+        self.forget_runtime();
+        if let Ok(mut docs) = self.0.agents.documents.lock() {
+            docs.remove(url.as_str());
+        }
+        let removed = self.delete_client(url.as_str()).await?;
+        tracing::info!(client_id = %url, removed, "agent blocked");
+        Ok(removed)
+    }
+
+    /// Lets a blocked agent in again; whether it was blocked.
+    pub async fn unblock_agent_client(&self, client_id: &str) -> Result<bool, OAuthError> {
+        let was = self
+            .store()
+            .unblock_domain(client_id)
+            .await
+            .map_err(store_error)?
+            && client_id.contains("://");
+        self.forget_runtime();
+        Ok(was)
+    }
+
+    /// The agents blocked one by one (their client ids).
+    pub async fn blocked_agent_clients(&self) -> Result<Vec<String>, OAuthError> {
+        let all = self.store().blocked_domains().await.map_err(store_error)?;
+        Ok(all.into_iter().filter(|d| d.contains("://")).collect())
     }
 
     /// The guarded fetcher (docs/threat-model.md rows 62–64).
@@ -368,6 +411,67 @@ pub(crate) async fn unblock(
         "agents.domain_unblocked",
         None,
         json!({ "domain": domain }),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/admin/agents/blocked-clients`.
+#[utoipa::path(get, path = "/api/admin/agents/blocked-clients", tag = "agents", operation_id = "listBlockedClients",
+    responses((status = 200, body = Vec<String>), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
+pub(crate) async fn list_blocked_clients(
+    State(kh): State<Keyhouse>,
+    _admin: crate::admin::Admin,
+) -> Result<Json<Vec<String>>, crate::error::ApiError> {
+    Ok(Json(kh.blocked_agent_clients().await?))
+}
+
+/// The agent a client block names.
+#[derive(serde::Deserialize)]
+pub(crate) struct ClientQuery {
+    client_id: String,
+}
+
+/// `POST /api/admin/agents/blocked-clients` with `{"client_id": "https://…"}`.
+#[utoipa::path(post, path = "/api/admin/agents/blocked-clients", tag = "agents", operation_id = "blockClient",
+    request_body = keyhouse_types::admin::BlockClientRequest,
+    responses((status = 204, description = "blocked; the client was deleted and its grants and tokens revoked"),
+              (status = 400, description = "not a metadata-document client id", body = keyhouse_types::ErrorBody),
+              (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
+pub(crate) async fn block_client(
+    State(kh): State<Keyhouse>,
+    admin: crate::admin::Admin,
+    Json(body): Json<keyhouse_types::admin::BlockClientRequest>,
+) -> Result<StatusCode, crate::error::ApiError> {
+    let removed = kh.block_agent_client(&body.client_id).await?;
+    kh.audit(
+        &admin.actor(),
+        "agents.client_blocked",
+        Some(&body.client_id),
+        json!({ "client_removed": removed }),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/admin/agents/blocked-clients?client_id=…`.
+#[utoipa::path(delete, path = "/api/admin/agents/blocked-clients", tag = "agents", operation_id = "unblockClient",
+    params(("client_id" = String, Query)),
+    responses((status = 204, description = "unblocked"), (status = 404, body = keyhouse_types::ErrorBody),
+              (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
+pub(crate) async fn unblock_client(
+    State(kh): State<Keyhouse>,
+    admin: crate::admin::Admin,
+    axum::extract::Query(q): axum::extract::Query<ClientQuery>,
+) -> Result<StatusCode, crate::error::ApiError> {
+    if !kh.unblock_agent_client(&q.client_id).await? {
+        return Err(OAuthError::new(ErrorCode::NotFound, "this agent is not blocked").into());
+    }
+    kh.audit(
+        &admin.actor(),
+        "agents.client_unblocked",
+        Some(&q.client_id),
+        json!({}),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

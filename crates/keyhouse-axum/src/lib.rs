@@ -225,6 +225,12 @@ impl Keyhouse {
                 axum::routing::delete(agents::unblock),
             )
             .route(
+                "/api/admin/agents/blocked-clients",
+                get(agents::list_blocked_clients)
+                    .post(agents::block_client)
+                    .delete(agents::unblock_client),
+            )
+            .route(
                 "/api/admin/agents/settings",
                 get(agent_settings::get_settings),
             )

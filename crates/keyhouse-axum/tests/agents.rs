@@ -1756,3 +1756,54 @@ async fn logos_come_through_keyhouse_and_only_as_real_raster_images() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn blocking_one_agent_revokes_it_and_leaves_its_neighbours_alone() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let id = docs.url("agent.test", "/client.json");
+    let neighbour = docs.url("agent.test", "/nocache.json");
+    let resource = mcp(&s);
+    let mut access = Vec::new();
+    for client_id in [&id, &neighbour] {
+        let mut p = cimd_params(client_id);
+        p.push(("resource", &resource));
+        let q = s.code_for(&b, &p).await;
+        let t = ok_json(
+            s.token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", "https://agent.test/callback"),
+                ("client_id", client_id),
+                ("code_verifier", VERIFIER),
+                ("resource", &resource),
+            ])
+            .await,
+        )
+        .await;
+        access.push(t["access_token"].as_str().unwrap().to_owned());
+    }
+    assert!(s.kh.block_agent_client(&id).await.unwrap());
+    // The blocked agent's token stops at once, and it cannot start again;
+    // its neighbour on the same domain is untouched.
+    assert_eq!(
+        bearer_get(&s, "/test/mcp/read", &access[0]).await.status(),
+        401
+    );
+    assert_eq!(start_status(&s, &b, &id).await.0, 400);
+    assert_eq!(
+        bearer_get(&s, "/test/mcp/read", &access[1]).await.status(),
+        200
+    );
+    assert_eq!(start_status(&s, &b, &neighbour).await.0, 200);
+    assert_eq!(s.kh.blocked_agent_clients().await.unwrap(), [id.clone()]);
+    assert!(s.kh.blocked_agent_domains().await.unwrap().is_empty());
+    // Only metadata-document agents are blocked this way.
+    let c = s.client(ClientType::ThirdParty).await;
+    assert!(s.kh.block_agent_client(&c.client.id).await.is_err());
+    assert!(s.kh.unblock_agent_client(&id).await.unwrap());
+    assert_eq!(start_status(&s, &b, &id).await.0, 200);
+}

@@ -273,6 +273,17 @@ pub struct AgentSettings {
     pub registration: String,
     /// Hosts blocked at run time.
     pub blocked_domains: Vec<String>,
+    /// Agents blocked one by one (their client id URLs).
+    #[serde(default)]
+    pub blocked_clients: Vec<String>,
+}
+
+/// `POST /api/admin/agents/blocked-clients`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlockClientRequest {
+    /// The agent's client id: its metadata document URL.
+    pub client_id: String,
 }
 
 /// The answer to a policy change.

@@ -4,9 +4,9 @@
 
 use keyhouse_idp_component::{ApiClient, ApiError};
 use keyhouse_types::admin::{
-    AdminClient, AgentSettings, AuditEvent, BlockDomainRequest, BlockDomainResponse,
-    CreatedClientResponse, MetadataPolicy, NewClientRequest, Page, PolicyChange, ResourceRequest,
-    ResourceView, RotationStarted, UpdateClientRequest,
+    AdminClient, AgentSettings, AuditEvent, BlockClientRequest, BlockDomainRequest,
+    BlockDomainResponse, CreatedClientResponse, MetadataPolicy, NewClientRequest, Page,
+    PolicyChange, ResourceRequest, ResourceView, RotationStarted, UpdateClientRequest,
 };
 use serde::Deserialize;
 
@@ -62,6 +62,32 @@ pub async fn block_domain(domain: &str) -> Result<BlockDomainResponse, ApiError>
 pub async fn unblock_domain(domain: &str) -> Result<(), ApiError> {
     api()
         .delete(&format!("{BLOCKED}/{}", encode_component(domain)))
+        .await
+}
+
+const BLOCKED_CLIENTS: &str = "/api/admin/agents/blocked-clients";
+
+/// `GET /api/admin/agents/blocked-clients`: agents blocked one by one.
+pub async fn blocked_clients() -> Result<Vec<String>, ApiError> {
+    api().get_json(BLOCKED_CLIENTS).await
+}
+
+/// `POST /api/admin/agents/blocked-clients`: deletes the agent (revoking
+/// its grants and tokens) and refuses its document from then on.
+pub async fn block_client(client_id: &str) -> Result<(), ApiError> {
+    let req = BlockClientRequest {
+        client_id: client_id.to_owned(),
+    };
+    api().post_empty(BLOCKED_CLIENTS, &req).await
+}
+
+/// `DELETE /api/admin/agents/blocked-clients?client_id=…`.
+pub async fn unblock_client(client_id: &str) -> Result<(), ApiError> {
+    api()
+        .delete(&format!(
+            "{BLOCKED_CLIENTS}?client_id={}",
+            encode_component(client_id)
+        ))
         .await
 }
 

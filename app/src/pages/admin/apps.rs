@@ -261,6 +261,7 @@ fn BlockedDomains(
 ) -> impl IntoView {
     let session = use_session();
     let domains = RwSignal::new(Vec::<String>::new());
+    let clients = RwSignal::new(Vec::<String>::new());
     let draft = RwSignal::new(String::new());
     let pending = RwSignal::new(false);
     let message = RwSignal::new(None::<(bool, String)>);
@@ -274,7 +275,22 @@ fn BlockedDomains(
             Ok(list) => domains.set(list),
             Err(e) => fail(e),
         }
+        match api::blocked_clients().await {
+            Ok(list) => clients.set(list),
+            Err(e) => fail(e),
+        }
     });
+    let unblock_client = move |id: String| {
+        spawn_local(async move {
+            match api::unblock_client(&id).await {
+                Ok(()) => {
+                    clients.update(|c| c.retain(|x| *x != id));
+                    message.set(Some((true, format!("{id} may connect again."))));
+                }
+                Err(e) => fail(e),
+            }
+        });
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let domain = draft.get_untracked().trim().to_owned();
@@ -367,6 +383,25 @@ fn BlockedDomains(
                         </ul>
                     }.into_any()
                 }
+            }}
+            {move || {
+                let list = clients.get();
+                (!list.is_empty()).then(|| view! {
+                    <h3 class="kh-subtitle">"Agents blocked one by one"</h3>
+                    <ul class="kh-blocked-list">
+                        {list.into_iter().map(|id| {
+                            let label = format!("Unblock {id}");
+                            let target = id.clone();
+                            view! {
+                                <li data-testid="admin-blocked-client">
+                                    <code>{id}</code>
+                                    <button type="button" class="kh-button kh-button--secondary kh-button--small"
+                                        aria-label=label on:click=move |_| unblock_client(target.clone())>"Unblock"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                })
             }}
         </section>
     }

@@ -35,6 +35,8 @@ fn action_words(action: &str) -> &'static str {
         "consent.revoked" => "Access revoked by a user",
         "agents.domain_blocked" => "Agent domain blocked",
         "agents.domain_unblocked" => "Agent domain unblocked",
+        "agents.client_blocked" => "Agent blocked",
+        "agents.client_unblocked" => "Agent unblocked",
         "agents.policy_changed" => "Agent policy changed",
         "agents.policy_reset" => "Agent policy reset to the configuration",
         "resource.registered" => "Resource registered",

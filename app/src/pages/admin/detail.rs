@@ -399,6 +399,9 @@ fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let name = move || client.with(|c| c.name.clone());
+    // An agent identified by its metadata document would come back on its
+    // next authorization: it is blocked instead of deleted.
+    let agent = move || client.with(|c| c.origin == "cimd");
     let delete = move |_| {
         if pending.get_untracked() {
             return;
@@ -406,9 +409,15 @@ fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
         pending.set(true);
         error.set(None);
         let id = client.with_untracked(|c| c.client_id.clone());
+        let block = client.with_untracked(|c| c.origin == "cimd");
         let navigate = navigate.clone();
         spawn_local(async move {
-            match api::delete_client(&id).await {
+            let done = if block {
+                api::block_client(&id).await
+            } else {
+                api::delete_client(&id).await
+            };
+            match done {
                 Ok(()) => navigate("/admin", Default::default()),
                 Err(e) => {
                     note_signed_out(session, &e);
@@ -420,20 +429,34 @@ fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
     };
     view! {
         <section class="kh-card kh-danger" aria-labelledby="danger-title">
-            <h2 id="danger-title" class="kh-section-title">"Delete the app"</h2>
-            <p class="kh-muted">"Every token issued to it stops working at once, and users' grants to it are removed."</p>
+            <h2 id="danger-title" class="kh-section-title">
+                {move || if agent() { "Block this agent" } else { "Delete the app" }}
+            </h2>
+            <p class="kh-muted">
+                "Every token issued to it stops working at once, and users' grants to it are removed."
+                {move || agent().then_some(" Its metadata document is refused from then on; you can unblock it on the Connected Apps page.")}
+            </p>
             <ErrorNote error testid="app-delete-error"/>
             {move || if confirming.get() {
                 view! {
                     <div class="kh-confirm" role="group" aria-labelledby="delete-confirm-text">
                         <p id="delete-confirm-text">
-                            <strong>{move || format!("Delete “{}” for good?", name())}</strong>
-                            " This can't be undone."
+                            <strong>{move || if agent() {
+                                format!("Block “{}”?", name())
+                            } else {
+                                format!("Delete “{}” for good?", name())
+                            }}</strong>
+                            {move || if agent() { " Its users will have to connect it again once it is unblocked." } else { " This can't be undone." }}
                         </p>
                         <div class="kh-actions kh-actions--start">
                             <button type="button" class="kh-button kh-button--danger" data-testid="app-delete-confirm"
                                 disabled=move || pending.get() on:click=delete.clone()>
-                                {move || if pending.get() { "Deleting…" } else { "Yes, delete it" }}
+                                {move || match (pending.get(), agent()) {
+                                    (true, true) => "Blocking…",
+                                    (true, false) => "Deleting…",
+                                    (false, true) => "Yes, block it",
+                                    (false, false) => "Yes, delete it",
+                                }}
                             </button>
                             <button type="button" class="kh-button kh-button--secondary" data-testid="app-delete-cancel"
                                 disabled=move || pending.get() on:click=move |_| confirming.set(false)>
@@ -447,7 +470,7 @@ fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
                     <div class="kh-actions kh-actions--start">
                         <button type="button" class="kh-button kh-button--ghost kh-button--outline" data-testid="app-delete"
                             on:click=move |_| confirming.set(true)>
-                            "Delete app…"
+                            {move || if agent() { "Block agent…" } else { "Delete app…" }}
                         </button>
                     </div>
                 }.into_any()

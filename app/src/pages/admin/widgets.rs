@@ -224,17 +224,6 @@ pub fn party_label(t: ClientType) -> &'static str {
     }
 }
 
-/// Up to two initials, for an app without a logo.
-pub fn initials(name: &str) -> String {
-    let s: String = name
-        .split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .flat_map(char::to_uppercase)
-        .collect();
-    if s.is_empty() { "?".to_owned() } else { s }
-}
-
 /// Percent-encodes one path segment or query value (everything but RFC 3986
 /// unreserved characters).
 pub fn encode_segment(s: &str) -> String {

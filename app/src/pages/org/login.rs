@@ -13,6 +13,7 @@ use leptos_router::hooks::use_navigate;
 use super::api::sentence;
 use crate::pages::Bundle;
 use crate::pages::auth::{ErrorNote, after_sign_in, return_target};
+use keyhouse_idp_component::consent::initials;
 
 /// Where the organization pages start.
 const ORG_HOME: &str = "/org";
@@ -35,14 +36,6 @@ fn login_message(e: &ApiError) -> String {
             .unwrap_or_else(|| "Check the form and try again.".into()),
         _ => "Something went wrong. Try again in a moment.".into(),
     }
-}
-
-fn initials(name: &str) -> String {
-    name.split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .flat_map(char::to_uppercase)
-        .collect()
 }
 
 /// The organizations to choose from, with the proof of the password check.

@@ -20,7 +20,7 @@ pub use settings::OrgSettingsPage;
 use keyhouse_idp_component::{MemberStatus, use_member};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::hooks::use_navigate;
 
 use super::Spinner;
 
@@ -32,18 +32,10 @@ pub(crate) const LOGIN_PATH: &str = "/org/login";
 #[component]
 fn RequireMember(children: ChildrenFn) -> impl IntoView {
     let member = use_member();
-    let location = use_location();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if member.status() == MemberStatus::SignedOut {
-            let search = location.search.get_untracked();
-            let sep = if search.is_empty() || search.starts_with('?') {
-                ""
-            } else {
-                "?"
-            };
-            let here = format!("{}{sep}{search}", location.pathname.get_untracked());
-            let url = keyhouse_idp_component::params::login_url(LOGIN_PATH, &here);
+            let url = keyhouse_idp_component::params::login_url(LOGIN_PATH, &super::here());
             navigate(&url, Default::default());
         }
     });
