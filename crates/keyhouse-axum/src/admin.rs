@@ -185,7 +185,7 @@ impl Keyhouse {
         req: UpdateClientRequest,
         actor: &str,
     ) -> Result<Client, OAuthError> {
-        let mut c = (*find(self, id).await?).clone();
+        let mut c = (*find_editable(self, id).await?).clone();
         let mut changed = Vec::new();
         if let Some(n) = req.name {
             c.name = n.trim().to_owned();
@@ -309,6 +309,19 @@ async fn find(kh: &Keyhouse, id: &str) -> Result<std::sync::Arc<Client>, OAuthEr
     kh.client(id)
         .await?
         .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "no such client"))
+}
+
+/// A client the operator may change: not one its metadata document
+/// describes (the document is the source of truth, and has no secret).
+async fn find_editable(kh: &Keyhouse, id: &str) -> Result<std::sync::Arc<Client>, OAuthError> {
+    let c = find(kh, id).await?;
+    if c.origin == keyhouse_core::client::ClientOrigin::MetadataDocument {
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "this agent is described by its metadata document: change it there, or block it",
+        ));
+    }
+    Ok(c)
 }
 
 /// `GET /api/admin/clients`: newest first.
@@ -450,7 +463,7 @@ impl Keyhouse {
         client_id: &str,
         actor: &str,
     ) -> Result<String, OAuthError> {
-        let c = find(self, client_id).await?;
+        let c = find_editable(self, client_id).await?;
         let (new_secret, secret_id) = {
             let mut rng = rand::rng();
             (

@@ -1786,6 +1786,14 @@ async fn blocking_one_agent_revokes_it_and_leaves_its_neighbours_alone() {
         .await;
         access.push(t["access_token"].as_str().unwrap().to_owned());
     }
+    // Its document describes it: the operator blocks it, never edits it.
+    let edit = keyhouse_types::admin::UpdateClientRequest {
+        redirect_uris: Some(vec!["https://evil.example/cb".to_owned()]),
+        ..Default::default()
+    };
+    let e = s.kh.update_client(&id, edit, "test").await.unwrap_err();
+    assert_eq!(e.code.as_str(), "conflict");
+    assert!(s.kh.start_secret_rotation(&id, "test").await.is_err());
     assert!(s.kh.block_agent_client(&id).await.unwrap());
     // The blocked agent's token stops at once, and it cannot start again;
     // its neighbour on the same domain is untouched.

@@ -95,15 +95,25 @@ fn refresh_words(policy: &str) -> &'static str {
 fn AppEditor(initial: AdminClient) -> impl IntoView {
     let client = RwSignal::new(initial.clone());
     let id = StoredValue::new(initial.client_id.clone());
-    let confidential = !initial.client_type.is_public();
+    // An agent's metadata document describes it: nothing to edit, no secret.
+    let described = initial.origin == "cimd";
+    let confidential = !initial.client_type.is_public() && !described;
     // The secret shown once after starting a rotation (also in the GPT panel).
     let new_secret = RwSignal::new(None::<String>);
     let on_added = Callback::new(move |c: AdminClient| client.set(c));
     view! {
         <AdminHeader title=Signal::derive(move || client.with(|c| c.name.clone()))
-            intro="Change what users see, where they may be sent back, and the app's secret."/>
+            intro=if described {
+                "An agent that describes itself in its metadata document: see what it says, and block it if you must."
+            } else {
+                "Change what users see, where they may be sent back, and the app's secret."
+            }/>
         <Overview client/>
-        <Settings client/>
+        {if described {
+            view! { <Described client=initial.clone()/> }.into_any()
+        } else {
+            view! { <Settings client/> }.into_any()
+        }}
         {confidential.then(|| view! {
             <SecretRotation client new_secret/>
             <GptPanel client_id=id.get_value() secret=new_secret on_added/>
@@ -148,6 +158,33 @@ fn Overview(client: RwSignal<AdminClient>) -> impl IntoView {
                     <dt>"Extra claims"</dt>
                     <dd><code class="kh-break" data-testid="app-claims-template">{t}</code></dd>
                 })}
+            </dl>
+        </section>
+    }
+}
+
+/// What an agent's metadata document says about it, read-only.
+#[component]
+fn Described(client: AdminClient) -> impl IntoView {
+    let domain = client.verified_domain.clone().unwrap_or_default();
+    view! {
+        <section class="kh-card" aria-labelledby="described-title" data-testid="app-described">
+            <h2 id="described-title" class="kh-section-title">"What the agent says about itself"</h2>
+            <p class="kh-muted">
+                "These come from the metadata document " <strong>{domain}</strong>
+                " publishes at its client ID, read again as its caching headers allow. They are changed there, not here."
+            </p>
+            <dl class="kh-details">
+                <dt>"Name"</dt>
+                <dd>{client.name.clone()}</dd>
+                <dt>"Home page"</dt>
+                <dd class="kh-mono">{if client.description.is_empty() { "—".to_owned() } else { client.description.clone() }}</dd>
+                <dt>"Redirect URIs"</dt>
+                <dd>
+                    <ul class="kh-plain-list kh-mono">
+                        {client.redirect_uris.iter().map(|u| view! { <li>{u.clone()}</li> }).collect_view()}
+                    </ul>
+                </dd>
             </dl>
         </section>
     }
