@@ -307,6 +307,11 @@ async fn operators_manage_connected_apps_and_others_cannot() {
         "/api/admin/clients/{id}",
         "/api/admin/clients/{id}/secrets/rotate",
         "/api/admin/audit",
+        "/api/admin/agents/blocked-domains",
+        "/api/admin/agents/blocked-clients",
+        "/api/admin/agents/settings",
+        "/api/admin/agents/policy",
+        "/api/admin/resources",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
@@ -470,13 +475,7 @@ async fn a_user_sees_and_revokes_what_they_connected() {
     .await;
     assert_eq!(start["consent_required"], true);
     // The audit log has the grant and the revocation.
-    let ops_key = env.ok(&["admin-keys", "create", "--name", "t"]);
-    let key = ops_key
-        .lines()
-        .find_map(|l| l.strip_prefix("key: "))
-        .expect("key")
-        .trim()
-        .to_owned();
+    let key = env.admin_key("t");
     let (_, audit) = call(
         reqwest::Client::new()
             .get(format!("{base}/api/admin/audit"))
@@ -508,13 +507,7 @@ async fn custom_audience_and_claims_template_shape_the_access_token() {
         "--name",
         "Ann",
     ]);
-    let key_out = env.ok(&["admin-keys", "create", "--name", "t"]);
-    let key = key_out
-        .lines()
-        .find_map(|l| l.strip_prefix("key: "))
-        .expect("key")
-        .trim()
-        .to_owned();
+    let key = env.admin_key("t");
     let (_server, base) = env.serve().await;
     let admin = |req: reqwest::RequestBuilder| call(req.bearer_auth(&key));
     let url = format!("{base}/api/admin/clients");

@@ -19,13 +19,7 @@ async fn call(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
 #[tokio::test]
 async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() {
     let env = common::env().await;
-    let key_out = env.ok(&["admin-keys", "create", "--name", "ci"]);
-    let key = key_out
-        .lines()
-        .find_map(|l| l.strip_prefix("key: "))
-        .expect("key line")
-        .trim()
-        .to_owned();
+    let key = env.admin_key("ci");
     let (_server, base) = env.serve().await;
     let http = reqwest::Client::new();
     let admin = |req: reqwest::RequestBuilder| call(req.bearer_auth(&key));
@@ -69,14 +63,7 @@ async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() 
     env.ok(&["agents", "policy", "--metadata-documents", "off"]);
     // The server reads it again within two seconds.
     tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
-    let meta: Value = http
-        .get(format!("{base}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = common::get_json(format!("{base}/.well-known/oauth-authorization-server")).await;
     assert_eq!(meta["client_id_metadata_document_supported"], false);
     let (_, reset) = admin(http.delete(format!("{base}/api/admin/agents/policy"))).await;
     assert_eq!(reset["settings"]["policy_source"], "configuration");
@@ -94,14 +81,7 @@ async fn operators_set_the_agent_policy_and_resources_by_api_and_command_line() 
     .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["source"], "admin");
-    let prm: Value = http
-        .get(format!("{base}/.well-known/oauth-protected-resource/files"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prm = common::get_json(format!("{base}/.well-known/oauth-protected-resource/files")).await;
     assert_eq!(prm["resource"], json!(files));
     let (status, err) = admin(
         http.put(format!("{base}/api/admin/resources"))

@@ -1217,6 +1217,27 @@ async fn operator_policy_can_allow_only_some_domains_and_deny_others() {
     assert_eq!(docs.connections.load(Ordering::SeqCst), 1);
 }
 
+/// The tokens a public metadata-document agent `id` gets for the MCP server
+/// after the signed-in browser `b` consents.
+async fn mcp_tokens(s: &TestServer, b: &reqwest::Client, id: &str) -> Value {
+    let resource = mcp(s);
+    let mut p = cimd_params(id);
+    p.push(("resource", &resource));
+    let q = s.code_for(b, &p).await;
+    ok_json(
+        s.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://agent.test/callback"),
+            ("client_id", id),
+            ("code_verifier", VERIFIER),
+            ("resource", &resource),
+        ])
+        .await,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn blocking_a_domain_revokes_its_agents_at_once_and_refuses_them_after() {
     let docs = DocServer::start().await;
@@ -1225,22 +1246,7 @@ async fn blocking_a_domain_revokes_its_agents_at_once_and_refuses_them_after() {
     s.user("ada@example.test").await;
     let b = s.signed_in("ada@example.test").await;
     let id = docs.url("agent.test", "/client.json");
-    let resource = mcp(&s);
-    let mut p = cimd_params(&id);
-    p.push(("resource", &resource));
-    let q = s.code_for(&b, &p).await;
-    let t = ok_json(
-        s.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &q["code"]),
-            ("redirect_uri", "https://agent.test/callback"),
-            ("client_id", &id),
-            ("code_verifier", VERIFIER),
-            ("resource", &mcp(&s)),
-        ])
-        .await,
-    )
-    .await;
+    let t = mcp_tokens(&s, &b, &id).await;
     let access = t["access_token"].as_str().unwrap();
     assert_eq!(bearer_get(&s, "/test/mcp/read", access).await.status(), 200);
     assert_eq!(s.kh.block_agent_domain("Agent.Test").await.unwrap(), 1);
@@ -1537,22 +1543,7 @@ async fn a_policy_change_revokes_agents_it_no_longer_accepts_and_a_reset_restore
     s.user("ada@example.test").await;
     let b = s.signed_in("ada@example.test").await;
     let id = docs.url("agent.test", "/client.json");
-    let resource = mcp(&s);
-    let mut p = cimd_params(&id);
-    p.push(("resource", &resource));
-    let q = s.code_for(&b, &p).await;
-    let t = ok_json(
-        s.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &q["code"]),
-            ("redirect_uri", "https://agent.test/callback"),
-            ("client_id", &id),
-            ("code_verifier", VERIFIER),
-            ("resource", &resource),
-        ])
-        .await,
-    )
-    .await;
+    let t = mcp_tokens(&s, &b, &id).await;
     let access = t["access_token"].as_str().unwrap();
     assert_eq!(bearer_get(&s, "/test/mcp/read", access).await.status(), 200);
 
@@ -1766,24 +1757,9 @@ async fn blocking_one_agent_revokes_it_and_leaves_its_neighbours_alone() {
     let b = s.signed_in("ada@example.test").await;
     let id = docs.url("agent.test", "/client.json");
     let neighbour = docs.url("agent.test", "/nocache.json");
-    let resource = mcp(&s);
     let mut access = Vec::new();
     for client_id in [&id, &neighbour] {
-        let mut p = cimd_params(client_id);
-        p.push(("resource", &resource));
-        let q = s.code_for(&b, &p).await;
-        let t = ok_json(
-            s.token(&[
-                ("grant_type", "authorization_code"),
-                ("code", &q["code"]),
-                ("redirect_uri", "https://agent.test/callback"),
-                ("client_id", client_id),
-                ("code_verifier", VERIFIER),
-                ("resource", &resource),
-            ])
-            .await,
-        )
-        .await;
+        let t = mcp_tokens(&s, &b, client_id).await;
         access.push(t["access_token"].as_str().unwrap().to_owned());
     }
     // Its document describes it: the operator blocks it, never edits it.
@@ -1807,7 +1783,10 @@ async fn blocking_one_agent_revokes_it_and_leaves_its_neighbours_alone() {
         200
     );
     assert_eq!(start_status(&s, &b, &neighbour).await.0, 200);
-    assert_eq!(s.kh.blocked_agent_clients().await.unwrap(), [id.clone()]);
+    assert_eq!(
+        s.kh.blocked_agent_clients().await.unwrap(),
+        vec![id.clone()]
+    );
     assert!(s.kh.blocked_agent_domains().await.unwrap().is_empty());
     // Only metadata-document agents are blocked this way.
     let c = s.client(ClientType::ThirdParty).await;

@@ -68,6 +68,16 @@ impl Env {
             .unwrap()
     }
 
+    /// Creates an admin API key with the CLI (`name`) and returns it.
+    pub fn admin_key(&self, name: &str) -> String {
+        self.ok(&["admin-keys", "create", "--name", name])
+            .lines()
+            .find_map(|l| l.strip_prefix("key: "))
+            .expect("key line")
+            .trim()
+            .to_owned()
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -255,4 +265,9 @@ pub async fn exchange(
         .unwrap();
     assert_eq!(res.status(), 200, "token exchange");
     res.json().await.unwrap()
+}
+
+/// `GET url` as JSON.
+pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
 }
