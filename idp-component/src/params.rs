@@ -28,11 +28,6 @@ pub fn parse_query(query: &str) -> AuthorizeParams {
     params
 }
 
-/// Whether the request asks for no UI (`prompt=none`, OIDC Core §3.1.2.1).
-pub fn prompt_none(params: &AuthorizeParams) -> bool {
-    matches!(params.get("prompt"), Some(ParamValue::One(p)) if p.split(' ').any(|v| v == "none"))
-}
-
 /// `login_path?returnTo=<path_and_query>`, percent-encoded.
 pub fn login_url(login_path: &str, path_and_query: &str) -> String {
     let encoded: String = form_urlencoded::byte_serialize(path_and_query.as_bytes()).collect();
@@ -64,14 +59,6 @@ mod tests {
         assert!(p.contains_key("bad"));
         assert_eq!(p.get("state"), Some(&ParamValue::One("✓".into())));
         assert!(parse_query("").is_empty());
-    }
-
-    #[test]
-    fn prompt() {
-        assert!(prompt_none(&parse_query("prompt=none")));
-        assert!(prompt_none(&parse_query("prompt=login%20none")));
-        assert!(!prompt_none(&parse_query("prompt=login")));
-        assert!(!prompt_none(&parse_query("prompt=none&prompt=none")));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Operator actions shared by the CLI, tests and (later) the admin API:
-//! creating and deleting clients and users, rotating keys.
+//! Operator actions shared by the CLI, the admin API and tests: creating
+//! and deleting clients and users, rotating keys.
 
 use keyhouse_core::client::{self, Client, GrantType, RefreshPolicy};
 use keyhouse_core::rbac::{self, Policy};

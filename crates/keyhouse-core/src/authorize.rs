@@ -12,7 +12,7 @@ use url::Url;
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::resource::{self, ProtectedResource};
-use crate::scope::{OFFLINE_ACCESS, ScopeCatalog, ScopeSet};
+use crate::scope::{ScopeCatalog, ScopeSet};
 use crate::{pkce, redirect_uri};
 
 /// Longest `state` or `nonce` accepted.
@@ -394,11 +394,6 @@ pub fn check_resource(
         .cloned()
         .map(Some)
         .ok_or_else(refused)
-}
-
-/// Whether the request wants a refresh token through `offline_access`.
-pub fn wants_offline(scopes: &ScopeSet) -> bool {
-    scopes.contains(OFFLINE_ACCESS)
 }
 
 #[cfg(test)]

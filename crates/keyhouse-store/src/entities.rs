@@ -9,7 +9,7 @@ macro_rules! relation_free {
     };
 }
 
-/// End users (consumer side). B2B members get their own table later; both
+/// End users (consumer side). Organization members are in `members`; both
 /// are "subjects" to sessions, grants and tokens, which store `subject_id`.
 pub mod user {
     use sea_orm::entity::prelude::*;
