@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::Keyhouse;
 use crate::admin::Admin;
-use crate::agents::normalize_domain;
+use crate::agents::{normalize_domain, split_blocked};
 use crate::config::RegistrationPolicy;
 use crate::error::{ApiError, store_error};
 
@@ -39,7 +39,9 @@ pub(crate) struct Runtime {
     /// Whether it came from the admin API (else from the configuration).
     pub(crate) from_admin: bool,
     /// Hosts blocked at run time.
-    pub(crate) blocked: Vec<String>,
+    pub(crate) blocked_domains: Vec<String>,
+    /// Agents blocked one by one (their client ids).
+    pub(crate) blocked_clients: Vec<String>,
     /// Every resource: the application's, then the registered ones.
     pub(crate) resources: Arc<Vec<ProtectedResource>>,
 }
@@ -48,15 +50,14 @@ impl Runtime {
     /// Whether `host` is blocked (a blocked domain covers its subdomains).
     pub(crate) fn blocks(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        self.blocked
+        self.blocked_domains
             .iter()
-            .filter(|d| !d.contains("://"))
             .any(|d| host == *d || host.ends_with(&format!(".{d}")))
     }
 
     /// Whether the agent `client_id` is blocked on its own.
     pub(crate) fn blocks_client(&self, client_id: &str) -> bool {
-        self.blocked.iter().any(|d| d == client_id)
+        self.blocked_clients.iter().any(|d| d == client_id)
     }
 }
 
@@ -94,10 +95,13 @@ impl Keyhouse {
                 resources.push(r);
             }
         }
+        let (blocked_domains, blocked_clients) =
+            split_blocked(store.blocked_domains().await.map_err(store_error)?);
         let runtime = Arc::new(Runtime {
             policy,
             from_admin,
-            blocked: store.blocked_domains().await.map_err(store_error)?,
+            blocked_domains,
+            blocked_clients,
             resources: Arc::new(resources),
         });
         if let Ok(mut r) = self.0.agents.runtime.lock() {
@@ -144,18 +148,8 @@ impl Keyhouse {
                 RegistrationPolicy::InitialAccessToken(_) => "initial_access_token",
             }
             .to_owned(),
-            blocked_domains: r
-                .blocked
-                .iter()
-                .filter(|d| !d.contains("://"))
-                .cloned()
-                .collect(),
-            blocked_clients: r
-                .blocked
-                .iter()
-                .filter(|d| d.contains("://"))
-                .cloned()
-                .collect(),
+            blocked_domains: r.blocked_domains.clone(),
+            blocked_clients: r.blocked_clients.clone(),
         })
     }
 

@@ -203,7 +203,7 @@ impl Keyhouse {
     /// The blocked hosts.
     pub async fn blocked_agent_domains(&self) -> Result<Vec<String>, OAuthError> {
         let all = self.store().blocked_domains().await.map_err(store_error)?;
-        Ok(all.into_iter().filter(|d| !d.contains("://")).collect())
+        Ok(split_blocked(all).0)
     }
 
     /// Blocks one metadata-document agent by its client id (the URL), not
@@ -230,14 +230,17 @@ impl Keyhouse {
         Ok(removed)
     }
 
-    /// Lets a blocked agent in again; whether it was blocked.
+    /// Lets a blocked agent in again; whether it was blocked. Only a client
+    /// id is unblocked here: a domain (which shares the table) is not.
     pub async fn unblock_agent_client(&self, client_id: &str) -> Result<bool, OAuthError> {
+        if !is_blocked_client(client_id) {
+            return Ok(false);
+        }
         let was = self
             .store()
             .unblock_domain(client_id)
             .await
-            .map_err(store_error)?
-            && client_id.contains("://");
+            .map_err(store_error)?;
         self.forget_runtime();
         Ok(was)
     }
@@ -245,7 +248,7 @@ impl Keyhouse {
     /// The agents blocked one by one (their client ids).
     pub async fn blocked_agent_clients(&self) -> Result<Vec<String>, OAuthError> {
         let all = self.store().blocked_domains().await.map_err(store_error)?;
-        Ok(all.into_iter().filter(|d| d.contains("://")).collect())
+        Ok(split_blocked(all).1)
     }
 
     /// The guarded fetcher (docs/threat-model.md rows 62–64).
@@ -342,6 +345,17 @@ impl Keyhouse {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// Whether an entry of the block table is one agent's client id (a URL)
+/// rather than a domain.
+fn is_blocked_client(entry: &str) -> bool {
+    entry.contains("://")
+}
+
+/// The block table's entries: the domains, then the agents' client ids.
+pub(crate) fn split_blocked(all: Vec<String>) -> (Vec<String>, Vec<String>) {
+    all.into_iter().partition(|e| !is_blocked_client(e))
 }
 
 /// A host name as blocked: lower case, letters, digits, dots and dashes.

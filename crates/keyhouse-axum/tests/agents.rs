@@ -1791,6 +1791,10 @@ async fn blocking_one_agent_revokes_it_and_leaves_its_neighbours_alone() {
     // Only metadata-document agents are blocked this way.
     let c = s.client(ClientType::ThirdParty).await;
     assert!(s.kh.block_agent_client(&c.client.id).await.is_err());
+    // Unblocking an agent never lifts a domain block (they share a table).
+    s.kh.block_agent_domain("other.test").await.unwrap();
+    assert!(!s.kh.unblock_agent_client("other.test").await.unwrap());
+    assert_eq!(s.kh.blocked_agent_domains().await.unwrap(), ["other.test"]);
     assert!(s.kh.unblock_agent_client(&id).await.unwrap());
     assert_eq!(start_status(&s, &b, &id).await.0, 200);
 }
