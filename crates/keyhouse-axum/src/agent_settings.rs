@@ -126,9 +126,14 @@ impl Keyhouse {
     /// Every audience a token may be issued for: the default audience and
     /// each resource.
     pub(crate) async fn allowed_resources(&self) -> Result<Vec<String>, OAuthError> {
+        Ok(self.audiences(&self.resources().await?))
+    }
+
+    /// The default audience and the URI of each of `resources`.
+    pub(crate) fn audiences(&self, resources: &[ProtectedResource]) -> Vec<String> {
         let mut all = vec![self.config().default_audience.clone()];
-        all.extend(self.resources().await?.iter().map(|r| r.uri.clone()));
-        Ok(all)
+        all.extend(resources.iter().map(|r| r.uri.clone()));
+        all
     }
 
     /// What governs agents now.
@@ -251,14 +256,7 @@ impl Keyhouse {
     fn checked_resource(&self, req: &ResourceRequest) -> Result<ProtectedResource, OAuthError> {
         let bad = |why: &str| OAuthError::invalid_request(why.to_owned());
         let uri = canonical_uri(req.uri.trim())?;
-        let parsed = url::Url::parse(&uri).map_err(|_| bad("the URI is not absolute"))?;
-        let loopback = match parsed.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if parsed.scheme() != "https" && !loopback {
+        if !uri.starts_with("https://") && !keyhouse_core::redirect_uri::is_loopback(&uri) {
             return Err(bad("a resource URI must use https (http only on loopback)"));
         }
         let c = self.config();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -275,17 +275,18 @@ impl Keyhouse {
                 "the application's metadata document could not be used: {e}"
             ))
         })?;
-        let mut client = metadata_document::client_from_document(&url, &fetched.body, self.now())
-            .map_err(|e| {
+        let (mut client, keys) = metadata_document::client_and_keys_from_document(
+            &url,
+            &fetched.body,
+            self.now(),
+        )
+        .map_err(|e| {
             tracing::warn!(client_id = %url, error = %e, "client metadata document invalid");
             refused(format!(
                 "the application's metadata document is not acceptable: {}",
                 e.description.unwrap_or_default()
             ))
         })?;
-        // Read again only to learn where the keys are; the document passed
-        // every check above.
-        let keys = metadata_document::document_keys(&fetched.body).unwrap_or(None);
         client.refresh_grace = policy.refresh_grace;
         if let Some(scope) = fetched.body.get("scope").and_then(Value::as_str) {
             client.default_scopes = self.known_scopes(scope);
@@ -309,11 +310,7 @@ impl Keyhouse {
                 ));
             }
         }
-        let (min, max) = policy.metadata_ttl;
-        let ttl = fetched
-            .max_age
-            .map_or(min, |s| i64::try_from(s).unwrap_or(max))
-            .clamp(min, max);
+        let ttl = policy.cache_lifetime(fetched.max_age);
         let document = Arc::new(Document {
             client: Arc::new(client),
             keys,
@@ -324,13 +321,10 @@ impl Keyhouse {
             }
             docs.insert(
                 document.client.id.clone(),
-                (
-                    document.clone(),
-                    Instant::now() + Duration::from_secs(ttl.unsigned_abs()),
-                ),
+                (document.clone(), Instant::now() + ttl),
             );
         }
-        tracing::info!(client_id = %document.client.id, ttl, "client metadata document fetched");
+        tracing::info!(client_id = %document.client.id, ttl = ttl.as_secs(), "client metadata document fetched");
         self.prefetch_logo(&document.client);
         Ok(document)
     }

@@ -117,8 +117,8 @@ async fn check(
         .with_debug(format!("unknown client_id {client_id}"))
     })?;
     let redirect = authorize::verify_client_redirect(&raw, &client)?;
-    let resources = kh.allowed_resources().await?;
     let protected = kh.resources().await?;
+    let resources = kh.audiences(&protected);
     let policy = AuthorizePolicy {
         catalog: &kh.config().scopes,
         resources: &resources,

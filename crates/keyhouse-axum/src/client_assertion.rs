@@ -173,11 +173,7 @@ impl Keyhouse {
             failed(format!("jwks_uri {uri}: {e}"))
         })?;
         check_jwks(&fetched.body).map_err(|e| failed(format!("jwks_uri {uri}: {e}")))?;
-        let (min, max) = self.config().agents.metadata_ttl;
-        let ttl = fetched
-            .max_age
-            .map_or(min, |s| i64::try_from(s).unwrap_or(max))
-            .clamp(min, max);
+        let ttl = self.config().agents.cache_lifetime(fetched.max_age);
         let set = Arc::new(fetched.body);
         if let Ok(mut m) = self.0.agents.key_sets.lock() {
             if m.len() > 10_000 {
@@ -185,11 +181,7 @@ impl Keyhouse {
             }
             m.insert(
                 uri.as_str().to_owned(),
-                (
-                    set.clone(),
-                    Instant::now(),
-                    Instant::now() + Duration::from_secs(ttl.unsigned_abs()),
-                ),
+                (set.clone(), Instant::now(), Instant::now() + ttl),
             );
         }
         parse_set(&set)

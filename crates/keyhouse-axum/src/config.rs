@@ -226,6 +226,17 @@ impl AgentPolicy {
         self.metadata_policy().host_allowed(host)
     }
 
+    /// How long to keep something fetched (a document, a key set, a logo)
+    /// whose host said `max_age` seconds: within `metadata_ttl`, the minimum
+    /// when it said nothing.
+    pub fn cache_lifetime(&self, max_age: Option<u64>) -> std::time::Duration {
+        let (min, max) = self.metadata_ttl;
+        let ttl = max_age
+            .map_or(min, |s| i64::try_from(s).unwrap_or(max))
+            .clamp(min, max);
+        std::time::Duration::from_secs(ttl.unsigned_abs())
+    }
+
     /// The switch and the domain lists, as the admin API shows them.
     pub fn metadata_policy(&self) -> keyhouse_types::admin::MetadataPolicy {
         keyhouse_types::admin::MetadataPolicy {

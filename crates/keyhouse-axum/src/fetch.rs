@@ -297,11 +297,7 @@ impl Fetcher {
             .get(url, "application/json", BODY_CAP, |t| {
                 t == "application/json" || t.ends_with("+json")
             })
-            .await
-            .map_err(|e| match e {
-                FetchError::NotImage => FetchError::ContentType,
-                e => e,
-            })?;
+            .await?;
         let body = serde_json::from_slice(&raw.body).map_err(|_| FetchError::Json)?;
         Ok(Fetched {
             body,

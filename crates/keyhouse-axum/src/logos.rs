@@ -102,12 +102,8 @@ impl Keyhouse {
         let fetched = fetcher.get_image(&url).await;
         let (logo, ttl) = match fetched {
             Ok(img) => {
-                let (min, max) = self.config().agents.metadata_ttl;
-                let ttl = img
-                    .max_age
-                    .map_or(min, |s| i64::try_from(s).unwrap_or(max))
-                    .clamp(min, max);
-                (Some(Arc::new(img)), Duration::from_secs(ttl.unsigned_abs()))
+                let ttl = self.config().agents.cache_lifetime(img.max_age);
+                (Some(Arc::new(img)), ttl)
             }
             Err(e) => {
                 tracing::info!(logo_uri = %uri, error = %e, "client logo refused");

@@ -282,6 +282,16 @@ pub fn check_jwks(set: &Value) -> Result<(), OAuthError> {
 /// confidential method is refused: a public document cannot vouch for a
 /// shared secret.
 pub fn client_from_document(url: &Url, doc: &Value, now: i64) -> Result<Client, OAuthError> {
+    client_and_keys_from_document(url, doc, now).map(|(client, _)| client)
+}
+
+/// [`client_from_document`], with where the client's keys are (for a
+/// `private_key_jwt` client), read in the same pass.
+pub fn client_and_keys_from_document(
+    url: &Url,
+    doc: &Value,
+    now: i64,
+) -> Result<(Client, Option<KeySource>), OAuthError> {
     match doc.get("client_id").and_then(Value::as_str) {
         Some(id) if id == url.as_str() => {}
         _ => {
@@ -310,7 +320,7 @@ pub fn client_from_document(url: &Url, doc: &Value, now: i64) -> Result<Client, 
             ));
         }
     };
-    Ok(Client {
+    let client = Client {
         id: url.as_str().to_owned(),
         client_type,
         name: d.name,
@@ -328,7 +338,8 @@ pub fn client_from_document(url: &Url, doc: &Value, now: i64) -> Result<Client, 
         origin: ClientOrigin::MetadataDocument,
         default_scopes: Vec::new(),
         refresh_grace: 0,
-    })
+    };
+    Ok((client, keys))
 }
 
 #[cfg(test)]
