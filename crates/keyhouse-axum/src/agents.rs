@@ -11,8 +11,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
 use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
 use keyhouse_core::metadata_document::{self, SelfDescription};
 use keyhouse_core::{ClientType, ErrorCode, OAuthError, secret};
@@ -25,8 +23,7 @@ use crate::client_ip::ClientIp;
 use crate::config::RegistrationPolicy;
 use crate::error::{BearerError, TokenError, store_error};
 use crate::fetch::{Fetcher, SystemLookup};
-
-type Flight = Shared<BoxFuture<'static, Result<Arc<Document>, OAuthError>>>;
+use crate::single_flight::SingleFlight;
 
 /// A fetched metadata document: the client it describes and, for a
 /// `private_key_jwt` client, where its keys are.
@@ -46,7 +43,7 @@ pub(crate) struct Agents {
     pub(crate) runtime: Mutex<Option<(Arc<crate::agent_settings::Runtime>, Instant)>>,
     fetcher: Result<Fetcher, String>,
     documents: Mutex<HashMap<String, (Arc<Document>, Instant)>>,
-    in_flight: Mutex<HashMap<String, Flight>>,
+    in_flight: SingleFlight<Result<Arc<Document>, OAuthError>>,
     fetches: AtomicU64,
     /// `jwks_uri` key sets by URL.
     pub(crate) key_sets: Mutex<HashMap<String, CachedKeySet>>,
@@ -71,7 +68,7 @@ impl Agents {
             )
             .map_err(|e| e.to_string()),
             documents: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: SingleFlight::default(),
             fetches: AtomicU64::new(0),
             key_sets: Mutex::new(HashMap::new()),
         }
@@ -113,33 +110,12 @@ impl Keyhouse {
         if let Some(c) = self.cached_document(id) {
             return Ok(c);
         }
-        let flight = {
-            let mut in_flight = self
-                .0
-                .agents
-                .in_flight
-                .lock()
-                .map_err(|_| OAuthError::bare(ErrorCode::ServerError))?;
-            match in_flight.get(id) {
-                Some(f) => f.clone(),
-                None => {
-                    let kh = self.clone();
-                    let key = id.to_owned();
-                    let f: BoxFuture<'static, Result<Arc<Document>, OAuthError>> =
-                        Box::pin(async move {
-                            let out = kh.fetch_document(url).await;
-                            if let Ok(mut m) = kh.0.agents.in_flight.lock() {
-                                m.remove(&key);
-                            }
-                            out
-                        });
-                    let f = f.shared();
-                    in_flight.insert(id.to_owned(), f.clone());
-                    f
-                }
-            }
-        };
-        flight.await
+        let kh = self.clone();
+        self.0
+            .agents
+            .in_flight
+            .run(id, move || async move { kh.fetch_document(url).await })
+            .await
     }
 
     /// Blocks client metadata documents from `domain` and its subdomains:

@@ -38,6 +38,7 @@ mod revocation;
 mod security_headers;
 mod serve;
 mod session;
+mod single_flight;
 mod token;
 mod userinfo;
 

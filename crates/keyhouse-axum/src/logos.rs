@@ -13,27 +13,25 @@ use std::time::{Duration, Instant};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
 use keyhouse_core::client::Client;
 use serde::Deserialize;
 
 use crate::Keyhouse;
 use crate::fetch::FetchedImage;
+use crate::single_flight::SingleFlight;
 
 /// A failed logo fetch is not tried again for this long (a consent page
 /// viewed many times must not make Keyhouse fetch many times).
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 type Entry = (Option<Arc<FetchedImage>>, Instant);
-type Flight = Shared<BoxFuture<'static, Option<Arc<FetchedImage>>>>;
 
 /// Logos by URL, and failures, with the time they hold until; the fetches
 /// under way (one per URL however many ask).
 #[derive(Default)]
 pub(crate) struct Logos {
     entries: Mutex<HashMap<String, Entry>>,
-    in_flight: Mutex<HashMap<String, Flight>>,
+    in_flight: SingleFlight<Option<Arc<FetchedImage>>>,
     fetches: std::sync::atomic::AtomicU64,
 }
 
@@ -68,27 +66,13 @@ impl Keyhouse {
         {
             return logo;
         }
-        let flight = {
-            let mut in_flight = self.0.logos.in_flight.lock().ok()?;
-            match in_flight.get(uri) {
-                Some(f) => f.clone(),
-                None => {
-                    let kh = self.clone();
-                    let key = uri.to_owned();
-                    let f: BoxFuture<'static, Option<Arc<FetchedImage>>> = Box::pin(async move {
-                        let out = kh.fetch_logo(&key).await;
-                        if let Ok(mut m) = kh.0.logos.in_flight.lock() {
-                            m.remove(&key);
-                        }
-                        out
-                    });
-                    let f = f.shared();
-                    in_flight.insert(uri.to_owned(), f.clone());
-                    f
-                }
-            }
-        };
-        flight.await
+        let kh = self.clone();
+        let key = uri.to_owned();
+        self.0
+            .logos
+            .in_flight
+            .run(uri, move || async move { kh.fetch_logo(&key).await })
+            .await
     }
 
     async fn fetch_logo(&self, uri: &str) -> Option<Arc<FetchedImage>> {
