@@ -2,13 +2,13 @@
 //! document (the switch and the domain lists, overriding the configuration
 //! until reset), and the protected resources tokens are issued for.
 
-use keyhouse_idp_component::{ApiError, use_session};
+use keyhouse_idp_component::use_session;
 use keyhouse_types::admin::{AgentSettings, MetadataPolicy, ResourceRequest, ResourceView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::api;
-use super::widgets::{AdminHeader, RequireAdmin, admin_message, note_signed_out};
+use super::widgets::{AdminHeader, RequireAdmin, failure_note};
 
 /// The agents and resources page.
 #[component]
@@ -27,16 +27,7 @@ pub fn AgentsPage() -> impl IntoView {
     }
 }
 
-/// One domain per line (commas and spaces also separate), blanks dropped.
-fn domain_lines(text: &str) -> Vec<String> {
-    text.split(|c: char| c == '\n' || c == ',' || c.is_whitespace())
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Words, separated by spaces or commas.
+/// Words (domains, scopes), separated by line breaks, spaces or commas.
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|w| !w.is_empty())
@@ -72,11 +63,7 @@ fn AgentPolicy() -> impl IntoView {
         denied.set(s.policy.denied_domains.join("\n"));
         settings.set(Some(s));
     };
-    let fail = move |e: ApiError| {
-        note_signed_out(session, &e);
-        message.set(Some((false, admin_message(&e))));
-        pending.set(false);
-    };
+    let fail = failure_note(session, message, pending);
     spawn_local(async move {
         match api::agent_settings().await {
             Ok(s) => fill(s),
@@ -90,8 +77,8 @@ fn AgentPolicy() -> impl IntoView {
         }
         let policy = MetadataPolicy {
             metadata_documents: enabled.get_untracked(),
-            allowed_domains: domain_lines(&allowed.get_untracked()),
-            denied_domains: domain_lines(&denied.get_untracked()),
+            allowed_domains: words(&allowed.get_untracked()),
+            denied_domains: words(&denied.get_untracked()),
         };
         pending.set(true);
         message.set(None);
@@ -210,11 +197,7 @@ fn Resources() -> impl IntoView {
     let unbound = RwSignal::new(false);
     let pending = RwSignal::new(false);
     let message = RwSignal::new(None::<(bool, String)>);
-    let fail = move |e: ApiError| {
-        note_signed_out(session, &e);
-        message.set(Some((false, admin_message(&e))));
-        pending.set(false);
-    };
+    let fail = failure_note(session, message, pending);
     spawn_local(async move {
         match api::resources().await {
             Ok(l) => list.set(l),
@@ -374,7 +357,7 @@ mod tests {
     #[test]
     fn lists_split_on_lines_commas_and_spaces() {
         assert_eq!(
-            domain_lines("claude.ai\n\n *.vscode.dev, chatgpt.com "),
+            words("claude.ai\n\n *.vscode.dev, chatgpt.com "),
             ["claude.ai", "*.vscode.dev", "chatgpt.com"]
         );
         assert_eq!(

@@ -8,7 +8,8 @@ use leptos_router::components::A;
 
 use super::api;
 use super::widgets::{
-    AdminDenied, AdminHeader, RequireAdmin, admin_message, format_date, note_signed_out, type_label,
+    AdminDenied, AdminHeader, RequireAdmin, admin_message, failure_note, format_date,
+    note_signed_out, type_label,
 };
 use crate::pages::Spinner;
 
@@ -265,11 +266,7 @@ fn BlockedDomains(
     let draft = RwSignal::new(String::new());
     let pending = RwSignal::new(false);
     let message = RwSignal::new(None::<(bool, String)>);
-    let fail = move |e: ApiError| {
-        note_signed_out(session, &e);
-        message.set(Some((false, admin_message(&e))));
-        pending.set(false);
-    };
+    let fail = failure_note(session, message, pending);
     spawn_local(async move {
         match api::blocked_domains().await {
             Ok(list) => domains.set(list),

@@ -270,3 +270,17 @@ pub fn note_signed_out(session: Session, e: &ApiError) {
         session.mark_signed_out();
     }
 }
+
+/// What a panel does when a call fails: a 401 marks the session signed
+/// out, the message is shown as an alert, and the panel stops waiting.
+pub fn failure_note(
+    session: Session,
+    message: RwSignal<Option<(bool, String)>>,
+    pending: RwSignal<bool>,
+) -> impl Fn(ApiError) + Copy {
+    move |e: ApiError| {
+        note_signed_out(session, &e);
+        message.set(Some((false, admin_message(&e))));
+        pending.set(false);
+    }
+}
