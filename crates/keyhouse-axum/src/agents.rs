@@ -30,11 +30,16 @@ use crate::single_flight::SingleFlight;
 #[derive(Debug)]
 pub(crate) struct Document {
     pub(crate) client: Arc<Client>,
-    pub(crate) keys: Option<metadata_document::KeySource>,
+    pub(crate) keys: Option<crate::client_assertion::ClientKeys>,
 }
 
-/// A `jwks_uri` key set: the set, when it was fetched, until when it holds.
-pub(crate) type CachedKeySet = (Arc<Value>, Instant, Instant);
+/// A `jwks_uri` key set (or why it is unreadable), when it was fetched,
+/// until when it holds.
+pub(crate) type CachedKeySet = (
+    Result<Arc<jsonwebtoken::jwk::JwkSet>, String>,
+    Instant,
+    Instant,
+);
 
 /// Fetched documents, and the fetches under way.
 pub(crate) struct Agents {
@@ -289,7 +294,7 @@ impl Keyhouse {
         let ttl = policy.cache_lifetime(fetched.max_age);
         let document = Arc::new(Document {
             client: Arc::new(client),
-            keys,
+            keys: keys.map(crate::client_assertion::ClientKeys::from),
         });
         if let Ok(mut docs) = self.0.agents.documents.lock() {
             if docs.len() > 10_000 {

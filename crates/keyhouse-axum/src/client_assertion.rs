@@ -16,6 +16,7 @@ use keyhouse_core::{ErrorCode, OAuthError};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use url::Url;
 
 use crate::Keyhouse;
 use crate::error::store_error;
@@ -48,6 +49,26 @@ const ALGORITHMS: [Algorithm; 9] = [
 pub const ALGORITHM_NAMES: [&str; 9] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
+
+/// Where a `private_key_jwt` client's keys are: a set from its document,
+/// read once when the document is, or a `jwks_uri`.
+#[derive(Debug)]
+pub(crate) enum ClientKeys {
+    /// `jwks`, parsed (or why it could not be: refused at the first
+    /// assertion, like a bad key set behind a `jwks_uri`).
+    Inline(Result<Arc<JwkSet>, String>),
+    /// `jwks_uri`.
+    Uri(Url),
+}
+
+impl From<KeySource> for ClientKeys {
+    fn from(source: KeySource) -> ClientKeys {
+        match source {
+            KeySource::Inline(v) => ClientKeys::Inline(parse_set(&v)),
+            KeySource::Uri(u) => ClientKeys::Uri(u),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct Claims {
@@ -84,7 +105,7 @@ impl Keyhouse {
             .ok_or_else(|| failed(format!("{} published no keys", client.id)))?;
         let kid = header.kid.as_deref();
         let mut set = self.key_set(source, false).await?;
-        if candidates(&set, kid).is_empty() && matches!(source, KeySource::Uri(_)) {
+        if candidates(&set, kid).is_empty() && matches!(source, ClientKeys::Uri(_)) {
             set = self.key_set(source, true).await?;
         }
         let keys = candidates(&set, kid);
@@ -150,10 +171,10 @@ impl Keyhouse {
     /// The key set of `source`: inline, or fetched from `jwks_uri` and kept
     /// as its caching headers say within the metadata bounds. `refresh`
     /// fetches again unless the set is younger than [`REFETCH_AFTER`].
-    async fn key_set(&self, source: &KeySource, refresh: bool) -> Result<Arc<JwkSet>, OAuthError> {
+    async fn key_set(&self, source: &ClientKeys, refresh: bool) -> Result<Arc<JwkSet>, OAuthError> {
         let uri = match source {
-            KeySource::Inline(v) => return parse_set(v),
-            KeySource::Uri(u) => u,
+            ClientKeys::Inline(set) => return set.clone().map_err(failed),
+            ClientKeys::Uri(u) => u,
         };
         let cached = self
             .0
@@ -165,7 +186,7 @@ impl Keyhouse {
         if let Some((set, fetched, until)) = cached {
             let fresh = until > Instant::now();
             if fresh && (!refresh || fetched.elapsed() < REFETCH_AFTER) {
-                return parse_set(&set);
+                return set.map_err(failed);
             }
         }
         let fetched = self.fetcher()?.get_json(uri).await.map_err(|e| {
@@ -174,7 +195,9 @@ impl Keyhouse {
         })?;
         check_jwks(&fetched.body).map_err(|e| failed(format!("jwks_uri {uri}: {e}")))?;
         let ttl = self.config().agents.cache_lifetime(fetched.max_age);
-        let set = Arc::new(fetched.body);
+        // Kept even when unreadable, so a bad set is not fetched again for
+        // every assertion.
+        let set = parse_set(&fetched.body);
         if let Ok(mut m) = self.0.agents.key_sets.lock() {
             if m.len() > 10_000 {
                 m.clear();
@@ -184,14 +207,14 @@ impl Keyhouse {
                 (set.clone(), Instant::now(), Instant::now() + ttl),
             );
         }
-        parse_set(&set)
+        set.map_err(failed)
     }
 }
 
-fn parse_set(v: &Value) -> Result<Arc<JwkSet>, OAuthError> {
-    serde_json::from_value::<JwkSet>(v.clone())
+fn parse_set(v: &Value) -> Result<Arc<JwkSet>, String> {
+    JwkSet::deserialize(v)
         .map(Arc::new)
-        .map_err(|e| failed(format!("unreadable key set: {e}")))
+        .map_err(|e| format!("unreadable key set: {e}"))
 }
 
 /// The keys an assertion may be signed with: the one its `kid` names, or
