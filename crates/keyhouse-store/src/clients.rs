@@ -61,12 +61,7 @@ pub(crate) fn to_client(m: client::Model) -> Result<Client> {
         resource_server: m.resource_server,
         token_endpoint_auth_method: m.token_endpoint_auth_method,
         origin: ClientOrigin::parse(&m.origin),
-        default_scopes: m
-            .default_scopes
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        default_scopes: crate::list_of(&m.default_scopes),
         refresh_grace: m.refresh_grace,
     })
 }

@@ -356,6 +356,14 @@ fn scopes_of(s: &str) -> keyhouse_core::ScopeSet {
     keyhouse_core::ScopeSet::from_tokens(s.split(' ').filter(|t| !t.is_empty()))
 }
 
+/// Splits a stored space-delimited list (scopes kept in order).
+fn list_of(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::sqlite_path;

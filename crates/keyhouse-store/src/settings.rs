@@ -10,14 +10,7 @@ use sea_orm::sea_query::Expr;
 use crate::entities::{
     authorization_code, client_assertion, grant, resource, setting, token_family,
 };
-use crate::{Result, Store, StoreError};
-
-fn words(s: &str) -> Vec<String> {
-    s.split(' ')
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
+use crate::{Result, Store, StoreError, list_of};
 
 impl Store {
     /// The resources registered at run time, by URI.
@@ -30,8 +23,8 @@ impl Store {
             .map(|m| ProtectedResource {
                 uri: m.uri,
                 name: m.name,
-                scopes: words(&m.scopes),
-                default_scopes: words(&m.default_scopes),
+                scopes: list_of(&m.scopes),
+                default_scopes: list_of(&m.default_scopes),
                 accepts_unbound_tokens: m.accepts_unbound_tokens,
             })
             .collect())
