@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use keyhouse_app::server::NotesStore;
 use keyhouse_axum::config::RegistrationPolicy;
-use keyhouse_axum::manage::ClientSpec;
+use keyhouse_axum::ClientSpec;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::client::RefreshPolicy;
@@ -233,7 +233,7 @@ impl Limits {
                 names.entry(name).or_insert_with(Vec::new).push(ip);
             }
             agents.test_lookup = keyhouse_axum::config::LookupOverride(Some(std::sync::Arc::new(
-                keyhouse_axum::fetch::StaticLookup(names),
+                keyhouse_axum::agents::fetch::StaticLookup(names),
             )));
         }
         if self.insecure_test_only_loopback_metadata

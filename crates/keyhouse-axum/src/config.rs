@@ -3,7 +3,7 @@
 use keyhouse_core::ScopeCatalog;
 use keyhouse_core::resource::ProtectedResource;
 
-use crate::keys::SigningAlg;
+use crate::oauth::keys::SigningAlg;
 
 /// Settings. Every field has a default; the `keyhouse` binary maps them to
 /// flags and environment variables (see the README).
@@ -66,7 +66,7 @@ pub struct Config {
     pub decisions_per_session_per_minute: i64,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR
     /// blocks). Empty by default: the socket's peer is the client.
-    pub trusted_proxies: Vec<crate::client_ip::IpRange>,
+    pub trusted_proxies: Vec<crate::http::client_ip::IpRange>,
     /// B2B: the roles and custom scopes defined at start-up when missing
     /// (the operator's later changes are kept). Default: `admin` (everything)
     /// and `member` (nothing), no custom scopes.
@@ -99,7 +99,7 @@ impl Default for Config {
             decisions_per_session_per_minute: 30,
             trusted_proxies: Vec::new(),
             rbac_defaults: keyhouse_core::rbac::Policy {
-                roles: crate::manage::default_roles(),
+                roles: crate::b2b::manage::default_roles(),
                 scopes: Vec::new(),
             },
         }
@@ -187,9 +187,9 @@ pub struct AgentPolicy {
     pub test_lookup: LookupOverride,
 }
 
-/// A replacement resolver for tests (see [`crate::fetch::Lookup`]).
+/// A replacement resolver for tests (see [`crate::agents::fetch::Lookup`]).
 #[derive(Clone, Default)]
-pub struct LookupOverride(pub Option<std::sync::Arc<dyn crate::fetch::Lookup>>);
+pub struct LookupOverride(pub Option<std::sync::Arc<dyn crate::agents::fetch::Lookup>>);
 
 impl std::fmt::Debug for LookupOverride {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

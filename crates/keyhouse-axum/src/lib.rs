@@ -7,7 +7,7 @@
 //! use keyhouse_axum::{Config, Keyhouse};
 //! let store = keyhouse_store::Store::connect("sqlite://data/keyhouse.db?mode=rwc").await?;
 //! store.migrate().await?;
-//! let master = keyhouse_axum::keys::MasterKey::load_or_create("data/keyhouse.key".as_ref())?;
+//! let master = keyhouse_axum::MasterKey::load_or_create("data/keyhouse.key".as_ref())?;
 //! let kh = Keyhouse::new(Config::for_issuer("http://127.0.0.1:3000"), store, master).await?;
 //! let app = axum::Router::new().merge(kh.router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
@@ -16,48 +16,32 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod admin;
-mod agent_settings;
-mod agents;
-mod authorize;
+pub mod agents;
 pub mod b2b;
-mod client_assertion;
-mod client_auth;
-pub mod client_ip;
 pub mod config;
-mod discovery;
 pub mod error;
-pub mod extract;
-pub mod fetch;
-mod introspection;
-pub mod keys;
-mod logos;
-pub mod manage;
-mod password;
-mod revocation;
-mod security_headers;
-mod serve;
-mod session;
-mod single_flight;
-mod token;
-mod userinfo;
+pub mod http;
+pub mod oauth;
+mod router;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use keyhouse_core::{Clock, OAuthError, SystemClock};
 use keyhouse_store::Store;
 
-pub use b2b::{CurrentMember, MemberCaller};
-pub use client_ip::{ClientIp, IpRange};
+pub use accounts::session::CurrentSession;
+pub use admin::clients::{ClientSpec, CreatedClient};
+pub use b2b::CurrentMember;
 pub use config::Config;
-pub use extract::{AccessToken, BoundResource, Caller, TokenSubject};
-pub use keys::{Keys, MasterKey, SigningAlg};
-pub use security_headers::SecurityHeadersLayer;
-pub use serve::{ServeOptions, serve, serve_with};
-pub use session::{CurrentSession, csrf_guard, same_origin_or_safe};
+pub use http::client_ip::{ClientIp, IpRange};
+pub use http::csrf::{csrf_guard, same_origin_or_safe};
+pub use http::extract::{AccessToken, BoundResource, Caller, TokenSubject};
+pub use http::member_caller::MemberCaller;
+pub use http::security_headers::SecurityHeadersLayer;
+pub use http::serve::{ServeOptions, serve, serve_with};
+pub use oauth::keys::{Keys, MasterKey, SigningAlg};
 
 /// Largest request body accepted (docs/threat-model.md row 33).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -76,10 +60,10 @@ struct Inner {
     master: MasterKey,
     clock: Arc<dyn Clock>,
     secret_key: Vec<u8>,
-    clients: client_auth::ClientCache,
-    passwords: password::Hasher,
+    clients: oauth::client_auth::ClientCache,
+    passwords: accounts::password::Hasher,
     agents: agents::Agents,
-    logos: logos::Logos,
+    logos: agents::logos::Logos,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -95,7 +79,7 @@ impl std::fmt::Debug for Keyhouse {
 pub enum StartError {
     /// Keys could not be loaded or created.
     #[error(transparent)]
-    Keys(#[from] keys::KeyError),
+    Keys(#[from] oauth::keys::KeyError),
     /// The default RBAC policy could not be stored.
     #[error("defining the default roles: {0}")]
     Policy(OAuthError),
@@ -121,11 +105,11 @@ impl Keyhouse {
         let config = config.normalized();
         let keys = Keys::load(store.clone(), master.clone(), clock.now()).await?;
         let kh = Keyhouse(Arc::new(Inner {
-            clients: client_auth::ClientCache::new(config.client_cache_ttl),
+            clients: oauth::client_auth::ClientCache::new(config.client_cache_ttl),
             secret_key: master.client_secret_key(),
-            passwords: password::Hasher::new(),
+            passwords: accounts::password::Hasher::new(),
             agents: agents::Agents::new(&config.agents),
-            logos: logos::Logos::default(),
+            logos: agents::logos::Logos::default(),
             config,
             store,
             keys,
@@ -162,141 +146,6 @@ impl Keyhouse {
     /// Now, in unix seconds.
     pub fn now(&self) -> i64 {
         self.0.clock.now()
-    }
-
-    /// Every Keyhouse route: discovery, JWKS, the OAuth endpoints, the
-    /// session API and the authorize API the `/idp` component calls.
-    pub fn router<S>(&self) -> Router<S>
-    where
-        S: Clone + Send + Sync + 'static,
-    {
-        let browser = Router::new()
-            .route("/api/session", get(session::current))
-            .route("/api/session/signup", post(session::signup))
-            .route("/api/session/login", post(session::login))
-            .route("/api/session/logout", post(session::logout))
-            .route("/api/idp/authorize/start", post(authorize::start))
-            .route("/api/idp/logo", get(logos::serve))
-            .route("/api/idp/authorize", post(authorize::decide))
-            .route("/api/b2b/session", get(b2b::current))
-            .route("/api/b2b/session/login", post(b2b::login))
-            .route("/api/b2b/session/logout", post(b2b::logout))
-            .route("/api/b2b/discovery", post(b2b::discovery))
-            .route("/api/b2b/discovery/select", post(b2b::discovery_select))
-            .route("/api/b2b/idp/authorize/start", post(authorize::start_b2b))
-            .route("/api/b2b/idp/authorize", post(authorize::decide_b2b))
-            .route("/api/b2b/organization", get(b2b::organization))
-            .route(
-                "/api/b2b/organization/connected-apps",
-                axum::routing::put(b2b::set_connected_apps),
-            )
-            .route(
-                "/api/b2b/members/{member_id}/roles",
-                axum::routing::put(b2b::set_member_roles),
-            )
-            .route(
-                "/api/admin/clients",
-                get(admin::list_clients).post(admin::create_client),
-            )
-            .route(
-                "/api/admin/clients/{id}",
-                get(admin::get_client)
-                    .patch(admin::update_client)
-                    .delete(admin::delete_client),
-            )
-            .route(
-                "/api/admin/clients/{id}/secrets/rotate",
-                post(admin::rotate_start),
-            )
-            .route(
-                "/api/admin/clients/{id}/secrets/rotate/complete",
-                post(admin::rotate_complete),
-            )
-            .route(
-                "/api/admin/clients/{id}/secrets/rotate/cancel",
-                post(admin::rotate_cancel),
-            )
-            .route("/api/admin/audit", get(admin::audit_log))
-            .route(
-                "/api/admin/agents/blocked-domains",
-                get(agents::list_blocked).post(agents::block),
-            )
-            .route(
-                "/api/admin/agents/blocked-domains/{domain}",
-                axum::routing::delete(agents::unblock),
-            )
-            .route(
-                "/api/admin/agents/blocked-clients",
-                get(agents::list_blocked_clients)
-                    .post(agents::block_client)
-                    .delete(agents::unblock_client),
-            )
-            .route(
-                "/api/admin/agents/settings",
-                get(agent_settings::get_settings),
-            )
-            .route(
-                "/api/admin/agents/policy",
-                axum::routing::put(agent_settings::put_policy).delete(agent_settings::reset_policy),
-            )
-            .route(
-                "/api/admin/resources",
-                get(agent_settings::list_resources)
-                    .put(agent_settings::put_resource)
-                    .delete(agent_settings::delete_resource),
-            )
-            .route("/api/admin/openapi.json", get(admin::openapi))
-            .route("/api/account/connected-apps", get(admin::connected_apps))
-            .route(
-                "/api/account/connected-apps/{client_id}",
-                axum::routing::delete(admin::revoke_connected_app),
-            )
-            .route_layer(axum::middleware::from_fn_with_state(
-                self.clone(),
-                session::csrf_guard,
-            ));
-        let registration = Router::new()
-            .route("/oauth2/register", post(agents::register))
-            .route(
-                "/oauth2/register/{client_id}",
-                get(agents::read_registration)
-                    .put(agents::update_registration)
-                    .delete(agents::delete_registration),
-            )
-            .layer(DefaultBodyLimit::max(agents::REGISTRATION_BODY_LIMIT));
-        let oauth = Router::new()
-            .route("/oauth2/token", post(token::token))
-            .route(
-                "/oauth2/userinfo",
-                get(userinfo::userinfo).post(userinfo::userinfo),
-            )
-            .route("/oauth2/revoke", post(revocation::revoke))
-            .route("/oauth2/introspect", post(introspection::introspect))
-            .route(
-                "/.well-known/openid-configuration",
-                get(discovery::metadata),
-            )
-            .route(
-                "/.well-known/oauth-authorization-server",
-                get(discovery::metadata),
-            )
-            .route("/.well-known/jwks.json", get(discovery::jwks))
-            .route(
-                "/.well-known/oauth-protected-resource",
-                get(discovery::protected_resource),
-            )
-            .route(
-                "/.well-known/oauth-protected-resource/{*path}",
-                get(discovery::protected_resource),
-            )
-            .route("/health/live", get(discovery::live))
-            .route("/health/ready", get(discovery::ready));
-        browser
-            .merge(oauth)
-            .merge(registration)
-            .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .layer(self.security_headers())
-            .with_state(self.clone())
     }
 
     /// Starts the housekeeping task: reloads keys every minute (so a

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
+use keyhouse_axum::ClientSpec;
+use keyhouse_axum::agents::fetch::Lookup;
 use keyhouse_axum::config::{LookupOverride, RegistrationPolicy};
-use keyhouse_axum::fetch::Lookup;
-use keyhouse_axum::manage::ClientSpec;
 use keyhouse_core::ClientType;
 use serde_json::{Value, json};
 
@@ -205,7 +205,7 @@ async fn a_refresh_keeps_its_resource_and_cannot_widen_it() {
 
 // ------------------------------------------------------------ grace period
 
-async fn graced_client(s: &TestServer, grace: i64) -> keyhouse_axum::manage::CreatedClient {
+async fn graced_client(s: &TestServer, grace: i64) -> keyhouse_axum::CreatedClient {
     let mut spec = ClientSpec::new("Agent", ClientType::ThirdParty, vec![REDIRECT.to_owned()]);
     spec.refresh_policy = Some(keyhouse_core::client::RefreshPolicy::Always);
     spec.refresh_grace = grace;

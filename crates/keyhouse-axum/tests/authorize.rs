@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use common::with_or_without as with;
 use common::{CHALLENGE, REDIRECT, TestServer, browser, exchange, params, query_of};
-use keyhouse_axum::manage::ClientSpec;
+use keyhouse_axum::ClientSpec;
 use keyhouse_core::ClientType;
 use serde_json::{Value, json};
 

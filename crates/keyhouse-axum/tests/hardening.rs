@@ -249,7 +249,7 @@ async fn introspection_is_for_the_tokens_client_and_resource_servers() {
 #[tokio::test]
 async fn a_pinned_auth_method_is_enforced() {
     let s = common::spawn().await;
-    let mut spec = keyhouse_axum::manage::ClientSpec::new(
+    let mut spec = keyhouse_axum::ClientSpec::new(
         "Basic only",
         ClientType::FirstParty,
         vec![REDIRECT.to_owned()],
@@ -277,7 +277,7 @@ async fn a_pinned_auth_method_is_enforced() {
     let err: Value = post.json().await.unwrap();
     assert_eq!(err["error"], "invalid_client");
     // A public client cannot be pinned to a secret method.
-    let mut spec = keyhouse_axum::manage::ClientSpec::new(
+    let mut spec = keyhouse_axum::ClientSpec::new(
         "CLI",
         ClientType::FirstPartyPublic,
         vec!["http://127.0.0.1/cb".to_owned()],

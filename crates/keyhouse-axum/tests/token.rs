@@ -8,7 +8,7 @@ use common::{
     exchange, exchange_with, header, header_str, ok_json, refresh, tokens, userinfo,
 };
 use futures::future::join_all;
-use keyhouse_axum::manage::{ClientSpec, CreatedClient};
+use keyhouse_axum::{ClientSpec, CreatedClient};
 use keyhouse_core::ClientType;
 use serde_json::{Value, json};
 

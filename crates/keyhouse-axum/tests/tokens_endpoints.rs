@@ -13,7 +13,7 @@ use common::{
     exchange_with, get_json, header, header_str, introspect, refresh, tokens, userinfo,
     with_client,
 };
-use keyhouse_axum::manage::{ClientSpec, CreatedClient};
+use keyhouse_axum::{ClientSpec, CreatedClient};
 use keyhouse_core::ClientType;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

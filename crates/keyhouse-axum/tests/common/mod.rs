@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keyhouse_axum::manage::{ClientSpec, CreatedClient};
+use keyhouse_axum::{ClientSpec, CreatedClient};
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::clock::FixedClock;

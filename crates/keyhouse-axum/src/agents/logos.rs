@@ -17,8 +17,8 @@ use keyhouse_core::client::Client;
 use serde::Deserialize;
 
 use crate::Keyhouse;
-use crate::fetch::FetchedImage;
-use crate::single_flight::SingleFlight;
+use crate::agents::fetch::FetchedImage;
+use crate::agents::single_flight::SingleFlight;
 
 /// A failed logo fetch is not tried again for this long (a consent page
 /// viewed many times must not make Keyhouse fetch many times).

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Keyhouse;
 use crate::error::BearerError;
-use crate::extract::bearer;
+use crate::http::extract::bearer;
 
 /// Answers the claims the token's scopes release.
 pub(crate) async fn userinfo(

@@ -4,16 +4,14 @@
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use keyhouse_core::OAuthError;
 use keyhouse_core::claims::AccessTokenClaims;
 use keyhouse_core::resource::ProtectedResource;
-
-use keyhouse_core::ErrorCode;
+use keyhouse_core::{ErrorCode, OAuthError};
 
 use crate::Keyhouse;
+use crate::accounts::session::CurrentSession;
 use crate::error::{BearerError, store_error};
-use crate::keys::SigningAlg;
-use crate::session::{self, CurrentSession};
+use crate::oauth::keys::SigningAlg;
 
 /// A verified access token: signature by one of our keys, issuer, expiry
 /// (30 s leeway), audience, and not revoked (its own id, and its grant
@@ -334,7 +332,7 @@ where
             .ok_or_else(|| {
                 BearerError::missing().with_resource_metadata(kh.metadata_for(parts).as_deref())
             })?;
-        if !session::same_origin_or_safe(&kh, &parts.method, &parts.headers) {
+        if !crate::http::csrf::same_origin_or_safe(&kh, &parts.method, &parts.headers) {
             return Err(BearerError::refused(
                 ErrorCode::CsrfDetected,
                 "cross-site request refused".to_owned(),

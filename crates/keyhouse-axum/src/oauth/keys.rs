@@ -11,8 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
 use aws_lc_rs::encoding::AsDer;
@@ -28,6 +27,8 @@ use keyhouse_store::{Store, StoredKey};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+
+use crate::Keyhouse;
 
 /// A key-handling failure.
 #[derive(Debug, thiserror::Error)]
@@ -548,4 +549,15 @@ async fn build_set(store: &Store, master: &MasterKey) -> Result<KeySet, KeyError
         jwks: Arc::new(json!({ "keys": jwks })),
         loaded_at: std::time::Instant::now(),
     })
+}
+
+impl Keyhouse {
+    /// Rotates the signing keys; the retiring ones stay published until
+    /// every token they signed has expired.
+    pub async fn rotate_keys(&self) -> Result<(), KeyError> {
+        let now = self.now();
+        let longest = self.config().id_token_ttl.max(crate::MAX_ACCESS_TOKEN_TTL);
+        Keys::rotate(self.store(), self.master_key(), now, now + longest + 60).await?;
+        self.keys().reload().await
+    }
 }

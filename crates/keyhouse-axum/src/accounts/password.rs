@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use keyhouse_core::OAuthError;
 use rand::RngCore;
 use tokio::sync::Semaphore;
+
+use crate::Keyhouse;
+use crate::accounts::users::check_password;
 
 #[derive(Clone)]
 pub(crate) struct Hasher {
@@ -69,4 +73,19 @@ impl Hasher {
             .unwrap_or(false);
         ok && known
     }
+}
+
+/// Verifies `password` against `phc` (a dummy hash when `None`, so unknown
+/// accounts take as long as known ones).
+pub(crate) async fn verify_password(kh: &Keyhouse, password: &str, phc: Option<String>) -> bool {
+    kh.0.passwords.verify(password.to_owned(), phc).await
+}
+
+/// Hashes a new password (Argon2id, on the blocking pool).
+pub(crate) async fn hash_password(kh: &Keyhouse, password: &str) -> Result<String, OAuthError> {
+    check_password(password)?;
+    kh.0.passwords
+        .hash(password.to_owned())
+        .await
+        .ok_or_else(|| OAuthError::server("password hashing failed"))
 }

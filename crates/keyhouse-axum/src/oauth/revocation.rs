@@ -7,7 +7,7 @@ use keyhouse_core::secret;
 
 use crate::Keyhouse;
 use crate::error::{TokenError, store_error};
-use crate::token::parse_form;
+use crate::oauth::token::parse_form;
 
 /// Revokes a refresh token (and with it its whole family, so access tokens
 /// issued from it stop working too) or an access token. RFC 7009 §2.2:

@@ -7,27 +7,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use keyhouse_core::resource::{ProtectedResource, canonical_uri};
 use keyhouse_core::{ErrorCode, OAuthError};
 use keyhouse_types::admin::{
     AgentSettings, MetadataPolicy, PolicyChange, ResourceRequest, ResourceView,
 };
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::Keyhouse;
-use crate::admin::Admin;
-use crate::agents::{normalize_domain, split_blocked};
+use crate::agents::blocklist::{normalize_domain, split_blocked};
 use crate::config::RegistrationPolicy;
-use crate::error::{ApiError, store_error};
+use crate::error::store_error;
 
 /// The settings row holding an admin-set [`MetadataPolicy`].
 const POLICY_SETTING: &str = "agents.metadata_policy";
+
 /// How long an instance trusts what it read.
 const RELOAD_AFTER: Duration = Duration::from_secs(2);
+
 /// Most entries in a domain list, and most resources registered at run time.
 pub const MAX_ENTRIES: usize = 100;
 
@@ -349,114 +345,4 @@ fn domain_patterns(list: &[String]) -> Result<Vec<String>, OAuthError> {
         }
     }
     Ok(out)
-}
-
-/// `GET /api/admin/agents/settings`.
-#[utoipa::path(get, path = "/api/admin/agents/settings", tag = "agents", operation_id = "getAgentSettings",
-    responses((status = 200, body = AgentSettings), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
-pub(crate) async fn get_settings(
-    State(kh): State<Keyhouse>,
-    _admin: Admin,
-) -> Result<Json<AgentSettings>, ApiError> {
-    Ok(Json(kh.agent_settings().await?))
-}
-
-/// `PUT /api/admin/agents/policy`: overrides the configuration's policy.
-#[utoipa::path(put, path = "/api/admin/agents/policy", tag = "agents", operation_id = "setMetadataPolicy",
-    request_body = MetadataPolicy,
-    responses((status = 200, description = "in force; clients it no longer accepts were removed", body = PolicyChange),
-              (status = 400, description = "a domain is not a host name", body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
-pub(crate) async fn put_policy(
-    State(kh): State<Keyhouse>,
-    admin: Admin,
-    Json(body): Json<MetadataPolicy>,
-) -> Result<Json<PolicyChange>, ApiError> {
-    let change = kh.set_metadata_policy(Some(body)).await?;
-    kh.audit(
-        &admin.actor(),
-        "agents.policy_changed",
-        None,
-        json!({ "policy": change.settings.policy, "clients_removed": change.clients_removed }),
-    )
-    .await;
-    Ok(Json(change))
-}
-
-/// `DELETE /api/admin/agents/policy`: the configuration's policy again.
-#[utoipa::path(delete, path = "/api/admin/agents/policy", tag = "agents", operation_id = "resetMetadataPolicy",
-    responses((status = 200, body = PolicyChange), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
-pub(crate) async fn reset_policy(
-    State(kh): State<Keyhouse>,
-    admin: Admin,
-) -> Result<Json<PolicyChange>, ApiError> {
-    let change = kh.set_metadata_policy(None).await?;
-    kh.audit(
-        &admin.actor(),
-        "agents.policy_reset",
-        None,
-        json!({ "policy": change.settings.policy, "clients_removed": change.clients_removed }),
-    )
-    .await;
-    Ok(Json(change))
-}
-
-/// `GET /api/admin/resources`.
-#[utoipa::path(get, path = "/api/admin/resources", tag = "resources", operation_id = "listResources",
-    responses((status = 200, body = Vec<ResourceView>), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
-pub(crate) async fn list_resources(
-    State(kh): State<Keyhouse>,
-    _admin: Admin,
-) -> Result<Json<Vec<ResourceView>>, ApiError> {
-    Ok(Json(kh.resource_views().await?))
-}
-
-/// `PUT /api/admin/resources`: registers or replaces a resource.
-#[utoipa::path(put, path = "/api/admin/resources", tag = "resources", operation_id = "putResource",
-    request_body = ResourceRequest,
-    responses((status = 200, body = ResourceView),
-              (status = 400, description = "invalid_request, invalid_target or invalid_scope", body = keyhouse_types::ErrorBody),
-              (status = 409, description = "the application declares this URI", body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
-pub(crate) async fn put_resource(
-    State(kh): State<Keyhouse>,
-    admin: Admin,
-    Json(body): Json<ResourceRequest>,
-) -> Result<Json<ResourceView>, ApiError> {
-    let view = kh.register_resource(&body).await?;
-    kh.audit(
-        &admin.actor(),
-        "resource.registered",
-        None,
-        json!({ "uri": view.uri, "scopes": view.scopes }),
-    )
-    .await;
-    Ok(Json(view))
-}
-
-/// The resource a delete names.
-#[derive(Deserialize)]
-pub(crate) struct ResourceQuery {
-    uri: String,
-}
-
-/// `DELETE /api/admin/resources?uri=…`: its grants and tokens are revoked.
-#[utoipa::path(delete, path = "/api/admin/resources", tag = "resources", operation_id = "deleteResource",
-    params(("uri" = String, Query, description = "the resource URI")),
-    responses((status = 204, description = "removed"), (status = 404, body = keyhouse_types::ErrorBody),
-              (status = 409, body = keyhouse_types::ErrorBody), (status = 401, body = keyhouse_types::ErrorBody), (status = 403, body = keyhouse_types::ErrorBody)))]
-pub(crate) async fn delete_resource(
-    State(kh): State<Keyhouse>,
-    admin: Admin,
-    Query(q): Query<ResourceQuery>,
-) -> Result<StatusCode, ApiError> {
-    if !kh.unregister_resource(&q.uri).await? {
-        return Err(OAuthError::new(ErrorCode::NotFound, "no such registered resource").into());
-    }
-    kh.audit(
-        &admin.actor(),
-        "resource.removed",
-        None,
-        json!({ "uri": q.uri }),
-    )
-    .await;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use keyhouse_core::client::Client;
-use keyhouse_core::secret;
 use keyhouse_core::token::{ClientAuth, Form};
-use keyhouse_core::{ErrorCode, OAuthError};
+use keyhouse_core::{ErrorCode, OAuthError, secret};
 
 use crate::Keyhouse;
 use crate::error::store_error;

@@ -15,10 +15,10 @@ use keyhouse_types::{
     RedirectResponse, ScopeDescription, SessionUser,
 };
 
-use crate::Keyhouse;
-use crate::b2b::{self, CurrentMember};
+use crate::accounts::session;
+use crate::b2b::CurrentMember;
 use crate::error::{ApiError, store_error};
-use crate::session;
+use crate::{Keyhouse, b2b};
 
 /// Which side of the provider an authorization request comes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Keyhouse;
 use crate::error::{TokenError, store_error};
-use crate::token::parse_form;
+use crate::oauth::token::parse_form;
 
 /// Tells a confidential client whether a token is active. An access token
 /// may be introspected by the client it was issued to and by clients the

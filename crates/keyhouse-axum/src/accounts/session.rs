@@ -1,0 +1,195 @@
+//! The user's browser session: the cookie, loading it, issuing a new one on
+//! login, `GET /api/session` and logout.
+
+use axum::Json;
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyhouse_core::{ErrorCode, OAuthError, secret};
+use keyhouse_store::{SessionRecord, User};
+use keyhouse_types::{SessionResponse, SessionUser};
+
+use crate::Keyhouse;
+use crate::error::{ApiError, store_error};
+use crate::http::cookies::{read_cookie, set_named_cookie, with_cookie};
+
+/// The signed-in user of a browser request.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    /// The session.
+    pub session: SessionRecord,
+    /// Its user.
+    pub user: User,
+}
+
+impl CurrentSession {
+    /// The wire form.
+    pub fn response(&self) -> SessionResponse {
+        SessionResponse {
+            user: session_user(&self.user),
+            authenticated_at: self.session.auth_time,
+            expires_at: self.session.expires_at,
+            is_admin: self.user.is_admin,
+        }
+    }
+}
+
+pub(crate) fn session_user(u: &User) -> SessionUser {
+    SessionUser {
+        user_id: u.id.clone(),
+        email: u.email.clone(),
+        name: u.name.clone(),
+    }
+}
+
+pub(crate) fn cookie_name(kh: &Keyhouse) -> &'static str {
+    // docs/threat-model.md row 27: `__Host-` binds the cookie to this exact origin.
+    if kh.config().secure_cookies() {
+        "__Host-keyhouse_session"
+    } else {
+        "keyhouse_session"
+    }
+}
+
+fn set_cookie(kh: &Keyhouse, value: &str, max_age: i64) -> Option<HeaderValue> {
+    set_named_cookie(kh, cookie_name(kh), value, max_age)
+}
+
+impl Keyhouse {
+    /// The live session of a request with these headers, if any (for server
+    /// functions and handlers that cannot use the [`CurrentSession`] extractor).
+    pub async fn session(&self, headers: &HeaderMap) -> Result<Option<CurrentSession>, OAuthError> {
+        load(self, headers).await
+    }
+}
+
+/// Loads the session of a request, if it has a live one.
+pub(crate) async fn load(
+    kh: &Keyhouse,
+    headers: &HeaderMap,
+) -> Result<Option<CurrentSession>, OAuthError> {
+    let Some(token) = read_cookie(headers, cookie_name(kh)) else {
+        return Ok(None);
+    };
+    let hash = secret::hash_token(token);
+    let now = kh.now();
+    let Some(session) = kh
+        .store()
+        .find_session(&hash, now)
+        .await
+        .map_err(store_error)?
+        .filter(|s| s.subject_kind == "user")
+    else {
+        return Ok(None);
+    };
+    let user = kh
+        .store()
+        .find_user(&session.subject_id)
+        .await
+        .map_err(store_error)?;
+    Ok(user.map(|user| CurrentSession { session, user }))
+}
+
+impl<S> FromRequestParts<S> for CurrentSession
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let kh = Keyhouse::from_ref(state);
+        load(&kh, &parts.headers)
+            .await?
+            .ok_or_else(|| ApiError(OAuthError::new(ErrorCode::SessionRequired, "sign in first")))
+    }
+}
+
+/// `GET /api/session`: 200 with the user, or 401.
+pub(crate) async fn current(session: CurrentSession) -> Json<SessionResponse> {
+    Json(session.response())
+}
+
+/// Who a new session is for.
+pub(crate) struct NewSession<'a> {
+    /// `user` or `member`.
+    pub kind: &'a str,
+    /// The user or member id.
+    pub subject_id: &'a str,
+    /// For members: their organization.
+    pub organization_id: Option<&'a str>,
+    /// The cookie that carries it.
+    pub cookie: &'a str,
+}
+
+/// Stores a new session and makes its cookie, replacing `old` (docs/threat-model.md
+/// row 26: a new id at every login; the old one is destroyed server-side).
+pub(crate) async fn issue_session(
+    kh: &Keyhouse,
+    new: NewSession<'_>,
+    old: Option<&str>,
+) -> Result<(SessionRecord, HeaderValue), OAuthError> {
+    if let Some(old) = old {
+        kh.store()
+            .delete_session(&secret::hash_token(old))
+            .await
+            .map_err(store_error)?;
+    }
+    let token = secret::generate_token(&mut rand::rng());
+    let now = kh.now();
+    let session = SessionRecord {
+        id_hash: secret::hash_token(&token),
+        subject_kind: new.kind.to_owned(),
+        subject_id: new.subject_id.to_owned(),
+        organization_id: new.organization_id.map(str::to_owned),
+        auth_time: now,
+        created_at: now,
+        expires_at: now + kh.config().session_ttl,
+    };
+    kh.store()
+        .create_session(&session)
+        .await
+        .map_err(store_error)?;
+    let cookie = set_named_cookie(kh, new.cookie, &token, kh.config().session_ttl)
+        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok((session, cookie))
+}
+
+/// Starts a session for `user`, replacing `old`.
+pub(crate) async fn start_session(
+    kh: &Keyhouse,
+    user: &User,
+    old: Option<&str>,
+) -> Result<(CurrentSession, HeaderValue), OAuthError> {
+    let new = NewSession {
+        kind: "user",
+        subject_id: &user.id,
+        organization_id: None,
+        cookie: cookie_name(kh),
+    };
+    let (session, cookie) = issue_session(kh, new, old).await?;
+    Ok((
+        CurrentSession {
+            session,
+            user: user.clone(),
+        },
+        cookie,
+    ))
+}
+
+/// `POST /api/session/logout`: destroys the session server-side and clears
+/// the cookie.
+pub(crate) async fn logout(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = read_cookie(&headers, cookie_name(&kh)) {
+        kh.store()
+            .delete_session(&secret::hash_token(token))
+            .await
+            .map_err(store_error)?;
+    }
+    let cookie = set_cookie(&kh, "", 0).ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cookie))
+}

@@ -1,0 +1,92 @@
+//! Throttling of password guesses, per account and per IP address, decided in
+//! the store so every instance counts the same attempts.
+
+use std::net::IpAddr;
+
+use keyhouse_core::{ErrorCode, OAuthError};
+use keyhouse_store::Attempt;
+
+use crate::Keyhouse;
+use crate::accounts::users::{invalid_credentials, normalize_email};
+use crate::error::store_error;
+
+fn too_many() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::TooManyAttempts,
+        "too many failed sign-ins; wait a little and try again",
+    )
+}
+
+/// Runs a password check with throttling shared by every instance
+/// (docs/threat-model.md rows 25, 41, 42 and 52). Every attempt is counted
+/// *before* the password is checked, in one atomic statement per counter, so
+/// simultaneous guesses cannot all slip under the limit:
+/// - per client IP ([`crate::ClientIp`]): a fixed window; past the limit 429
+///   until it ends;
+/// - per email address: the first `login_attempts_per_account` attempts go
+///   at once, then each further one waits a delay that grows with every
+///   failure (15·k² seconds, at most `login_max_delay`). Refused attempts do
+///   not lengthen it, so an attacker cannot keep the owner out for the
+///   whole window. The bucket exists for unknown emails too, so throttling
+///   reveals nothing.
+///
+/// A success takes its counts back. `check` gets the normalised email
+/// (`None` when malformed) and answers `Some` on success.
+pub(crate) async fn throttled<T, F, Fut>(
+    kh: &Keyhouse,
+    email: &str,
+    ip: Option<IpAddr>,
+    check: F,
+) -> Result<T, OAuthError>
+where
+    F: FnOnce(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, OAuthError>>,
+{
+    let c = kh.config();
+    let now = kh.now();
+    let normalized = normalize_email(email);
+    let ip_bucket = ip
+        .filter(|_| c.login_attempts_per_ip > 0)
+        .map(|ip| format!("login:ip:{ip}"));
+    if let Some(bucket) = &ip_bucket {
+        let hits = kh
+            .store()
+            .hit(bucket, c.login_window, now)
+            .await
+            .map_err(store_error)?;
+        if hits > c.login_attempts_per_ip {
+            tracing::warn!(%bucket, hits, "sign-in throttled (per IP)");
+            return Err(too_many());
+        }
+    }
+    let email_bucket = normalized.as_ref().map(|e| format!("login:email:{e}"));
+    if let Some(bucket) = &email_bucket {
+        let attempt = kh
+            .store()
+            .attempt(
+                bucket,
+                c.login_window,
+                now,
+                c.login_attempts_per_account,
+                c.login_max_delay,
+            )
+            .await
+            .map_err(store_error)?;
+        if let Attempt::Delayed { until } = attempt {
+            tracing::warn!(%bucket, retry_in = until - now, "sign-in throttled (per account)");
+            return Err(too_many());
+        }
+    }
+    match check(normalized.clone()).await? {
+        Some(found) => {
+            if let Some(bucket) = &email_bucket {
+                kh.store().clear_hits(bucket).await.map_err(store_error)?;
+            }
+            if let Some(bucket) = &ip_bucket {
+                kh.store().unhit(bucket).await.map_err(store_error)?;
+            }
+            Ok(found)
+        }
+        None => Err(invalid_credentials()),
+    }
+}

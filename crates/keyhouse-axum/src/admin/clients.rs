@@ -1,0 +1,492 @@
+//! Connected Apps (OAuth clients): create, read, update, delete, for the CLI
+//! (`Keyhouse::create_client`, ...) and the admin API (`/api/admin/clients`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use keyhouse_core::client::{self, Client, GrantType, RefreshPolicy};
+use keyhouse_core::{ClientType, ErrorCode, OAuthError, secret};
+use keyhouse_store::NewClient;
+use keyhouse_types::ErrorBody;
+use keyhouse_types::admin::{
+    AdminClient, CreatedClientResponse, NewClientRequest, Page, UpdateClientRequest,
+};
+use serde_json::json;
+
+use crate::Keyhouse;
+use crate::admin::{Admin, Paging, cursor_of};
+use crate::error::{ApiError, store_error};
+
+/// What an operator asks for when creating a client.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    /// Display name.
+    pub name: String,
+    /// Type.
+    pub client_type: ClientType,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Description.
+    pub description: String,
+    /// https logo.
+    pub logo_uri: Option<String>,
+    /// Access-token lifetime (default 3600).
+    pub access_token_ttl: i64,
+    /// Refresh policy (default by type).
+    pub refresh_policy: Option<RefreshPolicy>,
+    /// A custom `aud` for its access tokens.
+    pub audience: Option<String>,
+    /// Extra access-token claims (see `keyhouse_core::claims::render_template`).
+    pub claims_template: Option<String>,
+    /// Grant types (default: authorization_code and refresh_token;
+    /// `client_credentials` only when named here).
+    pub grant_types: Option<Vec<String>>,
+    /// Whether it may introspect other clients' access tokens.
+    pub resource_server: bool,
+    /// `client_secret_basic` or `client_secret_post`; `None` pins the
+    /// method of its first authentication.
+    pub token_endpoint_auth_method: Option<String>,
+    /// Scopes a request naming none gets (RFC 6749 §3.3).
+    pub default_scopes: Vec<String>,
+    /// Refresh grace period, seconds (0: strict reuse detection).
+    pub refresh_grace: i64,
+}
+
+impl ClientSpec {
+    /// A spec with defaults.
+    pub fn new(name: &str, client_type: ClientType, redirect_uris: Vec<String>) -> ClientSpec {
+        ClientSpec {
+            name: name.to_owned(),
+            client_type,
+            redirect_uris,
+            description: String::new(),
+            logo_uri: None,
+            access_token_ttl: 3600,
+            refresh_policy: None,
+            audience: None,
+            claims_template: None,
+            grant_types: None,
+            resource_server: false,
+            token_endpoint_auth_method: None,
+            default_scopes: Vec::new(),
+            refresh_grace: 0,
+        }
+    }
+}
+
+/// Checks a requested token-endpoint authentication method: a confidential
+/// client uses `client_secret_basic` or `client_secret_post`, a public one
+/// `none`.
+pub(crate) fn validate_auth_method(
+    client_type: ClientType,
+    method: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let ok = match method {
+        None => return Ok(None),
+        Some("none") => client_type.is_public(),
+        Some("client_secret_basic" | "client_secret_post") => !client_type.is_public(),
+        Some(_) => false,
+    };
+    if ok {
+        Ok(method.map(str::to_owned))
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            "token_endpoint_auth_method must be client_secret_basic or client_secret_post \
+             (none for public clients)",
+        ))
+    }
+}
+
+/// A client just created, with its secret (shown once; only its hash is kept).
+#[derive(Clone)]
+pub struct CreatedClient {
+    /// The client.
+    pub client: Client,
+    /// The secret, for confidential clients.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for CreatedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedClient")
+            .field("client", &self.client)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Keyhouse {
+    /// Registers a client.
+    pub async fn create_client(&self, spec: ClientSpec) -> Result<CreatedClient, OAuthError> {
+        client::validate_new_client(
+            &spec.name,
+            spec.client_type,
+            &spec.redirect_uris,
+            spec.logo_uri.as_deref(),
+            spec.access_token_ttl,
+        )?;
+        client::validate_audience(spec.audience.as_deref())?;
+        if let Some(t) = &spec.claims_template {
+            keyhouse_core::claims::validate_template(t)?;
+        }
+        let grant_types = match &spec.grant_types {
+            Some(list) => client::validate_grant_types(spec.client_type, list)?,
+            None => GrantType::defaults(),
+        };
+        let auth_method =
+            validate_auth_method(spec.client_type, spec.token_endpoint_auth_method.as_deref())?;
+        let default_scopes = self.validate_default_scopes(&spec.default_scopes)?;
+        let refresh_grace = client::validate_refresh_grace(spec.refresh_grace)?;
+        // ThreadRng is not Send: use it before the first await.
+        let (new, c, client_secret) = {
+            let mut rng = rand::rng();
+            let c = Client {
+                id: secret::generate_id("client", &mut rng),
+                client_type: spec.client_type,
+                name: spec.name.trim().to_owned(),
+                description: spec.description,
+                logo_uri: spec.logo_uri,
+                redirect_uris: spec.redirect_uris,
+                access_token_ttl: spec.access_token_ttl,
+                refresh_policy: spec.refresh_policy.unwrap_or_default(),
+                created_at: self.now(),
+                audience: spec.audience,
+                claims_template: spec.claims_template,
+                grant_types,
+                resource_server: spec.resource_server,
+                token_endpoint_auth_method: auth_method,
+                origin: client::ClientOrigin::Manual,
+                default_scopes,
+                refresh_grace,
+            };
+            let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
+            let new = NewClient {
+                secret_hash: client_secret
+                    .as_deref()
+                    .map(|s| secret::hash_client_secret(&self.0.secret_key, s)),
+                secret_id: secret::generate_id("secret", &mut rng),
+                client: c.clone(),
+                registration_token_hash: None,
+                metadata_fingerprint: None,
+            };
+            (new, c, client_secret)
+        };
+        self.store()
+            .create_client(&new)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(client_id = %c.id, client_type = c.client_type.as_str(), "client created");
+        Ok(CreatedClient {
+            client: c,
+            client_secret,
+        })
+    }
+
+    /// Checks a client's default scopes: known scopes of the catalogue.
+    pub(crate) fn validate_default_scopes(
+        &self,
+        scopes: &[String],
+    ) -> Result<Vec<String>, OAuthError> {
+        let metadata = |mut e: OAuthError| {
+            e.code = ErrorCode::InvalidClientMetadata;
+            e
+        };
+        let set = keyhouse_core::ScopeSet::parse(&scopes.join(" ")).map_err(metadata)?;
+        self.config().scopes.check_known(&set).map_err(metadata)?;
+        Ok(set.iter().map(str::to_owned).collect())
+    }
+
+    /// Deletes a client and revokes everything issued to it.
+    pub async fn delete_client(&self, id: &str) -> Result<bool, OAuthError> {
+        let existed = self
+            .store()
+            .delete_client(id, self.now())
+            .await
+            .map_err(store_error)?;
+        self.forget_client(id);
+        Ok(existed)
+    }
+
+    /// Changes the fields present in `req`; the result is validated like a
+    /// new registration, and nothing is written when it is refused.
+    pub async fn update_client(
+        &self,
+        id: &str,
+        req: UpdateClientRequest,
+        actor: &str,
+    ) -> Result<Client, OAuthError> {
+        let mut c = (*find_editable(self, id).await?).clone();
+        let mut changed = Vec::new();
+        if let Some(n) = req.name {
+            c.name = n.trim().to_owned();
+            changed.push("name");
+        }
+        if let Some(d) = req.description {
+            c.description = d.trim().to_owned();
+            changed.push("description");
+        }
+        if let Some(l) = req.logo_uri {
+            c.logo_uri = Some(l.trim().to_owned()).filter(|l| !l.is_empty());
+            changed.push("logo_uri");
+        }
+        if let Some(r) = req.redirect_uris {
+            c.redirect_uris = r.into_iter().map(|u| u.trim().to_owned()).collect();
+            changed.push("redirect_uris");
+        }
+        if let Some(t) = req.client_type {
+            // A secret cannot appear or vanish by editing: confidential
+            // stays confidential, public stays public.
+            if t.is_public() != c.client_type.is_public() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidClientMetadata,
+                    "a client cannot switch between confidential and public; create a new one",
+                ));
+            }
+            c.client_type = t;
+            changed.push("client_type");
+        }
+        if let Some(ttl) = req.access_token_ttl {
+            c.access_token_ttl = ttl;
+            changed.push("access_token_ttl");
+        }
+        if let Some(p) = refresh_policy(req.refresh_policy.as_deref())? {
+            c.refresh_policy = p;
+            changed.push("refresh_policy");
+        }
+        if let Some(a) = req.audience {
+            c.audience = Some(a.trim().to_owned()).filter(|a| !a.is_empty());
+            changed.push("audience");
+        }
+        if let Some(t) = req.claims_template {
+            c.claims_template = Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+            changed.push("claims_template");
+        }
+        if let Some(g) = &req.grant_types {
+            c.grant_types = keyhouse_core::client::validate_grant_types(c.client_type, g)?;
+            changed.push("grant_types");
+        }
+        if let Some(r) = req.resource_server {
+            c.resource_server = r;
+            changed.push("resource_server");
+        }
+        if let Some(m) = &req.token_endpoint_auth_method {
+            let m = Some(m.trim()).filter(|m| !m.is_empty());
+            c.token_endpoint_auth_method =
+                crate::admin::clients::validate_auth_method(c.client_type, m)?;
+            changed.push("token_endpoint_auth_method");
+        }
+        keyhouse_core::client::validate_audience(c.audience.as_deref())?;
+        if let Some(t) = &c.claims_template {
+            keyhouse_core::claims::validate_template(t)?;
+        }
+        keyhouse_core::client::validate_new_client(
+            &c.name,
+            c.client_type,
+            &c.redirect_uris,
+            c.logo_uri.as_deref(),
+            c.access_token_ttl,
+        )?;
+        self.store().update_client(&c).await.map_err(store_error)?;
+        self.forget_client(&c.id);
+        self.audit(
+            actor,
+            "client.updated",
+            Some(&c.id),
+            json!({ "name": c.name, "changed": changed }),
+        )
+        .await;
+        Ok(c)
+    }
+
+    /// A client as the admin API shows it.
+    pub async fn admin_view(&self, id: &str) -> Result<AdminClient, OAuthError> {
+        let c = find(self, id).await?;
+        admin_client(self, &c).await
+    }
+}
+
+pub(crate) async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClient, OAuthError> {
+    let usage = kh.store().client_usage(&c.id).await.map_err(store_error)?;
+    Ok(AdminClient {
+        client_id: c.id.clone(),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        logo_uri: c.logo_uri.clone(),
+        client_type: c.client_type,
+        redirect_uris: c.redirect_uris.clone(),
+        access_token_ttl: c.access_token_ttl,
+        refresh_policy: c.refresh_policy.as_str().to_owned(),
+        created_at: c.created_at,
+        rotation_pending: kh
+            .store()
+            .rotation_pending(&c.id)
+            .await
+            .map_err(store_error)?,
+        audience: c.audience.clone(),
+        claims_template: c.claims_template.clone(),
+        grant_types: c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        resource_server: c.resource_server,
+        token_endpoint_auth_method: c.token_endpoint_auth_method.clone(),
+        origin: c.origin.as_str().to_owned(),
+        verified_domain: crate::oauth::authorize::verified_domain(c),
+        last_used_at: usage.0,
+        users: usage.1,
+    })
+}
+
+fn refresh_policy(raw: Option<&str>) -> Result<Option<RefreshPolicy>, OAuthError> {
+    raw.map(|p| {
+        RefreshPolicy::parse(p).ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidClientMetadata,
+                "refresh_policy must be always or offline_access",
+            )
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn find(kh: &Keyhouse, id: &str) -> Result<std::sync::Arc<Client>, OAuthError> {
+    kh.client(id)
+        .await?
+        .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "no such client"))
+}
+
+/// A client the operator may change: not one its metadata document
+/// describes (the document is the source of truth, and has no secret).
+pub(crate) async fn find_editable(
+    kh: &Keyhouse,
+    id: &str,
+) -> Result<std::sync::Arc<Client>, OAuthError> {
+    let c = find(kh, id).await?;
+    if c.origin == keyhouse_core::client::ClientOrigin::MetadataDocument {
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "this agent is described by its metadata document: change it there, or block it",
+        ));
+    }
+    Ok(c)
+}
+
+/// `GET /api/admin/clients`: newest first.
+#[utoipa::path(get, path = "/api/admin/clients", tag = "connected apps", operation_id = "listClients",
+    params(("limit" = Option<u64>, Query, description = "1 to 200, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = Page<AdminClient>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list_clients(
+    State(kh): State<Keyhouse>,
+    _admin: Admin,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<AdminClient>>, ApiError> {
+    let limit = paging.limit();
+    let after = paging
+        .cursor()?
+        .map(|c| {
+            c.split_once('|')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| OAuthError::invalid_request("invalid cursor"))
+        })
+        .transpose()?;
+    let rows = kh
+        .store()
+        .list_clients_page(limit + 1, after.as_ref().map(|(at, id)| (*at, id.as_str())))
+        .await
+        .map_err(store_error)?;
+    let more = rows.len() as u64 > limit;
+    let mut items = Vec::new();
+    for c in rows.iter().take(limit as usize) {
+        items.push(admin_client(&kh, c).await?);
+    }
+    let next_cursor = more
+        .then(|| {
+            items
+                .last()
+                .map(|c: &AdminClient| cursor_of(&format!("{}|{}", c.created_at, c.client_id)))
+        })
+        .flatten();
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// `POST /api/admin/clients`: the secret is in this answer only.
+#[utoipa::path(post, path = "/api/admin/clients", tag = "connected apps", operation_id = "createClient",
+    request_body = NewClientRequest,
+    responses((status = 201, body = CreatedClientResponse), (status = 400, description = "invalid_redirect_uri or invalid_client_metadata", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn create_client(
+    State(kh): State<Keyhouse>,
+    admin: Admin,
+    Json(req): Json<NewClientRequest>,
+) -> Result<(StatusCode, Json<CreatedClientResponse>), ApiError> {
+    let mut spec = ClientSpec::new(&req.name, req.client_type, req.redirect_uris);
+    spec.description = req.description.trim().to_owned();
+    spec.logo_uri = req.logo_uri.filter(|l| !l.trim().is_empty());
+    spec.access_token_ttl = req.access_token_ttl.unwrap_or(3600);
+    spec.refresh_policy = refresh_policy(req.refresh_policy.as_deref())?;
+    spec.audience = req.audience.filter(|a| !a.trim().is_empty());
+    spec.claims_template = req.claims_template.filter(|t| !t.trim().is_empty());
+    spec.grant_types = req.grant_types;
+    spec.resource_server = req.resource_server;
+    spec.token_endpoint_auth_method = req.token_endpoint_auth_method;
+    let created = kh.create_client(spec).await?;
+    let c = &created.client;
+    kh.audit(
+        &admin.actor(),
+        "client.created",
+        Some(&c.id),
+        json!({ "name": c.name, "client_type": c.client_type.as_str(), "redirect_uris": c.redirect_uris }),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedClientResponse {
+            client: admin_client(&kh, c).await?,
+            client_secret: created.client_secret,
+        }),
+    ))
+}
+
+/// `GET /api/admin/clients/{id}`.
+#[utoipa::path(get, path = "/api/admin/clients/{id}", tag = "connected apps", operation_id = "getClient",
+    params(("id" = String, Path)), responses((status = 200, body = AdminClient), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_client(
+    State(kh): State<Keyhouse>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<AdminClient>, ApiError> {
+    let c = find(&kh, &id).await?;
+    Ok(Json(admin_client(&kh, &c).await?))
+}
+
+#[utoipa::path(patch, path = "/api/admin/clients/{id}", tag = "connected apps", operation_id = "updateClient",
+    params(("id" = String, Path)), request_body = UpdateClientRequest,
+    responses((status = 200, body = AdminClient), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// `PATCH /api/admin/clients/{id}`: the fields present change; the result
+/// is validated like a new registration.
+pub(crate) async fn update_client(
+    State(kh): State<Keyhouse>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateClientRequest>,
+) -> Result<Json<AdminClient>, ApiError> {
+    let c = kh.update_client(&id, req, &admin.actor()).await?;
+    Ok(Json(admin_client(&kh, &c).await?))
+}
+
+/// `DELETE /api/admin/clients/{id}`: revokes everything issued to it.
+#[utoipa::path(delete, path = "/api/admin/clients/{id}", tag = "connected apps", operation_id = "deleteClient",
+    params(("id" = String, Path)), responses((status = 204, description = "Deleted; every grant and token of the client is revoked"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_client(
+    State(kh): State<Keyhouse>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !kh.delete_client(&id).await? {
+        return Err(OAuthError::new(ErrorCode::NotFound, "no such client").into());
+    }
+    kh.audit(&admin.actor(), "client.deleted", Some(&id), json!({}))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}

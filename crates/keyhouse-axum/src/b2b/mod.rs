@@ -1,0 +1,188 @@
+//! B2B: member sessions (bound to one organization), password login into an
+//! organization, discovery for an email in several organizations, the
+//! organization settings API, and the [`MemberCaller`] extractor for an app's
+//! organization-scoped APIs.
+
+pub(crate) mod manage;
+pub(crate) mod organization;
+pub(crate) mod session;
+
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::{get, post, put};
+use keyhouse_core::claims::OrganizationClaim;
+use keyhouse_core::rbac::{self, Policy};
+use keyhouse_core::{ErrorCode, OAuthError};
+use keyhouse_store::{Member, Organization, SessionRecord};
+use keyhouse_types::b2b::{MemberInfo, MemberSessionResponse, Permission};
+use keyhouse_types::{OrganizationSummary, SessionUser};
+
+use crate::Keyhouse;
+use crate::error::{ApiError, store_error};
+
+/// The signed-in member of a browser request.
+#[derive(Debug, Clone)]
+pub struct CurrentMember {
+    /// The session.
+    pub session: SessionRecord,
+    /// The member.
+    pub member: Member,
+    /// Their organization.
+    pub organization: Organization,
+    /// What their roles allow.
+    pub permissions: Vec<Permission>,
+}
+
+impl CurrentMember {
+    /// Whether the member's roles allow `action` on `resource`.
+    pub fn can(&self, resource: &str, action: &str) -> bool {
+        rbac::allows(&self.permissions, resource, action)
+    }
+
+    fn require(&self, resource: &str, action: &str) -> Result<(), ApiError> {
+        if self.can(resource, action) {
+            return Ok(());
+        }
+        Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            format!("your role does not allow {action} on {resource}"),
+        )
+        .into())
+    }
+
+    fn response(&self) -> MemberSessionResponse {
+        MemberSessionResponse {
+            member: member_info(&self.member),
+            organization: summary(&self.organization),
+            permissions: self.permissions.clone(),
+            authenticated_at: self.session.auth_time,
+            expires_at: self.session.expires_at,
+        }
+    }
+
+    /// The member as the consent screen shows them.
+    pub(crate) fn user(&self) -> SessionUser {
+        SessionUser {
+            user_id: self.member.id.clone(),
+            email: self.member.email.clone(),
+            name: self.member.name.clone(),
+        }
+    }
+}
+
+/// An organization as pages name it.
+pub fn summary(o: &Organization) -> OrganizationSummary {
+    OrganizationSummary {
+        organization_id: o.id.clone(),
+        slug: o.slug.clone(),
+        name: o.name.clone(),
+    }
+}
+
+/// A member as the API shows it (never the password hash).
+pub fn member_info(m: &Member) -> MemberInfo {
+    MemberInfo {
+        member_id: m.id.clone(),
+        email: m.email.clone(),
+        name: m.name.clone(),
+        roles: m.roles.clone(),
+        status: m.status.clone(),
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentMember
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let kh = Keyhouse::from_ref(state);
+        kh.member_session(&parts.headers).await?.ok_or_else(|| {
+            ApiError(OAuthError::new(
+                ErrorCode::SessionRequired,
+                "sign in to your organization first",
+            ))
+        })
+    }
+}
+
+impl Keyhouse {
+    /// Revokes the live token families of an organization (of one member
+    /// when `member_id` is given) for which `refused` answers true; returns
+    /// how many.
+    pub(crate) async fn revoke_families_where<F, Fut>(
+        &self,
+        organization_id: &str,
+        member_id: Option<&str>,
+        refused: F,
+    ) -> Result<usize, OAuthError>
+    where
+        F: Fn(keyhouse_store::FamilyRecord) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let now = self.now();
+        let families = self
+            .store()
+            .live_families_in_organization(organization_id, member_id, now)
+            .await
+            .map_err(store_error)?;
+        let mut revoked = 0;
+        for f in families {
+            let id = f.id.clone();
+            if refused(f).await {
+                self.store()
+                    .revoke_family(&id, now)
+                    .await
+                    .map_err(store_error)?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// The RBAC policy (roles and custom scopes), read from the store.
+    pub async fn rbac(&self) -> Result<Policy, OAuthError> {
+        let (roles, scopes) = self.store().rbac_policy().await.map_err(store_error)?;
+        Ok(Policy { roles, scopes })
+    }
+
+    /// The `organization` claim for tokens of a grant made in `org_id`.
+    pub(crate) async fn organization_claim(
+        &self,
+        org_id: Option<&str>,
+    ) -> Result<Option<OrganizationClaim>, OAuthError> {
+        let Some(id) = org_id else { return Ok(None) };
+        let org = self
+            .store()
+            .find_organization(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| OAuthError::invalid_grant("the organization no longer exists"))?;
+        Ok(Some(OrganizationClaim {
+            organization_id: org.id,
+            slug: org.slug,
+        }))
+    }
+}
+
+/// The member session API, discovery, and the organization settings API.
+pub(crate) fn routes() -> Router<Keyhouse> {
+    Router::new()
+        .route("/api/b2b/session", get(session::current))
+        .route("/api/b2b/session/login", post(session::login))
+        .route("/api/b2b/session/logout", post(session::logout))
+        .route("/api/b2b/discovery", post(session::discovery))
+        .route("/api/b2b/discovery/select", post(session::discovery_select))
+        .route("/api/b2b/organization", get(organization::organization))
+        .route(
+            "/api/b2b/organization/connected-apps",
+            put(organization::set_connected_apps),
+        )
+        .route(
+            "/api/b2b/members/{member_id}/roles",
+            put(organization::set_member_roles),
+        )
+}

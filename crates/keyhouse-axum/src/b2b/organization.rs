@@ -1,0 +1,141 @@
+//! An organization's own settings, for its members: the organization, which
+//! Connected Apps it allows, and members' roles.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use keyhouse_core::{ErrorCode, OAuthError};
+use keyhouse_types::b2b::{
+    ConnectedAppsSettings, MemberInfo, OrganizationSettings, SetRolesRequest,
+};
+
+use crate::Keyhouse;
+use crate::b2b::{CurrentMember, member_info, summary};
+use crate::error::{ApiError, store_error};
+
+/// `GET /api/b2b/organization` (needs `organization:read`).
+pub(crate) async fn organization(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+) -> Result<Json<OrganizationSettings>, ApiError> {
+    me.require("organization", "read")?;
+    let policy = kh.rbac().await?;
+    let members = kh
+        .store()
+        .list_members(&me.organization.id)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(OrganizationSettings {
+        organization: summary(&me.organization),
+        connected_apps: me.organization.connected_apps.clone(),
+        roles: policy.roles,
+        scopes: policy.scopes,
+        members: members.iter().map(member_info).collect(),
+    }))
+}
+
+/// `PUT /api/b2b/organization/connected-apps` (needs `organization:update`).
+/// Every client on an allow-list must exist.
+pub(crate) async fn set_connected_apps(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    Json(mut settings): Json<ConnectedAppsSettings>,
+) -> Result<Json<ConnectedAppsSettings>, ApiError> {
+    me.require("organization", "update")?;
+    for list in [
+        &mut settings.first_party.allowed_client_ids,
+        &mut settings.third_party.allowed_client_ids,
+    ] {
+        list.iter_mut().for_each(|c| *c = c.trim().to_owned());
+        list.retain(|c| !c.is_empty());
+        list.sort();
+        list.dedup();
+        if list.len() > 100 {
+            return Err(OAuthError::invalid_request("at most 100 clients per allow-list").into());
+        }
+        for id in list.iter() {
+            if kh.client(id).await?.is_none() {
+                return Err(OAuthError::invalid_request(format!("no client {id}")).into());
+            }
+        }
+    }
+    kh.store()
+        .set_connected_apps(&me.organization.id, &settings, kh.now())
+        .await
+        .map_err(store_error)?;
+    tracing::info!(organization_id = %me.organization.id, member_id = %me.member.id, ?settings, "connected apps settings changed");
+    // docs/threat-model.md row 47: the apps the new policy refuses lose
+    // their grants in this organization at once.
+    let (kh_ref, settings_ref) = (&kh, &settings);
+    let revoked = kh
+        .revoke_families_where(&me.organization.id, None, |f| async move {
+            match kh_ref.client(&f.client_id).await {
+                Ok(Some(c)) => !settings_ref.allows(&c.id, c.client_type),
+                Ok(None) => true,
+                // Unknown answer: keep the grant; refresh checks again.
+                Err(_) => false,
+            }
+        })
+        .await?;
+    if revoked > 0 {
+        tracing::info!(organization_id = %me.organization.id, revoked, "grants of apps the organization now refuses revoked");
+    }
+    Ok(Json(settings))
+}
+
+/// `PUT /api/b2b/members/{member_id}/roles` (needs `members:update`). An
+/// organization always keeps at least one admin.
+pub(crate) async fn set_member_roles(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    Path(member_id): Path<String>,
+    Json(req): Json<SetRolesRequest>,
+) -> Result<Json<MemberInfo>, ApiError> {
+    me.require("members", "update")?;
+    let policy = kh.rbac().await?;
+    let mut roles = req.roles;
+    roles.sort();
+    roles.dedup();
+    if !policy.knows_roles(&roles) {
+        return Err(OAuthError::invalid_request("unknown role").into());
+    }
+    let members = kh
+        .store()
+        .list_members(&me.organization.id)
+        .await
+        .map_err(store_error)?;
+    let target = members.iter().find(|m| m.id == member_id).ok_or_else(|| {
+        OAuthError::new(ErrorCode::NotFound, "no such member in this organization")
+    })?;
+    let is_admin = |r: &[String]| r.iter().any(|x| x == "admin");
+    let admins = members
+        .iter()
+        .filter(|m| m.is_active() && is_admin(&m.roles))
+        .count();
+    if is_admin(&target.roles) && !is_admin(&roles) && admins <= 1 {
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "the organization needs at least one admin",
+        )
+        .into());
+    }
+    kh.store()
+        .set_member_roles(&target.id, &roles, kh.now())
+        .await
+        .map_err(store_error)?;
+    tracing::info!(organization_id = %me.organization.id, by = %me.member.id, member_id = %target.id, ?roles, "member roles changed");
+    // docs/threat-model.md row 47: grants the new roles no longer cover end
+    // now, access tokens included, not at their next refresh.
+    let permissions = policy.permissions_of(&roles);
+    let (policy, permissions) = (&policy, &permissions);
+    let revoked = kh
+        .revoke_families_where(&me.organization.id, Some(&target.id), |f| async move {
+            !f.scopes.iter().all(|s| policy.grantable(permissions, s))
+        })
+        .await?;
+    if revoked > 0 {
+        tracing::info!(member_id = %target.id, revoked, "grants beyond the new roles revoked");
+    }
+    let mut updated = target.clone();
+    updated.roles = roles;
+    Ok(Json(member_info(&updated)))
+}

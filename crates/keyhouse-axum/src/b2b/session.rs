@@ -1,0 +1,331 @@
+//! The member's browser session: login to one organization, discovery across
+//! the organizations of an e-mail address, and logout.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyhouse_core::{ErrorCode, OAuthError, secret};
+use keyhouse_store::{Member, Organization};
+use keyhouse_types::b2b::{
+    DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest, MemberLoginRequest,
+    MemberSessionResponse,
+};
+
+use crate::Keyhouse;
+use crate::accounts::session;
+use crate::b2b::{CurrentMember, summary};
+use crate::error::{ApiError, store_error};
+use crate::http::client_ip::ClientIp;
+use crate::http::cookies::{read_cookie, set_named_cookie, with_cookie};
+
+/// How long a discovery token lets the user pick an organization, seconds.
+const DISCOVERY_TTL: i64 = 600;
+
+/// At most this many organizations are offered for one email.
+const DISCOVERY_MAX: u64 = 20;
+
+pub(crate) fn member_cookie_name(kh: &Keyhouse) -> &'static str {
+    if kh.config().secure_cookies() {
+        "__Host-keyhouse_member_session"
+    } else {
+        "keyhouse_member_session"
+    }
+}
+
+impl Keyhouse {
+    /// The live member session of a request with these headers, if any.
+    pub async fn member_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<CurrentMember>, OAuthError> {
+        let Some(token) = read_cookie(headers, member_cookie_name(self)) else {
+            return Ok(None);
+        };
+        let store = self.store();
+        let Some(session) = store
+            .find_session(&secret::hash_token(token), self.now())
+            .await
+            .map_err(store_error)?
+            .filter(|s| s.subject_kind == "member")
+        else {
+            return Ok(None);
+        };
+        let member = store
+            .find_member(&session.subject_id)
+            .await
+            .map_err(store_error)?
+            .filter(|m| {
+                m.is_active() && Some(&m.organization_id) == session.organization_id.as_ref()
+            });
+        let Some(member) = member else {
+            return Ok(None);
+        };
+        let Some(organization) = store
+            .find_organization(&member.organization_id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let permissions = self.rbac().await?.permissions_of(&member.roles);
+        Ok(Some(CurrentMember {
+            session,
+            member,
+            organization,
+            permissions,
+        }))
+    }
+
+    /// Starts a member session (a new id every time: docs/threat-model.md row 26).
+    async fn start_member_session(
+        &self,
+        member: Member,
+        organization: Organization,
+        old: Option<&str>,
+    ) -> Result<(CurrentMember, HeaderValue), OAuthError> {
+        let new = session::NewSession {
+            kind: "member",
+            subject_id: &member.id,
+            organization_id: Some(&organization.id),
+            cookie: member_cookie_name(self),
+        };
+        let (session, cookie) = session::issue_session(self, new, old).await?;
+        let permissions = self.rbac().await?.permissions_of(&member.roles);
+        tracing::info!(member_id = %member.id, organization_id = %organization.id, "member signed in");
+        Ok((
+            CurrentMember {
+                session,
+                member,
+                organization,
+                permissions,
+            },
+            cookie,
+        ))
+    }
+
+    /// A discovery token: proof that the password matched these member
+    /// records, until `exp`. HMAC under the deployment's secret key.
+    /// A sealed discovery token for `member_ids`, bound to the browser that
+    /// holds `binding` (a random value sent to it as a cookie) and naming a
+    /// fresh id so it can be used once (docs/threat-model.md row 50).
+    fn discovery_token(&self, member_ids: &[String], exp: i64, binding: &str) -> String {
+        let jti = secret::generate_id("disc", &mut rand::rng());
+        let payload = URL_SAFE_NO_PAD.encode(format!(
+            "{exp}|{jti}|{}|{}",
+            secret::hash_token(binding),
+            member_ids.join(",")
+        ));
+        let mac = secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
+        format!("{payload}.{mac}")
+    }
+
+    /// The token's id and member ids, if it is ours, unexpired and bound to
+    /// `binding`.
+    fn check_discovery_token(&self, token: &str, binding: &str) -> Option<(String, Vec<String>)> {
+        let (payload, mac) = token.split_once('.')?;
+        let expected =
+            secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
+        if !secret::hashes_equal(&expected, mac) {
+            return None;
+        }
+        let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let mut parts = raw.splitn(4, '|');
+        let (exp, jti, bound, ids) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if exp.parse::<i64>().ok()? <= self.now() {
+            return None;
+        }
+        if !secret::hashes_equal(&secret::hash_token(binding), bound) {
+            return None;
+        }
+        Some((jti.to_owned(), ids.split(',').map(str::to_owned).collect()))
+    }
+}
+
+fn signed_in(res: CurrentMember, cookie: HeaderValue) -> Response {
+    with_cookie(Json(res.response()).into_response(), cookie)
+}
+
+/// `GET /api/b2b/session`.
+pub(crate) async fn current(member: CurrentMember) -> Json<MemberSessionResponse> {
+    Json(member.response())
+}
+
+/// `POST /api/b2b/session/login`: email and password into one organization.
+pub(crate) async fn login(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(req): Json<MemberLoginRequest>,
+) -> Result<Response, ApiError> {
+    let org = kh
+        .store()
+        .find_organization_by_slug(req.organization_slug.trim())
+        .await
+        .map_err(store_error)?;
+    let org_id = org.as_ref().map(|o| o.id.clone());
+    let (kh_ref, org_ref, password) = (&kh, &org_id, &req.password);
+    let member = crate::accounts::throttle::throttled(&kh, &req.email, ip, |email| async move {
+        let (kh, org_id) = (kh_ref, org_ref);
+        let found = match (&org_id, &email) {
+            (Some(o), Some(e)) => kh
+                .store()
+                .find_member_by_email(o, e)
+                .await
+                .map_err(store_error)?
+                .filter(Member::is_active),
+            _ => None,
+        };
+        let phc = found.as_ref().map(|m| m.password_hash.clone());
+        let ok = crate::accounts::password::verify_password(kh, password, phc).await;
+        Ok(found.filter(|_| ok))
+    })
+    .await?;
+    let org = org.ok_or_else(|| OAuthError::server("organization vanished during login"))?;
+    let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
+    let (res, cookie) = kh.start_member_session(member, org, old.as_deref()).await?;
+    Ok(signed_in(res, cookie))
+}
+
+/// `POST /api/b2b/discovery`: the organizations where these credentials
+/// belong to an active member. No match answers like a wrong password.
+///
+/// Exactly one password hash is checked per request, whatever the number of
+/// memberships, so the answer's timing does not tell how many organizations
+/// an address belongs to (docs/threat-model.md row 59). Memberships of one
+/// address share a credential when they were created with the same password
+/// (see `Keyhouse::create_member`); discovery proves the first membership's
+/// credential and lists every membership holding that same one. A
+/// membership with a password of its own is reached through its
+/// organization's own sign-in.
+pub(crate) async fn discovery(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<DiscoveryRequest>,
+) -> Result<Response, ApiError> {
+    let (kh_ref, password) = (&kh, &req.password);
+    let matched = crate::accounts::throttle::throttled(&kh, &req.email, ip, |email| async move {
+        let kh = kh_ref;
+        let candidates = match &email {
+            Some(e) => kh
+                .store()
+                .members_with_email(e, DISCOVERY_MAX)
+                .await
+                .map_err(store_error)?,
+            None => Vec::new(),
+        };
+        let Some(first) = candidates.first() else {
+            // Same work as a real check: no timing difference for unknown emails.
+            crate::accounts::password::verify_password(kh, password, None).await;
+            return Ok(None);
+        };
+        let credential = first.password_hash.clone();
+        if !crate::accounts::password::verify_password(kh, password, Some(credential.clone())).await
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            candidates
+                .into_iter()
+                .filter(|m| m.password_hash == credential)
+                .collect::<Vec<_>>(),
+        ))
+    })
+    .await?;
+    let mut organizations = Vec::new();
+    for m in &matched {
+        if let Some(o) = kh
+            .store()
+            .find_organization(&m.organization_id)
+            .await
+            .map_err(store_error)?
+        {
+            organizations.push(summary(&o));
+        }
+    }
+    organizations.sort_by_key(|o| o.name.to_lowercase());
+    let ids: Vec<String> = matched.into_iter().map(|m| m.id).collect();
+    let binding = secret::generate_token(&mut rand::rng());
+    let cookie = set_named_cookie(&kh, discovery_cookie_name(&kh), &binding, DISCOVERY_TTL)
+        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    let body = DiscoveryResponse {
+        organizations,
+        discovery_token: kh.discovery_token(&ids, kh.now() + DISCOVERY_TTL, &binding),
+    };
+    Ok(with_cookie(Json(body).into_response(), cookie))
+}
+
+fn discovery_cookie_name(kh: &Keyhouse) -> &'static str {
+    if kh.config().secure_cookies() {
+        "__Host-keyhouse_discovery"
+    } else {
+        "keyhouse_discovery"
+    }
+}
+
+/// `POST /api/b2b/discovery/select`: signs in to one discovered organization.
+pub(crate) async fn discovery_select(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+    Json(req): Json<DiscoverySelectRequest>,
+) -> Result<Response, ApiError> {
+    let expired = || {
+        OAuthError::new(
+            ErrorCode::InvalidCredentials,
+            "the sign-in has expired; enter your email and password again",
+        )
+    };
+    // docs/threat-model.md row 50: only the browser that proved the
+    // password, and only once.
+    let binding = read_cookie(&headers, discovery_cookie_name(&kh)).unwrap_or("");
+    let (jti, ids) = kh
+        .check_discovery_token(&req.discovery_token, binding)
+        .ok_or_else(expired)?;
+    let uses = kh
+        .store()
+        .hit(&format!("discovery:{jti}"), DISCOVERY_TTL, kh.now())
+        .await
+        .map_err(store_error)?;
+    if uses > 1 {
+        tracing::warn!(%jti, "discovery token presented again");
+        return Err(expired().into());
+    }
+    let org = kh
+        .store()
+        .find_organization_by_slug(&req.organization_slug)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(expired)?;
+    let mut chosen = None;
+    for id in &ids {
+        if let Some(m) = kh.store().find_member(id).await.map_err(store_error)?
+            && m.organization_id == org.id
+            && m.is_active()
+        {
+            chosen = Some(m);
+            break;
+        }
+    }
+    let member = chosen.ok_or_else(expired)?;
+    let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
+    let (res, cookie) = kh.start_member_session(member, org, old.as_deref()).await?;
+    Ok(signed_in(res, cookie))
+}
+
+/// `POST /api/b2b/session/logout`.
+pub(crate) async fn logout(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = read_cookie(&headers, member_cookie_name(&kh)) {
+        kh.store()
+            .delete_session(&secret::hash_token(token))
+            .await
+            .map_err(store_error)?;
+    }
+    let cookie = set_named_cookie(&kh, member_cookie_name(&kh), "", 0)
+        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cookie))
+}

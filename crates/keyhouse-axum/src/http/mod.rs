@@ -1,0 +1,11 @@
+//! HTTP plumbing shared by every concern: serving, the security headers,
+//! the client's IP address, cookies, the CSRF guard, and the extractors an
+//! app's own API uses to accept Keyhouse's access tokens.
+
+pub mod client_ip;
+pub(crate) mod cookies;
+pub(crate) mod csrf;
+pub mod extract;
+pub mod member_caller;
+pub mod security_headers;
+pub mod serve;

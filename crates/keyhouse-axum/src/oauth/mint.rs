@@ -1,0 +1,144 @@
+//! Minting tokens: the access token (a JWT for its audience) and the ID token,
+//! with the claims the granted scopes release.
+
+use keyhouse_core::claims::{
+    AccessTokenClaims, IdTokenClaims, OrganizationClaim, ProfileClaims, UserProfile, at_hash,
+};
+use keyhouse_core::client::Client;
+use keyhouse_core::{OAuthError, ScopeSet, secret};
+
+use crate::Keyhouse;
+use crate::error::store_error;
+use crate::oauth::keys::SigningAlg;
+
+/// What one access or ID token is minted from.
+pub(crate) struct Mint<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) subject: &'a str,
+    pub(crate) scopes: &'a ScopeSet,
+    /// The RFC 8707 resource; `None` means the default audience.
+    pub(crate) audience: Option<&'a str>,
+    pub(crate) auth_time: Option<i64>,
+    pub(crate) family: Option<&'a str>,
+    /// For members: the organization the grant was made in.
+    pub(crate) organization: Option<&'a OrganizationClaim>,
+    /// Claims from the client's template, already rendered.
+    pub(crate) extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Keyhouse {
+    /// The `aud` of an access token for `client`: the requested resource,
+    /// else the client's own audience, else the default audience.
+    pub(crate) fn audience_of(&self, client: &Client, resource: Option<&str>) -> String {
+        resource
+            .or(client.audience.as_deref())
+            .unwrap_or(&self.config().default_audience)
+            .to_owned()
+    }
+
+    pub(crate) fn mint_access_token(&self, m: &Mint<'_>) -> Result<String, OAuthError> {
+        let now = self.now();
+        let claims = AccessTokenClaims {
+            iss: self.config().issuer.clone(),
+            sub: m.subject.to_owned(),
+            aud: self.audience_of(m.client, m.audience),
+            client_id: m.client.id.clone(),
+            scope: m.scopes.to_string(),
+            exp: now + m.client.access_token_ttl,
+            iat: now,
+            nbf: now,
+            jti: secret::generate_id("at", &mut rand::rng()),
+            auth_time: m.auth_time,
+            fid: m.family.map(str::to_owned),
+            organization: m.organization.cloned(),
+            extra: m.extra.clone(),
+        };
+        // RFC 9068 §2.1: `typ` is `at+jwt`.
+        self.keys()
+            .sign(self.config().access_token_alg, "at+jwt", &claims)
+            .map_err(|e| OAuthError::server(e.to_string()))
+    }
+
+    pub(crate) fn mint_id_token(
+        &self,
+        client: &Client,
+        user: &UserProfile,
+        scopes: &ScopeSet,
+        auth_time: i64,
+        nonce: Option<String>,
+        access_token: &str,
+    ) -> Result<String, OAuthError> {
+        let now = self.now();
+        let claims = IdTokenClaims {
+            iss: self.config().issuer.clone(),
+            sub: user.subject.clone(),
+            aud: client.id.clone(),
+            azp: client.id.clone(),
+            exp: now + self.config().id_token_ttl,
+            iat: now,
+            auth_time,
+            nonce,
+            at_hash: at_hash(access_token),
+            profile: ProfileClaims::for_scopes(user, scopes),
+            organization: user.organization.clone(),
+        };
+        self.keys()
+            .sign(SigningAlg::Rs256, "JWT", &claims)
+            .map_err(|e| OAuthError::server(e.to_string()))
+    }
+
+    /// The profile of a subject, for ID tokens and userinfo: a user, or
+    /// (with `organization`) an active member of that organization.
+    pub(crate) async fn profile(
+        &self,
+        subject: &str,
+        organization: Option<&OrganizationClaim>,
+    ) -> Result<Option<UserProfile>, OAuthError> {
+        let Some(org) = organization else {
+            return Ok(self
+                .store()
+                .find_user(subject)
+                .await
+                .map_err(store_error)?
+                .map(|u| UserProfile {
+                    subject: u.id,
+                    email: u.email,
+                    email_verified: u.email_verified,
+                    name: u.name,
+                    updated_at: u.updated_at,
+                    organization: None,
+                }));
+        };
+        Ok(self
+            .store()
+            .find_member(subject)
+            .await
+            .map_err(store_error)?
+            .filter(|m| m.is_active() && m.organization_id == org.organization_id)
+            .map(|m| UserProfile {
+                subject: m.id,
+                email: m.email,
+                email_verified: false,
+                name: m.name,
+                updated_at: m.updated_at,
+                organization: Some(org.clone()),
+            }))
+    }
+
+    /// The client's template claims for `subject` (none without a template).
+    pub(crate) async fn template_claims(
+        &self,
+        client: &Client,
+        subject: &str,
+        organization: Option<&OrganizationClaim>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
+        let Some(template) = &client.claims_template else {
+            return Ok(serde_json::Map::new());
+        };
+        let user = self
+            .profile(subject, organization)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
+        Ok(keyhouse_core::claims::render_template(template, &user))
+    }
+}
