@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use keyhouse_app::server::NotesStore;
-use keyhouse_axum::config::RegistrationPolicy;
 use keyhouse_axum::ClientSpec;
+use keyhouse_axum::config::RegistrationPolicy;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::client::RefreshPolicy;
@@ -1266,6 +1266,12 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
                 Some(t) => {
                     Some(ClientType::parse(&t).ok_or_else(|| format!("unknown client type {t}"))?)
                 }
+            };
+            let refresh_policy = match refresh_policy {
+                None => None,
+                Some(p) => Some(RefreshPolicy::parse(&p).ok_or_else(|| {
+                    format!("unknown refresh policy {p}: use always or offline_access")
+                })?),
             };
             let req = UpdateClientRequest {
                 name,

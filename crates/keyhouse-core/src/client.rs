@@ -1,41 +1,10 @@
 //! Connected Apps (OAuth clients) as the protocol sees them.
 
 use keyhouse_types::ClientType;
+pub use keyhouse_types::RefreshPolicy;
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::redirect_uri;
-
-/// When a client receives refresh tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RefreshPolicy {
-    /// Only when `offline_access` was requested and shown on consent (the
-    /// default for every client: docs/threat-model.md row 51).
-    #[default]
-    OfflineAccess,
-    /// With every authorization-code exchange, when the operator chose so
-    /// for this client; the consent screen then says that access continues
-    /// until revoked.
-    Always,
-}
-
-impl RefreshPolicy {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefreshPolicy::OfflineAccess => "offline_access",
-            RefreshPolicy::Always => "always",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<RefreshPolicy> {
-        match s {
-            "offline_access" => Some(RefreshPolicy::OfflineAccess),
-            "always" => Some(RefreshPolicy::Always),
-            _ => None,
-        }
-    }
-}
 
 /// Where a client came from: an operator registered it, it identified
 /// itself with a Client ID Metadata Document (its `client_id` is the URL of

@@ -1,5 +1,6 @@
 //! Users and browser sessions.
 
+use keyhouse_types::SubjectKind;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::entities::{session, user};
@@ -71,8 +72,9 @@ pub struct NewUser {
 pub struct SessionRecord {
     /// SHA-256 of the cookie value.
     pub id_hash: String,
-    /// `user` (B2B adds `member`).
-    pub subject_kind: String,
+    /// Whose session: a user's or a member's (`None` for a kind this
+    /// version does not know, which is never accepted as either).
+    pub subject_kind: Option<SubjectKind>,
     /// The user id.
     pub subject_id: String,
     /// The organization, for member sessions.
@@ -89,7 +91,7 @@ impl From<session::Model> for SessionRecord {
     fn from(m: session::Model) -> SessionRecord {
         SessionRecord {
             id_hash: m.id_hash,
-            subject_kind: m.subject_kind,
+            subject_kind: SubjectKind::parse(&m.subject_kind),
             subject_id: m.subject_id,
             organization_id: m.organization_id,
             auth_time: m.auth_time,
@@ -151,7 +153,10 @@ impl Store {
     pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
         let model = session::ActiveModel {
             id_hash: Set(s.id_hash.clone()),
-            subject_kind: Set(s.subject_kind.clone()),
+            subject_kind: Set(s
+                .subject_kind
+                .map_or("unknown", SubjectKind::as_str)
+                .to_owned()),
             subject_id: Set(s.subject_id.clone()),
             organization_id: Set(s.organization_id.clone()),
             auth_time: Set(s.auth_time),

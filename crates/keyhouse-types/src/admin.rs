@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientSummary, ClientType, ScopeDescription};
+use crate::{ClientSummary, ClientType, RefreshPolicy, ScopeDescription};
 
 /// A Connected App as the dashboard shows it (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ pub struct AdminClient {
     /// Access-token lifetime, seconds.
     pub access_token_ttl: i64,
     /// `always` or `offline_access`.
-    pub refresh_policy: String,
+    pub refresh_policy: RefreshPolicy,
     /// Created (unix seconds).
     pub created_at: i64,
     /// Whether a secret rotation is in progress (two secrets work).
@@ -82,7 +82,7 @@ pub struct NewClientRequest {
     pub access_token_ttl: Option<i64>,
     /// `always` or `offline_access` (default by type).
     #[serde(default)]
-    pub refresh_policy: Option<String>,
+    pub refresh_policy: Option<RefreshPolicy>,
     /// A custom `aud` for its access tokens.
     #[serde(default)]
     pub audience: Option<String>,
@@ -136,7 +136,7 @@ pub struct UpdateClientRequest {
     pub access_token_ttl: Option<i64>,
     /// `always` or `offline_access`.
     #[serde(default)]
-    pub refresh_policy: Option<String>,
+    pub refresh_policy: Option<RefreshPolicy>,
     /// A custom `aud`; an empty string removes it.
     #[serde(default)]
     pub audience: Option<String>,

@@ -5,7 +5,11 @@
 //! the server.
 #![warn(missing_docs)]
 
+pub mod error_code;
+pub mod redirect_uri;
 pub mod return_to;
+
+pub use error_code::ErrorCode;
 
 #[cfg(test)]
 mod proptests;
@@ -47,6 +51,71 @@ pub struct AuthorizeDecision {
 pub struct RedirectResponse {
     /// Where the browser must go next.
     pub redirect_uri: String,
+}
+
+/// When a client receives refresh tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshPolicy {
+    /// Only when `offline_access` was requested and shown on consent (the
+    /// default for every client: docs/threat-model.md row 51).
+    #[default]
+    OfflineAccess,
+    /// With every authorization-code exchange, when the operator chose so
+    /// for this client; the consent screen then says that access continues
+    /// until revoked.
+    Always,
+}
+
+impl RefreshPolicy {
+    /// The name on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshPolicy::OfflineAccess => "offline_access",
+            RefreshPolicy::Always => "always",
+        }
+    }
+
+    /// Reads a name from the wire or the store.
+    pub fn parse(s: &str) -> Option<RefreshPolicy> {
+        match s {
+            "offline_access" => Some(RefreshPolicy::OfflineAccess),
+            "always" => Some(RefreshPolicy::Always),
+            _ => None,
+        }
+    }
+}
+
+/// Who a session or a grant belongs to: an end user (B2C) or an
+/// organization's member (B2B). Stored beside each session, so a user's
+/// cookie can never be read as a member's, nor the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// An end user.
+    User,
+    /// A member of one organization.
+    Member,
+}
+
+impl SubjectKind {
+    /// The name on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::User => "user",
+            SubjectKind::Member => "member",
+        }
+    }
+
+    /// Reads a name from the wire or the store.
+    pub fn parse(s: &str) -> Option<SubjectKind> {
+        match s {
+            "user" => Some(SubjectKind::User),
+            "member" => Some(SubjectKind::Member),
+            _ => None,
+        }
+    }
 }
 
 /// The kind of a Connected App, as Stytch names them.
@@ -190,6 +259,13 @@ pub struct ErrorBody {
     /// Human-readable explanation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+}
+
+impl ErrorBody {
+    /// The error code, when it is one Keyhouse sends.
+    pub fn code(&self) -> Option<ErrorCode> {
+        ErrorCode::parse(&self.error)
+    }
 }
 
 /// The signed-in user.

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keyhouse_core::{ErrorCode, OAuthError, secret};
 use keyhouse_store::{SessionRecord, User};
-use keyhouse_types::{SessionResponse, SessionUser};
+use keyhouse_types::{SessionResponse, SessionUser, SubjectKind};
 
 use crate::Keyhouse;
 use crate::error::{ApiError, store_error};
@@ -79,7 +79,7 @@ pub(crate) async fn load(
         .find_session(&hash, now)
         .await
         .map_err(store_error)?
-        .filter(|s| s.subject_kind == "user")
+        .filter(|s| s.subject_kind == Some(SubjectKind::User))
     else {
         return Ok(None);
     };
@@ -114,7 +114,7 @@ pub(crate) async fn current(session: CurrentSession) -> Json<SessionResponse> {
 /// Who a new session is for.
 pub(crate) struct NewSession<'a> {
     /// `user` or `member`.
-    pub kind: &'a str,
+    pub kind: SubjectKind,
     /// The user or member id.
     pub subject_id: &'a str,
     /// For members: their organization.
@@ -140,7 +140,7 @@ pub(crate) async fn issue_session(
     let now = kh.now();
     let session = SessionRecord {
         id_hash: secret::hash_token(&token),
-        subject_kind: new.kind.to_owned(),
+        subject_kind: Some(new.kind),
         subject_id: new.subject_id.to_owned(),
         organization_id: new.organization_id.map(str::to_owned),
         auth_time: now,
@@ -163,7 +163,7 @@ pub(crate) async fn start_session(
     old: Option<&str>,
 ) -> Result<(CurrentSession, HeaderValue), OAuthError> {
     let new = NewSession {
-        kind: "user",
+        kind: SubjectKind::User,
         subject_id: &user.id,
         organization_id: None,
         cookie: cookie_name(kh),

@@ -250,7 +250,7 @@ impl Keyhouse {
             c.access_token_ttl = ttl;
             changed.push("access_token_ttl");
         }
-        if let Some(p) = refresh_policy(req.refresh_policy.as_deref())? {
+        if let Some(p) = req.refresh_policy {
             c.refresh_policy = p;
             changed.push("refresh_policy");
         }
@@ -316,7 +316,7 @@ pub(crate) async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClien
         client_type: c.client_type,
         redirect_uris: c.redirect_uris.clone(),
         access_token_ttl: c.access_token_ttl,
-        refresh_policy: c.refresh_policy.as_str().to_owned(),
+        refresh_policy: c.refresh_policy,
         created_at: c.created_at,
         rotation_pending: kh
             .store()
@@ -337,18 +337,6 @@ pub(crate) async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClien
         last_used_at: usage.0,
         users: usage.1,
     })
-}
-
-fn refresh_policy(raw: Option<&str>) -> Result<Option<RefreshPolicy>, OAuthError> {
-    raw.map(|p| {
-        RefreshPolicy::parse(p).ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::InvalidClientMetadata,
-                "refresh_policy must be always or offline_access",
-            )
-        })
-    })
-    .transpose()
 }
 
 pub(crate) async fn find(kh: &Keyhouse, id: &str) -> Result<std::sync::Arc<Client>, OAuthError> {
@@ -424,7 +412,7 @@ pub(crate) async fn create_client(
     spec.description = req.description.trim().to_owned();
     spec.logo_uri = req.logo_uri.filter(|l| !l.trim().is_empty());
     spec.access_token_ttl = req.access_token_ttl.unwrap_or(3600);
-    spec.refresh_policy = refresh_policy(req.refresh_policy.as_deref())?;
+    spec.refresh_policy = req.refresh_policy;
     spec.audience = req.audience.filter(|a| !a.trim().is_empty());
     spec.claims_template = req.claims_template.filter(|t| !t.trim().is_empty());
     spec.grant_types = req.grant_types;

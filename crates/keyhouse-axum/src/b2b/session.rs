@@ -14,6 +14,8 @@ use keyhouse_types::b2b::{
     MemberSessionResponse,
 };
 
+use keyhouse_types::SubjectKind;
+
 use crate::Keyhouse;
 use crate::accounts::session;
 use crate::b2b::{CurrentMember, summary};
@@ -49,7 +51,7 @@ impl Keyhouse {
             .find_session(&secret::hash_token(token), self.now())
             .await
             .map_err(store_error)?
-            .filter(|s| s.subject_kind == "member")
+            .filter(|s| s.subject_kind == Some(SubjectKind::Member))
         else {
             return Ok(None);
         };
@@ -87,7 +89,7 @@ impl Keyhouse {
         old: Option<&str>,
     ) -> Result<(CurrentMember, HeaderValue), OAuthError> {
         let new = session::NewSession {
-            kind: "member",
+            kind: SubjectKind::Member,
             subject_id: &member.id,
             organization_id: Some(&organization.id),
             cookie: member_cookie_name(self),
