@@ -41,7 +41,8 @@ pub use keys::StoredKey;
 pub use limits::{Attempt, DELAY_STEP};
 pub use orgs::{Member, Organization};
 pub use tokens::{
-    CodeRecord, FamilyRecord, NewCode, RedeemOutcome, RefreshOutcome, RefreshRecord, Rotation,
+    CodeRecord, FamilyRecord, NewCode, NewGrant, RedeemOutcome, RefreshOutcome, RefreshRecord,
+    Rotation,
 };
 pub use users::{NewUser, SessionRecord, User};
 

@@ -214,6 +214,24 @@ async fn insert_refresh<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Consent to remember: what a subject granted a client, for a resource.
+/// Named fields, because three ids in a row are easy to swap.
+#[derive(Debug, Clone, Copy)]
+pub struct NewGrant<'a> {
+    /// The grant's id, used when the subject had granted nothing before.
+    pub id: &'a str,
+    /// The user or member who consented.
+    pub subject_id: &'a str,
+    /// The client they consented to.
+    pub client_id: &'a str,
+    /// The RFC 8707 resource, if the request named one.
+    pub resource: Option<&'a str>,
+    /// The scopes approved now (added to those approved before).
+    pub scopes: &'a ScopeSet,
+    /// Now, unix seconds.
+    pub now: i64,
+}
+
 impl Store {
     /// The scopes this subject has granted this client (for this resource).
     pub async fn find_grant(
@@ -231,16 +249,17 @@ impl Store {
             .map(|g| scopes_of(&g.scopes)))
     }
 
-    /// Remembers consent: the union of what was granted before and `scopes`.
-    pub async fn save_grant(
-        &self,
-        id: &str,
-        subject_id: &str,
-        client_id: &str,
-        resource: Option<&str>,
-        scopes: &ScopeSet,
-        now: i64,
-    ) -> Result<()> {
+    /// Remembers consent: the union of what was granted before and the new
+    /// grant's scopes.
+    pub async fn save_grant(&self, new: &NewGrant<'_>) -> Result<()> {
+        let NewGrant {
+            id,
+            subject_id,
+            client_id,
+            resource,
+            scopes,
+            now,
+        } = *new;
         let txn = self.begin_write().await?;
         let existing = grant::Entity::find()
             .filter(grant::Column::SubjectId.eq(subject_id))

@@ -1,6 +1,8 @@
 //! The backend of the `/idp` component: `POST /api/idp/authorize/start`
 //! describes a request, `POST /api/idp/authorize` decides it.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -9,7 +11,7 @@ use keyhouse_core::authorize::{
 };
 use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
 use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, consent, redirect_uri, secret};
-use keyhouse_store::NewCode;
+use keyhouse_store::{NewCode, NewGrant};
 use keyhouse_types::{
     AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse, ClientSummary,
     RedirectResponse, ScopeDescription, SessionUser,
@@ -78,36 +80,70 @@ impl Subject {
     }
 }
 
-/// Where the pipeline got to.
-enum Checked {
-    /// Valid, with a signed-in subject and the consent decision.
-    Ready {
-        request: Box<ValidatedRequest>,
-        /// Everything the client asked for; `request.scopes` keeps only what
-        /// this subject may grant.
-        requested: ScopeSet,
-        client: std::sync::Arc<Client>,
-        subject: Box<Subject>,
-        consent_required: bool,
-    },
-    /// Send the browser back to the client with this URL.
+/// A request that passed every check, with its signed-in subject.
+struct Ready {
+    request: Box<ValidatedRequest>,
+    /// Everything the client asked for; `request.scopes` keeps only what
+    /// this subject may grant.
+    requested: ScopeSet,
+    client: Arc<Client>,
+    subject: Box<Subject>,
+    consent_required: bool,
+}
+
+/// Where the pipeline stopped.
+enum Stop {
+    /// Shown on the page, never redirected: an unknown client or redirect
+    /// URI, or something the person must act on (sign in, a refusal by the
+    /// organization).
+    Show(ApiError),
+    /// Sent back to the client's verified redirect URI with this URL.
     Redirect(String),
 }
 
-fn redirect_error(kh: &Keyhouse, redirect: &VerifiedRedirect, error: OAuthError) -> Checked {
-    tracing::info!(client_id = %redirect.client_id, error = %error, "authorization request refused (redirected)");
-    Checked::Redirect(redirect.error_url(&kh.config().issuer, &error))
+impl<E: Into<ApiError>> From<E> for Stop {
+    fn from(e: E) -> Stop {
+        Stop::Show(e.into())
+    }
 }
 
-/// Runs the whole pipeline: display errors come back as `Err`, redirectable
-/// ones as `Checked::Redirect`.
+/// An error for the client, at its verified redirect URI (RFC 6749 §4.1.2.1).
+fn redirect_error(kh: &Keyhouse, redirect: &VerifiedRedirect, error: OAuthError) -> Stop {
+    tracing::info!(client_id = %redirect.client_id, error = %error, "authorization request refused (redirected)");
+    Stop::Redirect(redirect.error_url(&kh.config().issuer, &error))
+}
+
+/// The whole pipeline, a chain of named steps. Until the redirect URI is
+/// verified every failure is shown on the page; after it, the protocol's
+/// failures go back to the client.
 async fn check(
     kh: &Keyhouse,
     headers: &HeaderMap,
     params: &AuthorizeParams,
     side: Side,
-) -> Result<Checked, ApiError> {
+) -> Result<Ready, Stop> {
     let raw = RawRequest::from_params(params)?;
+    let client = registered_client(kh, &raw).await?;
+    let redirect = authorize::verify_client_redirect(&raw, &client)?;
+    let mut request = validated(kh, &raw, redirect, &client).await?;
+    let subject = signed_in(kh, headers, side, &request).await?;
+    let requested = request.scopes.clone();
+    if let Some(m) = &subject.member {
+        organization_allows(m, &client)?;
+        request.scopes = grantable_scopes(kh, m, &requested).await?;
+    }
+    let consent_required = consent_decision(kh, &subject, &client, &request).await?;
+    Ok(Ready {
+        request: Box::new(request),
+        requested,
+        client,
+        subject: Box::new(subject),
+        consent_required,
+    })
+}
+
+/// The client the request names; an unknown one gets an error page.
+async fn registered_client(kh: &Keyhouse, raw: &RawRequest) -> Result<Arc<Client>, Stop> {
     let client_id = raw.client_id()?;
     let client = kh.client(client_id).await?.ok_or_else(|| {
         OAuthError::new(
@@ -116,7 +152,17 @@ async fn check(
         )
         .with_debug(format!("unknown client_id {client_id}"))
     })?;
-    let redirect = authorize::verify_client_redirect(&raw, &client)?;
+    Ok(client)
+}
+
+/// The request's parameters against the client and this deployment's
+/// scopes and resources (`keyhouse_core::authorize::validate`).
+async fn validated(
+    kh: &Keyhouse,
+    raw: &RawRequest,
+    redirect: VerifiedRedirect,
+    client: &Client,
+) -> Result<ValidatedRequest, Stop> {
     let protected = kh.resources().await?;
     let resources = kh.audiences(&protected);
     let policy = AuthorizePolicy {
@@ -125,86 +171,102 @@ async fn check(
         protected: &protected,
         default_scopes: &kh.config().default_scopes,
     };
-    let mut request = match authorize::validate(&raw, redirect, &client, &policy) {
-        Ok(r) => r,
-        Err(e) => {
-            let RedirectError { redirect, error } = *e;
-            return Ok(redirect_error(kh, &redirect, error));
-        }
-    };
-    let now = kh.now();
-    let subject = match Subject::load(kh, headers, side).await? {
+    authorize::validate(raw, redirect, client, &policy).map_err(|e| {
+        let RedirectError { redirect, error } = *e;
+        redirect_error(kh, &redirect, error)
+    })
+}
+
+/// The signed-in subject, recently enough for `prompt=login` and `max_age`
+/// (OIDC Core §3.1.2.1). Without one: `login_required`, redirected for
+/// `prompt=none`, otherwise shown so the component sends the person to sign in.
+async fn signed_in(
+    kh: &Keyhouse,
+    headers: &HeaderMap,
+    side: Side,
+    request: &ValidatedRequest,
+) -> Result<Subject, Stop> {
+    match Subject::load(kh, headers, side).await? {
         Some(s)
             if !consent::reauthentication_required(
                 request.prompt,
                 request.max_age,
                 s.auth_time,
-                now,
+                kh.now(),
             ) =>
         {
-            s
+            Ok(s)
         }
         _ if request.prompt.none => {
             let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
-            return Ok(redirect_error(kh, &request.redirect, e));
+            Err(redirect_error(kh, &request.redirect, e))
         }
-        _ => {
-            return Err(OAuthError::new(ErrorCode::LoginRequired, "sign in to continue").into());
-        }
-    };
-    let requested = request.scopes.clone();
-    if let Some(m) = &subject.member {
-        // The organization decides which apps its members may use.
-        if !m
-            .organization
-            .connected_apps
-            .allows(&client.id, client.client_type)
-        {
-            let kind = if client.client_type.is_first_party() {
-                "first-party"
-            } else {
-                "third-party"
-            };
-            return Err(OAuthError::new(
-                ErrorCode::AccessDenied,
-                format!("{} does not allow this {kind} app", m.organization.name),
-            )
-            .with_debug(format!(
-                "organization {} refused client {}",
-                m.organization.id, client.id
-            ))
-            .into());
-        }
-        // A member grants only what their roles cover; the rest is listed
-        // apart on the consent screen and never reaches the token.
-        let rbac = kh.rbac().await?;
-        request.scopes = requested.filter(|s| rbac.grantable(&m.permissions, s));
+        _ => Err(OAuthError::new(ErrorCode::LoginRequired, "sign in to continue").into()),
     }
+}
+
+/// The organization decides which apps its members may use.
+fn organization_allows(m: &CurrentMember, client: &Client) -> Result<(), OAuthError> {
+    if m.organization
+        .connected_apps
+        .allows(&client.id, client.client_type)
+    {
+        return Ok(());
+    }
+    let kind = if client.client_type.is_first_party() {
+        "first-party"
+    } else {
+        "third-party"
+    };
+    Err(OAuthError::new(
+        ErrorCode::AccessDenied,
+        format!("{} does not allow this {kind} app", m.organization.name),
+    )
+    .with_debug(format!(
+        "organization {} refused client {}",
+        m.organization.id, client.id
+    )))
+}
+
+/// A member grants only what their roles cover; the rest is listed apart on
+/// the consent screen and never reaches the token.
+async fn grantable_scopes(
+    kh: &Keyhouse,
+    m: &CurrentMember,
+    requested: &ScopeSet,
+) -> Result<ScopeSet, OAuthError> {
+    let rbac = kh.rbac().await?;
+    Ok(requested.filter(|s| rbac.grantable(&m.permissions, s)))
+}
+
+/// Whether the person must be asked (`keyhouse_core::consent`), given what
+/// they granted this client before; `prompt=none` cannot ask, so it gets
+/// `consent_required` at the redirect URI.
+async fn consent_decision(
+    kh: &Keyhouse,
+    subject: &Subject,
+    client: &Client,
+    request: &ValidatedRequest,
+) -> Result<bool, Stop> {
     let granted = kh
         .store()
         .find_grant(&subject.id, &client.id, request.resource.as_deref())
         .await
         .map_err(store_error)?;
-    let consent_required = consent::consent_required(
+    let required = consent::consent_required(
         client.client_type,
         request.prompt,
         &request.scopes,
         granted.as_ref(),
     );
-    if consent_required && request.prompt.none {
+    if required && request.prompt.none {
         let e = OAuthError::new(
             ErrorCode::ConsentRequired,
             "the user has not approved this application",
         );
-        return Ok(redirect_error(kh, &request.redirect, e));
+        return Err(redirect_error(kh, &request.redirect, e));
     }
-    Ok(Checked::Ready {
-        request: Box::new(request),
-        requested,
-        client,
-        subject: Box::new(subject),
-        consent_required,
-    })
+    Ok(required)
 }
 
 /// The host of a metadata-document client's `client_id`.
@@ -243,74 +305,86 @@ async fn describe(
     params: &AuthorizeParams,
     side: Side,
 ) -> Result<Json<AuthorizeStartResponse>, ApiError> {
-    match check(kh, headers, params, side).await? {
-        Checked::Redirect(redirect_uri) => {
-            Ok(Json(AuthorizeStartResponse::Redirect(RedirectResponse {
+    let ready = match check(kh, headers, params, side).await {
+        Ok(ready) => ready,
+        Err(Stop::Redirect(redirect_uri)) => {
+            return Ok(Json(AuthorizeStartResponse::Redirect(RedirectResponse {
                 redirect_uri,
-            })))
+            })));
         }
-        Checked::Ready {
-            request,
-            requested,
-            client,
-            subject,
-            consent_required,
-        } => {
-            let scopes = requested
-                .iter()
-                .map(|s| ScopeDescription {
-                    scope: s.to_owned(),
-                    description: kh
-                        .config()
-                        .scopes
-                        .get(s)
-                        .map(|d| d.description.clone())
-                        .unwrap_or_default(),
-                    // Users may grant every scope the deployment offers;
-                    // members only what their roles cover.
-                    grantable: request.scopes.contains(s),
-                })
-                .collect();
-            Ok(Json(AuthorizeStartResponse::Describe(Box::new(
-                AuthorizeStart {
-                    client: ClientSummary {
-                        client_id: client.id.clone(),
-                        name: client.name.clone(),
-                        description: client.description.clone(),
-                        // docs/threat-model.md rows 55 and 74: the consent
-                        // page loads nothing from the client's host; its
-                        // logo comes through Keyhouse.
-                        logo_uri: kh.logo_url(&client),
-                        client_type: client.client_type,
-                        verified_domain: verified_domain(&client),
-                        self_registered: client.origin == ClientOrigin::Dynamic,
-                    },
-                    redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
-                    redirect_is_local: redirect_uri::is_loopback(&request.redirect.redirect_uri),
-                    scopes,
-                    resource_name: match request.resource.as_deref() {
-                        Some(r) => kh
-                            .resources()
-                            .await?
-                            .iter()
-                            .find(|p| p.uri == r)
-                            .map(|p| p.name.clone()),
-                        None => None,
-                    },
-                    resource: request.resource.clone(),
-                    consent_required,
-                    organization: subject
-                        .member
-                        .as_ref()
-                        .map(|m| b2b::summary(&m.organization)),
-                    user: subject.user,
-                    // docs/threat-model.md row 51: a refresh token that comes
-                    // without offline_access is stated on consent.
-                    continues_until_revoked: client.refresh_policy == RefreshPolicy::Always
-                        && client.allows_grant(GrantType::RefreshToken),
-                },
-            ))))
-        }
+        Err(Stop::Show(e)) => return Err(e),
+    };
+    let resource_name = match ready.request.resource.as_deref() {
+        Some(r) => kh
+            .resources()
+            .await?
+            .iter()
+            .find(|p| p.uri == r)
+            .map(|p| p.name.clone()),
+        None => None,
+    };
+    Ok(Json(AuthorizeStartResponse::Describe(Box::new(
+        consent_screen(kh, ready, resource_name),
+    ))))
+}
+
+/// What the consent screen shows: who asks, where the browser will go, and
+/// each requested scope with whether this person may grant it.
+fn consent_screen(kh: &Keyhouse, ready: Ready, resource_name: Option<String>) -> AuthorizeStart {
+    let Ready {
+        request,
+        requested,
+        client,
+        subject,
+        consent_required,
+    } = ready;
+    let scopes = requested
+        .iter()
+        .map(|s| ScopeDescription {
+            scope: s.to_owned(),
+            description: kh
+                .config()
+                .scopes
+                .get(s)
+                .map(|d| d.description.clone())
+                .unwrap_or_default(),
+            // Users may grant every scope the deployment offers; members
+            // only what their roles cover.
+            grantable: request.scopes.contains(s),
+        })
+        .collect();
+    AuthorizeStart {
+        client: client_summary(kh, &client),
+        redirect_host: redirect_uri::display_host(&request.redirect.redirect_uri),
+        redirect_is_local: redirect_uri::is_loopback(&request.redirect.redirect_uri),
+        scopes,
+        resource_name,
+        resource: request.resource.clone(),
+        consent_required,
+        organization: subject
+            .member
+            .as_ref()
+            .map(|m| b2b::summary(&m.organization)),
+        user: subject.user,
+        // docs/threat-model.md row 51: a refresh token that comes without
+        // offline_access is stated on consent.
+        continues_until_revoked: client.refresh_policy == RefreshPolicy::Always
+            && client.allows_grant(GrantType::RefreshToken),
+    }
+}
+
+/// The client as the consent screen names it.
+fn client_summary(kh: &Keyhouse, client: &Client) -> ClientSummary {
+    ClientSummary {
+        client_id: client.id.clone(),
+        name: client.name.clone(),
+        description: client.description.clone(),
+        // docs/threat-model.md rows 55 and 74: the consent page loads nothing
+        // from the client's host; its logo comes through Keyhouse.
+        logo_uri: kh.logo_url(client),
+        client_type: client.client_type,
+        verified_domain: verified_domain(client),
+        self_registered: client.origin == ClientOrigin::Dynamic,
     }
 }
 
@@ -334,57 +408,72 @@ pub(crate) async fn decide_b2b(
     record(&kh, &headers, &decision, Side::Members).await
 }
 
+/// The decision: the whole pipeline runs again (nothing from the first call
+/// is trusted), then a refusal goes back as `access_denied` and an approval
+/// stores the consent and a code.
 async fn record(
     kh: &Keyhouse,
     headers: &HeaderMap,
     decision: &AuthorizeDecision,
     side: Side,
 ) -> Result<Json<RedirectResponse>, ApiError> {
-    let (request, client, subject, consent_required) =
-        match check(kh, headers, &decision.params, side).await? {
-            Checked::Redirect(redirect_uri) => return Ok(Json(RedirectResponse { redirect_uri })),
-            Checked::Ready {
-                request,
-                client,
-                subject,
-                consent_required,
-                ..
-            } => (request, client, subject, consent_required),
-        };
-    // docs/threat-model.md row 49: every decision writes a code and a token
-    // family; one session cannot write them without bound.
+    let ready = match check(kh, headers, &decision.params, side).await {
+        Ok(ready) => ready,
+        Err(Stop::Redirect(redirect_uri)) => return Ok(Json(RedirectResponse { redirect_uri })),
+        Err(Stop::Show(e)) => return Err(e),
+    };
+    within_decision_limit(kh, &ready.subject).await?;
+    let redirect_uri = if decision.consent_granted {
+        approve(kh, &ready).await?
+    } else {
+        deny(kh, &ready).await
+    };
+    Ok(Json(RedirectResponse { redirect_uri }))
+}
+
+/// docs/threat-model.md row 49: every decision writes a code and a token
+/// family; one session cannot write them without bound.
+async fn within_decision_limit(kh: &Keyhouse, subject: &Subject) -> Result<(), OAuthError> {
     let limit = kh.config().decisions_per_session_per_minute;
-    if limit > 0 {
-        let bucket = format!("decide:{}", subject.session_key);
-        let hits = kh
-            .store()
-            .hit(&bucket, 60, kh.now())
-            .await
-            .map_err(store_error)?;
-        if hits > limit {
-            tracing::warn!(subject = %subject.id, hits, "authorization decisions throttled");
-            return Err(OAuthError::new(
-                ErrorCode::TooManyAttempts,
-                "too many authorization requests; wait a minute and try again",
-            )
-            .into());
-        }
+    if limit == 0 {
+        return Ok(());
     }
-    let issuer = &kh.config().issuer;
-    if !decision.consent_granted {
-        tracing::info!(client_id = %client.id, subject = %subject.id, "consent denied");
-        kh.audit(
-            &subject.actor(),
-            "consent.denied",
-            Some(&client.id),
-            serde_json::json!({ "scopes": request.scopes.to_string() }),
-        )
-        .await;
-        let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-        return Ok(Json(RedirectResponse {
-            redirect_uri: request.redirect.error_url(issuer, &e),
-        }));
+    let bucket = format!("decide:{}", subject.session_key);
+    let hits = kh
+        .store()
+        .hit(&bucket, 60, kh.now())
+        .await
+        .map_err(store_error)?;
+    if hits > limit {
+        tracing::warn!(subject = %subject.id, hits, "authorization decisions throttled");
+        return Err(OAuthError::new(
+            ErrorCode::TooManyAttempts,
+            "too many authorization requests; wait a minute and try again",
+        ));
     }
+    Ok(())
+}
+
+/// The person refused: `access_denied` at the redirect URI, and an audit entry.
+async fn deny(kh: &Keyhouse, ready: &Ready) -> String {
+    let (client, subject) = (&ready.client, &ready.subject);
+    tracing::info!(client_id = %client.id, subject = %subject.id, "consent denied");
+    kh.audit(
+        &subject.actor(),
+        "consent.denied",
+        Some(&client.id),
+        serde_json::json!({ "scopes": ready.request.scopes.to_string() }),
+    )
+    .await;
+    let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+    ready.request.redirect.error_url(&kh.config().issuer, &e)
+}
+
+/// The person approved: the consent is remembered when it was asked for,
+/// and a code is stored (only its hash) with the empty token family its
+/// exchange fills. Answers the redirect URI with `code`, `state` and `iss`.
+async fn approve(kh: &Keyhouse, ready: &Ready) -> Result<String, OAuthError> {
+    let (request, client, subject) = (&ready.request, &ready.client, &ready.subject);
     let now = kh.now();
     let (grant_id, code, family_id) = {
         let mut rng = rand::rng();
@@ -394,26 +483,8 @@ async fn record(
             secret::generate_id("fam", &mut rng),
         )
     };
-    if consent_required {
-        kh.store()
-            .save_grant(
-                &grant_id,
-                &subject.id,
-                &client.id,
-                request.resource.as_deref(),
-                &request.scopes,
-                now,
-            )
-            .await
-            .map_err(store_error)?;
-        tracing::info!(client_id = %client.id, subject = %subject.id, organization_id = ?subject.organization_id(), scopes = %request.scopes, "consent granted");
-        kh.audit(
-            &subject.actor(),
-            "consent.granted",
-            Some(&client.id),
-            serde_json::json!({ "scopes": request.scopes.to_string(), "organization_id": subject.organization_id() }),
-        )
-        .await;
+    if ready.consent_required {
+        remember_consent(kh, ready, &grant_id, now).await?;
     }
     kh.store()
         .insert_code(
@@ -436,7 +507,37 @@ async fn record(
         )
         .await
         .map_err(store_error)?;
-    Ok(Json(RedirectResponse {
-        redirect_uri: request.redirect.response_url(issuer, &[("code", &code)]),
-    }))
+    Ok(request
+        .redirect
+        .response_url(&kh.config().issuer, &[("code", &code)]))
+}
+
+/// Stores the consent (added to what was granted before) and audits it.
+async fn remember_consent(
+    kh: &Keyhouse,
+    ready: &Ready,
+    grant_id: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let (request, client, subject) = (&ready.request, &ready.client, &ready.subject);
+    kh.store()
+        .save_grant(&NewGrant {
+            id: grant_id,
+            subject_id: &subject.id,
+            client_id: &client.id,
+            resource: request.resource.as_deref(),
+            scopes: &request.scopes,
+            now,
+        })
+        .await
+        .map_err(store_error)?;
+    tracing::info!(client_id = %client.id, subject = %subject.id, organization_id = ?subject.organization_id(), scopes = %request.scopes, "consent granted");
+    kh.audit(
+        &subject.actor(),
+        "consent.granted",
+        Some(&client.id),
+        serde_json::json!({ "scopes": request.scopes.to_string(), "organization_id": subject.organization_id() }),
+    )
+    .await;
+    Ok(())
 }
