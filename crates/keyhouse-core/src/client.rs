@@ -261,6 +261,30 @@ pub fn validate_new_client(
     Ok(())
 }
 
+/// Checks a requested token-endpoint authentication method: a confidential
+/// client uses `client_secret_basic` or `client_secret_post`, a public one
+/// `none`.
+pub fn validate_auth_method(
+    client_type: ClientType,
+    method: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let ok = match method {
+        None => return Ok(None),
+        Some("none") => client_type.is_public(),
+        Some("client_secret_basic" | "client_secret_post") => !client_type.is_public(),
+        Some(_) => false,
+    };
+    if ok {
+        Ok(method.map(str::to_owned))
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            "token_endpoint_auth_method must be client_secret_basic or client_secret_post \
+             (none for public clients)",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod client_update;
 pub mod clock;
 pub mod consent;
 pub mod error;

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use keyhouse_core::client::{self, Client, GrantType, RefreshPolicy};
+use keyhouse_core::client_update::{self, Updated};
 use keyhouse_core::{ClientType, ErrorCode, OAuthError, secret};
 use keyhouse_store::NewClient;
 use keyhouse_types::ErrorBody;
@@ -74,30 +75,6 @@ impl ClientSpec {
     }
 }
 
-/// Checks a requested token-endpoint authentication method: a confidential
-/// client uses `client_secret_basic` or `client_secret_post`, a public one
-/// `none`.
-pub(crate) fn validate_auth_method(
-    client_type: ClientType,
-    method: Option<&str>,
-) -> Result<Option<String>, OAuthError> {
-    let ok = match method {
-        None => return Ok(None),
-        Some("none") => client_type.is_public(),
-        Some("client_secret_basic" | "client_secret_post") => !client_type.is_public(),
-        Some(_) => false,
-    };
-    if ok {
-        Ok(method.map(str::to_owned))
-    } else {
-        Err(OAuthError::new(
-            ErrorCode::InvalidClientMetadata,
-            "token_endpoint_auth_method must be client_secret_basic or client_secret_post \
-             (none for public clients)",
-        ))
-    }
-}
-
 /// A client just created, with its secret (shown once; only its hash is kept).
 #[derive(Clone)]
 pub struct CreatedClient {
@@ -134,8 +111,10 @@ impl Keyhouse {
             Some(list) => client::validate_grant_types(spec.client_type, list)?,
             None => GrantType::defaults(),
         };
-        let auth_method =
-            validate_auth_method(spec.client_type, spec.token_endpoint_auth_method.as_deref())?;
+        let auth_method = client::validate_auth_method(
+            spec.client_type,
+            spec.token_endpoint_auth_method.as_deref(),
+        )?;
         let default_scopes = self.validate_default_scopes(&spec.default_scopes)?;
         let refresh_grace = client::validate_refresh_grace(spec.refresh_grace)?;
         // ThreadRng is not Send: use it before the first await.
@@ -216,77 +195,8 @@ impl Keyhouse {
         req: UpdateClientRequest,
         actor: &str,
     ) -> Result<Client, OAuthError> {
-        let mut c = (*find_editable(self, id).await?).clone();
-        let mut changed = Vec::new();
-        if let Some(n) = req.name {
-            c.name = n.trim().to_owned();
-            changed.push("name");
-        }
-        if let Some(d) = req.description {
-            c.description = d.trim().to_owned();
-            changed.push("description");
-        }
-        if let Some(l) = req.logo_uri {
-            c.logo_uri = Some(l.trim().to_owned()).filter(|l| !l.is_empty());
-            changed.push("logo_uri");
-        }
-        if let Some(r) = req.redirect_uris {
-            c.redirect_uris = r.into_iter().map(|u| u.trim().to_owned()).collect();
-            changed.push("redirect_uris");
-        }
-        if let Some(t) = req.client_type {
-            // A secret cannot appear or vanish by editing: confidential
-            // stays confidential, public stays public.
-            if t.is_public() != c.client_type.is_public() {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidClientMetadata,
-                    "a client cannot switch between confidential and public; create a new one",
-                ));
-            }
-            c.client_type = t;
-            changed.push("client_type");
-        }
-        if let Some(ttl) = req.access_token_ttl {
-            c.access_token_ttl = ttl;
-            changed.push("access_token_ttl");
-        }
-        if let Some(p) = req.refresh_policy {
-            c.refresh_policy = p;
-            changed.push("refresh_policy");
-        }
-        if let Some(a) = req.audience {
-            c.audience = Some(a.trim().to_owned()).filter(|a| !a.is_empty());
-            changed.push("audience");
-        }
-        if let Some(t) = req.claims_template {
-            c.claims_template = Some(t.trim().to_owned()).filter(|t| !t.is_empty());
-            changed.push("claims_template");
-        }
-        if let Some(g) = &req.grant_types {
-            c.grant_types = keyhouse_core::client::validate_grant_types(c.client_type, g)?;
-            changed.push("grant_types");
-        }
-        if let Some(r) = req.resource_server {
-            c.resource_server = r;
-            changed.push("resource_server");
-        }
-        if let Some(m) = &req.token_endpoint_auth_method {
-            let m = Some(m.trim()).filter(|m| !m.is_empty());
-            c.token_endpoint_auth_method =
-                crate::admin::clients::validate_auth_method(c.client_type, m)?;
-            changed.push("token_endpoint_auth_method");
-        }
-        keyhouse_core::client::validate_audience(c.audience.as_deref())?;
-        if let Some(t) = &c.claims_template {
-            keyhouse_core::claims::validate_template(t)?;
-        }
-        keyhouse_core::client::validate_new_client(
-            &c.name,
-            c.client_type,
-            &c.redirect_uris,
-            c.logo_uri.as_deref(),
-            c.access_token_ttl,
-        )?;
+        let current = find_editable(self, id).await?;
+        let Updated { client: c, changed } = client_update::apply_update(&current, &req)?;
         self.store().update_client(&c).await.map_err(store_error)?;
         self.forget_client(&c.id);
         self.audit(
