@@ -107,73 +107,129 @@ pub(crate) async fn register(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, TokenError> {
-    let policy = &kh.config().agents;
-    match &policy.registration {
-        RegistrationPolicy::Off => {
-            return Err(registration_error(
-                ErrorCode::AccessDenied,
-                "dynamic client registration is not offered here",
-            ));
-        }
-        RegistrationPolicy::Open => {}
-        RegistrationPolicy::InitialAccessToken(tokens) => {
-            let presented = crate::http::extract::bearer_header(&headers).map(secret::hash_token);
-            let ok = presented.is_some_and(|p| {
-                tokens
-                    .iter()
-                    .any(|t| secret::hashes_equal(&secret::hash_token(t), &p))
-            });
-            if !ok {
-                return Err(TokenError(OAuthError::new(
-                    ErrorCode::InvalidToken,
-                    "registration needs an initial access token",
-                )));
-            }
-        }
-    }
-    // docs/threat-model.md row 66: registrations per address are limited.
-    let limit = policy.registrations_per_ip_per_hour;
-    if limit > 0 {
-        let bucket = format!("register:{}", ip.map(|i| i.to_string()).unwrap_or_default());
-        let hits = kh
-            .store()
-            .hit(&bucket, 3600, kh.now())
-            .await
-            .map_err(store_error)?;
-        if hits > limit {
-            tracing::warn!(ip = ?ip, hits, "dynamic registrations throttled");
-            return Err(registration_error(
-                ErrorCode::TooManyAttempts,
-                "too many registrations from this address; try again later",
-            ));
-        }
-    }
-    let doc = parse_body(&body)?;
-    let d = metadata_document::read_metadata(&doc, "Unnamed application")?;
+    registration_allowed(&kh, &headers)?;
+    within_registration_limit(&kh, ip).await?;
+    let d = metadata_document::read_metadata(&parse_body(&body)?, "Unnamed application")?;
     let client_type = client_type_for(&d.auth_method)?;
-    let default_scopes = d
-        .scope
-        .as_deref()
-        .map(|s| kh.known_scopes(s))
-        .unwrap_or_default();
     // Identical public registrations (the same software registering on
     // every start) get the same client instead of a new row each time.
     let fp = client_type.is_public().then(|| fingerprint(&d));
-    let existing = match &fp {
-        Some(fp) => kh
-            .store()
-            .find_client_by_fingerprint(fp)
-            .await
-            .map_err(store_error)?,
-        None => None,
-    };
-    if let Some(existing) = existing {
+    if let Some(existing) = same_registration(&kh, fp.as_deref()).await? {
         tracing::info!(client_id = %existing.id, "identical registration: same client");
         // No registration access token: the first registrant manages it.
         let body = registration_body(&kh, &existing, d.client_uri.as_deref(), None, None);
         return Ok((StatusCode::CREATED, no_store(Json(body))).into_response());
     }
-    let now = kh.now();
+    let registered = store_registration(&kh, &d, client_type, fp).await?;
+    let client = &registered.client;
+    tracing::info!(client_id = %client.id, client_type = client.client_type.as_str(), "client registered dynamically");
+    kh.audit(
+        "anonymous",
+        "client.registered",
+        Some(&client.id),
+        json!({ "ip": ip.map(|i| i.to_string()), "redirect_uris": client.redirect_uris }),
+    )
+    .await;
+    let body = registration_body(
+        &kh,
+        client,
+        d.client_uri.as_deref(),
+        registered.client_secret.as_deref(),
+        Some(&registered.registration_token),
+    );
+    Ok((StatusCode::CREATED, no_store(Json(body))).into_response())
+}
+
+/// The deployment's registration policy: off, open, or only with an initial
+/// access token (RFC 7591 §3).
+fn registration_allowed(kh: &Keyhouse, headers: &HeaderMap) -> Result<(), TokenError> {
+    match &kh.config().agents.registration {
+        RegistrationPolicy::Off => Err(registration_error(
+            ErrorCode::AccessDenied,
+            "dynamic client registration is not offered here",
+        )),
+        RegistrationPolicy::Open => Ok(()),
+        RegistrationPolicy::InitialAccessToken(tokens) => {
+            let presented = crate::http::extract::bearer_header(headers).map(secret::hash_token);
+            let ok = presented.is_some_and(|p| {
+                tokens
+                    .iter()
+                    .any(|t| secret::hashes_equal(&secret::hash_token(t), &p))
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err(TokenError(OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "registration needs an initial access token",
+                )))
+            }
+        }
+    }
+}
+
+/// docs/threat-model.md row 66: registrations per address are limited.
+async fn within_registration_limit(
+    kh: &Keyhouse,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), TokenError> {
+    let limit = kh.config().agents.registrations_per_ip_per_hour;
+    if limit == 0 {
+        return Ok(());
+    }
+    let bucket = format!("register:{}", ip.map(|i| i.to_string()).unwrap_or_default());
+    let hits = kh
+        .store()
+        .hit(&bucket, 3600, kh.now())
+        .await
+        .map_err(store_error)?;
+    if hits > limit {
+        tracing::warn!(ip = ?ip, hits, "dynamic registrations throttled");
+        return Err(registration_error(
+            ErrorCode::TooManyAttempts,
+            "too many registrations from this address; try again later",
+        ));
+    }
+    Ok(())
+}
+
+/// The public client an identical registration created before, if any.
+async fn same_registration(
+    kh: &Keyhouse,
+    fingerprint: Option<&str>,
+) -> Result<Option<Client>, TokenError> {
+    let Some(fp) = fingerprint else {
+        return Ok(None);
+    };
+    Ok(kh
+        .store()
+        .find_client_by_fingerprint(fp)
+        .await
+        .map_err(store_error)?)
+}
+
+/// A client just registered, with what is shown once.
+struct Registered {
+    client: Client,
+    client_secret: Option<String>,
+    registration_token: String,
+}
+
+/// Creates the client a registration describes: a third party, refresh
+/// tokens always (an agent cannot be asked again), the deployment's grace
+/// period, and a registration access token for RFC 7592 management.
+async fn store_registration(
+    kh: &Keyhouse,
+    d: &SelfDescription,
+    client_type: ClientType,
+    fingerprint: Option<String>,
+) -> Result<Registered, TokenError> {
+    let default_scopes = d
+        .scope
+        .as_deref()
+        .map(|s| kh.known_scopes(s))
+        .unwrap_or_default();
+    // ThreadRng is not Send: use it before the first await.
     let (client, client_secret, registration_token, secret_id) = {
         let mut rng = rand::rng();
         let client = Client {
@@ -185,7 +241,7 @@ pub(crate) async fn register(
             redirect_uris: d.redirect_uris.clone(),
             access_token_ttl: 3600,
             refresh_policy: RefreshPolicy::Always,
-            created_at: now,
+            created_at: kh.now(),
             audience: None,
             claims_template: None,
             grant_types: d.grant_types.clone(),
@@ -193,7 +249,7 @@ pub(crate) async fn register(
             token_endpoint_auth_method: Some(d.auth_method.clone()),
             origin: ClientOrigin::Dynamic,
             default_scopes,
-            refresh_grace: policy.refresh_grace,
+            refresh_grace: kh.config().agents.refresh_grace,
         };
         let client_secret = (!client_type.is_public()).then(|| secret::generate_token(&mut rng));
         (
@@ -210,25 +266,14 @@ pub(crate) async fn register(
         secret_id,
         client: client.clone(),
         registration_token_hash: Some(secret::hash_token(&registration_token)),
-        metadata_fingerprint: fp,
+        metadata_fingerprint: fingerprint,
     };
     kh.store().create_client(&new).await.map_err(store_error)?;
-    tracing::info!(client_id = %client.id, client_type = client.client_type.as_str(), "client registered dynamically");
-    kh.audit(
-        "anonymous",
-        "client.registered",
-        Some(&client.id),
-        json!({ "ip": ip.map(|i| i.to_string()), "redirect_uris": client.redirect_uris }),
-    )
-    .await;
-    let body = registration_body(
-        &kh,
-        &client,
-        d.client_uri.as_deref(),
-        client_secret.as_deref(),
-        Some(&registration_token),
-    );
-    Ok((StatusCode::CREATED, no_store(Json(body))).into_response())
+    Ok(Registered {
+        client,
+        client_secret,
+        registration_token,
+    })
 }
 
 fn no_store(json: Json<Value>) -> Response {

@@ -125,22 +125,13 @@ pub async fn serve_with(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         options.request_timeout,
     ));
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
-        .keep_alive(true);
-    // HTTP/2: pings find dead peers; a bounded number of streams each.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(H2_PING_INTERVAL))
-        .keep_alive_timeout(options.header_read_timeout)
-        .max_concurrent_streams(H2_MAX_STREAMS);
+    let builder = connection_builder(&options);
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(options.max_connections));
-    let per_ip = PerIp::new(options.max_connections_per_ip);
+    let gate = Gate {
+        permits: Arc::new(Semaphore::new(options.max_connections)),
+        per_ip: PerIp::new(options.max_connections_per_ip),
+        wait: options.header_read_timeout * 2,
+    };
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -154,54 +145,11 @@ pub async fn serve_with(
                         continue;
                     }
                 };
-                let Some(ip_slot) = per_ip.enter(peer.ip()) else {
-                    tracing::warn!(peer = %peer.ip(), "per-address connection limit reached; closing a new connection");
+                let Some(admitted) = gate.admit(peer.ip()).await else {
                     continue;
                 };
-                // At the cap, wait (the kernel queues later connections)
-                // longer than a silent socket may live: one will be gone by then.
-                let permit = match tokio::time::timeout(
-                    options.header_read_timeout * 2,
-                    Arc::clone(&permits).acquire_owned(),
-                )
-                .await
-                {
-                    Ok(Ok(p)) => p,
-                    _ => {
-                        tracing::warn!("connection limit reached; closing a new connection");
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                // The peer address, for per-IP limits (`ConnectInfo`).
-                let service = TowerToHyperService::new(app.clone().map_request(
-                    move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                        req.extensions_mut().insert(ConnectInfo(peer));
-                        req
-                    },
-                ));
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                let first_byte = options.header_read_timeout;
-                tokio::spawn(async move {
-                    // docs/threat-model.md row 43: the protocol sniffing of the
-                    // auto builder has no timeout of its own, so a socket that
-                    // never sends a byte would hold its place for ever.
-                    // (`peek`, not `readable`: readiness can be reported
-                    // before any byte has arrived.)
-                    let mut probe = [0u8; 1];
-                    let first = tokio::time::timeout(first_byte, stream.peek(&mut probe)).await;
-                    if !matches!(first, Ok(Ok(n)) if n > 0) {
-                        tracing::debug!(%peer, "closing a connection that sent nothing");
-                        drop((permit, ip_slot));
-                        return;
-                    }
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                    drop((permit, ip_slot));
-                });
+                let connection = Connection { stream, peer, admitted, first_byte: options.header_read_timeout };
+                tokio::spawn(connection.serve(builder.clone(), app.clone(), graceful.watcher()));
             }
             () = &mut shutdown => break,
         }
@@ -214,4 +162,106 @@ pub async fn serve_with(
         }
     }
     Ok(())
+}
+
+/// HTTP/1 with a header-read timeout; HTTP/2 with pings that find dead peers
+/// and a bounded number of streams each.
+fn connection_builder(options: &ServeOptions) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(H2_PING_INTERVAL))
+        .keep_alive_timeout(options.header_read_timeout)
+        .max_concurrent_streams(H2_MAX_STREAMS);
+    builder
+}
+
+/// The connection limits: in total and per address.
+struct Gate {
+    permits: Arc<Semaphore>,
+    per_ip: PerIp,
+    /// How long a new connection waits for a place at the cap.
+    wait: Duration,
+}
+
+/// A connection's places under the limits, given back when it ends.
+struct Admitted {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    _ip_slot: IpSlot,
+}
+
+impl Gate {
+    /// A place for a new connection from `ip`, or `None` (it is closed).
+    async fn admit(&self, ip: std::net::IpAddr) -> Option<Admitted> {
+        let Some(ip_slot) = self.per_ip.enter(ip) else {
+            tracing::warn!(peer = %ip, "per-address connection limit reached; closing a new connection");
+            return None;
+        };
+        // At the cap, wait (the kernel queues later connections) longer than
+        // a silent socket may live: one will be gone by then.
+        match tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned()).await {
+            Ok(Ok(permit)) => Some(Admitted {
+                _permit: permit,
+                _ip_slot: ip_slot,
+            }),
+            _ => {
+                tracing::warn!("connection limit reached; closing a new connection");
+                None
+            }
+        }
+    }
+}
+
+/// One accepted connection.
+struct Connection {
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    admitted: Admitted,
+    first_byte: Duration,
+}
+
+impl Connection {
+    /// Serves the connection until it ends (or the server shuts down).
+    async fn serve(
+        self,
+        builder: Builder<TokioExecutor>,
+        app: Router,
+        watcher: hyper_util::server::graceful::Watcher,
+    ) {
+        let Connection {
+            stream,
+            peer,
+            admitted,
+            first_byte,
+        } = self;
+        // docs/threat-model.md row 43: the protocol sniffing of the auto
+        // builder has no timeout of its own, so a socket that never sends a
+        // byte would hold its place for ever. (`peek`, not `readable`:
+        // readiness can be reported before any byte has arrived.)
+        let mut probe = [0u8; 1];
+        let first = tokio::time::timeout(first_byte, stream.peek(&mut probe)).await;
+        if !matches!(first, Ok(Ok(n)) if n > 0) {
+            tracing::debug!(%peer, "closing a connection that sent nothing");
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        // The peer address, for per-IP limits (`ConnectInfo`).
+        let service = TowerToHyperService::new(app.map_request(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        ));
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        if let Err(e) = watcher.watch(conn.into_owned()).await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        drop(admitted);
+    }
 }
