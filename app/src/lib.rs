@@ -9,10 +9,12 @@
 // The settings page is one large view tree; its type nests deeper than the default.
 #![recursion_limit = "256"]
 
+pub mod error;
 pub mod notes;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod server_fns;
 
 pub use pages::{AdminApp, App, OrgApp};
 

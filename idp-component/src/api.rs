@@ -3,6 +3,7 @@
 //! login and sign-up pages.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use keyhouse_types::ErrorCode;
 use keyhouse_types::b2b::{
     ConnectedAppsSettings, DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest, MemberInfo,
     MemberLoginRequest, MemberSessionResponse, OrganizationSettings, SetRolesRequest,
@@ -37,6 +38,21 @@ impl ApiError {
             ApiError::Server { body, .. } => &body.error,
             ApiError::Network(_) => "network_error",
         }
+    }
+
+    /// The error code as an enum: `None` for a network failure or a code
+    /// Keyhouse never sends. Decide what to show from this, not from strings.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        match self {
+            ApiError::Server { body, .. } => body.code(),
+            ApiError::Network(_) => None,
+        }
+    }
+
+    /// Whether the server could not be reached (or answered something
+    /// unreadable).
+    pub fn is_network(&self) -> bool {
+        matches!(self, ApiError::Network(_))
     }
 
     /// The server's explanation, if it sent one.
@@ -355,9 +371,9 @@ async fn error_of(res: Response) -> ApiError {
     let status = res.status();
     let body = res.json::<ErrorBody>().await.unwrap_or_else(|_| ErrorBody {
         error: if status >= 500 {
-            "server_error".into()
+            ErrorCode::ServerError.as_str().into()
         } else {
-            "invalid_request".into()
+            ErrorCode::InvalidRequest.as_str().into()
         },
         error_description: Some(format!("the server answered {status}")),
     });

@@ -97,18 +97,9 @@ pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
         text: s.description.clone(),
         details: None,
     };
-    let grantable: Vec<ConsentItem> = ctx
-        .scopes
-        .iter()
-        .filter(|s| s.grantable)
-        .map(item)
-        .collect();
-    let not_granted = ctx
-        .scopes
-        .iter()
-        .filter(|s| !s.grantable)
-        .map(item)
-        .collect();
+    let (grantable, not_granted): (Vec<&ScopeDescription>, Vec<&ScopeDescription>) =
+        ctx.scopes.iter().partition(|s| s.grantable);
+    let grantable: Vec<ConsentItem> = grantable.into_iter().map(item).collect();
     let mut sections = Vec::new();
     if !grantable.is_empty() {
         sections.push(ConsentSection {
@@ -116,31 +107,8 @@ pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
             items: grantable,
         });
     }
-    let offline_listed = ctx.scopes.iter().any(|s| s.scope == "offline_access");
-    if ctx.continues_until_revoked && !offline_listed {
-        sections.push(ConsentSection {
-            heading: "For how long:".into(),
-            items: vec![ConsentItem {
-                scope: Some("offline_access".into()),
-                text: "Keep this access until you revoke it, even when you are not using the app"
-                    .into(),
-                details: None,
-            }],
-        });
-    }
-    if let Some(resource) = &ctx.resource {
-        sections.push(ConsentSection {
-            heading: "For this service:".into(),
-            items: vec![ConsentItem {
-                scope: None,
-                text: ctx
-                    .resource_name
-                    .clone()
-                    .unwrap_or_else(|| resource.clone()),
-                details: ctx.resource_name.is_some().then(|| resource.clone()),
-            }],
-        });
-    }
+    sections.extend(lasting_access_section(ctx));
+    sections.extend(resource_section(ctx));
     let title = match &ctx.organization {
         Some(org) => format!(
             "{} wants to access {} on {}",
@@ -154,10 +122,41 @@ pub fn default_manifest(ctx: &ConsentContext) -> ConsentManifest {
     ConsentManifest {
         title,
         sections,
-        not_granted,
+        not_granted: not_granted.into_iter().map(item).collect(),
         approve_label: "Allow access".into(),
         deny_label: "Deny".into(),
     }
+}
+
+/// docs/threat-model.md row 51: access that lasts (a refresh token without
+/// `offline_access` having been asked for) is stated.
+fn lasting_access_section(ctx: &ConsentContext) -> Option<ConsentSection> {
+    let offline_listed = ctx.scopes.iter().any(|s| s.scope == "offline_access");
+    (ctx.continues_until_revoked && !offline_listed).then(|| ConsentSection {
+        heading: "For how long:".into(),
+        items: vec![ConsentItem {
+            scope: Some("offline_access".into()),
+            text: "Keep this access until you revoke it, even when you are not using the app"
+                .into(),
+            details: None,
+        }],
+    })
+}
+
+/// The protected resource the access is for, when the request named one.
+fn resource_section(ctx: &ConsentContext) -> Option<ConsentSection> {
+    let resource = ctx.resource.as_ref()?;
+    Some(ConsentSection {
+        heading: "For this service:".into(),
+        items: vec![ConsentItem {
+            scope: None,
+            text: ctx
+                .resource_name
+                .clone()
+                .unwrap_or_else(|| resource.clone()),
+            details: ctx.resource_name.is_some().then(|| resource.clone()),
+        }],
+    })
 }
 
 fn client_kind(c: &ClientSummary) -> &'static str {
@@ -205,10 +204,7 @@ pub fn Consent(
             let _ = h.focus();
         }
     });
-    let logo = ctx.client.logo_uri.clone();
-    let name = ctx.client.name.clone();
     let description = ctx.client.description.clone();
-    let kind = client_kind(&ctx.client);
     let third_party = !ctx.client.client_type.is_first_party();
     let ConsentManifest {
         title,
@@ -219,20 +215,7 @@ pub fn Consent(
     } = manifest;
     view! {
         <section class="kh-card kh-consent" data-testid="consent" aria-labelledby="kh-consent-title">
-            <header class="kh-consent__app">
-                <Logo src=logo name=name.clone()/>
-                <div>
-                    <p class="kh-consent__client" data-testid="consent-client-name">{name.clone()}</p>
-                    <p class={if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" }} data-testid="consent-client-type">{kind}</p>
-                </div>
-            </header>
-            {ctx.client.verified_domain.clone().map(|domain| view! {
-                <p class="kh-consent__domain" data-testid="consent-verified-domain">
-                    <small class="kh-consent__domain-label">"Verified domain"</small>
-                    <span class="kh-consent__domain-name">{domain.clone()}</span>
-                    <small class="kh-muted">{format!("Only the domain is verified: the app's name and description are {domain}'s own claims.")}</small>
-                </p>
-            })}
+            <ClientHeader client=ctx.client.clone()/>
             <h1 id="kh-consent-title" class="kh-consent__title" tabindex="-1" node_ref=heading>{title}</h1>
             {(!description.is_empty()).then(|| view! { <p class="kh-muted">{description}</p> })}
             {ctx.organization.clone().map(|org| view! {
@@ -244,52 +227,9 @@ pub fn Consent(
             <p class="kh-consent__user">
                 "Signed in as " <strong>{ctx.user.email.clone()}</strong>
             </p>
-            {sections.into_iter().map(|s| view! {
-                <div class="kh-consent__section">
-                    <h2>{s.heading}</h2>
-                    <ul class="kh-scopes">
-                        {s.items.into_iter().map(|i| view! {
-                            <li class="kh-scope" data-testid={if i.scope.is_some() { "consent-scope" } else { "consent-item" }} data-scope=i.scope.clone().unwrap_or_default()>
-                                <span class="kh-scope__check" aria-hidden="true">"✓"</span>
-                                <span>
-                                    {i.text}
-                                    {i.details.map(|d| view! { <small class="kh-muted">{d}</small> })}
-                                </span>
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                </div>
-            }).collect_view()}
-            {(!not_granted.is_empty()).then(|| view! {
-                <div class="kh-consent__section kh-consent__section--denied" data-testid="consent-ungrantable">
-                    <h2>{if ctx.organization.is_some() {
-                        "Not included (your role in this organization doesn't allow these):"
-                    } else {
-                        "Not included (your account can't grant these):"
-                    }}</h2>
-                    <ul class="kh-scopes">
-                        {not_granted.into_iter().map(|i| view! {
-                            <li class="kh-scope kh-scope--denied" data-scope=i.scope.clone().unwrap_or_default()>
-                                <span class="kh-scope__check" aria-hidden="true">"✕"</span>
-                                <span>{i.text}</span>
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                </div>
-            })}
-            <p class="kh-consent__redirect">
-                "After you decide, you'll be sent to "
-                <strong data-testid="consent-redirect-host">{ctx.redirect_host.clone()}</strong>
-                "."
-                {third_party.then_some(" Only allow access if you trust this app.")}
-            </p>
-            {ctx.redirect_is_local.then(|| view! {
-                <p class="kh-alert kh-alert--warn" role="note" data-testid="consent-local-redirect">
-                    "This app receives the answer on this device (a localhost address). "
-                    "That is normal for a desktop or command-line agent you started yourself; "
-                    "if you did not start one, deny."
-                </p>
-            })}
+            {sections.into_iter().map(|section| view! { <GrantedSection section/> }).collect_view()}
+            <NotGranted items=not_granted member=ctx.organization.is_some()/>
+            <Destination host=ctx.redirect_host.clone() local=ctx.redirect_is_local third_party/>
             <div class="kh-actions">
                 <button type="button" class="kh-button kh-button--secondary" data-testid="consent-deny"
                     disabled=move || busy.get() on:click=move |_| on_decide.run(false)>
@@ -301,6 +241,113 @@ pub fn Consent(
                 </button>
             </div>
         </section>
+    }
+}
+
+/// Who is asking: the logo, the name, what kind of app it is, and the
+/// verified domain of a metadata-document agent.
+#[component]
+fn ClientHeader(
+    /// The client.
+    client: ClientSummary,
+) -> impl IntoView {
+    let kind = client_kind(&client);
+    let third_party = !client.client_type.is_first_party();
+    let name = client.name.clone();
+    view! {
+        <header class="kh-consent__app">
+            <Logo src=client.logo_uri.clone() name=name.clone()/>
+            <div>
+                <p class="kh-consent__client" data-testid="consent-client-name">{name}</p>
+                <p class={if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" }} data-testid="consent-client-type">{kind}</p>
+            </div>
+        </header>
+        {client.verified_domain.map(|domain| view! {
+            <p class="kh-consent__domain" data-testid="consent-verified-domain">
+                <small class="kh-consent__domain-label">"Verified domain"</small>
+                <span class="kh-consent__domain-name">{domain.clone()}</span>
+                <small class="kh-muted">{format!("Only the domain is verified: the app's name and description are {domain}'s own claims.")}</small>
+            </p>
+        })}
+    }
+}
+
+/// One section of what approving grants.
+#[component]
+fn GrantedSection(
+    /// Its heading and items.
+    section: ConsentSection,
+) -> impl IntoView {
+    view! {
+        <div class="kh-consent__section">
+            <h2>{section.heading}</h2>
+            <ul class="kh-scopes">
+                {section.items.into_iter().map(|i| view! {
+                    <li class="kh-scope" data-testid={if i.scope.is_some() { "consent-scope" } else { "consent-item" }} data-scope=i.scope.clone().unwrap_or_default()>
+                        <span class="kh-scope__check" aria-hidden="true">"✓"</span>
+                        <span>
+                            {i.text}
+                            {i.details.map(|d| view! { <small class="kh-muted">{d}</small> })}
+                        </span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+/// What was asked for but this person cannot grant (nothing when empty).
+#[component]
+fn NotGranted(
+    /// The scopes left out.
+    items: Vec<ConsentItem>,
+    /// Whether the person is an organization's member (their role decides).
+    member: bool,
+) -> impl IntoView {
+    (!items.is_empty()).then(|| view! {
+        <div class="kh-consent__section kh-consent__section--denied" data-testid="consent-ungrantable">
+            <h2>{if member {
+                "Not included (your role in this organization doesn't allow these):"
+            } else {
+                "Not included (your account can't grant these):"
+            }}</h2>
+            <ul class="kh-scopes">
+                {items.into_iter().map(|i| view! {
+                    <li class="kh-scope kh-scope--denied" data-scope=i.scope.clone().unwrap_or_default()>
+                        <span class="kh-scope__check" aria-hidden="true">"✕"</span>
+                        <span>{i.text}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </div>
+    })
+}
+
+/// Where the browser goes after the decision, with a warning for a
+/// loopback redirect (an agent on this device).
+#[component]
+fn Destination(
+    /// The redirect URI's host.
+    host: String,
+    /// Whether it is a loopback address.
+    local: bool,
+    /// Whether the client is a third party.
+    third_party: bool,
+) -> impl IntoView {
+    view! {
+        <p class="kh-consent__redirect">
+            "After you decide, you'll be sent to "
+            <strong data-testid="consent-redirect-host">{host}</strong>
+            "."
+            {third_party.then_some(" Only allow access if you trust this app.")}
+        </p>
+        {local.then(|| view! {
+            <p class="kh-alert kh-alert--warn" role="note" data-testid="consent-local-redirect">
+                "This app receives the answer on this device (a localhost address). "
+                "That is normal for a desktop or command-line agent you started yourself; "
+                "if you did not start one, deny."
+            </p>
+        })}
     }
 }
 

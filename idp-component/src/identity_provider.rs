@@ -1,6 +1,8 @@
 //! The `IdentityProvider` component: the page at the Authorization URL.
 
-use keyhouse_types::{AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse};
+use keyhouse_types::{
+    AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse, ErrorCode,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -75,7 +77,10 @@ impl Flow {
     }
 
     fn fail(self, e: ApiError) {
-        if matches!(e.code(), "login_required" | "session_required") {
+        if matches!(
+            e.error_code(),
+            Some(ErrorCode::LoginRequired | ErrorCode::SessionRequired)
+        ) {
             return self.to_login();
         }
         leptos::logging::warn!("authorization request refused: {e}");
@@ -296,34 +301,35 @@ fn Working(message: String) -> impl IntoView {
 }
 
 /// Headline and explanation of an error shown on the page.
-fn explain(code: &str, app_name: &str) -> (String, String, bool) {
-    match code {
-        "invalid_client" | "unauthorized_client" => (
+fn explain(error: &ApiError, app_name: &str) -> (String, String, bool) {
+    use ErrorCode::*;
+    match error.error_code() {
+        Some(InvalidClient | UnauthorizedClient) => (
             "This app isn't recognised".into(),
             format!("The app that sent you here is not registered with {app_name}, or it has been removed. Nothing was shared with it. Go back to the app and contact its developer."),
             false,
         ),
-        "invalid_request" | "unsupported_response_type" | "invalid_scope" | "invalid_target" => (
+        Some(InvalidRequest | UnsupportedResponseType | InvalidScope | InvalidTarget) => (
             "This sign-in link doesn't work".into(),
             "The request that brought you here is malformed or doesn't match the app's registration, so you were not sent back to it. Nothing was shared.".into(),
             false,
         ),
-        "access_denied" => (
+        Some(AccessDenied) => (
             "This app isn't allowed here".into(),
             "Your organization's settings don't allow this app, so nothing was shared. Ask an administrator of your organization if you need it.".into(),
             false,
         ),
-        "csrf_detected" => (
+        Some(CsrfDetected) => (
             "Request blocked".into(),
             "This request did not come from this site, so it was stopped. Nothing was shared.".into(),
             false,
         ),
-        "network_error" => (
+        None if error.is_network() => (
             format!("Can't reach {app_name}"),
             "Check your connection, then try again.".into(),
             true,
         ),
-        "temporarily_unavailable" | "server_error" => (
+        Some(TemporarilyUnavailable | ServerError) => (
             "Something went wrong on our side".into(),
             "Nothing was shared. Please try again in a moment.".into(),
             true,
@@ -338,7 +344,7 @@ fn explain(code: &str, app_name: &str) -> (String, String, bool) {
 
 #[component]
 fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl IntoView {
-    let (title, text, retry) = explain(error.code(), &app_name);
+    let (title, text, retry) = explain(&error, &app_name);
     let heading = NodeRef::<leptos::html::H1>::new();
     Effect::new(move |_| {
         if let Some(h) = heading.get() {
@@ -367,23 +373,41 @@ fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl In
 
 #[cfg(test)]
 mod tests {
+    use keyhouse_types::ErrorBody;
+
     use super::explain;
+    use crate::api::ApiError;
+
+    fn server(code: &str) -> ApiError {
+        ApiError::Server {
+            status: 400,
+            body: ErrorBody {
+                error: code.into(),
+                error_description: None,
+            },
+        }
+    }
 
     #[test]
-    fn every_error_gets_words() {
-        for code in [
-            "invalid_client",
-            "invalid_request",
-            "network_error",
-            "server_error",
-            "weird",
-        ] {
-            let (title, text, _) = explain(code, "Notes");
-            assert!(!title.is_empty() && !text.is_empty(), "{code}");
+    fn each_kind_of_failure_gets_its_own_words() {
+        let headline = |e: ApiError| explain(&e, "Notes").0;
+        let table = [
+            (server("invalid_client"), "This app isn't recognised"),
+            (server("invalid_target"), "This sign-in link doesn't work"),
+            (server("access_denied"), "This app isn't allowed here"),
+            (ApiError::Network("down".into()), "Can't reach Notes"),
+            (server("server_error"), "Something went wrong on our side"),
+            (server("made_up"), "This request can't be completed"),
+        ];
+        for (error, expected) in table {
+            assert_eq!(headline(error), expected);
         }
-        assert!(
-            explain("network_error", "Notes").2,
-            "network errors offer a retry"
-        );
+    }
+
+    #[test]
+    fn only_failures_that_may_pass_offer_a_retry() {
+        assert!(explain(&ApiError::Network("down".into()), "Notes").2);
+        assert!(explain(&server("temporarily_unavailable"), "Notes").2);
+        assert!(!explain(&server("invalid_client"), "Notes").2);
     }
 }

@@ -1,6 +1,9 @@
 //! Sign-up and login pages. Both honour `?returnTo=` when it is a
 //! same-origin relative path (docs/threat-model.md row 4); anything else lands on `/`.
 
+use keyhouse_types::ErrorCode;
+use std::borrow::Cow;
+
 use keyhouse_idp_component::{ApiError, use_session};
 use keyhouse_types::{LoginRequest, SignupRequest};
 use leptos::prelude::*;
@@ -51,13 +54,17 @@ pub(crate) fn after_sign_in(target: &str, here: Bundle, navigate: impl Fn(&str, 
 }
 
 fn login_message(e: &ApiError) -> String {
-    match e.code() {
-        "invalid_credentials" => "That email and password don't match an account.".into(),
-        "too_many_attempts" => {
+    match e.error_code() {
+        Some(ErrorCode::InvalidCredentials) => {
+            "That email and password don't match an account.".into()
+        }
+        Some(ErrorCode::TooManyAttempts) => {
             "Too many attempts. For your security, wait 15 minutes and try again.".into()
         }
-        "network_error" => "Can't reach the server. Check your connection and try again.".into(),
-        "invalid_request" => e
+        None if e.is_network() => {
+            "Can't reach the server. Check your connection and try again.".into()
+        }
+        Some(ErrorCode::InvalidRequest) => e
             .description()
             .map(capitalise)
             .unwrap_or_else(|| "Check the form and try again.".into()),
@@ -66,9 +73,11 @@ fn login_message(e: &ApiError) -> String {
 }
 
 fn signup_message(e: &ApiError) -> String {
-    match e.code() {
-        "conflict" => "An account with this email already exists. Sign in instead.".into(),
-        "access_denied" => "Sign-up is closed on this server.".into(),
+    match e.error_code() {
+        Some(ErrorCode::Conflict) => {
+            "An account with this email already exists. Sign in instead.".into()
+        }
+        Some(ErrorCode::AccessDenied) => "Sign-up is closed on this server.".into(),
         _ => login_message(e),
     }
 }
@@ -122,25 +131,8 @@ pub fn LoginPage() -> impl IntoView {
         <section class="kh-card kh-narrow kh-auth" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in"</h1>
             <p class="kh-muted">{format!("Welcome back to {APP_NAME}.")}</p>
-            <form on:submit=on_submit>
-                <ErrorNote error testid="login-error"/>
-                <div class="kh-field">
-                    <label for="login-email">"Email"</label>
-                    <input id="login-email" type="email" name="email" autocomplete="username" required
-                        data-testid="login-email" bind:value=email
-                        aria-invalid=move || error.get().is_some().then_some("true")/>
-                </div>
-                <div class="kh-field">
-                    <label for="login-password">"Password"</label>
-                    <input id="login-password" type="password" name="password" autocomplete="current-password" required
-                        data-testid="login-password" bind:value=password
-                        aria-invalid=move || error.get().is_some().then_some("true")/>
-                </div>
-                <button type="submit" class="kh-button kh-button--primary kh-button--block" data-testid="login-submit"
-                    disabled=move || pending.get()>
-                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
-                </button>
-            </form>
+            <CredentialsForm prefix="login" purpose=Purpose::SignIn email password error pending on_submit
+                submit_label=move || if pending.get() { "Signing in…" } else { "Sign in" }/>
             <p class="kh-auth__switch">"New here? "
                 <a data-testid="login-signup-link" href=move || with_return("/signup", &target.get())>"Create an account"</a>
             </p>
@@ -192,30 +184,14 @@ pub fn SignupPage() -> impl IntoView {
         <section class="kh-card kh-narrow kh-auth" aria-labelledby="signup-title">
             <h1 id="signup-title">"Create your account"</h1>
             <p class="kh-muted">{format!("Keep your notes in {APP_NAME}, and choose which apps may read them.")}</p>
-            <form on:submit=on_submit>
-                <ErrorNote error testid="signup-error"/>
+            <CredentialsForm prefix="signup" purpose=Purpose::SignUp email password error pending on_submit
+                submit_label=move || if pending.get() { "Creating account…" } else { "Create account" }>
                 <div class="kh-field">
                     <label for="signup-name">"Name " <span class="kh-muted">"(optional)"</span></label>
                     <input id="signup-name" type="text" name="name" autocomplete="name" maxlength="100"
                         data-testid="signup-name" bind:value=name/>
                 </div>
-                <div class="kh-field">
-                    <label for="signup-email">"Email"</label>
-                    <input id="signup-email" type="email" name="email" autocomplete="email" required
-                        data-testid="signup-email" bind:value=email/>
-                </div>
-                <div class="kh-field">
-                    <label for="signup-password">"Password"</label>
-                    <input id="signup-password" type="password" name="password" autocomplete="new-password" required
-                        minlength="8" aria-describedby="signup-password-hint"
-                        data-testid="signup-password" bind:value=password/>
-                    <small id="signup-password-hint" class="kh-muted">"At least 8 characters."</small>
-                </div>
-                <button type="submit" class="kh-button kh-button--primary kh-button--block" data-testid="signup-submit"
-                    disabled=move || pending.get()>
-                    {move || if pending.get() { "Creating account…" } else { "Create account" }}
-                </button>
-            </form>
+            </CredentialsForm>
             <p class="kh-auth__switch">"Already have an account? "
                 <a data-testid="signup-login-link" href=move || with_return("/login", &target.get())>"Sign in"</a>
             </p>
@@ -223,12 +199,86 @@ pub fn SignupPage() -> impl IntoView {
     }
 }
 
+/// What a [`CredentialsForm`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Signing in: both fields are marked invalid while an error is shown.
+    SignIn,
+    /// Creating an account: a new password of at least 8 characters.
+    SignUp,
+}
+
+/// The e-mail and password form of the sign-in, sign-up and organization
+/// sign-in pages: the error, any extra fields, the e-mail and password
+/// fields and the submit button. Ids and test ids are `{prefix}-error`,
+/// `{prefix}-email`, `{prefix}-password` and `{prefix}-submit`.
+#[component]
+pub(crate) fn CredentialsForm(
+    /// Starts the ids and test ids: `login`, `signup`, `org-login`.
+    prefix: &'static str,
+    /// Signing in or signing up (autocomplete hints, password rules).
+    purpose: Purpose,
+    /// The e-mail field's label.
+    #[prop(default = "Email")]
+    email_label: &'static str,
+    /// The e-mail address typed.
+    email: RwSignal<String>,
+    /// The password typed.
+    password: RwSignal<String>,
+    /// The form's error message.
+    error: RwSignal<Option<String>>,
+    /// A request is running: the button is disabled.
+    pending: RwSignal<bool>,
+    /// The submit button's words.
+    #[prop(into)]
+    submit_label: Signal<&'static str>,
+    /// Sends the form.
+    on_submit: impl FnMut(leptos::ev::SubmitEvent) + 'static,
+    /// Fields shown before the e-mail field (the sign-up page's name).
+    #[prop(optional)]
+    children: Option<Children>,
+) -> impl IntoView {
+    let sign_up = purpose == Purpose::SignUp;
+    let invalid = move || (!sign_up && error.get().is_some()).then_some("true");
+    let hint_id = format!("{prefix}-password-hint");
+    view! {
+        <form on:submit=on_submit>
+            <ErrorNote error testid=format!("{prefix}-error")/>
+            {children.map(|c| c())}
+            <div class="kh-field">
+                <label for=format!("{prefix}-email")>{email_label}</label>
+                <input id=format!("{prefix}-email") type="email" name="email" required
+                    autocomplete=if sign_up { "email" } else { "username" }
+                    data-testid=format!("{prefix}-email") bind:value=email aria-invalid=invalid/>
+            </div>
+            <div class="kh-field">
+                <label for=format!("{prefix}-password")>"Password"</label>
+                <input id=format!("{prefix}-password") type="password" name="password" required
+                    autocomplete=if sign_up { "new-password" } else { "current-password" }
+                    minlength=sign_up.then_some("8") aria-describedby=sign_up.then(|| hint_id.clone())
+                    data-testid=format!("{prefix}-password") bind:value=password aria-invalid=invalid/>
+                {sign_up.then(|| view! { <small id=hint_id class="kh-muted">"At least 8 characters."</small> })}
+            </div>
+            <button type="submit" class="kh-button kh-button--primary kh-button--block"
+                data-testid=format!("{prefix}-submit") disabled=move || pending.get()>
+                {move || submit_label.get()}
+            </button>
+        </form>
+    }
+}
+
 /// A form's error message, announced to screen readers.
 #[component]
-pub(crate) fn ErrorNote(error: RwSignal<Option<String>>, testid: &'static str) -> impl IntoView {
+pub(crate) fn ErrorNote(
+    /// The message, when there is one.
+    error: RwSignal<Option<String>>,
+    /// The message's `data-testid`.
+    #[prop(into)]
+    testid: Cow<'static, str>,
+) -> impl IntoView {
     move || {
         error.get().map(|e| {
-            view! { <p class="kh-alert" role="alert" data-testid=testid>{e}</p> }
+            view! { <p class="kh-alert" role="alert" data-testid=testid.clone()>{e}</p> }
         })
     }
 }

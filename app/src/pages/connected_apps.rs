@@ -5,13 +5,14 @@
 
 use keyhouse_idp_component::{ApiClient, ApiError, use_session};
 use keyhouse_types::admin::ConnectedApp;
+use keyhouse_types::{ClientSummary, ScopeDescription};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::RequireSession;
 use super::Spinner;
-use super::admin::widgets::{encode_segment, format_date, party_label, sentence};
+use super::admin::widgets::{ConfirmActions, encode_segment, format_date, party_label, sentence};
 
 const CONNECTED_APPS: &str = "/api/account/connected-apps";
 
@@ -100,20 +101,108 @@ fn ConnectedApps() -> impl IntoView {
     }
 }
 
+/// One connected app: who it is, what it may do, when it was used, and
+/// revoking it.
 #[component]
-fn AppItem(app: ConnectedApp, on_removed: Callback<(String, String)>) -> impl IntoView {
-    let session = use_session();
+fn AppItem(
+    /// The app and its grant.
+    app: ConnectedApp,
+    /// Called with the app's id and name once it is revoked.
+    on_removed: Callback<(String, String)>,
+) -> impl IntoView {
     let ConnectedApp {
         client,
         scopes,
         granted_at,
         last_used_at,
     } = app;
+    let title_id = format!("app-{}", encode_segment(&client.client_id));
+    let labelled_by = title_id.clone();
+    let last_used = match last_used_at {
+        Some(t) => format!("Last used {}", format_date(t)),
+        None => "Never used yet".to_owned(),
+    };
+    view! {
+        <li class="kh-card kh-app" data-testid="connected-app" data-client-id=client.client_id.clone()
+            aria-labelledby=labelled_by>
+            <AppHead client=client.clone() title_id/>
+            {(!client.description.is_empty()).then(|| view! { <p class="kh-muted kh-app__description">{client.description.clone()}</p> })}
+            <h3 class="kh-subtitle">"It can"</h3>
+            <ul class="kh-scopes">
+                {scopes.into_iter().map(|scope| view! { <GrantedScope scope/> }).collect_view()}
+            </ul>
+            <p class="kh-app__meta">
+                <span data-testid="connected-app-granted">{format!("Granted {}", format_date(granted_at))}</span>
+                <span aria-hidden="true">" · "</span>
+                <span data-testid="connected-app-last-used">{last_used}</span>
+            </p>
+            <Revoke id=client.client_id.clone() name=client.name.clone() on_removed/>
+        </li>
+    }
+}
+
+/// A connected app's logo, name, kind and verified domain.
+#[component]
+fn AppHead(
+    /// The app.
+    client: ClientSummary,
+    /// The name's id (the list item is labelled by it).
+    title_id: String,
+) -> impl IntoView {
+    let third_party = !client.client_type.is_first_party();
+    view! {
+        <div class="kh-app__head">
+            <keyhouse_idp_component::consent::Logo src=client.logo_uri.clone() name=client.name.clone()/>
+            <div class="kh-app__title">
+                <h2 id=title_id class="kh-app__name" data-testid="connected-app-name">{client.name.clone()}</h2>
+                <span class=if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" } data-testid="connected-app-type">
+                    {if client.self_registered { "Self-registered, unverified" } else { party_label(client.client_type) }}
+                </span>
+                {client.verified_domain.clone().map(|d| view! {
+                    <p class="kh-app__domain" data-testid="connected-app-domain">"Identified by " <strong>{d}</strong></p>
+                })}
+            </div>
+        </div>
+    }
+}
+
+/// One scope the app was granted, in words (or its name when it has none).
+#[component]
+fn GrantedScope(
+    /// The scope.
+    scope: ScopeDescription,
+) -> impl IntoView {
+    let words = if scope.description.is_empty() {
+        scope.scope.clone()
+    } else {
+        scope.description.clone()
+    };
+    view! {
+        <li class="kh-scope" data-testid="connected-app-scope" data-scope=scope.scope.clone()>
+            <span class="kh-scope__check" aria-hidden="true">"✓"</span>
+            <span>{words} " " <code class="kh-muted">{scope.scope.clone()}</code></span>
+        </li>
+    }
+}
+
+/// "Revoke access", confirmed first: the grant is deleted and the app's
+/// tokens stop working.
+#[component]
+fn Revoke(
+    /// The app's client id.
+    id: String,
+    /// The app's name.
+    name: String,
+    /// Called with the app's id and name once it is revoked.
+    on_removed: Callback<(String, String)>,
+) -> impl IntoView {
+    let session = use_session();
     let confirming = RwSignal::new(false);
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let id = StoredValue::new(client.client_id.clone());
-    let name = StoredValue::new(client.name.clone());
+    let revoke_label = format!("Revoke “{name}”");
+    let id = StoredValue::new(id);
+    let name = StoredValue::new(name);
     let revoke = move |_| {
         if pending.get_untracked() {
             return;
@@ -137,77 +226,44 @@ fn AppItem(app: ConnectedApp, on_removed: Callback<(String, String)>) -> impl In
             }
         });
     };
-    let title_id = format!("app-{}", encode_segment(&client.client_id));
-    let labelled_by = title_id.clone();
-    let revoke_label = format!("Revoke “{}”", client.name);
-    let third_party = !client.client_type.is_first_party();
-    let last_used = match last_used_at {
-        Some(t) => format!("Last used {}", format_date(t)),
-        None => "Never used yet".to_owned(),
-    };
     view! {
-        <li class="kh-card kh-app" data-testid="connected-app" data-client-id=client.client_id.clone()
-            aria-labelledby=labelled_by>
-            <div class="kh-app__head">
-                <keyhouse_idp_component::consent::Logo src=client.logo_uri.clone() name=client.name.clone()/>
-                <div class="kh-app__title">
-                    <h2 id=title_id class="kh-app__name" data-testid="connected-app-name">{client.name.clone()}</h2>
-                    <span class=if third_party { "kh-badge kh-badge--warn" } else { "kh-badge" } data-testid="connected-app-type">
-                        {if client.self_registered { "Self-registered, unverified" } else { party_label(client.client_type) }}
-                    </span>
-                    {client.verified_domain.clone().map(|d| view! {
-                        <p class="kh-app__domain" data-testid="connected-app-domain">"Identified by " <strong>{d}</strong></p>
-                    })}
+        {move || error.get().map(|e| view! { <p class="kh-alert" role="alert" data-testid="connected-app-error">{e}</p> })}
+        {move || if confirming.get() {
+            view! { <RevokeConfirm name=name.get_value() pending confirming on_confirm=revoke/> }.into_any()
+        } else {
+            view! {
+                <div class="kh-actions kh-actions--start">
+                    <button type="button" class="kh-button kh-button--ghost kh-button--outline" data-testid="connected-app-revoke"
+                        aria-label=revoke_label.clone() on:click=move |_| confirming.set(true)>
+                        "Revoke access"
+                    </button>
                 </div>
-            </div>
-            {(!client.description.is_empty()).then(|| view! { <p class="kh-muted kh-app__description">{client.description.clone()}</p> })}
-            <h3 class="kh-subtitle">"It can"</h3>
-            <ul class="kh-scopes">
-                {scopes.into_iter().map(|s| {
-                    let words = if s.description.is_empty() { s.scope.clone() } else { s.description.clone() };
-                    view! {
-                        <li class="kh-scope" data-testid="connected-app-scope" data-scope=s.scope.clone()>
-                            <span class="kh-scope__check" aria-hidden="true">"✓"</span>
-                            <span>{words} " " <code class="kh-muted">{s.scope.clone()}</code></span>
-                        </li>
-                    }
-                }).collect_view()}
-            </ul>
-            <p class="kh-app__meta">
-                <span data-testid="connected-app-granted">{format!("Granted {}", format_date(granted_at))}</span>
-                <span aria-hidden="true">" · "</span>
-                <span data-testid="connected-app-last-used">{last_used}</span>
+            }.into_any()
+        }}
+    }
+}
+
+/// "Revoke …?", with the buttons doing it or not.
+#[component]
+fn RevokeConfirm(
+    /// The app's name.
+    name: String,
+    /// The revocation is running.
+    pending: RwSignal<bool>,
+    /// Whether the confirmation is shown ("Keep it" clears it).
+    confirming: RwSignal<bool>,
+    /// Revokes the app's access.
+    on_confirm: impl FnMut(leptos::ev::MouseEvent) + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="kh-confirm" role="group" aria-label=format!("Confirm: revoke “{name}”")>
+            <p>
+                <strong>{format!("Revoke “{name}”?")}</strong>
+                " It stops working with your account right away. You can connect it again later."
             </p>
-            {move || error.get().map(|e| view! { <p class="kh-alert" role="alert" data-testid="connected-app-error">{e}</p> })}
-            {move || if confirming.get() {
-                view! {
-                    <div class="kh-confirm" role="group" aria-label=format!("Confirm: revoke “{}”", name.get_value())>
-                        <p>
-                            <strong>{format!("Revoke “{}”?", name.get_value())}</strong>
-                            " It stops working with your account right away. You can connect it again later."
-                        </p>
-                        <div class="kh-actions kh-actions--start">
-                            <button type="button" class="kh-button kh-button--danger" data-testid="connected-app-revoke-confirm"
-                                disabled=move || pending.get() on:click=revoke>
-                                {move || if pending.get() { "Revoking…" } else { "Yes, revoke access" }}
-                            </button>
-                            <button type="button" class="kh-button kh-button--secondary" data-testid="connected-app-revoke-cancel"
-                                disabled=move || pending.get() on:click=move |_| confirming.set(false)>
-                                "Keep it"
-                            </button>
-                        </div>
-                    </div>
-                }.into_any()
-            } else {
-                view! {
-                    <div class="kh-actions kh-actions--start">
-                        <button type="button" class="kh-button kh-button--ghost kh-button--outline" data-testid="connected-app-revoke"
-                            aria-label=revoke_label.clone() on:click=move |_| confirming.set(true)>
-                            "Revoke access"
-                        </button>
-                    </div>
-                }.into_any()
-            }}
-        </li>
+            <ConfirmActions confirm_testid="connected-app-revoke-confirm" cancel_testid="connected-app-revoke-cancel"
+                pending confirming on_confirm
+                label=move || if pending.get() { "Revoking…" } else { "Yes, revoke access" }/>
+        </div>
     }
 }

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 
 pub use store::{NotesStore, Owner};
 
-use crate::notes::AppError;
+use crate::error::AppError;
 
 /// What the app's server functions need: the identity provider (for the
 /// session) and the notes store.

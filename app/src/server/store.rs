@@ -4,7 +4,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, Set};
 use sea_orm_migration::MigratorTrait;
 
-use crate::notes::{AppError, NewNote, Note};
+use crate::error::AppError;
+use crate::notes::{NewNote, Note};
 
 mod entity {
     use sea_orm::entity::prelude::*;

@@ -1,14 +1,14 @@
 //! `/admin`: the registered apps, a page at a time.
 
-use keyhouse_idp_component::{ApiError, use_session};
-use keyhouse_types::admin::{AdminClient, Page};
+use keyhouse_idp_component::{ApiError, Session, use_session};
+use keyhouse_types::admin::{AdminClient, BlockDomainResponse, Page};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::api;
 use super::widgets::{
-    AdminDenied, AdminHeader, RequireAdmin, admin_message, failure_note, format_date,
+    AdminDenied, AdminHeader, PanelMessage, RequireAdmin, admin_message, failure_note, format_date,
     note_signed_out, type_label,
 };
 use crate::pages::Spinner;
@@ -108,19 +108,11 @@ impl<T: Clone + Send + Sync + 'static> Paged<T> {
     }
 }
 
+/// The registered apps, a page at a time, and the blocked agent domains.
 #[component]
 fn Apps() -> impl IntoView {
-    let (
-        Paged {
-            items,
-            next,
-            state,
-            more_pending,
-            more_error,
-        },
-        more,
-    ) = Paged::start(api::list_clients);
-    let load_more = move |_| more();
+    let (list, more) = Paged::start(api::list_clients);
+    let Paged { items, state, .. } = list;
 
     view! {
         <div class="kh-admin">
@@ -146,21 +138,44 @@ fn Apps() -> impl IntoView {
                         }.into_any(),
                         Listing::Ready => view! { <AppsTable items/> }.into_any(),
                     }}
-                    {move || next.get().is_some().then(|| view! {
-                        <div class="kh-actions kh-actions--start">
-                            <button type="button" class="kh-button kh-button--secondary" data-testid="admin-load-more"
-                                disabled=move || more_pending.get() on:click=load_more>
-                                {move || if more_pending.get() { "Loading…" } else { "Load more" }}
-                            </button>
-                        </div>
-                    })}
-                    {move || more_error.get().map(|m| view! {
-                        <p class="kh-alert" role="alert" data-testid="admin-load-more-error">{m}</p>
-                    })}
+                    <LoadMore list more prefix="admin"/>
                 </section>
                 <BlockedDomains apps=items/>
             </Show>
         </div>
+    }
+}
+
+/// Under a paged list: "Load more" while there is a further page, and why
+/// the last one failed. Test ids: `{prefix}-load-more`,
+/// `{prefix}-load-more-error`.
+#[component]
+pub(super) fn LoadMore<T: Send + Sync + 'static>(
+    /// The list.
+    list: Paged<T>,
+    /// Loads the next page (from [`Paged::start`]).
+    more: impl Fn() + Copy + Send + Sync + 'static,
+    /// Starts the test ids: `admin`, `audit`.
+    prefix: &'static str,
+) -> impl IntoView {
+    let Paged {
+        next,
+        more_pending,
+        more_error,
+        ..
+    } = list;
+    view! {
+        {move || next.get().is_some().then(|| view! {
+            <div class="kh-actions kh-actions--start">
+                <button type="button" class="kh-button kh-button--secondary" data-testid=format!("{prefix}-load-more")
+                    disabled=move || more_pending.get() on:click=move |_| more()>
+                    {move || if more_pending.get() { "Loading…" } else { "Load more" }}
+                </button>
+            </div>
+        })}
+        {move || more_error.get().map(|m| view! {
+            <p class="kh-alert" role="alert" data-testid=format!("{prefix}-load-more-error")>{m}</p>
+        })}
     }
 }
 
@@ -252,6 +267,122 @@ fn AppRow(c: AdminClient) -> impl IntoView {
     }
 }
 
+/// The blocked domains and agents, and the domain being typed.
+#[derive(Clone, Copy)]
+struct Blocked {
+    session: Session,
+    /// The apps listed above: the blocked domain's agents leave the list.
+    apps: RwSignal<Vec<AdminClient>>,
+    domains: RwSignal<Vec<String>>,
+    /// Agents blocked one by one (their client ids).
+    clients: RwSignal<Vec<String>>,
+    draft: RwSignal<String>,
+    pending: RwSignal<bool>,
+    message: RwSignal<Option<(bool, String)>>,
+}
+
+impl Blocked {
+    /// Starts loading both lists.
+    fn load(apps: RwSignal<Vec<AdminClient>>) -> Blocked {
+        let b = Blocked {
+            session: use_session(),
+            apps,
+            domains: RwSignal::new(Vec::new()),
+            clients: RwSignal::new(Vec::new()),
+            draft: RwSignal::new(String::new()),
+            pending: RwSignal::new(false),
+            message: RwSignal::new(None),
+        };
+        spawn_local(async move {
+            match api::blocked_domains().await {
+                Ok(list) => b.domains.set(list),
+                Err(e) => b.fail(e),
+            }
+            match api::blocked_clients().await {
+                Ok(list) => b.clients.set(list),
+                Err(e) => b.fail(e),
+            }
+        });
+        b
+    }
+
+    fn fail(self, e: ApiError) {
+        failure_note(self.session, self.message, self.pending)(e);
+    }
+
+    /// Blocks the domain typed.
+    fn block(self) {
+        let domain = self.draft.get_untracked().trim().to_owned();
+        if domain.is_empty() || self.pending.get_untracked() {
+            return;
+        }
+        self.pending.set(true);
+        self.message.set(None);
+        spawn_local(async move {
+            match api::block_domain(&domain).await {
+                Ok(r) => self.blocked(r),
+                Err(e) => self.fail(e),
+            }
+        });
+    }
+
+    /// A domain is blocked: its agents leave the apps, it joins the list.
+    fn blocked(self, r: BlockDomainResponse) {
+        let suffix = format!(".{}", r.domain);
+        self.apps.update(|list| {
+            list.retain(|c| {
+                !c.verified_domain
+                    .as_deref()
+                    .is_some_and(|d| d == r.domain || d.ends_with(&suffix))
+            });
+        });
+        self.domains.update(|d| {
+            if !d.contains(&r.domain) {
+                d.push(r.domain.clone());
+                d.sort();
+            }
+        });
+        self.draft.set(String::new());
+        let n = r.clients_removed;
+        self.message.set(Some((
+            true,
+            format!(
+                "Blocked {}. {n} {} removed and {} access revoked.",
+                r.domain,
+                if n == 1 { "agent" } else { "agents" },
+                if n == 1 { "its" } else { "their" },
+            ),
+        )));
+        self.pending.set(false);
+    }
+
+    fn unblock_domain(self, domain: String) {
+        spawn_local(async move {
+            match api::unblock_domain(&domain).await {
+                Ok(()) => {
+                    self.domains.update(|d| d.retain(|x| *x != domain));
+                    self.message
+                        .set(Some((true, format!("{domain} may connect again."))));
+                }
+                Err(e) => self.fail(e),
+            }
+        });
+    }
+
+    fn unblock_client(self, id: String) {
+        spawn_local(async move {
+            match api::unblock_client(&id).await {
+                Ok(()) => {
+                    self.clients.update(|c| c.retain(|x| *x != id));
+                    self.message
+                        .set(Some((true, format!("{id} may connect again."))));
+                }
+                Err(e) => self.fail(e),
+            }
+        });
+    }
+}
+
 /// Agents identified by a client metadata document can be refused by their
 /// domain: blocking deletes the domain's clients (revoking their grants and
 /// tokens) and refuses its documents from then on.
@@ -260,86 +391,17 @@ fn BlockedDomains(
     /// The apps listed above: the blocked domain's agents leave the list.
     apps: RwSignal<Vec<AdminClient>>,
 ) -> impl IntoView {
-    let session = use_session();
-    let domains = RwSignal::new(Vec::<String>::new());
-    let clients = RwSignal::new(Vec::<String>::new());
-    let draft = RwSignal::new(String::new());
-    let pending = RwSignal::new(false);
-    let message = RwSignal::new(None::<(bool, String)>);
-    let fail = failure_note(session, message, pending);
-    spawn_local(async move {
-        match api::blocked_domains().await {
-            Ok(list) => domains.set(list),
-            Err(e) => fail(e),
-        }
-        match api::blocked_clients().await {
-            Ok(list) => clients.set(list),
-            Err(e) => fail(e),
-        }
-    });
-    let unblock_client = move |id: String| {
-        spawn_local(async move {
-            match api::unblock_client(&id).await {
-                Ok(()) => {
-                    clients.update(|c| c.retain(|x| *x != id));
-                    message.set(Some((true, format!("{id} may connect again."))));
-                }
-                Err(e) => fail(e),
-            }
-        });
-    };
+    let blocked = Blocked::load(apps);
+    let Blocked {
+        domains,
+        clients,
+        draft,
+        pending,
+        ..
+    } = blocked;
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let domain = draft.get_untracked().trim().to_owned();
-        if domain.is_empty() || pending.get_untracked() {
-            return;
-        }
-        pending.set(true);
-        message.set(None);
-        spawn_local(async move {
-            match api::block_domain(&domain).await {
-                Ok(r) => {
-                    let suffix = format!(".{}", r.domain);
-                    apps.update(|list| {
-                        list.retain(|c| {
-                            !c.verified_domain
-                                .as_deref()
-                                .is_some_and(|d| d == r.domain || d.ends_with(&suffix))
-                        });
-                    });
-                    domains.update(|d| {
-                        if !d.contains(&r.domain) {
-                            d.push(r.domain.clone());
-                            d.sort();
-                        }
-                    });
-                    draft.set(String::new());
-                    let n = r.clients_removed;
-                    message.set(Some((
-                        true,
-                        format!(
-                            "Blocked {}. {n} {} removed and {} access revoked.",
-                            r.domain,
-                            if n == 1 { "agent" } else { "agents" },
-                            if n == 1 { "its" } else { "their" },
-                        ),
-                    )));
-                    pending.set(false);
-                }
-                Err(e) => fail(e),
-            }
-        });
-    };
-    let unblock = move |domain: String| {
-        spawn_local(async move {
-            match api::unblock_domain(&domain).await {
-                Ok(()) => {
-                    domains.update(|d| d.retain(|x| *x != domain));
-                    message.set(Some((true, format!("{domain} may connect again."))));
-                }
-                Err(e) => fail(e),
-            }
-        });
+        blocked.block();
     };
     view! {
         <section class="kh-card" aria-labelledby="admin-blocked-title" data-testid="admin-blocked-domains">
@@ -356,28 +418,14 @@ fn BlockedDomains(
                 <button type="submit" class="kh-button kh-button--danger" data-testid="admin-block-submit"
                     disabled=move || pending.get()>"Block"</button>
             </form>
-            {move || message.get().map(|(ok, m)| view! {
-                <p class=if ok { "kh-notice" } else { "kh-alert" } role="status" data-testid="admin-block-message">{m}</p>
-            })}
+            <PanelMessage message=blocked.message testid="admin-block-message"/>
             {move || {
                 let list = domains.get();
                 if list.is_empty() {
                     view! { <p class="kh-empty" data-testid="admin-blocked-empty">"No domain is blocked."</p> }.into_any()
                 } else {
                     view! {
-                        <ul class="kh-blocked-list">
-                            {list.into_iter().map(|d| {
-                                let label = format!("Unblock {d}");
-                                let target = d.clone();
-                                view! {
-                                    <li data-testid="admin-blocked-domain">
-                                        <code>{d}</code>
-                                        <button type="button" class="kh-button kh-button--secondary kh-button--small"
-                                            aria-label=label on:click=move |_| unblock(target.clone())>"Unblock"</button>
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
+                        <UnblockList items=list testid="admin-blocked-domain" on_unblock=move |d| blocked.unblock_domain(d)/>
                     }.into_any()
                 }
             }}
@@ -385,21 +433,36 @@ fn BlockedDomains(
                 let list = clients.get();
                 (!list.is_empty()).then(|| view! {
                     <h3 class="kh-subtitle">"Agents blocked one by one"</h3>
-                    <ul class="kh-blocked-list">
-                        {list.into_iter().map(|id| {
-                            let label = format!("Unblock {id}");
-                            let target = id.clone();
-                            view! {
-                                <li data-testid="admin-blocked-client">
-                                    <code>{id}</code>
-                                    <button type="button" class="kh-button kh-button--secondary kh-button--small"
-                                        aria-label=label on:click=move |_| unblock_client(target.clone())>"Unblock"</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
+                    <UnblockList items=list testid="admin-blocked-client" on_unblock=move |id| blocked.unblock_client(id)/>
                 })
             }}
         </section>
+    }
+}
+
+/// Blocked domains or agents, each with an "Unblock" button.
+#[component]
+fn UnblockList(
+    /// The domains or client ids.
+    items: Vec<String>,
+    /// Each item's `data-testid`.
+    testid: &'static str,
+    /// Unblocks one.
+    on_unblock: impl Fn(String) + Copy + 'static,
+) -> impl IntoView {
+    view! {
+        <ul class="kh-blocked-list">
+            {items.into_iter().map(|item| {
+                let label = format!("Unblock {item}");
+                let target = item.clone();
+                view! {
+                    <li data-testid=testid>
+                        <code>{item}</code>
+                        <button type="button" class="kh-button kh-button--secondary kh-button--small"
+                            aria-label=label on:click=move |_| on_unblock(target.clone())>"Unblock"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
     }
 }

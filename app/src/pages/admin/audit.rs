@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::api;
-use super::apps::{Listing, Paged};
+use super::apps::{Listing, LoadMore, Paged};
 use super::widgets::{AdminDenied, AdminHeader, RequireAdmin, format_datetime};
 use crate::pages::Spinner;
 
@@ -92,19 +92,11 @@ fn details_text(event: &AuditEvent) -> String {
         .join("; ")
 }
 
+/// The events, newest first, a page at a time.
 #[component]
 fn Audit() -> impl IntoView {
-    let (
-        Paged {
-            items,
-            next,
-            state,
-            more_pending,
-            more_error,
-        },
-        more,
-    ) = Paged::start(api::list_audit);
-    let load_more = move |_| more();
+    let (list, more) = Paged::start(api::list_audit);
+    let Paged { items, state, .. } = list;
 
     view! {
         <div class="kh-admin">
@@ -123,17 +115,7 @@ fn Audit() -> impl IntoView {
                         }.into_any(),
                         Listing::Ready => view! { <AuditTable items/> }.into_any(),
                     }}
-                    {move || next.get().is_some().then(|| view! {
-                        <div class="kh-actions kh-actions--start">
-                            <button type="button" class="kh-button kh-button--secondary" data-testid="audit-load-more"
-                                disabled=move || more_pending.get() on:click=load_more>
-                                {move || if more_pending.get() { "Loading…" } else { "Load more" }}
-                            </button>
-                        </div>
-                    })}
-                    {move || more_error.get().map(|m| view! {
-                        <p class="kh-alert" role="alert" data-testid="audit-load-more-error">{m}</p>
-                    })}
+                    <LoadMore list more prefix="audit"/>
                 </section>
             </Show>
         </div>

@@ -2,8 +2,9 @@
 //! steps: start, then finish or cancel), the values for a custom GPT, and
 //! deleting it.
 
-use keyhouse_idp_component::{ApiError, use_session};
+use keyhouse_idp_component::{ApiError, Session, use_session};
 use keyhouse_types::admin::{AdminClient, UpdateClientRequest};
+use keyhouse_types::{ErrorCode, RefreshPolicy};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -13,7 +14,7 @@ use super::api;
 use super::form::{AppFields, AppFormFields, Field};
 use super::gpt::GptPanel;
 use super::widgets::{
-    AdminDenied, AdminHeader, CopyButton, RequireAdmin, admin_message, format_date,
+    AdminDenied, AdminHeader, ConfirmActions, Credential, RequireAdmin, admin_message, format_date,
     note_signed_out, type_label,
 };
 use crate::pages::Spinner;
@@ -83,11 +84,10 @@ fn ttl_words(seconds: i64) -> String {
     }
 }
 
-fn refresh_words(policy: &str) -> &'static str {
+fn refresh_words(policy: RefreshPolicy) -> &'static str {
     match policy {
-        "always" => "Always issued",
-        "offline_access" => "Only when the app asks for offline_access",
-        _ => "As configured",
+        RefreshPolicy::Always => "Always issued",
+        RefreshPolicy::OfflineAccess => "Only when the app asks for offline_access",
     }
 }
 
@@ -96,7 +96,7 @@ fn AppEditor(initial: AdminClient) -> impl IntoView {
     let client = RwSignal::new(initial.clone());
     let id = StoredValue::new(initial.client_id.clone());
     // An agent's metadata document describes it: nothing to edit, no secret.
-    let described = initial.origin == "cimd";
+    let described = is_agent(&initial);
     let confidential = !initial.client_type.is_public() && !described;
     // The secret shown once after starting a rotation (also in the GPT panel).
     let new_secret = RwSignal::new(None::<String>);
@@ -133,13 +133,8 @@ fn Overview(client: RwSignal<AdminClient>) -> impl IntoView {
                 <A href="/admin" attr:class="kh-back" attr:data-testid="admin-back">"← All apps"</A>
             </div>
             <dl class="kh-credentials">
-                <div class="kh-credential">
-                    <dt>"Client ID"</dt>
-                    <dd>
-                        <code class="kh-credential__value" data-testid="app-client-id">{c.client_id.clone()}</code>
-                        <CopyButton value=id testid="copy-client-id" label="Copy the client ID".into()/>
-                    </dd>
-                </div>
+                <Credential name="Client ID" value=id testid="app-client-id"
+                    copy_testid="copy-client-id" copy_label="Copy the client ID"/>
             </dl>
             <dl class="kh-details">
                 <dt>"Type"</dt>
@@ -149,7 +144,7 @@ fn Overview(client: RwSignal<AdminClient>) -> impl IntoView {
                 <dt>"Access tokens"</dt>
                 <dd>{format!("Valid for {}", ttl_words(c.access_token_ttl))}</dd>
                 <dt>"Refresh tokens"</dt>
-                <dd>{refresh_words(&c.refresh_policy)}</dd>
+                <dd>{refresh_words(c.refresh_policy)}</dd>
                 {c.audience.clone().map(|a| view! {
                     <dt>"Token audience"</dt>
                     <dd><code data-testid="app-audience">{a}</code></dd>
@@ -190,13 +185,9 @@ fn Described(client: AdminClient) -> impl IntoView {
     }
 }
 
-#[component]
-fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
-    let session = use_session();
-    let initial = client.get_untracked();
-    let fields = AppFields::new(initial.client_type);
-    fields.fill(&initial);
-    // When the GPT panel adds a callback URL, show the new list.
+/// Shows the app's new redirect URIs in the form when they change
+/// elsewhere (the GPT panel adds a callback URL).
+fn follow_redirects(client: RwSignal<AdminClient>, fields: AppFields) {
     Effect::new(move |prev: Option<Vec<String>>| {
         let uris = client.with(|c| c.redirect_uris.clone());
         if prev.as_ref().is_some_and(|p| *p != uris) {
@@ -204,50 +195,68 @@ fn Settings(client: RwSignal<AdminClient>) -> impl IntoView {
         }
         uris
     });
+}
+
+/// Saves the settings form as the app's new settings.
+fn save_settings(
+    session: Session,
+    client: RwSignal<AdminClient>,
+    fields: AppFields,
+    pending: RwSignal<bool>,
+) {
+    if pending.get_untracked() {
+        return;
+    }
+    let Some(valid) = fields.checked() else {
+        return;
+    };
+    let current = client.get_untracked();
+    let req = UpdateClientRequest {
+        name: Some(valid.name),
+        description: Some(valid.description),
+        logo_uri: Some(valid.logo_uri.unwrap_or_default()),
+        redirect_uris: Some(valid.redirect_uris),
+        client_type: (valid.client_type != current.client_type).then_some(valid.client_type),
+        ..UpdateClientRequest::default()
+    };
+    pending.set(true);
+    fields.error.set(None);
+    fields.saved.set(false);
+    spawn_local(async move {
+        match api::update_client(&current.client_id, &req).await {
+            Ok(c) => {
+                fields.fill(&c);
+                client.set(c);
+                fields.saved.set(true);
+            }
+            Err(e) => {
+                note_signed_out(session, &e);
+                let field = (e.error_code() == Some(ErrorCode::InvalidRedirectUri))
+                    .then_some(Field::Redirects);
+                fields.fail(field, admin_message(&e));
+            }
+        }
+        pending.set(false);
+    });
+}
+
+/// The app's name, description, logo, type and redirect URIs.
+#[component]
+fn Settings(
+    /// The app (saving updates it).
+    client: RwSignal<AdminClient>,
+) -> impl IntoView {
+    let session = use_session();
+    let initial = client.get_untracked();
+    let fields = AppFields::new(initial.client_type);
+    fields.fill(&initial);
+    follow_redirects(client, fields);
     let pending = RwSignal::new(false);
     let kind_locked = Some(initial.client_type.is_public());
-
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if pending.get_untracked() {
-            return;
-        }
-        let valid = match fields.validate() {
-            Ok(v) => v,
-            Err((field, message)) => {
-                fields.fail(Some(field), message);
-                return;
-            }
-        };
-        let current = client.get_untracked();
-        let req = UpdateClientRequest {
-            name: Some(valid.name),
-            description: Some(valid.description),
-            logo_uri: Some(valid.logo_uri.unwrap_or_default()),
-            redirect_uris: Some(valid.redirect_uris),
-            client_type: (valid.client_type != current.client_type).then_some(valid.client_type),
-            ..UpdateClientRequest::default()
-        };
-        pending.set(true);
-        fields.error.set(None);
-        fields.saved.set(false);
-        spawn_local(async move {
-            match api::update_client(&current.client_id, &req).await {
-                Ok(c) => {
-                    fields.fill(&c);
-                    client.set(c);
-                    fields.saved.set(true);
-                }
-                Err(e) => {
-                    note_signed_out(session, &e);
-                    let field = (e.code() == "invalid_redirect_uri").then_some(Field::Redirects);
-                    fields.fail(field, admin_message(&e));
-                }
-            }
-            pending.set(false);
-        });
+        save_settings(session, client, fields, pending);
     };
-
     view! {
         <section class="kh-card" aria-labelledby="app-settings-title">
             <h2 id="app-settings-title" class="kh-section-title">"Settings"</h2>
@@ -277,117 +286,170 @@ enum Finished {
     Cancelled,
 }
 
-#[component]
-fn SecretRotation(
+/// The secret rotation: the app, the secret just shown, whether a step is
+/// running, its error and what the last step did.
+#[derive(Clone, Copy)]
+struct Rotation {
+    session: Session,
     client: RwSignal<AdminClient>,
+    /// The secret shown once after starting a rotation.
     new_secret: RwSignal<Option<String>>,
-) -> impl IntoView {
-    let session = use_session();
-    let pending = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let finished = RwSignal::new(None::<Finished>);
-    let rotating = Memo::new(move |_| client.with(|c| c.rotation_pending));
-    let id = move || client.with_untracked(|c| c.client_id.clone());
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    finished: RwSignal<Option<Finished>>,
+}
 
-    // After a 409 the page's idea of the rotation is stale: ask again.
-    let resync = move || {
-        let id = id();
+impl Rotation {
+    fn id(self) -> String {
+        self.client.with_untracked(|c| c.client_id.clone())
+    }
+
+    /// After a 409 the page's idea of the rotation is stale: ask again.
+    fn resync(self) {
+        let id = self.id();
         spawn_local(async move {
             if let Ok(c) = api::get_client(&id).await {
-                client.set(c);
+                self.client.set(c);
             }
         });
-    };
-    let fail = move |e: ApiError| {
-        note_signed_out(session, &e);
+    }
+
+    fn fail(self, e: ApiError) {
+        note_signed_out(self.session, &e);
         if e.status() == 409 {
-            resync();
+            self.resync();
         }
-        error.set(Some(admin_message(&e)));
-    };
+        self.error.set(Some(admin_message(&e)));
+    }
 
-    let start = move |_| {
-        if pending.get_untracked() {
-            return;
+    /// Whether a step may start (none is running); it then runs alone.
+    fn begin(self) -> bool {
+        if self.pending.get_untracked() {
+            return false;
         }
-        pending.set(true);
-        error.set(None);
-        finished.set(None);
-        let id = id();
-        spawn_local(async move {
-            match api::start_rotation(&id).await {
-                Ok(r) => {
-                    new_secret.set(Some(r.client_secret));
-                    client.update(|c| c.rotation_pending = true);
-                }
-                Err(e) => fail(e),
-            }
-            pending.set(false);
-        });
-    };
-    let complete = move |_| {
-        if pending.get_untracked() {
-            return;
-        }
-        pending.set(true);
-        error.set(None);
-        let id = id();
-        spawn_local(async move {
-            match api::complete_rotation(&id).await {
-                Ok(updated) => {
-                    client.set(updated);
-                    finished.set(Some(Finished::Completed));
-                }
-                Err(e) => fail(e),
-            }
-            pending.set(false);
-        });
-    };
-    let cancel = move |_| {
-        if pending.get_untracked() {
-            return;
-        }
-        pending.set(true);
-        error.set(None);
-        let id = id();
-        spawn_local(async move {
-            match api::cancel_rotation(&id).await {
-                Ok(updated) => {
-                    client.set(updated);
-                    new_secret.set(None);
-                    finished.set(Some(Finished::Cancelled));
-                }
-                Err(e) => fail(e),
-            }
-            pending.set(false);
-        });
-    };
+        self.pending.set(true);
+        self.error.set(None);
+        true
+    }
 
+    /// Runs a step's call; `done` takes its answer.
+    fn run<T: 'static>(
+        self,
+        call: impl Future<Output = Result<T, ApiError>> + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        spawn_local(async move {
+            match call.await {
+                Ok(answer) => done(answer),
+                Err(e) => self.fail(e),
+            }
+            self.pending.set(false);
+        });
+    }
+
+    /// Starts a rotation: a new secret, shown this once.
+    fn start(self) {
+        if !self.begin() {
+            return;
+        }
+        self.finished.set(None);
+        let id = self.id();
+        self.run(async move { api::start_rotation(&id).await }, move |r| {
+            self.new_secret.set(Some(r.client_secret));
+            self.client.update(|c| c.rotation_pending = true);
+        });
+    }
+
+    /// Finishes the rotation: the old secret stops working.
+    fn complete(self) {
+        if !self.begin() {
+            return;
+        }
+        let id = self.id();
+        self.run(
+            async move { api::complete_rotation(&id).await },
+            move |updated| {
+                self.client.set(updated);
+                self.finished.set(Some(Finished::Completed));
+            },
+        );
+    }
+
+    /// Cancels the rotation: the new secret is discarded.
+    fn cancel(self) {
+        if !self.begin() {
+            return;
+        }
+        let id = self.id();
+        self.run(
+            async move { api::cancel_rotation(&id).await },
+            move |updated| {
+                self.client.set(updated);
+                self.new_secret.set(None);
+                self.finished.set(Some(Finished::Cancelled));
+            },
+        );
+    }
+}
+
+/// The client secret, rotated in two steps (start, then finish or cancel).
+#[component]
+fn SecretRotation(
+    /// The app (the steps update it).
+    client: RwSignal<AdminClient>,
+    /// The secret shown once after starting a rotation (the GPT panel shows it too).
+    new_secret: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let rotation = Rotation {
+        session: use_session(),
+        client,
+        new_secret,
+        pending: RwSignal::new(false),
+        error: RwSignal::new(None),
+        finished: RwSignal::new(None),
+    };
+    let rotating = Memo::new(move |_| client.with(|c| c.rotation_pending));
     view! {
         <section class="kh-card" aria-labelledby="secret-title" data-testid="secret-section">
             <h2 id="secret-title" class="kh-section-title">"Client secret"</h2>
             <p class="kh-muted">
                 "Rotate the secret without downtime: start a rotation to get a new secret, put it wherever the app keeps its secret, then finish the rotation to stop the old one."
             </p>
-            <ErrorNote error testid="secret-error"/>
+            <ErrorNote error=rotation.error testid="secret-error"/>
             <p class="kh-rotation-status" role="status" aria-live="polite" data-testid="secret-rotation-status"
                 data-rotation=move || if rotating.get() { "pending" } else { "idle" }>
-                {move || match (rotating.get(), finished.get()) {
+                {move || match (rotating.get(), rotation.finished.get()) {
                     (true, _) => "Rotation in progress: the old and the new secret both work.",
                     (false, Some(Finished::Completed)) => "Rotation finished: only the new secret works now.",
                     (false, Some(Finished::Cancelled)) => "Rotation cancelled: the new secret was discarded; the old one still works.",
                     (false, None) => "One secret is active.",
                 }}
             </p>
-            {move || new_secret.get().map(|s| view! {
+            <NewSecret new_secret rotating/>
+            {move || (rotating.get() && new_secret.with(Option::is_none)).then(|| view! {
+                <p class="kh-note-callout">
+                    "The new secret was shown when this rotation started. If nobody saved it, cancel the rotation and start a new one."
+                </p>
+            })}
+            <RotationActions rotation rotating/>
+        </section>
+    }
+}
+
+/// The secret a rotation just made, with the warning to copy it now.
+#[component]
+fn NewSecret(
+    /// The secret, once a rotation started.
+    new_secret: RwSignal<Option<String>>,
+    /// A rotation is in progress (the old secret still works).
+    rotating: Memo<bool>,
+) -> impl IntoView {
+    move || {
+        new_secret.get().map(|s| {
+            view! {
                 <dl class="kh-credentials">
-                    <div class="kh-credential">
-                        <dt>"New secret"</dt>
-                        <dd>
-                            <code class="kh-credential__value kh-secret" data-testid="secret-new">{s.clone()}</code>
-                            <CopyButton value=Signal::stored(s) testid="copy-secret-new" label="Copy the new client secret".into()/>
-                        </dd>
-                    </div>
+                    <Credential name="New secret" value=Signal::stored(s) testid="secret-new" secret=true
+                        copy_testid="copy-secret-new" copy_label="Copy the new client secret"/>
                 </dl>
                 <p class="kh-warning" role="note">
                     <strong>"Copy it now: it won't be shown again."</strong>
@@ -397,48 +459,63 @@ fn SecretRotation(
                         " It is now the app's only secret."
                     }}
                 </p>
-            })}
-            {move || (rotating.get() && new_secret.with(Option::is_none)).then(|| view! {
-                <p class="kh-note-callout">
-                    "The new secret was shown when this rotation started. If nobody saved it, cancel the rotation and start a new one."
-                </p>
-            })}
-            <div class="kh-actions kh-actions--start">
-                {move || if rotating.get() {
-                    view! {
-                        <button type="button" class="kh-button kh-button--primary" data-testid="secret-rotate-complete"
-                            disabled=move || pending.get() on:click=complete>
-                            "Finish: stop the old secret"
-                        </button>
-                        <button type="button" class="kh-button kh-button--secondary" data-testid="secret-rotate-cancel"
-                            disabled=move || pending.get() on:click=cancel>
-                            "Cancel: discard the new secret"
-                        </button>
-                    }.into_any()
-                } else {
-                    view! {
-                        <button type="button" class="kh-button kh-button--secondary" data-testid="secret-rotate-start"
-                            disabled=move || pending.get() on:click=start>
-                            "Start a rotation"
-                        </button>
-                    }.into_any()
-                }}
-            </div>
-        </section>
+            }
+        })
     }
 }
 
+/// The rotation's buttons: start one, or finish or cancel the one in progress.
 #[component]
-fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
+fn RotationActions(
+    /// The rotation.
+    rotation: Rotation,
+    /// A rotation is in progress.
+    rotating: Memo<bool>,
+) -> impl IntoView {
+    let pending = rotation.pending;
+    view! {
+        <div class="kh-actions kh-actions--start">
+            {move || if rotating.get() {
+                view! {
+                    <button type="button" class="kh-button kh-button--primary" data-testid="secret-rotate-complete"
+                        disabled=move || pending.get() on:click=move |_| rotation.complete()>
+                        "Finish: stop the old secret"
+                    </button>
+                    <button type="button" class="kh-button kh-button--secondary" data-testid="secret-rotate-cancel"
+                        disabled=move || pending.get() on:click=move |_| rotation.cancel()>
+                        "Cancel: discard the new secret"
+                    </button>
+                }.into_any()
+            } else {
+                view! {
+                    <button type="button" class="kh-button kh-button--secondary" data-testid="secret-rotate-start"
+                        disabled=move || pending.get() on:click=move |_| rotation.start()>
+                        "Start a rotation"
+                    </button>
+                }.into_any()
+            }}
+        </div>
+    }
+}
+
+/// An agent identified by its metadata document: it would come back on its
+/// next authorization, so it is blocked instead of deleted.
+fn is_agent(c: &AdminClient) -> bool {
+    c.origin == "cimd"
+}
+
+/// Deleting the app (blocking it, for an agent), confirmed first.
+#[component]
+fn DangerZone(
+    /// The app.
+    client: RwSignal<AdminClient>,
+) -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let confirming = RwSignal::new(false);
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let name = move || client.with(|c| c.name.clone());
-    // An agent identified by its metadata document would come back on its
-    // next authorization: it is blocked instead of deleted.
-    let agent = move || client.with(|c| c.origin == "cimd");
+    let agent = move || client.with(is_agent);
     let delete = move |_| {
         if pending.get_untracked() {
             return;
@@ -446,7 +523,7 @@ fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
         pending.set(true);
         error.set(None);
         let id = client.with_untracked(|c| c.client_id.clone());
-        let block = client.with_untracked(|c| c.origin == "cimd");
+        let block = client.with_untracked(is_agent);
         let navigate = navigate.clone();
         spawn_local(async move {
             let done = if block {
@@ -475,33 +552,7 @@ fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
             </p>
             <ErrorNote error testid="app-delete-error"/>
             {move || if confirming.get() {
-                view! {
-                    <div class="kh-confirm" role="group" aria-labelledby="delete-confirm-text">
-                        <p id="delete-confirm-text">
-                            <strong>{move || if agent() {
-                                format!("Block “{}”?", name())
-                            } else {
-                                format!("Delete “{}” for good?", name())
-                            }}</strong>
-                            {move || if agent() { " Its users will have to connect it again once it is unblocked." } else { " This can't be undone." }}
-                        </p>
-                        <div class="kh-actions kh-actions--start">
-                            <button type="button" class="kh-button kh-button--danger" data-testid="app-delete-confirm"
-                                disabled=move || pending.get() on:click=delete.clone()>
-                                {move || match (pending.get(), agent()) {
-                                    (true, true) => "Blocking…",
-                                    (true, false) => "Deleting…",
-                                    (false, true) => "Yes, block it",
-                                    (false, false) => "Yes, delete it",
-                                }}
-                            </button>
-                            <button type="button" class="kh-button kh-button--secondary" data-testid="app-delete-cancel"
-                                disabled=move || pending.get() on:click=move |_| confirming.set(false)>
-                                "Keep it"
-                            </button>
-                        </div>
-                    </div>
-                }.into_any()
+                view! { <DeleteConfirm client pending confirming on_confirm=delete.clone()/> }.into_any()
             } else {
                 view! {
                     <div class="kh-actions kh-actions--start">
@@ -513,5 +564,41 @@ fn DangerZone(client: RwSignal<AdminClient>) -> impl IntoView {
                 }.into_any()
             }}
         </section>
+    }
+}
+
+/// "Delete it for good?" (or "Block it?"), with the buttons doing it or not.
+#[component]
+fn DeleteConfirm(
+    /// The app.
+    client: RwSignal<AdminClient>,
+    /// The deletion is running.
+    pending: RwSignal<bool>,
+    /// Whether the confirmation is shown ("Keep it" clears it).
+    confirming: RwSignal<bool>,
+    /// Deletes (or blocks) the app.
+    on_confirm: impl FnMut(leptos::ev::MouseEvent) + 'static,
+) -> impl IntoView {
+    let name = move || client.with(|c| c.name.clone());
+    let agent = move || client.with(is_agent);
+    view! {
+        <div class="kh-confirm" role="group" aria-labelledby="delete-confirm-text">
+            <p id="delete-confirm-text">
+                <strong>{move || if agent() {
+                    format!("Block “{}”?", name())
+                } else {
+                    format!("Delete “{}” for good?", name())
+                }}</strong>
+                {move || if agent() { " Its users will have to connect it again once it is unblocked." } else { " This can't be undone." }}
+            </p>
+            <ConfirmActions confirm_testid="app-delete-confirm" cancel_testid="app-delete-cancel"
+                pending confirming on_confirm
+                label=move || match (pending.get(), agent()) {
+                    (true, true) => "Blocking…",
+                    (true, false) => "Deleting…",
+                    (false, true) => "Yes, block it",
+                    (false, false) => "Yes, delete it",
+                }/>
+        </div>
     }
 }

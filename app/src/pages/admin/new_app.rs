@@ -3,16 +3,17 @@
 
 use keyhouse_idp_component::{ApiError, use_session};
 use keyhouse_types::ClientType;
+use keyhouse_types::ErrorCode;
 use keyhouse_types::admin::{CreatedClientResponse, NewClientRequest};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::api;
-use super::form::{AppFields, AppFormFields, Field};
+use super::form::{AppFields, AppFormFields, Field, Valid};
 use super::gpt::GptPanel;
 use super::widgets::{
-    AdminHeader, CopyButton, RequireAdmin, admin_message, note_signed_out, type_label,
+    AdminHeader, Credential, RequireAdmin, admin_message, note_signed_out, type_label,
 };
 use crate::pages::auth::ErrorNote;
 
@@ -29,8 +30,8 @@ pub fn NewAppPage() -> impl IntoView {
 /// Which field a server refusal is about.
 fn field_of(e: &ApiError) -> Option<Field> {
     let d = e.description().unwrap_or_default();
-    match e.code() {
-        "invalid_redirect_uri" => Some(Field::Redirects),
+    match e.error_code() {
+        Some(ErrorCode::InvalidRedirectUri) => Some(Field::Redirects),
         _ if d.contains("logo") => Some(Field::Logo),
         _ if d.contains("redirect") => Some(Field::Redirects),
         _ if d.contains("name") => Some(Field::Name),
@@ -38,6 +39,25 @@ fn field_of(e: &ApiError) -> Option<Field> {
     }
 }
 
+/// The request registering the checked form.
+fn new_client(valid: Valid) -> NewClientRequest {
+    NewClientRequest {
+        name: valid.name,
+        client_type: valid.client_type,
+        redirect_uris: valid.redirect_uris,
+        description: valid.description,
+        logo_uri: valid.logo_uri,
+        access_token_ttl: None,
+        refresh_policy: None,
+        audience: None,
+        claims_template: None,
+        grant_types: None,
+        resource_server: false,
+        token_endpoint_auth_method: None,
+    }
+}
+
+/// The form, then the app it registered.
 #[component]
 fn NewApp() -> impl IntoView {
     let session = use_session();
@@ -50,27 +70,10 @@ fn NewApp() -> impl IntoView {
         if pending.get_untracked() {
             return;
         }
-        let valid = match fields.validate() {
-            Ok(v) => v,
-            Err((field, message)) => {
-                fields.fail(Some(field), message);
-                return;
-            }
+        let Some(valid) = fields.checked() else {
+            return;
         };
-        let req = NewClientRequest {
-            name: valid.name,
-            client_type: valid.client_type,
-            redirect_uris: valid.redirect_uris,
-            description: valid.description,
-            logo_uri: valid.logo_uri,
-            access_token_ttl: None,
-            refresh_policy: None,
-            audience: None,
-            claims_template: None,
-            grant_types: None,
-            resource_server: false,
-            token_endpoint_auth_method: None,
-        };
+        let req = new_client(valid);
         pending.set(true);
         fields.error.set(None);
         spawn_local(async move {
@@ -114,7 +117,10 @@ fn NewApp() -> impl IntoView {
 
 /// The app just registered: its credentials, shown this once.
 #[component]
-fn Created(created: CreatedClientResponse) -> impl IntoView {
+fn Created(
+    /// The app and its secret, if it has one.
+    created: CreatedClientResponse,
+) -> impl IntoView {
     let CreatedClientResponse {
         client,
         client_secret,
@@ -127,7 +133,6 @@ fn Created(created: CreatedClientResponse) -> impl IntoView {
         }
     });
     let detail = format!("/admin/apps/{}", api::encode_component(&client.client_id));
-    let id = Signal::stored(client.client_id.clone());
     let confidential = !client.client_type.is_public();
     let gpt_secret = client_secret.clone();
     view! {
@@ -136,35 +141,14 @@ fn Created(created: CreatedClientResponse) -> impl IntoView {
             <h1 id="created-title" tabindex="-1" node_ref=heading>{format!("“{}” is ready", client.name)}</h1>
             <p class="kh-muted">{type_label(client.client_type)}</p>
             <dl class="kh-credentials">
-                <div class="kh-credential">
-                    <dt>"Client ID"</dt>
-                    <dd>
-                        <code class="kh-credential__value" data-testid="app-client-id">{client.client_id.clone()}</code>
-                        <CopyButton value=id testid="copy-client-id" label="Copy the client ID".into()/>
-                    </dd>
-                </div>
+                <Credential name="Client ID" value=client.client_id.clone() testid="app-client-id"
+                    copy_testid="copy-client-id" copy_label="Copy the client ID"/>
                 {client_secret.map(|s| view! {
-                    <div class="kh-credential">
-                        <dt>"Client secret"</dt>
-                        <dd>
-                            <code class="kh-credential__value kh-secret" data-testid="app-client-secret">{s.clone()}</code>
-                            <CopyButton value=Signal::stored(s) testid="copy-client-secret" label="Copy the client secret".into()/>
-                        </dd>
-                    </div>
+                    <Credential name="Client secret" value=s testid="app-client-secret" secret=true
+                        copy_testid="copy-client-secret" copy_label="Copy the client secret"/>
                 })}
             </dl>
-            {if confidential {
-                view! {
-                    <p class="kh-warning" role="note" data-testid="app-secret-warning">
-                        <strong>"Copy the secret now: it won't be shown again."</strong>
-                        " Keyhouse keeps only a hash of it. If it is lost, rotate the secret on the app's page."
-                    </p>
-                }.into_any()
-            } else {
-                view! {
-                    <p class="kh-note-callout">"This app has no secret: it proves itself with PKCE on every sign-in."</p>
-                }.into_any()
-            }}
+            <SecretNote confidential/>
             <div class="kh-actions kh-actions--start">
                 <A href=detail attr:class="kh-button kh-button--primary" attr:data-testid="app-detail-link">
                     "Open the app's settings"
@@ -175,5 +159,27 @@ fn Created(created: CreatedClientResponse) -> impl IntoView {
         {confidential.then(|| view! {
             <GptPanel client_id=client.client_id.clone() secret=Signal::stored(gpt_secret)/>
         })}
+    }
+}
+
+/// Under a new app's credentials: copy the secret now, or why there is none.
+#[component]
+fn SecretNote(
+    /// The app keeps a secret.
+    confidential: bool,
+) -> impl IntoView {
+    if confidential {
+        view! {
+            <p class="kh-warning" role="note" data-testid="app-secret-warning">
+                <strong>"Copy the secret now: it won't be shown again."</strong>
+                " Keyhouse keeps only a hash of it. If it is lost, rotate the secret on the app's page."
+            </p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <p class="kh-note-callout">"This app has no secret: it proves itself with PKCE on every sign-in."</p>
+        }
+        .into_any()
     }
 }

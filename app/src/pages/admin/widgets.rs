@@ -126,6 +126,89 @@ pub fn CopyButton(
     }
 }
 
+/// One value to copy, in a credentials list: its name, the value and a
+/// "Copy" button (and any hint after it).
+#[component]
+pub fn Credential(
+    /// The value's name (`<dt>`).
+    name: &'static str,
+    /// The value.
+    #[prop(into)]
+    value: Signal<String>,
+    /// The value's `data-testid`.
+    testid: &'static str,
+    /// A secret is shown in the secret style.
+    #[prop(optional)]
+    secret: bool,
+    /// The copy button's `data-testid`.
+    copy_testid: &'static str,
+    /// The copy button's accessible name, e.g. "Copy the client ID".
+    copy_label: &'static str,
+    /// Shown after the button (a hint).
+    #[prop(optional)]
+    children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="kh-credential">
+            <dt>{name}</dt>
+            <dd>
+                <code class=if secret { "kh-credential__value kh-secret" } else { "kh-credential__value" }
+                    data-testid=testid>{move || value.get()}</code>
+                <CopyButton value testid=copy_testid label=copy_label.to_owned()/>
+                {children.map(|c| c())}
+            </dd>
+        </div>
+    }
+}
+
+/// The two buttons of a confirmation: the dangerous action, and "Keep it".
+#[component]
+pub fn ConfirmActions(
+    /// The action button's `data-testid`.
+    confirm_testid: &'static str,
+    /// The "Keep it" button's `data-testid`.
+    cancel_testid: &'static str,
+    /// The action is running: both buttons wait.
+    pending: RwSignal<bool>,
+    /// Whether the confirmation is shown; "Keep it" clears it.
+    confirming: RwSignal<bool>,
+    /// The action button's words.
+    #[prop(into)]
+    label: Signal<&'static str>,
+    /// The action.
+    on_confirm: impl FnMut(leptos::ev::MouseEvent) + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="kh-actions kh-actions--start">
+            <button type="button" class="kh-button kh-button--danger" data-testid=confirm_testid
+                disabled=move || pending.get() on:click=on_confirm>
+                {move || label.get()}
+            </button>
+            <button type="button" class="kh-button kh-button--secondary" data-testid=cancel_testid
+                disabled=move || pending.get() on:click=move |_| confirming.set(false)>
+                "Keep it"
+            </button>
+        </div>
+    }
+}
+
+/// A panel's last outcome: a notice when it worked, an alert when not.
+#[component]
+pub fn PanelMessage(
+    /// Whether it worked, and what to say.
+    message: RwSignal<Option<(bool, String)>>,
+    /// The message's `data-testid`.
+    testid: &'static str,
+) -> impl IntoView {
+    move || {
+        message.get().map(|(ok, m)| {
+            view! {
+                <p class=if ok { "kh-notice" } else { "kh-alert" } role="status" data-testid=testid>{m}</p>
+            }
+        })
+    }
+}
+
 /// `navigator.clipboard.writeText(text)`; `result` becomes whether it worked.
 #[cfg(target_arch = "wasm32")]
 fn write_clipboard(text: &str, result: RwSignal<Option<bool>>) {

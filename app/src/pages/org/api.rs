@@ -3,6 +3,7 @@
 //! itself, which the server requires of cookie-authenticated writes.
 
 use keyhouse_idp_component::{ApiClient, ApiError};
+use keyhouse_types::ErrorCode;
 
 use crate::notes::{NewNote, Note};
 
@@ -46,17 +47,21 @@ pub fn sentence(s: &str) -> String {
 
 /// What to tell the member when a notes call fails.
 pub fn notes_message(e: &ApiError) -> String {
-    match e.code() {
-        "session_required" | "invalid_token" => "Your session has ended. Sign in again.".into(),
-        "access_denied" | "insufficient_scope" => {
+    match e.error_code() {
+        Some(ErrorCode::SessionRequired | ErrorCode::InvalidToken) => {
+            "Your session has ended. Sign in again.".into()
+        }
+        Some(ErrorCode::AccessDenied | ErrorCode::InsufficientScope) => {
             "Your role in this organization doesn't allow that.".into()
         }
-        "not_found" => "That note no longer exists.".into(),
-        "invalid_request" => e
+        Some(ErrorCode::NotFound) => "That note no longer exists.".into(),
+        Some(ErrorCode::InvalidRequest) => e
             .description()
             .map(sentence)
             .unwrap_or_else(|| "Check the note and try again.".into()),
-        "network_error" => "Can't reach the server. Check your connection and try again.".into(),
+        None if e.is_network() => {
+            "Can't reach the server. Check your connection and try again.".into()
+        }
         _ => "Something went wrong. Try again in a moment.".into(),
     }
 }

@@ -3,16 +3,18 @@
 //! when there is one, by choice when there are several. Honours `?returnTo=`
 //! like the consumer login page (same sanitiser), default `/org`.
 
-use keyhouse_idp_component::{ApiError, MemberStatus, use_member};
+use keyhouse_idp_component::{ApiError, MemberSession, MemberStatus, use_member};
+use keyhouse_types::ErrorCode;
 use keyhouse_types::OrganizationSummary;
-use keyhouse_types::b2b::{DiscoveryRequest, DiscoverySelectRequest};
+use keyhouse_types::b2b::{DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
 
 use super::api::sentence;
 use crate::pages::Bundle;
-use crate::pages::auth::{ErrorNote, after_sign_in, return_target};
+use crate::pages::auth::{CredentialsForm, ErrorNote, Purpose, after_sign_in, return_target};
 use keyhouse_idp_component::consent::initials;
 
 /// Where the organization pages start.
@@ -21,16 +23,18 @@ const ORG_HOME: &str = "/org";
 const NO_ORGANIZATION: &str = "That email and password don't match a member of any organization.";
 
 fn login_message(e: &ApiError) -> String {
-    match e.code() {
-        "invalid_credentials" => NO_ORGANIZATION.into(),
-        "too_many_attempts" => {
+    match e.error_code() {
+        Some(ErrorCode::InvalidCredentials) => NO_ORGANIZATION.into(),
+        Some(ErrorCode::TooManyAttempts) => {
             "Too many attempts. For your security, wait 15 minutes and try again.".into()
         }
-        "network_error" => "Can't reach the server. Check your connection and try again.".into(),
-        "access_denied" => {
+        None if e.is_network() => {
+            "Can't reach the server. Check your connection and try again.".into()
+        }
+        Some(ErrorCode::AccessDenied) => {
             "You can't sign in to this organization any more. Ask one of its administrators.".into()
         }
-        "invalid_request" => e
+        Some(ErrorCode::InvalidRequest) => e
             .description()
             .map(sentence)
             .unwrap_or_else(|| "Check the form and try again.".into()),
@@ -45,202 +49,266 @@ struct Choice {
     organizations: Vec<OrganizationSummary>,
 }
 
-/// `/org/login`.
-#[component]
-pub fn OrgLoginPage() -> impl IntoView {
-    let member = use_member();
-    let target = return_target(ORG_HOME);
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let pending = RwSignal::new(false);
-    // The slug being signed in to (disables the choices, labels the button).
-    let selecting = RwSignal::new(None::<String>);
-    let choice = RwSignal::new(None::<Choice>);
-    let navigate = StoredValue::new_local(use_navigate());
+/// The router's navigation, kept for after the sign-in.
+type Navigate = Box<dyn Fn(&str, NavigateOptions)>;
 
-    // Signs in to one discovered organization.
-    let select = move |token: String, slug: String| {
-        selecting.set(Some(slug.clone()));
-        error.set(None);
+/// The sign-in's state, shared by its two steps: the credentials, then the
+/// choice of organization.
+#[derive(Clone, Copy)]
+struct OrgSignIn {
+    member: MemberSession,
+    /// Where to go once signed in.
+    target: Memo<String>,
+    email: RwSignal<String>,
+    password: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+    /// Discovery (or the sign-in that follows it) is running.
+    pending: RwSignal<bool>,
+    /// The slug being signed in to (disables the choices, labels the button).
+    selecting: RwSignal<Option<String>>,
+    /// The organizations to choose from, when there are several.
+    choice: RwSignal<Option<Choice>>,
+    navigate: StoredValue<Navigate, LocalStorage>,
+}
+
+impl OrgSignIn {
+    fn new() -> OrgSignIn {
+        let navigate: Navigate = Box::new(use_navigate());
+        OrgSignIn {
+            member: use_member(),
+            target: return_target(ORG_HOME),
+            email: RwSignal::new(String::new()),
+            password: RwSignal::new(String::new()),
+            error: RwSignal::new(None),
+            pending: RwSignal::new(false),
+            selecting: RwSignal::new(None),
+            choice: RwSignal::new(None),
+            navigate: StoredValue::new_local(navigate),
+        }
+    }
+
+    /// Checks the e-mail and password: the organizations they open.
+    fn discover(self) {
+        if self.pending.get_untracked() {
+            return;
+        }
+        self.pending.set(true);
+        self.error.set(None);
+        let req = DiscoveryRequest {
+            email: self.email.get_untracked().trim().to_owned(),
+            password: self.password.get_untracked(),
+        };
+        spawn_local(async move {
+            match self.member.discover(&req).await {
+                Ok(found) => self.found(found),
+                Err(e) => {
+                    self.error.set(Some(login_message(&e)));
+                    self.password.set(String::new());
+                    self.pending.set(false);
+                }
+            }
+        });
+    }
+
+    /// Discovery's answer: one organization is opened at once, several are
+    /// offered, none is an error.
+    fn found(self, found: DiscoveryResponse) {
+        self.password.set(String::new());
+        match found.organizations.as_slice() {
+            [only] => self.select(found.discovery_token, only.slug.clone()),
+            [] => {
+                self.error.set(Some(NO_ORGANIZATION.into()));
+                self.pending.set(false);
+            }
+            _ => {
+                self.choice.set(Some(Choice {
+                    token: found.discovery_token,
+                    organizations: found.organizations,
+                }));
+                self.pending.set(false);
+            }
+        }
+    }
+
+    /// Signs in to one discovered organization.
+    fn select(self, token: String, slug: String) {
+        self.selecting.set(Some(slug.clone()));
+        self.error.set(None);
         spawn_local(async move {
             let req = DiscoverySelectRequest {
                 discovery_token: token,
                 organization_slug: slug,
             };
-            match member.select(&req).await {
-                Ok(_) => after_sign_in(&target.get_untracked(), Bundle::Org, navigate.get_value()),
-                Err(e) => {
-                    selecting.set(None);
-                    pending.set(false);
-                    if e.code() != "network_error" {
-                        // The discovery token is spent or expired: start again.
-                        choice.set(None);
-                        password.set(String::new());
-                    }
-                    let msg = match e.code() {
-                        // An expired or spent discovery token is answered
-                        // `invalid_credentials` too.
-                        "invalid_credentials" | "invalid_request" | "invalid_grant" => {
-                            "That sign-in has expired. Enter your password again.".to_owned()
-                        }
-                        _ => login_message(&e),
-                    };
-                    error.set(Some(msg));
+            match self.member.select(&req).await {
+                Ok(_) => {
+                    let target = self.target.get_untracked();
+                    self.navigate
+                        .with_value(|navigate| after_sign_in(&target, Bundle::Org, navigate));
                 }
+                Err(e) => self.select_failed(&e),
             }
         });
-    };
+    }
 
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
-            return;
+    /// Signing in to the chosen organization failed.
+    fn select_failed(self, e: &ApiError) {
+        self.selecting.set(None);
+        self.pending.set(false);
+        if e.code() != "network_error" {
+            // The discovery token is spent or expired: start again.
+            self.choice.set(None);
+            self.password.set(String::new());
         }
-        pending.set(true);
-        error.set(None);
-        let req = DiscoveryRequest {
-            email: email.get_untracked().trim().to_owned(),
-            password: password.get_untracked(),
+        let msg = match e.error_code() {
+            // An expired or spent discovery token is answered
+            // `invalid_credentials` too.
+            Some(
+                ErrorCode::InvalidCredentials | ErrorCode::InvalidRequest | ErrorCode::InvalidGrant,
+            ) => "That sign-in has expired. Enter your password again.".to_owned(),
+            _ => login_message(e),
         };
-        spawn_local(async move {
-            match member.discover(&req).await {
-                Ok(found) => {
-                    password.set(String::new());
-                    match found.organizations.as_slice() {
-                        [only] => select(found.discovery_token, only.slug.clone()),
-                        [] => {
-                            error.set(Some(NO_ORGANIZATION.into()));
-                            pending.set(false);
-                        }
-                        _ => {
-                            choice.set(Some(Choice {
-                                token: found.discovery_token,
-                                organizations: found.organizations,
-                            }));
-                            pending.set(false);
-                        }
-                    }
-                }
-                Err(e) => {
-                    error.set(Some(login_message(&e)));
-                    password.set(String::new());
-                    pending.set(false);
-                }
-            }
-        });
-    };
+        self.error.set(Some(msg));
+    }
 
-    let start_over = move |_| {
-        choice.set(None);
-        selecting.set(None);
-        error.set(None);
-    };
+    /// Back to the credentials.
+    fn start_over(self) {
+        self.choice.set(None);
+        self.selecting.set(None);
+        self.error.set(None);
+    }
+}
 
-    // Who is signed in already (switching organization is allowed).
-    let current = move || match member.status() {
-        MemberStatus::SignedIn(m) => Some(m),
-        _ => None,
-    };
-
-    let credentials_form = move || {
-        view! {
-            <form on:submit=on_submit>
-                <ErrorNote error testid="org-login-error"/>
-                <div class="kh-field">
-                    <label for="org-login-email">"Work email"</label>
-                    <input id="org-login-email" type="email" name="email" autocomplete="username" required
-                        data-testid="org-login-email" bind:value=email
-                        aria-invalid=move || error.get().is_some().then_some("true")/>
-                </div>
-                <div class="kh-field">
-                    <label for="org-login-password">"Password"</label>
-                    <input id="org-login-password" type="password" name="password" autocomplete="current-password" required
-                        data-testid="org-login-password" bind:value=password
-                        aria-invalid=move || error.get().is_some().then_some("true")/>
-                </div>
-                <button type="submit" class="kh-button kh-button--primary kh-button--block" data-testid="org-login-submit"
-                    disabled=move || pending.get()>
-                    {move || match (pending.get(), selecting.get()) {
-                        (_, Some(_)) => "Opening your organization…",
-                        (true, None) => "Checking…",
-                        (false, None) => "Continue",
-                    }}
-                </button>
-            </form>
-        }
-    };
-
-    let heading = NodeRef::<leptos::html::H2>::new();
-    Effect::new(move |_| {
-        if choice.with(Option::is_some)
-            && let Some(h) = heading.get()
-        {
-            let _ = h.focus();
-        }
-    });
-
-    let choices = move |c: Choice| {
-        let token = StoredValue::new(c.token);
-        view! {
-            <div class="kh-org-choose" data-testid="org-login-choices">
-                <ErrorNote error testid="org-login-error"/>
-                <h2 id="org-choose-title" tabindex="-1" node_ref=heading>"Choose an organization"</h2>
-                <p class="kh-muted">
-                    {move || format!("{} is a member of these organizations.", email.get().trim())}
-                </p>
-                <ul class="kh-org-choices" aria-labelledby="org-choose-title">
-                    {c.organizations.into_iter().map(|org| {
-                        let slug = org.slug.clone();
-                        let slug_for_click = org.slug.clone();
-                        let slug_for_label = org.slug.clone();
-                        let name = org.name.clone();
-                        view! {
-                            <li>
-                                <button type="button" class="kh-org-choice" data-testid="org-choice" data-slug=slug
-                                    disabled=move || selecting.get().is_some()
-                                    aria-busy=move || (selecting.get().as_deref() == Some(slug_for_label.as_str())).then_some("true")
-                                    on:click=move |_| select(token.get_value(), slug_for_click.clone())>
-                                    <span class="kh-org-choice__mark" aria-hidden="true">{initials(&org.name)}</span>
-                                    <span class="kh-org-choice__text">
-                                        <strong>{name}</strong>
-                                        <small class="kh-muted">{org.slug.clone()}</small>
-                                    </span>
-                                    <span class="kh-org-choice__go" aria-hidden="true">"→"</span>
-                                </button>
-                            </li>
-                        }
-                    }).collect_view()}
-                </ul>
-                <p class="kh-auth__switch">
-                    <button type="button" class="kh-link-button" data-testid="org-login-start-over"
-                        disabled=move || selecting.get().is_some() on:click=start_over>
-                        "Use a different account"
-                    </button>
-                </p>
-            </div>
-        }
-    };
-
+/// `/org/login`.
+#[component]
+pub fn OrgLoginPage() -> impl IntoView {
+    let state = OrgSignIn::new();
+    let OrgSignIn {
+        pending, selecting, ..
+    } = state;
     view! {
         <section class="kh-card kh-narrow kh-auth" aria-labelledby="org-login-title">
             <p class="kh-eyebrow">"For teams"</p>
             <h1 id="org-login-title">"Sign in to your organization"</h1>
             <p class="kh-muted">"Your organization's shared notes, and the apps it allows."</p>
-            {move || current().map(|m| view! {
-                <p class="kh-note-callout" data-testid="org-login-current">
-                    {format!("You're signed in to {} as {}. ", m.organization.name, m.member.email)}
-                    <a href=move || target.get() rel="external">"Continue"</a>
-                </p>
-            })}
-            {move || match choice.get() {
-                None => credentials_form().into_any(),
-                Some(c) => choices(c).into_any(),
+            <CurrentMembership target=state.target/>
+            {move || match state.choice.get() {
+                None => view! {
+                    <CredentialsForm prefix="org-login" purpose=Purpose::SignIn email_label="Work email"
+                        email=state.email password=state.password error=state.error pending
+                        on_submit=move |ev: leptos::ev::SubmitEvent| {
+                            ev.prevent_default();
+                            state.discover();
+                        }
+                        submit_label=move || match (pending.get(), selecting.get()) {
+                            (_, Some(_)) => "Opening your organization…",
+                            (true, None) => "Checking…",
+                            (false, None) => "Continue",
+                        }/>
+                }.into_any(),
+                Some(c) => view! { <OrgChoices state choice=c/> }.into_any(),
             }}
             <p class="kh-auth__switch">"Looking for your personal notes? "
                 <a href="/login" rel="external" data-testid="org-login-personal-link">"Sign in here"</a>
             </p>
         </section>
+    }
+}
+
+/// Who is signed in already (switching organization is allowed), with a
+/// link on to where the page would go.
+#[component]
+fn CurrentMembership(
+    /// Where "Continue" goes.
+    target: Memo<String>,
+) -> impl IntoView {
+    let member = use_member();
+    let current = move || match member.status() {
+        MemberStatus::SignedIn(m) => Some(m),
+        _ => None,
+    };
+    move || {
+        current().map(|m| {
+            view! {
+                <p class="kh-note-callout" data-testid="org-login-current">
+                    {format!("You're signed in to {} as {}. ", m.organization.name, m.member.email)}
+                    <a href=move || target.get() rel="external">"Continue"</a>
+                </p>
+            }
+        })
+    }
+}
+
+/// The discovery step's organization picker: one button per organization
+/// the credentials open, and a way back to the credentials.
+#[component]
+fn OrgChoices(
+    /// The sign-in in progress.
+    state: OrgSignIn,
+    /// The organizations found, with the proof of the password check.
+    choice: Choice,
+) -> impl IntoView {
+    let OrgSignIn {
+        email,
+        error,
+        selecting,
+        ..
+    } = state;
+    let token = StoredValue::new(choice.token);
+    let heading = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move |_| {
+        if let Some(h) = heading.get() {
+            let _ = h.focus();
+        }
+    });
+    view! {
+        <div class="kh-org-choose" data-testid="org-login-choices">
+            <ErrorNote error testid="org-login-error"/>
+            <h2 id="org-choose-title" tabindex="-1" node_ref=heading>"Choose an organization"</h2>
+            <p class="kh-muted">
+                {move || format!("{} is a member of these organizations.", email.get().trim())}
+            </p>
+            <ul class="kh-org-choices" aria-labelledby="org-choose-title">
+                {choice.organizations.into_iter().map(|org| view! {
+                    <OrgChoice org selecting on_choose=move |slug| state.select(token.get_value(), slug)/>
+                }).collect_view()}
+            </ul>
+            <p class="kh-auth__switch">
+                <button type="button" class="kh-link-button" data-testid="org-login-start-over"
+                    disabled=move || selecting.get().is_some() on:click=move |_| state.start_over()>
+                    "Use a different account"
+                </button>
+            </p>
+        </div>
+    }
+}
+
+/// One organization to sign in to.
+#[component]
+fn OrgChoice(
+    /// The organization.
+    org: OrganizationSummary,
+    /// The slug being signed in to: every choice waits, this one is busy.
+    selecting: RwSignal<Option<String>>,
+    /// Signs in to the organization of this slug.
+    on_choose: impl Fn(String) + 'static,
+) -> impl IntoView {
+    let slug = org.slug.clone();
+    let slug_for_click = org.slug.clone();
+    let slug_for_label = org.slug.clone();
+    view! {
+        <li>
+            <button type="button" class="kh-org-choice" data-testid="org-choice" data-slug=slug
+                disabled=move || selecting.get().is_some()
+                aria-busy=move || (selecting.get().as_deref() == Some(slug_for_label.as_str())).then_some("true")
+                on:click=move |_| on_choose(slug_for_click.clone())>
+                <span class="kh-org-choice__mark" aria-hidden="true">{initials(&org.name)}</span>
+                <span class="kh-org-choice__text">
+                    <strong>{org.name.clone()}</strong>
+                    <small class="kh-muted">{org.slug.clone()}</small>
+                </span>
+                <span class="kh-org-choice__go" aria-hidden="true">"→"</span>
+            </button>
+        </li>
     }
 }
 

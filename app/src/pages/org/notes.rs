@@ -2,14 +2,15 @@
 //! member's roles decide who may add (`notes`/`create`) and delete
 //! (`notes`/`delete`). The buttons follow the roles, the server decides.
 
-use keyhouse_idp_component::{ApiError, use_member};
+use keyhouse_idp_component::{ApiError, MemberSession, use_member};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::api::{create_note, delete_note, list_notes, notes_message};
 use super::{OrgTabs, RequireMember};
-use crate::notes::{BODY_MAX, NewNote, Note, TITLE_MAX};
+use crate::notes::{NewNote, Note};
 use crate::pages::auth::ErrorNote;
+use crate::pages::notes::{Draft, NoteForm, NoteList, NoteListView, NoteText, forget};
 
 /// The organization's notes page.
 #[component]
@@ -21,90 +22,112 @@ pub fn OrgNotesPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn OrgNotes() -> impl IntoView {
-    let member = use_member();
-    let notes = RwSignal::new(None::<Result<Vec<Note>, String>>);
-    let title = RwSignal::new(String::new());
-    let body = RwSignal::new(String::new());
-    let form_error = RwSignal::new(None::<String>);
-    let pending = RwSignal::new(false);
-    let deleting = RwSignal::new(None::<String>);
+/// The organization's notes (once loaded), the note being written and the
+/// one being deleted.
+#[derive(Clone, Copy)]
+struct SharedNotes {
+    member: MemberSession,
+    list: NoteList<String>,
+    draft: Draft,
+    /// The id of the note being deleted.
+    deleting: RwSignal<Option<String>>,
+}
 
-    let handle = move |e: ApiError| {
+impl SharedNotes {
+    /// Starts loading the notes.
+    fn load() -> SharedNotes {
+        let notes = SharedNotes {
+            member: use_member(),
+            list: RwSignal::new(None),
+            draft: Draft::new(),
+            deleting: RwSignal::new(None),
+        };
+        Effect::new(move |_| {
+            spawn_local(async move {
+                let r = list_notes().await.map_err(|e| notes.handle(e));
+                notes.list.set(Some(r));
+            })
+        });
+        notes
+    }
+
+    /// A failed call in words; without a session, the page goes to the
+    /// login page.
+    fn handle(self, e: ApiError) -> String {
         if e.status() == 401 {
-            member.mark_signed_out();
+            self.member.mark_signed_out();
         }
         notes_message(&e)
-    };
-    Effect::new(move |_| {
-        spawn_local(async move {
-            let r = list_notes().await.map_err(handle);
-            notes.set(Some(r));
-        })
-    });
+    }
 
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    /// Saves the draft; the new note comes first in the list.
+    fn add(self) {
+        let Draft {
+            title,
+            body,
+            error,
+            pending,
+        } = self.draft;
         if pending.get_untracked() {
             return;
         }
         let t = title.get_untracked().trim().to_owned();
         if t.is_empty() {
-            form_error.set(Some("Give the note a title.".into()));
+            error.set(Some("Give the note a title.".into()));
             return;
         }
         pending.set(true);
-        form_error.set(None);
+        error.set(None);
         let note = NewNote {
             title: t,
             body: body.get_untracked(),
         };
         spawn_local(async move {
-            match create_note(&note).await.map_err(handle) {
+            match create_note(&note).await.map_err(|e| self.handle(e)) {
                 Ok(created) => {
-                    title.set(String::new());
-                    body.set(String::new());
-                    notes.update(|n| match n {
+                    self.draft.clear();
+                    self.list.update(|n| match n {
                         Some(Ok(list)) => list.insert(0, created),
                         _ => *n = Some(Ok(vec![created])),
                     });
                 }
-                Err(e) => form_error.set(Some(e)),
+                Err(e) => error.set(Some(e)),
             }
             pending.set(false);
         });
-    };
-    let remove = move |id: String| {
-        deleting.set(Some(id.clone()));
-        form_error.set(None);
+    }
+
+    /// Deletes a note (one already gone leaves the list too).
+    fn remove(self, id: String) {
+        self.deleting.set(Some(id.clone()));
+        self.draft.error.set(None);
         spawn_local(async move {
             match delete_note(&id).await {
-                Ok(()) => notes.update(|n| {
-                    if let Some(Ok(list)) = n {
-                        list.retain(|x| x.id != id);
-                    }
-                }),
-                Err(e) if e.status() == 404 => notes.update(|n| {
-                    if let Some(Ok(list)) = n {
-                        list.retain(|x| x.id != id);
-                    }
-                }),
-                Err(e) => form_error.set(Some(handle(e))),
+                Ok(()) => forget(self.list, &id),
+                Err(e) if e.status() == 404 => forget(self.list, &id),
+                Err(e) => self.draft.error.set(Some(self.handle(e))),
             }
-            deleting.set(None);
+            self.deleting.set(None);
         });
-    };
+    }
+}
 
+/// The page: the organization, the form for a new note (if the member's
+/// roles allow it), then the notes.
+#[component]
+fn OrgNotes() -> impl IntoView {
+    let notes = SharedNotes::load();
+    let member = notes.member;
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        notes.add();
+    };
     let org_name = move || {
         member
             .member()
             .map(|m| m.organization.name)
             .unwrap_or_default()
     };
-    let can_create = move || member.can("notes", "create");
-    let can_delete = move || member.can("notes", "delete");
-
     view! {
         <div class="kh-notes">
             <section class="kh-card" aria-labelledby="org-notes-title">
@@ -112,25 +135,10 @@ fn OrgNotes() -> impl IntoView {
                 <h1 id="org-notes-title">"Shared notes"</h1>
                 <p class="kh-muted">"Everyone in your organization sees these notes. Apps your organization allows can read them when a member connects one."</p>
                 <OrgTabs/>
-                <ErrorNote error=form_error testid="org-note-form-error"/>
-                {move || if can_create() {
+                <ErrorNote error=notes.draft.error testid="org-note-form-error"/>
+                {move || if member.can("notes", "create") {
                     view! {
-                        <form class="kh-note-form" on:submit=on_submit>
-                            <div class="kh-field">
-                                <label for="org-note-title">"Title"</label>
-                                <input id="org-note-title" type="text" required maxlength=TITLE_MAX.to_string()
-                                    data-testid="org-note-title" bind:value=title/>
-                            </div>
-                            <div class="kh-field">
-                                <label for="org-note-body">"Note"</label>
-                                <textarea id="org-note-body" rows="3" maxlength=BODY_MAX.to_string()
-                                    data-testid="org-note-body" bind:value=body></textarea>
-                            </div>
-                            <button type="submit" class="kh-button kh-button--primary" data-testid="org-note-create"
-                                disabled=move || pending.get()>
-                                {move || if pending.get() { "Saving…" } else { "Add shared note" }}
-                            </button>
-                        </form>
+                        <NoteForm prefix="org-note" draft=notes.draft add_label="Add shared note" on_submit/>
                     }.into_any()
                 } else {
                     view! {
@@ -139,45 +147,40 @@ fn OrgNotes() -> impl IntoView {
                 }}
             </section>
             <section aria-label="Shared notes" aria-live="polite">
-                {move || match notes.get() {
-                    None => view! { <p class="kh-muted" role="status">"Loading notes…"</p> }.into_any(),
-                    Some(Err(e)) => view! {
-                        <p class="kh-alert" role="alert" data-testid="org-notes-error">{e}</p>
-                    }.into_any(),
-                    Some(Ok(list)) if list.is_empty() => view! {
-                        <p class="kh-empty" data-testid="org-notes-empty">"No shared notes yet. Add the first one above."</p>
-                    }.into_any(),
-                    Some(Ok(list)) => view! {
-                        <ul class="kh-note-list">
-                            {list.into_iter().map(|n| {
-                                let id = n.id.clone();
-                                let busy_id = n.id.clone();
-                                let label = format!("Delete “{}”", n.title);
-                                view! {
-                                    <li class="kh-card kh-note" data-testid="org-note-item" data-note-id=n.id.clone()>
-                                        <div class="kh-note__text">
-                                            <h2 class="kh-note__title">{n.title}</h2>
-                                            {(!n.body.is_empty()).then(|| view! { <p class="kh-note__body">{n.body}</p> })}
-                                        </div>
-                                        {move || can_delete().then(|| {
-                                            let id = id.clone();
-                                            let busy_id = busy_id.clone();
-                                            view! {
-                                                <button type="button" class="kh-button kh-button--ghost" data-testid="org-note-delete"
-                                                    aria-label=label.clone()
-                                                    disabled=move || deleting.get().as_deref() == Some(busy_id.as_str())
-                                                    on:click=move |_| remove(id.clone())>
-                                                    "Delete"
-                                                </button>
-                                            }
-                                        })}
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                }}
+                <NoteListView list=notes.list error_testid="org-notes-error" empty_testid="org-notes-empty"
+                    empty_text="No shared notes yet. Add the first one above."
+                    item=move |note| view! { <SharedNote note notes/> }/>
             </section>
         </div>
+    }
+}
+
+/// One shared note, with a delete button when the member's roles allow it.
+#[component]
+fn SharedNote(
+    /// The note.
+    note: Note,
+    /// The page's notes (deleting updates them).
+    notes: SharedNotes,
+) -> impl IntoView {
+    let id = note.id.clone();
+    let busy_id = note.id.clone();
+    let label = format!("Delete “{}”", note.title);
+    view! {
+        <li class="kh-card kh-note" data-testid="org-note-item" data-note-id=note.id.clone()>
+            <NoteText title=note.title body=note.body/>
+            {move || notes.member.can("notes", "delete").then(|| {
+                let id = id.clone();
+                let busy_id = busy_id.clone();
+                view! {
+                    <button type="button" class="kh-button kh-button--ghost" data-testid="org-note-delete"
+                        aria-label=label.clone()
+                        disabled=move || notes.deleting.get().as_deref() == Some(busy_id.as_str())
+                        on:click=move |_| notes.remove(id.clone())>
+                        "Delete"
+                    </button>
+                }
+            })}
+        </li>
     }
 }

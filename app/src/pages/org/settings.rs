@@ -2,7 +2,7 @@
 //! policy (which first- and third-party apps members may connect), its
 //! members' roles, and the RBAC policy (roles and custom scopes, read-only).
 
-use keyhouse_idp_component::{ApiError, use_member};
+use keyhouse_idp_component::{ApiError, MemberSession, use_member};
 use keyhouse_types::b2b::{
     AppAccess, AppAccessPolicy, ConnectedAppsSettings, MemberInfo, OrganizationSettings,
     Permission, RoleInfo, ScopeInfo, SetRolesRequest,
@@ -191,55 +191,111 @@ fn PolicyFields(
     }
 }
 
-#[component]
-fn ConnectedApps(initial: ConnectedAppsSettings) -> impl IntoView {
-    let member = use_member();
-    let first_access = RwSignal::new(initial.first_party.access);
-    let first_list = RwSignal::new(initial.first_party.allowed_client_ids.join("\n"));
-    let third_access = RwSignal::new(initial.third_party.access);
-    let third_list = RwSignal::new(initial.third_party.allowed_client_ids.join("\n"));
-    let error = RwSignal::new(None::<String>);
-    let saved = RwSignal::new(false);
-    let pending = RwSignal::new(false);
+/// The fields of one kind of Connected App.
+#[derive(Clone, Copy)]
+struct PartyFields {
+    access: RwSignal<AppAccess>,
+    /// Client ids, one per line.
+    allowlist: RwSignal<String>,
+}
 
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if pending.get_untracked() {
+impl PartyFields {
+    fn new(policy: &AppAccessPolicy) -> PartyFields {
+        PartyFields {
+            access: RwSignal::new(policy.access),
+            allowlist: RwSignal::new(policy.allowed_client_ids.join("\n")),
+        }
+    }
+
+    /// Shows the server's policy.
+    fn fill(self, policy: &AppAccessPolicy) {
+        self.access.set(policy.access);
+        self.allowlist.set(policy.allowed_client_ids.join("\n"));
+    }
+
+    /// The policy typed.
+    fn policy(self) -> AppAccessPolicy {
+        AppAccessPolicy {
+            access: self.access.get_untracked(),
+            allowed_client_ids: parse_allowlist(&self.allowlist.get_untracked()),
+        }
+    }
+}
+
+/// The Connected Apps form: both kinds' fields, its error, whether it was
+/// saved, and whether it is being saved.
+#[derive(Clone, Copy)]
+struct AppsForm {
+    member: MemberSession,
+    first: PartyFields,
+    third: PartyFields,
+    error: RwSignal<Option<String>>,
+    saved: RwSignal<bool>,
+    pending: RwSignal<bool>,
+}
+
+impl AppsForm {
+    fn new(initial: &ConnectedAppsSettings) -> AppsForm {
+        AppsForm {
+            member: use_member(),
+            first: PartyFields::new(&initial.first_party),
+            third: PartyFields::new(&initial.third_party),
+            error: RwSignal::new(None),
+            saved: RwSignal::new(false),
+            pending: RwSignal::new(false),
+        }
+    }
+
+    /// Saves the form as the organization's policy.
+    fn save(self) {
+        if self.pending.get_untracked() {
             return;
         }
         let settings = ConnectedAppsSettings {
-            first_party: AppAccessPolicy {
-                access: first_access.get_untracked(),
-                allowed_client_ids: parse_allowlist(&first_list.get_untracked()),
-            },
-            third_party: AppAccessPolicy {
-                access: third_access.get_untracked(),
-                allowed_client_ids: parse_allowlist(&third_list.get_untracked()),
-            },
+            first_party: self.first.policy(),
+            third_party: self.third.policy(),
         };
-        pending.set(true);
-        saved.set(false);
-        error.set(None);
+        self.pending.set(true);
+        self.saved.set(false);
+        self.error.set(None);
         spawn_local(async move {
-            match member.api().set_connected_apps(&settings).await {
+            match self.member.api().set_connected_apps(&settings).await {
                 Ok(now) => {
-                    first_access.set(now.first_party.access);
-                    first_list.set(now.first_party.allowed_client_ids.join("\n"));
-                    third_access.set(now.third_party.access);
-                    third_list.set(now.third_party.allowed_client_ids.join("\n"));
-                    saved.set(true);
+                    self.first.fill(&now.first_party);
+                    self.third.fill(&now.third_party);
+                    self.saved.set(true);
                 }
                 Err(e) => {
                     if e.status() == 401 {
-                        member.mark_signed_out();
+                        self.member.mark_signed_out();
                     }
-                    error.set(Some(settings_message(&e)));
+                    self.error.set(Some(settings_message(&e)));
                 }
             }
-            pending.set(false);
+            self.pending.set(false);
         });
-    };
+    }
+}
 
+/// Which first- and third-party apps members may connect.
+#[component]
+fn ConnectedApps(
+    /// The policy as loaded.
+    initial: ConnectedAppsSettings,
+) -> impl IntoView {
+    let form = AppsForm::new(&initial);
+    let AppsForm {
+        first,
+        third,
+        error,
+        saved,
+        pending,
+        ..
+    } = form;
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        form.save();
+    };
     view! {
         <section class="kh-card" aria-labelledby="org-apps-title">
             <h2 id="org-apps-title" class="kh-section-title">"Connected Apps"</h2>
@@ -249,10 +305,10 @@ fn ConnectedApps(initial: ConnectedAppsSettings) -> impl IntoView {
                 <div class="kh-policy-grid">
                     <PolicyFields kind="first-party" legend="First-party apps"
                         hint="Apps made by the operator of this service."
-                        access=first_access allowlist=first_list saved/>
+                        access=first.access allowlist=first.allowlist saved/>
                     <PolicyFields kind="third-party" legend="Third-party apps"
                         hint="Apps made by others, such as custom GPTs and AI agents."
-                        access=third_access allowlist=third_list saved/>
+                        access=third.access allowlist=third.allowlist saved/>
                 </div>
                 <div class="kh-actions kh-actions--start">
                     <button type="submit" class="kh-button kh-button--primary" data-testid="org-settings-save"
@@ -297,14 +353,46 @@ fn Members(members: Vec<MemberInfo>, role_ids: Vec<String>) -> impl IntoView {
     }
 }
 
+/// One member: their roles, changed and saved on the row.
 #[component]
-fn MemberRow(m: MemberInfo, role_ids: Vec<String>) -> impl IntoView {
-    let member = use_member();
+fn MemberRow(
+    /// The member.
+    m: MemberInfo,
+    /// Every role of the organization.
+    role_ids: Vec<String>,
+) -> impl IntoView {
     let roles = RwSignal::new(m.roles.clone());
-    let pending = RwSignal::new(false);
     let status = RwSignal::new(None::<Result<(), String>>);
-    let id = StoredValue::new(m.member_id.clone());
-    let email = m.email.clone();
+    let group_label = format!("Roles of {}", m.email);
+    view! {
+        <tr data-testid="org-member" data-member-id=m.member_id.clone()>
+            <td data-label="Email" class="kh-table__strong" data-testid="org-member-email">{m.email.clone()}</td>
+            <td data-label="Name" data-testid="org-member-name">{if m.name.is_empty() { "—".to_owned() } else { m.name.clone() }}</td>
+            <td data-label="Roles">
+                <div class="kh-checks" role="group" aria-label=group_label>
+                    {role_ids.into_iter().map(|role| view! { <RoleCheck role roles status/> }).collect_view()}
+                </div>
+            </td>
+            <SaveRoles member_id=m.member_id.clone() email=m.email.clone() roles status/>
+        </tr>
+    }
+}
+
+/// A member row's "Save" button, and what saving did.
+#[component]
+fn SaveRoles(
+    /// The member's id.
+    member_id: String,
+    /// The member's e-mail (names the button).
+    email: String,
+    /// The member's roles, as ticked (the server's answer replaces them).
+    roles: RwSignal<Vec<String>>,
+    /// What the last save did.
+    status: RwSignal<Option<Result<(), String>>>,
+) -> impl IntoView {
+    let member = use_member();
+    let pending = RwSignal::new(false);
+    let id = StoredValue::new(member_id);
     let save = move |_| {
         if pending.get_untracked() {
             return;
@@ -330,51 +418,51 @@ fn MemberRow(m: MemberInfo, role_ids: Vec<String>) -> impl IntoView {
             pending.set(false);
         });
     };
-    let group_label = format!("Roles of {email}");
-    let save_label = format!("Save the roles of {email}");
     view! {
-        <tr data-testid="org-member" data-member-id=m.member_id.clone()>
-            <td data-label="Email" class="kh-table__strong" data-testid="org-member-email">{m.email.clone()}</td>
-            <td data-label="Name" data-testid="org-member-name">{if m.name.is_empty() { "—".to_owned() } else { m.name.clone() }}</td>
-            <td data-label="Roles">
-                <div class="kh-checks" role="group" aria-label=group_label>
-                    {role_ids.into_iter().map(|r| {
-                        let role = r.clone();
-                        let role_checked = r.clone();
-                        view! {
-                            <label class="kh-check">
-                                <input type="checkbox" data-testid="org-member-role" data-role=r.clone()
-                                    prop:checked=move || roles.with(|rs| rs.contains(&role_checked))
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        status.set(None);
-                                        roles.update(|rs| {
-                                            rs.retain(|x| *x != role);
-                                            if on {
-                                                rs.push(role.clone());
-                                            }
-                                        });
-                                    }/>
-                                <span>{r}</span>
-                            </label>
+        <td data-label="" class="kh-table__action">
+            <button type="button" class="kh-button kh-button--secondary kh-button--small" data-testid="org-member-save"
+                aria-label=format!("Save the roles of {email}") disabled=move || pending.get() on:click=save>
+                {move || if pending.get() { "Saving…" } else { "Save" }}
+            </button>
+            <span class="kh-row-status" role="status" aria-live="polite">
+                {move || match status.get() {
+                    Some(Ok(())) => view! { <span class="kh-saved" data-testid="org-member-saved">"✓ Saved"</span> }.into_any(),
+                    Some(Err(e)) => view! { <span class="kh-row-error" data-testid="org-member-error">{e}</span> }.into_any(),
+                    None => ().into_any(),
+                }}
+            </span>
+        </td>
+    }
+}
+
+/// One role's checkbox in a member's row.
+#[component]
+fn RoleCheck(
+    /// The role.
+    role: String,
+    /// The member's roles, as ticked.
+    roles: RwSignal<Vec<String>>,
+    /// The row's save status (a change clears it).
+    status: RwSignal<Option<Result<(), String>>>,
+) -> impl IntoView {
+    let checked = role.clone();
+    let changed = role.clone();
+    view! {
+        <label class="kh-check">
+            <input type="checkbox" data-testid="org-member-role" data-role=role.clone()
+                prop:checked=move || roles.with(|rs| rs.contains(&checked))
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    status.set(None);
+                    roles.update(|rs| {
+                        rs.retain(|x| *x != changed);
+                        if on {
+                            rs.push(changed.clone());
                         }
-                    }).collect_view()}
-                </div>
-            </td>
-            <td data-label="" class="kh-table__action">
-                <button type="button" class="kh-button kh-button--secondary kh-button--small" data-testid="org-member-save"
-                    aria-label=save_label disabled=move || pending.get() on:click=save>
-                    {move || if pending.get() { "Saving…" } else { "Save" }}
-                </button>
-                <span class="kh-row-status" role="status" aria-live="polite">
-                    {move || match status.get() {
-                        Some(Ok(())) => view! { <span class="kh-saved" data-testid="org-member-saved">"✓ Saved"</span> }.into_any(),
-                        Some(Err(e)) => view! { <span class="kh-row-error" data-testid="org-member-error">{e}</span> }.into_any(),
-                        None => ().into_any(),
-                    }}
-                </span>
-            </td>
-        </tr>
+                    });
+                }/>
+            <span>{role}</span>
+        </label>
     }
 }
 
