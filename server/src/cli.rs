@@ -248,48 +248,95 @@ impl Limits {
     }
 }
 
+/// `keyhouse clients create`.
+#[derive(Debug, clap::Args)]
+struct CreateClientArgs {
+    /// Display name shown on the consent screen.
+    #[arg(long)]
+    name: String,
+    /// first_party, first_party_public, third_party or third_party_public.
+    #[arg(long = "type")]
+    client_type: String,
+    /// An exact redirect URI (repeat for several).
+    #[arg(long = "redirect-uri", required = true)]
+    redirect_uris: Vec<String>,
+    /// Description shown on the consent screen.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// https logo URL.
+    #[arg(long)]
+    logo_uri: Option<String>,
+    /// Access-token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    access_token_ttl: i64,
+    /// When refresh tokens are issued: `offline_access` (the default:
+    /// only when that scope is granted on consent) or `always` (consent
+    /// then says access continues until revoked).
+    #[arg(long)]
+    refresh_policy: Option<String>,
+    /// A grant type it may use (repeat): authorization_code,
+    /// refresh_token, client_credentials. Default: the first two.
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Let it introspect access tokens issued to other clients.
+    #[arg(long)]
+    resource_server: bool,
+    /// Pin its token endpoint authentication method
+    /// (client_secret_basic or client_secret_post).
+    #[arg(long)]
+    token_endpoint_auth_method: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `keyhouse clients update`.
+#[derive(Debug, clap::Args)]
+struct UpdateClientArgs {
+    /// The client id.
+    id: String,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// https logo URL ("" removes it).
+    #[arg(long)]
+    logo_uri: Option<String>,
+    /// The whole list of redirect URIs (repeat).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// first_party or third_party (confidential), first_party_public or third_party_public.
+    #[arg(long = "type")]
+    client_type: Option<String>,
+    /// Access-token lifetime in seconds.
+    #[arg(long)]
+    access_token_ttl: Option<i64>,
+    /// always or offline_access.
+    #[arg(long)]
+    refresh_policy: Option<String>,
+    /// A custom `aud` for its access tokens ("" removes it).
+    #[arg(long)]
+    audience: Option<String>,
+    /// Extra access-token claims, a JSON object ("" removes it).
+    #[arg(long)]
+    claims_template: Option<String>,
+    /// The whole list of grant types (repeat).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// true or false: whether it may introspect other clients' tokens.
+    #[arg(long)]
+    resource_server: Option<bool>,
+    /// Pin an authentication method ("" unpins it).
+    #[arg(long)]
+    token_endpoint_auth_method: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum ClientsCommand {
     /// Register a Connected App. The secret is printed once.
-    Create {
-        /// Display name shown on the consent screen.
-        #[arg(long)]
-        name: String,
-        /// first_party, first_party_public, third_party or third_party_public.
-        #[arg(long = "type")]
-        client_type: String,
-        /// An exact redirect URI (repeat for several).
-        #[arg(long = "redirect-uri", required = true)]
-        redirect_uris: Vec<String>,
-        /// Description shown on the consent screen.
-        #[arg(long, default_value = "")]
-        description: String,
-        /// https logo URL.
-        #[arg(long)]
-        logo_uri: Option<String>,
-        /// Access-token lifetime in seconds.
-        #[arg(long, default_value_t = 3600)]
-        access_token_ttl: i64,
-        /// When refresh tokens are issued: `offline_access` (the default:
-        /// only when that scope is granted on consent) or `always` (consent
-        /// then says access continues until revoked).
-        #[arg(long)]
-        refresh_policy: Option<String>,
-        /// A grant type it may use (repeat): authorization_code,
-        /// refresh_token, client_credentials. Default: the first two.
-        #[arg(long = "grant-type")]
-        grant_types: Vec<String>,
-        /// Let it introspect access tokens issued to other clients.
-        #[arg(long)]
-        resource_server: bool,
-        /// Pin its token endpoint authentication method
-        /// (client_secret_basic or client_secret_post).
-        #[arg(long)]
-        token_endpoint_auth_method: Option<String>,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
+    Create(CreateClientArgs),
     /// List Connected Apps.
     List {
         /// Print JSON.
@@ -310,46 +357,7 @@ enum ClientsCommand {
         id: String,
     },
     /// Change a Connected App: only the options given change.
-    Update {
-        /// The client id.
-        id: String,
-        /// Display name.
-        #[arg(long)]
-        name: Option<String>,
-        /// Description.
-        #[arg(long)]
-        description: Option<String>,
-        /// https logo URL ("" removes it).
-        #[arg(long)]
-        logo_uri: Option<String>,
-        /// The whole list of redirect URIs (repeat).
-        #[arg(long = "redirect-uri")]
-        redirect_uris: Vec<String>,
-        /// first_party or third_party (confidential), first_party_public or third_party_public.
-        #[arg(long = "type")]
-        client_type: Option<String>,
-        /// Access-token lifetime in seconds.
-        #[arg(long)]
-        access_token_ttl: Option<i64>,
-        /// always or offline_access.
-        #[arg(long)]
-        refresh_policy: Option<String>,
-        /// A custom `aud` for its access tokens ("" removes it).
-        #[arg(long)]
-        audience: Option<String>,
-        /// Extra access-token claims, a JSON object ("" removes it).
-        #[arg(long)]
-        claims_template: Option<String>,
-        /// The whole list of grant types (repeat).
-        #[arg(long = "grant-type")]
-        grant_types: Vec<String>,
-        /// true or false: whether it may introspect other clients' tokens.
-        #[arg(long)]
-        resource_server: Option<bool>,
-        /// Pin an authentication method ("" unpins it).
-        #[arg(long)]
-        token_endpoint_auth_method: Option<String>,
-    },
+    Update(UpdateClientArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -653,6 +661,26 @@ async fn members(global: &Global, command: MembersCommand) -> Result<(), Error> 
     Ok(())
 }
 
+/// `keyhouse agents policy`.
+#[derive(Debug, clap::Args)]
+struct PolicyArgs {
+    /// Read metadata documents at all: on or off.
+    #[arg(long, value_parser = ["on", "off"])]
+    metadata_documents: Option<String>,
+    /// Accept only these hosts (`host` or `*.domain`); repeat.
+    #[arg(long = "allow")]
+    allow: Vec<String>,
+    /// Refuse these hosts; repeat.
+    #[arg(long = "deny")]
+    deny: Vec<String>,
+    /// Empty the allow list (every host not denied is accepted).
+    #[arg(long, conflicts_with = "allow")]
+    allow_any: bool,
+    /// Go back to the configuration's policy.
+    #[arg(long, conflicts_with_all = ["metadata_documents", "allow", "deny", "allow_any"])]
+    reset: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum AgentsCommand {
     /// Refuse client metadata documents from a domain and its subdomains;
@@ -682,23 +710,7 @@ enum AgentsCommand {
     /// Show the metadata-document policy, or override the configuration's
     /// with the flags given (domains the new policy refuses lose their
     /// clients, grants and tokens).
-    Policy {
-        /// Read metadata documents at all: on or off.
-        #[arg(long, value_parser = ["on", "off"])]
-        metadata_documents: Option<String>,
-        /// Accept only these hosts (`host` or `*.domain`); repeat.
-        #[arg(long = "allow")]
-        allow: Vec<String>,
-        /// Refuse these hosts; repeat.
-        #[arg(long = "deny")]
-        deny: Vec<String>,
-        /// Empty the allow list (every host not denied is accepted).
-        #[arg(long, conflicts_with = "allow")]
-        allow_any: bool,
-        /// Go back to the configuration's policy.
-        #[arg(long, conflicts_with_all = ["metadata_documents", "allow", "deny", "allow_any"])]
-        reset: bool,
-    },
+    Policy(PolicyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -869,58 +881,7 @@ async fn agents(global: &Global, command: AgentsCommand) -> Result<(), Error> {
                 println!("{c}");
             }
         }
-        AgentsCommand::Policy {
-            metadata_documents,
-            allow,
-            deny,
-            allow_any,
-            reset,
-        } => {
-            let current = kh.agent_settings().await?;
-            let changed =
-                metadata_documents.is_some() || !allow.is_empty() || !deny.is_empty() || allow_any;
-            let new = if reset {
-                Some(None)
-            } else if changed {
-                let mut p = current.policy.clone();
-                if let Some(m) = metadata_documents {
-                    p.metadata_documents = m == "on";
-                }
-                if allow_any {
-                    p.allowed_domains.clear();
-                } else if !allow.is_empty() {
-                    p.allowed_domains = allow;
-                }
-                if !deny.is_empty() {
-                    p.denied_domains = deny;
-                }
-                Some(Some(p))
-            } else {
-                None
-            };
-            match new {
-                Some(policy) => {
-                    let change = kh.set_metadata_policy(policy.clone()).await?;
-                    kh.audit(
-                        "cli",
-                        if policy.is_some() {
-                            "agents.policy_changed"
-                        } else {
-                            "agents.policy_reset"
-                        },
-                        None,
-                        json!({ "policy": change.settings.policy, "clients_removed": change.clients_removed }),
-                    )
-                    .await;
-                    print_policy(&change.settings);
-                    println!(
-                        "{} client(s) no longer accepted were removed",
-                        change.clients_removed
-                    );
-                }
-                None => print_policy(&current),
-            }
-        }
+        AgentsCommand::Policy(args) => agent_policy(&kh, args).await?,
     }
     Ok(())
 }
@@ -1090,15 +1051,7 @@ async fn open_with(global: &Global, config: Config) -> Result<Keyhouse, Error> {
 /// Runs a command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Migrate => {
-            let store = Store::connect(&cli.global.database_url).await?;
-            store.migrate().await?;
-            NotesStore::new(store.connection().clone())
-                .migrate()
-                .await?;
-            println!("migrated");
-            Ok(())
-        }
+        Command::Migrate => migrate(&cli.global).await,
         Command::Serve {
             bind,
             static_dir,
@@ -1115,42 +1068,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             password_file,
             name,
             admin,
-        }) => {
-            let password = read_secret(&password_file)?;
-            let kh = open(&cli.global).await?;
-            let user = kh.create_user(&email, &password, &name).await?;
-            if admin {
-                kh.store().set_user_admin(&user.id, true).await?;
-                kh.audit(
-                    "cli",
-                    "user.made_admin",
-                    None,
-                    json!({ "user_id": user.id }),
-                )
-                .await;
-            }
-            println!(
-                "{}",
-                json!({"user_id": user.id, "email": user.email, "is_admin": admin})
-            );
-            Ok(())
-        }
+        }) => create_user(&cli.global, &email, &password_file, &name, admin).await,
         Command::AdminKeys(c) => admin_keys(&cli.global, c).await,
-        Command::Audit { limit } => {
-            let kh = open(&cli.global).await?;
-            for e in kh.store().list_audit(limit, None).await? {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
-                    e.id,
-                    e.at,
-                    e.actor,
-                    e.action,
-                    e.client_id.unwrap_or_default(),
-                    e.details
-                );
-            }
-            Ok(())
-        }
+        Command::Audit { limit } => audit(&cli.global, limit).await,
         Command::Keys(KeysCommand::Rotate) => {
             let kh = open(&cli.global).await?;
             kh.rotate_keys().await?;
@@ -1162,135 +1082,70 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
+async fn migrate(global: &Global) -> Result<(), Error> {
+    let store = Store::connect(&global.database_url).await?;
+    store.migrate().await?;
+    NotesStore::new(store.connection().clone())
+        .migrate()
+        .await?;
+    println!("migrated");
+    Ok(())
+}
+
+async fn create_user(
+    global: &Global,
+    email: &str,
+    password_file: &Path,
+    name: &str,
+    admin: bool,
+) -> Result<(), Error> {
+    let password = read_secret(password_file)?;
+    let kh = open(global).await?;
+    let user = kh.create_user(email, &password, name).await?;
+    if admin {
+        kh.store().set_user_admin(&user.id, true).await?;
+        kh.audit(
+            "cli",
+            "user.made_admin",
+            None,
+            json!({ "user_id": user.id }),
+        )
+        .await;
+    }
+    println!(
+        "{}",
+        json!({"user_id": user.id, "email": user.email, "is_admin": admin})
+    );
+    Ok(())
+}
+
+async fn audit(global: &Global, limit: u64) -> Result<(), Error> {
+    let kh = open(global).await?;
+    for e in kh.store().list_audit(limit, None).await? {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            e.id,
+            e.at,
+            e.actor,
+            e.action,
+            e.client_id.unwrap_or_default(),
+            e.details
+        );
+    }
+    Ok(())
+}
+
 async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> {
     let kh = open(global).await?;
     match command {
-        ClientsCommand::Create {
-            name,
-            client_type,
-            redirect_uris,
-            description,
-            logo_uri,
-            access_token_ttl,
-            refresh_policy,
-            grant_types,
-            resource_server,
-            token_endpoint_auth_method,
-            json: as_json,
-        } => {
-            let t = ClientType::parse(&client_type).ok_or_else(|| {
-                format!("unknown client type {client_type}: use first_party, first_party_public, third_party or third_party_public")
-            })?;
-            let mut spec = ClientSpec::new(&name, t, redirect_uris);
-            spec.description = description;
-            spec.logo_uri = logo_uri;
-            spec.access_token_ttl = access_token_ttl;
-            spec.refresh_policy = match refresh_policy.as_deref() {
-                None => None,
-                Some(p) => Some(RefreshPolicy::parse(p).ok_or_else(|| {
-                    format!("unknown refresh policy {p}: use always or offline_access")
-                })?),
-            };
-            spec.grant_types = (!grant_types.is_empty()).then_some(grant_types);
-            spec.resource_server = resource_server;
-            spec.token_endpoint_auth_method = token_endpoint_auth_method;
-            let created = kh.create_client(spec).await?;
-            let c = &created.client;
-            if as_json {
-                let mut v = json!({
-                    "client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
-                    "redirect_uris": c.redirect_uris, "access_token_ttl": c.access_token_ttl,
-                    "refresh_policy": c.refresh_policy.as_str(),
-                    "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-                    "resource_server": c.resource_server,
-                });
-                if let Some(s) = &created.client_secret {
-                    v["client_secret"] = json!(s);
-                }
-                println!("{v}");
-            } else {
-                println!("client_id:     {}", c.id);
-                if let Some(s) = &created.client_secret {
-                    println!("client_secret: {s}");
-                    println!("(the secret is shown only now; Keyhouse keeps only a hash)");
-                }
-            }
-            Ok(())
-        }
-        ClientsCommand::List { json: as_json } => {
-            let all = kh.store().list_clients().await?;
-            if as_json {
-                let v: Vec<_> = all
-                    .iter()
-                    .map(|c| {
-                        json!({"client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
-                               "redirect_uris": c.redirect_uris, "created_at": c.created_at})
-                    })
-                    .collect();
-                println!("{}", serde_json::Value::Array(v));
-            } else {
-                for c in &all {
-                    println!(
-                        "{}\t{}\t{}\t{}",
-                        c.id,
-                        c.client_type.as_str(),
-                        c.name,
-                        c.redirect_uris.join(" ")
-                    );
-                }
-            }
-            Ok(())
-        }
+        ClientsCommand::Create(args) => create_client(&kh, args).await,
+        ClientsCommand::List { json: as_json } => list_clients(&kh, as_json).await,
         ClientsCommand::Rotate(r) => rotate(&kh, r).await,
         ClientsCommand::Show { id } => {
             println!("{}", json!(kh.admin_view(&id).await?));
             Ok(())
         }
-        ClientsCommand::Update {
-            id,
-            name,
-            description,
-            logo_uri,
-            redirect_uris,
-            client_type,
-            access_token_ttl,
-            refresh_policy,
-            audience,
-            claims_template,
-            grant_types,
-            resource_server,
-            token_endpoint_auth_method,
-        } => {
-            let client_type = match client_type {
-                None => None,
-                Some(t) => {
-                    Some(ClientType::parse(&t).ok_or_else(|| format!("unknown client type {t}"))?)
-                }
-            };
-            let refresh_policy = match refresh_policy {
-                None => None,
-                Some(p) => Some(RefreshPolicy::parse(&p).ok_or_else(|| {
-                    format!("unknown refresh policy {p}: use always or offline_access")
-                })?),
-            };
-            let req = UpdateClientRequest {
-                name,
-                description,
-                logo_uri,
-                redirect_uris: (!redirect_uris.is_empty()).then_some(redirect_uris),
-                client_type,
-                access_token_ttl,
-                refresh_policy,
-                audience,
-                claims_template,
-                grant_types: (!grant_types.is_empty()).then_some(grant_types),
-                resource_server,
-                token_endpoint_auth_method,
-            };
-            kh.update_client(&id, req, "cli").await?;
-            println!("{}", json!(kh.admin_view(&id).await?));
-            Ok(())
-        }
+        ClientsCommand::Update(args) => update_client(&kh, args).await,
         ClientsCommand::Delete { id } => {
             if kh.delete_client(&id).await? {
                 println!("deleted {id}");
@@ -1300,6 +1155,156 @@ async fn clients(global: &Global, command: ClientsCommand) -> Result<(), Error> 
             }
         }
     }
+}
+
+/// Parses a refresh policy given on the command line.
+fn parse_refresh_policy(p: &str) -> Result<RefreshPolicy, Error> {
+    RefreshPolicy::parse(p)
+        .ok_or_else(|| format!("unknown refresh policy {p}: use always or offline_access").into())
+}
+
+async fn create_client(kh: &Keyhouse, args: CreateClientArgs) -> Result<(), Error> {
+    let t = ClientType::parse(&args.client_type).ok_or_else(|| {
+        format!(
+            "unknown client type {}: use first_party, first_party_public, third_party or third_party_public",
+            args.client_type
+        )
+    })?;
+    let mut spec = ClientSpec::new(&args.name, t, args.redirect_uris);
+    spec.description = args.description;
+    spec.logo_uri = args.logo_uri;
+    spec.access_token_ttl = args.access_token_ttl;
+    spec.refresh_policy = args
+        .refresh_policy
+        .as_deref()
+        .map(parse_refresh_policy)
+        .transpose()?;
+    spec.grant_types = (!args.grant_types.is_empty()).then_some(args.grant_types);
+    spec.resource_server = args.resource_server;
+    spec.token_endpoint_auth_method = args.token_endpoint_auth_method;
+    let created = kh.create_client(spec).await?;
+    let c = &created.client;
+    if args.json {
+        let mut v = json!({
+            "client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
+            "redirect_uris": c.redirect_uris, "access_token_ttl": c.access_token_ttl,
+            "refresh_policy": c.refresh_policy.as_str(),
+            "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            "resource_server": c.resource_server,
+        });
+        if let Some(s) = &created.client_secret {
+            v["client_secret"] = json!(s);
+        }
+        println!("{v}");
+    } else {
+        println!("client_id:     {}", c.id);
+        if let Some(s) = &created.client_secret {
+            println!("client_secret: {s}");
+            println!("(the secret is shown only now; Keyhouse keeps only a hash)");
+        }
+    }
+    Ok(())
+}
+
+async fn list_clients(kh: &Keyhouse, as_json: bool) -> Result<(), Error> {
+    let all = kh.store().list_clients().await?;
+    if as_json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|c| {
+                json!({"client_id": c.id, "client_type": c.client_type.as_str(), "name": c.name,
+                       "redirect_uris": c.redirect_uris, "created_at": c.created_at})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        for c in &all {
+            println!(
+                "{}\t{}\t{}\t{}",
+                c.id,
+                c.client_type.as_str(),
+                c.name,
+                c.redirect_uris.join(" ")
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn update_client(kh: &Keyhouse, args: UpdateClientArgs) -> Result<(), Error> {
+    let client_type = match args.client_type {
+        None => None,
+        Some(t) => Some(ClientType::parse(&t).ok_or_else(|| format!("unknown client type {t}"))?),
+    };
+    let req = UpdateClientRequest {
+        name: args.name,
+        description: args.description,
+        logo_uri: args.logo_uri,
+        redirect_uris: (!args.redirect_uris.is_empty()).then_some(args.redirect_uris),
+        client_type,
+        access_token_ttl: args.access_token_ttl,
+        refresh_policy: args
+            .refresh_policy
+            .as_deref()
+            .map(parse_refresh_policy)
+            .transpose()?,
+        audience: args.audience,
+        claims_template: args.claims_template,
+        grant_types: (!args.grant_types.is_empty()).then_some(args.grant_types),
+        resource_server: args.resource_server,
+        token_endpoint_auth_method: args.token_endpoint_auth_method,
+    };
+    kh.update_client(&args.id, req, "cli").await?;
+    println!("{}", json!(kh.admin_view(&args.id).await?));
+    Ok(())
+}
+
+/// `keyhouse agents policy`: shows the policy, or changes it with the flags
+/// given (or resets it to the configuration's).
+async fn agent_policy(kh: &Keyhouse, args: PolicyArgs) -> Result<(), Error> {
+    let current = kh.agent_settings().await?;
+    let changed = args.metadata_documents.is_some()
+        || !args.allow.is_empty()
+        || !args.deny.is_empty()
+        || args.allow_any;
+    let policy = if args.reset {
+        None
+    } else if changed {
+        let mut p = current.policy.clone();
+        if let Some(m) = args.metadata_documents {
+            p.metadata_documents = m == "on";
+        }
+        if args.allow_any {
+            p.allowed_domains.clear();
+        } else if !args.allow.is_empty() {
+            p.allowed_domains = args.allow;
+        }
+        if !args.deny.is_empty() {
+            p.denied_domains = args.deny;
+        }
+        Some(p)
+    } else {
+        print_policy(&current);
+        return Ok(());
+    };
+    let change = kh.set_metadata_policy(policy.clone()).await?;
+    let action = match policy {
+        Some(_) => "agents.policy_changed",
+        None => "agents.policy_reset",
+    };
+    kh.audit(
+        "cli",
+        action,
+        None,
+        json!({ "policy": change.settings.policy, "clients_removed": change.clients_removed }),
+    )
+    .await;
+    print_policy(&change.settings);
+    println!(
+        "{} client(s) no longer accepted were removed",
+        change.clients_removed
+    );
+    Ok(())
 }
 
 async fn serve(

@@ -8,6 +8,8 @@ mod common;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use common::Side;
+
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -96,12 +98,11 @@ fn authorize_params(f: &Fixture, scope: &str) -> Value {
 
 /// Consents through the B2B API and exchanges the code: the token response.
 async fn token(base: &str, http: &reqwest::Client, f: &Fixture, scope: &str) -> Value {
-    let mut decision = authorize_params(f, scope);
-    decision["consent_granted"] = json!(true);
-    let (status, to) = post(http, format!("{base}/api/b2b/idp/authorize"), decision).await;
-    assert_eq!(status, StatusCode::OK, "{to}");
-    let code = common::code_of(&to);
-    common::exchange(base, &code, REDIRECT, &f.client_id, &f.client_secret).await
+    let agent = common::Agent {
+        client_id: f.client_id.clone(),
+        client_secret: f.client_secret.clone(),
+    };
+    common::code_flow(base, http, Side::Members, &agent, REDIRECT, scope, None).await
 }
 
 fn jwt_claims(jwt: &str) -> Value {

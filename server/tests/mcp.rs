@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-use common::{Agent, signed_up};
+use common::{Agent, Side, signed_up};
 
 fn register(env: &common::Env) -> Agent {
     common::register_agent(env, "Agent", REDIRECT, &["--refresh-policy", "always"])
@@ -25,29 +25,7 @@ async fn token(
     scope: &str,
     resource: Option<&str>,
 ) -> String {
-    let mut params = json!({
-        "consent_granted": true, "response_type": "code", "client_id": agent.client_id,
-        "redirect_uri": REDIRECT, "scope": scope, "state": "s1",
-    });
-    if let Some(r) = resource {
-        params["resource"] = json!(r);
-    }
-    let res = browser
-        .post(format!("{base}/api/idp/authorize"))
-        .json(&params)
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(res.status(), StatusCode::OK);
-    let code = common::code_of(&res.json().await.expect("json"));
-    let t = common::exchange(
-        base,
-        &code,
-        REDIRECT,
-        &agent.client_id,
-        &agent.client_secret,
-    )
-    .await;
+    let t = common::code_flow(base, browser, Side::Users, agent, REDIRECT, scope, resource).await;
     t["access_token"].as_str().expect("access_token").to_owned()
 }
 

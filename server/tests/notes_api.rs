@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-use common::{Agent, signed_up as user};
+use common::{Agent, Side, signed_up as user};
 
 fn register(env: &common::Env) -> Agent {
     // A GPT given refresh tokens without offline_access by its operator,
@@ -35,26 +35,7 @@ fn register(env: &common::Env) -> Agent {
 /// The code flow through the JSON authorize API: an access token for the
 /// signed-in `browser` with `scope`.
 async fn token(base: &str, browser: &reqwest::Client, agent: &Agent, scope: &str) -> Value {
-    let res = browser
-        .post(format!("{base}/api/idp/authorize"))
-        .json(&json!({
-            "consent_granted": true, "response_type": "code", "client_id": agent.client_id,
-            "redirect_uri": REDIRECT, "scope": scope, "state": "s1",
-        }))
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(res.status(), StatusCode::OK);
-    let to: Value = res.json().await.expect("json");
-    let code = common::code_of(&to);
-    common::exchange(
-        base,
-        &code,
-        REDIRECT,
-        &agent.client_id,
-        &agent.client_secret,
-    )
-    .await
+    common::code_flow(base, browser, Side::Users, agent, REDIRECT, scope, None).await
 }
 
 /// Sends `req` with `token`'s access token.

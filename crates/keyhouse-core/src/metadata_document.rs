@@ -131,26 +131,7 @@ pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription,
     if !doc.is_object() {
         return Err(bad_metadata("the metadata must be a JSON object"));
     }
-    let redirect_uris: Vec<String> = match doc.get("redirect_uris") {
-        Some(Value::Array(list)) => list
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| bad_metadata("redirect_uris must be strings"))
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(bad_metadata("redirect_uris must be a non-empty array")),
-    };
-    if redirect_uris.is_empty() {
-        return Err(bad_metadata("redirect_uris must be a non-empty array"));
-    }
-    if redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(bad_metadata("at most 10 redirect_uris"));
-    }
-    for uri in &redirect_uris {
-        redirect_uri::validate_registration(uri, true)?;
-    }
+    let redirect_uris = redirect_uris_of(doc)?;
     // Lenient: `token_endpoint_auth_methods_supported` (a server metadata
     // name some clients copy) or nothing at all means a public client.
     let auth_method = match doc.get("token_endpoint_auth_method") {
@@ -158,31 +139,7 @@ pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription,
         Some(Value::String(m)) => m.clone(),
         Some(_) => return Err(bad_metadata("token_endpoint_auth_method must be a string")),
     };
-    let grant_types = match doc.get("grant_types") {
-        None | Some(Value::Null) => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        Some(Value::Array(list)) => {
-            let mut out = Vec::new();
-            for g in list {
-                match g.as_str().and_then(GrantType::parse) {
-                    Some(g @ (GrantType::AuthorizationCode | GrantType::RefreshToken)) => {
-                        if !out.contains(&g) {
-                            out.push(g);
-                        }
-                    }
-                    _ => {
-                        return Err(bad_metadata(
-                            "grant_types may name authorization_code and refresh_token only",
-                        ));
-                    }
-                }
-            }
-            if !out.contains(&GrantType::AuthorizationCode) {
-                return Err(bad_metadata("grant_types must include authorization_code"));
-            }
-            out
-        }
-        Some(_) => return Err(bad_metadata("grant_types must be an array")),
-    };
+    let grant_types = grant_types_of(doc)?;
     if let Some(types) = doc.get("response_types") {
         let only_code = types
             .as_array()
@@ -209,6 +166,62 @@ pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription,
         grant_types,
         scope: string_field(doc, "scope", 1000)?,
     })
+}
+
+/// 1 to [`MAX_REDIRECT_URIS`] strings, each one a public client may register.
+fn redirect_uris_of(doc: &Value) -> Result<Vec<String>, OAuthError> {
+    let redirect_uris: Vec<String> = match doc.get("redirect_uris") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad_metadata("redirect_uris must be strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad_metadata("redirect_uris must be a non-empty array")),
+    };
+    if redirect_uris.is_empty() {
+        return Err(bad_metadata("redirect_uris must be a non-empty array"));
+    }
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(bad_metadata("at most 10 redirect_uris"));
+    }
+    for uri in &redirect_uris {
+        redirect_uri::validate_registration(uri, true)?;
+    }
+    Ok(redirect_uris)
+}
+
+/// `authorization_code` (required) and `refresh_token`, nothing else; both
+/// when the document names none.
+fn grant_types_of(doc: &Value) -> Result<Vec<GrantType>, OAuthError> {
+    let list = match doc.get("grant_types") {
+        None | Some(Value::Null) => {
+            return Ok(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        }
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(bad_metadata("grant_types must be an array")),
+    };
+    let mut out = Vec::new();
+    for g in list {
+        match g.as_str().and_then(GrantType::parse) {
+            Some(g @ (GrantType::AuthorizationCode | GrantType::RefreshToken)) => {
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+            _ => {
+                return Err(bad_metadata(
+                    "grant_types may name authorization_code and refresh_token only",
+                ));
+            }
+        }
+    }
+    if !out.contains(&GrantType::AuthorizationCode) {
+        return Err(bad_metadata("grant_types must include authorization_code"));
+    }
+    Ok(out)
 }
 
 /// Most keys a document's `jwks` may hold.

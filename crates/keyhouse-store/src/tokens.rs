@@ -4,7 +4,8 @@
 use keyhouse_core::{OAuthError, ScopeSet};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter,
 };
 
 use crate::entities::{
@@ -195,6 +196,41 @@ async fn revoke_family_on<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The rotation's one transaction: spends the presented token (only if it
+/// is unspent and its family unrevoked) and stores its successor. `None` when
+/// this call spent it; otherwise when and to what it was spent before, by a
+/// concurrent rotation committed first (writes go one at a time) or a
+/// revocation meanwhile.
+async fn spend_and_succeed(
+    txn: &DatabaseTransaction,
+    hash: String,
+    family_id: String,
+    now: i64,
+    sealed: Option<String>,
+    next: RefreshRecord,
+) -> std::result::Result<Option<(i64, Option<String>)>, sea_orm::DbErr> {
+    let family_live = Query::select()
+        .expr(Expr::val(1))
+        .from(token_family::Entity)
+        .and_where(token_family::Column::Id.eq(family_id.as_str()))
+        .and_where(token_family::Column::RevokedAt.is_null())
+        .to_owned();
+    let spent = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+        .col_expr(refresh_token::Column::Successor, Expr::value(sealed))
+        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
+        .filter(refresh_token::Column::RotatedAt.is_null())
+        .filter(Expr::exists(family_live))
+        .exec(txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        let row = refresh_token::Entity::find_by_id(hash).one(txn).await?;
+        return Ok(row.and_then(|r| Some((r.rotated_at?, r.successor))));
+    }
+    insert_refresh(txn, &next).await?;
+    Ok(None)
 }
 
 async fn insert_refresh<C: ConnectionTrait>(
@@ -445,33 +481,7 @@ impl Store {
         };
         let sealed = (rotation.grace > 0).then_some(rotation.sealed_successor);
         let rotated = self
-            .write(move |txn| {
-                Box::pin(async move {
-                    let family_live = Query::select()
-                        .expr(Expr::val(1))
-                        .from(token_family::Entity)
-                        .and_where(token_family::Column::Id.eq(family_id.as_str()))
-                        .and_where(token_family::Column::RevokedAt.is_null())
-                        .to_owned();
-                    let spent = refresh_token::Entity::update_many()
-                        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-                        .col_expr(refresh_token::Column::Successor, Expr::value(sealed))
-                        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
-                        .filter(refresh_token::Column::RotatedAt.is_null())
-                        .filter(Expr::exists(family_live))
-                        .exec(txn)
-                        .await?;
-                    if spent.rows_affected != 1 {
-                        // Spent by a concurrent rotation (committed before
-                        // this one: writes go one at a time), or the family
-                        // was revoked meanwhile.
-                        let row = refresh_token::Entity::find_by_id(hash).one(txn).await?;
-                        return Ok(row.and_then(|r| Some((r.rotated_at?, r.successor))));
-                    }
-                    insert_refresh(txn, &next).await?;
-                    Ok(None)
-                })
-            })
+            .write(move |txn| Box::pin(spend_and_succeed(txn, hash, family_id, now, sealed, next)))
             .await?;
         match rotated {
             None => Ok(RefreshOutcome::Rotated { family }),
@@ -634,12 +644,11 @@ impl Store {
 /// be presented: the longest access-token lifetime a client can have.
 const ACCESS_TOKEN_TAIL: i64 = *keyhouse_core::client::ACCESS_TOKEN_TTL_RANGE.end();
 
-pub(crate) async fn purge_expired(db: &DatabaseConnection, now: i64) -> Result<u64> {
-    let mut removed = 0;
-    // docs/threat-model.md row 49: families end, and their rows go. A family
-    // is dead once its code expired unredeemed, or a day (the longest access
-    // token) after its absolute expiry or its revocation: nothing it issued
-    // can still be presented. Its refresh tokens go first, then the family.
+/// docs/threat-model.md row 49: families end, and their rows go. A family
+/// is dead once its code expired unredeemed, or a day (the longest access
+/// token) after its absolute expiry or its revocation: nothing it issued can
+/// still be presented. Its refresh tokens go first, then the family.
+async fn purge_dead_families(db: &DatabaseConnection, now: i64) -> Result<u64> {
     let unredeemed = Query::select()
         .column(authorization_code::Column::FamilyId)
         .from(authorization_code::Entity)
@@ -657,16 +666,24 @@ pub(crate) async fn purge_expired(db: &DatabaseConnection, now: i64) -> Result<u
         .from(token_family::Entity)
         .cond_where(dead())
         .to_owned();
-    removed += refresh_token::Entity::delete_many()
+    let tokens = refresh_token::Entity::delete_many()
         .filter(refresh_token::Column::FamilyId.in_subquery(dead_ids))
         .exec(db)
         .await?
         .rows_affected;
-    removed += token_family::Entity::delete_many()
+    let families = token_family::Entity::delete_many()
         .filter(dead())
         .exec(db)
         .await?
         .rows_affected;
+    Ok(tokens + families)
+}
+
+/// Removes every row past its use: dead token families, expired sessions,
+/// codes, revocation entries and refresh tokens, and sealed successors past
+/// any grace period. Answers how many rows went.
+pub(crate) async fn purge_expired(db: &DatabaseConnection, now: i64) -> Result<u64> {
+    let mut removed = purge_dead_families(db, now).await?;
     removed += session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lte(now))
         .exec(db)

@@ -20,8 +20,9 @@ pub enum RedirectUriError {
     Whitespace,
     /// Not an absolute URL (no scheme, or unparseable, or a bad port).
     NotAbsolute,
-    /// An `http`/`https` URI without a host (`https:///cb`).
-    MissingHost,
+    /// An `http`/`https` URI without a valid host or port (`https:///cb`,
+    /// `https://a.example:99999/cb`).
+    BadHost,
     /// Has a `#fragment` (RFC 6749 §3.1.2).
     Fragment,
     /// Has user information (`user:pass@`).
@@ -44,7 +45,7 @@ impl RedirectUriError {
                 "redirect URI contains whitespace or control characters"
             }
             RedirectUriError::NotAbsolute => "redirect URI is not an absolute URL",
-            RedirectUriError::MissingHost => "redirect URI has no host",
+            RedirectUriError::BadHost => "redirect URI has no valid host or port",
             RedirectUriError::Fragment => "redirect URI must not contain a fragment",
             RedirectUriError::UserInfo => "redirect URI must not contain user information",
             RedirectUriError::HttpNotLoopback => {
@@ -77,7 +78,15 @@ pub fn validate_registration(uri: &str, public_client: bool) -> Result<(), Redir
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(RedirectUriError::Whitespace);
     }
-    let url = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute)?;
+    let url = Url::parse(uri).map_err(|e| match e {
+        url::ParseError::EmptyHost
+        | url::ParseError::InvalidPort
+        | url::ParseError::InvalidIpv4Address
+        | url::ParseError::InvalidIpv6Address
+        | url::ParseError::InvalidDomainCharacter
+        | url::ParseError::IdnaError => RedirectUriError::BadHost,
+        _ => RedirectUriError::NotAbsolute,
+    })?;
     if url.fragment().is_some() || uri.contains('#') {
         return Err(RedirectUriError::Fragment);
     }
@@ -90,7 +99,7 @@ pub fn validate_registration(uri: &str, public_client: bool) -> Result<(), Redir
             // browser would too, so such a URI is refused as written.
             let written = &uri[scheme.len()..];
             if !written.starts_with("://") || written[3..].starts_with('/') {
-                return Err(RedirectUriError::MissingHost);
+                return Err(RedirectUriError::BadHost);
             }
             match (scheme, url.host_str()) {
                 ("https", _) => Ok(()),
@@ -131,9 +140,9 @@ mod tests {
             ),
             ("https://good.example/cb#frag", false, Err(E::Fragment)),
             ("https://user@good.example/cb", false, Err(E::UserInfo)),
-            ("https://good.example:99999/cb", false, Err(E::NotAbsolute)),
-            ("https:///cb", false, Err(E::MissingHost)),
-            ("https:/cb", false, Err(E::MissingHost)),
+            ("https://good.example:99999/cb", false, Err(E::BadHost)),
+            ("https:///cb", false, Err(E::BadHost)),
+            ("https:/cb", false, Err(E::BadHost)),
             ("javascript:alert(1)", true, Err(E::DangerousScheme)),
             ("data:text/html,hi", true, Err(E::DangerousScheme)),
             ("com.example.app:/cb", true, Ok(())),

@@ -902,42 +902,57 @@ async fn run_phase(
         .zip(senders)
         .map(|(job, sender)| tokio::spawn(worker(Arc::clone(t), sender, job, win)))
         .collect();
-    let mut latencies = Vec::new();
-    let mut errors = BTreeMap::new();
-    let mut warmup_errors = BTreeMap::new();
-    let mut warmup_ok = 0;
-    let mut last_end: Option<Instant> = None;
-    let mut exhausted = false;
+    let mut all = WorkerStats::default();
     let mut stopped: BTreeMap<String, usize> = BTreeMap::new();
     for task in futures::future::join_all(tasks).await {
         let st = task?;
-        latencies.extend(st.latencies);
-        merge_errors(&mut errors, st.errors);
-        merge_errors(&mut warmup_errors, st.warmup_errors);
-        warmup_ok += st.warmup_ok;
-        last_end = last_end.max(st.last_end);
-        exhausted |= st.exhausted;
-        if let Some(reason) = st.stopped {
-            *stopped.entry(reason).or_default() += 1;
+        if let Some(reason) = &st.stopped {
+            *stopped.entry(reason.clone()).or_default() += 1;
         }
+        all.absorb(st);
     }
-    latencies.sort_unstable();
-    let error_count: usize = errors.values().sum();
+    all.latencies.sort_unstable();
+    Ok(phase_result(op, conc, all, &stopped, win, seconds))
+}
+
+impl WorkerStats {
+    /// Adds another worker's figures to these.
+    fn absorb(&mut self, st: WorkerStats) {
+        self.latencies.extend(st.latencies);
+        merge_errors(&mut self.errors, st.errors);
+        merge_errors(&mut self.warmup_errors, st.warmup_errors);
+        self.warmup_ok += st.warmup_ok;
+        self.last_end = self.last_end.max(st.last_end);
+        self.exhausted |= st.exhausted;
+    }
+}
+
+/// The row and the notes of one phase, from every worker's figures (their
+/// latencies sorted).
+fn phase_result(
+    op: Operation,
+    conc: usize,
+    all: WorkerStats,
+    stopped: &BTreeMap<String, usize>,
+    win: Window,
+    seconds: Duration,
+) -> PhaseResult {
+    let error_count: usize = all.errors.values().sum();
     // Requests started inside the window; the window ends with the last of
     // them (or when the code pool ran out).
-    let elapsed = match last_end {
-        Some(end) if exhausted => end.saturating_duration_since(win.start),
+    let elapsed = match all.last_end {
+        Some(end) if all.exhausted => end.saturating_duration_since(win.start),
         Some(end) => end.max(win.end).saturating_duration_since(win.start),
-        None if exhausted => Duration::ZERO,
+        None if all.exhausted => Duration::ZERO,
         None => seconds,
     };
     let rate = if elapsed.is_zero() {
         0.0
     } else {
-        latencies.len() as f64 / elapsed.as_secs_f64()
+        all.latencies.len() as f64 / elapsed.as_secs_f64()
     };
     let mut notes = Vec::new();
-    if exhausted {
+    if all.exhausted {
         notes.push(format!(
             "code pool ran out {:.2} s into the {:.2} s window; rate = exchanges / {:.2} s",
             elapsed.as_secs_f64(),
@@ -945,29 +960,30 @@ async fn run_phase(
             elapsed.as_secs_f64()
         ));
     }
-    let warmup_error_count: usize = warmup_errors.values().sum();
+    let warmup_error_count: usize = all.warmup_errors.values().sum();
     if warmup_error_count > 0 {
         notes.push(format!(
-            "{warmup_error_count} errors during warm-up ({warmup_ok} ok):{}",
-            format_errors(&warmup_errors)
+            "{warmup_error_count} errors during warm-up ({} ok):{}",
+            all.warmup_ok,
+            format_errors(&all.warmup_errors)
         ));
     }
-    for (reason, n) in &stopped {
+    for (reason, n) in stopped {
         notes.push(format!("{n} of {conc} workers stopped early: {reason}"));
     }
-    Ok(PhaseResult {
+    PhaseResult {
         row: Row {
             op,
             conc,
-            requests: latencies.len(),
+            requests: all.latencies.len(),
             rate,
-            p50_ms: percentile_ms(&latencies, 0.50),
-            p99_ms: percentile_ms(&latencies, 0.99),
+            p50_ms: percentile_ms(&all.latencies, 0.50),
+            p99_ms: percentile_ms(&all.latencies, 0.99),
             errors: error_count,
         },
         notes,
-        error_messages: errors,
-    })
+        error_messages: all.errors,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -975,18 +991,53 @@ async fn run_phase(
 // ---------------------------------------------------------------------------
 
 async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
-    let binary = std::fs::canonicalize(&args.server)?;
     let kh = Keyhouse {
-        binary,
+        binary: std::fs::canonicalize(&args.server)?,
         database_url: format!("sqlite://{}?mode=rwc", dir.join("keyhouse.db").display()),
         key_file: dir.join("keyhouse.key"),
     };
-    let warmup = Duration::from_secs_f64(args.warmup);
-    let seconds = Duration::from_secs_f64(args.seconds);
-
-    // Setup through the CLI.
     eprintln!("setup: temp dir {}", dir.display());
-    let email = "bench@bench.example";
+    let account = create_account_and_client(&kh, dir)?;
+    let (mut server, addr) = start_server(&kh, dir)?;
+    let mut target = Target {
+        addr,
+        host: addr.to_string(),
+        issuer: format!("http://{addr}"),
+        basic: basic_auth(&account.client_id, &account.client_secret),
+        client_id: account.client_id,
+        cookie: String::new(),
+    };
+    wait_ready(&mut server, &target).await?;
+    target.cookie = login(&target, &account.email, &account.password).await?;
+    let target = Arc::new(target);
+    sanity_flow(&target).await?;
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    eprintln!(
+        "measuring {:.1} s per row after {:.1} s warm-up; {cores} CPUs shared by server and bench",
+        args.seconds, args.warmup
+    );
+    let results = measure_all(args, &target, &mut server).await?;
+    let rss = server.peak_rss_kib();
+    drop(server);
+    print_report(&results);
+    match rss {
+        Ok(kib) => println!("server peak RSS: {} MiB", kib.div_ceil(1024)),
+        Err(e) => return Err(format!("server peak RSS unavailable: {e}").into()),
+    }
+    Ok(())
+}
+
+/// The user and the client the benchmark acts as.
+struct Account {
+    email: String,
+    password: String,
+    client_id: String,
+    client_secret: String,
+}
+
+/// Creates them through the CLI, as an operator would.
+fn create_account_and_client(kh: &Keyhouse, dir: &Path) -> Result<Account, BoxError> {
+    let email = "bench@bench.example".to_owned();
     let password = format!("bench-{:016x}", rand::random::<u64>());
     let password_file = dir.join("password");
     std::fs::write(&password_file, &password)?;
@@ -995,7 +1046,7 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         "users",
         "create",
         "--email",
-        email,
+        &email,
         "--password-file",
         &password_path,
     ])?;
@@ -1021,19 +1072,23 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         "--json",
     ])?;
     let client = parse_cli_json(&out)?;
-    let client_id = str_field(&client, "client_id")?;
-    let client_secret = str_field(&client, "client_secret")?;
+    Ok(Account {
+        email,
+        password,
+        client_id: str_field(&client, "client_id")?,
+        client_secret: str_field(&client, "client_secret")?,
+    })
+}
 
-    // Start the server.
-    let port = free_port()?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let issuer = format!("http://{addr}");
-    let log_path = dir.join("server.log");
-    let log = File::create(&log_path)?;
+/// Starts the server on a free loopback port, its output in `server.log`.
+fn start_server(kh: &Keyhouse, dir: &Path) -> Result<(Server, SocketAddr), BoxError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let log = File::create(dir.join("server.log"))?;
     let log_err = log.try_clone()?;
     let child = kh
         .command()
-        .args(["serve", "--bind", &addr.to_string(), "--issuer", &issuer])
+        .args(["serve", "--bind", &addr.to_string()])
+        .args(["--issuer", &format!("http://{addr}")])
         // Its codes are prepared from one session, thousands a minute.
         .args(["--decisions-per-minute", "0"])
         .arg("--database-url")
@@ -1042,148 +1097,64 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         .stderr(Stdio::from(log_err))
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", kh.binary.display()))?;
-    let mut server = Server { child };
+    let server = Server { child };
     eprintln!("setup: server pid {} on {addr}", server.pid());
+    Ok((server, addr))
+}
 
+/// `Authorization: Basic` for a client (RFC 6749 §2.3.1: each part
+/// form-encoded first).
+fn basic_auth(client_id: &str, client_secret: &str) -> String {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let basic = format!(
+    let pair = format!("{}:{}", enc(client_id), enc(client_secret));
+    format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            enc(&client_id),
-            enc(&client_secret)
-        ))
-    );
-    let mut target = Target {
-        addr,
-        host: addr.to_string(),
-        issuer,
-        client_id,
-        basic,
-        cookie: String::new(),
-    };
-    wait_ready(&mut server, &target).await?;
-    target.cookie = login(&target, email, &password).await?;
-    let target = Arc::new(target);
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
 
-    // Sanity: one full flow (also records the consent grant once, before
-    // concurrent authorize calls).
-    {
-        let mut s = connect(target.addr).await?;
-        let code = authorize(&target, &mut s)
-            .await
-            .map_err(|e| format!("authorize: {e}"))?;
-        let tokens = exchange_code(&target, &mut s, &code).await?;
-        let access = str_field(&tokens, "access_token")?;
-        let r = send(
-            &mut s,
-            form_request(
-                &target,
-                "/oauth2/introspect",
-                form_body(&[("token", &access)]),
-            )?,
-        )
-        .await?;
-        check_introspection(&r).map_err(|e| format!("introspection: {e}"))?;
-        let r = send(
-            &mut s,
-            form_request(
-                &target,
-                "/oauth2/token",
-                form_body(&[("grant_type", "client_credentials")]),
-            )?,
-        )
-        .await?;
-        check_token(&r, false).map_err(|e| format!("client_credentials: {e}"))?;
-    }
+/// One full flow before measuring: it proves the setup works and records the
+/// consent grant once, before concurrent authorize calls.
+async fn sanity_flow(target: &Target) -> Result<(), BoxError> {
+    let mut s = connect(target.addr).await?;
+    let code = authorize(target, &mut s)
+        .await
+        .map_err(|e| format!("authorize: {e}"))?;
+    let tokens = exchange_code(target, &mut s, &code).await?;
+    let access = str_field(&tokens, "access_token")?;
+    let body = form_body(&[("token", &access)]);
+    let r = send(&mut s, form_request(target, "/oauth2/introspect", body)?).await?;
+    check_introspection(&r).map_err(|e| format!("introspection: {e}"))?;
+    let body = form_body(&[("grant_type", "client_credentials")]);
+    let r = send(&mut s, form_request(target, "/oauth2/token", body)?).await?;
+    check_token(&r, false).map_err(|e| format!("client_credentials: {e}"))?;
+    Ok(())
+}
 
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    eprintln!(
-        "measuring {:.1} s per row after {:.1} s warm-up; {cores} CPUs shared by server and bench",
-        args.seconds, args.warmup
-    );
-
+/// Every operation at every concurrency, one phase each.
+async fn measure_all(
+    args: &Args,
+    target: &Arc<Target>,
+    server: &mut Server,
+) -> Result<Vec<PhaseResult>, BoxError> {
+    let warmup = Duration::from_secs_f64(args.warmup);
+    let seconds = Duration::from_secs_f64(args.seconds);
     let mut results: Vec<PhaseResult> = Vec::new();
-    // Codes must outlive the preparation plus the measurement.
-    let prep_deadline = CODE_TTL - CODE_TTL_MARGIN - warmup - seconds;
     let mut best_exchange_rate = 0.0_f64;
-
     for op in Operation::ALL {
         for &conc in &args.concurrency {
-            let mut prep_notes = Vec::new();
-            let jobs: Vec<Job> = match op {
-                Operation::ClientCredentials => (0..conc).map(|_| Job::ClientCredentials).collect(),
-                Operation::AuthorizationCode => {
-                    // Twice what the best rate so far would use, warm-up included.
-                    let wanted =
-                        (best_exchange_rate * (args.warmup + args.seconds) * 2.0).ceil() as usize;
-                    let count = args.codes.max(wanted);
-                    eprintln!("{} c={conc}: preparing {count} codes", op.name());
-                    let prep =
-                        prepare_codes(&target, count, PREPARE_CONCURRENCY, prep_deadline).await?;
-                    let prep_errors: usize = prep.errors.values().sum();
-                    prep_notes.push(format!(
-                        "pool: {} codes prepared in {:.2} s ({:.0}/s, {PREPARE_CONCURRENCY} connections){}",
-                        prep.codes.len(),
-                        prep.elapsed.as_secs_f64(),
-                        prep.codes.len() as f64 / prep.elapsed.as_secs_f64().max(1e-9),
-                        if prep.hit_deadline {
-                            " (stopped early: code lifetime)"
-                        } else {
-                            ""
-                        }
-                    ));
-                    if prep_errors > 0 {
-                        prep_notes.push(format!(
-                            "{prep_errors} errors while preparing codes:{}",
-                            format_errors(&prep.errors)
-                        ));
-                    }
-                    if prep.codes.is_empty() {
-                        return Err(format!(
-                            "no authorization code could be prepared:{}",
-                            format_errors(&prep.errors)
-                        )
-                        .into());
-                    }
-                    let pool = Arc::new(CodePool {
-                        codes: prep.codes,
-                        next: AtomicUsize::new(0),
-                    });
-                    (0..conc)
-                        .map(|_| Job::Exchange(Arc::clone(&pool)))
-                        .collect()
-                }
-                Operation::Refresh => {
-                    eprintln!("{} c={conc}: preparing {conc} refresh chains", op.name());
-                    let mut jobs = Vec::with_capacity(conc);
-                    for v in token_responses(&target, conc).await? {
-                        jobs.push(Job::Refresh(str_field(&v, "refresh_token")?));
-                    }
-                    jobs
-                }
-                Operation::Introspection => {
-                    let v = token_responses(&target, 1).await?;
-                    let token: Arc<str> = match v.first() {
-                        Some(v) => str_field(v, "access_token")?.into(),
-                        None => return Err("no token to introspect".into()),
-                    };
-                    (0..conc)
-                        .map(|_| Job::Introspect(Arc::clone(&token)))
-                        .collect()
-                }
-            };
+            let (jobs, mut notes) = jobs_for(args, target, op, conc, best_exchange_rate).await?;
             eprintln!("{} c={conc}: running", op.name());
-            let mut result = run_phase(&target, op, jobs, warmup, seconds).await?;
+            let mut result = run_phase(target, op, jobs, warmup, seconds).await?;
             if op == Operation::AuthorizationCode {
                 best_exchange_rate = best_exchange_rate.max(result.row.rate);
-                prep_notes.push(format!(
+                notes.push(format!(
                     "{} codes exchanged in the measured window",
                     result.row.requests + result.row.errors
                 ));
             }
-            prep_notes.append(&mut result.notes);
-            result.notes = prep_notes;
+            notes.append(&mut result.notes);
+            result.notes = notes;
             eprintln!(
                 "{} c={conc}: {:.0} req/s, {} errors",
                 op.name(),
@@ -1196,15 +1167,96 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
             }
         }
     }
+    Ok(results)
+}
 
-    let rss = server.peak_rss_kib();
-    drop(server);
-    print_report(&results);
-    match rss {
-        Ok(kib) => println!("server peak RSS: {} MiB", kib.div_ceil(1024)),
-        Err(e) => return Err(format!("server peak RSS unavailable: {e}").into()),
+/// The workers' jobs for one phase, and notes on their preparation.
+async fn jobs_for(
+    args: &Args,
+    target: &Arc<Target>,
+    op: Operation,
+    conc: usize,
+    best_exchange_rate: f64,
+) -> Result<(Vec<Job>, Vec<String>), BoxError> {
+    Ok(match op {
+        Operation::ClientCredentials => (
+            (0..conc).map(|_| Job::ClientCredentials).collect(),
+            Vec::new(),
+        ),
+        Operation::AuthorizationCode => {
+            // Twice what the best rate so far would use, warm-up included.
+            let wanted = (best_exchange_rate * (args.warmup + args.seconds) * 2.0).ceil() as usize;
+            let count = args.codes.max(wanted);
+            eprintln!("{} c={conc}: preparing {count} codes", op.name());
+            exchange_jobs(args, target, conc, count).await?
+        }
+        Operation::Refresh => {
+            eprintln!("{} c={conc}: preparing {conc} refresh chains", op.name());
+            let mut jobs = Vec::with_capacity(conc);
+            for v in token_responses(target, conc).await? {
+                jobs.push(Job::Refresh(str_field(&v, "refresh_token")?));
+            }
+            (jobs, Vec::new())
+        }
+        Operation::Introspection => {
+            let v = token_responses(target, 1).await?;
+            let token: Arc<str> = match v.first() {
+                Some(v) => str_field(v, "access_token")?.into(),
+                None => return Err("no token to introspect".into()),
+            };
+            let jobs = (0..conc)
+                .map(|_| Job::Introspect(Arc::clone(&token)))
+                .collect();
+            (jobs, Vec::new())
+        }
+    })
+}
+
+/// A pool of `count` fresh codes shared by `conc` exchanging workers.
+async fn exchange_jobs(
+    args: &Args,
+    target: &Arc<Target>,
+    conc: usize,
+    count: usize,
+) -> Result<(Vec<Job>, Vec<String>), BoxError> {
+    // Codes must outlive the preparation plus the measurement.
+    let warmup = Duration::from_secs_f64(args.warmup);
+    let seconds = Duration::from_secs_f64(args.seconds);
+    let deadline = CODE_TTL - CODE_TTL_MARGIN - warmup - seconds;
+    let prep = prepare_codes(target, count, PREPARE_CONCURRENCY, deadline).await?;
+    let mut notes = vec![format!(
+        "pool: {} codes prepared in {:.2} s ({:.0}/s, {PREPARE_CONCURRENCY} connections){}",
+        prep.codes.len(),
+        prep.elapsed.as_secs_f64(),
+        prep.codes.len() as f64 / prep.elapsed.as_secs_f64().max(1e-9),
+        if prep.hit_deadline {
+            " (stopped early: code lifetime)"
+        } else {
+            ""
+        }
+    )];
+    let prep_errors: usize = prep.errors.values().sum();
+    if prep_errors > 0 {
+        notes.push(format!(
+            "{prep_errors} errors while preparing codes:{}",
+            format_errors(&prep.errors)
+        ));
     }
-    Ok(())
+    if prep.codes.is_empty() {
+        return Err(format!(
+            "no authorization code could be prepared:{}",
+            format_errors(&prep.errors)
+        )
+        .into());
+    }
+    let pool = Arc::new(CodePool {
+        codes: prep.codes,
+        next: AtomicUsize::new(0),
+    });
+    let jobs = (0..conc)
+        .map(|_| Job::Exchange(Arc::clone(&pool)))
+        .collect();
+    Ok((jobs, notes))
 }
 
 fn print_report(results: &[PhaseResult]) {

@@ -267,6 +267,56 @@ pub async fn exchange(
     res.json().await.unwrap()
 }
 
+/// Which JSON authorize API a code flow goes through.
+#[derive(Debug, Clone, Copy)]
+pub enum Side {
+    /// `/api/idp/authorize`, for a signed-in user.
+    Users,
+    /// `/api/b2b/idp/authorize`, for a signed-in member.
+    Members,
+}
+
+/// The code flow as the `/idp` component runs it: `browser` (signed in)
+/// approves `agent`'s request for `scope` (bound to `resource` when given),
+/// and the code is exchanged; the token response.
+pub async fn code_flow(
+    base: &str,
+    browser: &reqwest::Client,
+    side: Side,
+    agent: &Agent,
+    redirect_uri: &str,
+    scope: &str,
+    resource: Option<&str>,
+) -> serde_json::Value {
+    let mut decision = serde_json::json!({
+        "consent_granted": true, "response_type": "code", "client_id": agent.client_id,
+        "redirect_uri": redirect_uri, "scope": scope, "state": "s1",
+    });
+    if let Some(r) = resource {
+        decision["resource"] = serde_json::json!(r);
+    }
+    let path = match side {
+        Side::Users => "/api/idp/authorize",
+        Side::Members => "/api/b2b/idp/authorize",
+    };
+    let res = browser
+        .post(format!("{base}{path}"))
+        .json(&decision)
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), reqwest::StatusCode::OK, "authorize");
+    let code = code_of(&res.json().await.expect("json"));
+    exchange(
+        base,
+        &code,
+        redirect_uri,
+        &agent.client_id,
+        &agent.client_secret,
+    )
+    .await
+}
+
 /// `GET url` as JSON.
 pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()

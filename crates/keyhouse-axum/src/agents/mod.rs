@@ -165,10 +165,24 @@ impl Keyhouse {
         if let Some(scope) = fetched.body.get("scope").and_then(Value::as_str) {
             client.default_scopes = self.known_scopes(scope);
         }
-        // The row makes grants, codes and the dashboard work like for any
-        // client; the document stays the source of truth.
+        self.claim_client_row(&client).await?;
+        let ttl = policy.cache_lifetime(fetched.max_age);
+        let document = Arc::new(Document {
+            client: Arc::new(client),
+            keys: keys.map(crate::oauth::client_assertion::ClientKeys::from),
+        });
+        self.remember_document(&document, ttl);
+        tracing::info!(client_id = %document.client.id, ttl = ttl.as_secs(), "client metadata document fetched");
+        self.prefetch_logo(&document.client);
+        Ok(document)
+    }
+
+    /// Writes the document's client row: grants, codes and the dashboard
+    /// work as for any client, while the document stays the source of truth.
+    /// An id that already names a client of another origin is refused.
+    async fn claim_client_row(&self, client: &Client) -> Result<(), OAuthError> {
         self.store()
-            .upsert_metadata_client(&client)
+            .upsert_metadata_client(client)
             .await
             .map_err(store_error)?;
         match self
@@ -177,18 +191,16 @@ impl Keyhouse {
             .await
             .map_err(store_error)?
         {
-            Some(row) if row.origin == ClientOrigin::MetadataDocument => {}
-            _ => {
-                return Err(refused(
-                    "this client id belongs to another application".into(),
-                ));
-            }
+            Some(row) if row.origin == ClientOrigin::MetadataDocument => Ok(()),
+            _ => Err(refused(
+                "this client id belongs to another application".into(),
+            )),
         }
-        let ttl = policy.cache_lifetime(fetched.max_age);
-        let document = Arc::new(Document {
-            client: Arc::new(client),
-            keys: keys.map(crate::oauth::client_assertion::ClientKeys::from),
-        });
+    }
+
+    /// Caches a document for `ttl` (the cache is emptied past 10,000 entries,
+    /// so made-up client ids cannot grow it without bound).
+    fn remember_document(&self, document: &Arc<Document>, ttl: std::time::Duration) {
         if let Ok(mut docs) = self.0.agents.documents.lock() {
             if docs.len() > 10_000 {
                 docs.clear();
@@ -198,9 +210,6 @@ impl Keyhouse {
                 (document.clone(), Instant::now() + ttl),
             );
         }
-        tracing::info!(client_id = %document.client.id, ttl = ttl.as_secs(), "client metadata document fetched");
-        self.prefetch_logo(&document.client);
-        Ok(document)
     }
 
     /// The known scopes of a space-separated list (unknown ones dropped:

@@ -54,6 +54,32 @@ impl Keyhouse {
         Ok(org)
     }
 
+    /// The password hash for a new member: the same address with the same
+    /// password shares one credential across organizations, so discovery
+    /// proves it with one hash check (docs/threat-model.md row 59).
+    async fn member_password_hash(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<String, OAuthError> {
+        let existing = self
+            .store()
+            .members_with_email(email, 1)
+            .await
+            .map_err(store_error)?;
+        if let Some(m) = existing.first()
+            && crate::accounts::password::verify_password(
+                self,
+                password,
+                Some(m.password_hash.clone()),
+            )
+            .await
+        {
+            return Ok(m.password_hash.clone());
+        }
+        crate::accounts::password::hash_password(self, password).await
+    }
+
     /// Adds a member to the organization `slug` (email normalised, password
     /// checked and hashed, every role defined in the policy).
     pub async fn create_member(
@@ -79,31 +105,7 @@ impl Keyhouse {
                 "unknown role (see `keyhouse roles list`)",
             ));
         }
-        // The same address with the same password shares one credential
-        // across organizations, so discovery proves it with one hash check
-        // (docs/threat-model.md row 59).
-        let existing = self
-            .store()
-            .members_with_email(&email, 1)
-            .await
-            .map_err(store_error)?;
-        let shared = match existing.first() {
-            Some(m)
-                if crate::accounts::password::verify_password(
-                    self,
-                    password,
-                    Some(m.password_hash.clone()),
-                )
-                .await =>
-            {
-                Some(m.password_hash.clone())
-            }
-            _ => None,
-        };
-        let password_hash = match shared {
-            Some(h) => h,
-            None => crate::accounts::password::hash_password(self, password).await?,
-        };
+        let password_hash = self.member_password_hash(&email, password).await?;
         let member = Member {
             id: secret::generate_id("member", &mut rand::rng()),
             organization_id: org.id,

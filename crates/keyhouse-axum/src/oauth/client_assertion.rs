@@ -95,15 +95,31 @@ impl Keyhouse {
     ) -> Result<(), OAuthError> {
         let header = jsonwebtoken::decode_header(assertion)
             .map_err(|e| failed(format!("assertion header: {e}")))?;
+        // `none` and HS* are refused before any key is used, so a public key
+        // can never serve as an HMAC secret.
         if !ALGORITHMS.contains(&header.alg) {
             return Err(failed(format!("assertion algorithm {:?}", header.alg)));
         }
+        let keys = self.published_keys(client, header.kid.as_deref()).await?;
+        let validation = assertion_validation(&self.config().issuer, client, header.alg);
+        let claims = decode_with_any(assertion, &keys, &validation)?;
+        let exp = check_times(&claims, self.now())?;
+        self.first_use(client, claims.jti, exp).await
+    }
+
+    /// The client's published keys that may have signed: those with the
+    /// header's `kid`, or all. An unknown `kid` fetches a `jwks_uri` again
+    /// (at most every [`REFETCH_AFTER`]), for a client that rotated its keys.
+    async fn published_keys(
+        &self,
+        client: &Client,
+        kid: Option<&str>,
+    ) -> Result<Vec<DecodingKey>, OAuthError> {
         let document = self.metadata_document(&client.id).await?;
         let source = document
             .keys
             .as_ref()
             .ok_or_else(|| failed(format!("{} published no keys", client.id)))?;
-        let kid = header.kid.as_deref();
         let mut set = self.key_set(source, false).await?;
         if candidates(&set, kid).is_empty() && matches!(source, ClientKeys::Uri(_)) {
             set = self.key_set(source, true).await?;
@@ -112,47 +128,19 @@ impl Keyhouse {
         if keys.is_empty() {
             return Err(failed(format!("no published key matches kid {kid:?}")));
         }
-        let issuer = &self.config().issuer;
-        let mut validation = Validation::new(header.alg);
-        validation.set_audience(&[
-            issuer.clone(),
-            format!("{issuer}/oauth2/token"),
-            format!("{issuer}/oauth2/revoke"),
-            format!("{issuer}/oauth2/introspect"),
-        ]);
-        validation.set_issuer(&[&client.id]);
-        validation.sub = Some(client.id.clone());
-        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
-        // Times are checked below against Keyhouse's clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        let mut claims = None;
-        let mut last = String::new();
-        for key in keys {
-            match jsonwebtoken::decode::<Claims>(assertion, &key, &validation) {
-                Ok(data) => {
-                    claims = Some(data.claims);
-                    break;
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        let claims = claims.ok_or_else(|| failed(format!("assertion refused: {last}")))?;
-        let now = self.now();
-        let exp = claims.exp.ok_or_else(|| failed("assertion has no exp"))?;
-        if exp + LEEWAY <= now {
-            return Err(failed("assertion expired"));
-        }
-        if exp > now + MAX_LIFETIME + LEEWAY {
-            return Err(failed("assertion lives longer than an hour"));
-        }
-        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY)
-            || claims.iat.is_some_and(|iat| iat > now + LEEWAY)
-        {
-            return Err(failed("assertion is not valid yet"));
-        }
-        let jti = claims
-            .jti
+        Ok(keys)
+    }
+
+    /// RFC 7523 §3 item 7: each `jti` is accepted once. Recorded in the
+    /// database until the assertion expires, so a replay fails on any
+    /// instance.
+    async fn first_use(
+        &self,
+        client: &Client,
+        jti: Option<String>,
+        exp: i64,
+    ) -> Result<(), OAuthError> {
+        let jti = jti
             .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or_else(|| failed("assertion has no jti"))?;
         let key = URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{}\n{jti}", client.id)));
@@ -219,6 +207,59 @@ fn parse_set(v: &Value) -> Result<Arc<JwkSet>, String> {
 
 /// The keys an assertion may be signed with: the one its `kid` names, or
 /// every key when it names none.
+/// RFC 7523 §3: `iss` and `sub` the client, `aud` this issuer or one of
+/// the endpoints that take client authentication. Times are checked apart,
+/// against Keyhouse's clock ([`check_times`]).
+fn assertion_validation(issuer: &str, client: &Client, alg: jsonwebtoken::Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.set_audience(&[
+        issuer.to_owned(),
+        format!("{issuer}/oauth2/token"),
+        format!("{issuer}/oauth2/revoke"),
+        format!("{issuer}/oauth2/introspect"),
+    ]);
+    validation.set_issuer(&[&client.id]);
+    validation.sub = Some(client.id.clone());
+    validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation
+}
+
+/// The claims, from the first key whose signature verifies.
+fn decode_with_any(
+    assertion: &str,
+    keys: &[DecodingKey],
+    validation: &Validation,
+) -> Result<Claims, OAuthError> {
+    let mut last = String::new();
+    for key in keys {
+        match jsonwebtoken::decode::<Claims>(assertion, key, validation) {
+            Ok(data) => return Ok(data.claims),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(failed(format!("assertion refused: {last}")))
+}
+
+/// `exp` present, not passed and at most [`MAX_LIFETIME`] ahead; `nbf` and
+/// `iat` not in the future ([`LEEWAY`] either way). Returns `exp`.
+fn check_times(claims: &Claims, now: i64) -> Result<i64, OAuthError> {
+    let exp = claims.exp.ok_or_else(|| failed("assertion has no exp"))?;
+    if exp + LEEWAY <= now {
+        return Err(failed("assertion expired"));
+    }
+    if exp > now + MAX_LIFETIME + LEEWAY {
+        return Err(failed("assertion lives longer than an hour"));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY)
+        || claims.iat.is_some_and(|iat| iat > now + LEEWAY)
+    {
+        return Err(failed("assertion is not valid yet"));
+    }
+    Ok(exp)
+}
+
 fn candidates(set: &JwkSet, kid: Option<&str>) -> Vec<DecodingKey> {
     set.keys
         .iter()

@@ -22,6 +22,8 @@ fn index(name: &'static str, table: &'static str, cols: &[&'static str]) -> Inde
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // Long on purpose: a migration reads best as the one list of tables and
+    // indexes it creates, in order; it never changes once shipped.
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let tables = [
             table("users")

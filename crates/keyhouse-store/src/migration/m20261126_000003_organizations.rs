@@ -9,6 +9,8 @@ pub struct Migration;
 /// Connected Apps settings) that are always read whole.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // Long on purpose: a migration reads best as the one list of tables and
+    // indexes it creates, in order; it never changes once shipped.
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()
