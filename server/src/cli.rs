@@ -1014,13 +1014,7 @@ fn key_file(global: &Global) -> PathBuf {
     if let Some(p) = &global.key_file {
         return p.clone();
     }
-    let sqlite = global
-        .database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| global.database_url.strip_prefix("sqlite:"))
-        .and_then(|rest| rest.split('?').next())
-        .filter(|p| !p.is_empty() && *p != ":memory:");
-    match sqlite {
+    match keyhouse_store::sqlite_path(&global.database_url) {
         Some(db) => PathBuf::from(format!("{db}.key")),
         None => PathBuf::from("data/keyhouse.key"),
     }

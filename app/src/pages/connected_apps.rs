@@ -12,7 +12,8 @@ use leptos_router::components::A;
 
 use super::RequireSession;
 use super::Spinner;
-use super::admin::widgets::{ConfirmActions, encode_segment, format_date, party_label, sentence};
+use super::admin::widgets::{ConfirmActions, format_date, party_label, sentence};
+use super::encode_segment;
 
 const CONNECTED_APPS: &str = "/api/account/connected-apps";
 

@@ -218,3 +218,17 @@ fn Spinner() -> impl IntoView {
         </div>
     }
 }
+
+/// Percent-encodes one path segment or query value (everything but RFC 3986
+/// unreserved characters).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -344,7 +344,9 @@ pub(crate) fn immediate() -> TransactionOptions {
     }
 }
 
-fn sqlite_path(url: &str) -> Option<&str> {
+/// The file of a SQLite database URL (`sqlite://path?mode=rwc`, `sqlite:path`),
+/// or `None` for another database or an in-memory one.
+pub fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

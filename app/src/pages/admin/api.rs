@@ -30,7 +30,7 @@ fn list_path(base: &str, cursor: Option<&str>) -> String {
     }
 }
 
-pub use super::widgets::encode_segment as encode_component;
+pub use crate::pages::encode_segment as encode_component;
 
 /// The body of the action POSTs: an empty JSON object.
 fn no_fields() -> std::collections::BTreeMap<String, String> {

@@ -6,6 +6,7 @@ use keyhouse_idp_component::{ApiClient, ApiError};
 use keyhouse_types::ErrorCode;
 
 use crate::notes::{NewNote, Note};
+use crate::pages::encode_segment;
 
 const NOTES: &str = "/api/b2b/notes";
 
@@ -24,20 +25,6 @@ pub async fn delete_note(id: &str) -> Result<(), ApiError> {
     ApiClient::same_origin()
         .delete(&format!("{NOTES}/{}", encode_segment(id)))
         .await
-}
-
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved
-/// characters).
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A server description as a sentence: capitalised, with a full stop.

@@ -93,30 +93,18 @@ impl std::fmt::Debug for CreatedClient {
     }
 }
 
+/// The values of a [`ClientSpec`] that checking normalises.
+struct CheckedSpec {
+    grant_types: Vec<GrantType>,
+    auth_method: Option<String>,
+    default_scopes: Vec<String>,
+    refresh_grace: i64,
+}
+
 impl Keyhouse {
     /// Registers a client.
     pub async fn create_client(&self, spec: ClientSpec) -> Result<CreatedClient, OAuthError> {
-        client::validate_new_client(
-            &spec.name,
-            spec.client_type,
-            &spec.redirect_uris,
-            spec.logo_uri.as_deref(),
-            spec.access_token_ttl,
-        )?;
-        client::validate_audience(spec.audience.as_deref())?;
-        if let Some(t) = &spec.claims_template {
-            keyhouse_core::claims::validate_template(t)?;
-        }
-        let grant_types = match &spec.grant_types {
-            Some(list) => client::validate_grant_types(spec.client_type, list)?,
-            None => GrantType::defaults(),
-        };
-        let auth_method = client::validate_auth_method(
-            spec.client_type,
-            spec.token_endpoint_auth_method.as_deref(),
-        )?;
-        let default_scopes = self.validate_default_scopes(&spec.default_scopes)?;
-        let refresh_grace = client::validate_refresh_grace(spec.refresh_grace)?;
+        let checked = self.checked_spec(&spec)?;
         // ThreadRng is not Send: use it before the first await.
         let (new, c, client_secret) = {
             let mut rng = rand::rng();
@@ -132,12 +120,12 @@ impl Keyhouse {
                 created_at: self.now(),
                 audience: spec.audience,
                 claims_template: spec.claims_template,
-                grant_types,
+                grant_types: checked.grant_types,
                 resource_server: spec.resource_server,
-                token_endpoint_auth_method: auth_method,
+                token_endpoint_auth_method: checked.auth_method,
                 origin: client::ClientOrigin::Manual,
-                default_scopes,
-                refresh_grace,
+                default_scopes: checked.default_scopes,
+                refresh_grace: checked.refresh_grace,
             };
             let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
             let new = NewClient {
@@ -159,6 +147,34 @@ impl Keyhouse {
         Ok(CreatedClient {
             client: c,
             client_secret,
+        })
+    }
+
+    /// Checks what an operator asks to register, as a registration would be
+    /// checked; the values it normalises.
+    fn checked_spec(&self, spec: &ClientSpec) -> Result<CheckedSpec, OAuthError> {
+        client::validate_new_client(
+            &spec.name,
+            spec.client_type,
+            &spec.redirect_uris,
+            spec.logo_uri.as_deref(),
+            spec.access_token_ttl,
+        )?;
+        client::validate_audience(spec.audience.as_deref())?;
+        if let Some(t) = &spec.claims_template {
+            keyhouse_core::claims::validate_template(t)?;
+        }
+        Ok(CheckedSpec {
+            grant_types: match &spec.grant_types {
+                Some(list) => client::validate_grant_types(spec.client_type, list)?,
+                None => GrantType::defaults(),
+            },
+            auth_method: client::validate_auth_method(
+                spec.client_type,
+                spec.token_endpoint_auth_method.as_deref(),
+            )?,
+            default_scopes: self.validate_default_scopes(&spec.default_scopes)?,
+            refresh_grace: client::validate_refresh_grace(spec.refresh_grace)?,
         })
     }
 
