@@ -407,152 +407,166 @@ async fn the_openapi_document_is_generated_from_every_admin_handler() {
     assert!(doc["components"]["schemas"]["NewClientRequest"].is_object());
 }
 
-#[tokio::test]
-async fn a_user_sees_and_revokes_what_they_connected() {
+/// Ann connected Notes GPT (`openid notes:read offline_access`): her
+/// session, the agent, its tokens and the authorize parameters.
+struct Connected {
+    env: common::Env,
+    _server: common::Server,
+    base: String,
+    ann: reqwest::Client,
+    agent: common::Agent,
+    access_token: String,
+    refresh_token: String,
+    params: Value,
+}
+
+const CONNECTED_SCOPE: &str = "openid notes:read offline_access";
+
+async fn ann_connected_the_gpt() -> Connected {
     let env = common::env().await;
-    let out = env.ok(&[
-        "clients",
-        "create",
-        "--name",
-        "Notes GPT",
-        "--type",
-        "third_party",
-        "--redirect-uri",
+    let agent = common::register_agent(&env, "Notes GPT", REDIRECT, &[]);
+    create_user(&env, "ann@example.test");
+    let (server, base) = env.serve().await;
+    let ann = login(&base, "ann@example.test").await;
+    let tokens = common::code_flow(
+        &base,
+        &ann,
+        common::Side::Users,
+        &agent,
         REDIRECT,
-        "--json",
-    ]);
-    let c: Value = serde_json::from_str(out.trim()).expect("json");
-    let (id, secret) = (
-        c["client_id"].as_str().expect("id"),
-        c["client_secret"].as_str().expect("secret"),
-    );
+        CONNECTED_SCOPE,
+        None,
+    )
+    .await;
+    let field = |name: &str| tokens[name].as_str().expect(name).to_owned();
+    Connected {
+        params: json!({"response_type": "code", "client_id": agent.client_id, "redirect_uri": REDIRECT, "scope": CONNECTED_SCOPE, "state": "s"}),
+        access_token: field("access_token"),
+        refresh_token: field("refresh_token"),
+        env,
+        _server: server,
+        base,
+        ann,
+        agent,
+    }
+}
+
+fn create_user(env: &common::Env, email: &str) {
     env.ok(&[
         "users",
         "create",
         "--email",
-        "ann@example.test",
+        email,
         "--password-file",
         &common::secret_file(PASSWORD),
     ]);
-    let (_server, base) = env.serve().await;
-    let ann = login(&base, "ann@example.test").await;
-    let params = json!({"response_type": "code", "client_id": id, "redirect_uri": REDIRECT, "scope": "openid notes:read offline_access", "state": "s"});
-    let mut decision = params.clone();
-    decision["consent_granted"] = json!(true);
-    let (_, to) = call(
-        ann.post(format!("{base}/api/idp/authorize"))
-            .json(&decision),
-    )
-    .await;
-    let code = common::code_of(&to);
-    let (_, tokens) = call(
-        reqwest::Client::new()
-            .post(format!("{base}/oauth2/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("client_id", id),
-                ("client_secret", secret),
-            ]),
-    )
-    .await;
-    let at = tokens["access_token"].as_str().expect("at").to_owned();
-    let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+}
 
-    let (status, apps) = call(ann.get(format!("{base}/api/account/connected-apps"))).await;
+impl Connected {
+    fn apps_url(&self) -> String {
+        format!("{}/api/account/connected-apps", self.base)
+    }
+
+    fn app_url(&self) -> String {
+        format!("{}/{}", self.apps_url(), self.agent.client_id)
+    }
+}
+
+#[tokio::test]
+async fn a_user_sees_the_apps_they_connected_with_what_they_granted() {
+    let c = ann_connected_the_gpt().await;
+    let (status, apps) = call(c.ann.get(c.apps_url())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(apps.as_array().map(Vec::len), Some(1));
     assert_eq!(apps[0]["client"]["name"], "Notes GPT");
     assert_eq!(apps[0]["scopes"][1]["description"], "Read your notes");
     assert!(apps[0]["last_used_at"].as_i64().is_some());
-    // Another user's list is empty, and they cannot revoke Ann's app.
-    env.ok(&[
-        "users",
-        "create",
-        "--email",
-        "bob@example.test",
-        "--password-file",
-        &common::secret_file(PASSWORD),
-    ]);
-    let bob = login(&base, "bob@example.test").await;
+}
+
+#[tokio::test]
+async fn another_user_neither_sees_nor_revokes_someone_elses_app() {
+    let c = ann_connected_the_gpt().await;
+    create_user(&c.env, "bob@example.test");
+    let bob = login(&c.base, "bob@example.test").await;
+    assert_eq!(call(bob.get(c.apps_url())).await.1, json!([]));
+    assert_eq!(call(bob.delete(c.app_url())).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
-        call(bob.get(format!("{base}/api/account/connected-apps")))
+        call(c.ann.get(c.apps_url()))
             .await
-            .1,
-        json!([])
+            .1
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "Ann's app is still there"
     );
-    assert_eq!(
-        call(bob.delete(format!("{base}/api/account/connected-apps/{id}")))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
-    // docs/threat-model.md row 12: not from another site.
+}
+
+#[tokio::test]
+async fn revoking_from_another_site_is_refused() {
+    // docs/threat-model.md row 12.
+    let c = ann_connected_the_gpt().await;
     let (status, _) = call(
-        ann.delete(format!("{base}/api/account/connected-apps/{id}"))
+        c.ann
+            .delete(c.app_url())
             .header("sec-fetch-site", "cross-site"),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-
     assert_eq!(
-        call(ann.delete(format!("{base}/api/account/connected-apps/{id}")))
+        call(c.ann.get(c.apps_url()))
             .await
-            .0,
+            .1
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn revoking_an_app_kills_its_tokens_at_once_and_consent_is_asked_again() {
+    let c = ann_connected_the_gpt().await;
+    let (id, secret) = (c.agent.client_id.as_str(), c.agent.client_secret.as_str());
+    assert_eq!(
+        call(c.ann.delete(c.app_url())).await.0,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        call(ann.get(format!("{base}/api/account/connected-apps")))
-            .await
-            .1,
-        json!([])
-    );
-    // Every token of the grant is dead; the next authorization asks again.
-    let (_, intro) = call(
-        reqwest::Client::new()
-            .post(format!("{base}/oauth2/introspect"))
-            .form(&[
-                ("token", at.as_str()),
-                ("client_id", id),
-                ("client_secret", secret),
-            ]),
-    )
+    assert_eq!(call(c.ann.get(c.apps_url())).await.1, json!([]));
+    let http = reqwest::Client::new();
+    let (_, intro) = call(http.post(format!("{}/oauth2/introspect", c.base)).form(&[
+        ("token", c.access_token.as_str()),
+        ("client_id", id),
+        ("client_secret", secret),
+    ]))
     .await;
     assert_eq!(intro["active"], false);
-    let res = reqwest::Client::new()
-        .get(format!("{base}/api/notes"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let (status, e) = call(
-        reqwest::Client::new()
-            .post(format!("{base}/oauth2/token"))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt.as_str()),
-                ("client_id", id),
-                ("client_secret", secret),
-            ]),
+    let (status, _) = call(
+        http.get(format!("{}/api/notes", c.base))
+            .bearer_auth(&c.access_token),
     )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, e) = call(http.post(format!("{}/oauth2/token", c.base)).form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", c.refresh_token.as_str()),
+        ("client_id", id),
+        ("client_secret", secret),
+    ]))
     .await;
     assert_eq!(
         (status, e["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     let (_, start) = call(
-        ann.post(format!("{base}/api/idp/authorize/start"))
-            .json(&params),
+        c.ann
+            .post(format!("{}/api/idp/authorize/start", c.base))
+            .json(&c.params),
     )
     .await;
     assert_eq!(start["consent_required"], true);
     // The audit log has the grant and the revocation.
-    let key = env.admin_key("t");
+    let key = c.env.admin_key("t");
     let (_, audit) = call(
-        reqwest::Client::new()
-            .get(format!("{base}/api/admin/audit"))
+        http.get(format!("{}/api/admin/audit", c.base))
             .bearer_auth(&key),
     )
     .await;
