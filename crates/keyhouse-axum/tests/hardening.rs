@@ -385,3 +385,72 @@ async fn count_families(s: &common::TestServer) -> i64 {
         .unwrap();
     row.try_get::<i64>("", "n").unwrap()
 }
+
+/// Bad input gets the protocol's own error: a JSON body of the wrong shape
+/// (a field of the wrong type, or not JSON at all) is answered
+/// `invalid_request` as JSON, naming the field and echoing nothing, not with
+/// the framework's plain-text 422.
+#[tokio::test]
+async fn a_json_body_of_the_wrong_shape_gets_the_protocols_json_error() {
+    let s = common::spawn().await;
+    let bait = "Your_account_is_locked._Call_+1-555-0100";
+    let bodies = [
+        (r#"{"email": 5, "password": "x"}"#.to_owned(), Some("email")),
+        (
+            format!(r#"{{"email": "a@b.example", "password": ["{bait}"]}}"#),
+            Some("password"),
+        ),
+        (format!("{{not json {bait}"), None),
+    ];
+    for (body, field) in bodies {
+        let res = common::browser()
+            .post(s.url("/api/session/signup"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+        assert!(
+            common::header_str(&res, "content-type").starts_with("application/json"),
+            "{body}"
+        );
+        let answer: Value = res.json().await.unwrap();
+        assert_eq!(answer["error"], "invalid_request", "{body}");
+        let description = answer["error_description"].as_str().unwrap_or_default();
+        if let Some(field) = field {
+            assert!(description.contains(field), "{body}: {description}");
+        }
+        assert!(!description.contains("Call"), "{description}");
+    }
+}
+
+/// An admin update with a refresh policy the API does not know is refused as
+/// `invalid_client_metadata` (RFC 7591 §3.2.2), like every other bad client
+/// field, and changes nothing.
+#[tokio::test]
+async fn an_unknown_refresh_policy_is_refused_as_client_metadata() {
+    let s = common::spawn().await;
+    let ops = s.user("ops@example.com").await;
+    s.kh.store()
+        .set_user_admin(&ops.id, true)
+        .await
+        .expect("admin");
+    let b = s.signed_in("ops@example.com").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let url = s.url(&format!("/api/admin/clients/{}", c.client.id));
+    let res = b
+        .patch(&url)
+        .json(&serde_json::json!({"name": "Renamed", "refresh_policy": "forever"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["error"], "invalid_client_metadata", "{answer}");
+    let description = answer["error_description"].as_str().unwrap_or_default();
+    assert!(description.contains("refresh_policy"), "{description}");
+    assert!(!description.contains("forever"), "{description}");
+    let now: Value = b.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_ne!(now["name"], "Renamed", "nothing changed");
+}

@@ -19,6 +19,7 @@ use crate::accounts::throttle::throttled;
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
 use crate::http::cookies::{read_cookie, see_other, with_cookie};
+use crate::http::json::JsonBody;
 
 pub(crate) fn normalize_email(email: &str) -> Option<String> {
     let e = email.trim().to_lowercase();
@@ -103,7 +104,7 @@ pub(crate) async fn signup(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Json(req): Json<SignupRequest>,
+    JsonBody(req): JsonBody<SignupRequest>,
 ) -> Result<Response, ApiError> {
     let c = kh.config();
     if !c.signup_enabled {

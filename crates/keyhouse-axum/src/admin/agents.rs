@@ -15,6 +15,7 @@ use crate::Keyhouse;
 use crate::admin::Admin;
 use crate::agents::blocklist::normalize_domain;
 use crate::error::ApiError;
+use crate::http::json::JsonBody;
 
 /// `GET /api/admin/agents/blocked-domains`.
 #[utoipa::path(get, path = "/api/admin/agents/blocked-domains", tag = "agents", operation_id = "listBlockedDomains",
@@ -33,7 +34,7 @@ pub(crate) async fn list_blocked(
 pub(crate) async fn block(
     State(kh): State<Keyhouse>,
     admin: crate::admin::Admin,
-    Json(body): Json<keyhouse_types::admin::BlockDomainRequest>,
+    JsonBody(body): JsonBody<keyhouse_types::admin::BlockDomainRequest>,
 ) -> Result<Json<keyhouse_types::admin::BlockDomainResponse>, crate::error::ApiError> {
     let removed = kh.block_agent_domain(&body.domain).await?;
     kh.audit(
@@ -96,7 +97,7 @@ pub(crate) struct ClientQuery {
 pub(crate) async fn block_client(
     State(kh): State<Keyhouse>,
     admin: crate::admin::Admin,
-    Json(body): Json<keyhouse_types::admin::BlockClientRequest>,
+    JsonBody(body): JsonBody<keyhouse_types::admin::BlockClientRequest>,
 ) -> Result<StatusCode, crate::error::ApiError> {
     let removed = kh.block_agent_client(&body.client_id).await?;
     kh.audit(
@@ -150,7 +151,7 @@ pub(crate) async fn get_settings(
 pub(crate) async fn put_policy(
     State(kh): State<Keyhouse>,
     admin: Admin,
-    Json(body): Json<MetadataPolicy>,
+    JsonBody(body): JsonBody<MetadataPolicy>,
 ) -> Result<Json<PolicyChange>, ApiError> {
     let change = kh.set_metadata_policy(Some(body)).await?;
     kh.audit(
@@ -200,7 +201,7 @@ pub(crate) async fn list_resources(
 pub(crate) async fn put_resource(
     State(kh): State<Keyhouse>,
     admin: Admin,
-    Json(body): Json<ResourceRequest>,
+    JsonBody(body): JsonBody<ResourceRequest>,
 ) -> Result<Json<ResourceView>, ApiError> {
     let view = kh.register_resource(&body).await?;
     kh.audit(

@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::Keyhouse;
 use crate::admin::{Admin, Paging, cursor_of};
 use crate::error::{ApiError, store_error};
+use crate::http::json::ClientMetadata;
 
 /// What an operator asks for when creating a client.
 #[derive(Debug, Clone)]
@@ -332,7 +333,7 @@ pub(crate) async fn list_clients(
 pub(crate) async fn create_client(
     State(kh): State<Keyhouse>,
     admin: Admin,
-    Json(req): Json<NewClientRequest>,
+    ClientMetadata(req): ClientMetadata<NewClientRequest>,
 ) -> Result<(StatusCode, Json<CreatedClientResponse>), ApiError> {
     let mut spec = ClientSpec::new(&req.name, req.client_type, req.redirect_uris);
     spec.description = req.description.trim().to_owned();
@@ -383,7 +384,7 @@ pub(crate) async fn update_client(
     State(kh): State<Keyhouse>,
     admin: Admin,
     Path(id): Path<String>,
-    Json(req): Json<UpdateClientRequest>,
+    ClientMetadata(req): ClientMetadata<UpdateClientRequest>,
 ) -> Result<Json<AdminClient>, ApiError> {
     let c = kh.update_client(&id, req, &admin.actor()).await?;
     Ok(Json(admin_client(&kh, &c).await?))

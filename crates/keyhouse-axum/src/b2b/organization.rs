@@ -11,6 +11,7 @@ use keyhouse_types::b2b::{
 use crate::Keyhouse;
 use crate::b2b::{CurrentMember, member_info, summary};
 use crate::error::{ApiError, store_error};
+use crate::http::json::JsonBody;
 
 /// `GET /api/b2b/organization` (needs `organization:read`).
 pub(crate) async fn organization(
@@ -88,7 +89,7 @@ pub(crate) async fn set_member_roles(
     State(kh): State<Keyhouse>,
     me: CurrentMember,
     Path(member_id): Path<String>,
-    Json(req): Json<SetRolesRequest>,
+    JsonBody(req): JsonBody<SetRolesRequest>,
 ) -> Result<Json<MemberInfo>, ApiError> {
     me.require("members", "update")?;
     let policy = kh.rbac().await?;

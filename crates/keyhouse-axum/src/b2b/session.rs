@@ -22,6 +22,7 @@ use crate::b2b::{CurrentMember, summary};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
 use crate::http::cookies::{read_cookie, set_named_cookie, with_cookie};
+use crate::http::json::JsonBody;
 
 /// How long a discovery token lets the user pick an organization, seconds.
 const DISCOVERY_TTL: i64 = 600;
@@ -160,7 +161,7 @@ pub(crate) async fn login(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Json(req): Json<MemberLoginRequest>,
+    JsonBody(req): JsonBody<MemberLoginRequest>,
 ) -> Result<Response, ApiError> {
     let org = kh
         .store()
@@ -205,7 +206,7 @@ pub(crate) async fn login(
 pub(crate) async fn discovery(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
-    Json(req): Json<DiscoveryRequest>,
+    JsonBody(req): JsonBody<DiscoveryRequest>,
 ) -> Result<Response, ApiError> {
     let (kh_ref, password) = (&kh, &req.password);
     let matched = crate::accounts::throttle::throttled(&kh, &req.email, ip, |email| async move {
@@ -271,7 +272,7 @@ fn discovery_cookie_name(kh: &Keyhouse) -> &'static str {
 pub(crate) async fn discovery_select(
     State(kh): State<Keyhouse>,
     headers: HeaderMap,
-    Json(req): Json<DiscoverySelectRequest>,
+    JsonBody(req): JsonBody<DiscoverySelectRequest>,
 ) -> Result<Response, ApiError> {
     let expired = || {
         OAuthError::new(

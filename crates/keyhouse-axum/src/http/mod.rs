@@ -6,6 +6,7 @@ pub mod client_ip;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
 pub mod extract;
+pub(crate) mod json;
 pub mod member_caller;
 pub mod security_headers;
 pub mod serve;

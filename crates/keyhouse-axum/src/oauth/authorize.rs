@@ -20,6 +20,7 @@ use keyhouse_types::{
 use crate::accounts::session;
 use crate::b2b::CurrentMember;
 use crate::error::{ApiError, store_error};
+use crate::http::json::JsonBody;
 use crate::{Keyhouse, b2b};
 
 /// Which side of the provider an authorization request comes through.
@@ -285,7 +286,7 @@ pub(crate) fn verified_domain(client: &Client) -> Option<String> {
 pub(crate) async fn start(
     State(kh): State<Keyhouse>,
     headers: HeaderMap,
-    Json(params): Json<AuthorizeParams>,
+    JsonBody(params): JsonBody<AuthorizeParams>,
 ) -> Result<Json<AuthorizeStartResponse>, ApiError> {
     describe(&kh, &headers, &params, Side::Users).await
 }
@@ -294,7 +295,7 @@ pub(crate) async fn start(
 pub(crate) async fn start_b2b(
     State(kh): State<Keyhouse>,
     headers: HeaderMap,
-    Json(params): Json<AuthorizeParams>,
+    JsonBody(params): JsonBody<AuthorizeParams>,
 ) -> Result<Json<AuthorizeStartResponse>, ApiError> {
     describe(&kh, &headers, &params, Side::Members).await
 }
@@ -393,7 +394,7 @@ fn client_summary(kh: &Keyhouse, client: &Client) -> ClientSummary {
 pub(crate) async fn decide(
     State(kh): State<Keyhouse>,
     headers: HeaderMap,
-    Json(decision): Json<AuthorizeDecision>,
+    JsonBody(decision): JsonBody<AuthorizeDecision>,
 ) -> Result<Json<RedirectResponse>, ApiError> {
     record(&kh, &headers, &decision, Side::Users).await
 }
@@ -403,7 +404,7 @@ pub(crate) async fn decide(
 pub(crate) async fn decide_b2b(
     State(kh): State<Keyhouse>,
     headers: HeaderMap,
-    Json(decision): Json<AuthorizeDecision>,
+    JsonBody(decision): JsonBody<AuthorizeDecision>,
 ) -> Result<Json<RedirectResponse>, ApiError> {
     record(&kh, &headers, &decision, Side::Members).await
 }
