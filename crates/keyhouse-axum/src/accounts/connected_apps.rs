@@ -33,12 +33,7 @@ pub(crate) async fn connected_apps(
             .iter()
             .map(|s| ScopeDescription {
                 scope: s.to_owned(),
-                description: kh
-                    .config()
-                    .scopes
-                    .get(s)
-                    .map(|d| d.description.clone())
-                    .unwrap_or_default(),
+                description: kh.scope_description(s),
                 grantable: true,
             })
             .collect();

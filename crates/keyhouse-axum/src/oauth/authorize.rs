@@ -343,12 +343,7 @@ fn consent_screen(kh: &Keyhouse, ready: Ready, resource_name: Option<String>) ->
         .iter()
         .map(|s| ScopeDescription {
             scope: s.to_owned(),
-            description: kh
-                .config()
-                .scopes
-                .get(s)
-                .map(|d| d.description.clone())
-                .unwrap_or_default(),
+            description: kh.scope_description(s),
             // Users may grant every scope the deployment offers; members
             // only what their roles cover.
             grantable: request.scopes.contains(s),
@@ -371,6 +366,18 @@ fn consent_screen(kh: &Keyhouse, ready: Ready, resource_name: Option<String>) ->
         // offline_access is stated on consent.
         continues_until_revoked: client.refresh_policy == RefreshPolicy::Always
             && client.allows_grant(GrantType::RefreshToken),
+    }
+}
+
+impl Keyhouse {
+    /// What the consent screen and the connected-apps list say a scope
+    /// grants (empty for a scope the catalogue does not describe).
+    pub(crate) fn scope_description(&self, scope: &str) -> String {
+        self.config()
+            .scopes
+            .get(scope)
+            .map(|d| d.description.clone())
+            .unwrap_or_default()
     }
 }
 
