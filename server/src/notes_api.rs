@@ -67,10 +67,7 @@ impl From<AppError> for NotesError {
 }
 
 fn json_error(status: StatusCode, error: &str, description: String) -> Response {
-    let body = ErrorBody {
-        error: error.to_owned(),
-        error_description: Some(description),
-    };
+    let body = ErrorBody::new(error, Some(description));
     (status, Json(body)).into_response()
 }
 

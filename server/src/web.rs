@@ -136,10 +136,7 @@ fn is_hashed(path: &str) -> bool {
 }
 
 fn not_found() -> Response {
-    let body = keyhouse_types::ErrorBody {
-        error: "not_found".into(),
-        error_description: Some("no such endpoint".into()),
-    };
+    let body = keyhouse_types::ErrorBody::new("not_found", Some("no such endpoint".into()));
     (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }
 

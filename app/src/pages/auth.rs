@@ -291,10 +291,10 @@ mod tests {
     fn messages() {
         let e = ApiError::Server {
             status: 400,
-            body: keyhouse_types::ErrorBody {
-                error: "invalid_request".into(),
-                error_description: Some("enter a valid email address".into()),
-            },
+            body: keyhouse_types::ErrorBody::new(
+                "invalid_request",
+                Some("enter a valid email address".into()),
+            ),
         };
         assert_eq!(login_message(&e), "Enter a valid email address.");
         assert_eq!(with_return("/signup", "/"), "/signup");

@@ -7,10 +7,7 @@ use keyhouse_core::{ErrorCode, OAuthError};
 use keyhouse_types::ErrorBody;
 
 fn body(e: &OAuthError) -> ErrorBody {
-    ErrorBody {
-        error: e.code.as_str().to_owned(),
-        error_description: e.description.clone(),
-    }
+    ErrorBody::new(e.code.as_str(), e.description.clone())
 }
 
 fn log(e: &OAuthError, what: &str) {
@@ -35,17 +32,47 @@ impl From<OAuthError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        log(&self.0, "api request");
-        let status = match self.0.code {
-            // Authorize errors before the redirect URI is verified are about the
-            // request, not about authenticating a client: 400, not 401.
-            ErrorCode::InvalidClient => StatusCode::BAD_REQUEST,
-            c => StatusCode::from_u16(c.status()).unwrap_or(StatusCode::BAD_REQUEST),
-        };
-        let mut res = (status, Json(body(&self.0))).into_response();
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        res
+        api_response(&self.0, None)
+    }
+}
+
+fn api_response(e: &OAuthError, login_url: Option<String>) -> Response {
+    log(e, "api request");
+    let status = match e.code {
+        // Authorize errors before the redirect URI is verified are about the
+        // request, not about authenticating a client: 400, not 401.
+        ErrorCode::InvalidClient => StatusCode::BAD_REQUEST,
+        c => StatusCode::from_u16(c.status()).unwrap_or(StatusCode::BAD_REQUEST),
+    };
+    let mut body = body(e);
+    body.login_url = login_url;
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// An error of the authorize API the `/idp` component calls: an
+/// [`ApiError`], and with `login_required` the host app's sign-in page when
+/// the app keeps its own login.
+#[derive(Debug)]
+pub(crate) struct PageError {
+    pub error: ApiError,
+    pub login_url: Option<String>,
+}
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(e: E) -> PageError {
+        PageError {
+            error: e.into(),
+            login_url: None,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        api_response(&self.error.0, self.login_url)
     }
 }
 

@@ -32,6 +32,7 @@ use keyhouse_core::{Clock, OAuthError, SystemClock};
 use keyhouse_store::Store;
 
 pub use accounts::session::CurrentSession;
+pub use accounts::subjects::{ResolveError, SignedIn, SubjectProfile, SubjectResolver};
 pub use admin::clients::{ClientSpec, CreatedClient};
 pub use b2b::CurrentMember;
 pub use config::Config;
@@ -64,6 +65,8 @@ struct Inner {
     passwords: accounts::password::Hasher,
     agents: agents::Agents,
     logos: agents::logos::Logos,
+    /// The host app's own users, when it keeps them ([`Keyhouse::with_subjects`]).
+    subjects: std::sync::OnceLock<Box<dyn accounts::subjects::DynResolver>>,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -110,6 +113,7 @@ impl Keyhouse {
             passwords: accounts::password::Hasher::new(),
             agents: agents::Agents::new(&config.agents),
             logos: agents::logos::Logos::default(),
+            subjects: std::sync::OnceLock::new(),
             config,
             store,
             keys,

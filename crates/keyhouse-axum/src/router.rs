@@ -24,7 +24,7 @@ impl Keyhouse {
         S: Clone + Send + Sync + 'static,
     {
         let browser = Router::new()
-            .merge(accounts::routes())
+            .merge(accounts::routes(self))
             .merge(oauth::browser_routes())
             .merge(agents::browser_routes())
             .merge(b2b::routes())

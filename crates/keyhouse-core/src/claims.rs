@@ -209,8 +209,9 @@ impl ProfileClaims {
         ProfileClaims {
             name: profile.then(|| user.name.clone()),
             updated_at: profile.then_some(user.updated_at),
-            email: email.then(|| user.email.clone()),
-            email_verified: email.then_some(user.email_verified),
+            // An app that keeps its own users may have no address for one.
+            email: (email && !user.email.is_empty()).then(|| user.email.clone()),
+            email_verified: (email && !user.email.is_empty()).then_some(user.email_verified),
         }
     }
 }

@@ -259,9 +259,23 @@ pub struct ErrorBody {
     /// Human-readable explanation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// With `login_required` from the authorize API: the host app's sign-in
+    /// page, when the backend knows it (an app that keeps its own login).
+    /// The component appends `returnTo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_url: Option<String>,
 }
 
 impl ErrorBody {
+    /// An error with this code and description.
+    pub fn new(error: impl Into<String>, error_description: Option<String>) -> ErrorBody {
+        ErrorBody {
+            error: error.into(),
+            error_description,
+            login_url: None,
+        }
+    }
+
     /// The error code, when it is one Keyhouse sends.
     pub fn code(&self) -> Option<ErrorCode> {
         ErrorCode::parse(&self.error)

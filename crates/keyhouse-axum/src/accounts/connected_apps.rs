@@ -10,19 +10,15 @@ use keyhouse_types::{ClientSummary, ScopeDescription};
 use serde_json::json;
 
 use crate::Keyhouse;
-use crate::accounts::session::CurrentSession;
+use crate::accounts::subjects::EndUser;
 use crate::error::{ApiError, store_error};
 
 /// `GET /api/account/connected-apps`: the apps this user granted.
 pub(crate) async fn connected_apps(
     State(kh): State<Keyhouse>,
-    session: CurrentSession,
+    user: EndUser,
 ) -> Result<Json<Vec<ConnectedApp>>, ApiError> {
-    let grants = kh
-        .store()
-        .grants_of(&session.user.id)
-        .await
-        .map_err(store_error)?;
+    let grants = kh.store().grants_of(&user.id).await.map_err(store_error)?;
     let mut apps = Vec::new();
     for g in grants {
         let Some(c) = kh.client(&g.client_id).await? else {
@@ -60,20 +56,20 @@ pub(crate) async fn connected_apps(
 /// token issued from it is revoked, and the next authorization asks again.
 pub(crate) async fn revoke_connected_app(
     State(kh): State<Keyhouse>,
-    session: CurrentSession,
+    user: EndUser,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let removed = kh
         .store()
-        .revoke_grant(&session.user.id, &client_id, kh.now())
+        .revoke_grant(&user.id, &client_id, kh.now())
         .await
         .map_err(store_error)?;
     if !removed {
         return Err(OAuthError::new(ErrorCode::NotFound, "you have not connected this app").into());
     }
-    tracing::info!(user_id = %session.user.id, client_id = %client_id, "connected app revoked by the user");
+    tracing::info!(user_id = %user.id, client_id = %client_id, "connected app revoked by the user");
     kh.audit(
-        &format!("user:{}", session.user.id),
+        &format!("user:{}", user.id),
         "consent.revoked",
         Some(&client_id),
         json!({}),

@@ -4,6 +4,7 @@
 pub(crate) mod connected_apps;
 pub(crate) mod password;
 pub mod session;
+pub mod subjects;
 pub(crate) mod throttle;
 pub(crate) mod users;
 
@@ -13,18 +14,24 @@ use axum::routing::{delete, get, post};
 use crate::Keyhouse;
 
 /// The session API (`/api/session/...`) and the account's connected apps.
-pub(crate) fn routes() -> Router<Keyhouse> {
-    Router::new()
-        .route("/api/session", get(session::current))
-        .route("/api/session/signup", post(users::signup))
-        .route("/api/session/login", post(users::login))
-        .route("/api/session/logout", post(session::logout))
-        .route(
-            "/api/account/connected-apps",
-            get(connected_apps::connected_apps),
-        )
-        .route(
-            "/api/account/connected-apps/{client_id}",
-            delete(connected_apps::revoke_connected_app),
-        )
+/// An app that keeps its own users ([`Keyhouse::with_subjects`]) signs them
+/// in itself: Keyhouse's sign-up, login and session routes are left out.
+pub(crate) fn routes(kh: &Keyhouse) -> Router<Keyhouse> {
+    let own = if kh.keeps_own_users() {
+        Router::new()
+    } else {
+        Router::new()
+            .route("/api/session", get(session::current))
+            .route("/api/session/signup", post(users::signup))
+            .route("/api/session/login", post(users::login))
+            .route("/api/session/logout", post(session::logout))
+    };
+    own.route(
+        "/api/account/connected-apps",
+        get(connected_apps::connected_apps),
+    )
+    .route(
+        "/api/account/connected-apps/{client_id}",
+        delete(connected_apps::revoke_connected_app),
+    )
 }

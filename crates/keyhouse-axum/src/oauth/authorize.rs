@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use keyhouse_core::authorize::{
     self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect,
 };
@@ -17,9 +17,8 @@ use keyhouse_types::{
     RedirectResponse, ScopeDescription, SessionUser,
 };
 
-use crate::accounts::session;
 use crate::b2b::CurrentMember;
-use crate::error::{ApiError, store_error};
+use crate::error::{ApiError, PageError, store_error};
 use crate::http::json::JsonBody;
 use crate::{Keyhouse, b2b};
 
@@ -45,20 +44,16 @@ struct Subject {
 }
 
 impl Subject {
-    async fn load(
-        kh: &Keyhouse,
-        headers: &HeaderMap,
-        side: Side,
-    ) -> Result<Option<Subject>, OAuthError> {
+    async fn load(kh: &Keyhouse, parts: &Parts, side: Side) -> Result<Option<Subject>, OAuthError> {
         Ok(match side {
-            Side::Users => session::load(kh, headers).await?.map(|s| Subject {
-                id: s.user.id.clone(),
-                auth_time: s.session.auth_time,
-                user: session::session_user(&s.user),
+            Side::Users => kh.end_user(parts).await?.map(|u| Subject {
+                id: u.id,
+                auth_time: u.auth_time,
+                user: u.user,
                 member: None,
-                session_key: s.session.id_hash,
+                session_key: u.session_key,
             }),
-            Side::Members => kh.member_session(headers).await?.map(|m| Subject {
+            Side::Members => kh.member_session(&parts.headers).await?.map(|m| Subject {
                 id: m.member.id.clone(),
                 auth_time: m.session.auth_time,
                 user: m.user(),
@@ -97,14 +92,14 @@ enum Stop {
     /// Shown on the page, never redirected: an unknown client or redirect
     /// URI, or something the person must act on (sign in, a refusal by the
     /// organization).
-    Show(ApiError),
+    Show(PageError),
     /// Sent back to the client's verified redirect URI with this URL.
     Redirect(String),
 }
 
 impl<E: Into<ApiError>> From<E> for Stop {
     fn from(e: E) -> Stop {
-        Stop::Show(e.into())
+        Stop::Show(PageError::from(e))
     }
 }
 
@@ -119,7 +114,7 @@ fn redirect_error(kh: &Keyhouse, redirect: &VerifiedRedirect, error: OAuthError)
 /// failures go back to the client.
 async fn check(
     kh: &Keyhouse,
-    headers: &HeaderMap,
+    parts: &Parts,
     params: &AuthorizeParams,
     side: Side,
 ) -> Result<Ready, Stop> {
@@ -127,7 +122,7 @@ async fn check(
     let client = registered_client(kh, &raw).await?;
     let redirect = authorize::verify_client_redirect(&raw, &client)?;
     let mut request = validated(kh, &raw, redirect, &client).await?;
-    let subject = signed_in(kh, headers, side, &request).await?;
+    let subject = signed_in(kh, parts, side, &request).await?;
     let requested = request.scopes.clone();
     if let Some(m) = &subject.member {
         organization_allows(m, &client)?;
@@ -183,11 +178,11 @@ async fn validated(
 /// `prompt=none`, otherwise shown so the component sends the person to sign in.
 async fn signed_in(
     kh: &Keyhouse,
-    headers: &HeaderMap,
+    parts: &Parts,
     side: Side,
     request: &ValidatedRequest,
 ) -> Result<Subject, Stop> {
-    match Subject::load(kh, headers, side).await? {
+    match Subject::load(kh, parts, side).await? {
         Some(s)
             if !consent::reauthentication_required(
                 request.prompt,
@@ -202,7 +197,10 @@ async fn signed_in(
             let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
             Err(redirect_error(kh, &request.redirect, e))
         }
-        _ => Err(OAuthError::new(ErrorCode::LoginRequired, "sign in to continue").into()),
+        _ => Err(Stop::Show(PageError {
+            error: OAuthError::new(ErrorCode::LoginRequired, "sign in to continue").into(),
+            login_url: kh.login_hint(),
+        })),
     }
 }
 
@@ -285,28 +283,28 @@ pub(crate) fn verified_domain(client: &Client) -> Option<String> {
 /// `POST /api/idp/authorize/start`.
 pub(crate) async fn start(
     State(kh): State<Keyhouse>,
-    headers: HeaderMap,
+    parts: Parts,
     JsonBody(params): JsonBody<AuthorizeParams>,
-) -> Result<Json<AuthorizeStartResponse>, ApiError> {
-    describe(&kh, &headers, &params, Side::Users).await
+) -> Result<Json<AuthorizeStartResponse>, PageError> {
+    describe(&kh, &parts, &params, Side::Users).await
 }
 
 /// `POST /api/b2b/idp/authorize/start`.
 pub(crate) async fn start_b2b(
     State(kh): State<Keyhouse>,
-    headers: HeaderMap,
+    parts: Parts,
     JsonBody(params): JsonBody<AuthorizeParams>,
-) -> Result<Json<AuthorizeStartResponse>, ApiError> {
-    describe(&kh, &headers, &params, Side::Members).await
+) -> Result<Json<AuthorizeStartResponse>, PageError> {
+    describe(&kh, &parts, &params, Side::Members).await
 }
 
 async fn describe(
     kh: &Keyhouse,
-    headers: &HeaderMap,
+    parts: &Parts,
     params: &AuthorizeParams,
     side: Side,
-) -> Result<Json<AuthorizeStartResponse>, ApiError> {
-    let ready = match check(kh, headers, params, side).await {
+) -> Result<Json<AuthorizeStartResponse>, PageError> {
+    let ready = match check(kh, parts, params, side).await {
         Ok(ready) => ready,
         Err(Stop::Redirect(redirect_uri)) => {
             return Ok(Json(AuthorizeStartResponse::Redirect(RedirectResponse {
@@ -400,20 +398,20 @@ fn client_summary(kh: &Keyhouse, client: &Client) -> ClientSummary {
 /// redirect URI (`code`, `state`, `iss`), or `access_denied`.
 pub(crate) async fn decide(
     State(kh): State<Keyhouse>,
-    headers: HeaderMap,
+    parts: Parts,
     JsonBody(decision): JsonBody<AuthorizeDecision>,
-) -> Result<Json<RedirectResponse>, ApiError> {
-    record(&kh, &headers, &decision, Side::Users).await
+) -> Result<Json<RedirectResponse>, PageError> {
+    record(&kh, &parts, &decision, Side::Users).await
 }
 
 /// `POST /api/b2b/idp/authorize`: the same, for a member; the code carries
 /// the organization.
 pub(crate) async fn decide_b2b(
     State(kh): State<Keyhouse>,
-    headers: HeaderMap,
+    parts: Parts,
     JsonBody(decision): JsonBody<AuthorizeDecision>,
-) -> Result<Json<RedirectResponse>, ApiError> {
-    record(&kh, &headers, &decision, Side::Members).await
+) -> Result<Json<RedirectResponse>, PageError> {
+    record(&kh, &parts, &decision, Side::Members).await
 }
 
 /// The decision: the whole pipeline runs again (nothing from the first call
@@ -421,11 +419,11 @@ pub(crate) async fn decide_b2b(
 /// stores the consent and a code.
 async fn record(
     kh: &Keyhouse,
-    headers: &HeaderMap,
+    parts: &Parts,
     decision: &AuthorizeDecision,
     side: Side,
-) -> Result<Json<RedirectResponse>, ApiError> {
-    let ready = match check(kh, headers, &decision.params, side).await {
+) -> Result<Json<RedirectResponse>, PageError> {
+    let ready = match check(kh, parts, &decision.params, side).await {
         Ok(ready) => ready,
         Err(Stop::Redirect(redirect_uri)) => return Ok(Json(RedirectResponse { redirect_uri })),
         Err(Stop::Show(e)) => return Err(e),

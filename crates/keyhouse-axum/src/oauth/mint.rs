@@ -95,19 +95,7 @@ impl Keyhouse {
         organization: Option<&OrganizationClaim>,
     ) -> Result<Option<UserProfile>, OAuthError> {
         let Some(org) = organization else {
-            return Ok(self
-                .store()
-                .find_user(subject)
-                .await
-                .map_err(store_error)?
-                .map(|u| UserProfile {
-                    subject: u.id,
-                    email: u.email,
-                    email_verified: u.email_verified,
-                    name: u.name,
-                    updated_at: u.updated_at,
-                    organization: None,
-                }));
+            return self.end_user_profile(subject).await;
         };
         Ok(self
             .store()

@@ -86,15 +86,26 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Config), frozen: bool) -> Te
         MasterKey::from_bytes(rand::random()),
         configure,
         frozen,
+        |kh| kh,
     )
     .await;
     s.dir = dir;
     s
 }
 
+/// Starts a server for an app that keeps its own users: `resolver` says
+/// who is signed in.
+pub async fn spawn_keeping(resolver: impl keyhouse_axum::SubjectResolver) -> TestServer {
+    let (url, dir) = fresh_database().await;
+    let master = MasterKey::from_bytes(rand::random());
+    let mut s = start(&url, master, |_| {}, true, |kh| kh.with_subjects(resolver)).await;
+    s.dir = dir;
+    s
+}
+
 /// Starts a server on an existing database (the caller owns its cleanup).
 pub async fn spawn_on(url: &str, master: MasterKey) -> TestServer {
-    start(url, master, |_| {}, false).await
+    start(url, master, |_| {}, false, |kh| kh).await
 }
 
 async fn start(
@@ -102,6 +113,7 @@ async fn start(
     master: MasterKey,
     configure: impl FnOnce(&mut Config),
     frozen: bool,
+    adopt: impl FnOnce(Keyhouse) -> Keyhouse,
 ) -> TestServer {
     let dir = None;
     let store = Store::connect(url).await.expect("connect");
@@ -131,6 +143,7 @@ async fn start(
         None => Keyhouse::new(config, store, master).await,
     }
     .expect("keyhouse");
+    let kh = adopt(kh);
     let app = axum::Router::new()
         .merge(kh.router())
         .merge(protected_routes(&kh));
