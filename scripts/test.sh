@@ -83,6 +83,14 @@ e2e_tests() {
     KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/run.mjs"
 }
 
+examples_tests() {
+    # `cargo test` built the examples' code as test harnesses, not their
+    # binaries; the keyhouse command (which registers the GPT) is built.
+    cargo build --locked --bins -p keyhouse-example-own-login \
+        -p keyhouse-example-csr-trunk -p keyhouse-example-ssr-hydrate
+    KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/examples.mjs"
+}
+
 step "set-up (scripts/setup.sh test)" bash "$ROOT/scripts/setup.sh" test
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -94,4 +102,6 @@ step "supply chain (cargo deny: licenses, bans, sources)" bash "$ROOT/scripts/de
 step "tests on SQLite (unit, integration, doc)" sqlite_tests
 step "build the app (trunk build --release)" bash "$ROOT/scripts/build-app.sh"
 step "end-to-end tests in Chromium (e2e/)" e2e_tests
+step "build the examples' browser halves (scripts/build-examples.sh)" bash "$ROOT/scripts/build-examples.sh"
+step "the examples end to end in Chromium (e2e/examples.mjs)" examples_tests
 step "integration tests on PostgreSQL" postgres_tests

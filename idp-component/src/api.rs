@@ -63,6 +63,15 @@ impl ApiError {
         }
     }
 
+    /// With `login_required`: the host app's sign-in page, when the backend
+    /// names it (an app that keeps its own login).
+    pub fn login_url(&self) -> Option<&str> {
+        match self {
+            ApiError::Server { body, .. } => body.login_url.as_deref(),
+            ApiError::Network(_) => None,
+        }
+    }
+
     /// The HTTP status (0 for network failures).
     pub fn status(&self) -> u16 {
         match self {
@@ -369,13 +378,13 @@ async fn read<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {
 
 async fn error_of(res: Response) -> ApiError {
     let status = res.status();
-    let body = res.json::<ErrorBody>().await.unwrap_or_else(|_| ErrorBody {
-        error: if status >= 500 {
-            ErrorCode::ServerError.as_str().into()
+    let body = res.json::<ErrorBody>().await.unwrap_or_else(|_| {
+        let code = if status >= 500 {
+            ErrorCode::ServerError
         } else {
-            ErrorCode::InvalidRequest.as_str().into()
-        },
-        error_description: Some(format!("the server answered {status}")),
+            ErrorCode::InvalidRequest
+        };
+        ErrorBody::new(code.as_str(), Some(format!("the server answered {status}")))
     });
     ApiError::Server { status, body }
 }

@@ -50,20 +50,35 @@ enum Side {
     Members,
 }
 
+impl Side {
+    fn default_login_path(self) -> &'static str {
+        match self {
+            Side::Users => "/login",
+            Side::Members => "/org/login",
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Flow {
     side: Side,
     api: StoredValue<ApiClient>,
     params: StoredValue<AuthorizeParams>,
-    login_path: StoredValue<String>,
+    /// The host app's login page: the prop, else the server's hint.
+    login_path: StoredValue<Option<String>>,
     on_login_required: Option<Callback<String>>,
     phase: RwSignal<Phase>,
     busy: RwSignal<bool>,
 }
 
 impl Flow {
-    fn to_login(self) {
-        let url = login_url(&self.login_path.get_value(), &path_and_query());
+    fn to_login(self, hint: Option<&str>) {
+        let path = self
+            .login_path
+            .get_value()
+            .or_else(|| hint.map(str::to_owned))
+            .unwrap_or_else(|| self.side.default_login_path().to_owned());
+        let url = login_url(&path, &path_and_query());
         self.phase
             .set(Phase::Working("Taking you to sign in…".into()));
         match self.on_login_required {
@@ -81,7 +96,7 @@ impl Flow {
             e.error_code(),
             Some(ErrorCode::LoginRequired | ErrorCode::SessionRequired)
         ) {
-            return self.to_login();
+            return self.to_login(e.login_url());
         }
         leptos::logging::warn!("authorization request refused: {e}");
         self.busy.set(false);
@@ -160,8 +175,10 @@ pub fn IdentityProvider(
     #[prop(optional)]
     consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
     /// The host app's login page; `returnTo=<this page>` is appended.
-    #[prop(into, default = "/login".to_owned())]
-    login_path: String,
+    /// Default: the page the backend names (an app that keeps its own
+    /// login, see `SubjectResolver`), else `/login`.
+    #[prop(optional, into)]
+    login_path: Option<String>,
     /// The host app's name, used in headings ("… wants to access your
     /// Notes account").
     #[prop(into, default = "this app".to_owned())]
@@ -206,9 +223,10 @@ pub fn B2BIdentityProvider(
     /// is set).
     #[prop(optional)]
     consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
-    /// The host app's organization login page; `returnTo=<this page>` is appended.
-    #[prop(into, default = "/org/login".to_owned())]
-    login_path: String,
+    /// The host app's organization login page; `returnTo=<this page>` is
+    /// appended. Default `/org/login`.
+    #[prop(optional, into)]
+    login_path: Option<String>,
     /// The host app's name.
     #[prop(into, default = "this app".to_owned())]
     app_name: String,
@@ -238,7 +256,7 @@ pub fn B2BIdentityProvider(
 /// The props both components share.
 struct Props {
     consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
-    login_path: String,
+    login_path: Option<String>,
     app_name: String,
     api: Option<ApiClient>,
     on_login_required: Option<Callback<String>>,
@@ -257,16 +275,21 @@ fn provider(side: Side, props: Props) -> impl IntoView {
     let flow = Flow {
         side,
         api: StoredValue::new(api.unwrap_or_default()),
-        params: StoredValue::new(parse_query(
-            &location().and_then(|l| l.search().ok()).unwrap_or_default(),
-        )),
+        // Read in the browser (the effect below): on the server there is no
+        // `window`, and the page renders its first card only.
+        params: StoredValue::new(AuthorizeParams::default()),
         login_path: StoredValue::new(login_path),
         on_login_required,
         phase: RwSignal::new(Phase::Working("Checking your session…".into())),
         busy: RwSignal::new(false),
     };
-    // Effects run only in the browser, once.
-    Effect::new(move |_| spawn_local(flow.start()));
+    // Effects run only in the browser (after hydration, with SSR), once.
+    Effect::new(move |_| {
+        flow.params.set_value(parse_query(
+            &location().and_then(|l| l.search().ok()).unwrap_or_default(),
+        ));
+        spawn_local(flow.start());
+    });
     let app_name = StoredValue::new(app_name);
     let home_path = StoredValue::new(home_path);
     let on_decide = Callback::new(move |granted: bool| spawn_local(flow.decide(granted)));
@@ -381,10 +404,7 @@ mod tests {
     fn server(code: &str) -> ApiError {
         ApiError::Server {
             status: 400,
-            body: ErrorBody {
-                error: code.into(),
-                error_description: None,
-            },
+            body: ErrorBody::new(code, None),
         }
     }
 

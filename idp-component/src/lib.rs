@@ -13,6 +13,7 @@ pub mod consent;
 mod identity_provider;
 pub mod params;
 pub mod session;
+mod sign_in;
 
 pub use api::{ApiClient, ApiError};
 pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, default_manifest};
@@ -21,3 +22,4 @@ pub use session::{
     MemberSession, MemberStatus, Session, SessionStatus, Status, provide_member, provide_session,
     use_member, use_session,
 };
+pub use sign_in::{SignIn, SignInText};

@@ -150,7 +150,9 @@ impl Session {
 pub fn provide_session(api: ApiClient) -> Session {
     let session = Session(Handle::new(api));
     provide_context(session);
-    session.refresh();
+    // In the browser only (after hydration, with SSR): the server renders
+    // the loading state.
+    Effect::new(move |_| session.refresh());
     session
 }
 
@@ -237,7 +239,7 @@ impl MemberSession {
 pub fn provide_member(api: ApiClient) -> MemberSession {
     let member = MemberSession(Handle::new(api));
     provide_context(member);
-    member.refresh();
+    Effect::new(move |_| member.refresh());
     member
 }
 

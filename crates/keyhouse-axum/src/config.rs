@@ -117,6 +117,13 @@ impl Config {
         }
     }
 
+    /// With one more scope a user can grant (shown on consent with
+    /// `description`), e.g. `notes:read`.
+    pub fn with_scope(mut self, name: &str, description: &str) -> Config {
+        self.scopes = self.scopes.with_scope(name, description);
+        self
+    }
+
     /// Whether cookies must be `Secure` (and `__Host-` prefixed).
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")

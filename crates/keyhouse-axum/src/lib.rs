@@ -24,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod oauth;
+pub mod open;
 mod router;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use http::member_caller::MemberCaller;
 pub use http::security_headers::SecurityHeadersLayer;
 pub use http::serve::{ServeOptions, serve, serve_with};
 pub use oauth::keys::{Keys, MasterKey, SigningAlg};
+pub use open::{OpenError, serve_from_env};
 
 /// Largest request body accepted (docs/threat-model.md row 33).
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -1,0 +1,16 @@
+// examples/csr-trunk: Keyhouse's own users, its SignIn form at /login and the
+// IdentityProvider at /idp; a GPT connects and calls the app's API.
+import assert from 'node:assert/strict';
+import { browserTest } from '../lib/browser.mjs';
+import { connectGpt } from './connect.mjs';
+import { createAccount } from './signin.mjs';
+
+browserTest('csr-trunk: a new user creates an account at /login, then a GPT connects', async ({ page }) => {
+  const email = `ada-${Date.now()}@example.test`;
+  const { idToken } = await connectGpt(page, {
+    loginPath: '/login',
+    name: 'Ada Lovelace',
+    signIn: (p) => createAccount(p, { name: 'Ada Lovelace', email }),
+  });
+  assert.equal(idToken.email, email);
+});

@@ -1,0 +1,71 @@
+//! A client-side rendered Leptos app (Trunk) that becomes an OAuth 2.1 /
+//! OpenID Connect provider. The browser half is the app; the server half
+//! serves it and mounts Keyhouse. Lines marked `keyhouse:` are what
+//! Keyhouse added to a fresh Trunk app.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    use leptos::prelude::*;
+    use leptos_router::components::{Route, Router, Routes};
+    use leptos_router::path;
+    // keyhouse:start
+    use keyhouse_idp_component::{IdentityProvider, SignIn};
+    // keyhouse:end
+
+    leptos::mount::mount_to_body(|| {
+        view! {
+            <Router>
+                <Routes fallback=|| "Page not found.">
+                    <Route path=path!("/") view=|| view! { <h1>"Trunk Notes"</h1><a href="/login">"Sign in"</a> }/>
+                    // keyhouse:start
+                    <Route path=path!("/login") view=|| view! { <SignIn app_name="Trunk Notes"/> }/>
+                    <Route path=path!("/idp") view=|| view! { <IdentityProvider app_name="Trunk Notes"/> }/>
+                    // keyhouse:end
+                </Routes>
+            </Router>
+        }
+    });
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use axum::{Json, Router, routing::get};
+    use tower_http::services::{ServeDir, ServeFile};
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let dist = std::env::var("CSR_TRUNK_DIST")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/dist").to_owned());
+    // keyhouse:start
+    let kh =
+        keyhouse_axum::Keyhouse::from_env(|c| c.with_scope("greeting:read", "Greet you by name"))
+            .await?;
+    let store = kh.store().clone();
+    let greeting = move |caller: keyhouse_axum::Caller| async move {
+        caller.require_scope("greeting:read")?;
+        let user = store.find_user(caller.user_id()).await.ok().flatten();
+        let name = user.map(|u| u.name).unwrap_or_default();
+        Ok::<_, keyhouse_axum::error::BearerError>(Json(
+            serde_json::json!({ "message": format!("Hello, {name}!") }),
+        ))
+    };
+    let app = Router::new()
+        .route("/api/greeting", get(greeting))
+        .with_state(kh.clone())
+        .merge(kh.router())
+        // keyhouse:end
+        // The app's pages: its files, and index.html for every route.
+        .fallback_service(
+            ServeDir::new(&dist).fallback(ServeFile::new(format!("{dist}/index.html"))),
+        )
+        // keyhouse:start
+        .layer(kh.security_headers());
+    keyhouse_axum::serve_from_env(app).await?;
+    // keyhouse:end
+    Ok(())
+}

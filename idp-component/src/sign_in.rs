@@ -1,0 +1,339 @@
+//! `SignIn`: a sign-in page (with account creation) for apps whose users
+//! live in Keyhouse. Mount it at the login path the `/idp` page sends
+//! people to (`/login` by default); after signing in it returns to the
+//! page's `returnTo` when that is a same-origin path, else to `/`.
+//!
+//! Apps that keep their own users and login do not need it: their own page
+//! signs people in and the backend's `SubjectResolver` says who they are.
+
+use keyhouse_types::{ErrorCode, LoginRequest, SignupRequest};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{ApiClient, ApiError};
+
+/// Every string [`SignIn`] shows, English by default. `{app}` is replaced
+/// by the `app_name` prop.
+///
+/// ```
+/// let mut text = keyhouse_idp_component::SignInText::default();
+/// text.sign_in_title = "Connexion à {app}".into();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignInText {
+    /// Heading while signing in.
+    pub sign_in_title: String,
+    /// Heading while creating an account.
+    pub sign_up_title: String,
+    /// The name field's label (account creation).
+    pub name_label: String,
+    /// The email field's label.
+    pub email_label: String,
+    /// The password field's label.
+    pub password_label: String,
+    /// Under the password field, when creating an account.
+    pub password_hint: String,
+    /// The submit button, signing in.
+    pub sign_in_button: String,
+    /// The submit button, creating an account.
+    pub sign_up_button: String,
+    /// Before the switch to account creation.
+    pub no_account: String,
+    /// The switch to account creation.
+    pub create_account: String,
+    /// Before the switch back to signing in.
+    pub have_account: String,
+    /// The switch back to signing in.
+    pub sign_in_instead: String,
+    /// Wrong email or password.
+    pub invalid_credentials: String,
+    /// Too many attempts.
+    pub too_many_attempts: String,
+    /// An account with that email exists.
+    pub account_exists: String,
+    /// Sign-up is closed.
+    pub sign_up_closed: String,
+    /// The server cannot be reached.
+    pub unreachable: String,
+    /// Anything else.
+    pub failed: String,
+}
+
+impl Default for SignInText {
+    fn default() -> SignInText {
+        SignInText {
+            sign_in_title: "Sign in to {app}".into(),
+            sign_up_title: "Create your {app} account".into(),
+            name_label: "Name".into(),
+            email_label: "Email".into(),
+            password_label: "Password".into(),
+            password_hint: "At least 8 characters.".into(),
+            sign_in_button: "Sign in".into(),
+            sign_up_button: "Create account".into(),
+            no_account: "New here?".into(),
+            create_account: "Create an account".into(),
+            have_account: "Already have an account?".into(),
+            sign_in_instead: "Sign in".into(),
+            invalid_credentials: "That email and password don't match an account.".into(),
+            too_many_attempts: "Too many attempts. Wait 15 minutes and try again.".into(),
+            account_exists: "An account with this email already exists. Sign in instead.".into(),
+            sign_up_closed: "Sign-up is closed.".into(),
+            unreachable: "Can't reach the server. Check your connection and try again.".into(),
+            failed: "Something went wrong. Try again in a moment.".into(),
+        }
+    }
+}
+
+impl SignInText {
+    /// The message for a failed sign-in or sign-up.
+    pub fn error_message(&self, e: &ApiError) -> String {
+        match e.error_code() {
+            Some(ErrorCode::InvalidCredentials) => self.invalid_credentials.clone(),
+            Some(ErrorCode::TooManyAttempts) => self.too_many_attempts.clone(),
+            Some(ErrorCode::Conflict) => self.account_exists.clone(),
+            Some(ErrorCode::AccessDenied) => self.sign_up_closed.clone(),
+            // The server's own sentence names the field at fault.
+            Some(ErrorCode::InvalidRequest) => e
+                .description()
+                .map(sentence)
+                .unwrap_or_else(|| self.failed.clone()),
+            None if e.is_network() => self.unreachable.clone(),
+            _ => self.failed.clone(),
+        }
+    }
+}
+
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => format!(
+            "{}{}.",
+            first.to_uppercase(),
+            c.as_str().trim_end_matches('.')
+        ),
+        None => String::new(),
+    }
+}
+
+/// Where to go after signing in: the page's `returnTo` when it is a
+/// same-origin path, else `/`. Read in the browser only.
+fn return_target() -> String {
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    crate::params::return_to(&search).unwrap_or_else(|| "/".to_owned())
+}
+
+/// The form's fields and state.
+#[derive(Clone, Copy)]
+struct Form {
+    creating: RwSignal<bool>,
+    name: RwSignal<String>,
+    email: RwSignal<String>,
+    password: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+    pending: RwSignal<bool>,
+}
+
+impl Form {
+    async fn send(self, api: ApiClient) -> Result<(), ApiError> {
+        let email = self.email.get_untracked();
+        let password = self.password.get_untracked();
+        if self.creating.get_untracked() {
+            let name = Some(self.name.get_untracked()).filter(|n| !n.trim().is_empty());
+            api.signup(&SignupRequest {
+                email,
+                password,
+                name,
+            })
+            .await
+            .map(drop)
+        } else {
+            api.login(&LoginRequest { email, password }).await.map(drop)
+        }
+    }
+}
+
+/// A sign-in form with account creation, for the host app's login page.
+/// Strings come from [`SignInText`]; the look from the `kh-*` classes of
+/// the component's stylesheet.
+///
+/// ```ignore
+/// view! { <Route path=path!("/login") view=|| view! { <SignIn app_name="Notes"/> }/> }
+/// ```
+#[component]
+pub fn SignIn(
+    /// The host app's name, in the headings.
+    #[prop(into, default = "this app".to_owned())]
+    app_name: String,
+    /// Replaces the words; see [`SignInText`].
+    #[prop(optional)]
+    text: Option<SignInText>,
+    /// Offer account creation (default `true`).
+    #[prop(default = true)]
+    allow_sign_up: bool,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+) -> impl IntoView {
+    let t = StoredValue::new(text.unwrap_or_default());
+    let api = StoredValue::new(api.unwrap_or_default());
+    let app = StoredValue::new(app_name);
+    let f = Form {
+        creating: RwSignal::new(false),
+        name: RwSignal::new(String::new()),
+        email: RwSignal::new(String::new()),
+        password: RwSignal::new(String::new()),
+        error: RwSignal::new(None),
+        pending: RwSignal::new(false),
+    };
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if f.pending.get_untracked() {
+            return;
+        }
+        f.pending.set(true);
+        f.error.set(None);
+        spawn_local(async move {
+            match f.send(api.get_value()).await {
+                Ok(()) => {
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.location().assign(&return_target());
+                    }
+                }
+                Err(e) => {
+                    f.error.set(Some(t.with_value(|t| t.error_message(&e))));
+                    f.pending.set(false);
+                }
+            }
+        });
+    };
+    let title = move || {
+        let template = t.with_value(|t| {
+            if f.creating.get() {
+                t.sign_up_title.clone()
+            } else {
+                t.sign_in_title.clone()
+            }
+        });
+        template.replace("{app}", &app.get_value())
+    };
+    view! {
+        <div class="kh-idp">
+            <section class="kh-card kh-sign-in" data-testid="sign-in" aria-labelledby="kh-sign-in-title">
+                <h1 id="kh-sign-in-title">{title}</h1>
+                <form on:submit=on_submit>
+                    {move || f.error.get().map(|e| view! {
+                        <p class="kh-alert" role="alert" data-testid="sign-in-error">{e}</p>
+                    })}
+                    <Fields f t/>
+                    <button type="submit" class="kh-button kh-button--primary kh-button--block"
+                        data-testid="sign-in-submit" disabled=move || f.pending.get()>
+                        {move || t.with_value(|t| if f.creating.get() { t.sign_up_button.clone() } else { t.sign_in_button.clone() })}
+                    </button>
+                </form>
+                {allow_sign_up.then(|| view! { <Switch f t/> })}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn Fields(f: Form, t: StoredValue<SignInText>) -> impl IntoView {
+    let creating = move || f.creating.get();
+    let label = move |pick: fn(&SignInText) -> &String| t.with_value(|t| pick(t).clone());
+    view! {
+        {move || creating().then(|| view! {
+            <div class="kh-field">
+                <label for="kh-sign-in-name">{label(|t| &t.name_label)}</label>
+                <input id="kh-sign-in-name" name="name" autocomplete="name"
+                    data-testid="sign-in-name" bind:value=f.name/>
+            </div>
+        })}
+        <div class="kh-field">
+            <label for="kh-sign-in-email">{label(|t| &t.email_label)}</label>
+            <input id="kh-sign-in-email" type="email" name="email" required
+                autocomplete=move || if creating() { "email" } else { "username" }
+                data-testid="sign-in-email" bind:value=f.email/>
+        </div>
+        <div class="kh-field">
+            <label for="kh-sign-in-password">{label(|t| &t.password_label)}</label>
+            <input id="kh-sign-in-password" type="password" name="password" required
+                autocomplete=move || if creating() { "new-password" } else { "current-password" }
+                minlength=move || creating().then_some("8")
+                aria-describedby=move || creating().then_some("kh-sign-in-hint")
+                data-testid="sign-in-password" bind:value=f.password/>
+            {move || creating().then(|| view! {
+                <small id="kh-sign-in-hint" class="kh-muted">{label(|t| &t.password_hint)}</small>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn Switch(f: Form, t: StoredValue<SignInText>) -> impl IntoView {
+    let words = move || {
+        t.with_value(|t| {
+            if f.creating.get() {
+                (t.have_account.clone(), t.sign_in_instead.clone())
+            } else {
+                (t.no_account.clone(), t.create_account.clone())
+            }
+        })
+    };
+    view! {
+        <p class="kh-muted kh-sign-in__switch">
+            {move || words().0} " "
+            <button type="button" class="kh-link" data-testid="sign-in-switch"
+                on:click=move |_| {
+                    f.error.set(None);
+                    f.creating.update(|c| *c = !*c);
+                }>
+                {move || words().1}
+            </button>
+        </p>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keyhouse_types::ErrorBody;
+
+    use super::*;
+
+    fn server(code: &str, description: Option<&str>) -> ApiError {
+        ApiError::Server {
+            status: 400,
+            body: ErrorBody::new(code, description.map(str::to_owned)),
+        }
+    }
+
+    #[test]
+    fn each_failure_gets_its_own_words_and_they_can_be_replaced() {
+        let t = SignInText::default();
+        assert_eq!(
+            t.error_message(&server("invalid_credentials", None)),
+            t.invalid_credentials
+        );
+        assert_eq!(t.error_message(&server("conflict", None)), t.account_exists);
+        assert_eq!(
+            t.error_message(&server(
+                "invalid_request",
+                Some("enter a valid email address")
+            )),
+            "Enter a valid email address."
+        );
+        assert_eq!(
+            t.error_message(&ApiError::Network("down".into())),
+            t.unreachable
+        );
+        let mut fr = SignInText::default();
+        fr.invalid_credentials = "Identifiants incorrects.".into();
+        assert_eq!(
+            fr.error_message(&server("invalid_credentials", None)),
+            "Identifiants incorrects."
+        );
+    }
+}

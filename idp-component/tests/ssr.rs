@@ -1,0 +1,37 @@
+//! The components rendered on the server (`ssr`), as an SSR + hydration app
+//! renders them: no `window` exists there, so any browser call while
+//! rendering panics. The first paint is the loading card (the work starts
+//! after hydration), and replaced strings show from the first paint.
+#![allow(clippy::unwrap_used)]
+
+use keyhouse_idp_component::{B2BIdentityProvider, IdentityProvider, SignIn, SignInText};
+use leptos::prelude::*;
+
+fn render<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
+    let owner = Owner::new();
+    owner.with(|| view().into_view().to_html())
+}
+
+#[test]
+fn identity_provider_renders_its_loading_card_on_the_server() {
+    let html = render(|| view! { <IdentityProvider app_name="Notes"/> });
+    assert!(html.contains(r#"data-testid="idp-loading""#), "{html}");
+    assert!(html.contains("Checking your session…"), "{html}");
+}
+
+#[test]
+fn the_b2b_provider_renders_on_the_server_too() {
+    let html = render(|| view! { <B2BIdentityProvider app_name="Notes"/> });
+    assert!(html.contains(r#"data-testid="idp-loading""#), "{html}");
+}
+
+#[test]
+fn sign_in_renders_on_the_server_with_replaced_strings() {
+    let mut text = SignInText::default();
+    text.sign_in_title = "Connexion à {app}".into();
+    text.email_label = "Courriel".into();
+    let html = render(move || view! { <SignIn app_name="Notes" text/> });
+    assert!(html.contains("Connexion à Notes"), "{html}");
+    assert!(html.contains("Courriel"), "{html}");
+    assert!(!html.contains("Sign in to"), "{html}");
+}
