@@ -83,6 +83,13 @@ e2e_tests() {
     KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/run.mjs"
 }
 
+clippy_examples_wasm() {
+    cargo clippy --locked --target wasm32-unknown-unknown \
+        -p keyhouse-example-own-login -p keyhouse-example-csr-trunk -- -D warnings
+    cargo clippy --locked --target wasm32-unknown-unknown --lib -p keyhouse-example-ssr-hydrate \
+        --no-default-features --features hydrate -- -D warnings
+}
+
 examples_tests() {
     # `cargo test` built the examples' code as test harnesses, not their
     # binaries; the keyhouse command (which registers the GPT) is built.
@@ -98,6 +105,8 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 # not compiled on the host.
 step "cargo clippy (wasm32: app, idp-component)" cargo clippy --locked \
     -p keyhouse-app -p keyhouse-idp-component --target wasm32-unknown-unknown -- -D warnings
+# The examples' browser halves (their host halves are in the clippy above).
+step "cargo clippy (wasm32: examples)" clippy_examples_wasm
 step "supply chain (cargo deny: licenses, bans, sources)" bash "$ROOT/scripts/deny.sh"
 step "tests on SQLite (unit, integration, doc)" sqlite_tests
 step "build the app (trunk build --release)" bash "$ROOT/scripts/build-app.sh"

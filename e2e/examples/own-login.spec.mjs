@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { browserTest, screenshot } from '../lib/browser.mjs';
 import { config } from '../lib/env.mjs';
 import { connectGpt } from './connect.mjs';
+import { connectMcpAgent } from './mcp.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -24,6 +25,8 @@ browserTest('own-login: the app signs the user up itself, then a GPT connects', 
     },
   });
   assert.equal(idToken.email, email);
+  // Still signed in, the user lets an MCP agent in too.
+  await connectMcpAgent(page, { name: 'Grace Hopper' });
   // Keyhouse never had the password: its own login does not exist here.
   const res = await fetch(`${config.baseUrl}/api/session/login`, {
     method: 'POST',

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { browserTest } from '../lib/browser.mjs';
 import { connectGpt } from './connect.mjs';
+import { connectMcpAgent } from './mcp.mjs';
 import { createAccount } from './signin.mjs';
 
 browserTest('ssr-hydrate: a new user creates an account at /login, then a GPT connects', async ({ page }) => {
@@ -13,6 +14,8 @@ browserTest('ssr-hydrate: a new user creates an account at /login, then a GPT co
     signIn: (p) => createAccount(p, { name: 'Ada Lovelace', email }),
   });
   assert.equal(idToken.email, email);
+  // Still signed in, the user lets an MCP agent in too.
+  await connectMcpAgent(page, { name: 'Ada Lovelace' });
 });
 
 browserTest('ssr-hydrate: /idp is rendered on the server before hydration', async () => {

@@ -124,6 +124,23 @@ impl Config {
         self
     }
 
+    /// With a protected resource served by this app at `path` (e.g. an MCP
+    /// server at `/mcp`): tokens can be bound to `{issuer}{path}` (RFC 8707),
+    /// its metadata is published (RFC 9728), and `scopes` are those it
+    /// accepts (the first is what a client that names none gets). A path
+    /// that makes no valid URL is left out, with an error in the log.
+    pub fn with_resource_at(mut self, path: &str, name: &str, scopes: &[&str]) -> Config {
+        let uri = format!("{}{path}", self.issuer);
+        match keyhouse_core::resource::ProtectedResource::new(&uri, name) {
+            Ok(r) => self.resources.push(
+                r.with_scopes(scopes)
+                    .with_default_scopes(&scopes[..scopes.len().min(1)]),
+            ),
+            Err(e) => tracing::error!(uri, error = %e, "resource left out"),
+        }
+        self
+    }
+
     /// Whether cookies must be `Secure` (and `__Host-` prefixed).
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
@@ -273,5 +290,22 @@ mod tests {
         assert!(!p.host_allowed("bad.vscode.dev"));
         assert!(!p.host_allowed("chatgpt.com"));
         assert!(AgentPolicy::default().host_allowed("chatgpt.com"));
+    }
+}
+
+#[cfg(test)]
+mod resource_tests {
+    use super::Config;
+
+    #[test]
+    fn a_resource_at_a_path_of_the_issuer() {
+        let c = Config::for_issuer("http://127.0.0.1:3000").with_resource_at(
+            "/mcp",
+            "MCP",
+            &["greeting:read"],
+        );
+        assert_eq!(c.resources.len(), 1);
+        assert_eq!(c.resources[0].uri, "http://127.0.0.1:3000/mcp");
+        assert_eq!(c.resources[0].default_scopes, ["greeting:read"]);
     }
 }

@@ -28,6 +28,9 @@ fn main() {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+mod mcp;
+
+#[cfg(not(target_arch = "wasm32"))]
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     use axum::{Json, Router, routing::get};
@@ -42,14 +45,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dist = std::env::var("CSR_TRUNK_DIST")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/dist").to_owned());
     // keyhouse:start
-    let kh =
-        keyhouse_axum::Keyhouse::from_env(|c| c.with_scope("greeting:read", "Greet you by name"))
-            .await?;
-    let store = kh.store().clone();
+    let kh = keyhouse_axum::Keyhouse::from_env(|c| {
+        c.with_scope("greeting:read", "Greet you by name")
+            .with_resource_at("/mcp", "Greeting MCP server", &["greeting:read"])
+    })
+    .await?;
+    let k = kh.clone();
     let greeting = move |caller: keyhouse_axum::Caller| async move {
         caller.require_scope("greeting:read")?;
-        let user = store.find_user(caller.user_id()).await.ok().flatten();
-        let name = user.map(|u| u.name).unwrap_or_default();
+        let profile = k.profile_of(caller.user_id()).await.ok().flatten();
+        let name = profile.map(|p| p.name).unwrap_or_default();
         Ok::<_, keyhouse_axum::error::BearerError>(Json(
             serde_json::json!({ "message": format!("Hello, {name}!") }),
         ))
@@ -58,6 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/api/greeting", get(greeting))
         .with_state(kh.clone())
         .merge(kh.router())
+        .merge(mcp::router(&kh).ok_or("the /mcp resource is not registered")?)
         // keyhouse:end
         // The app's pages: its files, and index.html for every route.
         .fallback_service(

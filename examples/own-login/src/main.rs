@@ -17,6 +17,8 @@ fn main() {
 mod app;
 #[cfg(not(target_arch = "wasm32"))]
 mod keyhouse;
+#[cfg(not(target_arch = "wasm32"))]
+mod mcp;
 
 #[cfg(not(target_arch = "wasm32"))]
 #[tokio::main]
@@ -40,10 +42,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_secure(false)
         .with_same_site(tower_sessions::cookie::SameSite::Lax);
     // keyhouse:start
-    let kh =
-        keyhouse_axum::Keyhouse::from_env(|c| c.with_scope("greeting:read", "Greet you by name"))
-            .await?
-            .with_subjects(users.clone());
+    let kh = keyhouse_axum::Keyhouse::from_env(|c| {
+        c.with_scope("greeting:read", "Greet you by name")
+            .with_resource_at("/mcp", "Greeting MCP server", &["greeting:read"])
+    })
+    .await?
+    .with_subjects(users.clone());
     // keyhouse:end
     let app = Router::new()
         .route("/", get(app::home))
@@ -56,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route_service("/idp", ServeFile::new(format!("{dist}/index.html")))
         .merge(kh.router())
         .merge(keyhouse::api(kh.clone(), users))
+        .merge(mcp::router(&kh).ok_or("the /mcp resource is not registered")?)
         .layer(kh.security_headers())
         // keyhouse:end
         .fallback_service(ServeDir::new(&dist))

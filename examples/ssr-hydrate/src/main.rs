@@ -2,6 +2,9 @@
 //! app's API accepts its tokens.
 
 #[cfg(feature = "ssr")]
+mod mcp;
+
+#[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     use axum::{Json, Router, routing::get};
@@ -19,14 +22,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let leptos_options = conf.leptos_options;
     let routes = generate_route_list(App);
     // keyhouse:start
-    let kh =
-        keyhouse_axum::Keyhouse::from_env(|c| c.with_scope("greeting:read", "Greet you by name"))
-            .await?;
-    let store = kh.store().clone();
+    let kh = keyhouse_axum::Keyhouse::from_env(|c| {
+        c.with_scope("greeting:read", "Greet you by name")
+            .with_resource_at("/mcp", "Greeting MCP server", &["greeting:read"])
+    })
+    .await?;
+    let k = kh.clone();
     let greeting = move |caller: keyhouse_axum::Caller| async move {
         caller.require_scope("greeting:read")?;
-        let user = store.find_user(caller.user_id()).await.ok().flatten();
-        let name = user.map(|u| u.name).unwrap_or_default();
+        let profile = k.profile_of(caller.user_id()).await.ok().flatten();
+        let name = profile.map(|p| p.name).unwrap_or_default();
         Ok::<_, keyhouse_axum::error::BearerError>(Json(
             serde_json::json!({ "message": format!("Hello, {name}!") }),
         ))
@@ -45,6 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // keyhouse:start
         .merge(kh.router())
         .merge(api)
+        .merge(mcp::router(&kh).ok_or("the /mcp resource is not registered")?)
         .layer(kh.security_headers());
     // keyhouse:end
     keyhouse_axum::serve_from_env(app).await?;

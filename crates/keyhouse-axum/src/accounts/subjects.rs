@@ -326,6 +326,21 @@ impl Keyhouse {
             }))
     }
 
+    /// The profile of an end user (the `sub` of a user's token): from the
+    /// [`SubjectResolver`] when the app keeps its own users, else from
+    /// Keyhouse's accounts. `None` when there is no such user.
+    pub async fn profile_of(&self, subject: &str) -> Result<Option<SubjectProfile>, OAuthError> {
+        Ok(self
+            .end_user_profile(subject)
+            .await?
+            .map(|p| SubjectProfile {
+                name: p.name,
+                email: Some(p.email).filter(|e| !e.is_empty()),
+                email_verified: p.email_verified,
+                updated_at: p.updated_at,
+            }))
+    }
+
     /// An end user's profile, from the resolver when there is one.
     pub(crate) async fn end_user_profile(
         &self,

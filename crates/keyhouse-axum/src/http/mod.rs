@@ -7,6 +7,7 @@ pub(crate) mod cookies;
 pub(crate) mod csrf;
 pub mod extract;
 pub(crate) mod json;
+pub mod mcp_guard;
 pub mod member_caller;
 pub mod security_headers;
 pub mod serve;
