@@ -1798,3 +1798,82 @@ async fn blocking_one_agent_revokes_it_and_leaves_its_neighbours_alone() {
     assert!(s.kh.unblock_agent_client(&id).await.unwrap());
     assert_eq!(start_status(&s, &b, &id).await.0, 200);
 }
+
+/// An MCP endpoint behind `Keyhouse::protect_mcp`, on a listener of its own:
+/// it answers the subject of the token the guard left in the extensions.
+async fn guarded_mcp(s: &TestServer) -> String {
+    use axum::routing::post;
+    async fn echo(axum::Extension(t): axum::Extension<keyhouse_axum::AccessToken>) -> String {
+        t.claims.sub
+    }
+    let service = axum::Router::new().route("/mcp", post(echo));
+    let app = s
+        .kh
+        .protect_mcp(
+            &mcp(s),
+            &[("list_notes", "notes:read"), ("create_note", "notes:write")],
+            service,
+        )
+        .expect("the /mcp resource is registered");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn call_tool(url: &str, token: Option<&str>, tool: &str) -> reqwest::Response {
+    let mut req = reqwest::Client::new().post(url).json(&json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {}}
+    }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn protect_mcp_lets_a_bound_token_call_the_tools_its_scopes_cover() {
+    let s = spawn().await;
+    let ada = s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let url = guarded_mcp(&s).await;
+    let resource = mcp(&s);
+    let read_only = tokens(&s, &b, &c, &[("resource", &resource), ("scope", "notes:read")]).await;
+    let read_only = read_only["access_token"].as_str().unwrap();
+
+    let res = call_tool(&url, Some(read_only), "list_notes").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), ada.id, "the tool sees the token's subject");
+
+    // Past the boundary: the write tool needs a scope the token lacks; the
+    // challenge names what to ask for, keeping what it has.
+    let res = call_tool(&url, Some(read_only), "create_note").await;
+    assert_eq!(res.status(), 403);
+    let ch = challenge(&res);
+    assert!(ch.contains("error=\"insufficient_scope\""), "{ch}");
+    assert!(ch.contains("scope=\"notes:read notes:write\""), "{ch}");
+    assert!(ch.contains("resource_metadata="), "{ch}");
+}
+
+#[tokio::test]
+async fn protect_mcp_refuses_no_token_and_tokens_for_another_audience() {
+    let s = spawn().await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let c = s.client(ClientType::ThirdParty).await;
+    let url = guarded_mcp(&s).await;
+
+    // No token: 401 naming the resource metadata (how MCP clients onboard).
+    let res = call_tool(&url, None, "list_notes").await;
+    assert_eq!(res.status(), 401);
+    assert!(challenge(&res).contains(&format!(
+        "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+        s.base
+    )));
+    // A token for the app's own API (not bound to /mcp): refused.
+    let unbound = tokens(&s, &b, &c, &[]).await;
+    let res = call_tool(&url, unbound["access_token"].as_str(), "list_notes").await;
+    assert_eq!(res.status(), 401);
+    assert!(challenge(&res).contains("error=\"invalid_token\""));
+}
