@@ -83,6 +83,19 @@ e2e_tests() {
     KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/run.mjs"
 }
 
+LIBRARIES=(-p keyhouse-types -p keyhouse-core -p keyhouse-store -p keyhouse-axum -p keyhouse-idp-component)
+
+library_docs() {
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked "${LIBRARIES[@]}"
+}
+
+# Contents and manifests only: the full verification (each crate built from
+# its own tarball) takes minutes; run `cargo package --workspace --exclude
+# keyhouse --exclude keyhouse-app --exclude 'keyhouse-example-*'` for it.
+library_package() {
+    cargo package --no-verify --locked --allow-dirty "${LIBRARIES[@]}"
+}
+
 clippy_examples_wasm() {
     cargo clippy --locked --target wasm32-unknown-unknown \
         -p keyhouse-example-own-login -p keyhouse-example-csr-trunk -- -D warnings
@@ -107,6 +120,8 @@ step "cargo clippy (wasm32: app, idp-component)" cargo clippy --locked \
     -p keyhouse-app -p keyhouse-idp-component --target wasm32-unknown-unknown -- -D warnings
 # The examples' browser halves (their host halves are in the clippy above).
 step "cargo clippy (wasm32: examples)" clippy_examples_wasm
+step "cargo doc (the library crates, warnings denied)" library_docs
+step "cargo package (the library crates, --no-verify)" library_package
 step "supply chain (cargo deny: licenses, bans, sources)" bash "$ROOT/scripts/deny.sh"
 step "tests on SQLite (unit, integration, doc)" sqlite_tests
 step "build the app (trunk build --release)" bash "$ROOT/scripts/build-app.sh"

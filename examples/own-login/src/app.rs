@@ -162,14 +162,14 @@ fn form(kind: &str, return_to: &str, error: Option<&str>) -> Html<String> {
         _ => ("Sign in", "/sign-in", "/sign-up", "Create an account", ""),
     };
     let error = error
-        .map(|e| format!(r#"<p class="kh-form-error" role="alert">{}</p>"#, escape(e)))
+        .map(|e| format!(r#"<p class="kh-alert" role="alert">{}</p>"#, escape(e)))
         .unwrap_or_default();
     let rt = escape(&form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>());
     page(
         title,
         &format!(
             r#"<section class="kh-card"><h1>{title}</h1>{error}
-<form method="post" action="{action}?returnTo={rt}" class="kh-form">{name_field}
+<form method="post" action="{action}?returnTo={rt}">{name_field}
 <label class="kh-field">Email<input name="email" type="email" autocomplete="username" required></label>
 <label class="kh-field">Password<input name="password" type="password" autocomplete="current-password" required></label>
 <button class="kh-button kh-button--primary kh-button--block" type="submit">{title}</button></form>

@@ -1,6 +1,6 @@
 //! B2B: member sessions (bound to one organization), password login into an
 //! organization, discovery for an email in several organizations, the
-//! organization settings API, and the [`MemberCaller`] extractor for an app's
+//! organization settings API, and the [`MemberCaller`](crate::MemberCaller) extractor for an app's
 //! organization-scoped APIs.
 
 pub(crate) mod manage;
