@@ -10,6 +10,8 @@ use keyhouse_types::{
 };
 use leptos::prelude::*;
 
+use crate::text::{self, IdpText, fill};
+
 /// What the consent hook is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentContext {
@@ -159,15 +161,15 @@ fn resource_section(ctx: &ConsentContext) -> Option<ConsentSection> {
     })
 }
 
-fn client_kind(c: &ClientSummary) -> &'static str {
+fn client_kind(c: &ClientSummary, t: &IdpText) -> String {
     if c.self_registered {
-        "Self-registered app, unverified"
+        t.badge_self_registered.clone()
     } else if c.verified_domain.is_some() {
-        "Third-party app, identified by its domain"
+        t.badge_verified_domain.clone()
     } else if c.client_type.is_first_party() {
-        "First-party app"
+        t.badge_first_party.clone()
     } else {
-        "Third-party app"
+        t.badge_third_party.clone()
     }
 }
 
@@ -220,12 +222,12 @@ pub fn Consent(
             {(!description.is_empty()).then(|| view! { <p class="kh-muted">{description}</p> })}
             {ctx.organization.clone().map(|org| view! {
                 <p class="kh-consent__org">
-                    "Organization: " <strong data-testid="consent-organization">{org.name}</strong>
+                    {text::current().organization.clone()} " " <strong data-testid="consent-organization">{org.name}</strong>
                     " " <span class="kh-muted">{format!("({})", org.slug)}</span>
                 </p>
             })}
             <p class="kh-consent__user">
-                "Signed in as " <strong>{ctx.user.email.clone()}</strong>
+                {text::current().signed_in_as.clone()} " " <strong>{ctx.user.email.clone()}</strong>
             </p>
             {sections.into_iter().map(|section| view! { <GrantedSection section/> }).collect_view()}
             <NotGranted items=not_granted member=ctx.organization.is_some()/>
@@ -251,7 +253,8 @@ fn ClientHeader(
     /// The client.
     client: ClientSummary,
 ) -> impl IntoView {
-    let kind = client_kind(&client);
+    let t = text::current();
+    let kind = client_kind(&client, &t);
     let third_party = !client.client_type.is_first_party();
     let name = client.name.clone();
     view! {
@@ -264,9 +267,9 @@ fn ClientHeader(
         </header>
         {client.verified_domain.map(|domain| view! {
             <p class="kh-consent__domain" data-testid="consent-verified-domain">
-                <small class="kh-consent__domain-label">"Verified domain"</small>
+                <small class="kh-consent__domain-label">{t.verified_domain.clone()}</small>
                 <span class="kh-consent__domain-name">{domain.clone()}</span>
-                <small class="kh-muted">{format!("Only the domain is verified: the app's name and description are {domain}'s own claims.")}</small>
+                <small class="kh-muted">{fill(&t.verified_domain_note, "domain", &domain)}</small>
             </p>
         })}
     }
@@ -307,9 +310,9 @@ fn NotGranted(
     (!items.is_empty()).then(|| view! {
         <div class="kh-consent__section kh-consent__section--denied" data-testid="consent-ungrantable">
             <h2>{if member {
-                "Not included (your role in this organization doesn't allow these):"
+                text::current().not_included_member.clone()
             } else {
-                "Not included (your account can't grant these):"
+                text::current().not_included_user.clone()
             }}</h2>
             <ul class="kh-scopes">
                 {items.into_iter().map(|i| view! {
@@ -334,18 +337,19 @@ fn Destination(
     /// Whether the client is a third party.
     third_party: bool,
 ) -> impl IntoView {
+    let t = text::current();
+    let trust = third_party.then(|| format!(" {}", t.trust_warning));
+    let warning = t.local_redirect_warning.clone();
     view! {
         <p class="kh-consent__redirect">
-            "After you decide, you'll be sent to "
+            {t.sent_to.clone()} " "
             <strong data-testid="consent-redirect-host">{host}</strong>
             "."
-            {third_party.then_some(" Only allow access if you trust this app.")}
+            {trust}
         </p>
         {local.then(|| view! {
             <p class="kh-alert kh-alert--warn" role="note" data-testid="consent-local-redirect">
-                "This app receives the answer on this device (a localhost address). "
-                "That is normal for a desktop or command-line agent you started yourself; "
-                "if you did not start one, deny."
+                {warning}
             </p>
         })}
     }

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::{ApiClient, ApiError};
 use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
 use crate::params::{login_url, parse_query};
+use crate::text::{self, IdpText, fill};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -69,6 +70,7 @@ struct Flow {
     on_login_required: Option<Callback<String>>,
     phase: RwSignal<Phase>,
     busy: RwSignal<bool>,
+    text: StoredValue<std::sync::Arc<IdpText>>,
 }
 
 impl Flow {
@@ -79,8 +81,8 @@ impl Flow {
             .or_else(|| hint.map(str::to_owned))
             .unwrap_or_else(|| self.side.default_login_path().to_owned());
         let url = login_url(&path, &path_and_query());
-        self.phase
-            .set(Phase::Working("Taking you to sign in…".into()));
+        let words = self.text.with_value(|t| t.taking_you_to_sign_in.clone());
+        self.phase.set(Phase::Working(words));
         match self.on_login_required {
             Some(cb) => cb.run(url),
             None => {
@@ -122,10 +124,10 @@ impl Flow {
                 self.phase.set(Phase::Consent(start));
             }
             Ok(AuthorizeStartResponse::Describe(start)) => {
-                self.phase.set(Phase::Working(format!(
-                    "Returning you to {}…",
-                    start.client.name
-                )));
+                let words = self
+                    .text
+                    .with_value(|t| fill(&t.returning_to_client, "client", &start.client.name));
+                self.phase.set(Phase::Working(words));
                 self.decide(true).await;
             }
             Err(e) => self.fail(e),
@@ -146,8 +148,8 @@ impl Flow {
         match decided {
             Ok(r) => {
                 if matches!(self.phase.get_untracked(), Phase::Consent(_)) {
-                    self.phase
-                        .set(Phase::Working("Returning you to the app…".into()));
+                    let words = self.text.with_value(|t| t.returning_to_app.clone());
+                    self.phase.set(Phase::Working(words));
                 }
                 leave(&r.redirect_uri);
             }
@@ -193,6 +195,10 @@ pub fn IdentityProvider(
     /// Where the error page's "Go to …" link leads (default `/`).
     #[prop(into, default = "/".to_owned())]
     home_path: String,
+    /// Replaces the page's words (default: [`crate::provide_idp_text`]'s,
+    /// else English); see [`IdpText`].
+    #[prop(optional)]
+    text: Option<IdpText>,
 ) -> impl IntoView {
     provider(
         Side::Users,
@@ -203,6 +209,7 @@ pub fn IdentityProvider(
             api,
             on_login_required,
             home_path,
+            text,
         },
     )
 }
@@ -239,6 +246,9 @@ pub fn B2BIdentityProvider(
     /// Where the error page's "Go to …" link leads (default `/org`).
     #[prop(into, default = "/org".to_owned())]
     home_path: String,
+    /// Replaces the page's words; see [`IdpText`].
+    #[prop(optional)]
+    text: Option<IdpText>,
 ) -> impl IntoView {
     provider(
         Side::Members,
@@ -249,6 +259,7 @@ pub fn B2BIdentityProvider(
             api,
             on_login_required,
             home_path,
+            text,
         },
     )
 }
@@ -261,6 +272,7 @@ struct Props {
     api: Option<ApiClient>,
     on_login_required: Option<Callback<String>>,
     home_path: String,
+    text: Option<IdpText>,
 }
 
 fn provider(side: Side, props: Props) -> impl IntoView {
@@ -271,7 +283,9 @@ fn provider(side: Side, props: Props) -> impl IntoView {
         api,
         on_login_required,
         home_path,
+        text,
     } = props;
+    let text = text::resolve(text);
     let flow = Flow {
         side,
         api: StoredValue::new(api.unwrap_or_default()),
@@ -280,8 +294,9 @@ fn provider(side: Side, props: Props) -> impl IntoView {
         params: StoredValue::new(AuthorizeParams::default()),
         login_path: StoredValue::new(login_path),
         on_login_required,
-        phase: RwSignal::new(Phase::Working("Checking your session…".into())),
+        phase: RwSignal::new(Phase::Working(text.checking_session.clone())),
         busy: RwSignal::new(false),
+        text: StoredValue::new(text),
     };
     // Effects run only in the browser (after hydration, with SSR), once.
     Effect::new(move |_| {
@@ -324,42 +339,35 @@ fn Working(message: String) -> impl IntoView {
 }
 
 /// Headline and explanation of an error shown on the page.
-fn explain(error: &ApiError, app_name: &str) -> (String, String, bool) {
+fn explain(error: &ApiError, app_name: &str, t: &IdpText) -> (String, String, bool) {
     use ErrorCode::*;
+    let app = |s: &str| fill(s, "app", app_name);
     match error.error_code() {
         Some(InvalidClient | UnauthorizedClient) => (
-            "This app isn't recognised".into(),
-            format!("The app that sent you here is not registered with {app_name}, or it has been removed. Nothing was shared with it. Go back to the app and contact its developer."),
+            t.unknown_client_title.clone(),
+            app(&t.unknown_client_text),
             false,
         ),
         Some(InvalidRequest | UnsupportedResponseType | InvalidScope | InvalidTarget) => (
-            "This sign-in link doesn't work".into(),
-            "The request that brought you here is malformed or doesn't match the app's registration, so you were not sent back to it. Nothing was shared.".into(),
+            t.bad_request_title.clone(),
+            t.bad_request_text.clone(),
             false,
         ),
         Some(AccessDenied) => (
-            "This app isn't allowed here".into(),
-            "Your organization's settings don't allow this app, so nothing was shared. Ask an administrator of your organization if you need it.".into(),
+            t.not_allowed_title.clone(),
+            t.not_allowed_text.clone(),
             false,
         ),
-        Some(CsrfDetected) => (
-            "Request blocked".into(),
-            "This request did not come from this site, so it was stopped. Nothing was shared.".into(),
-            false,
-        ),
-        None if error.is_network() => (
-            format!("Can't reach {app_name}"),
-            "Check your connection, then try again.".into(),
-            true,
-        ),
+        Some(CsrfDetected) => (t.blocked_title.clone(), t.blocked_text.clone(), false),
+        None if error.is_network() => (app(&t.unreachable_title), t.unreachable_text.clone(), true),
         Some(TemporarilyUnavailable | ServerError) => (
-            "Something went wrong on our side".into(),
-            "Nothing was shared. Please try again in a moment.".into(),
+            t.server_error_title.clone(),
+            t.server_error_text.clone(),
             true,
         ),
         _ => (
-            "This request can't be completed".into(),
-            "Nothing was shared with the app.".into(),
+            t.other_error_title.clone(),
+            t.other_error_text.clone(),
             false,
         ),
     }
@@ -367,7 +375,8 @@ fn explain(error: &ApiError, app_name: &str) -> (String, String, bool) {
 
 #[component]
 fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl IntoView {
-    let (title, text, retry) = explain(&error, &app_name);
+    let t = text::current();
+    let (title, text, retry) = explain(&error, &app_name, &t);
     let heading = NodeRef::<leptos::html::H1>::new();
     Effect::new(move |_| {
         if let Some(h) = heading.get() {
@@ -380,13 +389,13 @@ fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl In
             <h1 id="kh-error-title" tabindex="-1" node_ref=heading>{title}</h1>
             <p>{text}</p>
             {error.description().map(|d| view! { <p class="kh-error__detail">{d.to_owned()}</p> })}
-            <p class="kh-muted">"Error code: " <code data-testid="idp-error-code">{error.code().to_owned()}</code></p>
+            <p class="kh-muted">{t.error_code.clone()} " " <code data-testid="idp-error-code">{error.code().to_owned()}</code></p>
             <div class="kh-actions">
-                <a class="kh-button kh-button--secondary" href=home_path>{format!("Go to {app_name}")}</a>
+                <a class="kh-button kh-button--secondary" href=home_path>{fill(&t.go_to, "app", &app_name)}</a>
                 {retry.then(|| view! {
                     <button type="button" class="kh-button kh-button--primary"
                         on:click=move |_| { if let Some(l) = location() { let _ = l.reload(); } }>
-                        "Try again"
+                        {t.try_again.clone()}
                     </button>
                 })}
             </div>
@@ -400,6 +409,7 @@ mod tests {
 
     use super::explain;
     use crate::api::ApiError;
+    use crate::text::IdpText;
 
     fn server(code: &str) -> ApiError {
         ApiError::Server {
@@ -410,7 +420,8 @@ mod tests {
 
     #[test]
     fn each_kind_of_failure_gets_its_own_words() {
-        let headline = |e: ApiError| explain(&e, "Notes").0;
+        let t = IdpText::default();
+        let headline = |e: ApiError| explain(&e, "Notes", &t).0;
         let table = [
             (server("invalid_client"), "This app isn't recognised"),
             (server("invalid_target"), "This sign-in link doesn't work"),
@@ -426,8 +437,20 @@ mod tests {
 
     #[test]
     fn only_failures_that_may_pass_offer_a_retry() {
-        assert!(explain(&ApiError::Network("down".into()), "Notes").2);
-        assert!(explain(&server("temporarily_unavailable"), "Notes").2);
-        assert!(!explain(&server("invalid_client"), "Notes").2);
+        let t = IdpText::default();
+        assert!(explain(&ApiError::Network("down".into()), "Notes", &t).2);
+        assert!(explain(&server("temporarily_unavailable"), "Notes", &t).2);
+        assert!(!explain(&server("invalid_client"), "Notes", &t).2);
+    }
+
+    #[test]
+    fn replaced_words_are_used_with_the_apps_name() {
+        let mut t = IdpText::default();
+        t.unknown_client_text = "{app} ne connaît pas cette application.".into();
+        t.unreachable_title = "Impossible de joindre {app}".into();
+        let (_, text, _) = explain(&server("invalid_client"), "Notes", &t);
+        assert_eq!(text, "Notes ne connaît pas cette application.");
+        let (title, _, _) = explain(&ApiError::Network("down".into()), "Notes", &t);
+        assert_eq!(title, "Impossible de joindre Notes");
     }
 }

@@ -14,6 +14,7 @@ mod identity_provider;
 pub mod params;
 pub mod session;
 mod sign_in;
+mod text;
 
 pub use api::{ApiClient, ApiError};
 pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, default_manifest};
@@ -23,3 +24,4 @@ pub use session::{
     use_member, use_session,
 };
 pub use sign_in::{SignIn, SignInText};
+pub use text::{IdpText, provide_idp_text};

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use keyhouse_idp_component::{B2BIdentityProvider, IdentityProvider, SignIn, SignInText};
+
 use leptos::prelude::*;
 
 fn render<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
@@ -34,4 +35,22 @@ fn sign_in_renders_on_the_server_with_replaced_strings() {
     assert!(html.contains("Connexion à Notes"), "{html}");
     assert!(html.contains("Courriel"), "{html}");
     assert!(!html.contains("Sign in to"), "{html}");
+}
+
+#[test]
+fn the_providers_words_come_from_the_prop_or_the_context() {
+    use keyhouse_idp_component::{IdpText, provide_idp_text};
+    let mut text = IdpText::default();
+    text.checking_session = "Vérification de votre session…".into();
+    let html = render(move || view! { <IdentityProvider text/> });
+    assert!(html.contains("Vérification de votre session…"), "{html}");
+
+    let mut provided = IdpText::default();
+    provided.checking_session = "Sitzung wird geprüft…".into();
+    let html = render(move || {
+        provide_idp_text(provided);
+        view! { <B2BIdentityProvider/> }
+    });
+    assert!(html.contains("Sitzung wird geprüft…"), "{html}");
+    assert!(!html.contains("Checking your session"), "{html}");
 }
