@@ -445,9 +445,11 @@ mod tests {
 
     #[test]
     fn replaced_words_are_used_with_the_apps_name() {
-        let mut t = IdpText::default();
-        t.unknown_client_text = "{app} ne connaît pas cette application.".into();
-        t.unreachable_title = "Impossible de joindre {app}".into();
+        let t = IdpText {
+            unknown_client_text: "{app} ne connaît pas cette application.".into(),
+            unreachable_title: "Impossible de joindre {app}".into(),
+            ..IdpText::default()
+        };
         let (_, text, _) = explain(&server("invalid_client"), "Notes", &t);
         assert_eq!(text, "Notes ne connaît pas cette application.");
         let (title, _, _) = explain(&ApiError::Network("down".into()), "Notes", &t);

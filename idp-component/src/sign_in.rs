@@ -329,8 +329,10 @@ mod tests {
             t.error_message(&ApiError::Network("down".into())),
             t.unreachable
         );
-        let mut fr = SignInText::default();
-        fr.invalid_credentials = "Identifiants incorrects.".into();
+        let fr = SignInText {
+            invalid_credentials: "Identifiants incorrects.".into(),
+            ..SignInText::default()
+        };
         assert_eq!(
             fr.error_message(&server("invalid_credentials", None)),
             "Identifiants incorrects."

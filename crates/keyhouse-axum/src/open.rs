@@ -65,13 +65,13 @@ impl Keyhouse {
     pub async fn from_env(configure: impl FnOnce(Config) -> Config) -> Result<Keyhouse, OpenError> {
         let url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let sqlite = keyhouse_store::sqlite_path(&url).map(PathBuf::from);
-        if let Some(dir) = sqlite.as_ref().and_then(|p| p.parent()) {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
+        if let Some(dir) = sqlite.as_ref().and_then(|p| p.parent())
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let store = Store::connect(&url).await?;
         store.migrate().await?;

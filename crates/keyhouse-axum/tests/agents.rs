@@ -1807,9 +1807,8 @@ async fn guarded_mcp(s: &TestServer) -> String {
         t.claims.sub
     }
     let service = axum::Router::new().route("/mcp", post(echo));
-    let app = s
-        .kh
-        .protect_mcp(
+    let app =
+        s.kh.protect_mcp(
             &mcp(s),
             &[("list_notes", "notes:read"), ("create_note", "notes:write")],
             service,
@@ -1839,12 +1838,22 @@ async fn protect_mcp_lets_a_bound_token_call_the_tools_its_scopes_cover() {
     let c = s.client(ClientType::ThirdParty).await;
     let url = guarded_mcp(&s).await;
     let resource = mcp(&s);
-    let read_only = tokens(&s, &b, &c, &[("resource", &resource), ("scope", "notes:read")]).await;
+    let read_only = tokens(
+        &s,
+        &b,
+        &c,
+        &[("resource", &resource), ("scope", "notes:read")],
+    )
+    .await;
     let read_only = read_only["access_token"].as_str().unwrap();
 
     let res = call_tool(&url, Some(read_only), "list_notes").await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.text().await.unwrap(), ada.id, "the tool sees the token's subject");
+    assert_eq!(
+        res.text().await.unwrap(),
+        ada.id,
+        "the tool sees the token's subject"
+    );
 
     // Past the boundary: the write tool needs a scope the token lacks; the
     // challenge names what to ask for, keeping what it has.
