@@ -60,6 +60,13 @@ impl Side {
     }
 }
 
+/// The login page: the `login_path` prop, else the one the backend named
+/// with `login_required` (an app that keeps its own login), else the
+/// side's default.
+fn login_page<'a>(side: Side, prop: Option<&'a str>, hint: Option<&'a str>) -> &'a str {
+    prop.or(hint).unwrap_or(side.default_login_path())
+}
+
 #[derive(Clone, Copy)]
 struct Flow {
     side: Side,
@@ -77,9 +84,7 @@ impl Flow {
     fn to_login(self, hint: Option<&str>) {
         let path = self
             .login_path
-            .get_value()
-            .or_else(|| hint.map(str::to_owned))
-            .unwrap_or_else(|| self.side.default_login_path().to_owned());
+            .with_value(|prop| login_page(self.side, prop.as_deref(), hint).to_owned());
         let url = login_url(&path, &path_and_query());
         let words = self.text.with_value(|t| t.taking_you_to_sign_in.clone());
         self.phase.set(Phase::Working(words));
@@ -231,7 +236,7 @@ pub fn B2BIdentityProvider(
     #[prop(optional)]
     consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
     /// The host app's organization login page; `returnTo=<this page>` is
-    /// appended. Default `/org/login`.
+    /// appended. Default: the page the backend names, else `/org/login`.
     #[prop(optional, into)]
     login_path: Option<String>,
     /// The host app's name.
@@ -407,7 +412,7 @@ fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl In
 mod tests {
     use keyhouse_types::ErrorBody;
 
-    use super::explain;
+    use super::{Side, explain, login_page};
     use crate::api::ApiError;
     use crate::text::IdpText;
 
@@ -433,6 +438,24 @@ mod tests {
         for (error, expected) in table {
             assert_eq!(headline(error), expected);
         }
+    }
+
+    #[test]
+    fn the_login_page_is_the_prop_else_the_backends_else_the_default() {
+        let hint = Some("/account/sign-in");
+        assert_eq!(login_page(Side::Users, Some("/auth"), hint), "/auth");
+        assert_eq!(login_page(Side::Users, None, hint), "/account/sign-in");
+        assert_eq!(login_page(Side::Users, None, None), "/login");
+        assert_eq!(login_page(Side::Members, None, None), "/org/login");
+        let body = ErrorBody {
+            login_url: Some("/account/sign-in".into()),
+            ..ErrorBody::new("login_required", None)
+        };
+        let e = ApiError::Server { status: 401, body };
+        assert_eq!(
+            login_page(Side::Members, None, e.login_url()),
+            "/account/sign-in"
+        );
     }
 
     #[test]

@@ -6,6 +6,30 @@
 //! It depends only on the wire types of `keyhouse-types`; every decision is
 //! the backend's (`keyhouse-axum`), so the component holds no secret and
 //! trusts nothing from the URL beyond passing it on.
+//!
+//! # Features
+//!
+//! None is on by default: enable the one your app builds with, as for
+//! Leptos itself.
+//!
+//! - `csr`: client-side rendering only (e.g. Trunk); turns on `leptos/csr`.
+//! - `ssr`: the server half of an SSR app; turns on `leptos/ssr` and
+//!   `leptos_router/ssr`. Rendering never touches `window`, `location` or
+//!   the network: the providers render their first card ("Checking your
+//!   session…") and the session hooks their `Loading` state.
+//! - `hydrate`: the browser half of an SSR app; turns on `leptos/hydrate`.
+//!   The work (reading the request from the URL, calling the API, loading
+//!   the session) starts in effects, so after hydration.
+//! - `islands`: turns on `leptos/islands`, for components used inside an
+//!   `#[island]`.
+//!
+//! # Words
+//!
+//! Every fixed string can be replaced, English by default: [`IdpText`] for
+//! the `/idp` page and the consent screen (the `text` prop, or
+//! [`provide_idp_text`] for every provider below), [`ConsentManifest`] for
+//! the consent screen's title, sections and buttons, and [`SignInText`] for
+//! [`SignIn`].
 #![warn(missing_docs)]
 
 pub mod api;

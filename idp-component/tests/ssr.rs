@@ -24,6 +24,24 @@ fn identity_provider_renders_its_loading_card_on_the_server() {
 fn the_b2b_provider_renders_on_the_server_too() {
     let html = render(|| view! { <B2BIdentityProvider app_name="Notes"/> });
     assert!(html.contains(r#"data-testid="idp-loading""#), "{html}");
+    assert!(html.contains("Checking your session…"), "{html}");
+}
+
+#[test]
+fn the_session_hooks_render_their_loading_state_on_the_server() {
+    use keyhouse_idp_component::{use_member, use_session};
+    let html = render(|| {
+        // No ancestor provided them: each provides one for the page's own
+        // origin, and loads it only in the browser.
+        let session = use_session();
+        let member = use_member();
+        view! {
+            <p>{move || if session.loading() { "session loading" } else { "session known" }}</p>
+            <p>{move || if member.loading() { "member loading" } else { "member known" }}</p>
+        }
+    });
+    assert!(html.contains("session loading"), "{html}");
+    assert!(html.contains("member loading"), "{html}");
 }
 
 #[test]

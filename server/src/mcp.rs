@@ -2,21 +2,20 @@
 //! behind Keyhouse: the resource `{issuer}/mcp` with its own metadata,
 //! accepting only access tokens bound to it.
 //!
-//! Every request passes [`authorize`] first: a valid token for this
-//! resource (401 with `resource_metadata` otherwise, which is how an MCP
-//! client discovers the authorization server), and for `tools/call` the
+//! Every request passes `Keyhouse::protect_mcp` first: a valid token for
+//! this resource (401 with `resource_metadata` otherwise, which is how an
+//! MCP client discovers the authorization server), and for `tools/call` the
 //! scope of the tool (403 `insufficient_scope` otherwise, naming every scope
-//! the client should ask for, so it can step up). The tools then act for
+//! the client should ask for, so it can step up). [`caller`] then finds who
+//! the token acts for, and the tools act for
 //! the token's user on their notes, or for an organization member on the
 //! organization's notes with the same role checks as the API.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyhouse_app::error::AppError;
@@ -33,9 +32,6 @@ use rmcp::{ErrorData as McpError, ServerHandler, tool, tool_handler, tool_router
 use serde::Deserialize;
 
 use crate::notes_api::{Action, NOTES_READ, NOTES_WRITE, NotesCaller, NotesState};
-
-/// Largest MCP request body read, bytes.
-const BODY_LIMIT: usize = 64 * 1024;
 
 /// Each tool and the scope it needs.
 const TOOLS: &[(&str, &str)] = &[
@@ -62,39 +58,14 @@ impl McpCaller {
     }
 }
 
-/// The scopes a JSON-RPC message (or a batch) needs: those of the tools it
-/// calls. Anything else needs none beyond a valid token.
-fn needed_scopes(body: &[u8]) -> Vec<&'static str> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
-    let messages = match &v {
-        serde_json::Value::Array(list) => list.iter().collect(),
-        one => vec![one],
-    };
-    let mut out = Vec::new();
-    for m in messages {
-        if m.get("method").and_then(|x| x.as_str()) != Some("tools/call") {
-            continue;
-        }
-        let name = m.pointer("/params/name").and_then(|x| x.as_str());
-        if let Some((_, scope)) = TOOLS.iter().find(|(t, _)| Some(*t) == name)
-            && !out.contains(scope)
-        {
-            out.push(*scope);
-        }
-    }
-    out
-}
-
-/// The gate in front of the MCP service (see the module documentation).
-async fn authorize(State(st): State<NotesState>, req: Request, next: Next) -> Response {
+/// Who the request acts for, from the token `Keyhouse::protect_mcp` verified
+/// (and whose tools' scopes it checked): a user, or a member of an
+/// organization with their current roles.
+async fn caller(State(st): State<NotesState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let token = match AccessToken::from_request_parts(&mut parts, &st).await {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
+    let Some(token) = parts.extensions.get::<AccessToken>().cloned() else {
+        return BearerError::missing().into_response();
     };
-    let metadata = token.resource_metadata.clone();
     let caller = match token.subject() {
         TokenSubject::User(_) => McpCaller::User(Caller::Token(Box::new(token.clone()))),
         TokenSubject::Member { .. } => {
@@ -105,38 +76,12 @@ async fn authorize(State(st): State<NotesState>, req: Request, next: Next) -> Re
         }
         _ => {
             return BearerError::invalid("the MCP server acts for users and members only")
-                .with_resource_metadata(metadata.as_deref())
+                .with_resource_metadata(token.resource_metadata.as_deref())
                 .into_response();
         }
     };
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    if parts.method == Method::POST {
-        let needed = needed_scopes(&bytes);
-        if !needed.iter().all(|s| token.has_scope(s)) {
-            // Every scope the client should hold afterwards: what it has
-            // and what this call needs, so a step-up loses nothing.
-            let mut all: Vec<&str> = token
-                .claims
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .collect();
-            for s in needed {
-                if !all.contains(&s) {
-                    all.push(s);
-                }
-            }
-            tracing::info!(client_id = %token.claims.client_id, scopes = %all.join(" "), "mcp call needs more scope");
-            return BearerError::insufficient_all(&all)
-                .with_resource_metadata(metadata.as_deref())
-                .into_response();
-        }
-    }
     parts.extensions.insert(caller);
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// `read_note` and `delete_note` arguments.
@@ -313,7 +258,6 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let issuer = st.kh.config().issuer.clone();
-    let bound = st.kh.resource_layer(&format!("{issuer}/mcp"))?;
     let host = url::Url::parse(&issuer)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
@@ -325,10 +269,9 @@ where
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    Some(
-        Router::new()
-            .nest_service("/mcp", service)
-            .layer(axum::middleware::from_fn_with_state(st, authorize))
-            .layer(bound),
-    )
+    let kh = st.kh.clone();
+    let mcp = Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(st, caller));
+    kh.protect_mcp(&format!("{issuer}/mcp"), TOOLS, mcp)
 }
