@@ -8,6 +8,7 @@ use crate::oauth::keys::SigningAlg;
 /// Settings. Every field has a default; the `keyhouse` binary maps them to
 /// flags and environment variables (see the README).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// The issuer URL (`iss`), without a trailing slash. Default
     /// `http://127.0.0.1:3000`. Cookies get `__Host-` and `Secure` when it is https.
@@ -177,6 +178,7 @@ pub enum RegistrationPolicy {
 
 /// The policy for clients that onboard themselves.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AgentPolicy {
     /// Whether an https `client_id` is read as a Client ID Metadata Document
     /// (default true).

@@ -21,6 +21,7 @@ use crate::http::json::ClientMetadata;
 
 /// What an operator asks for when creating a client.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientSpec {
     /// Display name.
     pub name: String,
@@ -78,6 +79,7 @@ impl ClientSpec {
 
 /// A client just created, with its secret (shown once; only its hash is kept).
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct CreatedClient {
     /// The client.
     pub client: Client,
