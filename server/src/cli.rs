@@ -1014,10 +1014,7 @@ fn key_file(global: &Global) -> PathBuf {
     if let Some(p) = &global.key_file {
         return p.clone();
     }
-    match keyhouse_store::sqlite_path(&global.database_url) {
-        Some(db) => PathBuf::from(format!("{db}.key")),
-        None => PathBuf::from("data/keyhouse.key"),
-    }
+    keyhouse_axum::open::default_key_file(&global.database_url)
 }
 
 async fn open(global: &Global) -> Result<Keyhouse, Error> {
@@ -1325,28 +1322,7 @@ async fn serve(
         "keyhouse listening; discovery at {}/.well-known/openid-configuration",
         kh.config().issuer
     );
-    keyhouse_axum::serve(listener, app, shutdown_signal()).await?;
+    keyhouse_axum::serve(listener, app, keyhouse_axum::open::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

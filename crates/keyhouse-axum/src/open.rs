@@ -80,15 +80,21 @@ impl Keyhouse {
             None => {
                 let file = var("KEYHOUSE_KEY_FILE")
                     .map(PathBuf::from)
-                    .unwrap_or_else(|| match &sqlite {
-                        Some(db) => PathBuf::from(format!("{}.key", db.display())),
-                        None => PathBuf::from("data/keyhouse.key"),
-                    });
+                    .unwrap_or_else(|| default_key_file(&url));
                 MasterKey::load_or_create(&file)?
             }
         };
         let issuer = var("KEYHOUSE_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
         Ok(Keyhouse::new(configure(Config::for_issuer(&issuer)), store, master).await?)
+    }
+}
+
+/// Where the master key file is when none is named: beside the SQLite
+/// database (`….db.key`), else `data/keyhouse.key`.
+pub fn default_key_file(database_url: &str) -> PathBuf {
+    match keyhouse_store::sqlite_path(database_url) {
+        Some(db) => PathBuf::from(format!("{db}.key")),
+        None => PathBuf::from("data/keyhouse.key"),
     }
 }
 
@@ -101,7 +107,9 @@ pub async fn serve_from_env(app: Router) -> std::io::Result<()> {
     crate::serve(listener, app, shutdown_signal()).await
 }
 
-async fn shutdown_signal() {
+/// Resolves at Ctrl-C or SIGTERM: the graceful-shutdown signal for
+/// [`crate::serve`].
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

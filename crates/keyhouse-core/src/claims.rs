@@ -205,13 +205,13 @@ impl ProfileClaims {
     /// Releases only what the granted scopes allow.
     pub fn for_scopes(user: &UserProfile, scopes: &ScopeSet) -> ProfileClaims {
         let profile = scopes.contains(PROFILE);
-        let email = scopes.contains(EMAIL);
+        // An app that keeps its own users may have no address for one.
+        let email = scopes.contains(EMAIL) && !user.email.is_empty();
         ProfileClaims {
             name: profile.then(|| user.name.clone()),
             updated_at: profile.then_some(user.updated_at),
-            // An app that keeps its own users may have no address for one.
-            email: (email && !user.email.is_empty()).then(|| user.email.clone()),
-            email_verified: (email && !user.email.is_empty()).then_some(user.email_verified),
+            email: email.then(|| user.email.clone()),
+            email_verified: email.then_some(user.email_verified),
         }
     }
 }
