@@ -40,6 +40,13 @@ const EXAMPLES = {
       LEPTOS_OUTPUT_NAME: 'ssr_hydrate',
     },
   },
+  islands: {
+    bin: 'islands',
+    env: {
+      LEPTOS_SITE_ROOT: path.join(REPO_ROOT, 'examples', 'islands', 'target', 'site'),
+      LEPTOS_OUTPUT_NAME: 'islands',
+    },
+  },
 };
 
 function log(msg) {

@@ -3,7 +3,7 @@
 # pinned tools scripts/setup.sh installs. Their servers are workspace
 # members: `cargo build --workspace` (or the test step) builds them.
 #
-#   bash scripts/build-examples.sh [own-login|csr-trunk|ssr-hydrate ...]
+#   bash scripts/build-examples.sh [own-login|csr-trunk|ssr-hydrate|islands ...]
 #
 #   examples/own-login/dist/        trunk build (the /idp page)
 #   examples/csr-trunk/dist/        trunk build (the whole app)
@@ -12,6 +12,9 @@
 #                                   the lib for wasm32 with `hydrate`,
 #                                   wasm-bindgen --target web, wasm-opt -Oz,
 #                                   the stylesheet as <output-name>.css
+#   examples/islands/target/site/pkg/   the same, for the islands app (its
+#                                   lib's `hydrate` feature turns on
+#                                   `leptos/islands`)
 #
 # Prints each /idp bundle's size (wasm, raw and gzip).
 set -euo pipefail
@@ -27,18 +30,23 @@ trunk_example() {
     trunk build --release --config "examples/$name/Trunk.toml"
 }
 
-ssr_hydrate() {
-    local ex="examples/ssr-hydrate" out="examples/ssr-hydrate/target/site"
-    cargo build --locked --lib -p keyhouse-example-ssr-hydrate \
+# leptos_site NAME OUTPUT_NAME: what `cargo leptos build --release` does for
+# examples/NAME (the start-axum layout): its lib for wasm32 with `hydrate`,
+# then wasm-bindgen, wasm-opt and the stylesheet, into target/site/pkg/.
+leptos_site() {
+    local name="$1" output="$2"
+    local ex="examples/$name" out="examples/$name/target/site"
+    local crate="keyhouse_example_${name//-/_}"
+    cargo build --locked --lib -p "keyhouse-example-$name" \
         --target wasm32-unknown-unknown --no-default-features --features hydrate \
         --profile wasm-release
     rm -rf "$out"
     mkdir -p "$out/pkg"
-    wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" --out-name ssr_hydrate \
-        "$TARGET/wasm32-unknown-unknown/wasm-release/keyhouse_example_ssr_hydrate.wasm"
+    wasm-bindgen --target web --no-typescript --out-dir "$out/pkg" --out-name "$output" \
+        "$TARGET/wasm32-unknown-unknown/wasm-release/$crate.wasm"
     wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-        "$out/pkg/ssr_hydrate_bg.wasm" -o "$out/pkg/ssr_hydrate_bg.wasm"
-    cp style/keyhouse-idp.css "$out/pkg/ssr_hydrate.css"
+        "$out/pkg/${output}_bg.wasm" -o "$out/pkg/${output}_bg.wasm"
+    cp style/keyhouse-idp.css "$out/pkg/$output.css"
     if [ -d "$ex/public" ]; then cp -r "$ex/public/." "$out/"; fi
 }
 
@@ -50,11 +58,12 @@ size_of() {
 
 cargo fetch --locked --quiet
 names=("$@")
-if [ ${#names[@]} -eq 0 ]; then names=(own-login csr-trunk ssr-hydrate); fi
+if [ ${#names[@]} -eq 0 ]; then names=(own-login csr-trunk ssr-hydrate islands); fi
 for name in "${names[@]}"; do
     case "$name" in
         own-login | csr-trunk) trunk_example "$name" ;;
-        ssr-hydrate) ssr_hydrate ;;
+        ssr-hydrate) leptos_site ssr-hydrate ssr_hydrate ;;
+        islands) leptos_site islands islands ;;
         *) echo "unknown example: $name" >&2; exit 2 ;;
     esac
 done
@@ -62,6 +71,7 @@ echo "/idp bundle per example:"
 for name in "${names[@]}"; do
     case "$name" in
         ssr-hydrate) size_of "$ROOT/examples/ssr-hydrate/target/site/pkg/ssr_hydrate_bg.wasm" "$name" ;;
+        islands) size_of "$ROOT/examples/islands/target/site/pkg/islands_bg.wasm" "$name" ;;
         *) size_of "$(ls "$ROOT/examples/$name/dist/"*_bg.wasm)" "$name" ;;
     esac
 done

@@ -87,13 +87,15 @@ LIBRARIES=(-p keyhouse-types -p keyhouse-core -p keyhouse-store -p keyhouse-axum
 
 library_docs() {
     RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked "${LIBRARIES[@]}"
+    # The component as docs.rs documents it, its islands included.
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p keyhouse-idp-component \
+        --features ssr,islands
 }
 
-# Contents and manifests only: the full verification (each crate built from
-# its own tarball) takes minutes; run `cargo package --workspace --exclude
-# keyhouse --exclude keyhouse-app --exclude 'keyhouse-example-*'` for it.
+# Each crate packaged and built from its own tarball, as crates.io would
+# (after the SQLite tests, whose build leaves the dependencies compiled).
 library_package() {
-    cargo package --no-verify --locked --allow-dirty "${LIBRARIES[@]}"
+    cargo package --locked --allow-dirty "${LIBRARIES[@]}"
 }
 
 clippy_examples_wasm() {
@@ -101,6 +103,14 @@ clippy_examples_wasm() {
         -p keyhouse-example-own-login -p keyhouse-example-csr-trunk -- -D warnings
     cargo clippy --locked --target wasm32-unknown-unknown --lib -p keyhouse-example-ssr-hydrate \
         --no-default-features --features hydrate -- -D warnings
+    # The islands example on its own (its features turn on `leptos/islands`,
+    # which must not be unified into the other Leptos crates' builds), both
+    # halves: the workspace clippy above saw it with no feature.
+    # The component crate with them: its `islands` module exists only then.
+    cargo clippy --locked --target wasm32-unknown-unknown --lib -p keyhouse-example-islands \
+        -p keyhouse-idp-component --features keyhouse-example-islands/hydrate -- -D warnings
+    cargo clippy --locked --all-targets -p keyhouse-example-islands -p keyhouse-idp-component \
+        --features keyhouse-example-islands/ssr -- -D warnings
 }
 
 examples_tests() {
@@ -108,6 +118,8 @@ examples_tests() {
     # binaries; the keyhouse command (which registers the GPT) is built.
     cargo build --locked --bins -p keyhouse-example-own-login \
         -p keyhouse-example-csr-trunk -p keyhouse-example-ssr-hydrate
+    # Alone: its `ssr` feature turns on `leptos/islands`.
+    cargo build --locked --bins -p keyhouse-example-islands --features ssr
     KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/examples.mjs"
 }
 
@@ -118,12 +130,13 @@ step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnin
 # not compiled on the host.
 step "cargo clippy (wasm32: app, idp-component)" cargo clippy --locked \
     -p keyhouse-app -p keyhouse-idp-component --target wasm32-unknown-unknown -- -D warnings
-# The examples' browser halves (their host halves are in the clippy above).
-step "cargo clippy (wasm32: examples)" clippy_examples_wasm
+# The examples' browser halves (their host halves are in the clippy above),
+# and the islands example with its features.
+step "cargo clippy (examples: wasm32 halves, islands)" clippy_examples_wasm
 step "cargo doc (the library crates, warnings denied)" library_docs
-step "cargo package (the library crates, --no-verify)" library_package
 step "supply chain (cargo deny: licenses, bans, sources)" bash "$ROOT/scripts/deny.sh"
 step "tests on SQLite (unit, integration, doc)" sqlite_tests
+step "cargo package (the library crates, each built from its tarball)" library_package
 step "build the app (trunk build --release)" bash "$ROOT/scripts/build-app.sh"
 step "end-to-end tests in Chromium (e2e/)" e2e_tests
 step "build the examples' browser halves (scripts/build-examples.sh)" bash "$ROOT/scripts/build-examples.sh"

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 /// A failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ApiError {
     /// The server answered with an error (`status`, RFC error body).
     Server {

@@ -56,8 +56,10 @@ impl ConsentContext {
     }
 }
 
-/// One line of the consent screen.
+/// One line of the consent screen: `ConsentItem::new(text)`, then
+/// [`ConsentItem::for_scope`] and [`ConsentItem::details`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConsentItem {
     /// The scope this line stands for (tests and styling key on it).
     pub scope: Option<String>,
@@ -67,8 +69,19 @@ pub struct ConsentItem {
     pub details: Option<String>,
 }
 
-/// A titled group of lines.
+/// A titled group of lines: `ConsentSection::new(heading, items)`.
+///
+/// ```
+/// use keyhouse_idp_component::{ConsentItem, ConsentSection};
+///
+/// let notes = ConsentItem::new("Read your notes")
+///     .for_scope("notes:read")
+///     .details("Titles and text, not attachments");
+/// let section = ConsentSection::new("Notes", vec![notes]);
+/// assert_eq!(section.items[0].scope.as_deref(), Some("notes:read"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConsentSection {
     /// The group's heading.
     pub heading: String,
@@ -76,8 +89,10 @@ pub struct ConsentSection {
     pub items: Vec<ConsentItem>,
 }
 
-/// The words of the consent screen.
+/// The words of the consent screen. Start from [`default_manifest`] and
+/// change what you need.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConsentManifest {
     /// The page heading.
     pub title: String,
@@ -90,6 +105,39 @@ pub struct ConsentManifest {
     pub approve_label: String,
     /// The deny button's label.
     pub deny_label: String,
+}
+
+impl ConsentItem {
+    /// A line with no scope and no explanation.
+    pub fn new(text: impl Into<String>) -> ConsentItem {
+        ConsentItem {
+            scope: None,
+            text: text.into(),
+            details: None,
+        }
+    }
+
+    /// The scope this line stands for.
+    pub fn for_scope(mut self, scope: impl Into<String>) -> ConsentItem {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// A smaller explanation under the line.
+    pub fn details(mut self, details: impl Into<String>) -> ConsentItem {
+        self.details = Some(details.into());
+        self
+    }
+}
+
+impl ConsentSection {
+    /// A group of lines under a heading.
+    pub fn new(heading: impl Into<String>, items: Vec<ConsentItem>) -> ConsentSection {
+        ConsentSection {
+            heading: heading.into(),
+            items,
+        }
+    }
 }
 
 /// The manifest used when the host app gives none.

@@ -44,7 +44,7 @@ fn leave(url: &str) {
 
 /// Which side of Keyhouse the provider talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     /// Users (`/api/idp/*`).
     Users,
     /// Members of organizations (`/api/b2b/idp/*`).
@@ -270,17 +270,17 @@ pub fn B2BIdentityProvider(
 }
 
 /// The props both components share.
-struct Props {
-    consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
-    login_path: Option<String>,
-    app_name: String,
-    api: Option<ApiClient>,
-    on_login_required: Option<Callback<String>>,
-    home_path: String,
-    text: Option<IdpText>,
+pub(crate) struct Props {
+    pub(crate) consent_manifest: Option<Callback<ConsentContext, ConsentManifest>>,
+    pub(crate) login_path: Option<String>,
+    pub(crate) app_name: String,
+    pub(crate) api: Option<ApiClient>,
+    pub(crate) on_login_required: Option<Callback<String>>,
+    pub(crate) home_path: String,
+    pub(crate) text: Option<IdpText>,
 }
 
-fn provider(side: Side, props: Props) -> impl IntoView {
+pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
     let Props {
         consent_manifest,
         login_path,

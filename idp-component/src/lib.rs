@@ -20,8 +20,9 @@
 //! - `hydrate`: the browser half of an SSR app; turns on `leptos/hydrate`.
 //!   The work (reading the request from the URL, calling the API, loading
 //!   the session) starts in effects, so after hydration.
-//! - `islands`: turns on `leptos/islands`, for components used inside an
-//!   `#[island]`.
+//! - `islands`: turns on `leptos/islands` and adds the `islands` module: the
+//!   providers and `SignIn` as ready-made `#[island]`s, for an islands app
+//!   (enable it with `ssr` on the server and `hydrate` in the browser).
 //!
 //! # Words
 //!
@@ -35,6 +36,8 @@
 pub mod api;
 pub mod consent;
 mod identity_provider;
+#[cfg(feature = "islands")]
+pub mod islands;
 pub mod params;
 pub mod session;
 mod sign_in;
@@ -49,3 +52,10 @@ pub use session::{
 };
 pub use sign_in::{SignIn, SignInText};
 pub use text::{IdpText, provide_idp_text};
+
+/// The components' stylesheet (`style/keyhouse-idp.css` in this package):
+/// the `kh-*` classes and the `--kh-*` custom properties a host app sets
+/// to give them its look. Serve it as a file (`/keyhouse-idp.css`), link
+/// it from Trunk (`<link data-trunk rel="css" href="…/keyhouse-idp.css">`),
+/// or inline it with `<style>{STYLESHEET}</style>`.
+pub const STYLESHEET: &str = include_str!("../style/keyhouse-idp.css");

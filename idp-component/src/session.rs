@@ -19,6 +19,7 @@ use crate::api::{ApiClient, ApiError};
 
 /// Where a session stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Status<T> {
     /// Not known yet (the first check is in flight).
     Loading,

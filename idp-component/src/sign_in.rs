@@ -20,7 +20,8 @@ use crate::api::{ApiClient, ApiError};
 /// let mut text = keyhouse_idp_component::SignInText::default();
 /// text.sign_in_title = "Connexion à {app}".into();
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct SignInText {
     /// Heading while signing in.

@@ -17,7 +17,8 @@ use leptos::prelude::*;
 /// text.checking_session = "Vérification de votre session…".into();
 /// text.go_to = "Aller à {app}".into();
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct IdpText {
     /// While the request is checked.

@@ -72,3 +72,26 @@ fn the_providers_words_come_from_the_prop_or_the_context() {
     assert!(html.contains("Sitzung wird geprüft…"), "{html}");
     assert!(!html.contains("Checking your session"), "{html}");
 }
+
+#[test]
+fn the_packaged_stylesheet_styles_every_class_rendered() {
+    use keyhouse_idp_component::STYLESHEET;
+    let html = [
+        render(|| view! { <IdentityProvider app_name="Notes"/> }),
+        render(|| view! { <SignIn app_name="Notes"/> }),
+    ]
+    .concat();
+    let classes: Vec<&str> = html
+        .split("class=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert!(classes.contains(&"kh-card"), "{html}");
+    for class in classes {
+        assert!(
+            STYLESHEET.contains(&format!(".{class}")),
+            "no rule for .{class}"
+        );
+    }
+}

@@ -165,6 +165,7 @@ impl Config {
 
 /// Who may register a client dynamically (RFC 7591).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum RegistrationPolicy {
     /// `POST /oauth2/register` answers 404-like `access_denied`.
     Off,

@@ -236,6 +236,6 @@ impl IntoResponse for BearerError {
 
 /// Maps a store failure to a protocol error (503: the database is down or
 /// busy; the cause goes to the log).
-pub fn store_error(e: keyhouse_store::StoreError) -> OAuthError {
+pub(crate) fn store_error(e: keyhouse_store::StoreError) -> OAuthError {
     OAuthError::bare(ErrorCode::TemporarilyUnavailable).with_debug(e.to_string())
 }

@@ -81,6 +81,7 @@ impl std::fmt::Debug for Keyhouse {
 
 /// A failure while starting.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartError {
     /// Keys could not be loaded or created.
     #[error(transparent)]

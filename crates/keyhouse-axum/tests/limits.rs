@@ -88,10 +88,8 @@ async fn oversized_body_gets_413_and_no_row() {
 
 #[tokio::test]
 async fn slow_client_is_cut_off_while_others_are_served() {
-    let options = ServeOptions {
-        header_read_timeout: Duration::from_millis(500),
-        ..ServeOptions::default()
-    };
+    let mut options = ServeOptions::default();
+    options.header_read_timeout = Duration::from_millis(500);
     let (addr, _stop) = server(options).await;
     // A slow-loris client sends half a request line and stalls.
     let mut slow = TcpStream::connect(&addr).await.unwrap();
@@ -118,11 +116,9 @@ async fn slow_client_is_cut_off_while_others_are_served() {
 /// timeout, so the waiting one is served.
 #[tokio::test]
 async fn a_connection_past_the_cap_waits_for_an_idle_one_to_go() {
-    let options = ServeOptions {
-        max_connections: 2,
-        header_read_timeout: Duration::from_secs(1),
-        ..ServeOptions::default()
-    };
+    let mut options = ServeOptions::default();
+    options.max_connections = 2;
+    options.header_read_timeout = Duration::from_secs(1);
     let (addr, _stop) = server(options).await;
     let mut held = Vec::new();
     for _ in 0..2 {
@@ -148,11 +144,9 @@ async fn a_connection_past_the_cap_waits_for_an_idle_one_to_go() {
 /// and a connection at the cap waits for a place instead of being dropped.
 #[tokio::test]
 async fn silent_sockets_do_not_exhaust_the_connection_cap() {
-    let options = ServeOptions {
-        max_connections: 2,
-        header_read_timeout: Duration::from_secs(1),
-        ..ServeOptions::default()
-    };
+    let mut options = ServeOptions::default();
+    options.max_connections = 2;
+    options.header_read_timeout = Duration::from_secs(1);
     let (addr, _stop) = server(options).await;
     let silent = [
         TcpStream::connect(&addr).await.unwrap(),
@@ -174,10 +168,8 @@ async fn silent_sockets_do_not_exhaust_the_connection_cap() {
 /// docs/threat-model.md row 43: one address cannot take every place.
 #[tokio::test]
 async fn one_address_gets_a_bounded_number_of_connections() {
-    let options = ServeOptions {
-        max_connections_per_ip: 2,
-        ..ServeOptions::default()
-    };
+    let mut options = ServeOptions::default();
+    options.max_connections_per_ip = 2;
     let (addr, _stop) = server(options).await;
     let mut held = Vec::new();
     for _ in 0..2 {

@@ -23,8 +23,8 @@ mod mcp;
 #[cfg(not(target_arch = "wasm32"))]
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    use axum::Router;
     use axum::routing::{get, post};
+    use axum::{Json, Router};
     use tower_http::services::{ServeDir, ServeFile};
     use tower_sessions::{MemoryStore, SessionManagerLayer};
 
@@ -48,6 +48,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?
     .with_subjects(users.clone());
+    let k = kh.clone();
+    let greeting = move |caller: keyhouse_axum::Caller| async move {
+        caller.require_scope("greeting:read")?;
+        let profile = k.profile_of(caller.user_id()).await.ok().flatten();
+        let name = profile.map(|p| p.name).unwrap_or_default();
+        Ok::<_, keyhouse_axum::error::BearerError>(Json(
+            serde_json::json!({ "message": format!("Hello, {name}!") }),
+        ))
+    };
     // keyhouse:end
     let app = Router::new()
         .route("/", get(app::home))
@@ -55,11 +64,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/sign-up", get(app::sign_up_page).post(app::sign_up))
         .route("/sign-out", post(app::sign_out))
         .route_layer(axum::middleware::from_fn(app::same_origin_posts))
-        .with_state(users.clone())
+        .with_state(users)
         // keyhouse:start
         .route_service("/idp", ServeFile::new(format!("{dist}/index.html")))
+        .route("/api/greeting", get(greeting))
+        .with_state(kh.clone())
         .merge(kh.router())
-        .merge(keyhouse::api(kh.clone(), users))
         .merge(mcp::router(&kh).ok_or("the /mcp resource is not registered")?)
         .layer(kh.security_headers())
         // keyhouse:end

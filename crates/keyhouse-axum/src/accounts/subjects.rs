@@ -17,8 +17,7 @@
 //!         let Some(user) = parts.headers.get("x-user").and_then(|v| v.to_str().ok()) else {
 //!             return Ok(None);
 //!         };
-//!         let profile = SubjectProfile::new(user).email(format!("{user}@example.com"));
-//!         Ok(Some(SignedIn::new(user, "the session id", 1_700_000_000, profile)))
+//!         Ok(Some(SignedIn::new(user, "the session id", 1_700_000_000)))
 //!     }
 //!
 //!     async fn profile(&self, subject: &str) -> Result<Option<SubjectProfile>, ResolveError> {
@@ -80,24 +79,31 @@ pub struct SignedIn {
     /// When the subject last authenticated (unix seconds): `max_age` and
     /// `prompt=login` compare against it, and ID tokens carry it.
     pub auth_time: i64,
-    /// Shown on the consent screen ("Signed in as …").
-    pub profile: SubjectProfile,
+    /// Shown on the consent screen ("Signed in as …"). When it is not set,
+    /// Keyhouse asks [`SubjectResolver::profile`] for it.
+    pub profile: Option<SubjectProfile>,
 }
 
 impl SignedIn {
-    /// A signed-in subject.
+    /// A signed-in subject; its profile comes from
+    /// [`SubjectResolver::profile`].
     pub fn new(
         subject: impl Into<String>,
         session_id: impl Into<String>,
         auth_time: i64,
-        profile: SubjectProfile,
     ) -> SignedIn {
         SignedIn {
             subject: subject.into(),
             session_id: session_id.into(),
             auth_time,
-            profile,
+            profile: None,
         }
+    }
+
+    /// With the profile at hand (saves the resolver's `profile` lookup).
+    pub fn with_profile(mut self, profile: SubjectProfile) -> SignedIn {
+        self.profile = Some(profile);
+        self
     }
 }
 
@@ -309,8 +315,23 @@ impl Keyhouse {
     /// The signed-in end user of a request.
     pub(crate) async fn end_user(&self, parts: &Parts) -> Result<Option<EndUser>, OAuthError> {
         if let Some(resolver) = self.subjects() {
-            return Ok(resolver.current(parts).await?.map(|s| EndUser {
-                user: s.profile.session_user(&s.subject),
+            let Some(s) = resolver.current(parts).await? else {
+                return Ok(None);
+            };
+            let profile = match s.profile {
+                Some(p) => p,
+                None => match resolver.profile(&s.subject).await? {
+                    Some(p) => p,
+                    None => {
+                        // Signed in to the app, but no such subject (deleted
+                        // since): nobody Keyhouse can issue for.
+                        tracing::info!(subject = %s.subject, "signed-in subject has no profile; treated as signed out");
+                        return Ok(None);
+                    }
+                },
+            };
+            return Ok(Some(EndUser {
+                user: profile.session_user(&s.subject),
                 session_key: secret::hash_token(&format!("{}\n{}", s.subject, s.session_id)),
                 id: s.subject,
                 auth_time: s.auth_time,

@@ -27,6 +27,7 @@ use crate::error::{ApiError, store_error};
 
 /// Who is calling the admin API.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Admin {
     /// An operator in the browser.
     User(Box<CurrentSession>),

@@ -22,18 +22,18 @@ use futures::future::BoxFuture;
 use url::{Host, Url};
 
 /// Largest body read, bytes.
-pub const BODY_CAP: usize = 5 * 1024;
+pub(crate) const BODY_CAP: usize = 5 * 1024;
 /// Largest logo read, bytes.
-pub const LOGO_CAP: usize = 100 * 1024;
+pub(crate) const LOGO_CAP: usize = 100 * 1024;
 /// Time allowed to connect.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time allowed for the whole exchange, body included.
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a fetch failed. Clone, so one failure can answer every waiter of a
 /// single-flight fetch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// Not an https URL.
     #[error("only https URLs are fetched")]
     NotHttps,
@@ -112,7 +112,7 @@ impl Lookup for StaticLookup {
 /// broadcast, and every IPv6 form that embeds or translates an IPv4
 /// address (mapped, compatible, NAT64, 6to4, Teredo), unique-local and
 /// site-local.
-pub fn is_special_use(ip: IpAddr) -> bool {
+pub(crate) fn is_special_use(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => special_v4(v4),
         IpAddr::V6(v6) => special_v6(v6),
@@ -209,7 +209,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 
 /// The SSRF-safe fetcher.
 #[derive(Clone)]
-pub struct Fetcher {
+pub(crate) struct Fetcher {
     client: reqwest::Client,
     guard: Guard,
 }
@@ -224,7 +224,7 @@ impl std::fmt::Debug for Fetcher {
 
 /// A fetched logo.
 #[derive(Debug, Clone)]
-pub struct FetchedImage {
+pub(crate) struct FetchedImage {
     /// The bytes.
     pub bytes: Vec<u8>,
     /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`, from the
@@ -235,7 +235,7 @@ pub struct FetchedImage {
 }
 
 /// The image type `bytes` are, by their signature.
-pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
     } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
@@ -251,7 +251,7 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 
 /// A fetched JSON document and how long it may be cached.
 #[derive(Debug, Clone)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// The body.
     pub body: serde_json::Value,
     /// `Cache-Control: max-age` in seconds; `Some(0)` for `no-store` or

@@ -72,7 +72,7 @@ impl CurrentMember {
 }
 
 /// An organization as pages name it.
-pub fn summary(o: &Organization) -> OrganizationSummary {
+pub(crate) fn summary(o: &Organization) -> OrganizationSummary {
     OrganizationSummary {
         organization_id: o.id.clone(),
         slug: o.slug.clone(),

@@ -258,6 +258,7 @@ where
 /// }
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Caller {
     /// The user, in the browser.
     Session(Box<CurrentSession>),

@@ -20,6 +20,7 @@ use crate::http::extract::{AccessToken, TokenSubject};
 /// request is bounded by the member's *current* roles in that organization;
 /// a token is further bounded by its scopes.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum MemberCaller {
     /// The member, in the browser.
     Session(Box<CurrentMember>),

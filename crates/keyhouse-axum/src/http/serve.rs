@@ -28,6 +28,7 @@ pub const MAX_CONNECTIONS_PER_IP: usize = 256;
 
 /// Limits of [`serve_with`].
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ServeOptions {
     /// Time a client has to send its request headers.
     pub header_read_timeout: Duration,

@@ -32,6 +32,7 @@ use crate::Keyhouse;
 
 /// A key-handling failure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// Crypto failed (generation, parsing, signing).
     #[error("crypto: {0}")]
@@ -167,6 +168,7 @@ fn write_private(path: &Path, content: &str) -> Result<(), KeyError> {
 
 /// The signature algorithms Keyhouse signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SigningAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256: OIDC's mandatory ID-token algorithm.
     Rs256,
