@@ -82,6 +82,8 @@ function fail(msg) {
 
 /** @type {import('node:child_process').ChildProcess | null} */
 let server = null;
+/** The run's SMTP server (aiosmtpd): the server mails through it, specs read its Maildir. */
+let smtp = null;
 /** @type {import('node:child_process').ChildProcess | null} */
 let child = null;
 let tmpDir = null;
@@ -118,6 +120,10 @@ async function stopServer() {
 function cleanup(ok) {
   cleaningUp ??= (async () => {
     await stopServer();
+    if (alive(smtp)) {
+      smtp.kill('SIGTERM');
+      await exited(smtp);
+    }
     if (tmpDir) {
       if (ok && !opts.keep) rmSync(tmpDir, { recursive: true, force: true });
       else log(`kept the temporary directory ${tmpDir}`);
@@ -129,6 +135,7 @@ function cleanup(ok) {
 // Last resort if the runner dies without going through cleanup().
 process.on('exit', () => {
   if (alive(server)) server.kill('SIGKILL');
+  if (alive(smtp)) smtp.kill('SIGKILL');
 });
 
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
@@ -165,6 +172,31 @@ function tail(file, lines = 40) {
   } catch {
     return '(no log)';
   }
+}
+
+/**
+ * Starts Debian's aiosmtpd (scripts/setup.sh test installs python3-aiosmtpd)
+ * on 127.0.0.1:`port`, storing what it receives in the Maildir `dir`, and
+ * waits until it accepts connections.
+ */
+async function startSmtp(port, dir) {
+  const p = spawn('/usr/bin/python3', [
+    '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', dir,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => { err += d; });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (!alive(p)) throw new Error(`aiosmtpd exited (${p.exitCode ?? p.signalCode}): ${err}`);
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return p;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  p.kill('SIGKILL');
+  throw new Error(`aiosmtpd did not listen on 127.0.0.1:${port} within 10 s: ${err}`);
 }
 
 /** Runs a keyhouse CLI command to completion; returns its stdout. */
@@ -339,7 +371,7 @@ async function main() {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   tmpDir = mkdtempSync(path.join(os.tmpdir(), 'keyhouse-e2e-'));
 
-  const [serverPort, gptPort] = await reservePorts(2);
+  const [serverPort, gptPort, smtpPort] = await reservePorts(3);
   const baseUrl = `http://127.0.0.1:${serverPort}`;
   const gptRedirectUri = `http://127.0.0.1:${gptPort}/callback`;
 
@@ -349,6 +381,8 @@ async function main() {
     KEYHOUSE_KEY_FILE: path.join(tmpDir, 'e2e.key'),
     KEYHOUSE_ISSUER: baseUrl,
     KEYHOUSE_STATIC_DIR: distDir,
+    KEYHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    KEYHOUSE_MAIL_FROM: 'Notes <no-reply@notes.test>',
     RUST_LOG: process.env.RUST_LOG || 'info',
   };
   delete khEnv.KEYHOUSE_MASTER_KEY; // the key file in tmpDir, always
@@ -378,6 +412,9 @@ async function main() {
   const admin = await createAdmin(bin, khEnv);
 
   const agents = makeTestCa(tmpDir);
+  const maildir = path.join(tmpDir, 'maildir');
+  smtp = await startSmtp(smtpPort, maildir);
+  log(`SMTP server (aiosmtpd) on 127.0.0.1:${smtpPort}, mail in ${maildir}`);
   const logFd = openSync(SERVER_LOG, 'a');
   // Every spec signs up its own users, all from 127.0.0.1: the per-IP
   // sign-up limit (10 an hour) is off for the suite; the Rust tests cover it.
@@ -421,6 +458,7 @@ async function main() {
     b2b,
     admin,
     agents,
+    maildir,
     keyhouse: {
       bin,
       env: {

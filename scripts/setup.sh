@@ -102,6 +102,15 @@ ensure_postgres() {
         || die "PostgreSQL server binaries still missing under /usr/lib/postgresql/*/bin"
 }
 
+# A real SMTP server for the mail tests: each test starts its own aiosmtpd
+# on a loopback port and reads what it received (crates/keyhouse-axum/tests/common/smtp.rs).
+# Debian's own python3 (/usr/bin/python3), whatever python3 is first on PATH.
+ensure_smtp_server() {
+    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || apt_install python3-aiosmtpd
+    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 \
+        || die "/usr/bin/python3 cannot import aiosmtpd after apt-get install python3-aiosmtpd"
+}
+
 # ---------------------------------------------------------------------------
 # Front-end and browser tools: Trunk builds the app (scripts/build-app.sh),
 # Playwright drives Debian's chromium (e2e/).
@@ -238,6 +247,7 @@ part_test() {
     ensure_cargo_deny
     ensure_wasm_target
     ensure_postgres
+    ensure_smtp_server
     ensure_trunk
     ensure_wasm_bindgen_cli
     ensure_binaryen

@@ -10,7 +10,7 @@ use keyhouse_types::b2b::{
 };
 use keyhouse_types::{
     AuthorizeDecision, AuthorizeParams, AuthorizeStartResponse, ErrorBody, LoginRequest,
-    RedirectResponse, SessionResponse, SignupRequest,
+    PasswordResetConfirm, PasswordResetRequest, RedirectResponse, SessionResponse, SignupRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -143,6 +143,19 @@ impl ApiClient {
         } else {
             Err(error_of(res).await)
         }
+    }
+
+    /// `POST /api/session/password-reset`: mails a reset link to the
+    /// address if an account has it (the answer is the same either way).
+    pub async fn request_password_reset(&self, req: &PasswordResetRequest) -> Result<(), ApiError> {
+        self.post_empty("/api/session/password-reset", req).await
+    }
+
+    /// `POST /api/session/password-reset/confirm`: sets the new password
+    /// with the mailed token; every session of the account ends.
+    pub async fn confirm_password_reset(&self, req: &PasswordResetConfirm) -> Result<(), ApiError> {
+        self.post_empty("/api/session/password-reset/confirm", req)
+            .await
     }
 
     /// `POST /api/idp/authorize/start`: validates the request and describes

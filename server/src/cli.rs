@@ -97,7 +97,46 @@ enum Command {
         static_dir: PathBuf,
         #[command(flatten)]
         limits: Limits,
+        #[command(flatten)]
+        mail: MailArgs,
     },
+}
+
+/// Outgoing mail of `serve` (password-reset links and security notices).
+#[derive(Debug, Clone, clap::Args)]
+struct MailArgs {
+    /// The SMTP server, as a URL: `smtps://USER:PASSWORD@HOST:465` (TLS),
+    /// `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS), or
+    /// `smtp://HOST:25` (unencrypted, a local relay only). Without one,
+    /// mail is written to the outbox folder instead of being sent.
+    #[arg(long, env = "KEYHOUSE_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The From of every message.
+    #[arg(
+        long,
+        env = "KEYHOUSE_MAIL_FROM",
+        default_value = "Keyhouse <no-reply@localhost>"
+    )]
+    mail_from: String,
+    /// Where mail goes when no SMTP server is set, one `.eml` file per message.
+    #[arg(long, env = "KEYHOUSE_OUTBOX", default_value = "data/outbox")]
+    outbox: PathBuf,
+    /// A folder of templates replacing the built-in ones
+    /// (`password_reset.subject`, `password_reset.txt`, `password_reset.html`, …).
+    #[arg(long, env = "KEYHOUSE_MAIL_TEMPLATES")]
+    mail_templates: Option<PathBuf>,
+}
+
+impl MailArgs {
+    fn apply(&self, config: &mut Config) {
+        let transport = match &self.smtp_url {
+            Some(url) => keyhouse_axum::MailTransport::Smtp(url.clone()),
+            None => keyhouse_axum::MailTransport::Outbox(self.outbox.clone()),
+        };
+        let mut mail = keyhouse_axum::MailConfig::new(self.mail_from.clone(), transport);
+        mail.templates = self.mail_templates.clone();
+        config.mail = mail;
+    }
 }
 
 /// Abuse limits of `serve` (docs/threat-model.md rows 49 and 52).
@@ -1047,7 +1086,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             bind,
             static_dir,
             limits,
-        } => serve(&cli.global, &bind, &static_dir, &limits).await,
+            mail,
+        } => serve(&cli.global, &bind, &static_dir, &limits, &mail).await,
         Command::Clients(c) => clients(&cli.global, c).await,
         Command::Orgs(c) => orgs(&cli.global, c).await,
         Command::Members(c) => members(&cli.global, c).await,
@@ -1303,6 +1343,7 @@ async fn serve(
     bind: &str,
     static_dir: &Path,
     limits: &Limits,
+    mail: &MailArgs,
 ) -> Result<(), Error> {
     let issuer = global
         .issuer
@@ -1310,7 +1351,17 @@ async fn serve(
         .unwrap_or_else(|| format!("http://{bind}"));
     let mut config = example_config(&issuer);
     limits.apply(&mut config)?;
+    mail.apply(&mut config);
     let kh = open_with(global, config).await?;
+    if mail.smtp_url.is_none() {
+        // Said on the terminal, not only in the log: where to find the
+        // password-reset links on a machine without a mail server.
+        println!(
+            "keyhouse: no SMTP server set (KEYHOUSE_SMTP_URL); mail is written to {}",
+            mail.outbox.display()
+        );
+    }
+    tracing::info!(to = %kh.mail_destination(), "mail");
     let notes = NotesStore::new(kh.store().connection().clone());
     notes.migrate().await?;
     let _housekeeping = kh.spawn_housekeeping();

@@ -61,6 +61,14 @@ fn login_message(e: &ApiError) -> String {
         Some(ErrorCode::TooManyAttempts) => {
             "Too many attempts. For your security, wait 15 minutes and try again.".into()
         }
+        _ => general_message(e),
+    }
+}
+
+/// What every form says for a refused field, a network failure or anything
+/// unexpected.
+pub(crate) fn general_message(e: &ApiError) -> String {
+    match e.error_code() {
         None if e.is_network() => {
             "Can't reach the server. Check your connection and try again.".into()
         }
@@ -133,6 +141,7 @@ pub fn LoginPage() -> impl IntoView {
             <p class="kh-muted">{format!("Welcome back to {APP_NAME}.")}</p>
             <CredentialsForm prefix="login" purpose=Purpose::SignIn email password error pending on_submit
                 submit_label=move || if pending.get() { "Signing in…" } else { "Sign in" }/>
+            <p class="kh-auth__forgot"><a data-testid="login-forgot-link" href="/forgot-password">"Forgot your password?"</a></p>
             <p class="kh-auth__switch">"New here? "
                 <a data-testid="login-signup-link" href=move || with_return("/signup", &target.get())>"Create an account"</a>
             </p>

@@ -7,6 +7,7 @@ mod connected_apps;
 mod idp;
 mod notes;
 mod org;
+mod recover;
 
 use keyhouse_idp_component::{
     ApiClient, SessionStatus, provide_member, provide_session, use_member, use_session,
@@ -55,6 +56,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=notes::NotesPage/>
                 <Route path=path!("/login") view=auth::LoginPage/>
                 <Route path=path!("/signup") view=auth::SignupPage/>
+                <Route path=path!("/forgot-password") view=recover::ForgotPasswordPage/>
+                <Route path=path!("/reset-password") view=recover::ResetPasswordPage/>
                 <Route path=path!("/account") view=account::AccountPage/>
                 <Route path=path!("/account/connected-apps") view=connected_apps::ConnectedAppsPage/>
                 <Route path=path!("/idp") view=idp::IdpPage/>

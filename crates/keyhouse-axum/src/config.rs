@@ -72,6 +72,18 @@ pub struct Config {
     /// (the operator's later changes are kept). Default: `admin` (everything)
     /// and `member` (nothing), no custom scopes.
     pub rbac_defaults: keyhouse_core::rbac::Policy,
+    /// Outgoing mail (default: into the outbox folder `data/outbox`).
+    pub mail: crate::mail::MailConfig,
+    /// The app's page that sets a new password, where the reset link leads
+    /// with `?token=…` (default `/reset-password`).
+    pub reset_password_path: String,
+    /// How long a password-reset link works, seconds (default 1800).
+    pub password_reset_ttl: i64,
+    /// Reset mails sent per address per hour (default 3): further requests
+    /// answer the same and send nothing.
+    pub password_resets_per_address_per_hour: i64,
+    /// Reset requests accepted per client IP per hour (default 20).
+    pub password_resets_per_ip_per_hour: i64,
 }
 
 impl Default for Config {
@@ -103,6 +115,11 @@ impl Default for Config {
                 roles: crate::b2b::manage::default_roles(),
                 scopes: Vec::new(),
             },
+            mail: crate::mail::MailConfig::default(),
+            reset_password_path: "/reset-password".to_owned(),
+            password_reset_ttl: 1800,
+            password_resets_per_address_per_hour: 3,
+            password_resets_per_ip_per_hour: 20,
         }
     }
 }
@@ -158,6 +175,7 @@ impl Config {
     /// Clamps values to their allowed ranges.
     pub fn normalized(mut self) -> Config {
         self.code_ttl = self.code_ttl.clamp(30, 600);
+        self.password_reset_ttl = self.password_reset_ttl.clamp(300, 86_400);
         self.issuer = self.issuer.trim_end_matches('/').to_owned();
         self
     }

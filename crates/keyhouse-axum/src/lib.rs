@@ -23,6 +23,7 @@ pub mod b2b;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod oauth;
 pub mod open;
 mod router;
@@ -43,6 +44,7 @@ pub use http::extract::{AccessToken, BoundResource, Caller, TokenSubject};
 pub use http::member_caller::MemberCaller;
 pub use http::security_headers::SecurityHeadersLayer;
 pub use http::serve::{ServeOptions, serve, serve_with};
+pub use mail::{MailConfig, MailError, MailTransport};
 pub use oauth::keys::{Keys, MasterKey, SigningAlg};
 pub use open::{OpenError, serve_from_env};
 
@@ -67,6 +69,8 @@ struct Inner {
     passwords: accounts::password::Hasher,
     agents: agents::Agents,
     logos: agents::logos::Logos,
+    /// Outgoing mail.
+    mailer: Arc<mail::Mailer>,
     /// The host app's own users, when it keeps them ([`Keyhouse::with_subjects`]).
     subjects: std::sync::OnceLock<Box<dyn accounts::subjects::DynResolver>>,
 }
@@ -89,6 +93,9 @@ pub enum StartError {
     /// The default RBAC policy could not be stored.
     #[error("defining the default roles: {0}")]
     Policy(OAuthError),
+    /// The mail settings are wrong.
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
 }
 
 impl Keyhouse {
@@ -110,7 +117,10 @@ impl Keyhouse {
     ) -> Result<Keyhouse, StartError> {
         let config = config.normalized();
         let keys = Keys::load(store.clone(), master.clone(), clock.now()).await?;
+        let mailer = Arc::new(mail::Mailer::new(&config.mail)?);
+        tracing::debug!(to = %mailer.describe(), "mail");
         let kh = Keyhouse(Arc::new(Inner {
+            mailer,
             clients: oauth::client_auth::ClientCache::new(config.client_cache_ttl),
             secret_key: master.client_secret_key(),
             passwords: accounts::password::Hasher::new(),
@@ -148,6 +158,16 @@ impl Keyhouse {
     /// The master key.
     pub fn master_key(&self) -> &MasterKey {
         &self.0.master
+    }
+
+    /// Where mail goes, in words ("SMTP", "the outbox folder data/outbox"),
+    /// for a start-up message.
+    pub fn mail_destination(&self) -> String {
+        self.0.mailer.describe()
+    }
+
+    pub(crate) fn mailer(&self) -> &Arc<mail::Mailer> {
+        &self.0.mailer
     }
 
     /// Now, in unix seconds.

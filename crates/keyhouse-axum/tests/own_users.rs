@@ -122,7 +122,11 @@ async fn keyhouses_own_accounts_are_not_mounted() {
     // beside the app's users.
     let (s, _) = app().await;
     let b = browser();
-    for path in ["/api/session/signup", "/api/session/login"] {
+    for path in [
+        "/api/session/signup",
+        "/api/session/login",
+        "/api/session/password-reset",
+    ] {
         let res = b
             .post(s.url(path))
             .json(&json!({"email": "mallory@evil.example", "password": PASSWORD, "name": "M"}))

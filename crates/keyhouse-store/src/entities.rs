@@ -407,3 +407,22 @@ pub mod client_assertion {
     }
     relation_free!();
 }
+
+/// Single-use tokens mailed to an account holder, by the SHA-256 of the
+/// token (password reset).
+pub mod account_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub purpose: String,
+        pub user_id: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+    relation_free!();
+}

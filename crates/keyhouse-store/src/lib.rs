@@ -13,6 +13,7 @@
 pub mod entities;
 mod migration;
 
+mod account_tokens;
 mod admin;
 mod batch;
 mod clients;
@@ -35,6 +36,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+pub use account_tokens::{AccountTokenPurpose, NewAccountToken};
 pub use admin::{AuditRecord, GrantRecord, RotationError};
 pub use clients::{NewClient, StoredClient};
 pub use keys::StoredKey;
@@ -330,7 +332,8 @@ impl Store {
         // Login windows are at most a day.
         let stale = self.stale_hits(now - 86_400).await?;
         let assertions = self.purge_client_assertions(now).await?;
-        Ok(removed + stale + assertions)
+        let account_tokens = self.purge_account_tokens(now).await?;
+        Ok(removed + stale + assertions + account_tokens)
     }
 }
 

@@ -328,6 +328,40 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// `POST /api/session/password-reset`: mail a reset link to this address
+/// if an account has it. The answer is the same either way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetRequest {
+    /// Email address.
+    pub email: String,
+}
+
+/// `POST /api/session/password-reset/confirm`: the token from the mailed
+/// link and the new password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetConfirm {
+    /// The `token` of the link.
+    pub token: String,
+    /// The new password (8 to 128 characters).
+    pub password: String,
+}
+
+/// `POST /api/account/password`: a signed-in user changes their password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new one (8 to 128 characters).
+    pub new_password: String,
+}
+
+/// The answer to [`ChangePasswordRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordResponse {
+    /// How many other sessions of the account were signed out.
+    pub other_sessions_ended: u64,
+}
+
 pub mod admin;
 pub mod b2b;
 pub use b2b::OrganizationSummary;

@@ -3,6 +3,7 @@
 
 pub(crate) mod connected_apps;
 pub(crate) mod password;
+pub(crate) mod reset;
 pub mod session;
 pub mod subjects;
 pub(crate) mod throttle;
@@ -25,6 +26,12 @@ pub(crate) fn routes(kh: &Keyhouse) -> Router<Keyhouse> {
             .route("/api/session/signup", post(users::signup))
             .route("/api/session/login", post(users::login))
             .route("/api/session/logout", post(session::logout))
+            .route("/api/session/password-reset", post(reset::request_reset))
+            .route(
+                "/api/session/password-reset/confirm",
+                post(reset::confirm_reset),
+            )
+            .route("/api/account/password", post(reset::change_password))
     };
     own.route(
         "/api/account/connected-apps",

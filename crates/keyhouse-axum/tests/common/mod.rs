@@ -3,6 +3,8 @@
 //! `KEYHOUSE_TEST_DB=postgres` and `KEYHOUSE_TEST_PG_URL` are set).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod smtp;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -136,6 +138,10 @@ async fn start(
             .with_scopes(&["notes:read", "notes:write"])
             .with_default_scopes(&["notes:read"]),
     ];
+    // Mail stays out of the working tree: an outbox of its own unless the
+    // test points it at an SMTP server.
+    config.mail.transport =
+        keyhouse_axum::MailTransport::Outbox(std::env::temp_dir().join(unique("keyhouse-outbox-")));
     configure(&mut config);
     let clock = frozen.then(|| FixedClock::new(1_800_000_000));
     let kh = match &clock {

@@ -9,6 +9,7 @@ mod m20261126_000004_admin;
 mod m20261130_000005_hardening;
 mod m20261130_000006_agents;
 mod m20261130_000007_agent_settings;
+mod m20261201_000008_account_tokens;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_hardening::Migration),
             Box::new(m20261130_000006_agents::Migration),
             Box::new(m20261130_000007_agent_settings::Migration),
+            Box::new(m20261201_000008_account_tokens::Migration),
         ]
     }
 }
