@@ -108,13 +108,7 @@ impl Store {
             .filter(session::Column::SubjectId.eq(&found.id))
             .exec(&*txn)
             .await?;
-        account_token::Entity::update_many()
-            .col_expr(account_token::Column::UsedAt, Expr::value(now))
-            .filter(account_token::Column::UserId.eq(&found.id))
-            .filter(account_token::Column::Purpose.eq(purpose))
-            .filter(account_token::Column::UsedAt.is_null())
-            .exec(&*txn)
-            .await?;
+        spend_reset_links(&txn, &found.id, now).await?;
         txn.commit().await?;
         let mut updated = User::from(found);
         updated.password_hash = password_hash.to_owned();
@@ -151,13 +145,7 @@ impl Store {
             .exec(&*txn)
             .await?
             .rows_affected;
-        account_token::Entity::update_many()
-            .col_expr(account_token::Column::UsedAt, Expr::value(now))
-            .filter(account_token::Column::UserId.eq(user_id))
-            .filter(account_token::Column::Purpose.eq(AccountTokenPurpose::PasswordReset.as_str()))
-            .filter(account_token::Column::UsedAt.is_null())
-            .exec(&*txn)
-            .await?;
+        spend_reset_links(&txn, user_id, now).await?;
         txn.commit().await?;
         Ok(Some(ended))
     }
@@ -179,23 +167,6 @@ impl Store {
             .is_some())
     }
 
-    /// How many unused, unexpired tokens `user_id` has for `purpose`.
-    pub async fn live_account_tokens(
-        &self,
-        user_id: &str,
-        purpose: AccountTokenPurpose,
-        now: i64,
-    ) -> Result<u64> {
-        use sea_orm::PaginatorTrait;
-        Ok(account_token::Entity::find()
-            .filter(account_token::Column::UserId.eq(user_id))
-            .filter(account_token::Column::Purpose.eq(purpose.as_str()))
-            .filter(account_token::Column::UsedAt.is_null())
-            .filter(account_token::Column::ExpiresAt.gt(now))
-            .count(&self.db)
-            .await?)
-    }
-
     /// Deletes tokens expired for more than a day.
     pub(crate) async fn purge_account_tokens(&self, now: i64) -> Result<u64> {
         let _lane = self.lane().await;
@@ -205,4 +176,21 @@ impl Store {
             .await?
             .rows_affected)
     }
+}
+
+/// Spends every unused password-reset link of `user_id` (after a reset or a
+/// change, an older link must not set the password again).
+async fn spend_reset_links(
+    txn: &sea_orm::DatabaseTransaction,
+    user_id: &str,
+    now: i64,
+) -> Result<()> {
+    account_token::Entity::update_many()
+        .col_expr(account_token::Column::UsedAt, Expr::value(now))
+        .filter(account_token::Column::UserId.eq(user_id))
+        .filter(account_token::Column::Purpose.eq(AccountTokenPurpose::PasswordReset.as_str()))
+        .filter(account_token::Column::UsedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
 }
