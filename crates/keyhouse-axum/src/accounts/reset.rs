@@ -31,7 +31,7 @@ use keyhouse_types::{
 use crate::Keyhouse;
 use crate::accounts::password::{hash_password, verify_password};
 use crate::accounts::session::CurrentSession;
-use crate::accounts::throttle::throttled;
+use crate::accounts::throttle::{throttled, within_hourly_limit};
 use crate::accounts::users::{check_password, normalize_email};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
@@ -46,17 +46,10 @@ pub(crate) async fn request_reset(
     JsonBody(req): JsonBody<PasswordResetRequest>,
 ) -> Result<Response, ApiError> {
     let c = kh.config();
-    let now = kh.now();
     // Per network, counted first: this limit tells nothing about accounts.
-    if let Some(ip) = ip.filter(|_| c.password_resets_per_ip_per_hour > 0) {
+    if let Some(ip) = ip {
         let bucket = format!("reset:ip:{ip}");
-        let hits = kh
-            .store()
-            .hit(&bucket, 3600, now)
-            .await
-            .map_err(store_error)?;
-        if hits > c.password_resets_per_ip_per_hour {
-            tracing::warn!(%bucket, hits, "password reset requests throttled");
+        if !within_hourly_limit(&kh, &bucket, c.password_resets_per_ip_per_hour).await? {
             return Err(OAuthError::new(
                 ErrorCode::TooManyAttempts,
                 "too many reset requests from this network; try again later",
@@ -70,13 +63,7 @@ pub(crate) async fn request_reset(
     // limit behaves the same for both; past it nothing is sent, and the
     // answer does not change.
     let bucket = format!("reset:email:{email}");
-    let hits = kh
-        .store()
-        .hit(&bucket, 3600, now)
-        .await
-        .map_err(store_error)?;
-    if c.password_resets_per_address_per_hour > 0 && hits > c.password_resets_per_address_per_hour {
-        tracing::warn!(hits, "password reset mails to one address throttled");
+    if !within_hourly_limit(&kh, &bucket, c.password_resets_per_address_per_hour).await? {
         return Ok(accepted());
     }
     match kh

@@ -90,3 +90,26 @@ where
         None => Err(invalid_credentials()),
     }
 }
+
+/// Counts one request in `bucket` for the current hour and answers whether
+/// it is within `limit` (sign-ups, reset requests and reset mails). A limit
+/// of 0 means none: nothing is counted.
+pub(crate) async fn within_hourly_limit(
+    kh: &Keyhouse,
+    bucket: &str,
+    limit: i64,
+) -> Result<bool, OAuthError> {
+    if limit <= 0 {
+        return Ok(true);
+    }
+    let hits = kh
+        .store()
+        .hit(bucket, 3600, kh.now())
+        .await
+        .map_err(store_error)?;
+    if hits > limit {
+        tracing::warn!(%bucket, hits, "hourly limit reached");
+        return Ok(false);
+    }
+    Ok(true)
+}

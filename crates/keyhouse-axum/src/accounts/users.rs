@@ -15,7 +15,7 @@ use keyhouse_types::{LoginRequest, SignupRequest};
 use crate::Keyhouse;
 use crate::accounts::password::verify_password;
 use crate::accounts::session::{cookie_name, start_session};
-use crate::accounts::throttle::throttled;
+use crate::accounts::throttle::{throttled, within_hourly_limit};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
 use crate::http::cookies::{read_cookie, see_other, with_cookie};
@@ -110,15 +110,9 @@ pub(crate) async fn signup(
     if !c.signup_enabled {
         return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-up is closed").into());
     }
-    if let Some(ip) = ip.filter(|_| c.signups_per_ip_per_hour > 0) {
+    if let Some(ip) = ip {
         let bucket = format!("signup:ip:{ip}");
-        let hits = kh
-            .store()
-            .hit(&bucket, 3600, kh.now())
-            .await
-            .map_err(store_error)?;
-        if hits > c.signups_per_ip_per_hour {
-            tracing::warn!(%bucket, hits, "sign-up throttled");
+        if !within_hourly_limit(&kh, &bucket, c.signups_per_ip_per_hour).await? {
             return Err(OAuthError::new(
                 ErrorCode::TooManyAttempts,
                 "too many sign-ups from this network; try again later",
