@@ -8,7 +8,8 @@
 // For each example: a temporary directory (SQLite database, master key),
 // two loopback ports (the app's and the GPT's callback), `keyhouse clients
 // create` on the app's database, the app's binary with DATABASE_URL,
-// KEYHOUSE_KEY_FILE, KEYHOUSE_ISSUER and KEYHOUSE_BIND, a wait for its
+// KEYHOUSE_KEY_FILE, KEYHOUSE_ISSUER, KEYHOUSE_BIND and KEYHOUSE_SMTP_URL
+// (one aiosmtpd for the run, its Maildir given to the specs), a wait for its
 // discovery document, then `node --test` on the example's spec. The app's
 // log goes to e2e/test-results/examples/<name>.log.
 //
@@ -21,6 +22,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSmtp } from './lib/smtp.mjs';
 
 const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(E2E_DIR, '..');
@@ -129,6 +131,7 @@ async function runExample(name) {
     KEYHOUSE_KEY_FILE: path.join(tmp, 'app.key'),
     KEYHOUSE_ISSUER: baseUrl,
     KEYHOUSE_BIND: `127.0.0.1:${port}`,
+    KEYHOUSE_SMTP_URL: smtpUrl,
     RUST_LOG: process.env.RUST_LOG || 'info',
   };
   delete env.KEYHOUSE_MASTER_KEY;
@@ -159,6 +162,7 @@ async function runExample(name) {
       E2E_RESULTS_DIR: RESULTS_DIR,
       E2E_SCREENSHOT_DIR: path.join(RESULTS_DIR, 'screenshots'),
       E2E_EXAMPLE: name,
+      E2E_MAILDIR: maildir,
       PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1',
     }, { stdio: ['ignore', 'inherit', 'inherit'] });
     return true;
@@ -175,6 +179,12 @@ rmSync(RESULTS_DIR, { recursive: true, force: true });
 mkdirSync(path.join(RESULTS_DIR, 'screenshots'), { recursive: true });
 const asked = process.argv.slice(2);
 const names = asked.length ? asked : Object.keys(EXAMPLES);
+// One SMTP server for the run: the examples mail sign-up codes through it.
+const mailTmp = mkdtempSync(path.join(os.tmpdir(), 'keyhouse-examples-mail-'));
+const maildir = path.join(mailTmp, 'maildir');
+const [smtpPort] = await reservePorts(1);
+const smtpUrl = `smtp://127.0.0.1:${smtpPort}`;
+const smtp = await startSmtp(smtpPort, maildir);
 let failed = 0;
 for (const name of names) {
   if (!EXAMPLES[name]) {
@@ -188,5 +198,7 @@ for (const name of names) {
   }
   if (!(await runExample(name))) failed++;
 }
+smtp.kill('SIGTERM');
+rmSync(mailTmp, { recursive: true, force: true });
 log(failed ? `${failed} example(s) failed` : `all ${names.length} example(s) passed`);
 process.exit(failed ? 1 : 0);

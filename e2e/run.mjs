@@ -27,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultB2B } from './lib/b2b.mjs';
+import { startSmtp } from './lib/smtp.mjs';
 
 const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(E2E_DIR, '..');
@@ -172,31 +173,6 @@ function tail(file, lines = 40) {
   } catch {
     return '(no log)';
   }
-}
-
-/**
- * Starts Debian's aiosmtpd (scripts/setup.sh test installs python3-aiosmtpd)
- * on 127.0.0.1:`port`, storing what it receives in the Maildir `dir`, and
- * waits until it accepts connections.
- */
-async function startSmtp(port, dir) {
-  const p = spawn('/usr/bin/python3', [
-    '-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', dir,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  p.stderr.on('data', (d) => { err += d; });
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (!alive(p)) throw new Error(`aiosmtpd exited (${p.exitCode ?? p.signalCode}): ${err}`);
-    const ok = await new Promise((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return p;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  p.kill('SIGKILL');
-  throw new Error(`aiosmtpd did not listen on 127.0.0.1:${port} within 10 s: ${err}`);
 }
 
 /** Runs a keyhouse CLI command to completion; returns its stdout. */

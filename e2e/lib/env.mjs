@@ -80,6 +80,7 @@ function fromEnv() {
     keyhouse: null,
     b2b: b2bFromEnv(),
     admin: adminFromEnv(),
+    maildir: process.env.E2E_MAILDIR || null,
   };
 }
 

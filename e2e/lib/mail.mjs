@@ -64,3 +64,10 @@ export function linkIn(mail, needle) {
   if (!link) throw new Error(`no link containing ${needle} in: ${mail.body}`);
   return link;
 }
+
+/** The six-digit code of a sign-up or sign-in message (a line of its own). */
+export function codeIn(mail) {
+  const m = mail.body.match(/^[ \t]*(\d{6})[ \t]*\r?$/m);
+  if (!m) throw new Error(`no code in: ${mail.body}`);
+  return m[1];
+}

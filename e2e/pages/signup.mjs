@@ -2,6 +2,7 @@
 import { config } from '../lib/env.mjs';
 import { isAt, textOf, waitForUrl } from './common.mjs';
 import { NotesPage } from './notes.mjs';
+import { codeIn, waitForMail } from '../lib/mail.mjs';
 
 export class SignupPage {
   /** @param {import('playwright-core').Page} page */
@@ -33,9 +34,33 @@ export class SignupPage {
     await this.submit.click();
   }
 
-  /** Signs up and waits until the app has left /signup. */
+  /**
+   * Waits for the "check your email" step, or the form's error (thrown).
+   * @returns {Promise<import('playwright-core').Locator>} the code field
+   */
+  async waitForCodeStep() {
+    const code = this.page.getByTestId('code-input');
+    await Promise.race([
+      code.waitFor({ state: 'visible' }),
+      this.error.waitFor({ state: 'visible' }).then(async () => {
+        throw new Error(`signup-error shows: ${await textOf(this.error)}`);
+      }),
+    ]);
+    return code;
+  }
+
+  /** Types the code of the newest message to `email` and sends it. */
+  async enterMailedCode(email) {
+    const input = await this.waitForCodeStep();
+    const mail = await waitForMail(email);
+    await input.fill(codeIn(mail));
+    await this.page.getByTestId('code-submit').click();
+  }
+
+  /** Signs up, proves the address with the mailed code, and waits until the app has left /signup. */
   async signup(user) {
     await this.submitForm(user);
+    await this.enterMailedCode(user.email);
     try {
       await waitForUrl(
         this.page,

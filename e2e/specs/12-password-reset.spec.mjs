@@ -34,7 +34,7 @@ browserTest('forgot password: mailed link, new password, signed out everywhere',
   await screenshotDesktopAndMobile(other, 'forgot-password-sent');
 
   // The link in the mail.
-  const mail = await waitForMail(user.email, 1);
+  const mail = await waitForMail(user.email, 2);
   assert.match(mail.subject, /^Reset your 127\.0\.0\.1 password/);
   const link = linkIn(mail, '/reset-password?token=');
   assert.equal(new URL(link).origin, config.baseUrl);
@@ -69,7 +69,7 @@ browserTest('forgot password: mailed link, new password, signed out everywhere',
   await screenshot(other, 'reset-password-spent');
 
   // And a notice of the change was mailed.
-  const notice = await waitForMail(user.email, 2);
+  const notice = await waitForMail(user.email, 3);
   assert.match(notice.subject, /password was changed/);
 });
 
@@ -108,6 +108,6 @@ browserTest('the account page changes the password and signs out the other devic
   await page.getByTestId('account-email').waitFor();
   await other.goto('/');
   await waitForUrl(other, (u) => u.pathname === '/login', 'the login page on the other device');
-  const notice = await waitForMail(user.email, 1);
+  const notice = await waitForMail(user.email, 2);
   assert.match(notice.subject, /password was changed/);
 });

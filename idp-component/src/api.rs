@@ -9,11 +9,24 @@ use keyhouse_types::b2b::{
     MemberLoginRequest, MemberSessionResponse, OrganizationSettings, SetRolesRequest,
 };
 use keyhouse_types::{
-    AuthorizeDecision, AuthorizeParams, AuthorizeStartResponse, ErrorBody, LoginRequest,
-    PasswordResetConfirm, PasswordResetRequest, RedirectResponse, SessionResponse, SignupRequest,
+    AuthorizeDecision, AuthorizeParams, AuthorizeStartResponse, EmailChallengeSent,
+    EmailCodeRequest, EmailLinkRequest, EmailLinkResponse, EmailLoginRequest, ErrorBody,
+    LoginRequest, PasswordResetConfirm, PasswordResetRequest, RedirectResponse, SessionResponse,
+    SignupRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// What sign-up did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignupOutcome {
+    /// The account exists and this browser is signed in.
+    SignedIn(SessionResponse),
+    /// A link and code were mailed; the account is created when one comes
+    /// back (the answer is the same when the address is taken).
+    CheckEmail(EmailChallengeSent),
+}
 
 /// A failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,9 +142,61 @@ impl ApiClient {
         read(res).await
     }
 
-    /// `POST /api/session/signup`: creates the user and signs them in.
-    pub async fn signup(&self, req: &SignupRequest) -> Result<SessionResponse, ApiError> {
+    /// `POST /api/session/signup`. Where addresses are verified first (the
+    /// default), a link and code were mailed and the account exists once
+    /// one comes back ([`SignupOutcome::CheckEmail`]); else the user is
+    /// created and signed in at once.
+    pub async fn signup(&self, req: &SignupRequest) -> Result<SignupOutcome, ApiError> {
         let res = send(Request::post(&self.url("/api/session/signup")), Some(req)).await?;
+        if res.status() == 202 {
+            return read(res).await.map(SignupOutcome::CheckEmail);
+        }
+        read(res).await.map(SignupOutcome::SignedIn)
+    }
+
+    /// `POST /api/session/email-login`: mails a sign-in link and code (the
+    /// answer is the same whether or not the address has an account).
+    pub async fn email_login(
+        &self,
+        req: &EmailLoginRequest,
+    ) -> Result<EmailChallengeSent, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/session/email-login")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/session/email/code`: the mailed code, typed in this
+    /// browser; signs in (or finishes a sign-up).
+    pub async fn email_code(&self, req: &EmailCodeRequest) -> Result<SessionResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/session/email/code")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/session/email/link`: the `token` of a mailed link.
+    pub async fn email_link(&self, req: &EmailLinkRequest) -> Result<EmailLinkResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/session/email/link")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/account/email/verify`: mails the signed-in user a link
+    /// that verifies their address.
+    pub async fn request_email_verification(&self) -> Result<EmailChallengeSent, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/account/email/verify")),
+            None::<&()>,
+        )
+        .await?;
         read(res).await
     }
 

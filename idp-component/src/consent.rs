@@ -435,6 +435,7 @@ mod tests {
                 user_id: "u".into(),
                 email: "a@example.test".into(),
                 name: String::new(),
+                email_verified: true,
             },
             organization: None,
             app_name: "Notes".into(),

@@ -9,7 +9,7 @@
 //! of your own around the component instead.
 //!
 //! ```ignore
-//! use keyhouse_idp_component::islands::{IdentityProviderIsland, SignInIsland};
+//! use keyhouse_idp_component::islands::{EmailLinkIsland, IdentityProviderIsland, SignInIsland};
 //!
 //! <Route path=path!("/login") view=|| view! { <SignInIsland app_name="Notes"/> }/>
 //! <Route path=path!("/idp") view=|| view! { <IdentityProviderIsland app_name="Notes"/> }/>
@@ -18,7 +18,7 @@
 //! The browser half hydrates them with `leptos::mount::hydrate_islands()`
 //! and the shell loads it with `<HydrationScripts options islands=true/>`.
 //!
-//! Every island is exported to JavaScript, so all three ship in the
+//! Every island is exported to JavaScript, so all four ship in the
 //! browser bundle whether the app uses them or not (the B2B provider adds
 //! about 35 KB of WebAssembly, 11 KB gzipped). An app that wants only one
 //! can wrap that component in an `#[island]` of its own instead.
@@ -29,7 +29,7 @@
 use leptos::prelude::*;
 
 use crate::identity_provider::{Props, Side, provider};
-use crate::{IdpText, SignIn, SignInText};
+use crate::{EmailLink, EmailText, IdpText, SignIn, SignInText};
 
 /// [`IdentityProvider`](crate::IdentityProvider) as an island: the Authorization URL of an islands
 /// app.
@@ -91,12 +91,35 @@ pub fn SignInIsland(
     /// Offer account creation (default `true`).
     #[prop(optional)]
     allow_sign_up: Option<bool>,
+    /// Offer signing in with a mailed code (default `true`).
+    #[prop(optional)]
+    allow_email: Option<bool>,
 ) -> impl IntoView {
     view! {
         <SignIn
             app_name=app_name.unwrap_or_else(default_app_name)
             text=text.unwrap_or_default()
             allow_sign_up=allow_sign_up.unwrap_or(true)
+            allow_email=allow_email.unwrap_or(true)
+        />
+    }
+}
+
+/// [`EmailLink`](crate::EmailLink) as an island: the page mailed sign-in,
+/// sign-up and verification links open (`/verify-email` by default).
+#[island]
+pub fn EmailLinkIsland(
+    /// Where to go when the link does not say (default `/`).
+    #[prop(optional, into)]
+    home_path: Option<String>,
+    /// Replaces the words; see [`EmailText`].
+    #[prop(optional)]
+    text: Option<EmailText>,
+) -> impl IntoView {
+    view! {
+        <EmailLink
+            home_path=home_path.unwrap_or_else(|| "/".to_owned())
+            text=text.unwrap_or_default()
         />
     }
 }

@@ -35,6 +35,7 @@
 
 pub mod api;
 pub mod consent;
+mod email;
 mod identity_provider;
 #[cfg(feature = "islands")]
 pub mod islands;
@@ -43,8 +44,9 @@ pub mod session;
 mod sign_in;
 mod text;
 
-pub use api::{ApiClient, ApiError};
+pub use api::{ApiClient, ApiError, SignupOutcome};
 pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, default_manifest};
+pub use email::{EmailLink, EmailText, MagicLink, OneTimeCode};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
 pub use session::{
     MemberSession, MemberStatus, Session, SessionStatus, Status, provide_member, provide_session,

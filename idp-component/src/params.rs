@@ -44,6 +44,19 @@ pub fn return_to(query: &str) -> Option<String> {
         .and_then(|(_, v)| keyhouse_types::return_to::sanitize(&v).map(str::to_owned))
 }
 
+/// The first value of `name` in a query string.
+pub fn query_value(query: &str, name: &str) -> Option<String> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Whether `path` is a safe same-origin relative path.
+pub fn is_same_origin_path(path: &str) -> bool {
+    keyhouse_types::return_to::sanitize(path).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

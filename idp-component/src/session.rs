@@ -11,11 +11,14 @@ use keyhouse_types::b2b::{
     DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest, MemberLoginRequest,
     MemberSessionResponse,
 };
-use keyhouse_types::{LoginRequest, SessionResponse, SessionUser, SignupRequest};
+use keyhouse_types::{
+    EmailChallengeSent, EmailCodeRequest, EmailLinkRequest, EmailLinkResponse, EmailLoginRequest,
+    LoginRequest, SessionResponse, SessionUser, SignupRequest,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{ApiClient, ApiError};
+use crate::api::{ApiClient, ApiError, SignupOutcome};
 
 /// Where a session stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,9 +131,42 @@ impl Session {
         self.0.sign_in(self.api().login(req)).await
     }
 
-    /// Creates the account and signs in.
-    pub async fn signup(&self, req: &SignupRequest) -> Result<SessionResponse, ApiError> {
-        self.0.sign_in(self.api().signup(req)).await
+    /// Creates the account: signed in at once, or after the mailed code
+    /// ([`Session::email_code`]) or link comes back.
+    pub async fn signup(&self, req: &SignupRequest) -> Result<SignupOutcome, ApiError> {
+        let outcome = self.api().signup(req).await?;
+        if let SignupOutcome::SignedIn(s) = &outcome {
+            self.0.status.set(Status::SignedIn(s.clone()));
+        }
+        Ok(outcome)
+    }
+
+    /// Mails a sign-in link and code.
+    pub async fn email_login(
+        &self,
+        req: &EmailLoginRequest,
+    ) -> Result<EmailChallengeSent, ApiError> {
+        self.api().email_login(req).await
+    }
+
+    /// Signs in with a mailed code (or finishes a sign-up).
+    pub async fn email_code(&self, req: &EmailCodeRequest) -> Result<SessionResponse, ApiError> {
+        self.0.sign_in(self.api().email_code(req)).await
+    }
+
+    /// Spends a mailed link; signed in when it was a sign-in or sign-up link.
+    pub async fn email_link(&self, req: &EmailLinkRequest) -> Result<EmailLinkResponse, ApiError> {
+        let res = self.api().email_link(req).await?;
+        if let Some(s) = &res.session {
+            self.0.status.set(Status::SignedIn(s.clone()));
+        }
+        Ok(res)
+    }
+
+    /// Marks the browser as signed in with `session` (after a sign-in made
+    /// outside this handle, e.g. by [`crate::OneTimeCode`]).
+    pub fn mark_signed_in(&self, session: SessionResponse) {
+        self.0.status.set(Status::SignedIn(session));
     }
 
     /// Signs out (the server deletes the session).

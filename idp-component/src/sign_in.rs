@@ -6,12 +6,13 @@
 //! Apps that keep their own users and login do not need it: their own page
 //! signs people in and the backend's `SubjectResolver` says who they are.
 
-use keyhouse_types::{ErrorCode, LoginRequest, SignupRequest};
+use keyhouse_types::{EmailChallengeSent, ErrorCode, LoginRequest, SessionResponse, SignupRequest};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{ApiClient, ApiError};
+use crate::api::{ApiClient, ApiError, SignupOutcome};
+use crate::email::{EmailText, MagicLink, OneTimeCode};
 
 /// Every string [`SignIn`] shows, English by default. `{app}` is replaced
 /// by the `app_name` prop.
@@ -60,6 +61,12 @@ pub struct SignInText {
     pub unreachable: String,
     /// Anything else.
     pub failed: String,
+    /// The switch to signing in by mail.
+    pub use_email: String,
+    /// The switch back to the password.
+    pub use_password: String,
+    /// The words of the mailed-code steps.
+    pub email: EmailText,
 }
 
 impl Default for SignInText {
@@ -83,6 +90,9 @@ impl Default for SignInText {
             sign_up_closed: "Sign-up is closed.".into(),
             unreachable: "Can't reach the server. Check your connection and try again.".into(),
             failed: "Something went wrong. Try again in a moment.".into(),
+            use_email: "Email me a sign-in code instead".into(),
+            use_password: "Sign in with a password instead".into(),
+            email: EmailText::default(),
         }
     }
 }
@@ -106,7 +116,7 @@ impl SignInText {
     }
 }
 
-fn sentence(s: &str) -> String {
+pub(crate) fn sentence(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(first) => format!(
@@ -131,6 +141,8 @@ fn return_target() -> String {
 #[derive(Clone, Copy)]
 struct Form {
     creating: RwSignal<bool>,
+    by_email: RwSignal<bool>,
+    sent: RwSignal<Option<EmailChallengeSent>>,
     name: RwSignal<String>,
     email: RwSignal<String>,
     password: RwSignal<String>,
@@ -139,21 +151,36 @@ struct Form {
 }
 
 impl Form {
-    async fn send(self, api: ApiClient) -> Result<(), ApiError> {
+    /// Whether the browser is signed in now (else a code was mailed).
+    async fn send(self, api: ApiClient) -> Result<bool, ApiError> {
         let email = self.email.get_untracked();
         let password = self.password.get_untracked();
         if self.creating.get_untracked() {
             let name = Some(self.name.get_untracked()).filter(|n| !n.trim().is_empty());
-            api.signup(&SignupRequest {
+            let req = SignupRequest {
                 email,
                 password,
                 name,
-            })
-            .await
-            .map(drop)
+                return_to: Some(return_target()),
+            };
+            match api.signup(&req).await? {
+                SignupOutcome::CheckEmail(sent) => {
+                    self.sent.set(Some(sent));
+                    Ok(false)
+                }
+                _ => Ok(true),
+            }
         } else {
-            api.login(&LoginRequest { email, password }).await.map(drop)
+            api.login(&LoginRequest { email, password })
+                .await
+                .map(|_| true)
         }
+    }
+}
+
+fn go_on() {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(&return_target());
     }
 }
 
@@ -175,6 +202,10 @@ pub fn SignIn(
     /// Offer account creation (default `true`).
     #[prop(default = true)]
     allow_sign_up: bool,
+    /// Offer signing in with a mailed link or code (default `true`; the
+    /// backend's `email_sign_in`).
+    #[prop(default = true)]
+    allow_email: bool,
     /// The Keyhouse API; default: the page's own origin.
     #[prop(optional)]
     api: Option<ApiClient>,
@@ -184,6 +215,8 @@ pub fn SignIn(
     let app = StoredValue::new(app_name);
     let f = Form {
         creating: RwSignal::new(false),
+        by_email: RwSignal::new(false),
+        sent: RwSignal::new(None),
         name: RwSignal::new(String::new()),
         email: RwSignal::new(String::new()),
         password: RwSignal::new(String::new()),
@@ -199,11 +232,8 @@ pub fn SignIn(
         f.error.set(None);
         spawn_local(async move {
             match f.send(api.get_value()).await {
-                Ok(()) => {
-                    if let Some(w) = web_sys::window() {
-                        let _ = w.location().assign(&return_target());
-                    }
-                }
+                Ok(true) => go_on(),
+                Ok(false) => f.pending.set(false),
                 Err(e) => {
                     f.error.set(Some(t.with_value(|t| t.error_message(&e))));
                     f.pending.set(false);
@@ -225,17 +255,47 @@ pub fn SignIn(
         <div class="kh-idp">
             <section class="kh-card kh-sign-in" data-testid="sign-in" aria-labelledby="kh-sign-in-title">
                 <h1 id="kh-sign-in-title">{title}</h1>
-                <form on:submit=on_submit>
-                    {move || f.error.get().map(|e| view! {
-                        <p class="kh-alert" role="alert" data-testid="sign-in-error">{e}</p>
-                    })}
-                    <Fields f t/>
-                    <button type="submit" class="kh-button kh-button--primary kh-button--block"
-                        data-testid="sign-in-submit" disabled=move || f.pending.get()>
-                        {move || t.with_value(|t| if f.creating.get() { t.sign_up_button.clone() } else { t.sign_in_button.clone() })}
-                    </button>
-                </form>
-                {allow_sign_up.then(|| view! { <Switch f t/> })}
+                {move || {
+                    let on_signed_in = Callback::new(|_: SessionResponse| go_on());
+                    let words = t.with_value(|t| t.email.clone());
+                    if let Some(sent) = f.sent.get() {
+                        let api = api.get_value();
+                        return view! { <OneTimeCode sent on_signed_in text=words api/> }.into_any();
+                    }
+                    if f.by_email.get() {
+                        let api = api.get_value();
+                        return view! {
+                            <div class="kh-sign-in__email">
+                                <MagicLink on_signed_in return_to=return_target()
+                                    email=f.email.get_untracked() text=words api/>
+                            </div>
+                        }.into_any();
+                    }
+                    view! {
+                        <form on:submit=on_submit>
+                            {move || f.error.get().map(|e| view! {
+                                <p class="kh-alert" role="alert" data-testid="sign-in-error">{e}</p>
+                            })}
+                            <Fields f t/>
+                            <button type="submit" class="kh-button kh-button--primary kh-button--block"
+                                data-testid="sign-in-submit" disabled=move || f.pending.get()>
+                                {move || t.with_value(|t| if f.creating.get() { t.sign_up_button.clone() } else { t.sign_in_button.clone() })}
+                            </button>
+                        </form>
+                    }.into_any()
+                }}
+                {move || (allow_email && !f.creating.get() && f.sent.get().is_none()).then(|| view! {
+                    <p class="kh-muted kh-sign-in__switch">
+                        <button type="button" class="kh-link" data-testid="sign-in-by-email"
+                            on:click=move |_| {
+                                f.error.set(None);
+                                f.by_email.update(|b| *b = !*b);
+                            }>
+                            {move || t.with_value(|t| if f.by_email.get() { t.use_password.clone() } else { t.use_email.clone() })}
+                        </button>
+                    </p>
+                })}
+                {move || (allow_sign_up && !f.by_email.get() && f.sent.get().is_none()).then(|| view! { <Switch f t/> })}
             </section>
         </div>
     }

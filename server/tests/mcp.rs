@@ -166,7 +166,7 @@ async fn an_agent_discovers_the_server_and_calls_its_tools_within_its_scopes() {
         json!(["notes:read", "notes:write"])
     );
 
-    let alice = signed_up(&base, "alice@example.test").await;
+    let alice = signed_up(&env, &base, "alice@example.test").await;
     let rw = token(&base, &alice, &agent, "notes:read notes:write", Some(&mcp)).await;
     let mut s = Session::new(&base, &rw);
     s.open().await;
@@ -227,7 +227,7 @@ async fn tokens_for_the_api_and_for_the_mcp_server_are_not_interchangeable() {
     let env = common::env().await;
     let agent = register(&env);
     let (_server, base) = env.serve().await;
-    let alice = signed_up(&base, "alice@example.test").await;
+    let alice = signed_up(&env, &base, "alice@example.test").await;
     let mcp = format!("{base}/mcp");
     let api = format!("{base}/api");
     let for_mcp = token(&base, &alice, &agent, "notes:read", Some(&mcp)).await;
@@ -263,7 +263,7 @@ async fn a_tools_call_costs_a_handful_of_statements() {
     let agent = register(&env);
     let log = env_log_path();
     let (_server, base) = env.serve_counting_statements(&log).await;
-    let alice = signed_up(&base, "alice@example.test").await;
+    let alice = signed_up(&env, &base, "alice@example.test").await;
     let mcp = format!("{base}/mcp");
     let rw = token(&base, &alice, &agent, "notes:read notes:write", Some(&mcp)).await;
     let mut s = Session::new(&base, &rw);
@@ -399,7 +399,7 @@ async fn members_use_the_organizations_notes_within_their_roles() {
     };
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // Nothing of the organization reaches a user's own notes.
-    let alice = signed_up(&base, "alice@example.test").await;
+    let alice = signed_up(&env, &base, "alice@example.test").await;
     let own = token(&base, &alice, &agent, "notes:read", Some(&mcp)).await;
     let mut s = Session::new(&base, &own);
     s.open().await;

@@ -59,7 +59,7 @@ async fn an_agent_reads_and_writes_notes_within_its_scopes() {
     let agent = register(&env);
     let (_server, base) = env.serve().await;
     let http = reqwest::Client::new();
-    let alice = user(&base, "alice@example.test").await;
+    let alice = user(&env, &base, "alice@example.test").await;
 
     let rw = token(&base, &alice, &agent, "openid notes:read notes:write").await;
     let res = send(
@@ -168,8 +168,8 @@ async fn credentials_are_checked_and_users_are_kept_apart() {
             .contains("invalid_token")
     );
 
-    let alice = user(&base, "alice@example.test").await;
-    let bob = user(&base, "bob@example.test").await;
+    let alice = user(&env, &base, "alice@example.test").await;
+    let bob = user(&env, &base, "bob@example.test").await;
     let alice_token = token(&base, &alice, &agent, "notes:read notes:write").await;
     let bob_token = token(&base, &bob, &agent, "notes:read notes:write offline_access").await;
     let note: Value = send(
@@ -242,7 +242,7 @@ async fn credentials_are_checked_and_users_are_kept_apart() {
 async fn cookie_writes_must_come_from_our_origin() {
     let env = common::env().await;
     let (_server, base) = env.serve().await;
-    let alice = user(&base, "alice@example.test").await;
+    let alice = user(&env, &base, "alice@example.test").await;
     // docs/threat-model.md row 12: a cross-site form or fetch riding the cookie is refused.
     let res = alice
         .post(format!("{base}/api/notes"))

@@ -73,7 +73,8 @@ fn Account() -> impl IntoView {
                     <dt>"Name"</dt>
                     <dd data-testid="account-name">{if s.user.name.is_empty() { "—".to_owned() } else { s.user.name.clone() }}</dd>
                     <dt>"Email"</dt>
-                    <dd data-testid="account-email">{s.user.email.clone()}</dd>
+                    <dd><span data-testid="account-email">{s.user.email.clone()}</span> " "
+                        <EmailStatus verified=s.user.email_verified/></dd>
                     <dt>"Signed in"</dt>
                     <dd>{format_time(s.authenticated_at)}</dd>
                     <dt>"Session ends"</dt>
@@ -180,4 +181,45 @@ fn ChangePassword() -> impl IntoView {
             </form>
         </section>
     }
+}
+
+/// Whether the address is verified; when not, a button that mails a
+/// verification link.
+#[component]
+fn EmailStatus(verified: bool) -> impl IntoView {
+    let session = use_session();
+    let state = RwSignal::new(None::<Result<String, String>>);
+    let pending = RwSignal::new(false);
+    let send = move |_| {
+        pending.set(true);
+        spawn_local(async move {
+            let res = session.api().request_email_verification().await;
+            state.set(Some(match res {
+                Ok(s) => Ok(format!(
+                    "We sent a link to {}. Open it within {} minutes.",
+                    s.email,
+                    s.expires_in / 60
+                )),
+                Err(e) => Err(general_message(&e)),
+            }));
+            pending.set(false);
+        });
+    };
+    if verified {
+        return view! { <span class="kh-badge kh-badge--ok" data-testid="account-email-verified">"Verified"</span> }.into_any();
+    }
+    view! {
+        <span class="kh-badge kh-badge--warn" data-testid="account-email-unverified">"Not verified"</span>
+        <span class="kh-account__verify">
+            {move || match state.get() {
+                Some(Ok(m)) => view! { <span class="kh-muted" role="status" data-testid="account-verify-sent">{m}</span> }.into_any(),
+                Some(Err(m)) => view! { <span class="kh-alert" role="alert">{m}</span> }.into_any(),
+                None => view! {
+                    <button type="button" class="kh-link" data-testid="account-verify" on:click=send
+                        disabled=move || pending.get()>"Send a verification link"</button>
+                }.into_any(),
+            }}
+        </span>
+    }
+    .into_any()
 }

@@ -4,8 +4,8 @@
 use keyhouse_types::ErrorCode;
 use std::borrow::Cow;
 
-use keyhouse_idp_component::{ApiError, use_session};
-use keyhouse_types::{LoginRequest, SignupRequest};
+use keyhouse_idp_component::{ApiError, MagicLink, OneTimeCode, SignupOutcome, use_session};
+use keyhouse_types::{EmailChallengeSent, LoginRequest, SessionResponse, SignupRequest};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
@@ -111,7 +111,12 @@ pub fn LoginPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    let by_email = RwSignal::new(false);
     let navigate = use_navigate();
+    let nav = navigate.clone();
+    let signed_in = Callback::new(move |_: SessionResponse| {
+        after_sign_in(&target.get_untracked(), Bundle::Main, nav.clone())
+    });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() {
@@ -139,9 +144,22 @@ pub fn LoginPage() -> impl IntoView {
         <section class="kh-card kh-narrow kh-auth" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in"</h1>
             <p class="kh-muted">{format!("Welcome back to {APP_NAME}.")}</p>
-            <CredentialsForm prefix="login" purpose=Purpose::SignIn email password error pending on_submit
-                submit_label=move || if pending.get() { "Signing in…" } else { "Sign in" }/>
-            <p class="kh-auth__forgot"><a data-testid="login-forgot-link" href="/forgot-password">"Forgot your password?"</a></p>
+            <Show when=move || by_email.get() fallback=move || {
+                let on_submit = on_submit.clone();
+                view! {
+                    <CredentialsForm prefix="login" purpose=Purpose::SignIn email password error pending on_submit
+                        submit_label=move || if pending.get() { "Signing in…" } else { "Sign in" }/>
+                    <p class="kh-auth__forgot"><a data-testid="login-forgot-link" href="/forgot-password">"Forgot your password?"</a></p>
+                }
+            }>
+                <MagicLink on_signed_in=signed_in return_to=target.get_untracked() email=email.get_untracked()/>
+            </Show>
+            <p class="kh-auth__alt">
+                <button type="button" class="kh-link" data-testid="login-by-email"
+                    on:click=move |_| { error.set(None); by_email.update(|b| *b = !*b); }>
+                    {move || if by_email.get() { "Sign in with a password instead" } else { "Email me a sign-in code instead" }}
+                </button>
+            </p>
             <p class="kh-auth__switch">"New here? "
                 <a data-testid="login-signup-link" href=move || with_return("/signup", &target.get())>"Create an account"</a>
             </p>
@@ -159,7 +177,12 @@ pub fn SignupPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    let sent = RwSignal::new(None::<EmailChallengeSent>);
     let navigate = use_navigate();
+    let nav = navigate.clone();
+    let signed_in = Callback::new(move |_: SessionResponse| {
+        after_sign_in(&target.get_untracked(), Bundle::Main, nav.clone())
+    });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() {
@@ -177,10 +200,16 @@ pub fn SignupPage() -> impl IntoView {
             email: email.get_untracked().trim().to_owned(),
             password: pw,
             name: (!n.is_empty()).then_some(n),
+            return_to: Some(target.get_untracked()),
         };
         let navigate = navigate.clone();
         spawn_local(async move {
             match session.signup(&req).await {
+                Ok(SignupOutcome::CheckEmail(s)) => {
+                    password.set(String::new());
+                    sent.set(Some(s));
+                    pending.set(false);
+                }
                 Ok(_) => after_sign_in(&target.get_untracked(), Bundle::Main, navigate),
                 Err(e) => {
                     error.set(Some(signup_message(&e)));
@@ -192,15 +221,23 @@ pub fn SignupPage() -> impl IntoView {
     view! {
         <section class="kh-card kh-narrow kh-auth" aria-labelledby="signup-title">
             <h1 id="signup-title">"Create your account"</h1>
-            <p class="kh-muted">{format!("Keep your notes in {APP_NAME}, and choose which apps may read them.")}</p>
-            <CredentialsForm prefix="signup" purpose=Purpose::SignUp email password error pending on_submit
-                submit_label=move || if pending.get() { "Creating account…" } else { "Create account" }>
-                <div class="kh-field">
-                    <label for="signup-name">"Name " <span class="kh-muted">"(optional)"</span></label>
-                    <input id="signup-name" type="text" name="name" autocomplete="name" maxlength="100"
-                        data-testid="signup-name" bind:value=name/>
-                </div>
-            </CredentialsForm>
+            {move || match sent.get() {
+                Some(s) => view! { <OneTimeCode sent=s on_signed_in=signed_in/> }.into_any(),
+                None => {
+                    let on_submit = on_submit.clone();
+                    view! {
+                    <p class="kh-muted">{format!("Keep your notes in {APP_NAME}, and choose which apps may read them.")}</p>
+                    <CredentialsForm prefix="signup" purpose=Purpose::SignUp email password error pending on_submit
+                        submit_label=move || if pending.get() { "Creating account…" } else { "Create account" }>
+                        <div class="kh-field">
+                            <label for="signup-name">"Name " <span class="kh-muted">"(optional)"</span></label>
+                            <input id="signup-name" type="text" name="name" autocomplete="name" maxlength="100"
+                                data-testid="signup-name" bind:value=name/>
+                        </div>
+                    </CredentialsForm>
+                    }.into_any()
+                }
+            }}
             <p class="kh-auth__switch">"Already have an account? "
                 <a data-testid="signup-login-link" href=move || with_return("/login", &target.get())>"Sign in"</a>
             </p>

@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view=auth::SignupPage/>
                 <Route path=path!("/forgot-password") view=recover::ForgotPasswordPage/>
                 <Route path=path!("/reset-password") view=recover::ResetPasswordPage/>
+                <Route path=path!("/verify-email") view=recover::VerifyEmailPage/>
                 <Route path=path!("/account") view=account::AccountPage/>
                 <Route path=path!("/account/connected-apps") view=connected_apps::ConnectedAppsPage/>
                 <Route path=path!("/idp") view=idp::IdpPage/>

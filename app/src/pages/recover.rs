@@ -176,3 +176,14 @@ mod tests {
         assert!(reset_message(&e).starts_with("This link is invalid"));
     }
 }
+
+/// `/verify-email`: where mailed sign-in, sign-up and verification links
+/// lead; the component spends the link and goes on.
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    view! {
+        <div class="kh-narrow">
+            <keyhouse_idp_component::EmailLink home_path="/"/>
+        </div>
+    }
+}

@@ -84,6 +84,32 @@ pub struct Config {
     pub password_resets_per_address_per_hour: i64,
     /// Reset requests accepted per client IP per hour (default 20).
     pub password_resets_per_ip_per_hour: i64,
+    /// Whether sign-up proves the address before the account exists
+    /// (default true): sign-up then answers `202` whether or not the
+    /// address is taken, mails a link and a code, and the account is created
+    /// when one of them comes back. Off, sign-up creates the account at once
+    /// (unverified) and answers `409` for a taken address.
+    pub verify_email_at_signup: bool,
+    /// Whether people may sign in with a link or code mailed to them
+    /// (`POST /api/session/email-login`, default true). With sign-up open,
+    /// an address with no account gets one when it signs in this way.
+    pub email_sign_in: bool,
+    /// The app's page that mailed links lead to with `?token=…` (default
+    /// `/verify-email`); it posts the token to `/api/session/email/link`.
+    pub email_link_path: String,
+    /// How long a mailed link and code work, seconds (default 900).
+    pub email_code_ttl: i64,
+    /// Messages with a link and code sent per address per hour (default 5):
+    /// further requests answer the same and send nothing.
+    pub email_codes_per_address_per_hour: i64,
+    /// Requests for a link and code accepted per client IP per hour
+    /// (default 30).
+    pub email_codes_per_ip_per_hour: i64,
+    /// Wrong codes a message survives (default 5): then its link and code
+    /// stop working.
+    pub email_code_attempts: i32,
+    /// Codes and links checked per client IP per hour (default 120).
+    pub email_code_checks_per_ip_per_hour: i64,
 }
 
 impl Default for Config {
@@ -120,6 +146,14 @@ impl Default for Config {
             password_reset_ttl: 1800,
             password_resets_per_address_per_hour: 3,
             password_resets_per_ip_per_hour: 20,
+            verify_email_at_signup: true,
+            email_sign_in: true,
+            email_link_path: "/verify-email".to_owned(),
+            email_code_ttl: 900,
+            email_codes_per_address_per_hour: 5,
+            email_codes_per_ip_per_hour: 30,
+            email_code_attempts: 5,
+            email_code_checks_per_ip_per_hour: 120,
         }
     }
 }
@@ -176,6 +210,8 @@ impl Config {
     pub fn normalized(mut self) -> Config {
         self.code_ttl = self.code_ttl.clamp(30, 600);
         self.password_reset_ttl = self.password_reset_ttl.clamp(300, 86_400);
+        self.email_code_ttl = self.email_code_ttl.clamp(120, 3600);
+        self.email_code_attempts = self.email_code_attempts.clamp(1, 10);
         self.issuer = self.issuer.trim_end_matches('/').to_owned();
         self
     }

@@ -8,6 +8,10 @@
 //! | `KEYHOUSE_MASTER_KEY` | (base64 of 32 bytes; else the key file) |
 //! | `KEYHOUSE_KEY_FILE` | beside the SQLite file (`….db.key`), else `data/keyhouse.key` |
 //! | `KEYHOUSE_ISSUER` | `http://127.0.0.1:3000` |
+//! | `KEYHOUSE_SMTP_URL` | (none: mail goes to the outbox folder) |
+//! | `KEYHOUSE_OUTBOX` | `data/outbox` |
+//! | `KEYHOUSE_MAIL_FROM` | `Keyhouse <no-reply@localhost>` |
+//! | `KEYHOUSE_MAIL_TEMPLATES` | (the built-in templates) |
 //! | `KEYHOUSE_BIND` ([`serve_from_env`]) | `127.0.0.1:3000` |
 
 use std::path::PathBuf;
@@ -16,7 +20,7 @@ use axum::Router;
 use keyhouse_store::{DEFAULT_DATABASE_URL, Store, StoreError};
 
 use crate::oauth::keys::KeyError;
-use crate::{Config, Keyhouse, MasterKey, StartError};
+use crate::{Config, Keyhouse, MailConfig, MailTransport, MasterKey, StartError};
 
 /// The default issuer, and the default address of [`serve_from_env`].
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:3000";
@@ -85,8 +89,27 @@ impl Keyhouse {
             }
         };
         let issuer = var("KEYHOUSE_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
-        Ok(Keyhouse::new(configure(Config::for_issuer(&issuer)), store, master).await?)
+        let mut config = Config::for_issuer(&issuer);
+        config.mail = mail_from_env();
+        Ok(Keyhouse::new(configure(config), store, master).await?)
     }
+}
+
+/// Outgoing mail as the variables in the module's table say.
+fn mail_from_env() -> MailConfig {
+    let defaults = MailConfig::default();
+    let transport = match var("KEYHOUSE_SMTP_URL") {
+        Some(url) => MailTransport::Smtp(url),
+        None => MailTransport::Outbox(
+            var("KEYHOUSE_OUTBOX").map_or_else(|| PathBuf::from("data/outbox"), PathBuf::from),
+        ),
+    };
+    let mut mail = MailConfig::new(
+        var("KEYHOUSE_MAIL_FROM").unwrap_or(defaults.from),
+        transport,
+    );
+    mail.templates = var("KEYHOUSE_MAIL_TEMPLATES").map(PathBuf::from);
+    mail
 }
 
 /// Where the master key file is when none is named: beside the SQLite

@@ -56,7 +56,7 @@ async fn me_with(s: &common::TestServer, cookie: &str) -> reqwest::StatusCode {
 
 #[tokio::test]
 async fn signup_me_logout_login() {
-    let s = common::spawn().await;
+    let s = common::spawn_with(|c| c.verify_email_at_signup = false, false).await;
     let b = browser();
 
     // Not signed in yet.
@@ -153,8 +153,8 @@ async fn signup_refuses_bad_input() {
 }
 
 #[tokio::test]
-async fn duplicate_signup_is_409() {
-    let s = common::spawn().await;
+async fn duplicate_signup_is_409_when_addresses_are_not_verified_first() {
+    let s = common::spawn_with(|c| c.verify_email_at_signup = false, false).await;
     let body = json!({"email": "ada@example.com", "password": PASSWORD, "name": "Ada"});
     let res = browser()
         .post(s.url("/api/session/signup"))

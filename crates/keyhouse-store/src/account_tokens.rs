@@ -64,7 +64,7 @@ impl Store {
     /// in one transaction: the token is marked used (only if it is unused
     /// and unexpired), the password hash replaced, every session of the
     /// account deleted and every other unused reset token of the account
-    /// spent. The account, or `None` when the token is unknown, used,
+    /// spent; the address counts as verified (the link came through it). The account, or `None` when the token is unknown, used,
     /// expired or its account gone (then nothing is written).
     pub async fn reset_password(
         &self,
@@ -100,6 +100,8 @@ impl Store {
         };
         user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+            // The link came through the mailbox: the address is proven.
+            .col_expr(user::Column::EmailVerified, Expr::value(true))
             .filter(user::Column::Id.eq(&found.id))
             .exec(&*txn)
             .await?;
@@ -112,6 +114,7 @@ impl Store {
         txn.commit().await?;
         let mut updated = User::from(found);
         updated.password_hash = password_hash.to_owned();
+        updated.email_verified = true;
         Ok(Some(updated))
     }
 

@@ -426,3 +426,26 @@ pub mod account_token {
     }
     relation_free!();
 }
+
+pub mod email_challenge {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "email_challenges")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_hash: String,
+        pub purpose: String,
+        pub email: String,
+        pub user_id: Option<String>,
+        pub code_hash: String,
+        pub browser_hash: Option<String>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub payload: Option<String>,
+        pub attempts: i32,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+    relation_free!();
+}

@@ -17,6 +17,7 @@ mod account_tokens;
 mod admin;
 mod batch;
 mod clients;
+mod email_challenges;
 mod keys;
 mod limits;
 mod orgs;
@@ -39,6 +40,7 @@ use sea_orm_migration::MigratorTrait;
 pub use account_tokens::{AccountTokenPurpose, NewAccountToken};
 pub use admin::{AuditRecord, GrantRecord, RotationError};
 pub use clients::{NewClient, StoredClient};
+pub use email_challenges::{ChallengePurpose, EmailChallenge, NewEmailChallenge};
 pub use keys::StoredKey;
 pub use limits::{Attempt, DELAY_STEP};
 pub use orgs::{Member, Organization};
@@ -333,7 +335,8 @@ impl Store {
         let stale = self.stale_hits(now - 86_400).await?;
         let assertions = self.purge_client_assertions(now).await?;
         let account_tokens = self.purge_account_tokens(now).await?;
-        Ok(removed + stale + assertions + account_tokens)
+        let challenges = self.purge_email_challenges(now).await?;
+        Ok(removed + stale + assertions + account_tokens + challenges)
     }
 }
 

@@ -61,11 +61,15 @@ pub enum ErrorCode {
     NotFound,
     /// Not an RFC code: the request conflicts with existing data (`409`).
     Conflict,
+    /// Not an RFC code: a mailed sign-in link was opened in a browser other
+    /// than the one that asked for it (`400`); the code in the same message
+    /// works in that one.
+    WrongBrowser,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -90,6 +94,7 @@ impl ErrorCode {
         ErrorCode::TooManyAttempts,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
+        ErrorCode::WrongBrowser,
     ];
 
     /// Reads a code from the wire (`None` for a code Keyhouse never sends).
@@ -120,6 +125,7 @@ impl ErrorCode {
             "too_many_attempts" => TooManyAttempts,
             "not_found" => NotFound,
             "conflict" => Conflict,
+            "wrong_browser" => WrongBrowser,
             _ => return None,
         })
     }
@@ -152,6 +158,7 @@ impl ErrorCode {
             TooManyAttempts => "too_many_attempts",
             NotFound => "not_found",
             Conflict => "conflict",
+            WrongBrowser => "wrong_browser",
         }
     }
 

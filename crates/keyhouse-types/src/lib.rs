@@ -291,6 +291,9 @@ pub struct SessionUser {
     pub email: String,
     /// Display name, may be empty.
     pub name: String,
+    /// Whether the holder of the address proved they read it.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// The answer of `GET /api/session` and of a successful login or sign-up.
@@ -317,6 +320,63 @@ pub struct SignupRequest {
     /// Optional display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// Where the mailed verification link leads back to afterwards (a
+    /// same-origin path; anything else is dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+}
+
+/// `202` from `POST /api/session/signup` (when addresses are verified) and
+/// `POST /api/session/email-login`: a message with a link and a code was
+/// mailed, if the address may receive one (the answer is the same either
+/// way). The code works in this browser only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailChallengeSent {
+    /// The normalised address.
+    pub email: String,
+    /// Digits in the code.
+    pub code_length: u8,
+    /// Seconds the link and code work.
+    pub expires_in: i64,
+}
+
+/// `POST /api/session/email-login`: mail me a sign-in link and code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailLoginRequest {
+    /// Email address.
+    pub email: String,
+    /// Where the link leads back to afterwards (a same-origin path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+}
+
+/// `POST /api/session/email/code`: the code from the message, typed in the
+/// browser that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailCodeRequest {
+    /// The address the code was mailed to.
+    pub email: String,
+    /// The code.
+    pub code: String,
+}
+
+/// `POST /api/session/email/link`: the `token` of a mailed link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailLinkRequest {
+    /// The `token` of the link.
+    pub token: String,
+}
+
+/// The answer to a mailed link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailLinkResponse {
+    /// The new session, when the link signed the browser in (sign-up and
+    /// sign-in links); `None` for a signed-in user's verification link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionResponse>,
+    /// Where to go now (a same-origin path), when the request said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 /// `POST /api/session/login`.

@@ -9,7 +9,7 @@ fn main() {
     use leptos_router::components::{Route, Router, Routes};
     use leptos_router::path;
     // keyhouse:start
-    use keyhouse_idp_component::{IdentityProvider, SignIn};
+    use keyhouse_idp_component::{EmailLink, IdentityProvider, SignIn};
     // keyhouse:end
 
     leptos::mount::mount_to_body(|| {
@@ -20,6 +20,7 @@ fn main() {
                     // keyhouse:start
                     <Route path=path!("/login") view=|| view! { <SignIn app_name="Trunk Notes"/> }/>
                     <Route path=path!("/idp") view=|| view! { <IdentityProvider app_name="Trunk Notes"/> }/>
+                    <Route path=path!("/verify-email") view=|| view! { <EmailLink/> }/>
                     // keyhouse:end
                 </Routes>
             </Router>

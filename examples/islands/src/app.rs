@@ -8,7 +8,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 // keyhouse:start
-use keyhouse_idp_component::islands::{IdentityProviderIsland, SignInIsland};
+use keyhouse_idp_component::islands::{EmailLinkIsland, IdentityProviderIsland, SignInIsland};
 // keyhouse:end
 
 /// The HTML document the server renders around the app.
@@ -45,6 +45,7 @@ pub fn App() -> impl IntoView {
                     // keyhouse:start
                     <Route path=path!("/login") view=|| view! { <SignInIsland app_name="Island Notes"/> }/>
                     <Route path=path!("/idp") view=|| view! { <IdentityProviderIsland app_name="Island Notes"/> }/>
+                    <Route path=path!("/verify-email") view=|| view! { <EmailLinkIsland/> }/>
                     // keyhouse:end
                 </Routes>
             </main>

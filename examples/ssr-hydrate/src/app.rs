@@ -6,7 +6,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 // keyhouse:start
-use keyhouse_idp_component::{IdentityProvider, SignIn};
+use keyhouse_idp_component::{EmailLink, IdentityProvider, SignIn};
 // keyhouse:end
 
 /// The HTML document the server renders around the app.
@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
                     // keyhouse:start
                     <Route path=path!("/login") view=|| view! { <SignIn app_name="Hydrated Notes"/> }/>
                     <Route path=path!("/idp") view=|| view! { <IdentityProvider app_name="Hydrated Notes"/> }/>
+                    <Route path=path!("/verify-email") view=|| view! { <EmailLink/> }/>
                     // keyhouse:end
                 </Routes>
             </main>

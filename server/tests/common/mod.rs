@@ -131,6 +131,7 @@ impl Env {
             .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
             // Tests that need the app's pages write them to <dir>/dist first.
             .env("KEYHOUSE_STATIC_DIR", self.dir.join("dist"))
+            .env("KEYHOUSE_OUTBOX", self.dir.join("outbox"))
             .env(
                 "RUST_LOG",
                 if sql_log.is_some() {
@@ -221,16 +222,28 @@ pub fn register_agent(env: &Env, name: &str, redirect_uri: &str, extra: &[&str])
     }
 }
 
-/// A browser-like client signed up (and so signed in) as `email`.
-pub async fn signed_up(base: &str, email: &str) -> reqwest::Client {
+/// A browser-like client signed in as a new user `email` (created with
+/// the CLI, as an operator would: sign-up proves the address by mail).
+pub async fn signed_up(env: &Env, base: &str, email: &str) -> reqwest::Client {
+    let password = "correct horse battery";
+    let file = env.dir.join(format!("{email}.password"));
+    std::fs::write(&file, password).unwrap();
+    env.ok(&[
+        "users",
+        "create",
+        "--email",
+        email,
+        "--password-file",
+        file.to_str().unwrap(),
+    ]);
     let http = browser();
     let res = http
-        .post(format!("{base}/api/session/signup"))
-        .json(&serde_json::json!({"email": email, "password": "correct horse battery"}))
+        .post(format!("{base}/api/session/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
         .send()
         .await
-        .expect("signup");
-    assert_eq!(res.status(), reqwest::StatusCode::CREATED, "signup");
+        .expect("login");
+    assert_eq!(res.status(), reqwest::StatusCode::OK, "login");
     http
 }
 

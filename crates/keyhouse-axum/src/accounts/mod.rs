@@ -2,6 +2,7 @@
 //! throttling, and their own list of connected apps.
 
 pub(crate) mod connected_apps;
+pub(crate) mod email;
 pub(crate) mod password;
 pub(crate) mod reset;
 pub mod session;
@@ -32,6 +33,13 @@ pub(crate) fn routes(kh: &Keyhouse) -> Router<Keyhouse> {
                 post(reset::confirm_reset),
             )
             .route("/api/account/password", post(reset::change_password))
+            .route("/api/session/email-login", post(email::email_login))
+            .route("/api/session/email/code", post(email::email_code))
+            .route("/api/session/email/link", post(email::email_link))
+            .route(
+                "/api/account/email/verify",
+                post(email::request_verification),
+            )
     };
     own.route(
         "/api/account/connected-apps",

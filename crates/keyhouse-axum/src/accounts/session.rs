@@ -40,6 +40,7 @@ pub(crate) fn session_user(u: &User) -> SessionUser {
         user_id: u.id.clone(),
         email: u.email.clone(),
         name: u.name.clone(),
+        email_verified: u.email_verified,
     }
 }
 

@@ -167,6 +167,7 @@ impl SubjectProfile {
             user_id: subject.to_owned(),
             email: self.email.clone().unwrap_or_default(),
             name: self.name.clone(),
+            email_verified: self.email.is_some() && self.email_verified,
         }
     }
 }

@@ -43,6 +43,15 @@ pub(crate) fn check_password(password: &str) -> Result<(), OAuthError> {
     Ok(())
 }
 
+/// A display name, trimmed (at most 100 characters).
+pub(crate) fn check_name(name: &str) -> Result<String, OAuthError> {
+    let name = name.trim();
+    if name.chars().count() > 100 {
+        return Err(OAuthError::invalid_request("the name is too long"));
+    }
+    Ok(name.to_owned())
+}
+
 /// Creates a user (used by sign-up, the CLI and tests).
 pub(crate) async fn create_user(
     kh: &Keyhouse,
@@ -53,10 +62,7 @@ pub(crate) async fn create_user(
     let email = normalize_email(email)
         .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
     check_password(password)?;
-    let name = name.trim();
-    if name.chars().count() > 100 {
-        return Err(OAuthError::invalid_request("the name is too long"));
-    }
+    let name = check_name(name)?;
     // Refuse a taken address before spending an Argon2 hash on it; the
     // unique index still decides a race between two sign-ups.
     if kh
@@ -79,7 +85,7 @@ pub(crate) async fn create_user(
             id,
             email,
             password_hash: hash,
-            name: name.to_owned(),
+            name,
             now: kh.now(),
         })
         .await
@@ -97,9 +103,12 @@ fn email_taken() -> OAuthError {
 }
 
 /// `POST /api/session/signup`. Throttled per client IP (counted first, every
-/// attempt): an open sign-up is otherwise free Argon2 work for anyone, and
-/// its answer for a taken address would list accounts at full speed
-/// (docs/threat-model.md row 45).
+/// attempt): an open sign-up is otherwise free Argon2 work for anyone
+/// (docs/threat-model.md row 45). With `verify_email_at_signup` (the
+/// default) the account is created only when the mailed link or code comes
+/// back, and the answer is `202` whether or not the address is taken
+/// (`accounts::email`); without, it is created at once, unverified, and a
+/// taken address answers `409`.
 pub(crate) async fn signup(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
@@ -119,6 +128,9 @@ pub(crate) async fn signup(
             )
             .into());
         }
+    }
+    if c.verify_email_at_signup {
+        return crate::accounts::email::verified_signup(&kh, ip, &headers, req).await;
     }
     let user = create_user(
         &kh,

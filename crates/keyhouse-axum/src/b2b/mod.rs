@@ -67,6 +67,7 @@ impl CurrentMember {
             user_id: self.member.id.clone(),
             email: self.member.email.clone(),
             name: self.member.name.clone(),
+            email_verified: false,
         }
     }
 }

@@ -13,6 +13,11 @@
 //! |---|---|---|
 //! | `password_reset` | a password reset is asked for | `link`, `minutes` |
 //! | `password_changed` | a reset link was used | |
+//! | `verify_email` | sign-up, to confirm a new address | `link`, `code`, `minutes` |
+//! | `account_exists` | sign-up with an address that has an account | |
+//! | `sign_in_code` | sign-in by mail asked | `link`, `code`, `minutes` |
+//! | `sign_up_code` | sign-in by mail for an address with no account | `link`, `code`, `minutes` |
+//! | `verify_address` | a signed-in user verifies their address | `link`, `minutes` |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,10 +25,18 @@ use std::path::PathBuf;
 use crate::mail::MailError;
 
 /// The templates' names.
-pub const NAMES: [&str; 2] = ["password_reset", "password_changed"];
+pub const NAMES: [&str; 7] = [
+    "password_reset",
+    "password_changed",
+    "verify_email",
+    "account_exists",
+    "sign_in_code",
+    "sign_up_code",
+    "verify_address",
+];
 
 /// The built-in `(name, subject, text, html)`.
-const BUILT_IN: [(&str, &str, &str, &str); 2] = [
+const BUILT_IN: [(&str, &str, &str, &str); 7] = [
     (
         "password_reset",
         include_str!("../../templates/mail/password_reset.subject"),
@@ -35,6 +48,36 @@ const BUILT_IN: [(&str, &str, &str, &str); 2] = [
         include_str!("../../templates/mail/password_changed.subject"),
         include_str!("../../templates/mail/password_changed.txt"),
         include_str!("../../templates/mail/password_changed.html"),
+    ),
+    (
+        "verify_email",
+        include_str!("../../templates/mail/verify_email.subject"),
+        include_str!("../../templates/mail/verify_email.txt"),
+        include_str!("../../templates/mail/verify_email.html"),
+    ),
+    (
+        "account_exists",
+        include_str!("../../templates/mail/account_exists.subject"),
+        include_str!("../../templates/mail/account_exists.txt"),
+        include_str!("../../templates/mail/account_exists.html"),
+    ),
+    (
+        "sign_in_code",
+        include_str!("../../templates/mail/sign_in_code.subject"),
+        include_str!("../../templates/mail/sign_in_code.txt"),
+        include_str!("../../templates/mail/sign_in_code.html"),
+    ),
+    (
+        "sign_up_code",
+        include_str!("../../templates/mail/sign_up_code.subject"),
+        include_str!("../../templates/mail/sign_up_code.txt"),
+        include_str!("../../templates/mail/sign_up_code.html"),
+    ),
+    (
+        "verify_address",
+        include_str!("../../templates/mail/verify_address.subject"),
+        include_str!("../../templates/mail/verify_address.txt"),
+        include_str!("../../templates/mail/verify_address.html"),
     ),
 ];
 

@@ -25,6 +25,15 @@ impl Received {
             .map(str::to_owned)
     }
 
+    /// The six-digit code of the text body (a line of its own).
+    pub fn code(&self) -> Option<String> {
+        self.text
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 6 && l.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_owned)
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

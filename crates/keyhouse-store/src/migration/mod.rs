@@ -10,6 +10,7 @@ mod m20261130_000005_hardening;
 mod m20261130_000006_agents;
 mod m20261130_000007_agent_settings;
 mod m20261201_000008_account_tokens;
+mod m20261201_000009_email_challenges;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_agents::Migration),
             Box::new(m20261130_000007_agent_settings::Migration),
             Box::new(m20261201_000008_account_tokens::Migration),
+            Box::new(m20261201_000009_email_challenges::Migration),
         ]
     }
 }

@@ -1,0 +1,522 @@
+//! Proving an address: sign-up verification, sign-in by a mailed link or
+//! code, and a signed-in user's verification.
+//!
+//! Each message carries a link (`email_link_path?token=…`, a 256-bit token)
+//! and a six-digit code; only their hashes are stored. Both are single use,
+//! short-lived, and spent together. Sign-up and sign-in messages are bound
+//! to the browser that asked: it gets a cookie whose hash the challenge
+//! keeps, and the link and the code work only with it, so a link forwarded,
+//! intercepted or planted in someone else's browser signs nobody in there
+//! (the message's code still works in the asking browser). A browser has
+//! one live message per address (a newer one spends the older), a code is
+//! checked only against it, and a message survives `email_code_attempts`
+//! wrong codes.
+//!
+//! Sign-up answers `202` the same way whether or not the address is taken:
+//! a new address gets the link and code (its account, with the password
+//! hashed now, waits in the challenge), a taken one gets a notice pointing
+//! to sign-in and password reset. Either way the password is hashed, so the
+//! time taken says nothing either.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyhouse_core::{ErrorCode, OAuthError, return_to, secret};
+use keyhouse_store::{
+    ChallengePurpose, EmailChallenge, NewEmailChallenge, NewUser, StoreError, User,
+};
+use keyhouse_types::{
+    EmailChallengeSent, EmailCodeRequest, EmailLinkRequest, EmailLinkResponse, EmailLoginRequest,
+    SignupRequest,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::Keyhouse;
+use crate::accounts::password::hash_password;
+use crate::accounts::reset::security_vars;
+use crate::accounts::session::{CurrentSession, cookie_name, start_session};
+use crate::accounts::throttle::within_hourly_limit;
+use crate::accounts::users::{check_name, normalize_email};
+use crate::error::{ApiError, store_error};
+use crate::http::client_ip::ClientIp;
+use crate::http::cookies::{read_cookie, set_named_cookie};
+use crate::http::json::JsonBody;
+
+/// Digits in a mailed code.
+pub(crate) const CODE_DIGITS: u8 = 6;
+
+/// What a challenge keeps for its completion.
+#[derive(Default, Serialize, Deserialize)]
+struct Pending {
+    /// A pending sign-up's Argon2id hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password_hash: Option<String>,
+    /// A pending sign-up's name.
+    #[serde(default)]
+    name: String,
+    /// Where the link leads back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    return_to: Option<String>,
+}
+
+fn bind_cookie_name(kh: &Keyhouse) -> &'static str {
+    if kh.config().secure_cookies() {
+        "__Host-keyhouse_email"
+    } else {
+        "keyhouse_email"
+    }
+}
+
+/// The hash of the asking browser's binding cookie, and the cookie to set
+/// when it has none yet (several tabs share one).
+fn browser_binding(kh: &Keyhouse, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match read_cookie(headers, bind_cookie_name(kh)).filter(|v| v.len() >= 32) {
+        Some(v) => (secret::hash_token(v), None),
+        None => {
+            let v = secret::generate_token(&mut rand::rng());
+            let cookie = set_named_cookie(kh, bind_cookie_name(kh), &v, kh.config().email_code_ttl);
+            (secret::hash_token(&v), cookie)
+        }
+    }
+}
+
+fn code_hash(id_hash: &str, code: &str) -> String {
+    secret::hash_token(&format!("{id_hash}:{code}"))
+}
+
+fn new_code() -> String {
+    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+}
+
+/// The answer to every request for a message, whatever was sent.
+fn sent(kh: &Keyhouse, email: String, cookie: Option<HeaderValue>) -> Response {
+    let body = EmailChallengeSent {
+        email,
+        code_length: CODE_DIGITS,
+        expires_in: kh.config().email_code_ttl,
+    };
+    let mut res = (StatusCode::ACCEPTED, Json(body)).into_response();
+    if let Some(c) = cookie {
+        res.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+fn too_many(what: &str) -> ApiError {
+    OAuthError::new(
+        ErrorCode::TooManyAttempts,
+        format!("too many {what} from this network; try again later"),
+    )
+    .into()
+}
+
+/// Whether another message may go to `email` this hour (counted for every
+/// request, an account or not, so the limit behaves the same for both).
+async fn address_within_limit(kh: &Keyhouse, email: &str) -> Result<bool, OAuthError> {
+    let bucket = format!("email:addr:{email}");
+    within_hourly_limit(kh, &bucket, kh.config().email_codes_per_address_per_hour).await
+}
+
+struct Mail<'a> {
+    purpose: ChallengePurpose,
+    email: &'a str,
+    user: Option<&'a User>,
+    browser_hash: Option<String>,
+    pending: Pending,
+    template: &'static str,
+}
+
+/// Stores a challenge and mails its link and code.
+async fn mail_challenge(
+    kh: &Keyhouse,
+    m: Mail<'_>,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<(), OAuthError> {
+    let c = kh.config();
+    let now = kh.now();
+    let token = secret::generate_token(&mut rand::rng());
+    let id_hash = secret::hash_token(&token);
+    let code = new_code();
+    let payload =
+        serde_json::to_string(&m.pending).map_err(|_| OAuthError::server("challenge payload"))?;
+    kh.store()
+        .create_email_challenge(&NewEmailChallenge {
+            code_hash: code_hash(&id_hash, &code),
+            id_hash,
+            purpose: m.purpose,
+            email: m.email.to_owned(),
+            user_id: m.user.map(|u| u.id.clone()),
+            browser_hash: m.browser_hash,
+            payload: Some(payload),
+            created_at: now,
+            expires_at: now + c.email_code_ttl,
+        })
+        .await
+        .map_err(store_error)?;
+    let mut vars = recipient_vars(kh, m.email, m.user, ip, headers);
+    vars.insert(
+        "link",
+        format!("{}{}?token={token}", c.issuer, c.email_link_path),
+    );
+    vars.insert("code", code);
+    vars.insert("minutes", (c.email_code_ttl / 60).to_string());
+    kh.mailer().send_later(m.email.to_owned(), m.template, vars);
+    tracing::info!(purpose = m.purpose.as_str(), user_id = ?m.user.map(|u| &u.id), "email challenge mailed");
+    Ok(())
+}
+
+/// The security values for a message to `email`, whose account may not
+/// exist yet.
+fn recipient_vars(
+    kh: &Keyhouse,
+    email: &str,
+    user: Option<&User>,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> crate::mail::templates::Vars {
+    let stand_in;
+    let user = match user {
+        Some(u) => u,
+        None => {
+            stand_in = User {
+                id: String::new(),
+                email: email.to_owned(),
+                password_hash: String::new(),
+                name: String::new(),
+                email_verified: false,
+                is_admin: false,
+                created_at: 0,
+                updated_at: 0,
+            };
+            &stand_in
+        }
+    };
+    security_vars(kh, user, ip, headers)
+}
+
+/// `POST /api/session/signup` when addresses are verified first.
+pub(crate) async fn verified_signup(
+    kh: &Keyhouse,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    req: SignupRequest,
+) -> Result<Response, ApiError> {
+    let email = normalize_email(&req.email)
+        .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
+    let name = check_name(req.name.as_deref().unwrap_or(""))?;
+    // Hashed whether or not the address is taken: the same work, the same time.
+    let password_hash = hash_password(kh, &req.password).await?;
+    let (browser_hash, cookie) = browser_binding(kh, headers);
+    if !address_within_limit(kh, &email).await? {
+        tracing::info!("sign-up: the address's hourly messages are used up; nothing sent");
+        return Ok(sent(kh, email, cookie));
+    }
+    match kh
+        .store()
+        .find_user_by_email(&email)
+        .await
+        .map_err(store_error)?
+    {
+        Some(owner) => {
+            let vars = security_vars(kh, &owner, ip, headers);
+            kh.mailer()
+                .send_later(owner.email.clone(), "account_exists", vars);
+            tracing::info!(user_id = %owner.id, "sign-up with a taken address; its owner was told");
+        }
+        None => {
+            let pending = Pending {
+                password_hash: Some(password_hash),
+                name,
+                return_to: req
+                    .return_to
+                    .as_deref()
+                    .and_then(return_to::sanitize)
+                    .map(str::to_owned),
+            };
+            let m = Mail {
+                purpose: ChallengePurpose::SignUp,
+                email: &email,
+                user: None,
+                browser_hash: Some(browser_hash),
+                pending,
+                template: "verify_email",
+            };
+            mail_challenge(kh, m, ip, headers).await?;
+        }
+    }
+    Ok(sent(kh, email, cookie))
+}
+
+/// `POST /api/session/email-login`: mails a sign-in link and code.
+pub(crate) async fn email_login(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<EmailLoginRequest>,
+) -> Result<Response, ApiError> {
+    let c = kh.config();
+    if !c.email_sign_in {
+        return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-in by email is off").into());
+    }
+    if let Some(ip) = ip {
+        let bucket = format!("email:ip:{ip}");
+        if !within_hourly_limit(&kh, &bucket, c.email_codes_per_ip_per_hour).await? {
+            return Err(too_many("sign-in codes"));
+        }
+    }
+    let email = normalize_email(&req.email)
+        .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
+    let (browser_hash, cookie) = browser_binding(&kh, &headers);
+    if !address_within_limit(&kh, &email).await? {
+        tracing::info!("email sign-in: the address's hourly messages are used up; nothing sent");
+        return Ok(sent(&kh, email, cookie));
+    }
+    let user = kh
+        .store()
+        .find_user_by_email(&email)
+        .await
+        .map_err(store_error)?;
+    if user.is_none() && !c.signup_enabled {
+        tracing::info!("email sign-in asked for an address with no account (sign-up closed)");
+        return Ok(sent(&kh, email, cookie));
+    }
+    let m = Mail {
+        purpose: ChallengePurpose::SignIn,
+        email: &email,
+        user: user.as_ref(),
+        browser_hash: Some(browser_hash),
+        pending: Pending {
+            return_to: req
+                .return_to
+                .as_deref()
+                .and_then(return_to::sanitize)
+                .map(str::to_owned),
+            ..Pending::default()
+        },
+        template: if user.is_some() {
+            "sign_in_code"
+        } else {
+            "sign_up_code"
+        },
+    };
+    mail_challenge(&kh, m, ip, &headers).await?;
+    Ok(sent(&kh, email, cookie))
+}
+
+fn wrong_code() -> ApiError {
+    OAuthError::new(
+        ErrorCode::InvalidGrant,
+        "the code is wrong or expired; check the newest message or ask for a new code",
+    )
+    .into()
+}
+
+fn bad_link() -> ApiError {
+    OAuthError::new(
+        ErrorCode::InvalidGrant,
+        "this link is invalid, used or expired; ask for a new one",
+    )
+    .into()
+}
+
+async fn check_budget(kh: &Keyhouse, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    if let Some(ip) = ip {
+        let bucket = format!("email-check:ip:{ip}");
+        if !within_hourly_limit(kh, &bucket, kh.config().email_code_checks_per_ip_per_hour).await? {
+            return Err(too_many("code checks"));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/session/email/code`: a code typed in the browser that asked.
+pub(crate) async fn email_code(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<EmailCodeRequest>,
+) -> Result<Response, ApiError> {
+    check_budget(&kh, ip).await?;
+    let Some(email) = normalize_email(&req.email) else {
+        return Err(wrong_code());
+    };
+    let code: String = req
+        .code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let now = kh.now();
+    // Only a message this browser asked for: another browser's code never
+    // works here, and a guess here never costs another browser's message.
+    let Some(browser) = read_cookie(&headers, bind_cookie_name(&kh)) else {
+        tracing::info!("email code refused: the browser asked for no message");
+        return Err(wrong_code());
+    };
+    let challenge = kh
+        .store()
+        .newest_email_challenge(
+            &email,
+            &[ChallengePurpose::SignUp, ChallengePurpose::SignIn],
+            &secret::hash_token(browser),
+            now,
+        )
+        .await
+        .map_err(store_error)?;
+    let Some(challenge) = challenge else {
+        tracing::info!("email code refused: no live message to this address from this browser");
+        return Err(wrong_code());
+    };
+    let code_ok = code.len() == usize::from(CODE_DIGITS)
+        && secret::hashes_equal(&code_hash(&challenge.id_hash, &code), &challenge.code_hash);
+    if !code_ok {
+        let live = kh
+            .store()
+            .note_wrong_code(&challenge.id_hash, kh.config().email_code_attempts, now)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(still_live = live, "email code refused: wrong code");
+        return Err(wrong_code());
+    }
+    let (user, _) = complete(&kh, &challenge).await?;
+    let old = read_cookie(&headers, cookie_name(&kh));
+    let (session, cookie) = start_session(&kh, &user, old).await?;
+    tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed code");
+    Ok(crate::http::cookies::with_cookie(
+        Json(session.response()).into_response(),
+        cookie,
+    ))
+}
+
+fn same_browser(kh: &Keyhouse, headers: &HeaderMap, c: &EmailChallenge) -> bool {
+    match &c.browser_hash {
+        None => true,
+        Some(expected) => read_cookie(headers, bind_cookie_name(kh))
+            .is_some_and(|v| secret::hashes_equal(&secret::hash_token(v), expected)),
+    }
+}
+
+/// Spends a checked challenge and does what it proves: the account, and
+/// where to go next.
+async fn complete(kh: &Keyhouse, c: &EmailChallenge) -> Result<(User, Option<String>), ApiError> {
+    let pending: Pending = c
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default();
+    let new_user = match c.purpose {
+        Some(ChallengePurpose::SignUp) => Some(NewUser {
+            id: secret::generate_id("user", &mut rand::rng()),
+            email: c.email.clone(),
+            password_hash: pending.password_hash.clone().unwrap_or_default(),
+            name: pending.name.clone(),
+            now: kh.now(),
+        }),
+        // Signing in by mail with sign-up open creates a password-less account.
+        Some(ChallengePurpose::SignIn) if kh.config().signup_enabled => Some(NewUser {
+            id: secret::generate_id("user", &mut rand::rng()),
+            email: c.email.clone(),
+            password_hash: String::new(),
+            name: String::new(),
+            now: kh.now(),
+        }),
+        _ => None,
+    };
+    match kh
+        .store()
+        .complete_email_challenge(&c.id_hash, new_user, kh.now())
+        .await
+    {
+        Ok(Some(user)) => Ok((user, pending.return_to)),
+        Ok(None) => Err(bad_link()),
+        Err(StoreError::Conflict) => Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "an account with this email exists now; sign in instead",
+        )
+        .into()),
+        Err(e) => Err(store_error(e).into()),
+    }
+}
+
+/// `POST /api/session/email/link`: the token of a mailed link.
+pub(crate) async fn email_link(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<EmailLinkRequest>,
+) -> Result<Response, ApiError> {
+    check_budget(&kh, ip).await?;
+    let id_hash = secret::hash_token(req.token.trim());
+    let Some(challenge) = kh
+        .store()
+        .live_email_challenge(&id_hash, kh.now())
+        .await
+        .map_err(store_error)?
+    else {
+        tracing::info!("email link refused: unknown, used or expired");
+        return Err(bad_link());
+    };
+    if !same_browser(&kh, &headers, &challenge) {
+        tracing::info!(purpose = ?challenge.purpose, "email link opened in another browser");
+        return Err(OAuthError::new(
+            ErrorCode::WrongBrowser,
+            "open this link in the browser where you asked for it, or type the code from the message there",
+        )
+        .into());
+    }
+    let (user, return_to) = complete(&kh, &challenge).await?;
+    if challenge.purpose == Some(ChallengePurpose::VerifyEmail) {
+        tracing::info!(user_id = %user.id, "email address verified");
+        return Ok(Json(EmailLinkResponse {
+            session: None,
+            return_to: None,
+        })
+        .into_response());
+    }
+    let old = read_cookie(&headers, cookie_name(&kh));
+    let (session, cookie) = start_session(&kh, &user, old).await?;
+    tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed link");
+    Ok(crate::http::cookies::with_cookie(
+        Json(EmailLinkResponse {
+            session: Some(session.response()),
+            return_to,
+        })
+        .into_response(),
+        cookie,
+    ))
+}
+
+/// `POST /api/account/email/verify`: mails the signed-in user a link that
+/// verifies their address (accounts made before verification, or by an
+/// operator).
+pub(crate) async fn request_verification(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    current: CurrentSession,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = current.user;
+    if user.email_verified {
+        return Ok(sent(&kh, user.email, None));
+    }
+    if address_within_limit(&kh, &user.email).await? {
+        let m = Mail {
+            purpose: ChallengePurpose::VerifyEmail,
+            email: &user.email,
+            user: Some(&user),
+            browser_hash: None,
+            pending: Pending::default(),
+            template: "verify_address",
+        };
+        mail_challenge(&kh, m, ip, &headers).await?;
+    }
+    Ok(sent(&kh, user.email, None))
+}
