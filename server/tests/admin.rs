@@ -452,14 +452,7 @@ async fn ann_connected_the_gpt() -> Connected {
 }
 
 fn create_user(env: &common::Env, email: &str) {
-    env.ok(&[
-        "users",
-        "create",
-        "--email",
-        email,
-        "--password-file",
-        &common::secret_file(PASSWORD),
-    ]);
+    common::create_user(env, email, PASSWORD);
 }
 
 impl Connected {

@@ -222,20 +222,24 @@ pub fn register_agent(env: &Env, name: &str, redirect_uri: &str, extra: &[&str])
     }
 }
 
-/// A browser-like client signed in as a new user `email` (created with
-/// the CLI, as an operator would: sign-up proves the address by mail).
-pub async fn signed_up(env: &Env, base: &str, email: &str) -> reqwest::Client {
-    let password = "correct horse battery";
-    let file = env.dir.join(format!("{email}.password"));
-    std::fs::write(&file, password).unwrap();
+/// Creates the user `email` with `password` through the CLI, as an
+/// operator would.
+pub fn create_user(env: &Env, email: &str, password: &str) {
     env.ok(&[
         "users",
         "create",
         "--email",
         email,
         "--password-file",
-        file.to_str().unwrap(),
+        &secret_file(password),
     ]);
+}
+
+/// A browser-like client signed in as a new user `email` (created with
+/// the CLI: sign-up proves the address by mail first).
+pub async fn signed_up(env: &Env, base: &str, email: &str) -> reqwest::Client {
+    let password = "correct horse battery";
+    create_user(env, email, password);
     let http = browser();
     let res = http
         .post(format!("{base}/api/session/login"))
