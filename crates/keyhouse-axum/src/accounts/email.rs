@@ -162,7 +162,8 @@ async fn mail_challenge(
         })
         .await
         .map_err(store_error)?;
-    let mut vars = recipient_vars(kh, m.email, m.user, ip, headers);
+    let name = m.user.map_or("", |u| u.name.as_str());
+    let mut vars = security_vars(kh, m.email, name, ip, headers);
     vars.insert(
         "link",
         format!("{}{}?token={token}", c.issuer, c.email_link_path),
@@ -172,35 +173,6 @@ async fn mail_challenge(
     kh.mailer().send_later(m.email.to_owned(), m.template, vars);
     tracing::info!(purpose = m.purpose.as_str(), user_id = ?m.user.map(|u| &u.id), "email challenge mailed");
     Ok(())
-}
-
-/// The security values for a message to `email`, whose account may not
-/// exist yet.
-fn recipient_vars(
-    kh: &Keyhouse,
-    email: &str,
-    user: Option<&User>,
-    ip: Option<IpAddr>,
-    headers: &HeaderMap,
-) -> crate::mail::templates::Vars {
-    let stand_in;
-    let user = match user {
-        Some(u) => u,
-        None => {
-            stand_in = User {
-                id: String::new(),
-                email: email.to_owned(),
-                password_hash: String::new(),
-                name: String::new(),
-                email_verified: false,
-                is_admin: false,
-                created_at: 0,
-                updated_at: 0,
-            };
-            &stand_in
-        }
-    };
-    security_vars(kh, user, ip, headers)
 }
 
 /// `POST /api/session/signup` when addresses are verified first.
@@ -227,7 +199,7 @@ pub(crate) async fn verified_signup(
         .map_err(store_error)?
     {
         Some(owner) => {
-            let vars = security_vars(kh, &owner, ip, headers);
+            let vars = security_vars(kh, &owner.email, &owner.name, ip, headers);
             kh.mailer()
                 .send_later(owner.email.clone(), "account_exists", vars);
             tracing::info!(user_id = %owner.id, "sign-up with a taken address; its owner was told");

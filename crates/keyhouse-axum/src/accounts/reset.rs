@@ -102,7 +102,7 @@ async fn mail_reset_link(
         .await
         .map_err(store_error)?;
     let link = format!("{}{}?token={token}", c.issuer, c.reset_password_path);
-    let mut vars = security_vars(kh, user, ip, headers);
+    let mut vars = security_vars(kh, &user.email, &user.name, ip, headers);
     vars.insert("link", link);
     vars.insert("minutes", (c.password_reset_ttl / 60).to_string());
     kh.mailer()
@@ -141,7 +141,7 @@ pub(crate) async fn confirm_reset(
         return Err(bad_link());
     };
     tracing::info!(user_id = %user.id, "password reset; every session of the account ended");
-    let vars = security_vars(&kh, &user, ip, &headers);
+    let vars = security_vars(&kh, &user.email, &user.name, ip, &headers);
     kh.mailer()
         .send_later(user.email.clone(), "password_changed", vars);
     Ok(Json(serde_json::json!({})).into_response())
@@ -175,7 +175,7 @@ pub(crate) async fn change_password(
         .map_err(store_error)?
         .ok_or_else(|| OAuthError::new(ErrorCode::LoginRequired, "the account is gone"))?;
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
-    let vars = security_vars(&kh, &user, ip, &headers);
+    let vars = security_vars(&kh, &user.email, &user.name, ip, &headers);
     kh.mailer()
         .send_later(user.email.clone(), "password_changed", vars);
     Ok(Json(ChangePasswordResponse {
@@ -193,11 +193,13 @@ fn bad_link() -> ApiError {
     .into()
 }
 
-/// The values every security mail carries: who it is for, who the issuer
+/// The values every security mail carries: who it is for (an address and
+/// a name, possibly empty: the account may not exist yet), who the issuer
 /// is, and when, from where and with what the request came.
 pub(crate) fn security_vars(
     kh: &Keyhouse,
-    user: &User,
+    email: &str,
+    name: &str,
     ip: Option<IpAddr>,
     headers: &HeaderMap,
 ) -> Vars {
@@ -213,16 +215,12 @@ pub(crate) fn security_vars(
         .unwrap_or_else(|| "an unknown browser".to_owned());
     let when = std::time::UNIX_EPOCH
         + std::time::Duration::from_secs(u64::try_from(kh.now()).unwrap_or(0));
-    let name = if user.name.trim().is_empty() {
-        user.email.clone()
-    } else {
-        user.name.clone()
-    };
+    let name = if name.trim().is_empty() { email } else { name };
     Vars::from([
         ("issuer", issuer),
         ("issuer_name", issuer_name),
-        ("name", name),
-        ("email", user.email.clone()),
+        ("name", name.to_owned()),
+        ("email", email.to_owned()),
         ("time", httpdate::fmt_http_date(when)),
         (
             "ip",
