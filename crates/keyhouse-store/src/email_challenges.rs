@@ -5,7 +5,10 @@
 //! refused completion writes nothing.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
 
 use crate::entities::{email_challenge, user};
 use crate::{NewUser, Result, Store, StoreError, User};
@@ -291,24 +294,23 @@ impl Store {
             (Some(ChallengePurpose::SignUp), None) | (Some(ChallengePurpose::SignIn), None) => {
                 match new_user {
                     Some(n) => {
-                        let model = user::ActiveModel {
-                            id: Set(n.id),
-                            email: Set(challenge.email.clone()),
-                            password_hash: Set(n.password_hash),
-                            name: Set(n.name),
-                            email_verified: Set(true),
-                            is_admin: Set(false),
-                            created_at: Set(n.now),
-                            updated_at: Set(n.now),
+                        let model = user::Model {
+                            id: n.id,
+                            email: challenge.email.clone(),
+                            password_hash: n.password_hash,
+                            name: n.name,
+                            email_verified: true,
+                            is_admin: false,
+                            created_at: n.now,
+                            updated_at: n.now,
                         };
-                        user::Entity::insert(model.clone())
+                        // Every column set: the row is written as built,
+                        // so it need not be read back.
+                        user::Entity::insert(model.clone().into_active_model().reset_all())
                             .exec_without_returning(&*txn)
                             .await
                             .map_err(StoreError::from_insert)?;
-                        user::Entity::find()
-                            .filter(user::Column::Email.eq(&challenge.email))
-                            .one(&*txn)
-                            .await?
+                        Some(model)
                     }
                     None => None,
                 }
