@@ -39,7 +39,7 @@ use crate::Keyhouse;
 use crate::accounts::password::hash_password;
 use crate::accounts::reset::security_vars;
 use crate::accounts::session::{CurrentSession, cookie_name, start_session};
-use crate::accounts::throttle::within_hourly_limit;
+use crate::accounts::throttle::{ip_within_hourly_limit, within_hourly_limit};
 use crate::accounts::users::{check_name, normalize_email};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
@@ -108,14 +108,6 @@ fn sent(kh: &Keyhouse, email: String, cookie: Option<HeaderValue>) -> Response {
         HeaderValue::from_static("no-store"),
     );
     res
-}
-
-fn too_many(what: &str) -> ApiError {
-    OAuthError::new(
-        ErrorCode::TooManyAttempts,
-        format!("too many {what} from this network; try again later"),
-    )
-    .into()
 }
 
 /// Whether another message may go to `email` this hour (counted for every
@@ -239,12 +231,8 @@ pub(crate) async fn email_login(
     if !c.email_sign_in {
         return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-in by email is off").into());
     }
-    if let Some(ip) = ip {
-        let bucket = format!("email:ip:{ip}");
-        if !within_hourly_limit(&kh, &bucket, c.email_codes_per_ip_per_hour).await? {
-            return Err(too_many("sign-in codes"));
-        }
-    }
+    let limit = c.email_codes_per_ip_per_hour;
+    ip_within_hourly_limit(&kh, "email", ip, limit, "sign-in codes").await?;
     let email = normalize_email(&req.email)
         .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
     let (browser_hash, cookie) = browser_binding(&kh, &headers);
@@ -300,16 +288,6 @@ fn bad_link() -> ApiError {
     .into()
 }
 
-async fn check_budget(kh: &Keyhouse, ip: Option<IpAddr>) -> Result<(), ApiError> {
-    if let Some(ip) = ip {
-        let bucket = format!("email-check:ip:{ip}");
-        if !within_hourly_limit(kh, &bucket, kh.config().email_code_checks_per_ip_per_hour).await? {
-            return Err(too_many("code checks"));
-        }
-    }
-    Ok(())
-}
-
 /// `POST /api/session/email/code`: a code typed in the browser that asked.
 pub(crate) async fn email_code(
     State(kh): State<Keyhouse>,
@@ -317,7 +295,8 @@ pub(crate) async fn email_code(
     headers: HeaderMap,
     JsonBody(req): JsonBody<EmailCodeRequest>,
 ) -> Result<Response, ApiError> {
-    check_budget(&kh, ip).await?;
+    let limit = kh.config().email_code_checks_per_ip_per_hour;
+    ip_within_hourly_limit(&kh, "email-check", ip, limit, "code checks").await?;
     let Some(email) = normalize_email(&req.email) else {
         return Err(wrong_code());
     };
@@ -425,7 +404,8 @@ pub(crate) async fn email_link(
     headers: HeaderMap,
     JsonBody(req): JsonBody<EmailLinkRequest>,
 ) -> Result<Response, ApiError> {
-    check_budget(&kh, ip).await?;
+    let limit = kh.config().email_code_checks_per_ip_per_hour;
+    ip_within_hourly_limit(&kh, "email-check", ip, limit, "code checks").await?;
     let id_hash = secret::hash_token(req.token.trim());
     let Some(challenge) = kh
         .store()

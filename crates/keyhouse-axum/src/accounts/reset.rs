@@ -31,7 +31,7 @@ use keyhouse_types::{
 use crate::Keyhouse;
 use crate::accounts::password::{hash_password, verify_password};
 use crate::accounts::session::CurrentSession;
-use crate::accounts::throttle::{throttled, within_hourly_limit};
+use crate::accounts::throttle::{ip_within_hourly_limit, throttled, within_hourly_limit};
 use crate::accounts::users::{check_password, normalize_email};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
@@ -47,16 +47,8 @@ pub(crate) async fn request_reset(
 ) -> Result<Response, ApiError> {
     let c = kh.config();
     // Per network, counted first: this limit tells nothing about accounts.
-    if let Some(ip) = ip {
-        let bucket = format!("reset:ip:{ip}");
-        if !within_hourly_limit(&kh, &bucket, c.password_resets_per_ip_per_hour).await? {
-            return Err(OAuthError::new(
-                ErrorCode::TooManyAttempts,
-                "too many reset requests from this network; try again later",
-            )
-            .into());
-        }
-    }
+    let limit = c.password_resets_per_ip_per_hour;
+    ip_within_hourly_limit(&kh, "reset", ip, limit, "reset requests").await?;
     let email = normalize_email(&req.email)
         .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
     // Per address, counted for every request (an account or not), so the

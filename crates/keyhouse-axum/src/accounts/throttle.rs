@@ -113,3 +113,25 @@ pub(crate) async fn within_hourly_limit(
     }
     Ok(true)
 }
+
+/// Counts one request from `ip` in the `kind` bucket (`{kind}:ip:{ip}`) for
+/// the current hour; past `limit`, `429` "too many {what} from this network".
+/// A request whose address is unknown is not counted.
+pub(crate) async fn ip_within_hourly_limit(
+    kh: &Keyhouse,
+    kind: &str,
+    ip: Option<IpAddr>,
+    limit: i64,
+    what: &str,
+) -> Result<(), OAuthError> {
+    let Some(ip) = ip else {
+        return Ok(());
+    };
+    if within_hourly_limit(kh, &format!("{kind}:ip:{ip}"), limit).await? {
+        return Ok(());
+    }
+    Err(OAuthError::new(
+        ErrorCode::TooManyAttempts,
+        format!("too many {what} from this network; try again later"),
+    ))
+}

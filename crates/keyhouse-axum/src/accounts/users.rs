@@ -15,7 +15,7 @@ use keyhouse_types::{LoginRequest, SignupRequest};
 use crate::Keyhouse;
 use crate::accounts::password::verify_password;
 use crate::accounts::session::{cookie_name, start_session};
-use crate::accounts::throttle::{throttled, within_hourly_limit};
+use crate::accounts::throttle::{ip_within_hourly_limit, throttled};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
 use crate::http::cookies::{read_cookie, see_other, with_cookie};
@@ -119,16 +119,7 @@ pub(crate) async fn signup(
     if !c.signup_enabled {
         return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-up is closed").into());
     }
-    if let Some(ip) = ip {
-        let bucket = format!("signup:ip:{ip}");
-        if !within_hourly_limit(&kh, &bucket, c.signups_per_ip_per_hour).await? {
-            return Err(OAuthError::new(
-                ErrorCode::TooManyAttempts,
-                "too many sign-ups from this network; try again later",
-            )
-            .into());
-        }
-    }
+    ip_within_hourly_limit(&kh, "signup", ip, c.signups_per_ip_per_hour, "sign-ups").await?;
     if c.verify_email_at_signup {
         return crate::accounts::email::verified_signup(&kh, ip, &headers, req).await;
     }
