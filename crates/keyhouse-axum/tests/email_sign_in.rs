@@ -454,3 +454,43 @@ async fn the_link_and_code_are_stored_only_as_hashes() {
         );
     }
 }
+
+/// The binding cookie a response sets: `(value, max-age)`.
+fn binding_cookie(res: &reqwest::Response) -> Option<(String, String)> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("keyhouse_email="))
+        .map(|v| {
+            let value = v
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("keyhouse_email=");
+            let age = v
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("Max-Age="))
+                .unwrap();
+            (value.to_owned(), age.to_owned())
+        })
+}
+
+#[tokio::test]
+async fn asking_again_keeps_the_browsers_binding_and_renews_its_lifetime() {
+    let (s, smtp) = server_with(true, |_| {}).await;
+    s.user(EMAIL).await;
+    let clock = s.clock.clone().unwrap();
+    let ttl = s.kh.config().email_code_ttl;
+    let b = browser();
+    let (first, age) = binding_cookie(&email_login(&b, &s, EMAIL).await).expect("a binding cookie");
+    assert_eq!(age, ttl.to_string());
+    smtp.wait_for(EMAIL, 1).await;
+    // Near the end of the first message's life the browser asks again: the
+    // same binding, with a lifetime as long as the new message's.
+    clock.advance(ttl - 60);
+    let (again, age) = binding_cookie(&email_login(&b, &s, EMAIL).await).expect("renewed");
+    assert_eq!((again.as_str(), age), (first.as_str(), ttl.to_string()));
+    let right = code_of(&smtp.wait_for(EMAIL, 2).await);
+    assert_eq!(code(&b, &s, EMAIL, &right).await.status(), 200);
+}

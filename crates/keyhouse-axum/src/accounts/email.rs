@@ -71,17 +71,16 @@ fn bind_cookie_name(kh: &Keyhouse) -> &'static str {
     }
 }
 
-/// The hash of the asking browser's binding cookie, and the cookie to set
-/// when it has none yet (several tabs share one).
+/// The hash of the asking browser's binding cookie, and the cookie to set:
+/// the one it has (several tabs share one) or a new one, its lifetime
+/// renewed to the newest message's, so an older cookie never expires
+/// before the message it binds.
 fn browser_binding(kh: &Keyhouse, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match read_cookie(headers, bind_cookie_name(kh)).filter(|v| v.len() >= 32) {
-        Some(v) => (secret::hash_token(v), None),
-        None => {
-            let v = secret::generate_token(&mut rand::rng());
-            let cookie = set_named_cookie(kh, bind_cookie_name(kh), &v, kh.config().email_code_ttl);
-            (secret::hash_token(&v), cookie)
-        }
-    }
+    let value = read_cookie(headers, bind_cookie_name(kh))
+        .filter(|v| v.len() >= 32)
+        .map_or_else(|| secret::generate_token(&mut rand::rng()), str::to_owned);
+    let cookie = set_named_cookie(kh, bind_cookie_name(kh), &value, kh.config().email_code_ttl);
+    (secret::hash_token(&value), cookie)
 }
 
 fn code_hash(id_hash: &str, code: &str) -> String {
