@@ -1,5 +1,5 @@
 export { LoginPage } from './login.mjs';
-export { SignupPage, signUpThroughUi } from './signup.mjs';
+export { SignupPage, signUpThroughUi, signedInOnTwoDevices } from './signup.mjs';
 export { NotesPage } from './notes.mjs';
 export { AccountPage } from './account.mjs';
 export { ConsentPage, APPROVE_SELECTOR } from './consent.mjs';

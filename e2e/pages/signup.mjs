@@ -1,6 +1,8 @@
 // /signup
 import { config } from '../lib/env.mjs';
 import { isAt, textOf, waitForUrl } from './common.mjs';
+import { Header } from './header.mjs';
+import { LoginPage } from './login.mjs';
 import { NotesPage } from './notes.mjs';
 import { codeIn, waitForMail } from '../lib/mail.mjs';
 
@@ -90,4 +92,18 @@ export async function signUpThroughUi(page, user) {
   const notes = new NotesPage(page);
   await notes.waitReady();
   return notes;
+}
+
+/**
+ * Signs `user` up on `page`, then in on a second device (a fresh browser
+ * context from `newContext`); answers that device's page.
+ */
+export async function signedInOnTwoDevices(page, newContext, user) {
+  await signUpThroughUi(page, user);
+  const other = await (await newContext()).newPage();
+  const login = new LoginPage(other);
+  await login.goto();
+  await login.login(user);
+  await new Header(other).waitSignedIn();
+  return other;
 }

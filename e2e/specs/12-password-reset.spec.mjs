@@ -6,7 +6,7 @@ import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/brow
 import { config } from '../lib/env.mjs';
 import { linkIn, waitForMail } from '../lib/mail.mjs';
 import { newUser } from '../lib/users.mjs';
-import { Header, LoginPage, NotesPage, SignupPage, waitForUrl } from '../pages/index.mjs';
+import { Header, LoginPage, NotesPage, SignupPage, signedInOnTwoDevices, waitForUrl } from '../pages/index.mjs';
 
 const NEW_PASSWORD = 'a brand new passphrase';
 
@@ -75,17 +75,7 @@ browserTest('forgot password: mailed link, new password, signed out everywhere',
 
 browserTest('the account page changes the password and signs out the other devices', async ({ page, newContext }) => {
   const user = newUser('change');
-  const signup = new SignupPage(page);
-  await signup.goto();
-  await signup.signup(user);
-  await new NotesPage(page).waitReady();
-
-  // A second device signed in too.
-  const other = await (await newContext()).newPage();
-  const login = new LoginPage(other);
-  await login.goto();
-  await login.login(user);
-  await new Header(other).waitSignedIn();
+  const other = await signedInOnTwoDevices(page, newContext, user);
 
   await page.goto('/account');
   await page.getByTestId('password-current').fill('not my password');

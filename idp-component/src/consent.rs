@@ -436,6 +436,7 @@ mod tests {
                 email: "a@example.test".into(),
                 name: String::new(),
                 email_verified: true,
+                has_password: true,
             },
             organization: None,
             app_name: "Notes".into(),

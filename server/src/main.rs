@@ -19,6 +19,19 @@ use keyhouse_axum::Keyhouse;
 /// The whole server: Keyhouse's routes, the app's API for agents and its
 /// server functions, and the built app for everything else.
 pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router {
+    // A user who deletes their account takes their notes with them.
+    let owned = notes.clone();
+    let kh = kh.on_account_deleted(move |user_id| {
+        let notes = owned.clone();
+        async move {
+            let n = notes
+                .delete_all_of_user(&user_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(%user_id, notes = n, "a deleted account's notes deleted");
+            Ok(())
+        }
+    });
     let security_headers = kh.security_headers();
     let ctx = AppContext {
         kh: kh.clone(),

@@ -436,3 +436,55 @@ async fn the_app_is_served_with_security_headers() {
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{missing}");
     }
 }
+
+#[tokio::test]
+async fn deleting_an_account_deletes_its_notes_and_no_one_elses() {
+    let env = common::env().await;
+    let (_server, base) = env.serve().await;
+    let alice = user(&env, &base, "alice@example.test").await;
+    let bob = user(&env, &base, "bob@example.test").await;
+    for (who, title) in [(&alice, "alice's"), (&bob, "bob's")] {
+        let res = who
+            .post(format!("{base}/api/notes"))
+            .json(&json!({"title": title, "body": "private"}))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let me: Value = alice
+        .get(format!("{base}/api/session"))
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json");
+    let alice_id = me["user"]["user_id"].as_str().expect("id").to_owned();
+    let bob_me: Value = bob
+        .get(format!("{base}/api/session"))
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json");
+    let bob_id = bob_me["user"]["user_id"].as_str().expect("id").to_owned();
+
+    let res = alice
+        .post(format!("{base}/api/account/delete"))
+        .json(&json!({"confirm_email": "alice@example.test", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Read straight from the database: the rows are gone, not just hidden.
+    let store = keyhouse_store::Store::connect(&env.url)
+        .await
+        .expect("store");
+    let notes = keyhouse_app::server::NotesStore::new(store.connection().clone());
+    let owner = keyhouse_app::server::Owner::User;
+    assert!(notes.list(owner(&alice_id)).await.expect("list").is_empty());
+    assert_eq!(notes.list(owner(&bob_id)).await.expect("list").len(), 1);
+}

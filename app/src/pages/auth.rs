@@ -112,6 +112,8 @@ pub fn LoginPage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
     let by_email = RwSignal::new(false);
+    let query = use_query_map();
+    let deleted = move || query.with(|q| q.get("deleted").is_some());
     let navigate = use_navigate();
     let nav = navigate.clone();
     let signed_in = Callback::new(move |_: SessionResponse| {
@@ -143,6 +145,11 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <section class="kh-card kh-narrow kh-auth" aria-labelledby="login-title">
             <h1 id="login-title">"Sign in"</h1>
+            {move || deleted().then(|| view! {
+                <p class="kh-notice" role="status" data-testid="login-account-deleted">
+                    "Your account was deleted, and every app you had connected lost access to it."
+                </p>
+            })}
             <p class="kh-muted">{format!("Welcome back to {APP_NAME}.")}</p>
             <Show when=move || by_email.get() fallback=move || {
                 let on_submit = on_submit.clone();

@@ -200,16 +200,30 @@ fn RequireSession(children: ChildrenFn) -> impl IntoView {
             }
         }
     });
-    move || match session.status() {
-        SessionStatus::SignedIn(_) => children().into_any(),
-        SessionStatus::Failed(e) => view! {
+    // Only whether there is a session decides what shows: a change to the
+    // session's details (a new address) must not rebuild the page and lose
+    // what its forms hold.
+    #[derive(Clone, PartialEq)]
+    enum Gate {
+        In,
+        Failed(String),
+        Waiting,
+    }
+    let gate = Memo::new(move |_| match session.status() {
+        SessionStatus::SignedIn(_) => Gate::In,
+        SessionStatus::Failed(e) => Gate::Failed(e.to_string()),
+        _ => Gate::Waiting,
+    });
+    move || match gate.get() {
+        Gate::In => children().into_any(),
+        Gate::Failed(e) => view! {
             <section class="kh-card kh-narrow" role="alert">
                 <h1>"Can't reach the server"</h1>
-                <p class="kh-muted">{e.to_string()}</p>
+                <p class="kh-muted">{e}</p>
             </section>
         }
         .into_any(),
-        _ => view! { <Spinner/> }.into_any(),
+        Gate::Waiting => view! { <Spinner/> }.into_any(),
     }
 }
 

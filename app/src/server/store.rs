@@ -142,4 +142,15 @@ impl NotesStore {
             .map_err(unavailable)?;
         Ok(res.rows_affected == 1)
     }
+
+    /// Deletes every private note of a user (their account is being
+    /// deleted); how many went. Organization notes stay with the
+    /// organization.
+    pub async fn delete_all_of_user(&self, user_id: &str) -> Result<u64, DbErr> {
+        Ok(Owner::User(user_id)
+            .filter(entity::Entity::delete_many())
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
 }

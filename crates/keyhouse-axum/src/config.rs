@@ -110,6 +110,10 @@ pub struct Config {
     pub email_code_attempts: i32,
     /// Codes and links checked per client IP per hour (default 120).
     pub email_code_checks_per_ip_per_hour: i64,
+    /// How recent a sign-in must be, seconds (default 900), for an account
+    /// with no password to change its address or delete itself: it has no
+    /// password to confirm with, so it signs in again instead.
+    pub recent_sign_in: i64,
 }
 
 impl Default for Config {
@@ -154,6 +158,7 @@ impl Default for Config {
             email_codes_per_ip_per_hour: 30,
             email_code_attempts: 5,
             email_code_checks_per_ip_per_hour: 120,
+            recent_sign_in: 900,
         }
     }
 }

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use keyhouse_core::{Clock, OAuthError, SystemClock};
 use keyhouse_store::Store;
 
+pub use accounts::deletion::HookFuture;
 pub use accounts::session::CurrentSession;
 pub use accounts::subjects::{ResolveError, SignedIn, SubjectProfile, SubjectResolver};
 pub use admin::clients::{ClientSpec, CreatedClient};
@@ -73,6 +74,8 @@ struct Inner {
     mailer: Arc<mail::Mailer>,
     /// The host app's own users, when it keeps them ([`Keyhouse::with_subjects`]).
     subjects: std::sync::OnceLock<Box<dyn accounts::subjects::DynResolver>>,
+    /// What the host app deletes with an account ([`Keyhouse::on_account_deleted`]).
+    account_deleted: std::sync::OnceLock<accounts::deletion::Hook>,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -127,6 +130,7 @@ impl Keyhouse {
             agents: agents::Agents::new(&config.agents),
             logos: agents::logos::Logos::default(),
             subjects: std::sync::OnceLock::new(),
+            account_deleted: std::sync::OnceLock::new(),
             config,
             store,
             keys,

@@ -183,7 +183,7 @@ impl Store {
 
 /// Spends every unused password-reset link of `user_id` (after a reset or a
 /// change, an older link must not set the password again).
-async fn spend_reset_links(
+pub(crate) async fn spend_reset_links(
     txn: &sea_orm::DatabaseTransaction,
     user_id: &str,
     now: i64,

@@ -24,6 +24,9 @@ pub enum ChallengePurpose {
     SignIn,
     /// Marks a signed-in user's address verified.
     VerifyEmail,
+    /// Moves the challenge's account to the address it was mailed to,
+    /// verified (the user asked from their account page).
+    ChangeEmail,
 }
 
 impl ChallengePurpose {
@@ -33,6 +36,7 @@ impl ChallengePurpose {
             ChallengePurpose::SignUp => "sign_up",
             ChallengePurpose::SignIn => "sign_in",
             ChallengePurpose::VerifyEmail => "verify_email",
+            ChallengePurpose::ChangeEmail => "change_email",
         }
     }
 
@@ -42,6 +46,7 @@ impl ChallengePurpose {
             ChallengePurpose::SignUp,
             ChallengePurpose::SignIn,
             ChallengePurpose::VerifyEmail,
+            ChallengePurpose::ChangeEmail,
         ]
         .into_iter()
         .find(|p| p.as_str() == s)
@@ -133,7 +138,8 @@ fn live(now: i64) -> sea_orm::Condition {
 impl Store {
     /// Stores a challenge, spending the older live ones it replaces: those
     /// of the same address asked from the same browser (sign-up and
-    /// sign-in), or of the same address and account (verification). So a
+    /// sign-in), of the same address and account (verification), or every
+    /// pending change of the account's address (one at a time). So a
     /// browser has one live code per address, and asking for another gives
     /// no extra guesses, while messages asked from other browsers (someone
     /// else typing the address) are left alone.
@@ -154,16 +160,20 @@ impl Store {
         let txn = self.begin_write().await?;
         let older = email_challenge::Entity::update_many()
             .col_expr(email_challenge::Column::UsedAt, Expr::value(c.created_at))
-            .filter(email_challenge::Column::Email.eq(&c.email))
             .filter(live(c.created_at));
         let older = match (&c.browser_hash, &c.user_id) {
+            (_, user) if c.purpose == ChallengePurpose::ChangeEmail => older
+                .filter(email_challenge::Column::UserId.eq(user.clone()))
+                .filter(email_challenge::Column::Purpose.eq(c.purpose.as_str())),
             (Some(browser), _) => older
+                .filter(email_challenge::Column::Email.eq(&c.email))
                 .filter(email_challenge::Column::BrowserHash.eq(browser))
                 .filter(email_challenge::Column::Purpose.is_in([
                     ChallengePurpose::SignUp.as_str(),
                     ChallengePurpose::SignIn.as_str(),
                 ])),
             (None, user) => older
+                .filter(email_challenge::Column::Email.eq(&c.email))
                 .filter(email_challenge::Column::BrowserHash.is_null())
                 .filter(email_challenge::Column::UserId.eq(user.clone()))
                 .filter(email_challenge::Column::Purpose.eq(c.purpose.as_str())),
@@ -212,6 +222,23 @@ impl Store {
             .map(EmailChallenge::from))
     }
 
+    /// The live address change the user asked for (at most one: a newer
+    /// one spends the older). Its code is checked against this one only.
+    pub async fn pending_email_change(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<EmailChallenge>> {
+        Ok(email_challenge::Entity::find()
+            .filter(email_challenge::Column::UserId.eq(user_id))
+            .filter(email_challenge::Column::Purpose.eq(ChallengePurpose::ChangeEmail.as_str()))
+            .filter(live(now))
+            .order_by_desc(email_challenge::Column::CreatedAt)
+            .one(&self.db)
+            .await?
+            .map(EmailChallenge::from))
+    }
+
     /// Counts a wrong code against a challenge; at `max_attempts` the
     /// challenge is spent. Whether it still works.
     pub async fn note_wrong_code(
@@ -251,6 +278,10 @@ impl Store {
     ///   such account, creates `new_user` if given, else nothing happens.
     /// - `VerifyEmail`: marks the challenge's account verified if its
     ///   address is still the one mailed.
+    /// - `ChangeEmail`: moves the challenge's account to the address
+    ///   mailed, verified, and spends its open reset links (they went to
+    ///   the old address); `Conflict` when an account has the address by
+    ///   now (nothing written).
     ///
     /// Every other live challenge of the same address and purpose is spent
     /// too (an older mail must not act again). The account, or `None` when
@@ -287,9 +318,33 @@ impl Store {
             .await?;
         let purpose = ChallengePurpose::parse(&challenge.purpose);
         let acted: Option<user::Model> = match (purpose, existing) {
-            (Some(ChallengePurpose::SignUp), Some(_)) => {
+            (Some(ChallengePurpose::SignUp | ChallengePurpose::ChangeEmail), Some(_)) => {
                 txn.rollback().await?;
                 return Err(StoreError::Conflict);
+            }
+            (Some(ChallengePurpose::ChangeEmail), None) => {
+                let owner = match &challenge.user_id {
+                    Some(id) => user::Entity::find_by_id(id.clone()).one(&*txn).await?,
+                    None => None,
+                };
+                match owner {
+                    Some(mut u) => {
+                        user::Entity::update_many()
+                            .col_expr(user::Column::Email, Expr::value(challenge.email.clone()))
+                            .col_expr(user::Column::EmailVerified, Expr::value(true))
+                            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+                            .filter(user::Column::Id.eq(&u.id))
+                            .exec(&*txn)
+                            .await
+                            .map_err(StoreError::from_insert)?;
+                        crate::account_tokens::spend_reset_links(&txn, &u.id, now).await?;
+                        u.email = challenge.email.clone();
+                        u.email_verified = true;
+                        u.updated_at = now;
+                        Some(u)
+                    }
+                    None => None,
+                }
             }
             (Some(ChallengePurpose::SignUp), None) | (Some(ChallengePurpose::SignIn), None) => {
                 match new_user {

@@ -47,6 +47,13 @@ pub mod session {
         pub auth_time: i64,
         pub created_at: i64,
         pub expires_at: i64,
+        /// The browser it signed in with (`User-Agent`, trimmed).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub user_agent: Option<String>,
+        /// The address it signed in from.
+        pub ip: Option<String>,
+        /// Last used (updated at most every few minutes).
+        pub last_seen_at: Option<i64>,
     }
     relation_free!();
 }

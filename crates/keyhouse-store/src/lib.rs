@@ -13,6 +13,7 @@
 pub mod entities;
 mod migration;
 
+mod account;
 mod account_tokens;
 mod admin;
 mod batch;
@@ -37,6 +38,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+pub use account::DeletedAccount;
 pub use account_tokens::{AccountTokenPurpose, NewAccountToken};
 pub use admin::{AuditRecord, GrantRecord, RotationError};
 pub use clients::{NewClient, StoredClient};

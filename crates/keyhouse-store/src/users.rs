@@ -85,6 +85,12 @@ pub struct SessionRecord {
     pub created_at: i64,
     /// Expires.
     pub expires_at: i64,
+    /// The browser it signed in with (`User-Agent`), if known.
+    pub user_agent: Option<String>,
+    /// The address it signed in from, if known.
+    pub ip: Option<String>,
+    /// Last used (sign-in time until first updated).
+    pub last_seen_at: i64,
 }
 
 impl From<session::Model> for SessionRecord {
@@ -97,6 +103,9 @@ impl From<session::Model> for SessionRecord {
             auth_time: m.auth_time,
             created_at: m.created_at,
             expires_at: m.expires_at,
+            user_agent: m.user_agent,
+            ip: m.ip,
+            last_seen_at: m.last_seen_at.unwrap_or(m.created_at),
         }
     }
 }
@@ -162,6 +171,9 @@ impl Store {
             auth_time: Set(s.auth_time),
             created_at: Set(s.created_at),
             expires_at: Set(s.expires_at),
+            user_agent: Set(s.user_agent.clone()),
+            ip: Set(s.ip.clone()),
+            last_seen_at: Set(Some(s.last_seen_at)),
         };
         let _lane = self.lane().await;
         session::Entity::insert(model)

@@ -65,11 +65,15 @@ pub enum ErrorCode {
     /// than the one that asked for it (`400`); the code in the same message
     /// works in that one.
     WrongBrowser,
+    /// Not an RFC code: the action needs a recent sign-in (an account with
+    /// no password whose session is older than the window), `403`; signing
+    /// in again allows it.
+    ReauthenticationRequired,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -95,6 +99,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::Conflict,
         ErrorCode::WrongBrowser,
+        ErrorCode::ReauthenticationRequired,
     ];
 
     /// Reads a code from the wire (`None` for a code Keyhouse never sends).
@@ -126,6 +131,7 @@ impl ErrorCode {
             "not_found" => NotFound,
             "conflict" => Conflict,
             "wrong_browser" => WrongBrowser,
+            "reauthentication_required" => ReauthenticationRequired,
             _ => return None,
         })
     }
@@ -159,6 +165,7 @@ impl ErrorCode {
             NotFound => "not_found",
             Conflict => "conflict",
             WrongBrowser => "wrong_browser",
+            ReauthenticationRequired => "reauthentication_required",
         }
     }
 
@@ -171,7 +178,7 @@ impl ErrorCode {
             InvalidClient | InvalidToken | SessionRequired | InvalidCredentials | LoginRequired => {
                 401
             }
-            AccessDenied | InsufficientScope | CsrfDetected => 403,
+            AccessDenied | InsufficientScope | CsrfDetected | ReauthenticationRequired => 403,
             NotFound => 404,
             TooManyAttempts => 429,
             Conflict => 409,

@@ -294,6 +294,11 @@ pub struct SessionUser {
     /// Whether the holder of the address proved they read it.
     #[serde(default)]
     pub email_verified: bool,
+    /// Whether the account has a password (one made by a mailed sign-in
+    /// code has none until it sets one through a reset); the account page
+    /// asks for it before a change only when there is one.
+    #[serde(default)]
+    pub has_password: bool,
 }
 
 /// The answer of `GET /api/session` and of a successful login or sign-up.
@@ -422,8 +427,13 @@ pub struct ChangePasswordResponse {
     pub other_sessions_ended: u64,
 }
 
+pub mod account;
 pub mod admin;
 pub mod b2b;
+pub use account::{
+    AccountDeleted, AccountSession, ChangeEmailRequest, ConfirmEmailChangeRequest,
+    DeleteAccountRequest, SessionsEnded,
+};
 pub use b2b::OrganizationSummary;
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use crate::Keyhouse;
 use crate::accounts::password::hash_password;
 use crate::accounts::reset::security_vars;
-use crate::accounts::session::{CurrentSession, cookie_name, start_session};
+use crate::accounts::session::{CurrentSession, Device, cookie_name, start_session};
 use crate::accounts::throttle::{ip_within_hourly_limit, within_hourly_limit};
 use crate::accounts::users::{check_name, normalize_email};
 use crate::error::{ApiError, store_error};
@@ -51,16 +51,19 @@ pub(crate) const CODE_DIGITS: u8 = 6;
 
 /// What a challenge keeps for its completion.
 #[derive(Default, Serialize, Deserialize)]
-struct Pending {
+pub(crate) struct Pending {
     /// A pending sign-up's Argon2id hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    password_hash: Option<String>,
+    pub(crate) password_hash: Option<String>,
     /// A pending sign-up's name.
     #[serde(default)]
-    name: String,
+    pub(crate) name: String,
     /// Where the link leads back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    return_to: Option<String>,
+    pub(crate) return_to: Option<String>,
+    /// An address change's old address (told when the change is made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_email: Option<String>,
 }
 
 fn bind_cookie_name(kh: &Keyhouse) -> &'static str {
@@ -83,7 +86,7 @@ fn browser_binding(kh: &Keyhouse, headers: &HeaderMap) -> (String, Option<Header
     (secret::hash_token(&value), cookie)
 }
 
-fn code_hash(id_hash: &str, code: &str) -> String {
+pub(crate) fn code_hash(id_hash: &str, code: &str) -> String {
     secret::hash_token(&format!("{id_hash}:{code}"))
 }
 
@@ -92,7 +95,7 @@ fn new_code() -> String {
 }
 
 /// The answer to every request for a message, whatever was sent.
-fn sent(kh: &Keyhouse, email: String, cookie: Option<HeaderValue>) -> Response {
+pub(crate) fn sent(kh: &Keyhouse, email: String, cookie: Option<HeaderValue>) -> Response {
     let body = EmailChallengeSent {
         email,
         code_length: CODE_DIGITS,
@@ -111,22 +114,22 @@ fn sent(kh: &Keyhouse, email: String, cookie: Option<HeaderValue>) -> Response {
 
 /// Whether another message may go to `email` this hour (counted for every
 /// request, an account or not, so the limit behaves the same for both).
-async fn address_within_limit(kh: &Keyhouse, email: &str) -> Result<bool, OAuthError> {
+pub(crate) async fn address_within_limit(kh: &Keyhouse, email: &str) -> Result<bool, OAuthError> {
     let bucket = format!("email:addr:{email}");
     within_hourly_limit(kh, &bucket, kh.config().email_codes_per_address_per_hour).await
 }
 
-struct Mail<'a> {
-    purpose: ChallengePurpose,
-    email: &'a str,
-    user: Option<&'a User>,
-    browser_hash: Option<String>,
-    pending: Pending,
-    template: &'static str,
+pub(crate) struct Mail<'a> {
+    pub(crate) purpose: ChallengePurpose,
+    pub(crate) email: &'a str,
+    pub(crate) user: Option<&'a User>,
+    pub(crate) browser_hash: Option<String>,
+    pub(crate) pending: Pending,
+    pub(crate) template: &'static str,
 }
 
 /// Stores a challenge and mails its link and code.
-async fn mail_challenge(
+pub(crate) async fn mail_challenge(
     kh: &Keyhouse,
     m: Mail<'_>,
     ip: Option<IpAddr>,
@@ -204,6 +207,7 @@ pub(crate) async fn verified_signup(
                     .as_deref()
                     .and_then(return_to::sanitize)
                     .map(str::to_owned),
+                previous_email: None,
             };
             let m = Mail {
                 purpose: ChallengePurpose::SignUp,
@@ -271,7 +275,7 @@ pub(crate) async fn email_login(
     Ok(sent(&kh, email, cookie))
 }
 
-fn wrong_code() -> ApiError {
+pub(crate) fn wrong_code() -> ApiError {
     OAuthError::new(
         ErrorCode::InvalidGrant,
         "the code is wrong or expired; check the newest message or ask for a new code",
@@ -338,7 +342,7 @@ pub(crate) async fn email_code(
     }
     let (user, _) = complete(&kh, &challenge).await?;
     let old = read_cookie(&headers, cookie_name(&kh));
-    let (session, cookie) = start_session(&kh, &user, old).await?;
+    let (session, cookie) = start_session(&kh, &user, old, &Device::of(ip, &headers)).await?;
     tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed code");
     Ok(crate::http::cookies::with_cookie(
         Json(session.response()).into_response(),
@@ -356,7 +360,10 @@ fn same_browser(kh: &Keyhouse, headers: &HeaderMap, c: &EmailChallenge) -> bool 
 
 /// Spends a checked challenge and does what it proves: the account, and
 /// where to go next.
-async fn complete(kh: &Keyhouse, c: &EmailChallenge) -> Result<(User, Option<String>), ApiError> {
+pub(crate) async fn complete(
+    kh: &Keyhouse,
+    c: &EmailChallenge,
+) -> Result<(User, Pending), ApiError> {
     let pending: Pending = c
         .payload
         .as_deref()
@@ -385,8 +392,15 @@ async fn complete(kh: &Keyhouse, c: &EmailChallenge) -> Result<(User, Option<Str
         .complete_email_challenge(&c.id_hash, new_user, kh.now())
         .await
     {
-        Ok(Some(user)) => Ok((user, pending.return_to)),
+        Ok(Some(user)) => Ok((user, pending)),
         Ok(None) => Err(bad_link()),
+        Err(StoreError::Conflict) if c.purpose == Some(ChallengePurpose::ChangeEmail) => {
+            Err(OAuthError::new(
+                ErrorCode::Conflict,
+                "another account has this email now; nothing changed",
+            )
+            .into())
+        }
         Err(StoreError::Conflict) => Err(OAuthError::new(
             ErrorCode::Conflict,
             "an account with this email exists now; sign in instead",
@@ -423,7 +437,15 @@ pub(crate) async fn email_link(
         )
         .into());
     }
-    let (user, return_to) = complete(&kh, &challenge).await?;
+    let (user, pending) = complete(&kh, &challenge).await?;
+    if challenge.purpose == Some(ChallengePurpose::ChangeEmail) {
+        crate::accounts::email_change::changed(&kh, &user, &pending, ip, &headers).await;
+        return Ok(Json(EmailLinkResponse {
+            session: None,
+            return_to: None,
+        })
+        .into_response());
+    }
     if challenge.purpose == Some(ChallengePurpose::VerifyEmail) {
         tracing::info!(user_id = %user.id, "email address verified");
         return Ok(Json(EmailLinkResponse {
@@ -433,12 +455,12 @@ pub(crate) async fn email_link(
         .into_response());
     }
     let old = read_cookie(&headers, cookie_name(&kh));
-    let (session, cookie) = start_session(&kh, &user, old).await?;
+    let (session, cookie) = start_session(&kh, &user, old, &Device::of(ip, &headers)).await?;
     tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed link");
     Ok(crate::http::cookies::with_cookie(
         Json(EmailLinkResponse {
             session: Some(session.response()),
-            return_to,
+            return_to: pending.return_to,
         })
         .into_response(),
         cookie,

@@ -2,8 +2,12 @@
 //! throttling, and their own list of connected apps.
 
 pub(crate) mod connected_apps;
+pub(crate) mod deletion;
+pub(crate) mod devices;
 pub(crate) mod email;
+pub(crate) mod email_change;
 pub(crate) mod password;
+pub(crate) mod reauth;
 pub(crate) mod reset;
 pub mod session;
 pub mod subjects;
@@ -40,6 +44,18 @@ pub(crate) fn routes(kh: &Keyhouse) -> Router<Keyhouse> {
                 "/api/account/email/verify",
                 post(email::request_verification),
             )
+            .route("/api/account/email", post(email_change::request_change))
+            .route(
+                "/api/account/email/confirm",
+                post(email_change::confirm_change),
+            )
+            .route("/api/account/sessions", get(devices::list))
+            .route("/api/account/sessions/{id}", delete(devices::end_one))
+            .route(
+                "/api/account/sessions/sign-out-others",
+                post(devices::end_others),
+            )
+            .route("/api/account/delete", post(deletion::delete_account))
     };
     own.route(
         "/api/account/connected-apps",

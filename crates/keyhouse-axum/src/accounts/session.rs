@@ -1,6 +1,8 @@
 //! The user's browser session: the cookie, loading it, issuing a new one on
 //! login, `GET /api/session` and logout.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -41,6 +43,7 @@ pub(crate) fn session_user(u: &User) -> SessionUser {
         email: u.email.clone(),
         name: u.name.clone(),
         email_verified: u.email_verified,
+        has_password: !u.password_hash.is_empty(),
     }
 }
 
@@ -89,7 +92,25 @@ pub(crate) async fn load(
         .find_user(&session.subject_id)
         .await
         .map_err(store_error)?;
-    Ok(user.map(|user| CurrentSession { session, user }))
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentSession {
+        session: touched(kh, session, now).await,
+        user,
+    }))
+}
+
+/// Notes that a session is in use, when its "last used" is more than
+/// [`LAST_SEEN_STEP`] old. A failure is logged: the request goes on.
+pub(crate) async fn touched(kh: &Keyhouse, mut s: SessionRecord, now: i64) -> SessionRecord {
+    if now - s.last_seen_at >= LAST_SEEN_STEP {
+        match kh.store().touch_session(&s.id_hash, now).await {
+            Ok(()) => s.last_seen_at = now,
+            Err(e) => tracing::warn!(error = %e, "session last-used time not updated"),
+        }
+    }
+    s
 }
 
 impl<S> FromRequestParts<S> for CurrentSession
@@ -112,6 +133,38 @@ pub(crate) async fn current(session: CurrentSession) -> Json<SessionResponse> {
     Json(session.response())
 }
 
+/// The browser a session is started for, as its account's session list
+/// shows it: the address it came from and its `User-Agent` (trimmed, with
+/// no control characters).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Device {
+    /// The client's address (`ClientIp`).
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+impl Device {
+    /// The device of a request.
+    pub(crate) fn of(ip: Option<IpAddr>, headers: &HeaderMap) -> Device {
+        let user_agent = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| {
+                s.chars()
+                    .filter(|c| !c.is_control())
+                    .take(300)
+                    .collect::<String>()
+            })
+            .filter(|s| !s.trim().is_empty());
+        Device { ip, user_agent }
+    }
+}
+
+/// How stale a session's "last used" may get before a request updates it:
+/// a write every few minutes per session, not one per request.
+pub(crate) const LAST_SEEN_STEP: i64 = 300;
+
 /// Who a new session is for.
 pub(crate) struct NewSession<'a> {
     /// `user` or `member`.
@@ -122,6 +175,8 @@ pub(crate) struct NewSession<'a> {
     pub organization_id: Option<&'a str>,
     /// The cookie that carries it.
     pub cookie: &'a str,
+    /// The browser it is for.
+    pub device: &'a Device,
 }
 
 /// Stores a new session and makes its cookie, replacing `old` (docs/threat-model.md
@@ -147,6 +202,9 @@ pub(crate) async fn issue_session(
         auth_time: now,
         created_at: now,
         expires_at: now + kh.config().session_ttl,
+        user_agent: new.device.user_agent.clone(),
+        ip: new.device.ip.map(|ip| ip.to_string()),
+        last_seen_at: now,
     };
     kh.store()
         .create_session(&session)
@@ -162,12 +220,14 @@ pub(crate) async fn start_session(
     kh: &Keyhouse,
     user: &User,
     old: Option<&str>,
+    device: &Device,
 ) -> Result<(CurrentSession, HeaderValue), OAuthError> {
     let new = NewSession {
         kind: SubjectKind::User,
         subject_id: &user.id,
         organization_id: None,
         cookie: cookie_name(kh),
+        device,
     };
     let (session, cookie) = issue_session(kh, new, old).await?;
     Ok((

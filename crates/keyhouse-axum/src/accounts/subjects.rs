@@ -168,6 +168,8 @@ impl SubjectProfile {
             email: self.email.clone().unwrap_or_default(),
             name: self.name.clone(),
             email_verified: self.email.is_some() && self.email_verified,
+            // The app keeps the passwords, if any.
+            has_password: false,
         }
     }
 }

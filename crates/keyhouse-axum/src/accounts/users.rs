@@ -14,7 +14,7 @@ use keyhouse_types::{LoginRequest, SignupRequest};
 
 use crate::Keyhouse;
 use crate::accounts::password::verify_password;
-use crate::accounts::session::{cookie_name, start_session};
+use crate::accounts::session::{Device, cookie_name, start_session};
 use crate::accounts::throttle::{ip_within_hourly_limit, throttled};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
@@ -132,7 +132,7 @@ pub(crate) async fn signup(
     .await?;
     tracing::info!(user_id = %user.id, "user signed up");
     let old = read_cookie(&headers, cookie_name(&kh));
-    let (session, cookie) = start_session(&kh, &user, old).await?;
+    let (session, cookie) = start_session(&kh, &user, old, &Device::of(ip, &headers)).await?;
     Ok(with_cookie(
         (StatusCode::CREATED, Json(session.response())).into_response(),
         cookie,
@@ -201,7 +201,8 @@ pub(crate) async fn login(
         .await
         {
             Ok(user) => {
-                let (_, cookie) = start_session(&kh, &user, old.as_deref()).await?;
+                let (_, cookie) =
+                    start_session(&kh, &user, old.as_deref(), &Device::of(peer, &headers)).await?;
                 Ok(with_cookie(see_other(target), cookie))
             }
             Err(e)
@@ -223,7 +224,8 @@ pub(crate) async fn login(
     let req: LoginRequest = serde_json::from_slice(&body)
         .map_err(|_| OAuthError::invalid_request("send {\"email\", \"password\"} as JSON"))?;
     let user = authenticate(&kh, &req.email, &req.password, peer).await?;
-    let (session, cookie) = start_session(&kh, &user, old.as_deref()).await?;
+    let (session, cookie) =
+        start_session(&kh, &user, old.as_deref(), &Device::of(peer, &headers)).await?;
     tracing::info!(user_id = %user.id, "user logged in");
     Ok(with_cookie(
         Json(session.response()).into_response(),

@@ -68,6 +68,7 @@ impl CurrentMember {
             email: self.member.email.clone(),
             name: self.member.name.clone(),
             email_verified: false,
+            has_password: true,
         }
     }
 }

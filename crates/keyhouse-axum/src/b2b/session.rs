@@ -56,6 +56,7 @@ impl Keyhouse {
         else {
             return Ok(None);
         };
+        let session = session::touched(self, session, self.now()).await;
         let member = store
             .find_member(&session.subject_id)
             .await
@@ -88,12 +89,14 @@ impl Keyhouse {
         member: Member,
         organization: Organization,
         old: Option<&str>,
+        device: &session::Device,
     ) -> Result<(CurrentMember, HeaderValue), OAuthError> {
         let new = session::NewSession {
             kind: SubjectKind::Member,
             subject_id: &member.id,
             organization_id: Some(&organization.id),
             cookie: member_cookie_name(self),
+            device,
         };
         let (session, cookie) = session::issue_session(self, new, old).await?;
         let permissions = self.rbac().await?.permissions_of(&member.roles);
@@ -188,7 +191,14 @@ pub(crate) async fn login(
     .await?;
     let org = org.ok_or_else(|| OAuthError::server("organization vanished during login"))?;
     let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
-    let (res, cookie) = kh.start_member_session(member, org, old.as_deref()).await?;
+    let (res, cookie) = kh
+        .start_member_session(
+            member,
+            org,
+            old.as_deref(),
+            &session::Device::of(ip, &headers),
+        )
+        .await?;
     Ok(signed_in(res, cookie))
 }
 
@@ -271,6 +281,7 @@ fn discovery_cookie_name(kh: &Keyhouse) -> &'static str {
 /// `POST /api/b2b/discovery/select`: signs in to one discovered organization.
 pub(crate) async fn discovery_select(
     State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     JsonBody(req): JsonBody<DiscoverySelectRequest>,
 ) -> Result<Response, ApiError> {
@@ -313,7 +324,14 @@ pub(crate) async fn discovery_select(
     }
     let member = chosen.ok_or_else(expired)?;
     let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
-    let (res, cookie) = kh.start_member_session(member, org, old.as_deref()).await?;
+    let (res, cookie) = kh
+        .start_member_session(
+            member,
+            org,
+            old.as_deref(),
+            &session::Device::of(ip, &headers),
+        )
+        .await?;
     Ok(signed_in(res, cookie))
 }
 

@@ -18,6 +18,10 @@
 //! | `sign_in_code` | sign-in by mail asked | `link`, `code`, `minutes` |
 //! | `sign_up_code` | sign-in by mail for an address with no account | `link`, `code`, `minutes` |
 //! | `verify_address` | a signed-in user verifies their address | `link`, `minutes` |
+//! | `confirm_new_address` | a signed-in user moves the account to this address | `link`, `code`, `minutes` |
+//! | `address_in_use` | another account asked to move to this address | |
+//! | `email_changed` | the account moved away from this address | `new_email` |
+//! | `account_deleted` | the account was deleted | `apps` |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,7 +29,7 @@ use std::path::PathBuf;
 use crate::mail::MailError;
 
 /// The templates' names.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 11] = [
     "password_reset",
     "password_changed",
     "verify_email",
@@ -33,10 +37,14 @@ pub const NAMES: [&str; 7] = [
     "sign_in_code",
     "sign_up_code",
     "verify_address",
+    "confirm_new_address",
+    "address_in_use",
+    "email_changed",
+    "account_deleted",
 ];
 
 /// The built-in `(name, subject, text, html)`.
-const BUILT_IN: [(&str, &str, &str, &str); 7] = [
+const BUILT_IN: [(&str, &str, &str, &str); 11] = [
     (
         "password_reset",
         include_str!("../../templates/mail/password_reset.subject"),
@@ -78,6 +86,30 @@ const BUILT_IN: [(&str, &str, &str, &str); 7] = [
         include_str!("../../templates/mail/verify_address.subject"),
         include_str!("../../templates/mail/verify_address.txt"),
         include_str!("../../templates/mail/verify_address.html"),
+    ),
+    (
+        "confirm_new_address",
+        include_str!("../../templates/mail/confirm_new_address.subject"),
+        include_str!("../../templates/mail/confirm_new_address.txt"),
+        include_str!("../../templates/mail/confirm_new_address.html"),
+    ),
+    (
+        "address_in_use",
+        include_str!("../../templates/mail/address_in_use.subject"),
+        include_str!("../../templates/mail/address_in_use.txt"),
+        include_str!("../../templates/mail/address_in_use.html"),
+    ),
+    (
+        "email_changed",
+        include_str!("../../templates/mail/email_changed.subject"),
+        include_str!("../../templates/mail/email_changed.txt"),
+        include_str!("../../templates/mail/email_changed.html"),
+    ),
+    (
+        "account_deleted",
+        include_str!("../../templates/mail/account_deleted.subject"),
+        include_str!("../../templates/mail/account_deleted.txt"),
+        include_str!("../../templates/mail/account_deleted.html"),
     ),
 ];
 

@@ -11,6 +11,7 @@ mod m20261130_000006_agents;
 mod m20261130_000007_agent_settings;
 mod m20261201_000008_account_tokens;
 mod m20261201_000009_email_challenges;
+mod m20261201_000010_session_devices;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_agent_settings::Migration),
             Box::new(m20261201_000008_account_tokens::Migration),
             Box::new(m20261201_000009_email_challenges::Migration),
+            Box::new(m20261201_000010_session_devices::Migration),
         ]
     }
 }

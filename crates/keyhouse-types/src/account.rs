@@ -1,0 +1,71 @@
+//! A signed-in user's own account: their sessions, a new address, and
+//! deleting the account (`/api/account/...`).
+
+use serde::{Deserialize, Serialize};
+
+/// One live session of the account, as its sessions list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSession {
+    /// Names the session in `DELETE /api/account/sessions/{id}` (not its
+    /// cookie, and not the key it is stored under).
+    pub id: String,
+    /// Whether it is the session making this request.
+    pub current: bool,
+    /// The browser and system, read from its `User-Agent` ("Firefox on
+    /// Windows"), or "Unknown browser".
+    pub browser: String,
+    /// The `User-Agent` it signed in with, if known.
+    pub user_agent: Option<String>,
+    /// The address it signed in from, if known.
+    pub ip: Option<String>,
+    /// When it signed in (unix seconds).
+    pub signed_in_at: i64,
+    /// When it was last used (to within a few minutes).
+    pub last_seen_at: i64,
+    /// When it ends by itself.
+    pub expires_at: i64,
+}
+
+/// The answer to "sign out everywhere else".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsEnded {
+    /// How many sessions were signed out.
+    pub ended: u64,
+}
+
+/// `POST /api/account/email`: move the account to a new address. The new
+/// address gets a link and a code; nothing changes until one comes back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEmailRequest {
+    /// The new address.
+    pub email: String,
+    /// The current password (accounts that have one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `POST /api/account/email/confirm`: the code mailed to the new address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmEmailChangeRequest {
+    /// The code.
+    pub code: String,
+}
+
+/// `POST /api/account/delete`: delete the account, for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteAccountRequest {
+    /// The account's address, typed again: the user means it.
+    pub confirm_email: String,
+    /// The current password (accounts that have one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// The answer to [`DeleteAccountRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDeleted {
+    /// Connected apps whose access ended with it.
+    pub apps_disconnected: u64,
+    /// Sessions signed out (this one included).
+    pub sessions_ended: u64,
+}
