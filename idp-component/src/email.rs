@@ -92,7 +92,12 @@ impl EmailText {
             Some(ErrorCode::InvalidGrant) => self.wrong_code.clone(),
             Some(ErrorCode::WrongBrowser) => self.wrong_browser.clone(),
             Some(ErrorCode::TooManyAttempts) => self.too_many.clone(),
-            Some(ErrorCode::InvalidRequest | ErrorCode::Conflict | ErrorCode::AccessDenied) => e
+            Some(
+                ErrorCode::InvalidRequest
+                | ErrorCode::Conflict
+                | ErrorCode::AccessDenied
+                | ErrorCode::AccountDisabled,
+            ) => e
                 .description()
                 .map(crate::sign_in::sentence)
                 .unwrap_or_else(|| self.failed.clone()),

@@ -57,6 +57,10 @@ pub struct SignInText {
     pub account_exists: String,
     /// Sign-up is closed.
     pub sign_up_closed: String,
+    /// An operator disabled the account.
+    pub account_disabled: String,
+    /// An operator requires a new password first.
+    pub password_reset_required: String,
     /// The server cannot be reached.
     pub unreachable: String,
     /// Anything else.
@@ -88,6 +92,11 @@ impl Default for SignInText {
             too_many_attempts: "Too many attempts. Wait 15 minutes and try again.".into(),
             account_exists: "An account with this email already exists. Sign in instead.".into(),
             sign_up_closed: "Sign-up is closed.".into(),
+            account_disabled: "This account is disabled. Contact the service to have it enabled."
+                .into(),
+            password_reset_required:
+                "This account needs a new password. Use the link we emailed you, or ask for a new one with \"Forgot your password?\"."
+                    .into(),
             unreachable: "Can't reach the server. Check your connection and try again.".into(),
             failed: "Something went wrong. Try again in a moment.".into(),
             use_email: "Email me a sign-in code instead".into(),
@@ -105,6 +114,8 @@ impl SignInText {
             Some(ErrorCode::TooManyAttempts) => self.too_many_attempts.clone(),
             Some(ErrorCode::Conflict) => self.account_exists.clone(),
             Some(ErrorCode::AccessDenied) => self.sign_up_closed.clone(),
+            Some(ErrorCode::AccountDisabled) => self.account_disabled.clone(),
+            Some(ErrorCode::PasswordResetRequired) => self.password_reset_required.clone(),
             // The server's own sentence names the field at fault.
             Some(ErrorCode::InvalidRequest) => e
                 .description()

@@ -401,6 +401,9 @@ async fn the_openapi_document_is_generated_from_every_admin_handler() {
         "/api/admin/agents/settings",
         "/api/admin/agents/policy",
         "/api/admin/resources",
+        "/api/admin/users",
+        "/api/admin/users/{id}/disable",
+        "/api/admin/users/{id}/require-password-reset",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }

@@ -61,6 +61,12 @@ fn login_message(e: &ApiError) -> String {
         Some(ErrorCode::TooManyAttempts) => {
             "Too many attempts. For your security, wait 15 minutes and try again.".into()
         }
+        Some(ErrorCode::AccountDisabled) => {
+            "This account is disabled. Contact us to have it enabled.".into()
+        }
+        Some(ErrorCode::PasswordResetRequired) => {
+            "This account needs a new password. Use the link we emailed you, or \"Forgot your password?\" below.".into()
+        }
         _ => general_message(e),
     }
 }

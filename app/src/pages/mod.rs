@@ -93,6 +93,7 @@ pub fn AdminApp() -> impl IntoView {
                 <Route path=path!("/admin/apps/new") view=admin::NewAppPage/>
                 <Route path=path!("/admin/apps/:id") view=admin::AppDetailPage/>
                 <Route path=path!("/admin/agents") view=admin::AgentsPage/>
+                <Route path=path!("/admin/users") view=admin::UsersPage/>
                 <Route path=path!("/admin/audit") view=admin::AuditPage/>
             </Routes>
         </Shell>

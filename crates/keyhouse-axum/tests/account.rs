@@ -66,24 +66,6 @@ async fn sessions(b: &reqwest::Client, s: &TestServer) -> Vec<Value> {
     res.json().await.unwrap()
 }
 
-async fn signed_in_status(b: &reqwest::Client, s: &TestServer) -> u16 {
-    b.get(s.url("/api/session"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn error_of(res: reqwest::Response) -> (u16, String) {
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 async fn login_status(s: &TestServer, email: &str) -> u16 {
     post(
         &browser(),

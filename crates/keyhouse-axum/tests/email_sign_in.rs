@@ -86,15 +86,6 @@ fn wrong(right: &str) -> String {
     format!("{:06}", (n + 1) % 1_000_000)
 }
 
-async fn error_of(res: reqwest::Response) -> (u16, String) {
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 async fn me(b: &reqwest::Client, s: &TestServer) -> Option<Value> {
     let res = b.get(s.url("/api/session")).send().await.unwrap();
     if res.status() == 200 {

@@ -68,15 +68,6 @@ fn token_of(s: &TestServer, mail: &Received) -> String {
     query_of(&link)["token"].clone()
 }
 
-async fn error_of(res: reqwest::Response) -> (u16, String) {
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 #[tokio::test]
 async fn a_mailed_link_sets_a_new_password_and_ends_every_session() {
     let (s, smtp) = server(false).await;
@@ -245,15 +236,6 @@ async fn change(
         .send()
         .await
         .unwrap()
-}
-
-async fn signed_in_status(b: &reqwest::Client, s: &TestServer) -> u16 {
-    b.get(s.url("/api/session"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[tokio::test]

@@ -90,8 +90,14 @@ impl Store {
         } else {
             None
         };
+        // A disabled account is not taken back with a reset link.
         let found = match token {
-            Some(t) => user::Entity::find_by_id(t.user_id).one(&*txn).await?,
+            Some(t) => {
+                user::Entity::find_by_id(t.user_id)
+                    .filter(user::Column::DisabledAt.is_null())
+                    .one(&*txn)
+                    .await?
+            }
             None => None,
         };
         let Some(found) = found else {
@@ -102,6 +108,8 @@ impl Store {
             .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
             // The link came through the mailbox: the address is proven.
             .col_expr(user::Column::EmailVerified, Expr::value(true))
+            // The reset an operator required is done.
+            .col_expr(user::Column::PasswordResetRequired, Expr::value(false))
             .filter(user::Column::Id.eq(&found.id))
             .exec(&*txn)
             .await?;
@@ -115,6 +123,7 @@ impl Store {
         let mut updated = User::from(found);
         updated.password_hash = password_hash.to_owned();
         updated.email_verified = true;
+        updated.password_reset_required = false;
         Ok(Some(updated))
     }
 

@@ -358,6 +358,8 @@ impl Store {
                             is_admin: false,
                             created_at: n.now,
                             updated_at: n.now,
+                            disabled_at: None,
+                            password_reset_required: false,
                         };
                         // Every column set: the row is written as built,
                         // so it need not be read back.

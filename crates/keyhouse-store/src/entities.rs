@@ -28,6 +28,10 @@ pub mod user {
         pub updated_at: i64,
         /// Operators may use the admin API and dashboard.
         pub is_admin: bool,
+        /// Disabled by an operator (since when): signs in nowhere.
+        pub disabled_at: Option<i64>,
+        /// The password signs in again only after a reset.
+        pub password_reset_required: bool,
     }
     relation_free!();
 }

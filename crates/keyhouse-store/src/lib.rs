@@ -21,6 +21,7 @@ mod clients;
 mod email_challenges;
 mod keys;
 mod limits;
+mod operators;
 mod orgs;
 mod settings;
 mod tokens;
@@ -45,6 +46,7 @@ pub use clients::{NewClient, StoredClient};
 pub use email_challenges::{ChallengePurpose, EmailChallenge, NewEmailChallenge};
 pub use keys::StoredKey;
 pub use limits::{Attempt, DELAY_STEP};
+pub use operators::Disabled;
 pub use orgs::{Member, Organization};
 pub use tokens::{
     CodeRecord, FamilyRecord, NewCode, NewGrant, RedeemOutcome, RefreshOutcome, RefreshRecord,

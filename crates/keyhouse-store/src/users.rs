@@ -25,6 +25,18 @@ pub struct User {
     pub created_at: i64,
     /// Profile last changed (unix seconds).
     pub updated_at: i64,
+    /// Disabled by an operator (since when): it signs in nowhere.
+    pub disabled_at: Option<i64>,
+    /// An operator required a reset: the password signs in again only
+    /// after one.
+    pub password_reset_required: bool,
+}
+
+impl User {
+    /// Whether an operator disabled the account.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }
 
 impl std::fmt::Debug for User {
@@ -48,6 +60,8 @@ impl From<user::Model> for User {
             is_admin: m.is_admin,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            disabled_at: m.disabled_at,
+            password_reset_required: m.password_reset_required,
         }
     }
 }
@@ -122,6 +136,8 @@ impl Store {
             is_admin: Set(false),
             created_at: Set(new.now),
             updated_at: Set(new.now),
+            disabled_at: Set(None),
+            password_reset_required: Set(false),
         };
         let _lane = self.lane().await;
         user::Entity::insert(model)
@@ -137,6 +153,8 @@ impl Store {
             is_admin: false,
             created_at: new.now,
             updated_at: new.now,
+            disabled_at: None,
+            password_reset_required: false,
         })
     }
 

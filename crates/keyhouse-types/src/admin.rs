@@ -173,6 +173,48 @@ pub struct RotationStarted {
     pub client_secret: String,
 }
 
+/// An end user, as operators see them (`/api/admin/users`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminUser {
+    /// The user id (`sub`).
+    pub user_id: String,
+    /// Address.
+    pub email: String,
+    /// Display name, may be empty.
+    pub name: String,
+    /// Whether the address was proven.
+    pub email_verified: bool,
+    /// Whether they have a password (else they sign in by mailed codes).
+    pub has_password: bool,
+    /// Whether they are an operator.
+    pub is_admin: bool,
+    /// Created (unix seconds).
+    pub created_at: i64,
+    /// Disabled since (unix seconds), if disabled.
+    pub disabled_at: Option<i64>,
+    /// Whether their password signs in again only after a reset.
+    pub password_reset_required: bool,
+}
+
+/// `POST /api/admin/users/{id}/disable`: what it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserDisabled {
+    /// Sessions signed out.
+    pub sessions_ended: u64,
+    /// Connected apps whose access ended.
+    pub apps_disconnected: u64,
+}
+
+/// `POST /api/admin/users/{id}/require-password-reset`: what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResetRequired {
+    /// Sessions signed out.
+    pub sessions_ended: u64,
+}
+
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -69,11 +69,17 @@ pub enum ErrorCode {
     /// no password whose session is older than the window), `403`; signing
     /// in again allows it.
     ReauthenticationRequired,
+    /// Not an RFC code: an operator requires a new password before this
+    /// account's password signs in again (`403`); a reset link was mailed.
+    PasswordResetRequired,
+    /// Not an RFC code: an operator disabled this account (`403`), told
+    /// only after its password or mailed code was right.
+    AccountDisabled,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -100,6 +106,8 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::WrongBrowser,
         ErrorCode::ReauthenticationRequired,
+        ErrorCode::PasswordResetRequired,
+        ErrorCode::AccountDisabled,
     ];
 
     /// Reads a code from the wire (`None` for a code Keyhouse never sends).
@@ -132,6 +140,8 @@ impl ErrorCode {
             "conflict" => Conflict,
             "wrong_browser" => WrongBrowser,
             "reauthentication_required" => ReauthenticationRequired,
+            "password_reset_required" => PasswordResetRequired,
+            "account_disabled" => AccountDisabled,
             _ => return None,
         })
     }
@@ -166,6 +176,8 @@ impl ErrorCode {
             Conflict => "conflict",
             WrongBrowser => "wrong_browser",
             ReauthenticationRequired => "reauthentication_required",
+            PasswordResetRequired => "password_reset_required",
+            AccountDisabled => "account_disabled",
         }
     }
 
@@ -178,7 +190,12 @@ impl ErrorCode {
             InvalidClient | InvalidToken | SessionRequired | InvalidCredentials | LoginRequired => {
                 401
             }
-            AccessDenied | InsufficientScope | CsrfDetected | ReauthenticationRequired => 403,
+            AccessDenied
+            | InsufficientScope
+            | CsrfDetected
+            | ReauthenticationRequired
+            | PasswordResetRequired
+            | AccountDisabled => 403,
             NotFound => 404,
             TooManyAttempts => 429,
             Conflict => 409,

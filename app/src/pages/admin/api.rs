@@ -4,9 +4,10 @@
 
 use keyhouse_idp_component::{ApiClient, ApiError};
 use keyhouse_types::admin::{
-    AdminClient, AgentSettings, AuditEvent, BlockClientRequest, BlockDomainRequest,
+    AdminClient, AdminUser, AgentSettings, AuditEvent, BlockClientRequest, BlockDomainRequest,
     BlockDomainResponse, CreatedClientResponse, MetadataPolicy, NewClientRequest, Page,
-    PolicyChange, ResourceRequest, ResourceView, RotationStarted, UpdateClientRequest,
+    PolicyChange, ResetRequired, ResourceRequest, ResourceView, RotationStarted,
+    UpdateClientRequest, UserDisabled,
 };
 use serde::Deserialize;
 
@@ -179,6 +180,44 @@ pub async fn cancel_rotation(id: &str) -> Result<AdminClient, ApiError> {
 /// `GET /api/admin/audit`: one page of events, newest first.
 pub async fn list_audit(cursor: Option<String>) -> Result<Page<AuditEvent>, ApiError> {
     api().get_json(&list_path(AUDIT, cursor.as_deref())).await
+}
+
+const USERS: &str = "/api/admin/users";
+
+/// `GET /api/admin/users?q=`: one page of the users whose address or name
+/// contains `query`, newest first.
+pub async fn list_users(query: &str, cursor: Option<String>) -> Result<Page<AdminUser>, ApiError> {
+    let base = format!("{USERS}?q={}", encode_component(query.trim()));
+    let path = match cursor {
+        Some(c) => format!("{base}&limit={PAGE_SIZE}&cursor={}", encode_component(&c)),
+        None => format!("{base}&limit={PAGE_SIZE}"),
+    };
+    api().get_json(&path).await
+}
+
+fn user_action(id: &str, action: &str) -> String {
+    format!("{USERS}/{}/{action}", encode_component(id))
+}
+
+/// `POST /api/admin/users/{id}/disable`.
+pub async fn disable_user(id: &str) -> Result<UserDisabled, ApiError> {
+    api()
+        .post_json(&user_action(id, "disable"), &no_fields())
+        .await
+}
+
+/// `POST /api/admin/users/{id}/enable`.
+pub async fn enable_user(id: &str) -> Result<AdminUser, ApiError> {
+    api()
+        .post_json(&user_action(id, "enable"), &no_fields())
+        .await
+}
+
+/// `POST /api/admin/users/{id}/require-password-reset`.
+pub async fn require_reset(id: &str) -> Result<ResetRequired, ApiError> {
+    api()
+        .post_json(&user_action(id, "require-password-reset"), &no_fields())
+        .await
 }
 
 /// The two endpoints a custom GPT needs, from the discovery document.

@@ -41,6 +41,13 @@ fn action_words(action: &str) -> &'static str {
         "agents.policy_reset" => "Agent policy reset to the configuration",
         "resource.registered" => "Resource registered",
         "resource.removed" => "Resource removed",
+        "user.disabled" => "User disabled",
+        "user.enabled" => "User enabled",
+        "user.password_reset_required" => "New password required",
+        "account.deleted" => "Account deleted by its user",
+        "account.email_changed" => "Address changed by its user",
+        "session.ended" => "Session signed out by its user",
+        "session.ended_others" => "Other sessions signed out by their user",
         _ => "",
     }
 }

@@ -1,6 +1,6 @@
 //! The operator dashboard (`/admin`): register Connected Apps, see and
-//! change them, rotate their secrets, get the values for a custom GPT, read
-//! the audit log. Only for users with `is_admin`; the admin API
+//! change them, rotate their secrets, get the values for a custom GPT, find
+//! users and disable them or require a new password, read the audit log. Only for users with `is_admin`; the admin API
 //! (`/api/admin/...`) checks that again on every call.
 
 mod agents;
@@ -11,6 +11,7 @@ mod detail;
 mod form;
 mod gpt;
 mod new_app;
+mod users;
 pub(crate) mod widgets;
 
 pub use agents::AgentsPage;
@@ -18,3 +19,4 @@ pub use apps::AdminAppsPage;
 pub use audit::AuditPage;
 pub use detail::AppDetailPage;
 pub use new_app::NewAppPage;
+pub use users::UsersPage;

@@ -75,6 +75,7 @@ pub fn AdminHeader(
             </div>
             <nav class="kh-tabs" aria-label="Operator dashboard">
                 <A href="/admin" exact=true attr:data-testid="admin-apps-link">"Connected Apps"</A>
+                <A href="/admin/users" attr:data-testid="admin-users-link">"Users"</A>
                 <A href="/admin/agents" attr:data-testid="admin-agents-link">"Agents & resources"</A>
                 <A href="/admin/audit" attr:data-testid="admin-audit-link">"Audit log"</A>
             </nav>

@@ -248,6 +248,10 @@ pub(crate) async fn email_login(
         .find_user_by_email(&email)
         .await
         .map_err(store_error)?;
+    if user.as_ref().is_some_and(User::is_disabled) {
+        tracing::info!("email sign-in asked for a disabled account; nothing sent");
+        return Ok(sent(&kh, email, cookie));
+    }
     if user.is_none() && !c.signup_enabled {
         tracing::info!("email sign-in asked for an address with no account (sign-up closed)");
         return Ok(sent(&kh, email, cookie));
@@ -392,6 +396,11 @@ pub(crate) async fn complete(
         .complete_email_challenge(&c.id_hash, new_user, kh.now())
         .await
     {
+        // A message mailed before an operator disabled the account.
+        Ok(Some(user)) if user.is_disabled() => {
+            tracing::info!(user_id = %user.id, "email code or link refused: the account is disabled");
+            Err(OAuthError::new(ErrorCode::AccountDisabled, "this account is disabled").into())
+        }
         Ok(Some(user)) => Ok((user, pending)),
         Ok(None) => Err(bad_link()),
         Err(StoreError::Conflict) if c.purpose == Some(ChallengePurpose::ChangeEmail) => {

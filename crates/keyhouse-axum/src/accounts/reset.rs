@@ -64,6 +64,9 @@ pub(crate) async fn request_reset(
         .await
         .map_err(store_error)?
     {
+        Some(user) if user.is_disabled() => {
+            tracing::info!(user_id = %user.id, "password reset asked for a disabled account; nothing sent");
+        }
         Some(user) => mail_reset_link(&kh, &user, ip, &headers).await?,
         None => tracing::info!("password reset asked for an address with no account"),
     }
@@ -74,7 +77,7 @@ fn accepted() -> Response {
     (StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response()
 }
 
-async fn mail_reset_link(
+pub(crate) async fn mail_reset_link(
     kh: &Keyhouse,
     user: &User,
     ip: Option<IpAddr>,

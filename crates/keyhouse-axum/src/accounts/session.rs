@@ -92,7 +92,9 @@ pub(crate) async fn load(
         .find_user(&session.subject_id)
         .await
         .map_err(store_error)?;
-    let Some(user) = user else {
+    // A disabled account's sessions were deleted when it was disabled;
+    // this keeps one that slipped past (a race) signed out all the same.
+    let Some(user) = user.filter(|u| !u.is_disabled()) else {
         return Ok(None);
     };
     Ok(Some(CurrentSession {

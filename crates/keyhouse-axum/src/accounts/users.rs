@@ -168,6 +168,27 @@ async fn authenticate(
         Ok(user.filter(|_| ok))
     })
     .await
+    .and_then(may_sign_in)
+}
+
+/// Whether an account an operator acted on may sign in: told only after
+/// its password was right, so it says nothing to someone guessing.
+pub(crate) fn may_sign_in(user: User) -> Result<User, OAuthError> {
+    if user.is_disabled() {
+        tracing::info!(user_id = %user.id, "sign-in refused: the account is disabled");
+        return Err(OAuthError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled; contact the service to have it enabled",
+        ));
+    }
+    if user.password_reset_required {
+        tracing::info!(user_id = %user.id, "password sign-in refused: a reset is required");
+        return Err(OAuthError::new(
+            ErrorCode::PasswordResetRequired,
+            "this account needs a new password: use the link we mailed you, or ask for a new one",
+        ));
+    }
+    Ok(user)
 }
 
 /// `POST /api/session/login`: JSON (`{email,password}` → 200 with the
@@ -208,7 +229,10 @@ pub(crate) async fn login(
             Err(e)
                 if matches!(
                     e.code,
-                    ErrorCode::InvalidCredentials | ErrorCode::TooManyAttempts
+                    ErrorCode::InvalidCredentials
+                        | ErrorCode::TooManyAttempts
+                        | ErrorCode::AccountDisabled
+                        | ErrorCode::PasswordResetRequired
                 ) =>
             {
                 let back = format!(

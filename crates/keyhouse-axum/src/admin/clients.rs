@@ -15,7 +15,7 @@ use keyhouse_types::admin::{
 use serde_json::json;
 
 use crate::Keyhouse;
-use crate::admin::{Admin, Paging, cursor_of};
+use crate::admin::{Admin, Paging, created_cursor};
 use crate::error::{ApiError, store_error};
 use crate::http::json::ClientMetadata;
 
@@ -300,14 +300,7 @@ pub(crate) async fn list_clients(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<AdminClient>>, ApiError> {
     let limit = paging.limit();
-    let after = paging
-        .cursor()?
-        .map(|c| {
-            c.split_once('|')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(|| OAuthError::invalid_request("invalid cursor"))
-        })
-        .transpose()?;
+    let after = paging.after_created()?;
     let rows = kh
         .store()
         .list_clients_page(limit + 1, after.as_ref().map(|(at, id)| (*at, id.as_str())))
@@ -322,7 +315,7 @@ pub(crate) async fn list_clients(
         .then(|| {
             items
                 .last()
-                .map(|c: &AdminClient| cursor_of(&format!("{}|{}", c.created_at, c.client_id)))
+                .map(|c: &AdminClient| created_cursor(c.created_at, &c.client_id))
         })
         .flatten();
     Ok(Json(Page { items, next_cursor }))

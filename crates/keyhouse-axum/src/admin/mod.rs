@@ -1,7 +1,7 @@
 //! The admin API (`/api/admin/...`), for operators (a user with the admin flag,
 //! in the browser) and for automation (an admin API key,
-//! `Authorization: Bearer kh_admin_…`): Connected Apps, secret rotation, the
-//! audit log, agent settings and the OpenAPI document.
+//! `Authorization: Bearer kh_admin_…`): Connected Apps, secret rotation,
+//! end users, the audit log, agent settings and the OpenAPI document.
 
 pub(crate) mod agents;
 pub(crate) mod api_keys;
@@ -9,6 +9,7 @@ pub(crate) mod audit;
 pub mod clients;
 pub mod openapi;
 pub(crate) mod rotation;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
@@ -119,6 +120,26 @@ fn cursor_of(last: &str) -> String {
     URL_SAFE_NO_PAD.encode(last)
 }
 
+impl Paging {
+    /// The `(created_at, id)` the page starts after, for lists ordered by
+    /// creation (its cursor is [`created_cursor`]).
+    fn after_created(&self) -> Result<Option<(i64, String)>, OAuthError> {
+        self.cursor()?
+            .map(|c| {
+                c.split_once('|')
+                    .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| OAuthError::invalid_request("invalid cursor"))
+            })
+            .transpose()
+    }
+}
+
+/// The cursor after the row created at `at` with id `id` (read back by
+/// [`Paging::after_created`]).
+fn created_cursor(at: i64, id: &str) -> String {
+    cursor_of(&format!("{at}|{id}"))
+}
+
 /// The admin API: Connected Apps, secret rotation, the audit log, agents and
 /// protected resources, and the OpenAPI document that describes them.
 pub(crate) fn routes() -> Router<Keyhouse> {
@@ -170,6 +191,14 @@ pub(crate) fn routes() -> Router<Keyhouse> {
             get(agents::list_resources)
                 .put(agents::put_resource)
                 .delete(agents::delete_resource),
+        )
+        .route("/api/admin/users", get(users::list_users))
+        .route("/api/admin/users/{id}", get(users::get_user))
+        .route("/api/admin/users/{id}/disable", post(users::disable_user))
+        .route("/api/admin/users/{id}/enable", post(users::enable_user))
+        .route(
+            "/api/admin/users/{id}/require-password-reset",
+            post(users::require_password_reset),
         )
         .route("/api/admin/openapi.json", get(openapi::openapi))
 }

@@ -31,7 +31,10 @@ use crate::admin::rotation::{__path_rotate_cancel, __path_rotate_complete, __pat
           crate::admin::agents::unblock_client,
           crate::admin::agents::get_settings, crate::admin::agents::put_policy,
           crate::admin::agents::reset_policy, crate::admin::agents::list_resources,
-          crate::admin::agents::put_resource, crate::admin::agents::delete_resource),
+          crate::admin::agents::put_resource, crate::admin::agents::delete_resource,
+          crate::admin::users::list_users, crate::admin::users::get_user,
+          crate::admin::users::disable_user, crate::admin::users::enable_user,
+          crate::admin::users::require_password_reset),
     components(schemas(AdminClient, NewClientRequest, CreatedClientResponse, UpdateClientRequest,
                        RotationStarted, AuditEvent, ErrorBody, keyhouse_types::ClientType,
                        keyhouse_types::admin::MetadataPolicy, keyhouse_types::admin::AgentSettings,
@@ -39,8 +42,10 @@ use crate::admin::rotation::{__path_rotate_cancel, __path_rotate_complete, __pat
                        keyhouse_types::admin::ResourceRequest,
                        keyhouse_types::admin::BlockDomainRequest,
                        keyhouse_types::admin::BlockClientRequest,
-                       keyhouse_types::admin::BlockDomainResponse)),
-    tags((name = "connected apps"), (name = "audit"), (name = "agents"), (name = "resources"))
+                       keyhouse_types::admin::BlockDomainResponse,
+                       keyhouse_types::admin::AdminUser, keyhouse_types::admin::UserDisabled,
+                       keyhouse_types::admin::ResetRequired)),
+    tags((name = "connected apps"), (name = "audit"), (name = "agents"), (name = "resources"), (name = "users"))
 )]
 pub struct AdminApiDoc;
 

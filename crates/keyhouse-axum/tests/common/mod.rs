@@ -544,3 +544,23 @@ fn protected_routes(kh: &Keyhouse) -> axum::Router {
         .merge(bound)
         .with_state(kh.clone())
 }
+
+/// An error answer's status and `error` code.
+pub async fn error_of(res: reqwest::Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.expect("json");
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// `GET /api/session`'s status for browser `b`: 200 signed in, 401 not.
+pub async fn signed_in_status(b: &reqwest::Client, s: &TestServer) -> u16 {
+    b.get(s.url("/api/session"))
+        .send()
+        .await
+        .expect("session")
+        .status()
+        .as_u16()
+}

@@ -12,6 +12,7 @@ mod m20261130_000007_agent_settings;
 mod m20261201_000008_account_tokens;
 mod m20261201_000009_email_challenges;
 mod m20261201_000010_session_devices;
+mod m20261201_000011_user_status;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_account_tokens::Migration),
             Box::new(m20261201_000009_email_challenges::Migration),
             Box::new(m20261201_000010_session_devices::Migration),
+            Box::new(m20261201_000011_user_status::Migration),
         ]
     }
 }
