@@ -35,10 +35,6 @@ async fn server() -> (TestServer, SmtpServer) {
     server_with(false, |_| {}).await
 }
 
-async fn post(b: &reqwest::Client, s: &TestServer, path: &str, body: Value) -> reqwest::Response {
-    b.post(s.url(path)).json(&body).send().await.unwrap()
-}
-
 async fn sign_up(
     b: &reqwest::Client,
     s: &TestServer,

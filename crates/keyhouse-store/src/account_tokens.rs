@@ -119,6 +119,7 @@ impl Store {
             .exec(&*txn)
             .await?;
         spend_reset_links(&txn, &found.id, now).await?;
+        crate::email_challenges::spend_user_challenges(&txn, &found.id, now).await?;
         txn.commit().await?;
         let mut updated = User::from(found);
         updated.password_hash = password_hash.to_owned();
@@ -158,6 +159,9 @@ impl Store {
             .await?
             .rows_affected;
         spend_reset_links(&txn, user_id, now).await?;
+        // A pending address change asked by whoever knew the old password
+        // dies with it.
+        crate::email_challenges::spend_user_challenges(&txn, user_id, now).await?;
         txn.commit().await?;
         Ok(Some(ended))
     }

@@ -323,8 +323,15 @@ impl Store {
                 return Err(StoreError::Conflict);
             }
             (Some(ChallengePurpose::ChangeEmail), None) => {
+                // A disabled account does not move (its pending change was
+                // spent when it was disabled; this holds in a race too).
                 let owner = match &challenge.user_id {
-                    Some(id) => user::Entity::find_by_id(id.clone()).one(&*txn).await?,
+                    Some(id) => {
+                        user::Entity::find_by_id(id.clone())
+                            .filter(user::Column::DisabledAt.is_null())
+                            .one(&*txn)
+                            .await?
+                    }
                     None => None,
                 };
                 match owner {
@@ -414,4 +421,22 @@ impl Store {
             .await?
             .rows_affected)
     }
+}
+
+/// Spends every live challenge that concerns an account (its sign-in
+/// codes, verification and pending address change), inside the caller's
+/// transaction: an operator's action or a new password must not leave a
+/// mailed code that acts for the account afterwards.
+pub(crate) async fn spend_user_challenges(
+    txn: &sea_orm::DatabaseTransaction,
+    user_id: &str,
+    now: i64,
+) -> Result<()> {
+    email_challenge::Entity::update_many()
+        .col_expr(email_challenge::Column::UsedAt, Expr::value(now))
+        .filter(email_challenge::Column::UserId.eq(user_id))
+        .filter(email_challenge::Column::UsedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
 }

@@ -36,8 +36,9 @@ fn user_sessions(user_id: &str) -> Condition {
 }
 
 impl Store {
-    /// Users whose address or name contains `query` (any case; every user
-    /// when it is empty), newest first, `limit` of them after `after`
+    /// Users whose address or name contains `query` (in any case: for every
+    /// letter on PostgreSQL, for ASCII letters on SQLite, whose `LOWER`
+    /// leaves others alone; every user when it is empty), newest first, `limit` of them after `after`
     /// (`(created_at, id)` of the last one of the previous page).
     pub async fn search_users(
         &self,
@@ -78,7 +79,8 @@ impl Store {
     /// Disables an account, in one transaction: it is marked disabled, and
     /// every session, grant and unredeemed code of it goes, with every
     /// token family revoked (so each app's tokens stop at their next
-    /// check). `None` when there is no such user (nothing written).
+    /// check), and every mailed code, link and reset link of it is spent.
+    /// `None` when there is no such user (nothing written).
     pub async fn disable_user(&self, user_id: &str, now: i64) -> Result<Option<Disabled>> {
         let txn = self.begin_write().await?;
         let found = user::Entity::update_many()
@@ -115,6 +117,9 @@ impl Store {
             .filter(authorization_code::Column::SubjectId.eq(user_id))
             .exec(&*txn)
             .await?;
+        // Nothing mailed before acts for it afterwards.
+        crate::email_challenges::spend_user_challenges(&txn, user_id, now).await?;
+        crate::account_tokens::spend_reset_links(&txn, user_id, now).await?;
         txn.commit().await?;
         Ok(Some(Disabled { sessions, grants }))
     }
@@ -134,7 +139,8 @@ impl Store {
     }
 
     /// Requires a password reset: the password stops signing in until a
-    /// reset, and every session of the account ends, in one transaction.
+    /// reset, every session of the account ends and its mailed codes and
+    /// pending address change are spent, in one transaction.
     /// How many sessions ended, or `None` when there is no such user.
     pub async fn require_password_reset(&self, user_id: &str, now: i64) -> Result<Option<u64>> {
         let txn = self.begin_write().await?;
@@ -154,6 +160,8 @@ impl Store {
             .exec(&*txn)
             .await?
             .rows_affected;
+        // A pending address change would move the account before the reset.
+        crate::email_challenges::spend_user_challenges(&txn, user_id, now).await?;
         txn.commit().await?;
         Ok(Some(sessions))
     }

@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use keyhouse_core::{OAuthError, secret};
-use keyhouse_store::{ChallengePurpose, User};
+use keyhouse_store::{ChallengePurpose, NewEmailChallenge, User};
 use keyhouse_types::{ChangeEmailRequest, ConfirmEmailChangeRequest};
 
 use crate::Keyhouse;
@@ -64,6 +64,26 @@ pub(crate) async fn request_change(
         .await
         .map_err(store_error)?;
     if let Some(owner) = owner {
+        // The same write as for a free address (a pending change that
+        // spends the older one), but one nothing can complete: its link and
+        // code are never sent. So what happens to the user's earlier
+        // request, and the time taken, say nothing about the address.
+        let now = kh.now();
+        let never_sent = || secret::hash_token(&secret::generate_token(&mut rand::rng()));
+        kh.store()
+            .create_email_challenge(&NewEmailChallenge {
+                id_hash: never_sent(),
+                purpose: ChallengePurpose::ChangeEmail,
+                email: email.clone(),
+                user_id: Some(user.id.clone()),
+                code_hash: never_sent(),
+                browser_hash: None,
+                payload: None,
+                created_at: now,
+                expires_at: now + kh.config().email_code_ttl,
+            })
+            .await
+            .map_err(store_error)?;
         let vars = security_vars(&kh, &owner.email, &owner.name, ip, &headers);
         kh.mailer()
             .send_later(owner.email.clone(), "address_in_use", vars);

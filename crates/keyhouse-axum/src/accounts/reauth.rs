@@ -47,6 +47,11 @@ pub(crate) async fn confirm_holder(
     let Some(password) = password.filter(|p| !p.is_empty()) else {
         return Err(OAuthError::invalid_request("enter your current password"));
     };
+    // An operator no longer trusts this password: it confirms nothing
+    // until a reset replaces it.
+    if user.password_reset_required {
+        return Err(reset_required());
+    }
     let phc = user.password_hash.clone();
     let password = password.to_owned();
     throttled(kh, &user.email, ip, |_| async move {
@@ -56,5 +61,13 @@ pub(crate) async fn confirm_holder(
     .await
     .inspect_err(
         |e| tracing::info!(user_id = %user.id, error = %e, "refused: the holder was not confirmed"),
+    )
+}
+
+/// The refusal of a password an operator required to be replaced.
+pub(crate) fn reset_required() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::PasswordResetRequired,
+        "this account needs a new password: use the link we mailed you, or ask for a new one",
     )
 }

@@ -152,6 +152,11 @@ pub(crate) async fn change_password(
 ) -> Result<Response, ApiError> {
     check_password(&req.new_password)?;
     let user = current.user.clone();
+    // A password an operator no longer trusts does not choose its successor
+    // (the mailed reset does).
+    if user.password_reset_required {
+        return Err(crate::accounts::reauth::reset_required().into());
+    }
     let phc = user.password_hash.clone();
     let checked = throttled(&kh, &user.email, ip, |_| async {
         let ok = verify_password(&kh, &req.current_password, Some(phc)).await;

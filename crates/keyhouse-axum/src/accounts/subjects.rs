@@ -352,7 +352,8 @@ impl Keyhouse {
 
     /// The profile of an end user (the `sub` of a user's token): from the
     /// [`SubjectResolver`] when the app keeps its own users, else from
-    /// Keyhouse's accounts. `None` when there is no such user.
+    /// Keyhouse's accounts. `None` when there is no such user (or it is
+    /// disabled).
     pub async fn profile_of(&self, subject: &str) -> Result<Option<SubjectProfile>, OAuthError> {
         Ok(self
             .end_user_profile(subject)
@@ -381,6 +382,9 @@ impl Keyhouse {
             .find_user(subject)
             .await
             .map_err(crate::error::store_error)?
+            // A disabled account is no one to mint for: a code issued in a
+            // race with the disabling redeems to nothing (threat-model row 102).
+            .filter(|u| !u.is_disabled())
             .map(|u| UserProfile {
                 subject: u.id,
                 email: u.email,

@@ -183,10 +183,7 @@ pub(crate) fn may_sign_in(user: User) -> Result<User, OAuthError> {
     }
     if user.password_reset_required {
         tracing::info!(user_id = %user.id, "password sign-in refused: a reset is required");
-        return Err(OAuthError::new(
-            ErrorCode::PasswordResetRequired,
-            "this account needs a new password: use the link we mailed you, or ask for a new one",
-        ));
+        return Err(crate::accounts::reauth::reset_required());
     }
     Ok(user)
 }

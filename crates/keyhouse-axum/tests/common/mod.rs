@@ -564,3 +564,13 @@ pub async fn signed_in_status(b: &reqwest::Client, s: &TestServer) -> u16 {
         .status()
         .as_u16()
 }
+
+/// Posts `body` as JSON to `path` with browser (or client) `b`.
+pub async fn post(
+    b: &reqwest::Client,
+    s: &TestServer,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
+    b.post(s.url(path)).json(&body).send().await.expect("post")
+}
