@@ -22,7 +22,8 @@ pub struct DeletedAccount {
     pub sessions: u64,
 }
 
-fn of(kind: SubjectKind, subject_id: &str) -> Condition {
+/// The sessions of one subject (a user's or a member's).
+pub(crate) fn sessions_of_subject(kind: SubjectKind, subject_id: &str) -> Condition {
     Condition::all()
         .add(session::Column::SubjectKind.eq(kind.as_str()))
         .add(session::Column::SubjectId.eq(subject_id))
@@ -37,7 +38,7 @@ impl Store {
         now: i64,
     ) -> Result<Vec<SessionRecord>> {
         let mut all: Vec<SessionRecord> = session::Entity::find()
-            .filter(of(kind, subject_id))
+            .filter(sessions_of_subject(kind, subject_id))
             .filter(session::Column::ExpiresAt.gt(now))
             .order_by_desc(session::Column::CreatedAt)
             .all(&self.db)
@@ -70,7 +71,7 @@ impl Store {
     ) -> Result<bool> {
         let _lane = self.lane().await;
         Ok(session::Entity::delete_many()
-            .filter(of(kind, subject_id))
+            .filter(sessions_of_subject(kind, subject_id))
             .filter(session::Column::IdHash.eq(id_hash))
             .exec(&self.db)
             .await?
@@ -87,7 +88,7 @@ impl Store {
     ) -> Result<u64> {
         let _lane = self.lane().await;
         Ok(session::Entity::delete_many()
-            .filter(of(kind, subject_id))
+            .filter(sessions_of_subject(kind, subject_id))
             .filter(session::Column::IdHash.ne(keep))
             .exec(&self.db)
             .await?
@@ -133,7 +134,7 @@ impl Store {
             .await?
             .rows_affected;
         let sessions = session::Entity::delete_many()
-            .filter(of(SubjectKind::User, user_id))
+            .filter(sessions_of_subject(SubjectKind::User, user_id))
             .exec(&*txn)
             .await?
             .rows_affected;

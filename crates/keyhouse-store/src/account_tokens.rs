@@ -6,6 +6,7 @@ use keyhouse_types::SubjectKind;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
+use crate::account::sessions_of_subject;
 use crate::entities::{account_token, session, user};
 use crate::{Result, Store, StoreError, User};
 
@@ -114,8 +115,7 @@ impl Store {
             .exec(&*txn)
             .await?;
         session::Entity::delete_many()
-            .filter(session::Column::SubjectKind.eq(SubjectKind::User.as_str()))
-            .filter(session::Column::SubjectId.eq(&found.id))
+            .filter(sessions_of_subject(SubjectKind::User, &found.id))
             .exec(&*txn)
             .await?;
         spend_reset_links(&txn, &found.id, now).await?;
@@ -152,8 +152,7 @@ impl Store {
             return Ok(None);
         }
         let ended = session::Entity::delete_many()
-            .filter(session::Column::SubjectKind.eq(SubjectKind::User.as_str()))
-            .filter(session::Column::SubjectId.eq(user_id))
+            .filter(sessions_of_subject(SubjectKind::User, user_id))
             .filter(session::Column::IdHash.ne(keep_session))
             .exec(&*txn)
             .await?

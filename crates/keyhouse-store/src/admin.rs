@@ -384,24 +384,36 @@ impl Store {
     /// unused codes are deleted. `false` when there was no grant.
     pub async fn revoke_grant(&self, subject_id: &str, client_id: &str, now: i64) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let removed = grant::Entity::delete_many()
-            .filter(grant::Column::SubjectId.eq(subject_id))
-            .filter(grant::Column::ClientId.eq(client_id))
-            .exec(&*txn)
-            .await?;
-        token_family::Entity::update_many()
-            .col_expr(token_family::Column::RevokedAt, Expr::value(now))
-            .filter(token_family::Column::SubjectId.eq(subject_id))
-            .filter(token_family::Column::ClientId.eq(client_id))
-            .filter(token_family::Column::RevokedAt.is_null())
-            .exec(&*txn)
-            .await?;
-        crate::entities::authorization_code::Entity::delete_many()
-            .filter(crate::entities::authorization_code::Column::SubjectId.eq(subject_id))
-            .filter(crate::entities::authorization_code::Column::ClientId.eq(client_id))
-            .exec(&*txn)
-            .await?;
+        let removed = revoke_grants_on(&txn, subject_id, Some(client_id), now).await?;
         txn.commit().await?;
-        Ok(removed.rows_affected > 0)
+        Ok(removed > 0)
     }
+}
+
+/// Inside the caller's transaction: deletes a subject's grants (to one
+/// client, or to every one), revokes the token families issued from them
+/// and deletes their unredeemed codes. How many grants went.
+pub(crate) async fn revoke_grants_on(
+    txn: &sea_orm::DatabaseTransaction,
+    subject_id: &str,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<u64> {
+    use crate::entities::authorization_code;
+    let mut grants = grant::Entity::delete_many().filter(grant::Column::SubjectId.eq(subject_id));
+    let mut families = token_family::Entity::update_many()
+        .col_expr(token_family::Column::RevokedAt, Expr::value(now))
+        .filter(token_family::Column::SubjectId.eq(subject_id))
+        .filter(token_family::Column::RevokedAt.is_null());
+    let mut codes = authorization_code::Entity::delete_many()
+        .filter(authorization_code::Column::SubjectId.eq(subject_id));
+    if let Some(client_id) = client_id {
+        grants = grants.filter(grant::Column::ClientId.eq(client_id));
+        families = families.filter(token_family::Column::ClientId.eq(client_id));
+        codes = codes.filter(authorization_code::Column::ClientId.eq(client_id));
+    }
+    let removed = grants.exec(txn).await?.rows_affected;
+    families.exec(txn).await?;
+    codes.exec(txn).await?;
+    Ok(removed)
 }

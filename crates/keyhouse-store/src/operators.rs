@@ -5,7 +5,8 @@ use keyhouse_types::SubjectKind;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::entities::{authorization_code, grant, session, token_family, user};
+use crate::account::sessions_of_subject;
+use crate::entities::{session, user};
 use crate::{Result, Store, User};
 
 /// What disabling an account ended.
@@ -27,12 +28,6 @@ fn like_escaped(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn user_sessions(user_id: &str) -> Condition {
-    Condition::all()
-        .add(session::Column::SubjectKind.eq(SubjectKind::User.as_str()))
-        .add(session::Column::SubjectId.eq(user_id))
 }
 
 impl Store {
@@ -98,25 +93,11 @@ impl Store {
             return Ok(None);
         }
         let sessions = session::Entity::delete_many()
-            .filter(user_sessions(user_id))
+            .filter(sessions_of_subject(SubjectKind::User, user_id))
             .exec(&*txn)
             .await?
             .rows_affected;
-        let grants = grant::Entity::delete_many()
-            .filter(grant::Column::SubjectId.eq(user_id))
-            .exec(&*txn)
-            .await?
-            .rows_affected;
-        token_family::Entity::update_many()
-            .col_expr(token_family::Column::RevokedAt, Expr::value(now))
-            .filter(token_family::Column::SubjectId.eq(user_id))
-            .filter(token_family::Column::RevokedAt.is_null())
-            .exec(&*txn)
-            .await?;
-        authorization_code::Entity::delete_many()
-            .filter(authorization_code::Column::SubjectId.eq(user_id))
-            .exec(&*txn)
-            .await?;
+        let grants = crate::admin::revoke_grants_on(&txn, user_id, None, now).await?;
         // Nothing mailed before acts for it afterwards.
         crate::email_challenges::spend_user_challenges(&txn, user_id, now).await?;
         crate::account_tokens::spend_reset_links(&txn, user_id, now).await?;
@@ -156,7 +137,7 @@ impl Store {
             return Ok(None);
         }
         let sessions = session::Entity::delete_many()
-            .filter(user_sessions(user_id))
+            .filter(sessions_of_subject(SubjectKind::User, user_id))
             .exec(&*txn)
             .await?
             .rows_affected;

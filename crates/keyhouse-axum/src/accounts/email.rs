@@ -86,7 +86,7 @@ fn browser_binding(kh: &Keyhouse, headers: &HeaderMap) -> (String, Option<Header
     (secret::hash_token(&value), cookie)
 }
 
-pub(crate) fn code_hash(id_hash: &str, code: &str) -> String {
+fn code_hash(id_hash: &str, code: &str) -> String {
     secret::hash_token(&format!("{id_hash}:{code}"))
 }
 
@@ -307,11 +307,6 @@ pub(crate) async fn email_code(
     let Some(email) = normalize_email(&req.email) else {
         return Err(wrong_code());
     };
-    let code: String = req
-        .code
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
     let now = kh.now();
     // Only a message this browser asked for: another browser's code never
     // works here, and a guess here never costs another browser's message.
@@ -333,17 +328,7 @@ pub(crate) async fn email_code(
         tracing::info!("email code refused: no live message to this address from this browser");
         return Err(wrong_code());
     };
-    let code_ok = code.len() == usize::from(CODE_DIGITS)
-        && secret::hashes_equal(&code_hash(&challenge.id_hash, &code), &challenge.code_hash);
-    if !code_ok {
-        let live = kh
-            .store()
-            .note_wrong_code(&challenge.id_hash, kh.config().email_code_attempts, now)
-            .await
-            .map_err(store_error)?;
-        tracing::info!(still_live = live, "email code refused: wrong code");
-        return Err(wrong_code());
-    }
+    check_code(&kh, &challenge, &req.code).await?;
     let (user, _) = complete(&kh, &challenge).await?;
     let old = read_cookie(&headers, cookie_name(&kh));
     let (session, cookie) = start_session(&kh, &user, old, &Device::of(ip, &headers)).await?;
@@ -352,6 +337,36 @@ pub(crate) async fn email_code(
         Json(session.response()).into_response(),
         cookie,
     ))
+}
+
+/// Checks a typed code against its challenge (spaces and dashes ignored);
+/// a wrong one counts against the challenge, which dies at
+/// `email_code_attempts`.
+pub(crate) async fn check_code(
+    kh: &Keyhouse,
+    challenge: &EmailChallenge,
+    typed: &str,
+) -> Result<(), ApiError> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let code_ok = code.len() == usize::from(CODE_DIGITS)
+        && secret::hashes_equal(&code_hash(&challenge.id_hash, &code), &challenge.code_hash);
+    if code_ok {
+        return Ok(());
+    }
+    let live = kh
+        .store()
+        .note_wrong_code(
+            &challenge.id_hash,
+            kh.config().email_code_attempts,
+            kh.now(),
+        )
+        .await
+        .map_err(store_error)?;
+    tracing::info!(purpose = ?challenge.purpose, still_live = live, "email code refused: wrong code");
+    Err(wrong_code())
 }
 
 fn same_browser(kh: &Keyhouse, headers: &HeaderMap, c: &EmailChallenge) -> bool {

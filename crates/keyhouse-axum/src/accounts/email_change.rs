@@ -25,8 +25,7 @@ use keyhouse_types::{ChangeEmailRequest, ConfirmEmailChangeRequest};
 
 use crate::Keyhouse;
 use crate::accounts::email::{
-    CODE_DIGITS, Mail, Pending, address_within_limit, code_hash, complete, mail_challenge, sent,
-    wrong_code,
+    Mail, Pending, address_within_limit, check_code, complete, mail_challenge, sent, wrong_code,
 };
 use crate::accounts::reauth::confirm_holder;
 use crate::accounts::reset::security_vars;
@@ -126,22 +125,7 @@ pub(crate) async fn confirm_change(
         tracing::info!(user_id = %current.user.id, "address change code refused: none pending");
         return Err(wrong_code());
     };
-    let code: String = req
-        .code
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
-    let code_ok = code.len() == usize::from(CODE_DIGITS)
-        && secret::hashes_equal(&code_hash(&challenge.id_hash, &code), &challenge.code_hash);
-    if !code_ok {
-        let live = kh
-            .store()
-            .note_wrong_code(&challenge.id_hash, kh.config().email_code_attempts, now)
-            .await
-            .map_err(store_error)?;
-        tracing::info!(user_id = %current.user.id, still_live = live, "address change code refused: wrong code");
-        return Err(wrong_code());
-    }
+    check_code(&kh, &challenge, &req.code).await?;
     let (user, pending) = complete(&kh, &challenge).await?;
     changed(&kh, &user, &pending, ip, &headers).await;
     let now_signed_in = CurrentSession {
