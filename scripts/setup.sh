@@ -103,7 +103,7 @@ ensure_postgres() {
 }
 
 # A real SMTP server for the mail tests: each test starts its own aiosmtpd
-# on a loopback port and reads what it received (crates/keyhouse-axum/tests/common/smtp.rs).
+# on a loopback port and reads what it received (crates/keyhouse-axum/tests/it/common/smtp.rs).
 # Debian's own python3 (/usr/bin/python3), whatever python3 is first on PATH.
 ensure_smtp_server() {
     /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || apt_install python3-aiosmtpd

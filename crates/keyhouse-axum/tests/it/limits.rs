@@ -1,6 +1,6 @@
 //! docs/threat-model.md row 33: large bodies, slow clients, and the connection cap.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! revocation (RFC 7009), ID token contents (docs/threat-model.md row 35), key
 //! rotation and client deletion.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! and per-IP limits, counted in the database, with answers that do not tell
 //! a known email from an unknown one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::PASSWORD;
 use serde_json::{Value, json};

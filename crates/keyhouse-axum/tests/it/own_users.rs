@@ -3,7 +3,7 @@
 //! and Keyhouse's own accounts are out of the way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,7 +4,7 @@
 //! that lets a client step up. The official SDK clients drive the same
 //! server in e2e/specs/11-mcp-agents.spec.mjs.
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! server functions and the static app with its security headers, through
 //! the real `keyhouse serve` binary.
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! who may call it, every Connected Apps operation, secret rotation, the
 //! audit log, and a user revoking an app.
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! organization claim everywhere, organization policies, and organization
 //! notes kept apart (docs/threat-model.md rows 13 and 23 for organizations).
 
-mod common;
+use crate::common;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 //! (signature from the discovered JWKS, `at_hash`), userinfo and refresh
 //! rotation — with none of our own client code speaking the protocol.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use keyhouse_core::ClientType;
 use openidconnect::core::{

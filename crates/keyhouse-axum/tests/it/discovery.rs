@@ -1,6 +1,6 @@
 //! Discovery, JWKS and health.
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use common::get_json;
 

@@ -1,7 +1,7 @@
 //! The token endpoint: code exchange, refresh, client credentials and client
 //! authentication (docs/threat-model.md rows 5–9, 11, 21, 22, 24).
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use common::{
     CHALLENGE, REDIRECT, TestServer, VERIFIER, active, claims, client_credentials, code, code_form,

@@ -4,7 +4,7 @@
 //! SSRF-safe client (docs/threat-model.md rows 61–68).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

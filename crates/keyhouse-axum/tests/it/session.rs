@@ -1,7 +1,7 @@
 //! Sign-up, login, logout and the session cookie (docs/threat-model.md rows 4, 12,
 //! 17, 25, 26, 27, 31).
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use common::{PASSWORD, REDIRECT, browser, client_credentials, header_str};
 use keyhouse_core::ClientType;

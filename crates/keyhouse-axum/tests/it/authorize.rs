@@ -1,7 +1,7 @@
 //! The authorize API behind `/idp`: describing a request, consent, and every
 //! way a request is refused (docs/threat-model.md rows 1, 3, 8, 10, 11, 13, 23, 34).
 #![allow(clippy::unwrap_used)]
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

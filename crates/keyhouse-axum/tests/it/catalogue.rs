@@ -2,7 +2,7 @@
 //! headers (rows 18 and 19), the absolute refresh-family lifetime (row 21),
 //! `prompt=login` (row 34) and production cookie flags (row 27).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::{PASSWORD, get_json, params, userinfo, with};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

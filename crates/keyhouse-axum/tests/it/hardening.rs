@@ -1,7 +1,7 @@
 //! Findings of the external review (docs/threat-model.md rows 41 and on),
 //! each written as the attack first.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::{REDIRECT, params, query_of};
 use keyhouse_types::ClientType;

@@ -2,7 +2,7 @@
 //! and reads the link from the message it received.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::smtp::{Received, SmtpServer};
 use common::*;

@@ -5,7 +5,7 @@
 //! 102–107).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::smtp::{Received, SmtpServer};
 use common::*;

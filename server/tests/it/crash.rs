@@ -4,7 +4,7 @@
 //! introspects active, and no code that was exchanged redeems again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! SQLite or (with `KEYHOUSE_TEST_DB=postgres`) PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::env;
 use serde_json::Value;

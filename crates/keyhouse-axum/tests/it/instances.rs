@@ -1,6 +1,6 @@
 //! Several instances on one database: one key set, one code redeemed once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-mod common;
+use crate::common;
 
 use common::get_json;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};

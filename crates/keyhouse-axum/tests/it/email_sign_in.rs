@@ -3,7 +3,7 @@
 //! user's verification (docs/threat-model.md rows 89–95).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::smtp::{Received, SmtpServer};
 use common::*;

@@ -1,0 +1,23 @@
+//! The backend's integration tests, one binary (linking one per file cost
+//! minutes of every CI run). Each module is one concern; run one with
+//! `cargo test -p keyhouse-axum --test it -- token::`.
+
+mod common;
+
+mod account;
+mod agents;
+mod authorize;
+mod catalogue;
+mod discovery;
+mod email_sign_in;
+mod hardening;
+mod instances;
+mod interop_openidconnect;
+mod limits;
+mod operators;
+mod own_users;
+mod passwords;
+mod session;
+mod throttling;
+mod token;
+mod tokens_endpoints;

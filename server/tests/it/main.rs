@@ -1,0 +1,13 @@
+//! The binary's integration tests, one test binary (linking one per file
+//! cost minutes of every CI run). Run one module with
+//! `cargo test -p keyhouse --test it -- mcp::`.
+
+mod common;
+
+mod admin;
+mod agent_settings;
+mod b2b;
+mod cli;
+mod crash;
+mod mcp;
+mod notes_api;
