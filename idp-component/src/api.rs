@@ -11,8 +11,8 @@ use keyhouse_types::b2b::{
 use keyhouse_types::{
     AuthorizeDecision, AuthorizeParams, AuthorizeStartResponse, EmailChallengeSent,
     EmailCodeRequest, EmailLinkRequest, EmailLinkResponse, EmailLoginRequest, ErrorBody,
-    LoginRequest, PasswordResetConfirm, PasswordResetRequest, RedirectResponse, SessionResponse,
-    SignupRequest,
+    LoginRequest, PasswordResetConfirm, PasswordResetRequest, RedirectResponse, SecondFactorCode,
+    SessionResponse, SignupRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -139,6 +139,18 @@ impl ApiClient {
     /// `POST /api/session/login`.
     pub async fn login(&self, req: &LoginRequest) -> Result<SessionResponse, ApiError> {
         let res = send(Request::post(&self.url("/api/session/login")), Some(req)).await?;
+        read(res).await
+    }
+
+    /// `POST /api/session/second-factor`: a code from the authenticator
+    /// app, or a recovery code, after a sign-in that answered
+    /// `second_factor_required` (or to step a signed-in session up).
+    pub async fn second_factor(&self, req: &SecondFactorCode) -> Result<SessionResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/session/second-factor")),
+            Some(req),
+        )
+        .await?;
         read(res).await
     }
 
@@ -466,4 +478,13 @@ async fn error_of(res: Response) -> ApiError {
         ErrorBody::new(code.as_str(), Some(format!("the server answered {status}")))
     });
     ApiError::Server { status, body }
+}
+
+/// A server's refusal with `code` (400, no description), for tests.
+#[cfg(test)]
+pub(crate) fn refused(code: &str) -> ApiError {
+    ApiError::Server {
+        status: 400,
+        body: ErrorBody::new(code, None),
+    }
 }

@@ -437,6 +437,7 @@ mod tests {
                 name: String::new(),
                 email_verified: true,
                 has_password: true,
+                second_factor: false,
             },
             organization: None,
             app_name: "Notes".into(),

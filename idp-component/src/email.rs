@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{ApiClient, ApiError};
+use crate::second_factor::TotpChallenge;
 
 /// Every string of the mail components, English by default. `{email}` is
 /// replaced by the address.
@@ -134,6 +135,8 @@ pub fn OneTimeCode(
     let notice = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
     let email = StoredValue::new(sent.email.clone());
+    // The code was right and the account takes a second factor.
+    let second_factor = RwSignal::new(false);
     // The app's session, when it keeps one, learns of the sign-in at once.
     let session = use_context::<crate::Session>();
     let on_submit = move |ev: SubmitEvent| {
@@ -156,6 +159,9 @@ pub fn OneTimeCode(
                     }
                     on_signed_in.run(s);
                 }
+                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
+                    second_factor.set(true);
+                }
                 Err(e) => {
                     error.set(Some(t.with_value(|t| t.error_message(&e))));
                     pending.set(false);
@@ -164,11 +170,14 @@ pub fn OneTimeCode(
         });
     };
     let text_line = t.with_value(|t| t.check_text.replace("{email}", &sent.email));
-    let digits = sent.code_length.to_string();
+    let text_line = StoredValue::new(text_line);
+    let digits = StoredValue::new(sent.code_length.to_string());
     view! {
+        <Show when=move || !second_factor.get()
+            fallback=move || view! { <TotpChallenge on_signed_in api=api.get_value()/> }>
         <div class="kh-code" data-testid="one-time-code">
             <h2 class="kh-code__title">{t.with_value(|t| t.check_title.clone())}</h2>
-            <p class="kh-muted">{text_line}</p>
+            <p class="kh-muted">{text_line.get_value()}</p>
             <form on:submit=on_submit>
                 {move || error.get().map(|e| view! {
                     <p class="kh-alert" role="alert" data-testid="code-error">{e}</p>
@@ -180,7 +189,7 @@ pub fn OneTimeCode(
                     <label for="kh-code-input">{t.with_value(|t| t.code_label.clone())}</label>
                     <input id="kh-code-input" class="kh-code__input" name="code" required
                         inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*"
-                        maxlength=digits data-testid="code-input" bind:value=code/>
+                        maxlength=digits.get_value() data-testid="code-input" bind:value=code/>
                 </div>
                 <button type="submit" class="kh-button kh-button--primary kh-button--block"
                     data-testid="code-submit" disabled=move || pending.get()>
@@ -200,6 +209,7 @@ pub fn OneTimeCode(
                 </p>
             })}
         </div>
+        </Show>
     }
 }
 
@@ -300,6 +310,9 @@ pub fn EmailLink(
     let home = StoredValue::new(home_path);
     // None: checking; Some(Ok): verified; Some(Err): the refusal.
     let state = RwSignal::new(None::<Result<(), String>>);
+    // The link was right and the account takes a second factor: where to
+    // go once it is given.
+    let second_factor = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         let search = web_sys::window()
             .and_then(|w| w.location().search().ok())
@@ -311,12 +324,14 @@ pub fn EmailLink(
                 .email_link(&EmailLinkRequest { token })
                 .await
             {
-                Ok(res) if res.session.is_some() => {
+                Ok(res) if res.session.is_some() || res.second_factor => {
                     let target = res
                         .return_to
                         .filter(|p| crate::params::is_same_origin_path(p))
                         .unwrap_or_else(|| home.get_value());
-                    if let Some(w) = web_sys::window() {
+                    if res.second_factor {
+                        second_factor.set(Some(target));
+                    } else if let Some(w) = web_sys::window() {
                         let _ = w.location().replace(&target);
                     }
                 }
@@ -334,7 +349,17 @@ pub fn EmailLink(
     view! {
         <div class="kh-idp">
             <section class="kh-card" data-testid="email-link" aria-live="polite">
-                {move || match state.get() {
+                {move || match (second_factor.get(), state.get()) {
+                    (Some(target), _) => {
+                        let target = StoredValue::new(target);
+                        let on_signed_in = Callback::new(move |_: SessionResponse| {
+                            if let Some(w) = web_sys::window() {
+                                let _ = w.location().replace(&target.get_value());
+                            }
+                        });
+                        view! { <TotpChallenge on_signed_in api=api.get_value()/> }.into_any()
+                    }
+                    (None, state) => match state {
                     None => view! {
                         <p class="kh-working"><span class="kh-spinner" aria-hidden="true"></span>
                             {t.with_value(|t| t.checking_link.clone())}</p>
@@ -351,6 +376,7 @@ pub fn EmailLink(
                         <a class="kh-button kh-button--secondary kh-button--block" href=home.get_value()>
                             {t.with_value(|t| t.continue_label.clone())}</a>
                     }.into_any(),
+                    },
                 }}
             </section>
         </div>

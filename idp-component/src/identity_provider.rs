@@ -9,12 +9,16 @@ use leptos::task::spawn_local;
 use crate::api::{ApiClient, ApiError};
 use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
 use crate::params::{login_url, parse_query};
+use crate::second_factor::TotpChallenge;
 use crate::text::{self, IdpText, fill};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
     Working(String),
     Consent(Box<AuthorizeStart>),
+    /// The app asks for two factors: the authenticator app's code steps
+    /// the session up, then the request starts again.
+    SecondFactor,
     Failed(ApiError),
 }
 
@@ -104,6 +108,11 @@ impl Flow {
             Some(ErrorCode::LoginRequired | ErrorCode::SessionRequired)
         ) {
             return self.to_login(e.login_url());
+        }
+        if e.error_code() == Some(ErrorCode::SecondFactorRequired) && self.side == Side::Users {
+            self.busy.set(false);
+            self.phase.set(Phase::SecondFactor);
+            return;
         }
         leptos::logging::warn!("authorization request refused: {e}");
         self.busy.set(false);
@@ -200,6 +209,11 @@ pub fn IdentityProvider(
     /// Where the error page's "Go to …" link leads (default `/`).
     #[prop(into, default = "/".to_owned())]
     home_path: String,
+    /// The account settings page, where two-step verification is turned
+    /// on, for an app that asks for it (`acr_values`) of an account
+    /// without; `returnTo=<this page>` is appended. Default `/account`.
+    #[prop(into, default = "/account".to_owned())]
+    account_path: String,
     /// Replaces the page's words (default: [`crate::provide_idp_text`]'s,
     /// else English); see [`IdpText`].
     #[prop(optional)]
@@ -214,6 +228,7 @@ pub fn IdentityProvider(
             api,
             on_login_required,
             home_path,
+            account_path: Some(account_path),
             text,
         },
     )
@@ -264,6 +279,7 @@ pub fn B2BIdentityProvider(
             api,
             on_login_required,
             home_path,
+            account_path: None,
             text,
         },
     )
@@ -277,6 +293,8 @@ pub(crate) struct Props {
     pub(crate) api: Option<ApiClient>,
     pub(crate) on_login_required: Option<Callback<String>>,
     pub(crate) home_path: String,
+    /// Where two-step verification is turned on (users only).
+    pub(crate) account_path: Option<String>,
     pub(crate) text: Option<IdpText>,
 }
 
@@ -288,6 +306,7 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
         api,
         on_login_required,
         home_path,
+        account_path,
         text,
     } = props;
     let text = text::resolve(text);
@@ -312,6 +331,12 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
     });
     let app_name = StoredValue::new(app_name);
     let home_path = StoredValue::new(home_path);
+    let account_path = StoredValue::new(account_path);
+    let on_stepped_up = Callback::new(move |_: keyhouse_types::SessionResponse| {
+        let words = flow.text.with_value(|t| t.checking_session.clone());
+        flow.phase.set(Phase::Working(words));
+        spawn_local(flow.start());
+    });
     let on_decide = Callback::new(move |granted: bool| spawn_local(flow.decide(granted)));
     view! {
         <div class="kh-idp">
@@ -325,9 +350,23 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
                     };
                     view! { <Consent ctx manifest on_decide busy=flow.busy/> }.into_any()
                 }
-                Phase::Failed(error) => view! {
-                    <RequestError error app_name=app_name.get_value() home_path=home_path.get_value()/>
+                Phase::SecondFactor => view! {
+                    <section class="kh-card" data-testid="idp-step-up">
+                        <p class="kh-notice" role="status">{flow.text.with_value(|t| t.step_up_text.clone())}</p>
+                        <TotpChallenge on_signed_in=on_stepped_up api=flow.api.get_value()/>
+                    </section>
                 }.into_any(),
+                Phase::Failed(error) => {
+                    // Turning two-step verification on comes back here.
+                    let set_up = account_path.get_value().filter(|_| {
+                        error.error_code() == Some(ErrorCode::SecondFactorSetupRequired)
+                    });
+                    let set_up = set_up.map(|path| login_url(&path, &path_and_query()));
+                    view! {
+                        <RequestError error app_name=app_name.get_value()
+                            home_path=home_path.get_value() set_up/>
+                    }.into_any()
+                }
             }}
         </div>
     }
@@ -364,6 +403,11 @@ fn explain(error: &ApiError, app_name: &str, t: &IdpText) -> (String, String, bo
             false,
         ),
         Some(CsrfDetected) => (t.blocked_title.clone(), t.blocked_text.clone(), false),
+        Some(SecondFactorSetupRequired) => (
+            t.two_step_needed_title.clone(),
+            app(&t.two_step_needed_text),
+            false,
+        ),
         None if error.is_network() => (app(&t.unreachable_title), t.unreachable_text.clone(), true),
         Some(TemporarilyUnavailable | ServerError) => (
             t.server_error_title.clone(),
@@ -379,7 +423,14 @@ fn explain(error: &ApiError, app_name: &str, t: &IdpText) -> (String, String, bo
 }
 
 #[component]
-fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl IntoView {
+fn RequestError(
+    error: ApiError,
+    app_name: String,
+    home_path: String,
+    /// The account page that turns two-step verification on, with
+    /// `returnTo` this request, when that is what is missing.
+    set_up: Option<String>,
+) -> impl IntoView {
     let t = text::current();
     let (title, text, retry) = explain(&error, &app_name, &t);
     let heading = NodeRef::<leptos::html::H1>::new();
@@ -397,6 +448,11 @@ fn RequestError(error: ApiError, app_name: String, home_path: String) -> impl In
             <p class="kh-muted">{t.error_code.clone()} " " <code data-testid="idp-error-code">{error.code().to_owned()}</code></p>
             <div class="kh-actions">
                 <a class="kh-button kh-button--secondary" href=home_path>{fill(&t.go_to, "app", &app_name)}</a>
+                {set_up.map(|href| view! {
+                    <a class="kh-button kh-button--primary" href=href data-testid="idp-turn-on-two-step">
+                        {t.two_step_turn_on.clone()}
+                    </a>
+                })}
                 {retry.then(|| view! {
                     <button type="button" class="kh-button kh-button--primary"
                         on:click=move |_| { if let Some(l) = location() { let _ = l.reload(); } }>
@@ -413,15 +469,8 @@ mod tests {
     use keyhouse_types::ErrorBody;
 
     use super::{Side, explain, login_page};
-    use crate::api::ApiError;
+    use crate::api::{ApiError, refused as server};
     use crate::text::IdpText;
-
-    fn server(code: &str) -> ApiError {
-        ApiError::Server {
-            status: 400,
-            body: ErrorBody::new(code, None),
-        }
-    }
 
     #[test]
     fn each_kind_of_failure_gets_its_own_words() {

@@ -49,10 +49,11 @@ pub fn IdentityProviderIsland(
     #[prop(optional)]
     text: Option<IdpText>,
 ) -> impl IntoView {
-    provider(
-        Side::Users,
-        island_props(app_name, login_path, home_path, text),
-    )
+    let props = Props {
+        account_path: Some("/account".to_owned()),
+        ..island_props(app_name, login_path, home_path, text)
+    };
+    provider(Side::Users, props)
 }
 
 /// [`B2BIdentityProvider`](crate::B2BIdentityProvider) as an island: the organizations' Authorization
@@ -139,6 +140,7 @@ fn island_props(
         api: None,
         on_login_required: None,
         home_path: home_path.unwrap_or_else(|| "/".to_owned()),
+        account_path: None,
         text,
     }
 }

@@ -40,6 +40,7 @@ mod identity_provider;
 #[cfg(feature = "islands")]
 pub mod islands;
 pub mod params;
+mod second_factor;
 pub mod session;
 mod sign_in;
 mod text;
@@ -48,6 +49,7 @@ pub use api::{ApiClient, ApiError, SignupOutcome};
 pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, default_manifest};
 pub use email::{EmailLink, EmailText, MagicLink, OneTimeCode};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
+pub use second_factor::{SecondFactorText, TotpChallenge};
 pub use session::{
     MemberSession, MemberStatus, Session, SessionStatus, Status, provide_member, provide_session,
     use_member, use_session,

@@ -13,6 +13,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{ApiClient, ApiError, SignupOutcome};
 use crate::email::{EmailText, MagicLink, OneTimeCode};
+use crate::second_factor::TotpChallenge;
 
 /// Every string [`SignIn`] shows, English by default. `{app}` is replaced
 /// by the `app_name` prop.
@@ -159,6 +160,8 @@ struct Form {
     password: RwSignal<String>,
     error: RwSignal<Option<String>>,
     pending: RwSignal<bool>,
+    /// The first factor was right: the authenticator app's code is next.
+    second_factor: RwSignal<bool>,
 }
 
 impl Form {
@@ -233,7 +236,20 @@ pub fn SignIn(
         password: RwSignal::new(String::new()),
         error: RwSignal::new(None),
         pending: RwSignal::new(false),
+        second_factor: RwSignal::new(false),
     };
+    // The form-post sign-in (no script yet) lands here with the waiting
+    // session's cookie set.
+    Effect::new(move |_| {
+        let search = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .unwrap_or_default();
+        if crate::params::query_value(&search, "error").as_deref()
+            == Some(ErrorCode::SecondFactorRequired.as_str())
+        {
+            f.second_factor.set(true);
+        }
+    });
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if f.pending.get_untracked() {
@@ -245,6 +261,10 @@ pub fn SignIn(
             match f.send(api.get_value()).await {
                 Ok(true) => go_on(),
                 Ok(false) => f.pending.set(false),
+                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
+                    f.second_factor.set(true);
+                    f.pending.set(false);
+                }
                 Err(e) => {
                     f.error.set(Some(t.with_value(|t| t.error_message(&e))));
                     f.pending.set(false);
@@ -269,6 +289,14 @@ pub fn SignIn(
                 {move || {
                     let on_signed_in = Callback::new(|_: SessionResponse| go_on());
                     let words = t.with_value(|t| t.email.clone());
+                    if f.second_factor.get() {
+                        let api = api.get_value();
+                        let on_start_over = Callback::new(move |()| {
+                            f.password.set(String::new());
+                            f.second_factor.set(false);
+                        });
+                        return view! { <TotpChallenge on_signed_in on_start_over api/> }.into_any();
+                    }
                     if let Some(sent) = f.sent.get() {
                         let api = api.get_value();
                         return view! { <OneTimeCode sent on_signed_in text=words api/> }.into_any();
@@ -295,7 +323,7 @@ pub fn SignIn(
                         </form>
                     }.into_any()
                 }}
-                {move || (allow_email && !f.creating.get() && f.sent.get().is_none()).then(|| view! {
+                {move || (allow_email && !f.creating.get() && f.sent.get().is_none() && !f.second_factor.get()).then(|| view! {
                     <p class="kh-muted kh-sign-in__switch">
                         <button type="button" class="kh-link" data-testid="sign-in-by-email"
                             on:click=move |_| {
@@ -306,7 +334,7 @@ pub fn SignIn(
                         </button>
                     </p>
                 })}
-                {move || (allow_sign_up && !f.by_email.get() && f.sent.get().is_none()).then(|| view! { <Switch f t/> })}
+                {move || (allow_sign_up && !f.by_email.get() && f.sent.get().is_none() && !f.second_factor.get()).then(|| view! { <Switch f t/> })}
             </section>
         </div>
     }

@@ -42,6 +42,16 @@ pub struct IdpText {
     pub not_allowed_title: String,
     /// Refused by the organization: explanation.
     pub not_allowed_text: String,
+    /// The app asks for two-step verification, which the account does
+    /// not have: headline.
+    pub two_step_needed_title: String,
+    /// The same: explanation (`{app}`).
+    pub two_step_needed_text: String,
+    /// The same: the button to the account settings.
+    pub two_step_turn_on: String,
+    /// Above the code field when the app asks for two-step verification
+    /// of a session that used one factor.
+    pub step_up_text: String,
     /// Cross-site request: headline.
     pub blocked_title: String,
     /// Cross-site request: explanation.
@@ -106,6 +116,10 @@ impl Default for IdpText {
             bad_request_text: "The request that brought you here is malformed or doesn't match the app's registration, so you were not sent back to it. Nothing was shared.".into(),
             not_allowed_title: "This app isn't allowed here".into(),
             not_allowed_text: "Your organization's settings don't allow this app, so nothing was shared. Ask an administrator of your organization if you need it.".into(),
+            two_step_needed_title: "Two-step verification needed".into(),
+            two_step_needed_text: "The app that sent you here asks for a sign-in with two-step verification, and your {app} account doesn't have it on yet. Turn it on in your account settings; you'll come back here afterwards. Nothing was shared.".into(),
+            two_step_turn_on: "Turn on two-step verification".into(),
+            step_up_text: "The app you're connecting asks you to confirm it's you with two-step verification.".into(),
             blocked_title: "Request blocked".into(),
             blocked_text: "This request did not come from this site, so it was stopped. Nothing was shared.".into(),
             unreachable_title: "Can't reach {app}".into(),

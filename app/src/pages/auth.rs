@@ -4,7 +4,9 @@
 use keyhouse_types::ErrorCode;
 use std::borrow::Cow;
 
-use keyhouse_idp_component::{ApiError, MagicLink, OneTimeCode, SignupOutcome, use_session};
+use keyhouse_idp_component::{
+    ApiError, MagicLink, OneTimeCode, SignupOutcome, TotpChallenge, use_session,
+};
 use keyhouse_types::{EmailChallengeSent, LoginRequest, SessionResponse, SignupRequest};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -120,6 +122,16 @@ pub fn LoginPage() -> impl IntoView {
     let by_email = RwSignal::new(false);
     let query = use_query_map();
     let deleted = move || query.with(|q| q.get("deleted").is_some());
+    // The password (or a mailed code) was right and the account takes a
+    // second factor; the form-post sign-in lands here with `?error=`.
+    let second_factor = RwSignal::new(false);
+    Effect::new(move |_| {
+        if query
+            .with(|q| q.get("error").as_deref() == Some(ErrorCode::SecondFactorRequired.as_str()))
+        {
+            second_factor.set(true);
+        }
+    });
     let navigate = use_navigate();
     let nav = navigate.clone();
     let signed_in = Callback::new(move |_: SessionResponse| {
@@ -140,6 +152,11 @@ pub fn LoginPage() -> impl IntoView {
         spawn_local(async move {
             match session.login(&req).await {
                 Ok(_) => after_sign_in(&target.get_untracked(), Bundle::Main, navigate),
+                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
+                    password.set(String::new());
+                    second_factor.set(true);
+                    pending.set(false);
+                }
                 Err(e) => {
                     error.set(Some(login_message(&e)));
                     password.set(String::new());
@@ -156,6 +173,11 @@ pub fn LoginPage() -> impl IntoView {
                     "Your account was deleted, and every app you had connected lost access to it."
                 </p>
             })}
+            {move || second_factor.get().then(|| view! {
+                <TotpChallenge on_signed_in=signed_in
+                    on_start_over=Callback::new(move |()| second_factor.set(false))/>
+            })}
+            <div class="kh-auth__first" hidden=move || second_factor.get()>
             <p class="kh-muted">{format!("Welcome back to {APP_NAME}.")}</p>
             <Show when=move || by_email.get() fallback=move || {
                 let on_submit = on_submit.clone();
@@ -176,6 +198,7 @@ pub fn LoginPage() -> impl IntoView {
             <p class="kh-auth__switch">"New here? "
                 <a data-testid="login-signup-link" href=move || with_return("/signup", &target.get())>"Create an account"</a>
             </p>
+            </div>
         </section>
     }
 }

@@ -9,6 +9,7 @@
 use keyhouse_types::{AuthorizeParams, ParamValue};
 use url::Url;
 
+use crate::assurance::Level;
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::resource::{self, ProtectedResource};
@@ -206,6 +207,8 @@ pub struct ValidatedRequest {
     pub resource: Option<String>,
     /// login_hint, passed to the login page.
     pub login_hint: Option<String>,
+    /// The weakest authentication `acr_values` accepts (`None`: any).
+    pub acr: Option<Level>,
 }
 
 /// The error of the redirectable stage: sent to the verified redirect URI.
@@ -235,6 +238,7 @@ pub fn validate(
             max_age: parts.max_age,
             resource: parts.resource,
             login_hint: parts.login_hint,
+            acr: parts.acr,
         }),
         Err(error) => Err(Box::new(RedirectError { redirect, error })),
     }
@@ -248,6 +252,7 @@ struct Parts {
     max_age: Option<i64>,
     resource: Option<String>,
     login_hint: Option<String>,
+    acr: Option<Level>,
 }
 
 fn validate_inner(
@@ -273,6 +278,11 @@ fn validate_inner(
         return Err(OAuthError::invalid_request("nonce is too long"));
     }
     let login_hint = raw.get("login_hint").map(str::to_owned);
+    let acr_values = raw.get("acr_values");
+    if acr_values.is_some_and(|a| a.len() > MAX_PARAM_LEN) {
+        return Err(OAuthError::invalid_request("acr_values is too long"));
+    }
+    let acr = crate::assurance::demanded(acr_values);
     Ok(Parts {
         scopes,
         nonce,
@@ -281,6 +291,7 @@ fn validate_inner(
         max_age,
         resource,
         login_hint,
+        acr,
     })
 }
 

@@ -46,7 +46,7 @@ pub struct AccessTokenClaims {
 }
 
 /// Claims a template may not set: the ones Keyhouse issues itself.
-pub const RESERVED_CLAIMS: [&str; 16] = [
+pub const RESERVED_CLAIMS: [&str; 18] = [
     "iss",
     "sub",
     "aud",
@@ -63,6 +63,8 @@ pub const RESERVED_CLAIMS: [&str; 16] = [
     "cnf",
     "act",
     "typ",
+    "acr",
+    "amr",
 ];
 
 /// Checks a claims template: a JSON object of at most 20 claims, none
@@ -233,6 +235,13 @@ pub struct IdTokenClaims {
     pub iat: i64,
     /// When the user authenticated.
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 values; absent when unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The strength of that authentication, one of
+    /// [`crate::assurance::ACR_VALUES`] (absent when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     /// Echo of the request's nonce.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
@@ -279,6 +288,14 @@ mod tests {
             at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
+    }
+
+    #[test]
+    fn how_the_user_signed_in_is_not_a_template_claim() {
+        for claim in ["acr", "amr"] {
+            let t = format!(r#"{{"{claim}": "urn:keyhouse:acr:2fa"}}"#);
+            assert!(super::validate_template(&t).is_err(), "{claim}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! parameters so tests can freeze them.
 #![warn(missing_docs)]
 
+pub mod assurance;
 pub mod authorize;
 pub mod claims;
 pub mod client;
@@ -21,6 +22,7 @@ pub use keyhouse_types::return_to;
 pub mod scope;
 pub mod secret;
 pub mod token;
+pub mod totp;
 
 #[cfg(test)]
 mod proptests;

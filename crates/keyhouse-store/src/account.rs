@@ -6,8 +6,8 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entities::{
-    account_token, authorization_code, email_challenge, grant, refresh_token, session,
-    token_family, user,
+    account_token, authorization_code, email_challenge, grant, recovery_code, refresh_token,
+    session, token_family, user,
 };
 use crate::{Result, SessionRecord, Store};
 
@@ -40,6 +40,7 @@ impl Store {
         let mut all: Vec<SessionRecord> = session::Entity::find()
             .filter(sessions_of_subject(kind, subject_id))
             .filter(session::Column::ExpiresAt.gt(now))
+            .filter(session::Column::PendingFactor.is_null())
             .order_by_desc(session::Column::CreatedAt)
             .all(&self.db)
             .await?
@@ -140,6 +141,10 @@ impl Store {
             .rows_affected;
         account_token::Entity::delete_many()
             .filter(account_token::Column::UserId.eq(user_id))
+            .exec(&*txn)
+            .await?;
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::UserId.eq(user_id))
             .exec(&*txn)
             .await?;
         email_challenge::Entity::delete_many()

@@ -367,6 +367,9 @@ impl Store {
                             updated_at: n.now,
                             disabled_at: None,
                             password_reset_required: false,
+                            totp_secret: None,
+                            totp_enabled_at: None,
+                            totp_last_step: None,
                         };
                         // Every column set: the row is written as built,
                         // so it need not be read back.

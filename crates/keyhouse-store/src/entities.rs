@@ -32,6 +32,13 @@ pub mod user {
         pub disabled_at: Option<i64>,
         /// The password signs in again only after a reset.
         pub password_reset_required: bool,
+        /// The authenticator app's secret, sealed with the master key.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub totp_secret: Option<String>,
+        /// When a first code proved the app has the secret (NULL: being set up).
+        pub totp_enabled_at: Option<i64>,
+        /// The last step whose code was accepted: each code works once.
+        pub totp_last_step: Option<i64>,
     }
     relation_free!();
 }
@@ -58,6 +65,10 @@ pub mod session {
         pub ip: Option<String>,
         /// Last used (updated at most every few minutes).
         pub last_seen_at: Option<i64>,
+        /// How it was authenticated: RFC 8176 `amr` values, space-separated.
+        pub amr: String,
+        /// A factor still to come (`totp`): the session signs in nothing yet.
+        pub pending_factor: Option<String>,
     }
     relation_free!();
 }
@@ -156,6 +167,8 @@ pub mod authorization_code {
         pub code_challenge: Option<String>,
         pub resource: Option<String>,
         pub auth_time: i64,
+        /// How the user authenticated (`amr`, space-separated).
+        pub amr: String,
         /// The token family the exchange creates; a replay revokes it.
         pub family_id: String,
         pub created_at: i64,
@@ -180,6 +193,8 @@ pub mod token_family {
         pub scopes: String,
         pub resource: Option<String>,
         pub auth_time: i64,
+        /// How the user authenticated (`amr`, space-separated).
+        pub amr: String,
         pub created_at: i64,
         /// Absolute lifetime: no refresh past this.
         pub expires_at: i64,
@@ -456,6 +471,22 @@ pub mod email_challenge {
         pub attempts: i32,
         pub created_at: i64,
         pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+    relation_free!();
+}
+
+/// Recovery codes: keyed hashes, each spent once (`used_at`).
+pub mod recovery_code {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "recovery_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        pub user_id: String,
+        pub created_at: i64,
         pub used_at: Option<i64>,
     }
     relation_free!();

@@ -23,6 +23,7 @@ mod keys;
 mod limits;
 mod operators;
 mod orgs;
+mod second_factor;
 mod settings;
 mod tokens;
 mod users;

@@ -36,6 +36,8 @@ pub struct NewCode {
     pub resource: Option<String>,
     /// When the user authenticated.
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 `amr` values).
+    pub amr: Vec<String>,
     /// The family the exchange will create.
     pub family_id: String,
     /// Now.
@@ -64,6 +66,8 @@ pub struct FamilyRecord {
     pub resource: Option<String>,
     /// When the user authenticated.
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 `amr` values).
+    pub amr: Vec<String>,
     /// Absolute expiry.
     pub expires_at: i64,
     /// When revoked.
@@ -144,6 +148,7 @@ fn code_from(m: authorization_code::Model) -> CodeRecord {
         code_challenge: m.code_challenge,
         resource: m.resource,
         auth_time: m.auth_time,
+        amr: keyhouse_core::assurance::split(&m.amr),
         family_id: m.family_id,
         created_at: m.created_at,
         expires_at: m.expires_at,
@@ -159,6 +164,7 @@ fn family_from(m: token_family::Model) -> FamilyRecord {
         scopes: scopes_of(&m.scopes),
         resource: m.resource,
         auth_time: m.auth_time,
+        amr: keyhouse_core::assurance::split(&m.amr),
         expires_at: m.expires_at,
         revoked_at: m.revoked_at,
     }
@@ -349,6 +355,7 @@ impl Store {
                     code_challenge: Set(c.code_challenge.clone()),
                     resource: Set(c.resource.clone()),
                     auth_time: Set(c.auth_time),
+                    amr: Set(keyhouse_core::assurance::join(&c.amr)),
                     family_id: Set(c.family_id.clone()),
                     created_at: Set(c.created_at),
                     expires_at: Set(c.expires_at),
@@ -364,6 +371,7 @@ impl Store {
                     scopes: Set(c.scopes.to_string()),
                     resource: Set(c.resource.clone()),
                     auth_time: Set(c.auth_time),
+                    amr: Set(keyhouse_core::assurance::join(&c.amr)),
                     created_at: Set(c.created_at),
                     expires_at: Set(family_expires_at),
                     revoked_at: Set(None),

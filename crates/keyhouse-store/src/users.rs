@@ -30,9 +30,21 @@ pub struct User {
     /// An operator required a reset: the password signs in again only
     /// after one.
     pub password_reset_required: bool,
+    /// The authenticator app's secret, sealed with the master key: set up
+    /// (being set up while `totp_enabled_at` is `None`).
+    pub totp_secret: Option<String>,
+    /// When the authenticator app was turned on as a second factor.
+    pub totp_enabled_at: Option<i64>,
+    /// The last step whose code was accepted.
+    pub totp_last_step: Option<i64>,
 }
 
 impl User {
+    /// Whether signing in takes a second factor (an authenticator app's code).
+    pub fn has_second_factor(&self) -> bool {
+        self.totp_enabled_at.is_some() && self.totp_secret.is_some()
+    }
+
     /// Whether an operator disabled the account.
     pub fn is_disabled(&self) -> bool {
         self.disabled_at.is_some()
@@ -62,6 +74,9 @@ impl From<user::Model> for User {
             updated_at: m.updated_at,
             disabled_at: m.disabled_at,
             password_reset_required: m.password_reset_required,
+            totp_secret: m.totp_secret,
+            totp_enabled_at: m.totp_enabled_at,
+            totp_last_step: m.totp_last_step,
         }
     }
 }
@@ -105,6 +120,11 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     /// Last used (sign-in time until first updated).
     pub last_seen_at: i64,
+    /// How it was authenticated (RFC 8176 `amr` values).
+    pub amr: Vec<String>,
+    /// A factor still to come (`totp`): such a session is found only by
+    /// [`Store::find_pending_session`] and signs in nothing.
+    pub pending_factor: Option<String>,
 }
 
 impl From<session::Model> for SessionRecord {
@@ -120,6 +140,8 @@ impl From<session::Model> for SessionRecord {
             user_agent: m.user_agent,
             ip: m.ip,
             last_seen_at: m.last_seen_at.unwrap_or(m.created_at),
+            amr: keyhouse_core::assurance::split(&m.amr),
+            pending_factor: m.pending_factor,
         }
     }
 }
@@ -138,6 +160,9 @@ impl Store {
             updated_at: Set(new.now),
             disabled_at: Set(None),
             password_reset_required: Set(false),
+            totp_secret: Set(None),
+            totp_enabled_at: Set(None),
+            totp_last_step: Set(None),
         };
         let _lane = self.lane().await;
         user::Entity::insert(model)
@@ -155,6 +180,9 @@ impl Store {
             updated_at: new.now,
             disabled_at: None,
             password_reset_required: false,
+            totp_secret: None,
+            totp_enabled_at: None,
+            totp_last_step: None,
         })
     }
 
@@ -178,21 +206,7 @@ impl Store {
 
     /// Stores a new session.
     pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-        let model = session::ActiveModel {
-            id_hash: Set(s.id_hash.clone()),
-            subject_kind: Set(s
-                .subject_kind
-                .map_or("unknown", SubjectKind::as_str)
-                .to_owned()),
-            subject_id: Set(s.subject_id.clone()),
-            organization_id: Set(s.organization_id.clone()),
-            auth_time: Set(s.auth_time),
-            created_at: Set(s.created_at),
-            expires_at: Set(s.expires_at),
-            user_agent: Set(s.user_agent.clone()),
-            ip: Set(s.ip.clone()),
-            last_seen_at: Set(Some(s.last_seen_at)),
-        };
+        let model = session_model(s);
         let _lane = self.lane().await;
         session::Entity::insert(model)
             .exec_without_returning(&self.db)
@@ -201,10 +215,11 @@ impl Store {
         Ok(())
     }
 
-    /// Finds a live session.
+    /// Finds a live session (not one waiting for its second factor).
     pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRecord>> {
         Ok(session::Entity::find_by_id(id_hash.to_owned())
             .filter(session::Column::ExpiresAt.gt(now))
+            .filter(session::Column::PendingFactor.is_null())
             .one(&self.db)
             .await?
             .map(SessionRecord::from))
@@ -217,5 +232,26 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(res.rows_affected > 0)
+    }
+}
+
+/// The row of a session.
+pub(crate) fn session_model(s: &SessionRecord) -> session::ActiveModel {
+    session::ActiveModel {
+        id_hash: Set(s.id_hash.clone()),
+        subject_kind: Set(s
+            .subject_kind
+            .map_or("unknown", SubjectKind::as_str)
+            .to_owned()),
+        subject_id: Set(s.subject_id.clone()),
+        organization_id: Set(s.organization_id.clone()),
+        auth_time: Set(s.auth_time),
+        created_at: Set(s.created_at),
+        expires_at: Set(s.expires_at),
+        user_agent: Set(s.user_agent.clone()),
+        ip: Set(s.ip.clone()),
+        last_seen_at: Set(Some(s.last_seen_at)),
+        amr: Set(keyhouse_core::assurance::join(&s.amr)),
+        pending_factor: Set(s.pending_factor.clone()),
     }
 }

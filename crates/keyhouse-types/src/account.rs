@@ -69,3 +69,54 @@ pub struct AccountDeleted {
     /// Sessions signed out (this one included).
     pub sessions_ended: u64,
 }
+
+/// `GET /api/account/second-factor`: whether an authenticator app is a
+/// second factor of the account, and how many recovery codes are left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondFactorStatus {
+    /// Whether signing in takes an authenticator app's code.
+    pub enabled: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: u64,
+}
+
+/// `POST /api/account/second-factor/setup`, `/disable` and
+/// `/recovery-codes`: the current password (ignored for an account with
+/// none, whose sign-in must be recent instead).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConfirmHolder {
+    /// The current password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// The answer to `POST /api/account/second-factor/setup`: the secret for
+/// the authenticator app, as a QR code and as text. Nothing is turned on
+/// until a first code from the app comes back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    /// The secret in base32, for typing into the app.
+    pub secret: String,
+    /// The `otpauth://` URI the QR code holds.
+    pub uri: String,
+    /// The QR code: a `data:image/svg+xml;base64,…` URL of an SVG image
+    /// drawn by the server, for an `<img>`.
+    pub qr_code: String,
+}
+
+/// A code from the authenticator app (`POST /api/account/second-factor/enable`),
+/// or at sign-in a code from the app or a recovery code
+/// (`POST /api/session/second-factor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondFactorCode {
+    /// Six digits, or a recovery code (`xxxxx-xxxxx`).
+    pub code: String,
+}
+
+/// New recovery codes, shown once: each signs in once in place of the
+/// authenticator app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    /// The codes.
+    pub codes: Vec<String>,
+}

@@ -195,6 +195,9 @@ pub struct AdminUser {
     pub disabled_at: Option<i64>,
     /// Whether their password signs in again only after a reset.
     pub password_reset_required: bool,
+    /// Whether signing in takes a code from an authenticator app.
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// `POST /api/admin/users/{id}/disable`: what it ended.

@@ -75,11 +75,21 @@ pub enum ErrorCode {
     /// Not an RFC code: an operator disabled this account (`403`), told
     /// only after its password or mailed code was right.
     AccountDisabled,
+    /// Not an RFC code: the first factor was right and a second one is
+    /// needed (`401`): a code from the authenticator app, or a recovery
+    /// code, to `POST /api/session/second-factor`. Also the answer of an
+    /// authorization request whose `acr_values` ask for two factors from a
+    /// session that used one: the same call steps it up.
+    SecondFactorRequired,
+    /// Not an RFC code: the app asks for two factors (`acr_values`) and the
+    /// account has no second factor to step up with (`403`); turning one
+    /// on in the account settings allows it.
+    SecondFactorSetupRequired,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -108,6 +118,8 @@ impl ErrorCode {
         ErrorCode::ReauthenticationRequired,
         ErrorCode::PasswordResetRequired,
         ErrorCode::AccountDisabled,
+        ErrorCode::SecondFactorRequired,
+        ErrorCode::SecondFactorSetupRequired,
     ];
 
     /// Reads a code from the wire (`None` for a code Keyhouse never sends).
@@ -142,6 +154,8 @@ impl ErrorCode {
             "reauthentication_required" => ReauthenticationRequired,
             "password_reset_required" => PasswordResetRequired,
             "account_disabled" => AccountDisabled,
+            "second_factor_required" => SecondFactorRequired,
+            "second_factor_setup_required" => SecondFactorSetupRequired,
             _ => return None,
         })
     }
@@ -178,6 +192,8 @@ impl ErrorCode {
             ReauthenticationRequired => "reauthentication_required",
             PasswordResetRequired => "password_reset_required",
             AccountDisabled => "account_disabled",
+            SecondFactorRequired => "second_factor_required",
+            SecondFactorSetupRequired => "second_factor_setup_required",
         }
     }
 
@@ -187,15 +203,15 @@ impl ErrorCode {
         match self {
             // RFC 6749 §5.2: 401 for invalid_client when the client tried to authenticate.
             // login_required shown on a page (not redirected): the user must sign in.
-            InvalidClient | InvalidToken | SessionRequired | InvalidCredentials | LoginRequired => {
-                401
-            }
+            InvalidClient | InvalidToken | SessionRequired | InvalidCredentials | LoginRequired
+            | SecondFactorRequired => 401,
             AccessDenied
             | InsufficientScope
             | CsrfDetected
             | ReauthenticationRequired
             | PasswordResetRequired
-            | AccountDisabled => 403,
+            | AccountDisabled
+            | SecondFactorSetupRequired => 403,
             NotFound => 404,
             TooManyAttempts => 429,
             Conflict => 409,

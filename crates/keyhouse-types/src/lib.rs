@@ -299,6 +299,9 @@ pub struct SessionUser {
     /// asks for it before a change only when there is one.
     #[serde(default)]
     pub has_password: bool,
+    /// Whether signing in takes a second factor (an authenticator app).
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// The answer of `GET /api/session` and of a successful login or sign-up.
@@ -313,6 +316,10 @@ pub struct SessionResponse {
     /// Whether the user is an operator (may use `/api/admin` and `/admin`).
     #[serde(default)]
     pub is_admin: bool,
+    /// How this session was authenticated (RFC 8176 `amr` values: `pwd`,
+    /// `email`, `otp`, `mfa`).
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// `POST /api/session/signup`.
@@ -382,6 +389,11 @@ pub struct EmailLinkResponse {
     /// Where to go now (a same-origin path), when the request said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_to: Option<String>,
+    /// The link was right and the account takes a second factor: the
+    /// browser now holds a session waiting for it
+    /// (`POST /api/session/second-factor`), then goes to `return_to`.
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// `POST /api/session/login`.
@@ -431,8 +443,9 @@ pub mod account;
 pub mod admin;
 pub mod b2b;
 pub use account::{
-    AccountDeleted, AccountSession, ChangeEmailRequest, ConfirmEmailChangeRequest,
-    DeleteAccountRequest, SessionsEnded,
+    AccountDeleted, AccountSession, ChangeEmailRequest, ConfirmEmailChangeRequest, ConfirmHolder,
+    DeleteAccountRequest, RecoveryCodes, SecondFactorCode, SecondFactorStatus, SessionsEnded,
+    TotpSetup,
 };
 pub use b2b::OrganizationSummary;
 

@@ -6,6 +6,7 @@ mod delete;
 mod email;
 mod password;
 mod sessions;
+mod two_step;
 
 use keyhouse_idp_component::{ApiError, SessionStatus, use_session};
 use keyhouse_types::ErrorCode;
@@ -100,6 +101,7 @@ fn Account() -> impl IntoView {
         </section>
         <email::ChangeEmail/>
         <password::ChangePassword/>
+        <two_step::TwoStep/>
         <sessions::Sessions/>
         <delete::DeleteAccount/>
         </div>

@@ -220,6 +220,13 @@ pub async fn require_reset(id: &str) -> Result<ResetRequired, ApiError> {
         .await
 }
 
+/// `POST /api/admin/users/{id}/turn-off-two-step`.
+pub async fn turn_off_two_step(id: &str) -> Result<AdminUser, ApiError> {
+    api()
+        .post_json(&user_action(id, "turn-off-two-step"), &no_fields())
+        .await
+}
+
 /// The two endpoints a custom GPT needs, from the discovery document.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Endpoints {

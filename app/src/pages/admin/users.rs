@@ -97,7 +97,7 @@ fn Users() -> impl IntoView {
         <div class="kh-admin">
             <Show when=move || state.get() != State::Denied fallback=|| view! { <AdminDenied/> }>
                 <AdminHeader title="Users".to_owned()
-                    intro="Find an account; disable it, or make its owner choose a new password."/>
+                    intro="Find an account; disable it, make its owner choose a new password, or turn off two-step verification for someone who lost their phone."/>
                 <section class="kh-card" aria-labelledby="users-title">
                     <h2 id="users-title" class="kh-section-title">"Accounts"</h2>
                     <form class="kh-search" role="search" on:submit=search>
@@ -168,6 +168,7 @@ fn UsersTable(
 enum Asking {
     Disable,
     Reset,
+    TwoStep,
 }
 
 #[component]
@@ -219,6 +220,16 @@ fn UserRow(u: AdminUser, is_me: bool, changed: Callback<(AdminUser, String)>) ->
                     }
                     Err(e) => fail(e),
                 },
+                Asking::TwoStep => match api::turn_off_two_step(&u.user_id).await {
+                    Ok(after) => {
+                        let said = format!(
+                            "Two-step verification is off for {}; they were told by mail.",
+                            after.email
+                        );
+                        changed.run((after, said));
+                    }
+                    Err(e) => fail(e),
+                },
             }
         });
     };
@@ -241,6 +252,7 @@ fn UserRow(u: AdminUser, is_me: bool, changed: Callback<(AdminUser, String)>) ->
         confirming.set(true);
     };
     let disabled = u.disabled_at.is_some();
+    let second_factor = u.second_factor;
     let label_name = u.email.clone();
     view! {
         <tr data-testid="admin-user-row" data-email=u.email.clone()
@@ -260,6 +272,7 @@ fn UserRow(u: AdminUser, is_me: bool, changed: Callback<(AdminUser, String)>) ->
                     }}
                     {u.is_admin.then(|| view! { <span class="kh-badge">"Operator"</span> })}
                     {(!u.has_password).then(|| view! { <span class="kh-badge">"No password"</span> })}
+                    {u.second_factor.then(|| view! { <span class="kh-badge kh-badge--ok" data-testid="admin-user-two-step">"Two-step"</span> })}
                 </span>
             </td>
             <td data-label="Created" class="kh-nowrap">{format_date(u.created_at)}</td>
@@ -270,6 +283,7 @@ fn UserRow(u: AdminUser, is_me: bool, changed: Callback<(AdminUser, String)>) ->
                         let words = match what {
                             Asking::Disable => format!("Disable {label_name}? Every session, connected app and token of it ends now, and it signs in nowhere until enabled."),
                             Asking::Reset => format!("Require a new password for {label_name}? Every session ends and a reset link is mailed; connected apps keep working."),
+                            Asking::TwoStep => format!("Turn off two-step verification for {label_name}? Do this only once you are sure it is them (they lost their authenticator app and recovery codes): the password alone will sign in. They are told by mail."),
                         };
                         view! {
                             <div class="kh-confirm" role="group" aria-label="Confirm">
@@ -279,6 +293,7 @@ fn UserRow(u: AdminUser, is_me: bool, changed: Callback<(AdminUser, String)>) ->
                                     label=move || match (pending.get(), asking.get()) {
                                         (true, _) => "Working…",
                                         (false, Some(Asking::Reset)) => "Yes, require it",
+                                        (false, Some(Asking::TwoStep)) => "Yes, turn it off",
                                         _ => "Yes, disable",
                                     }/>
                             </div>
@@ -296,6 +311,10 @@ fn UserRow(u: AdminUser, is_me: bool, changed: Callback<(AdminUser, String)>) ->
                             })}
                             <button type="button" class="kh-button kh-button--secondary kh-button--small"
                                 data-testid="admin-user-require-reset" on:click=move |_| ask(Asking::Reset)>"Require new password"</button>
+                            {second_factor.then(|| view! {
+                                <button type="button" class="kh-button kh-button--secondary kh-button--small"
+                                    data-testid="admin-user-turn-off-two-step" on:click=move |_| ask(Asking::TwoStep)>"Turn off two-step"</button>
+                            })}
                         </div>
                     }.into_any(),
                 }}

@@ -24,6 +24,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use keyhouse_core::assurance::amr;
 use keyhouse_core::{ErrorCode, OAuthError, return_to, secret};
 use keyhouse_store::{
     ChallengePurpose, EmailChallenge, NewEmailChallenge, NewUser, StoreError, User,
@@ -38,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::Keyhouse;
 use crate::accounts::password::hash_password;
 use crate::accounts::reset::security_vars;
-use crate::accounts::session::{CurrentSession, Device, cookie_name, start_session};
+use crate::accounts::session::{CurrentSession, Device, Started, cookie_name, start_session};
 use crate::accounts::throttle::{ip_within_hourly_limit, within_hourly_limit};
 use crate::accounts::users::{check_name, normalize_email};
 use crate::error::{ApiError, store_error};
@@ -331,12 +332,9 @@ pub(crate) async fn email_code(
     check_code(&kh, &challenge, &req.code).await?;
     let (user, _) = complete(&kh, &challenge).await?;
     let old = read_cookie(&headers, cookie_name(&kh));
-    let (session, cookie) = start_session(&kh, &user, old, &Device::of(ip, &headers)).await?;
+    let started = start_session(&kh, &user, old, &Device::of(ip, &headers), amr::EMAIL).await?;
     tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed code");
-    Ok(crate::http::cookies::with_cookie(
-        Json(session.response()).into_response(),
-        cookie,
-    ))
+    Ok(started.respond(|s| Json(s.response()).into_response()))
 }
 
 /// Checks a typed code against its challenge (spaces and dashes ignored);
@@ -467,6 +465,7 @@ pub(crate) async fn email_link(
         return Ok(Json(EmailLinkResponse {
             session: None,
             return_to: None,
+            second_factor: false,
         })
         .into_response());
     }
@@ -475,16 +474,23 @@ pub(crate) async fn email_link(
         return Ok(Json(EmailLinkResponse {
             session: None,
             return_to: None,
+            second_factor: false,
         })
         .into_response());
     }
     let old = read_cookie(&headers, cookie_name(&kh));
-    let (session, cookie) = start_session(&kh, &user, old, &Device::of(ip, &headers)).await?;
+    let started = start_session(&kh, &user, old, &Device::of(ip, &headers), amr::EMAIL).await?;
     tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed link");
+    let (session, cookie) = match started {
+        Started::SignedIn(session, cookie) => (Some(session.response()), cookie),
+        Started::SecondFactor(cookie) => (None, cookie),
+    };
+    let second_factor = session.is_none();
     Ok(crate::http::cookies::with_cookie(
         Json(EmailLinkResponse {
-            session: Some(session.response()),
+            session,
             return_to: pending.return_to,
+            second_factor,
         })
         .into_response(),
         cookie,

@@ -9,6 +9,7 @@ pub(crate) mod email_change;
 pub(crate) mod password;
 pub(crate) mod reauth;
 pub(crate) mod reset;
+pub(crate) mod second_factor;
 pub mod session;
 pub mod subjects;
 pub(crate) mod throttle;
@@ -56,6 +57,24 @@ pub(crate) fn routes(kh: &Keyhouse) -> Router<Keyhouse> {
                 post(devices::end_others),
             )
             .route("/api/account/delete", post(deletion::delete_account))
+            .route("/api/session/second-factor", post(second_factor::verify))
+            .route("/api/account/second-factor", get(second_factor::status))
+            .route(
+                "/api/account/second-factor/setup",
+                post(second_factor::setup),
+            )
+            .route(
+                "/api/account/second-factor/enable",
+                post(second_factor::enable),
+            )
+            .route(
+                "/api/account/second-factor/disable",
+                post(second_factor::disable),
+            )
+            .route(
+                "/api/account/second-factor/recovery-codes",
+                post(second_factor::new_recovery_codes),
+            )
     };
     own.route(
         "/api/account/connected-apps",

@@ -33,6 +33,7 @@ impl CurrentSession {
             authenticated_at: self.session.auth_time,
             expires_at: self.session.expires_at,
             is_admin: self.user.is_admin,
+            amr: self.session.amr.clone(),
         }
     }
 }
@@ -44,6 +45,7 @@ pub(crate) fn session_user(u: &User) -> SessionUser {
         name: u.name.clone(),
         email_verified: u.email_verified,
         has_password: !u.password_hash.is_empty(),
+        second_factor: u.has_second_factor(),
     }
 }
 
@@ -179,7 +181,17 @@ pub(crate) struct NewSession<'a> {
     pub cookie: &'a str,
     /// The browser it is for.
     pub device: &'a Device,
+    /// How the subject authenticated (RFC 8176 `amr` values).
+    pub amr: Vec<String>,
+    /// A factor still to come: the session lives [`PENDING_TTL`] and signs
+    /// in nothing until [`Store::replace_session`] swaps it for a full one.
+    ///
+    /// [`Store::replace_session`]: keyhouse_store::Store::replace_session
+    pub pending_factor: Option<&'static str>,
 }
+
+/// How long a sign-in may wait for its second factor.
+pub(crate) const PENDING_TTL: i64 = 600;
 
 /// Stores a new session and makes its cookie, replacing `old` (docs/threat-model.md
 /// row 26: a new id at every login; the old one is destroyed server-side).
@@ -194,8 +206,29 @@ pub(crate) async fn issue_session(
             .await
             .map_err(store_error)?;
     }
+    let (token, session) = new_record(kh, &new);
+    kh.store()
+        .create_session(&session)
+        .await
+        .map_err(store_error)?;
+    let cookie = set_named_cookie(
+        kh,
+        new.cookie,
+        &token,
+        session.expires_at - session.created_at,
+    )
+    .ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok((session, cookie))
+}
+
+/// A new session's cookie value and record (not stored yet).
+pub(crate) fn new_record(kh: &Keyhouse, new: &NewSession<'_>) -> (String, SessionRecord) {
     let token = secret::generate_token(&mut rand::rng());
     let now = kh.now();
+    let ttl = match new.pending_factor {
+        Some(_) => PENDING_TTL,
+        None => kh.config().session_ttl,
+    };
     let session = SessionRecord {
         id_hash: secret::hash_token(&token),
         subject_kind: Some(new.kind),
@@ -203,43 +236,83 @@ pub(crate) async fn issue_session(
         organization_id: new.organization_id.map(str::to_owned),
         auth_time: now,
         created_at: now,
-        expires_at: now + kh.config().session_ttl,
+        expires_at: now + ttl,
         user_agent: new.device.user_agent.clone(),
         ip: new.device.ip.map(|ip| ip.to_string()),
         last_seen_at: now,
+        amr: new.amr.clone(),
+        pending_factor: new.pending_factor.map(str::to_owned),
     };
-    kh.store()
-        .create_session(&session)
-        .await
-        .map_err(store_error)?;
-    let cookie = set_named_cookie(kh, new.cookie, &token, kh.config().session_ttl)
-        .ok_or_else(|| OAuthError::server("cookie header"))?;
-    Ok((session, cookie))
+    (token, session)
 }
 
-/// Starts a session for `user`, replacing `old`.
+/// How a sign-in ended: signed in, or waiting for a second factor.
+pub(crate) enum Started {
+    /// Signed in: the session and its cookie.
+    SignedIn(Box<CurrentSession>, HeaderValue),
+    /// The first factor was right; the cookie names a session that waits
+    /// for the second ([`crate::accounts::second_factor`]).
+    SecondFactor(HeaderValue),
+}
+
+impl Started {
+    /// The JSON answer: `ok` for a session, else `401
+    /// second_factor_required` with the waiting session's cookie.
+    pub(crate) fn respond(self, ok: impl FnOnce(&CurrentSession) -> Response) -> Response {
+        match self {
+            Started::SignedIn(session, cookie) => with_cookie(ok(&session), cookie),
+            Started::SecondFactor(cookie) => {
+                with_cookie(ApiError(second_factor_required()).into_response(), cookie)
+            }
+        }
+    }
+}
+
+/// The answer that asks for the second factor.
+pub(crate) fn second_factor_required() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::SecondFactorRequired,
+        "enter the code from your authenticator app, or a recovery code",
+    )
+}
+
+/// Starts a session for `user`, who proved `amr` (one factor), replacing
+/// `old`. An account with a second factor gets a session that waits for it
+/// instead, whatever the first factor was: a mailbox is no way around the
+/// authenticator app.
 pub(crate) async fn start_session(
     kh: &Keyhouse,
     user: &User,
     old: Option<&str>,
     device: &Device,
-) -> Result<(CurrentSession, HeaderValue), OAuthError> {
+    amr: &str,
+) -> Result<Started, OAuthError> {
+    let pending = user.has_second_factor();
     let new = NewSession {
         kind: SubjectKind::User,
         subject_id: &user.id,
         organization_id: None,
         cookie: cookie_name(kh),
         device,
+        amr: vec![amr.to_owned()],
+        pending_factor: pending.then_some(TOTP),
     };
     let (session, cookie) = issue_session(kh, new, old).await?;
-    Ok((
-        CurrentSession {
+    if pending {
+        tracing::info!(user_id = %user.id, first = amr, "first factor right; waiting for the second");
+        return Ok(Started::SecondFactor(cookie));
+    }
+    Ok(Started::SignedIn(
+        Box::new(CurrentSession {
             session,
             user: user.clone(),
-        },
+        }),
         cookie,
     ))
 }
+
+/// The `pending_factor` of a session that waits for an authenticator code.
+pub(crate) const TOTP: &str = "totp";
 
 /// `POST /api/session/logout`: destroys the session server-side and clears
 /// the cookie.

@@ -82,6 +82,12 @@ pub struct SignedIn {
     /// Shown on the consent screen ("Signed in as …"). When it is not set,
     /// Keyhouse asks [`SubjectResolver::profile`] for it.
     pub profile: Option<SubjectProfile>,
+    /// How the subject authenticated, as RFC 8176 `amr` values (`pwd`,
+    /// `otp`, `mfa`, …): ID tokens carry them and the `acr` they amount
+    /// to, and `acr_values` are checked against them. Empty (the default):
+    /// unknown, so no `amr` or `acr` claim, and a request demanding a
+    /// level is refused.
+    pub amr: Vec<String>,
 }
 
 impl SignedIn {
@@ -97,7 +103,18 @@ impl SignedIn {
             session_id: session_id.into(),
             auth_time,
             profile: None,
+            amr: Vec::new(),
         }
+    }
+
+    /// With the methods the subject authenticated with (see [`SignedIn::amr`]).
+    pub fn with_amr<I, S>(mut self, amr: I) -> SignedIn
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.amr = amr.into_iter().map(Into::into).collect();
+        self
     }
 
     /// With the profile at hand (saves the resolver's `profile` lookup).
@@ -168,8 +185,9 @@ impl SubjectProfile {
             email: self.email.clone().unwrap_or_default(),
             name: self.name.clone(),
             email_verified: self.email.is_some() && self.email_verified,
-            // The app keeps the passwords, if any.
+            // The app keeps the passwords and factors, if any.
             has_password: false,
+            second_factor: false,
         }
     }
 }
@@ -239,6 +257,8 @@ impl<R: SubjectResolver> DynResolver for R {
 pub(crate) struct EndUser {
     pub id: String,
     pub auth_time: i64,
+    /// How they authenticated (RFC 8176 `amr`).
+    pub amr: Vec<String>,
     pub user: SessionUser,
     /// A hash identifying the browser session.
     pub session_key: String,
@@ -338,6 +358,7 @@ impl Keyhouse {
                 session_key: secret::hash_token(&format!("{}\n{}", s.subject, s.session_id)),
                 id: s.subject,
                 auth_time: s.auth_time,
+                amr: s.amr,
             }));
         }
         Ok(crate::accounts::session::load(self, &parts.headers)
@@ -345,6 +366,7 @@ impl Keyhouse {
             .map(|s| EndUser {
                 id: s.user.id.clone(),
                 auth_time: s.session.auth_time,
+                amr: s.session.amr.clone(),
                 user: crate::accounts::session::session_user(&s.user),
                 session_key: s.session.id_hash,
             }))

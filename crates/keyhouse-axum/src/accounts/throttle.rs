@@ -42,9 +42,25 @@ where
     F: FnOnce(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, OAuthError>>,
 {
+    let normalized = normalize_email(email);
+    let bucket = normalized.as_ref().map(|e| format!("login:email:{e}"));
+    guarded(kh, bucket, ip, || check(normalized)).await
+}
+
+/// [`throttled`] for any account bucket (`None`: the IP's only): the
+/// second factor counts its wrong codes per account the same way.
+pub(crate) async fn guarded<T, F, Fut>(
+    kh: &Keyhouse,
+    email_bucket: Option<String>,
+    ip: Option<IpAddr>,
+    check: F,
+) -> Result<T, OAuthError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, OAuthError>>,
+{
     let c = kh.config();
     let now = kh.now();
-    let normalized = normalize_email(email);
     let ip_bucket = ip
         .filter(|_| c.login_attempts_per_ip > 0)
         .map(|ip| format!("login:ip:{ip}"));
@@ -59,7 +75,6 @@ where
             return Err(too_many());
         }
     }
-    let email_bucket = normalized.as_ref().map(|e| format!("login:email:{e}"));
     if let Some(bucket) = &email_bucket {
         let attempt = kh
             .store()
@@ -77,7 +92,7 @@ where
             return Err(too_many());
         }
     }
-    match check(normalized.clone()).await? {
+    match check().await? {
         Some(found) => {
             if let Some(bucket) = &email_bucket {
                 kh.store().clear_hits(bucket).await.map_err(store_error)?;

@@ -8,13 +8,14 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use keyhouse_core::assurance::amr;
 use keyhouse_core::{ErrorCode, OAuthError, return_to, secret};
 use keyhouse_store::{NewUser, StoreError, User};
 use keyhouse_types::{LoginRequest, SignupRequest};
 
 use crate::Keyhouse;
 use crate::accounts::password::verify_password;
-use crate::accounts::session::{Device, cookie_name, start_session};
+use crate::accounts::session::{Device, Started, cookie_name, start_session};
 use crate::accounts::throttle::{ip_within_hourly_limit, throttled};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
@@ -132,11 +133,8 @@ pub(crate) async fn signup(
     .await?;
     tracing::info!(user_id = %user.id, "user signed up");
     let old = read_cookie(&headers, cookie_name(&kh));
-    let (session, cookie) = start_session(&kh, &user, old, &Device::of(ip, &headers)).await?;
-    Ok(with_cookie(
-        (StatusCode::CREATED, Json(session.response())).into_response(),
-        cookie,
-    ))
+    let started = start_session(&kh, &user, old, &Device::of(ip, &headers), amr::PASSWORD).await?;
+    Ok(started.respond(|s| (StatusCode::CREATED, Json(s.response())).into_response()))
 }
 
 pub(crate) fn invalid_credentials() -> OAuthError {
@@ -219,9 +217,17 @@ pub(crate) async fn login(
         .await
         {
             Ok(user) => {
-                let (_, cookie) =
-                    start_session(&kh, &user, old.as_deref(), &Device::of(peer, &headers)).await?;
-                Ok(with_cookie(see_other(target), cookie))
+                let device = Device::of(peer, &headers);
+                let started =
+                    start_session(&kh, &user, old.as_deref(), &device, amr::PASSWORD).await?;
+                Ok(match started {
+                    Started::SignedIn(_, cookie) => with_cookie(see_other(target), cookie),
+                    // The login page asks for the code, then goes on.
+                    Started::SecondFactor(cookie) => with_cookie(
+                        see_other(&login_page(ErrorCode::SecondFactorRequired, target)),
+                        cookie,
+                    ),
+                })
             }
             Err(e)
                 if matches!(
@@ -232,12 +238,7 @@ pub(crate) async fn login(
                         | ErrorCode::PasswordResetRequired
                 ) =>
             {
-                let back = format!(
-                    "/login?error={}&returnTo={}",
-                    e.code.as_str(),
-                    url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
-                );
-                Ok(see_other(&back))
+                Ok(see_other(&login_page(e.code, target)))
             }
             Err(e) => Err(e.into()),
         };
@@ -245,13 +246,19 @@ pub(crate) async fn login(
     let req: LoginRequest = serde_json::from_slice(&body)
         .map_err(|_| OAuthError::invalid_request("send {\"email\", \"password\"} as JSON"))?;
     let user = authenticate(&kh, &req.email, &req.password, peer).await?;
-    let (session, cookie) =
-        start_session(&kh, &user, old.as_deref(), &Device::of(peer, &headers)).await?;
-    tracing::info!(user_id = %user.id, "user logged in");
-    Ok(with_cookie(
-        Json(session.response()).into_response(),
-        cookie,
-    ))
+    let device = Device::of(peer, &headers);
+    let started = start_session(&kh, &user, old.as_deref(), &device, amr::PASSWORD).await?;
+    tracing::info!(user_id = %user.id, "password right");
+    Ok(started.respond(|s| Json(s.response()).into_response()))
+}
+
+/// The login page, told what happened and where to go afterwards.
+fn login_page(code: ErrorCode, target: &str) -> String {
+    format!(
+        "/login?error={}&returnTo={}",
+        code.as_str(),
+        url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+    )
 }
 
 impl Keyhouse {

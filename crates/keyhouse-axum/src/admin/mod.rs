@@ -200,5 +200,9 @@ pub(crate) fn routes() -> Router<Keyhouse> {
             "/api/admin/users/{id}/require-password-reset",
             post(users::require_password_reset),
         )
+        .route(
+            "/api/admin/users/{id}/turn-off-two-step",
+            post(users::turn_off_two_step),
+        )
         .route("/api/admin/openapi.json", get(openapi::openapi))
 }

@@ -34,7 +34,7 @@ use crate::admin::rotation::{__path_rotate_cancel, __path_rotate_complete, __pat
           crate::admin::agents::put_resource, crate::admin::agents::delete_resource,
           crate::admin::users::list_users, crate::admin::users::get_user,
           crate::admin::users::disable_user, crate::admin::users::enable_user,
-          crate::admin::users::require_password_reset),
+          crate::admin::users::require_password_reset, crate::admin::users::turn_off_two_step),
     components(schemas(AdminClient, NewClientRequest, CreatedClientResponse, UpdateClientRequest,
                        RotationStarted, AuditEvent, ErrorBody, keyhouse_types::ClientType,
                        keyhouse_types::admin::MetadataPolicy, keyhouse_types::admin::AgentSettings,

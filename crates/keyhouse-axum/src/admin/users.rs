@@ -1,7 +1,9 @@
 //! End users, for operators (`/api/admin/users`): find them, disable an
 //! account (every session, grant and token ends at once) and enable it
 //! again, require a password reset (every session ends, the password stops
-//! signing in, a reset link is mailed). Every action is in the audit log.
+//! signing in, a reset link is mailed), turn two-step verification off for
+//! someone who lost their authenticator app and recovery codes (the address
+//! is told). Every action is in the audit log.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -30,6 +32,7 @@ fn shown(u: &User) -> AdminUser {
         created_at: u.created_at,
         disabled_at: u.disabled_at,
         password_reset_required: u.password_reset_required,
+        second_factor: u.has_second_factor(),
     }
 }
 
@@ -160,6 +163,46 @@ pub(crate) async fn enable_user(
         json!({ "user_id": id }),
     )
     .await;
+    Ok(Json(shown(&user_of(&kh, &id).await?)))
+}
+
+/// `POST /api/admin/users/{id}/turn-off-two-step`: for someone who lost
+/// their authenticator app and every recovery code. The app's secret and
+/// the codes are deleted (the password, or a mailed code, signs in alone
+/// again), the address is told, and the audit log keeps who did it.
+#[utoipa::path(post, path = "/api/admin/users/{id}/turn-off-two-step", tag = "users", operation_id = "turnOffTwoStep",
+    params(("id" = String, Path)), responses((status = 200, body = AdminUser), (status = 404, body = ErrorBody)))]
+pub(crate) async fn turn_off_two_step(
+    State(kh): State<Keyhouse>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<AdminUser>, ApiError> {
+    let user = user_of(&kh, &id).await?;
+    let was_on = kh
+        .store()
+        .disable_totp(&id, kh.now())
+        .await
+        .map_err(store_error)?;
+    if was_on {
+        tracing::info!(user_id = %id, actor = %admin.actor(), "two-step verification turned off by an operator");
+        crate::accounts::second_factor::notify(
+            &kh,
+            &user,
+            ip,
+            &headers,
+            "Two-step verification was turned off by the service's staff",
+        )
+        .await;
+        kh.audit(
+            &admin.actor(),
+            "user.second_factor_removed",
+            None,
+            json!({ "user_id": id }),
+        )
+        .await;
+    }
     Ok(Json(shown(&user_of(&kh, &id).await?)))
 }
 

@@ -69,6 +69,7 @@ impl CurrentMember {
             name: self.member.name.clone(),
             email_verified: false,
             has_password: true,
+            second_factor: false,
         }
     }
 }

@@ -97,6 +97,10 @@ impl Keyhouse {
             organization_id: Some(&organization.id),
             cookie: member_cookie_name(self),
             device,
+            // Members sign in with a password (directly, or through
+            // discovery, which checked it).
+            amr: vec![keyhouse_core::assurance::amr::PASSWORD.to_owned()],
+            pending_factor: None,
         };
         let (session, cookie) = session::issue_session(self, new, old).await?;
         let permissions = self.rbac().await?.permissions_of(&member.roles);

@@ -22,6 +22,7 @@
 //! | `address_in_use` | another account asked to move to this address | |
 //! | `email_changed` | the account moved away from this address | `new_email` |
 //! | `account_deleted` | the account was deleted | `apps` |
+//! | `second_factor_changed` | two-step verification turned on or off, new recovery codes, a recovery code used | `what` (the sentence naming the change) |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,7 +30,7 @@ use std::path::PathBuf;
 use crate::mail::MailError;
 
 /// The templates' names.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "password_reset",
     "password_changed",
     "verify_email",
@@ -41,10 +42,11 @@ pub const NAMES: [&str; 11] = [
     "address_in_use",
     "email_changed",
     "account_deleted",
+    "second_factor_changed",
 ];
 
 /// The built-in `(name, subject, text, html)`.
-const BUILT_IN: [(&str, &str, &str, &str); 11] = [
+const BUILT_IN: [(&str, &str, &str, &str); 12] = [
     (
         "password_reset",
         include_str!("../../templates/mail/password_reset.subject"),
@@ -110,6 +112,12 @@ const BUILT_IN: [(&str, &str, &str, &str); 11] = [
         include_str!("../../templates/mail/account_deleted.subject"),
         include_str!("../../templates/mail/account_deleted.txt"),
         include_str!("../../templates/mail/account_deleted.html"),
+    ),
+    (
+        "second_factor_changed",
+        include_str!("../../templates/mail/second_factor_changed.subject"),
+        include_str!("../../templates/mail/second_factor_changed.txt"),
+        include_str!("../../templates/mail/second_factor_changed.html"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use keyhouse_core::authorize::{
     self, AuthorizePolicy, RawRequest, RedirectError, ValidatedRequest, VerifiedRedirect,
 };
 use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
-use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, consent, redirect_uri, secret};
+use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, assurance, consent, redirect_uri, secret};
 use keyhouse_store::{NewCode, NewGrant};
 use keyhouse_types::{
     AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse, ClientSummary,
@@ -36,6 +36,8 @@ struct Subject {
     /// User id, or member id.
     id: String,
     auth_time: i64,
+    /// How they authenticated (RFC 8176 `amr`).
+    amr: Vec<String>,
     user: SessionUser,
     /// For members: their session, organization and permissions.
     member: Option<Box<CurrentMember>>,
@@ -49,6 +51,7 @@ impl Subject {
             Side::Users => kh.end_user(parts).await?.map(|u| Subject {
                 id: u.id,
                 auth_time: u.auth_time,
+                amr: u.amr,
                 user: u.user,
                 member: None,
                 session_key: u.session_key,
@@ -56,6 +59,7 @@ impl Subject {
             Side::Members => kh.member_session(&parts.headers).await?.map(|m| Subject {
                 id: m.member.id.clone(),
                 auth_time: m.session.auth_time,
+                amr: m.session.amr.clone(),
                 user: m.user(),
                 session_key: m.session.id_hash.clone(),
                 member: Some(Box::new(m)),
@@ -191,7 +195,7 @@ async fn signed_in(
                 kh.now(),
             ) =>
         {
-            Ok(s)
+            strong_enough(kh, s, request)
         }
         _ if request.prompt.none => {
             let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
@@ -202,6 +206,56 @@ async fn signed_in(
             login_url: kh.login_hint(),
         })),
     }
+}
+
+/// The subject, when their sign-in is as strong as the request's
+/// `acr_values` ask (docs/threat-model.md row 112). Otherwise `prompt=none`
+/// gets `interaction_required` at the redirect URI. A session that does
+/// not say how it signed in (one from before Keyhouse recorded it) is sent
+/// to sign in again, which records it; an app's own sign-in that reports
+/// nothing ([`crate::SignedIn::with_amr`]) cannot meet a demand. For two
+/// factors, a user with a second factor is asked for it
+/// (`second_factor_required`: the component steps the session up and asks
+/// again); anyone else is told to turn one on.
+fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Result<Subject, Stop> {
+    if assurance::satisfies(&s.amr, request.acr) {
+        return Ok(s);
+    }
+    tracing::info!(subject = %s.id, amr = ?s.amr, demanded = ?request.acr, "sign-in weaker than acr_values ask");
+    if request.prompt.none {
+        let e = OAuthError::new(
+            ErrorCode::InteractionRequired,
+            "the app asks for a stronger sign-in than this session's",
+        );
+        return Err(redirect_error(kh, &request.redirect, e));
+    }
+    if assurance::Level::of(&s.amr) == assurance::Level::Unknown {
+        let error = match kh.keeps_own_users() && s.member.is_none() {
+            true => OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the app asks for a sign-in level this site does not report",
+            ),
+            false => OAuthError::new(ErrorCode::LoginRequired, "sign in again to continue"),
+        };
+        return Err(Stop::Show(PageError {
+            error: error.into(),
+            login_url: None,
+        }));
+    }
+    let error = match s.member.is_none() && s.user.second_factor {
+        true => OAuthError::new(
+            ErrorCode::SecondFactorRequired,
+            "this app asks for two-step verification: enter the code from your authenticator app",
+        ),
+        false => OAuthError::new(
+            ErrorCode::SecondFactorSetupRequired,
+            "this app asks for two-step verification: turn it on in your account settings, then come back",
+        ),
+    };
+    Err(Stop::Show(PageError {
+        error: error.into(),
+        login_url: None,
+    }))
 }
 
 /// The organization decides which apps its members may use.
@@ -505,6 +559,7 @@ async fn approve(kh: &Keyhouse, ready: &Ready) -> Result<String, OAuthError> {
                 code_challenge: request.code_challenge.clone(),
                 resource: request.resource.clone(),
                 auth_time: subject.auth_time,
+                amr: subject.amr.clone(),
                 family_id,
                 created_at: now,
                 expires_at: now + kh.config().code_ttl,

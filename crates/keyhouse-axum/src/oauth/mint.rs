@@ -1,6 +1,7 @@
 //! Minting tokens: the access token (a JWT for its audience) and the ID token,
 //! with the claims the granted scopes release.
 
+use keyhouse_core::assurance::Level;
 use keyhouse_core::claims::{
     AccessTokenClaims, IdTokenClaims, OrganizationClaim, ProfileClaims, UserProfile, at_hash,
 };
@@ -64,10 +65,11 @@ impl Keyhouse {
         client: &Client,
         user: &UserProfile,
         scopes: &ScopeSet,
-        auth_time: i64,
+        authenticated: (i64, &[String]),
         nonce: Option<String>,
         access_token: &str,
     ) -> Result<String, OAuthError> {
+        let (auth_time, amr) = authenticated;
         let now = self.now();
         let claims = IdTokenClaims {
             iss: self.config().issuer.clone(),
@@ -77,6 +79,8 @@ impl Keyhouse {
             exp: now + self.config().id_token_ttl,
             iat: now,
             auth_time,
+            amr: amr.to_vec(),
+            acr: Level::of(amr).acr().map(str::to_owned),
             nonce,
             at_hash: at_hash(access_token),
             profile: ProfileClaims::for_scopes(user, scopes),

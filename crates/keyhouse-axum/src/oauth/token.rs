@@ -216,6 +216,7 @@ async fn authorization_code(
         scopes: &code.scopes,
         audience: code.resource.as_deref(),
         auth_time: code.auth_time,
+        amr: &code.amr,
         family: &code.family_id,
         organization: organization.as_ref(),
     };
@@ -318,6 +319,8 @@ struct Granted<'a> {
     scopes: &'a ScopeSet,
     audience: Option<&'a str>,
     auth_time: i64,
+    /// How the user authenticated (the ID token's `amr` and `acr`).
+    amr: &'a [String],
     family: &'a str,
     organization: Option<&'a OrganizationClaim>,
 }
@@ -354,7 +357,14 @@ async fn id_token(
         .profile(g.subject, g.organization)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user no longer exists"))?;
-    kh.mint_id_token(client, &user, g.scopes, g.auth_time, nonce, access_token)
+    kh.mint_id_token(
+        client,
+        &user,
+        g.scopes,
+        (g.auth_time, g.amr),
+        nonce,
+        access_token,
+    )
 }
 
 /// The refresh token grant (RFC 6749 §6), rotating the token (RFC 9700 §4.14).
@@ -380,6 +390,7 @@ async fn refresh(
         scopes: &scopes,
         audience: family.resource.as_deref(),
         auth_time: family.auth_time,
+        amr: &family.amr,
         family: &family.id,
         organization: organization.as_ref(),
     };

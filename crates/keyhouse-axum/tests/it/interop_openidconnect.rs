@@ -224,3 +224,119 @@ async fn confidential_client_full_flow() {
 async fn public_client_full_flow() {
     full_flow(ClientType::ThirdPartyPublic).await;
 }
+
+/// `openidconnect` asks for two factors with `acr_values` (from the levels
+/// discovery lists) and reads the ID token's `acr` and `amr` after a
+/// sign-in that took a password and a recovery code.
+#[tokio::test]
+async fn acr_and_amr_after_a_second_factor() {
+    use keyhouse_core::assurance::ACR_TWO_FACTORS;
+    use openidconnect::AuthenticationContextClass;
+
+    let s = common::spawn().await;
+    let http = http_client();
+    let issuer = IssuerUrl::new(s.base.clone()).expect("issuer url");
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        .await
+        .expect("discovery");
+    let two = AuthenticationContextClass::new(ACR_TWO_FACTORS.to_owned());
+    assert!(
+        metadata
+            .acr_values_supported()
+            .is_some_and(|v| v.contains(&two))
+    );
+    let created = s.client(ClientType::ThirdParty).await;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(created.client.id.clone()),
+        created.client_secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(common::REDIRECT.to_owned()).expect("redirect url"));
+    let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_auth_context_value(two.clone())
+        .set_pkce_challenge(pkce_challenge)
+        .url();
+
+    // The user turns an authenticator app on, then signs in with the
+    // password and a recovery code.
+    s.user(EMAIL).await;
+    let setup_browser = s.signed_in(EMAIL).await;
+    let setup: Value = common::post(
+        &setup_browser,
+        &s,
+        "/api/account/second-factor/setup",
+        serde_json::json!({"password": common::PASSWORD}),
+    )
+    .await
+    .json()
+    .await
+    .expect("setup");
+    let secret = keyhouse_core::totp::decode_secret(setup["secret"].as_str().expect("secret"))
+        .expect("base32");
+    let code = keyhouse_core::totp::code_at(&secret, s.kh.now());
+    let on: Value = common::post(
+        &setup_browser,
+        &s,
+        "/api/account/second-factor/enable",
+        serde_json::json!({"code": code}),
+    )
+    .await
+    .json()
+    .await
+    .expect("enable");
+    let browser = common::browser();
+    let res = common::post(
+        &browser,
+        &s,
+        "/api/session/login",
+        serde_json::json!({"email": EMAIL, "password": common::PASSWORD}),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    let res = common::post(
+        &browser,
+        &s,
+        "/api/session/second-factor",
+        serde_json::json!({"code": on["codes"][0]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+
+    let pairs: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
+    let params: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body: Value = s
+        .authorize(&browser, &params, true)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let back = common::query_of(body["redirect_uri"].as_str().expect("redirect_uri"));
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(back["code"].clone()))
+        .expect("token endpoint known")
+        .set_pkce_verifier(pkce_verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens.id_token().expect("id_token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .expect("valid id_token");
+    assert_eq!(claims.auth_context_ref(), Some(&two));
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .expect("amr")
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd", "otp", "mfa"]);
+}

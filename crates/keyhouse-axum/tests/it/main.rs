@@ -17,6 +17,7 @@ mod limits;
 mod operators;
 mod own_users;
 mod passwords;
+mod second_factor;
 mod session;
 mod throttling;
 mod token;

@@ -13,6 +13,7 @@ mod m20261201_000008_account_tokens;
 mod m20261201_000009_email_challenges;
 mod m20261201_000010_session_devices;
 mod m20261201_000011_user_status;
+mod m20261201_000012_second_factor;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_email_challenges::Migration),
             Box::new(m20261201_000010_session_devices::Migration),
             Box::new(m20261201_000011_user_status::Migration),
+            Box::new(m20261201_000012_second_factor::Migration),
         ]
     }
 }

@@ -1,0 +1,566 @@
+//! The second factor: an authenticator app (TOTP, RFC 6238) and its
+//! recovery codes (docs/threat-model.md rows 108–117).
+//!
+//! - Setting it up: `POST /api/account/second-factor/setup` (the current
+//!   password, or a recent sign-in) makes a secret, sealed with the master
+//!   key for this account alone, and answers it as a QR code; nothing is
+//!   turned on until `…/enable` brings back a first code from the app. Then
+//!   ten recovery codes are shown once (stored as keyed hashes), the
+//!   session is stepped up, and the address is told.
+//! - Signing in: a right password or mailed code for such an account gives
+//!   a session that waits for the second factor (`pending_factor`), which
+//!   signs in nothing; `POST /api/session/second-factor` with a code from
+//!   the app or a recovery code replaces it with a full one (a new id),
+//!   whose `amr` adds `otp` and `mfa`.
+//! - Stepping up: the same call from a session that used one factor, when
+//!   an app's `acr_values` ask for two.
+//! - A code works once: the step it answered is recorded with a
+//!   conditional update, so a replay, or two requests racing with one
+//!   code, get one success. Wrong codes are throttled per account and per
+//!   IP like passwords, and [`FAILURES_PER_DAY`] wrong codes stop the
+//!   second step for a day (the owner is told: someone has the password).
+//! - While it is on, turning it off and new recovery codes need a session
+//!   that used it (`mfa`): a session from before it was turned on, or a
+//!   stolen one-factor cookie, cannot remove it.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use keyhouse_core::{ErrorCode, OAuthError, assurance, secret, totp};
+use keyhouse_store::{SessionRecord, User};
+use keyhouse_types::{
+    ConfirmHolder, RecoveryCodes, SecondFactorCode, SecondFactorStatus, SubjectKind, TotpSetup,
+};
+
+use crate::Keyhouse;
+use crate::accounts::reauth::confirm_holder;
+use crate::accounts::reset::security_vars;
+use crate::accounts::session::{CurrentSession, Device, NewSession, cookie_name, new_record};
+use crate::accounts::throttle::guarded;
+use crate::error::{ApiError, store_error};
+use crate::http::client_ip::ClientIp;
+use crate::http::cookies::{read_cookie, set_named_cookie, with_cookie};
+use crate::http::json::JsonBody;
+
+/// Wrong second-factor codes an account may get in a day before its
+/// second step stops until the day is over (on top of the sign-in
+/// throttle's growing delays): NIST SP 800-63B §5.2.2 asks for at most 100
+/// consecutive failures; a day of these is a thief with the password.
+pub const FAILURES_PER_DAY: i64 = 20;
+
+const DAY: i64 = 86_400;
+
+/// While two-step verification is on, changing it takes a session that
+/// used it.
+fn needs_two_factors(current: &CurrentSession) -> Result<(), OAuthError> {
+    if current.user.has_second_factor()
+        && assurance::Level::of(&current.session.amr) < assurance::Level::TwoFactors
+    {
+        tracing::info!(user_id = %current.user.id, "second-factor change refused: this session used one factor");
+        return Err(OAuthError::new(
+            ErrorCode::SecondFactorRequired,
+            "confirm it's you with your authenticator app first",
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /api/account/second-factor`.
+pub(crate) async fn status(
+    State(kh): State<Keyhouse>,
+    current: CurrentSession,
+) -> Result<Json<SecondFactorStatus>, ApiError> {
+    let enabled = current.user.has_second_factor();
+    let recovery_codes_left = match enabled {
+        true => kh
+            .store()
+            .recovery_codes_left(&current.user.id)
+            .await
+            .map_err(store_error)?,
+        false => 0,
+    };
+    Ok(Json(SecondFactorStatus {
+        enabled,
+        recovery_codes_left,
+    }))
+}
+
+/// `POST /api/account/second-factor/setup`: a new secret for the app.
+pub(crate) async fn setup(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    current: CurrentSession,
+    JsonBody(req): JsonBody<ConfirmHolder>,
+) -> Result<Json<TotpSetup>, ApiError> {
+    needs_two_factors(&current)?;
+    confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
+    let user = &current.user;
+    if user.has_second_factor() {
+        return Err(already_on().into());
+    }
+    let secret = totp::generate_secret(&mut rand::rng());
+    let sealed = kh
+        .master_key()
+        .seal(&seal_context(user), &secret)
+        .map_err(|e| OAuthError::server(e.to_string()))?;
+    let stored = kh
+        .store()
+        .set_pending_totp(&user.id, &sealed, kh.now())
+        .await
+        .map_err(store_error)?;
+    if !stored {
+        return Err(already_on().into());
+    }
+    let issuer = issuer_name(&kh);
+    let uri = totp::otpauth_uri(&issuer, &user.email, &secret);
+    tracing::info!(user_id = %user.id, "authenticator app being set up");
+    Ok(Json(TotpSetup {
+        secret: totp::encode_secret(&secret),
+        qr_code: qr_data_url(&uri)?,
+        uri,
+    }))
+}
+
+/// `POST /api/account/second-factor/enable`: the app's first code turns
+/// it on; answers the recovery codes, once, and steps this session up.
+pub(crate) async fn enable(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    current: CurrentSession,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SecondFactorCode>,
+) -> Result<Response, ApiError> {
+    let user = &current.user;
+    if user.has_second_factor() {
+        return Err(already_on().into());
+    }
+    let Some(sealed) = user.totp_secret.clone() else {
+        return Err(OAuthError::invalid_request("set up the authenticator app first").into());
+    };
+    let secret = open_secret(&kh, user, &sealed)?;
+    let now = kh.now();
+    let bucket = Some(format!("second-factor:user:{}", user.id));
+    let step = guarded(&kh, bucket, ip, || async {
+        Ok(totp::verify(&secret, &req.code, now, None))
+    })
+    .await
+    .map_err(wrong_or)?;
+    let (codes, hashes) = recovery_codes(&kh, user);
+    let on = kh
+        .store()
+        .enable_totp(&user.id, &sealed, step, &hashes, now)
+        .await
+        .map_err(store_error)?;
+    if !on {
+        // Set up again (or turned on) by a parallel request since.
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "the set-up changed meanwhile; start it again",
+        )
+        .into());
+    }
+    notify(
+        &kh,
+        user,
+        ip,
+        &headers,
+        "Two-step verification was turned on",
+    )
+    .await;
+    audit(&kh, user, "account.second_factor_enabled").await;
+    let body = Json(RecoveryCodes { codes }).into_response();
+    // The codes are shown whatever happens to this session now: the app is
+    // on, and they exist nowhere else.
+    match stepped_up(&kh, &current.session, &Device::of(ip, &headers)).await {
+        Ok((cookie, _)) => Ok(with_cookie(body, cookie)),
+        Err(e) => {
+            tracing::warn!(user_id = %user.id, error = %e, "two-step verification on; this session not stepped up");
+            Ok(body)
+        }
+    }
+}
+
+/// `POST /api/account/second-factor/disable`.
+pub(crate) async fn disable(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    current: CurrentSession,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<ConfirmHolder>,
+) -> Result<StatusCode, ApiError> {
+    needs_two_factors(&current)?;
+    confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
+    let user = &current.user;
+    let was_on = user.has_second_factor();
+    kh.store()
+        .disable_totp(&user.id, kh.now())
+        .await
+        .map_err(store_error)?;
+    if was_on {
+        notify(
+            &kh,
+            user,
+            ip,
+            &headers,
+            "Two-step verification was turned off",
+        )
+        .await;
+        audit(&kh, user, "account.second_factor_disabled").await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/account/second-factor/recovery-codes`: new codes, the old
+/// ones stop working.
+pub(crate) async fn new_recovery_codes(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    current: CurrentSession,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<ConfirmHolder>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    needs_two_factors(&current)?;
+    confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
+    let user = &current.user;
+    let (codes, hashes) = recovery_codes(&kh, user);
+    let replaced = kh
+        .store()
+        .replace_recovery_codes(&user.id, &hashes, kh.now())
+        .await
+        .map_err(store_error)?;
+    if !replaced {
+        return Err(OAuthError::invalid_request("turn two-step verification on first").into());
+    }
+    notify(&kh, user, ip, &headers, "New recovery codes were made").await;
+    audit(&kh, user, "account.recovery_codes_replaced").await;
+    Ok(Json(RecoveryCodes { codes }))
+}
+
+/// `POST /api/session/second-factor`: finishes a sign-in waiting for its
+/// second factor, or steps up a signed-in session, with a code from the
+/// app or a recovery code. Answers the new session (a new cookie).
+pub(crate) async fn verify(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SecondFactorCode>,
+) -> Result<Response, ApiError> {
+    let (session, user) = waiting_or_signed_in(&kh, &headers).await?;
+    let Some(sealed) = user
+        .totp_secret
+        .clone()
+        .filter(|_| user.has_second_factor())
+    else {
+        return Err(OAuthError::new(
+            ErrorCode::SecondFactorSetupRequired,
+            "this account has no second factor; turn one on in your account settings",
+        )
+        .into());
+    };
+    let secret = open_secret(&kh, &user, &sealed)?;
+    let now = kh.now();
+    let bucket = Some(format!("second-factor:user:{}", user.id));
+    let day = format!("second-factor:day:{}", user.id);
+    let checked = guarded(&kh, bucket, ip, || async {
+        // Counted first, among the codes actually checked.
+        let today = kh.store().hit(&day, DAY, now).await.map_err(store_error)?;
+        if today > FAILURES_PER_DAY {
+            return Err(stopped_for_the_day());
+        }
+        spend_code(&kh, &user, &sealed, &secret, &req.code, now).await
+    })
+    .await;
+    let used = match checked {
+        Ok(used) => {
+            kh.store().clear_hits(&day).await.map_err(store_error)?;
+            used
+        }
+        Err(e) => {
+            if e.code == ErrorCode::InvalidCredentials {
+                let today = kh.store().hits(&day, DAY, now).await.map_err(store_error)?;
+                if today == FAILURES_PER_DAY {
+                    tracing::warn!(user_id = %user.id, "second step stopped for a day: too many wrong codes");
+                    let what = "Sign-ins with your password were stopped after too many wrong two-step codes";
+                    notify(&kh, &user, ip, &headers, what).await;
+                    audit(&kh, &user, "account.second_factor_locked").await;
+                }
+            }
+            return Err(wrong_or(e).into());
+        }
+    };
+    let device = Device::of(ip, &headers);
+    let (cookie, session) = stepped_up(&kh, &session, &device).await?;
+    tracing::info!(user_id = %user.id, with = used.as_str(), "second factor right");
+    if used == Used::RecoveryCode {
+        let left = kh
+            .store()
+            .recovery_codes_left(&user.id)
+            .await
+            .map_err(store_error)?;
+        let what = format!("A recovery code was used to sign in ({left} left)");
+        notify(&kh, &user, ip, &headers, &what).await;
+        audit(&kh, &user, "account.recovery_code_used").await;
+    }
+    let current = CurrentSession { session, user };
+    Ok(with_cookie(
+        Json(current.response()).into_response(),
+        cookie,
+    ))
+}
+
+/// What a right second factor was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Used {
+    App,
+    RecoveryCode,
+}
+
+impl Used {
+    fn as_str(self) -> &'static str {
+        match self {
+            Used::App => "authenticator app",
+            Used::RecoveryCode => "recovery code",
+        }
+    }
+}
+
+/// Checks and spends a code: a recovery code (spent by a conditional
+/// update), else an app's code (its step recorded, conditionally, as the
+/// last used). `None` for a wrong, used or replayed code.
+async fn spend_code(
+    kh: &Keyhouse,
+    user: &User,
+    sealed: &str,
+    secret: &[u8],
+    typed: &str,
+    now: i64,
+) -> Result<Option<Used>, OAuthError> {
+    if let Some(code) = totp::normalize_recovery_code(typed) {
+        let spent = kh
+            .store()
+            .spend_recovery_code(&user.id, &recovery_hash(kh, user, &code), now)
+            .await
+            .map_err(store_error)?;
+        return Ok(spent.then_some(Used::RecoveryCode));
+    }
+    let Some(step) = totp::verify(secret, typed, now, user.totp_last_step) else {
+        return Ok(None);
+    };
+    let spent = kh
+        .store()
+        .spend_totp_step(&user.id, sealed, step)
+        .await
+        .map_err(store_error)?;
+    if !spent {
+        tracing::info!(user_id = %user.id, step, "authenticator code refused: already used");
+    }
+    Ok(spent.then_some(Used::App))
+}
+
+/// The session of the request: one waiting for its second factor, else a
+/// signed-in one (to step up). Either must be a live user's.
+async fn waiting_or_signed_in(
+    kh: &Keyhouse,
+    headers: &HeaderMap,
+) -> Result<(SessionRecord, User), OAuthError> {
+    let signed_out = || OAuthError::new(ErrorCode::SessionRequired, "sign in first");
+    let token = read_cookie(headers, cookie_name(kh)).ok_or_else(signed_out)?;
+    let hash = secret::hash_token(token);
+    let now = kh.now();
+    let store = kh.store();
+    let session = match store
+        .find_pending_session(&hash, now)
+        .await
+        .map_err(store_error)?
+    {
+        Some(s) => Some(s),
+        None => store.find_session(&hash, now).await.map_err(store_error)?,
+    };
+    let session = session
+        .filter(|s| s.subject_kind == Some(SubjectKind::User))
+        .ok_or_else(signed_out)?;
+    let user = store
+        .find_user(&session.subject_id)
+        .await
+        .map_err(store_error)?
+        .filter(|u| !u.is_disabled())
+        .ok_or_else(signed_out)?;
+    Ok((session, user))
+}
+
+/// Replaces `old` with a session that adds a second factor to its
+/// methods, authenticated now (a new id, as at every sign-in).
+async fn stepped_up(
+    kh: &Keyhouse,
+    old: &SessionRecord,
+    device: &Device,
+) -> Result<(axum::http::HeaderValue, SessionRecord), OAuthError> {
+    let new = NewSession {
+        kind: SubjectKind::User,
+        subject_id: &old.subject_id,
+        organization_id: None,
+        cookie: cookie_name(kh),
+        device,
+        amr: assurance::with_second_factor(&old.amr),
+        pending_factor: None,
+    };
+    let (token, record) = new_record(kh, &new);
+    let replaced = kh
+        .store()
+        .replace_session(&old.id_hash, &record)
+        .await
+        .map_err(store_error)?;
+    if !replaced {
+        // Spent by a parallel request with another code, or signed out.
+        return Err(OAuthError::new(ErrorCode::SessionRequired, "sign in again"));
+    }
+    let cookie = set_named_cookie(kh, new.cookie, &token, kh.config().session_ttl)
+        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    Ok((cookie, record))
+}
+
+/// A wrong code's answer (the throttle's own refusals pass through).
+fn wrong_or(e: OAuthError) -> OAuthError {
+    match e.code {
+        ErrorCode::InvalidCredentials => OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "that code is wrong or was already used; wait for the next one in your app",
+        ),
+        _ => e,
+    }
+}
+
+fn stopped_for_the_day() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::TooManyAttempts,
+        "too many wrong codes today; try again tomorrow, or ask the service to help",
+    )
+}
+
+fn already_on() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::Conflict,
+        "two-step verification is already on; turn it off first to use another app",
+    )
+}
+
+/// The secret is sealed for one account: copied onto another row, it
+/// does not open.
+fn seal_context(user: &User) -> String {
+    format!("totp:{}", user.id)
+}
+
+fn open_secret(kh: &Keyhouse, user: &User, sealed: &str) -> Result<Vec<u8>, OAuthError> {
+    kh.master_key()
+        .open(&seal_context(user), sealed)
+        .map_err(|e| OAuthError::server(format!("authenticator secret: {e}")))
+}
+
+/// New recovery codes and their keyed hashes.
+fn recovery_codes(kh: &Keyhouse, user: &User) -> (Vec<String>, Vec<String>) {
+    let codes = totp::generate_recovery_codes(&mut rand::rng());
+    let hashes = codes
+        .iter()
+        .filter_map(|c| totp::normalize_recovery_code(c))
+        .map(|c| recovery_hash(kh, user, &c))
+        .collect();
+    (codes, hashes)
+}
+
+/// A recovery code's stored form: an HMAC under a key derived from the
+/// master key, bound to the account (a stolen table cannot be brute-forced
+/// offline, and one account's code is nothing on another).
+fn recovery_hash(kh: &Keyhouse, user: &User, normalized: &str) -> String {
+    secret::hash_client_secret(
+        &kh.0.secret_key,
+        &format!("recovery-code\n{}\n{normalized}", user.id),
+    )
+}
+
+fn issuer_name(kh: &Keyhouse) -> String {
+    let issuer = &kh.config().issuer;
+    url::Url::parse(issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| issuer.clone())
+}
+
+/// The QR code of `uri`, as a data URL of an SVG image.
+fn qr_data_url(uri: &str) -> Result<String, OAuthError> {
+    let code = qrcode::QrCode::new(uri.as_bytes())
+        .map_err(|e| OAuthError::server(format!("QR code: {e}")))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(220, 220)
+        .quiet_zone(true)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        STANDARD.encode(svg.as_bytes())
+    ))
+}
+
+pub(crate) async fn notify(
+    kh: &Keyhouse,
+    user: &User,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    what: &str,
+) {
+    let mut vars = security_vars(kh, &user.email, &user.name, ip, headers);
+    vars.insert("what", what.to_owned());
+    kh.mailer()
+        .send_later(user.email.clone(), "second_factor_changed", vars);
+}
+
+async fn audit(kh: &Keyhouse, user: &User, action: &str) {
+    kh.audit(
+        &format!("user:{}", user.id),
+        action,
+        None,
+        serde_json::json!({}),
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::session::session_user;
+
+    #[test]
+    fn qr_codes_are_svg_data_urls() {
+        let url = qr_data_url("otpauth://totp/x:y?secret=ABC").unwrap_or_default();
+        let b64 = url.strip_prefix("data:image/svg+xml;base64,").unwrap_or("");
+        let svg = String::from_utf8(STANDARD.decode(b64).unwrap_or_default()).unwrap_or_default();
+        assert!(svg.contains("<svg"), "{svg}");
+    }
+
+    #[test]
+    fn session_user_says_whether_a_second_factor_is_on() {
+        let mut u = User {
+            id: "user_1".into(),
+            email: "a@b.co".into(),
+            password_hash: String::new(),
+            name: String::new(),
+            email_verified: true,
+            is_admin: false,
+            created_at: 0,
+            updated_at: 0,
+            disabled_at: None,
+            password_reset_required: false,
+            totp_secret: Some("sealed".into()),
+            totp_enabled_at: None,
+            totp_last_step: None,
+        };
+        // Being set up is not on.
+        assert!(!session_user(&u).second_factor);
+        u.totp_enabled_at = Some(1);
+        assert!(session_user(&u).second_factor);
+    }
+}
