@@ -193,6 +193,16 @@ fn bad_link() -> ApiError {
     .into()
 }
 
+/// The issuer's host name ("notes.example"), as mail and authenticator
+/// apps name the service; the whole issuer when it has none.
+pub(crate) fn issuer_name(kh: &Keyhouse) -> String {
+    let issuer = &kh.config().issuer;
+    url::Url::parse(issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| issuer.clone())
+}
+
 /// The values every security mail carries: who it is for (an address and
 /// a name, possibly empty: the account may not exist yet), who the issuer
 /// is, and when, from where and with what the request came.
@@ -204,10 +214,7 @@ pub(crate) fn security_vars(
     headers: &HeaderMap,
 ) -> Vars {
     let issuer = kh.config().issuer.clone();
-    let issuer_name = url::Url::parse(&issuer)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| issuer.clone());
+    let issuer_name = issuer_name(kh);
     let user_agent = headers
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())

@@ -39,12 +39,14 @@ use keyhouse_types::{
 
 use crate::Keyhouse;
 use crate::accounts::reauth::confirm_holder;
-use crate::accounts::reset::security_vars;
-use crate::accounts::session::{CurrentSession, Device, NewSession, cookie_name, new_record};
+use crate::accounts::reset::{issuer_name, security_vars};
+use crate::accounts::session::{
+    CurrentSession, Device, NewSession, cookie_name, new_record, session_cookie, with_user,
+};
 use crate::accounts::throttle::guarded;
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
-use crate::http::cookies::{read_cookie, set_named_cookie, with_cookie};
+use crate::http::cookies::{read_cookie, with_cookie};
 use crate::http::json::JsonBody;
 
 /// Wrong second-factor codes an account may get in a day before its
@@ -381,16 +383,7 @@ async fn waiting_or_signed_in(
         Some(s) => Some(s),
         None => store.find_session(&hash, now).await.map_err(store_error)?,
     };
-    let session = session
-        .filter(|s| s.subject_kind == Some(SubjectKind::User))
-        .ok_or_else(signed_out)?;
-    let user = store
-        .find_user(&session.subject_id)
-        .await
-        .map_err(store_error)?
-        .filter(|u| !u.is_disabled())
-        .ok_or_else(signed_out)?;
-    Ok((session, user))
+    with_user(kh, session).await?.ok_or_else(signed_out)
 }
 
 /// Replaces `old` with a session that adds a second factor to its
@@ -419,8 +412,7 @@ async fn stepped_up(
         // Spent by a parallel request with another code, or signed out.
         return Err(OAuthError::new(ErrorCode::SessionRequired, "sign in again"));
     }
-    let cookie = set_named_cookie(kh, new.cookie, &token, kh.config().session_ttl)
-        .ok_or_else(|| OAuthError::server("cookie header"))?;
+    let cookie = session_cookie(kh, new.cookie, &token, &record)?;
     Ok((cookie, record))
 }
 
@@ -480,14 +472,6 @@ fn recovery_hash(kh: &Keyhouse, user: &User, normalized: &str) -> String {
         &kh.0.secret_key,
         &format!("recovery-code\n{}\n{normalized}", user.id),
     )
-}
-
-fn issuer_name(kh: &Keyhouse) -> String {
-    let issuer = &kh.config().issuer;
-    url::Url::parse(issuer)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| issuer.clone())
 }
 
 /// The QR code of `uri`, as a data URL of an SVG image.

@@ -80,13 +80,29 @@ pub(crate) async fn load(
     };
     let hash = secret::hash_token(token);
     let now = kh.now();
-    let Some(session) = kh
+    let found = kh
         .store()
         .find_session(&hash, now)
         .await
-        .map_err(store_error)?
-        .filter(|s| s.subject_kind == Some(SubjectKind::User))
-    else {
+        .map_err(store_error)?;
+    let Some((session, user)) = with_user(kh, found).await? else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentSession {
+        session: touched(kh, session, now).await,
+        user,
+    }))
+}
+
+/// A user's session with its account: `None` for a member's session, or
+/// when the account is gone or disabled (a disabled account's sessions
+/// were deleted when it was disabled; this keeps one that slipped past, a
+/// race, signed out all the same).
+pub(crate) async fn with_user(
+    kh: &Keyhouse,
+    session: Option<SessionRecord>,
+) -> Result<Option<(SessionRecord, User)>, OAuthError> {
+    let Some(session) = session.filter(|s| s.subject_kind == Some(SubjectKind::User)) else {
         return Ok(None);
     };
     let user = kh
@@ -94,15 +110,7 @@ pub(crate) async fn load(
         .find_user(&session.subject_id)
         .await
         .map_err(store_error)?;
-    // A disabled account's sessions were deleted when it was disabled;
-    // this keeps one that slipped past (a race) signed out all the same.
-    let Some(user) = user.filter(|u| !u.is_disabled()) else {
-        return Ok(None);
-    };
-    Ok(Some(CurrentSession {
-        session: touched(kh, session, now).await,
-        user,
-    }))
+    Ok(user.filter(|u| !u.is_disabled()).map(|u| (session, u)))
 }
 
 /// Notes that a session is in use, when its "last used" is more than
@@ -211,14 +219,19 @@ pub(crate) async fn issue_session(
         .create_session(&session)
         .await
         .map_err(store_error)?;
-    let cookie = set_named_cookie(
-        kh,
-        new.cookie,
-        &token,
-        session.expires_at - session.created_at,
-    )
-    .ok_or_else(|| OAuthError::server("cookie header"))?;
+    let cookie = session_cookie(kh, new.cookie, &token, &session)?;
     Ok((session, cookie))
+}
+
+/// The cookie named `name` carrying `token`, for as long as `session` lives.
+pub(crate) fn session_cookie(
+    kh: &Keyhouse,
+    name: &str,
+    token: &str,
+    session: &SessionRecord,
+) -> Result<HeaderValue, OAuthError> {
+    set_named_cookie(kh, name, token, session.expires_at - session.created_at)
+        .ok_or_else(|| OAuthError::server("cookie header"))
 }
 
 /// A new session's cookie value and record (not stored yet).
