@@ -119,8 +119,11 @@ clippy_examples_wasm() {
 examples_tests() {
     # `cargo test` built the examples' code as test harnesses, not their
     # binaries; the keyhouse command (which registers the GPT) is built.
-    cargo build --locked --bins -p keyhouse-example-own-login \
-        -p keyhouse-example-csr-trunk -p keyhouse-example-ssr-hydrate
+    # The whole workspace's bins and tests, not `-p` each example: with any
+    # other selection Cargo unifies other features (no dev-dependencies, no
+    # browser crates) and rebuilds the dependency tree the tests just built,
+    # four minutes of a cold run; this one links the six missing binaries.
+    cargo build --locked --workspace --bins --tests
     # Alone: its `ssr` feature turns on `leptos/islands`.
     cargo build --locked --bins -p keyhouse-example-islands --features ssr
     KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/examples.mjs"

@@ -36,6 +36,7 @@
 pub mod api;
 pub mod consent;
 mod email;
+mod end_session;
 mod identity_provider;
 #[cfg(feature = "islands")]
 pub mod islands;
@@ -48,6 +49,7 @@ mod text;
 pub use api::{ApiClient, ApiError, SignupOutcome};
 pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, default_manifest};
 pub use email::{EmailLink, EmailText, MagicLink, OneTimeCode};
+pub use end_session::{EndSession, EndSessionText, end_session_request};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
 pub use second_factor::{SecondFactorText, TotpChallenge};
 pub use session::{

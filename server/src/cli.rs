@@ -324,6 +324,15 @@ struct CreateClientArgs {
     /// (client_secret_basic or client_secret_post).
     #[arg(long)]
     token_endpoint_auth_method: Option<String>,
+    /// Where the browser may go after signing out (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where to post logout tokens when a session it signed in with ends.
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// Its logout tokens must name the session (`sid`).
+    #[arg(long)]
+    backchannel_logout_session_required: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -370,6 +379,15 @@ struct UpdateClientArgs {
     /// Pin an authentication method ("" unpins it).
     #[arg(long)]
     token_endpoint_auth_method: Option<String>,
+    /// The whole list of post-logout redirect URIs (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// The back-channel logout URI ("" removes it).
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// Whether its logout tokens must name the session.
+    #[arg(long)]
+    backchannel_logout_session_required: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1213,6 +1231,9 @@ async fn create_client(kh: &Keyhouse, args: CreateClientArgs) -> Result<(), Erro
     spec.grant_types = (!args.grant_types.is_empty()).then_some(args.grant_types);
     spec.resource_server = args.resource_server;
     spec.token_endpoint_auth_method = args.token_endpoint_auth_method;
+    spec.post_logout_redirect_uris = args.post_logout_redirect_uris;
+    spec.backchannel_logout_uri = args.backchannel_logout_uri;
+    spec.backchannel_logout_session_required = args.backchannel_logout_session_required;
     let created = kh.create_client(spec).await?;
     let c = &created.client;
     if args.json {
@@ -1284,6 +1305,10 @@ async fn update_client(kh: &Keyhouse, args: UpdateClientArgs) -> Result<(), Erro
         grant_types: (!args.grant_types.is_empty()).then_some(args.grant_types),
         resource_server: args.resource_server,
         token_endpoint_auth_method: args.token_endpoint_auth_method,
+        post_logout_redirect_uris: (!args.post_logout_redirect_uris.is_empty())
+            .then_some(args.post_logout_redirect_uris),
+        backchannel_logout_uri: args.backchannel_logout_uri,
+        backchannel_logout_session_required: args.backchannel_logout_session_required,
     };
     kh.update_client(&args.id, req, "cli").await?;
     println!("{}", json!(kh.admin_view(&args.id).await?));

@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=recover::ForgotPasswordPage/>
                 <Route path=path!("/reset-password") view=recover::ResetPasswordPage/>
                 <Route path=path!("/verify-email") view=recover::VerifyEmailPage/>
+                <Route path=path!("/logout") view=recover::LogoutPage/>
                 <Route path=path!("/account") view=account::AccountPage/>
                 <Route path=path!("/account/connected-apps") view=connected_apps::ConnectedAppsPage/>
                 <Route path=path!("/idp") view=idp::IdpPage/>

@@ -187,3 +187,15 @@ pub fn VerifyEmailPage() -> impl IntoView {
         </div>
     }
 }
+
+/// `/logout`, the `end_session_endpoint`: a client that signed someone in
+/// sends the browser here to sign them out (OpenID Connect RP-Initiated
+/// Logout).
+#[component]
+pub fn LogoutPage() -> impl IntoView {
+    view! {
+        <div class="kh-narrow">
+            <keyhouse_idp_component::EndSession home_path="/"/>
+        </div>
+    }
+}

@@ -114,6 +114,10 @@ pub struct Config {
     /// with no password to change its address or delete itself: it has no
     /// password to confirm with, so it signs in again instead.
     pub recent_sign_in: i64,
+    /// The app's sign-out page, where the `end_session_endpoint`
+    /// (`/oauth2/logout`) sends the browser with the request's parameters
+    /// (default `/logout`; the `EndSession` component).
+    pub logout_path: String,
 }
 
 impl Default for Config {
@@ -159,6 +163,7 @@ impl Default for Config {
             email_code_attempts: 5,
             email_code_checks_per_ip_per_hour: 120,
             recent_sign_in: 900,
+            logout_path: "/logout".to_owned(),
         }
     }
 }

@@ -47,6 +47,7 @@ pub use http::member_caller::MemberCaller;
 pub use http::security_headers::SecurityHeadersLayer;
 pub use http::serve::{ServeOptions, serve, serve_with};
 pub use mail::{MailConfig, MailError, MailTransport};
+pub use oauth::backchannel::LogoutDelivery;
 pub use oauth::keys::{Keys, MasterKey, SigningAlg};
 pub use open::{OpenError, serve_from_env};
 
@@ -181,7 +182,8 @@ impl Keyhouse {
     }
 
     /// Starts the housekeeping task: reloads keys every minute (so a
-    /// rotation made by another instance or the CLI is picked up), retires
+    /// rotation made by another instance or the CLI is picked up) and
+    /// delivers due back-channel logout notices every minute, retires
     /// expired keys and purges expired rows every ten minutes.
     pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
         let kh = self.clone();
@@ -193,6 +195,7 @@ impl Keyhouse {
                 if let Err(e) = kh.keys().reload().await {
                     tracing::warn!(error = %e, "key reload failed");
                 }
+                kh.deliver_logout_notices().await;
                 if n.is_multiple_of(10) {
                     let now = kh.now();
                     match kh.store().purge_expired(now).await {

@@ -46,7 +46,7 @@ pub struct AccessTokenClaims {
 }
 
 /// Claims a template may not set: the ones Keyhouse issues itself.
-pub const RESERVED_CLAIMS: [&str; 18] = [
+pub const RESERVED_CLAIMS: [&str; 19] = [
     "iss",
     "sub",
     "aud",
@@ -65,6 +65,7 @@ pub const RESERVED_CLAIMS: [&str; 18] = [
     "typ",
     "acr",
     "amr",
+    "sid",
 ];
 
 /// Checks a claims template: a JSON object of at most 20 claims, none
@@ -245,6 +246,10 @@ pub struct IdTokenClaims {
     /// Echo of the request's nonce.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The browser session the user signed in with (OpenID Connect
+    /// Back-Channel Logout §2.1): logout tokens name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// Half-hash of the access token (OIDC Core §3.1.3.6).
     pub at_hash: String,
     /// Profile and email claims that were granted.

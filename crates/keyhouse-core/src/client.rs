@@ -174,6 +174,14 @@ pub struct Client {
     /// still returns the same successor instead of counting as a replay
     /// (0: strict, at most [`MAX_REFRESH_GRACE`]).
     pub refresh_grace: i64,
+    /// Where the browser may be sent after signing out (exact matches;
+    /// OpenID Connect RP-Initiated Logout).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted when a session it signed in with ends
+    /// (OpenID Connect Back-Channel Logout); an https URL.
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether its logout tokens must carry `sid`.
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Client {

@@ -7,6 +7,7 @@ use keyhouse_types::admin::UpdateClientRequest;
 use crate::claims;
 use crate::client::{self, Client, validate_auth_method};
 use crate::error::{ErrorCode, OAuthError};
+use crate::logout;
 
 /// A client after an accepted update, with the names of the fields it changed
 /// (for the audit log).
@@ -97,6 +98,21 @@ fn apply_advanced(
         c.token_endpoint_auth_method = validate_auth_method(c.client_type, m)?;
         changed.push("token_endpoint_auth_method");
     }
+    if let Some(uris) = &req.post_logout_redirect_uris {
+        let trimmed: Vec<String> = uris.iter().map(|u| u.trim().to_owned()).collect();
+        c.post_logout_redirect_uris =
+            logout::validate_post_logout_redirect_uris(&trimmed, c.is_public())?;
+        changed.push("post_logout_redirect_uris");
+    }
+    if let Some(u) = &req.backchannel_logout_uri {
+        c.backchannel_logout_uri = optional(u);
+        logout::validate_backchannel_logout_uri(c.backchannel_logout_uri.as_deref())?;
+        changed.push("backchannel_logout_uri");
+    }
+    if let Some(r) = req.backchannel_logout_session_required {
+        c.backchannel_logout_session_required = r;
+        changed.push("backchannel_logout_session_required");
+    }
     Ok(())
 }
 
@@ -143,6 +159,9 @@ mod tests {
             origin: ClientOrigin::Manual,
             default_scopes: Vec::new(),
             refresh_grace: 0,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod client_update;
 pub mod clock;
 pub mod consent;
 pub mod error;
+pub mod logout;
 pub mod metadata_document;
 pub mod pkce;
 pub mod rbac;

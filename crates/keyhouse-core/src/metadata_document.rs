@@ -9,6 +9,7 @@ use url::Url;
 
 use crate::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
 use crate::error::{ErrorCode, OAuthError};
+use crate::logout;
 use crate::redirect_uri;
 
 /// Longest `client_id` URL accepted, bytes.
@@ -99,6 +100,12 @@ pub struct SelfDescription {
     pub grant_types: Vec<GrantType>,
     /// The requested default scope (`scope` member), if any.
     pub scope: Option<String>,
+    /// Where the browser may go after signing out (RP-Initiated Logout).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted (Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether logout tokens must carry `sid`.
+    pub backchannel_logout_session_required: bool,
 }
 
 fn string_field(doc: &Value, name: &str, max: usize) -> Result<Option<String>, OAuthError> {
@@ -165,7 +172,44 @@ pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription,
         auth_method,
         grant_types,
         scope: string_field(doc, "scope", 1000)?,
+        post_logout_redirect_uris: post_logout_redirect_uris_of(doc)?,
+        backchannel_logout_uri: backchannel_logout_uri_of(doc)?,
+        backchannel_logout_session_required: match doc.get("backchannel_logout_session_required") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(bad_metadata(
+                    "backchannel_logout_session_required must be a boolean",
+                ));
+            }
+        },
     })
+}
+
+/// `post_logout_redirect_uris`: strings a public client may register as
+/// redirect URIs, at most [`logout::MAX_POST_LOGOUT_REDIRECT_URIS`].
+fn post_logout_redirect_uris_of(doc: &Value) -> Result<Vec<String>, OAuthError> {
+    let list: Vec<String> = match doc.get("post_logout_redirect_uris") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad_metadata("post_logout_redirect_uris must be strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(bad_metadata("post_logout_redirect_uris must be an array")),
+    };
+    logout::validate_post_logout_redirect_uris(&list, true)
+}
+
+/// `backchannel_logout_uri`: an https URL (see
+/// [`logout::validate_backchannel_logout_uri`]).
+fn backchannel_logout_uri_of(doc: &Value) -> Result<Option<String>, OAuthError> {
+    let uri = string_field(doc, "backchannel_logout_uri", 500)?;
+    logout::validate_backchannel_logout_uri(uri.as_deref())?;
+    Ok(uri)
 }
 
 /// 1 to [`MAX_REDIRECT_URIS`] strings, each one a public client may register.
@@ -351,6 +395,9 @@ pub fn client_and_keys_from_document(
         origin: ClientOrigin::MetadataDocument,
         default_scopes: Vec::new(),
         refresh_grace: 0,
+        post_logout_redirect_uris: d.post_logout_redirect_uris,
+        backchannel_logout_uri: d.backchannel_logout_uri,
+        backchannel_logout_session_required: d.backchannel_logout_session_required,
     };
     Ok((client, keys))
 }

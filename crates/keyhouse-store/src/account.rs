@@ -69,15 +69,10 @@ impl Store {
         kind: SubjectKind,
         subject_id: &str,
         id_hash: &str,
+        now: i64,
     ) -> Result<bool> {
-        let _lane = self.lane().await;
-        Ok(session::Entity::delete_many()
-            .filter(sessions_of_subject(kind, subject_id))
-            .filter(session::Column::IdHash.eq(id_hash))
-            .exec(&self.db)
-            .await?
-            .rows_affected
-            > 0)
+        let which = sessions_of_subject(kind, subject_id).add(session::Column::IdHash.eq(id_hash));
+        Ok(self.end_sessions_where(which, now).await? > 0)
     }
 
     /// Ends every session of a subject but `keep`. How many ended.
@@ -86,14 +81,10 @@ impl Store {
         kind: SubjectKind,
         subject_id: &str,
         keep: &str,
+        now: i64,
     ) -> Result<u64> {
-        let _lane = self.lane().await;
-        Ok(session::Entity::delete_many()
-            .filter(sessions_of_subject(kind, subject_id))
-            .filter(session::Column::IdHash.ne(keep))
-            .exec(&self.db)
-            .await?
-            .rows_affected)
+        let which = sessions_of_subject(kind, subject_id).add(session::Column::IdHash.ne(keep));
+        self.end_sessions_where(which, now).await
     }
 
     /// Deletes a user and everything Keyhouse keeps about them, in one
@@ -102,7 +93,7 @@ impl Store {
     /// working), sessions, mailed links and codes, and the account row.
     /// `None` when there is no such user (nothing written). The audit log
     /// keeps only the id, which names nobody once the row is gone.
-    pub async fn delete_user(&self, user_id: &str) -> Result<Option<DeletedAccount>> {
+    pub async fn delete_user(&self, user_id: &str, now: i64) -> Result<Option<DeletedAccount>> {
         let txn = self.begin_write().await?;
         let Some(found) = user::Entity::find_by_id(user_id.to_owned())
             .one(&*txn)
@@ -111,6 +102,14 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         };
+        // First, while the token families still say which clients each
+        // session signed into: their logout notices are queued.
+        let sessions = crate::logout::end_sessions(
+            &*txn,
+            sessions_of_subject(SubjectKind::User, user_id),
+            now,
+        )
+        .await?;
         let grants = grant::Entity::delete_many()
             .filter(grant::Column::SubjectId.eq(user_id))
             .exec(&*txn)
@@ -131,11 +130,6 @@ impl Store {
             .await?;
         let token_families = token_family::Entity::delete_many()
             .filter(token_family::Column::SubjectId.eq(user_id))
-            .exec(&*txn)
-            .await?
-            .rows_affected;
-        let sessions = session::Entity::delete_many()
-            .filter(sessions_of_subject(SubjectKind::User, user_id))
             .exec(&*txn)
             .await?
             .rows_affected;

@@ -114,10 +114,12 @@ impl Store {
             .filter(user::Column::Id.eq(&found.id))
             .exec(&*txn)
             .await?;
-        session::Entity::delete_many()
-            .filter(sessions_of_subject(SubjectKind::User, &found.id))
-            .exec(&*txn)
-            .await?;
+        crate::logout::end_sessions(
+            &*txn,
+            sessions_of_subject(SubjectKind::User, &found.id),
+            now,
+        )
+        .await?;
         spend_reset_links(&txn, &found.id, now).await?;
         crate::email_challenges::spend_user_challenges(&txn, &found.id, now).await?;
         txn.commit().await?;
@@ -151,12 +153,13 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
-        let ended = session::Entity::delete_many()
-            .filter(sessions_of_subject(SubjectKind::User, user_id))
-            .filter(session::Column::IdHash.ne(keep_session))
-            .exec(&*txn)
-            .await?
-            .rows_affected;
+        let ended = crate::logout::end_sessions(
+            &*txn,
+            sessions_of_subject(SubjectKind::User, user_id)
+                .add(session::Column::IdHash.ne(keep_session)),
+            now,
+        )
+        .await?;
         spend_reset_links(&txn, user_id, now).await?;
         // A pending address change asked by whoever knew the old password
         // dies with it.

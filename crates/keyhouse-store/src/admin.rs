@@ -197,8 +197,22 @@ impl Store {
     pub async fn update_client(&self, c: &Client) -> Result<bool> {
         let redirect_uris = serde_json::to_string(&c.redirect_uris)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let post_logout = serde_json::to_string(&c.post_logout_redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let _lane = self.lane().await;
         let res = client::Entity::update_many()
+            .col_expr(
+                client::Column::PostLogoutRedirectUris,
+                Expr::value(post_logout),
+            )
+            .col_expr(
+                client::Column::BackchannelLogoutUri,
+                Expr::value(c.backchannel_logout_uri.clone()),
+            )
+            .col_expr(
+                client::Column::BackchannelLogoutSessionRequired,
+                Expr::value(c.backchannel_logout_session_required),
+            )
             .col_expr(client::Column::Name, Expr::value(c.name.clone()))
             .col_expr(
                 client::Column::Description,

@@ -45,6 +45,8 @@ pub(crate) fn to_client(m: client::Model) -> Result<Client> {
         .ok_or_else(|| StoreError::Corrupt(format!("refresh policy {}", m.refresh_policy)))?;
     let redirect_uris: Vec<String> = serde_json::from_str(&m.redirect_uris)
         .map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?;
+    let post_logout_redirect_uris: Vec<String> = serde_json::from_str(&m.post_logout_redirect_uris)
+        .map_err(|e| StoreError::Corrupt(format!("post_logout_redirect_uris: {e}")))?;
     Ok(Client {
         id: m.id,
         client_type,
@@ -63,6 +65,9 @@ pub(crate) fn to_client(m: client::Model) -> Result<Client> {
         origin: ClientOrigin::parse(&m.origin),
         default_scopes: crate::list_of(&m.default_scopes),
         refresh_grace: m.refresh_grace,
+        post_logout_redirect_uris,
+        backchannel_logout_uri: m.backchannel_logout_uri,
+        backchannel_logout_session_required: m.backchannel_logout_session_required,
     })
 }
 
@@ -72,6 +77,8 @@ impl Store {
     pub async fn create_client(&self, new: &NewClient) -> Result<()> {
         let c = &new.client;
         let redirect_uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let post_logout = serde_json::to_string(&c.post_logout_redirect_uris)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let txn = self.begin_write().await?;
         client::Entity::insert(client::ActiveModel {
@@ -95,6 +102,9 @@ impl Store {
             last_used_at: Set(None),
             registration_token_hash: Set(new.registration_token_hash.clone()),
             metadata_fingerprint: Set(new.metadata_fingerprint.clone()),
+            post_logout_redirect_uris: Set(post_logout),
+            backchannel_logout_uri: Set(c.backchannel_logout_uri.clone()),
+            backchannel_logout_session_required: Set(c.backchannel_logout_session_required),
         })
         .exec_without_returning(&*txn)
         .await

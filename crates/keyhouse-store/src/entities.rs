@@ -69,6 +69,8 @@ pub mod session {
         pub amr: String,
         /// A factor still to come (`totp`): the session signs in nothing yet.
         pub pending_factor: Option<String>,
+        /// Its OpenID Connect `sid` (derived from `id_hash` when NULL).
+        pub sid: Option<String>,
     }
     relation_free!();
 }
@@ -107,6 +109,12 @@ pub mod client {
         pub last_used_at: Option<i64>,
         pub registration_token_hash: Option<String>,
         pub metadata_fingerprint: Option<String>,
+        /// JSON array of exact post-logout redirect URIs.
+        #[sea_orm(column_type = "Text")]
+        pub post_logout_redirect_uris: String,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub backchannel_logout_uri: Option<String>,
+        pub backchannel_logout_session_required: bool,
     }
     relation_free!();
 }
@@ -171,6 +179,8 @@ pub mod authorization_code {
         pub amr: String,
         /// The token family the exchange creates; a replay revokes it.
         pub family_id: String,
+        /// The session it was issued in (`sid`), for back-channel logout.
+        pub sid: Option<String>,
         pub created_at: i64,
         pub expires_at: i64,
         pub consumed_at: Option<i64>,
@@ -199,6 +209,8 @@ pub mod token_family {
         /// Absolute lifetime: no refresh past this.
         pub expires_at: i64,
         pub revoked_at: Option<i64>,
+        /// The session it was issued in (`sid`), for back-channel logout.
+        pub sid: Option<String>,
     }
     relation_free!();
 }
@@ -488,6 +500,28 @@ pub mod recovery_code {
         pub user_id: String,
         pub created_at: i64,
         pub used_at: Option<i64>,
+    }
+    relation_free!();
+}
+
+/// Logout tokens still to post to clients' `backchannel_logout_uri`:
+/// written with the session's end, deleted once delivered or given up on.
+pub mod logout_notice {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "logout_notices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub client_id: String,
+        pub subject_id: String,
+        pub sid: Option<String>,
+        pub created_at: i64,
+        pub attempts: i32,
+        /// Not before this; a delivery in progress pushes it on, which is
+        /// also how one instance claims a notice.
+        pub next_attempt_at: i64,
     }
     relation_free!();
 }

@@ -21,6 +21,7 @@ mod clients;
 mod email_challenges;
 mod keys;
 mod limits;
+mod logout;
 mod operators;
 mod orgs;
 mod second_factor;
@@ -47,6 +48,7 @@ pub use clients::{NewClient, StoredClient};
 pub use email_challenges::{ChallengePurpose, EmailChallenge, NewEmailChallenge};
 pub use keys::StoredKey;
 pub use limits::{Attempt, DELAY_STEP};
+pub use logout::LogoutNotice;
 pub use operators::Disabled;
 pub use orgs::{Member, Organization};
 pub use tokens::{

@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::account::sessions_of_subject;
-use crate::entities::{session, user};
+use crate::entities::user;
 use crate::{Result, Store, User};
 
 /// What disabling an account ended.
@@ -92,11 +92,12 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
-        let sessions = session::Entity::delete_many()
-            .filter(sessions_of_subject(SubjectKind::User, user_id))
-            .exec(&*txn)
-            .await?
-            .rows_affected;
+        let sessions = crate::logout::end_sessions(
+            &*txn,
+            sessions_of_subject(SubjectKind::User, user_id),
+            now,
+        )
+        .await?;
         let grants = crate::admin::revoke_grants_on(&txn, user_id, None, now).await?;
         // Nothing mailed before acts for it afterwards.
         crate::email_challenges::spend_user_challenges(&txn, user_id, now).await?;
@@ -136,11 +137,12 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
-        let sessions = session::Entity::delete_many()
-            .filter(sessions_of_subject(SubjectKind::User, user_id))
-            .exec(&*txn)
-            .await?
-            .rows_affected;
+        let sessions = crate::logout::end_sessions(
+            &*txn,
+            sessions_of_subject(SubjectKind::User, user_id),
+            now,
+        )
+        .await?;
         // A pending address change would move the account before the reset.
         crate::email_challenges::spend_user_challenges(&txn, user_id, now).await?;
         txn.commit().await?;

@@ -40,6 +40,8 @@ pub struct NewCode {
     pub amr: Vec<String>,
     /// The family the exchange will create.
     pub family_id: String,
+    /// The browser session it was issued in (its `sid`).
+    pub sid: Option<String>,
     /// Now.
     pub created_at: i64,
     /// Expiry (≤ 10 minutes; default 5).
@@ -68,6 +70,8 @@ pub struct FamilyRecord {
     pub auth_time: i64,
     /// How the user authenticated (RFC 8176 `amr` values).
     pub amr: Vec<String>,
+    /// The browser session it was issued in (its `sid`).
+    pub sid: Option<String>,
     /// Absolute expiry.
     pub expires_at: i64,
     /// When revoked.
@@ -150,6 +154,7 @@ fn code_from(m: authorization_code::Model) -> CodeRecord {
         auth_time: m.auth_time,
         amr: keyhouse_core::assurance::split(&m.amr),
         family_id: m.family_id,
+        sid: m.sid,
         created_at: m.created_at,
         expires_at: m.expires_at,
     }
@@ -165,6 +170,7 @@ fn family_from(m: token_family::Model) -> FamilyRecord {
         resource: m.resource,
         auth_time: m.auth_time,
         amr: keyhouse_core::assurance::split(&m.amr),
+        sid: m.sid,
         expires_at: m.expires_at,
         revoked_at: m.revoked_at,
     }
@@ -357,6 +363,7 @@ impl Store {
                     auth_time: Set(c.auth_time),
                     amr: Set(keyhouse_core::assurance::join(&c.amr)),
                     family_id: Set(c.family_id.clone()),
+                    sid: Set(c.sid.clone()),
                     created_at: Set(c.created_at),
                     expires_at: Set(c.expires_at),
                     consumed_at: Set(None),
@@ -375,6 +382,7 @@ impl Store {
                     created_at: Set(c.created_at),
                     expires_at: Set(family_expires_at),
                     revoked_at: Set(None),
+                    sid: Set(c.sid.clone()),
                 })
                 .exec_without_returning(txn)
                 .await?;

@@ -125,10 +125,19 @@ pub struct SessionRecord {
     /// A factor still to come (`totp`): such a session is found only by
     /// [`Store::find_pending_session`] and signs in nothing.
     pub pending_factor: Option<String>,
+    /// Its `sid` (OpenID Connect): what ID and logout tokens name it by. A
+    /// new session's is derived from its id
+    /// ([`keyhouse_core::logout::session_sid`]); a session that replaces
+    /// another in the same sign-in (a second factor, a step-up) keeps the
+    /// one before, so the clients it signed into still recognise it.
+    pub sid: String,
 }
 
 impl From<session::Model> for SessionRecord {
     fn from(m: session::Model) -> SessionRecord {
+        let sid = m
+            .sid
+            .unwrap_or_else(|| keyhouse_core::logout::session_sid(&m.id_hash));
         SessionRecord {
             id_hash: m.id_hash,
             subject_kind: SubjectKind::parse(&m.subject_kind),
@@ -141,6 +150,7 @@ impl From<session::Model> for SessionRecord {
             ip: m.ip,
             last_seen_at: m.last_seen_at.unwrap_or(m.created_at),
             amr: keyhouse_core::assurance::split(&m.amr),
+            sid,
             pending_factor: m.pending_factor,
         }
     }
@@ -225,13 +235,11 @@ impl Store {
             .map(SessionRecord::from))
     }
 
-    /// Destroys a session (logout). Returns whether one existed.
-    pub async fn delete_session(&self, id_hash: &str) -> Result<bool> {
-        let _lane = self.lane().await;
-        let res = session::Entity::delete_by_id(id_hash.to_owned())
-            .exec(&self.db)
-            .await?;
-        Ok(res.rows_affected > 0)
+    /// Destroys a session (logout), queueing the logout notices of the
+    /// clients it signed into. Returns whether one existed.
+    pub async fn delete_session(&self, id_hash: &str, now: i64) -> Result<bool> {
+        let which = sea_orm::Condition::all().add(session::Column::IdHash.eq(id_hash));
+        Ok(self.end_sessions_where(which, now).await? > 0)
     }
 }
 
@@ -253,5 +261,6 @@ pub(crate) fn session_model(s: &SessionRecord) -> session::ActiveModel {
         last_seen_at: Set(Some(s.last_seen_at)),
         amr: Set(keyhouse_core::assurance::join(&s.amr)),
         pending_factor: Set(s.pending_factor.clone()),
+        sid: Set(Some(s.sid.clone())),
     }
 }

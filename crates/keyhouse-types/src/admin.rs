@@ -59,6 +59,17 @@ pub struct AdminClient {
     /// How many users and members have a grant for it.
     #[serde(default)]
     pub users: i64,
+    /// Where the browser may go after signing out through the
+    /// `end_session_endpoint` (OpenID Connect RP-Initiated Logout).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where Keyhouse posts a logout token when a session it signed in with
+    /// ends (OpenID Connect Back-Channel Logout).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether its logout tokens must name the session (`sid`).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// `POST /api/admin/clients`.
@@ -99,6 +110,17 @@ pub struct NewClientRequest {
     /// Pins `client_secret_basic` or `client_secret_post`.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// Where the browser may go after signing out through the
+    /// `end_session_endpoint` (OpenID Connect RP-Initiated Logout).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where Keyhouse posts a logout token when a session it signed in with
+    /// ends (OpenID Connect Back-Channel Logout).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether its logout tokens must name the session (`sid`).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// The answer of a create: the secret is shown this once.
@@ -152,6 +174,15 @@ pub struct UpdateClientRequest {
     /// Pins an authentication method; an empty string unpins it.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// The whole list of post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// The back-channel logout URI; an empty string removes it.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether its logout tokens must name the session.
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// One page of a list.

@@ -442,6 +442,7 @@ pub struct ChangePasswordResponse {
 pub mod account;
 pub mod admin;
 pub mod b2b;
+pub mod logout;
 pub use account::{
     AccountDeleted, AccountSession, ChangeEmailRequest, ConfirmEmailChangeRequest, ConfirmHolder,
     DeleteAccountRequest, RecoveryCodes, SecondFactorCode, SecondFactorStatus, SessionsEnded,

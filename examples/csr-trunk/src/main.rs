@@ -9,7 +9,7 @@ fn main() {
     use leptos_router::components::{Route, Router, Routes};
     use leptos_router::path;
     // keyhouse:start
-    use keyhouse_idp_component::{EmailLink, IdentityProvider, SignIn};
+    use keyhouse_idp_component::{EmailLink, EndSession, IdentityProvider, SignIn};
     // keyhouse:end
 
     leptos::mount::mount_to_body(|| {
@@ -21,6 +21,7 @@ fn main() {
                     <Route path=path!("/login") view=|| view! { <SignIn app_name="Trunk Notes"/> }/>
                     <Route path=path!("/idp") view=|| view! { <IdentityProvider app_name="Trunk Notes"/> }/>
                     <Route path=path!("/verify-email") view=|| view! { <EmailLink/> }/>
+                    <Route path=path!("/logout") view=|| view! { <EndSession/> }/>
                     // keyhouse:end
                 </Routes>
             </Router>

@@ -1,12 +1,13 @@
-//! The app's pages. Keyhouse adds two routes: `/login` (its sign-in form)
-//! and `/idp` (the Authorization URL).
+//! The app's pages. Keyhouse adds its routes: `/login` (its sign-in form),
+//! `/idp` (the Authorization URL), `/verify-email` (where mailed links lead)
+//! and `/logout` (where apps send the browser to sign out).
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 // keyhouse:start
-use keyhouse_idp_component::{EmailLink, IdentityProvider, SignIn};
+use keyhouse_idp_component::{EmailLink, EndSession, IdentityProvider, SignIn};
 // keyhouse:end
 
 /// The HTML document the server renders around the app.
@@ -43,6 +44,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=|| view! { <SignIn app_name="Hydrated Notes"/> }/>
                     <Route path=path!("/idp") view=|| view! { <IdentityProvider app_name="Hydrated Notes"/> }/>
                     <Route path=path!("/verify-email") view=|| view! { <EmailLink/> }/>
+                    <Route path=path!("/logout") view=|| view! { <EndSession/> }/>
                     // keyhouse:end
                 </Routes>
             </main>

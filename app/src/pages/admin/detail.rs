@@ -13,6 +13,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use super::api;
 use super::form::{AppFields, AppFormFields, Field};
 use super::gpt::GptPanel;
+use super::sign_out::SignOutSettings;
 use super::widgets::{
     AdminDenied, AdminHeader, ConfirmActions, Credential, RequireAdmin, admin_message, format_date,
     note_signed_out, type_label,
@@ -112,7 +113,7 @@ fn AppEditor(initial: AdminClient) -> impl IntoView {
         {if described {
             view! { <Described client=initial.clone()/> }.into_any()
         } else {
-            view! { <Settings client/> }.into_any()
+            view! { <Settings client/> <SignOutSettings client/> }.into_any()
         }}
         {confidential.then(|| view! {
             <SecretRotation client new_secret/>

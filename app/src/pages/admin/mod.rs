@@ -11,6 +11,7 @@ mod detail;
 mod form;
 mod gpt;
 mod new_app;
+mod sign_out;
 mod users;
 pub(crate) mod widgets;
 

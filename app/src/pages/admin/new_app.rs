@@ -54,6 +54,9 @@ fn new_client(valid: Valid) -> NewClientRequest {
         grant_types: None,
         resource_server: false,
         token_endpoint_auth_method: None,
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
     }
 }
 

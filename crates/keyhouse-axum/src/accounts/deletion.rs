@@ -89,12 +89,13 @@ pub(crate) async fn delete_account(
     }
     let Some(deleted) = kh
         .store()
-        .delete_user(&user.id)
+        .delete_user(&user.id, kh.now())
         .await
         .map_err(store_error)?
     else {
         return Err(OAuthError::new(ErrorCode::SessionRequired, "sign in first").into());
     };
+    kh.deliver_logout_notices_later();
     tracing::info!(
         user_id = %user.id,
         grants = deleted.grants,

@@ -128,12 +128,13 @@ pub(crate) async fn end_one(
     };
     let ended = kh
         .store()
-        .end_session_of(SubjectKind::User, user_id, &target.id_hash)
+        .end_session_of(SubjectKind::User, user_id, &target.id_hash, kh.now())
         .await
         .map_err(store_error)?;
     if !ended {
         return Err(OAuthError::new(ErrorCode::NotFound, "no such session of yours").into());
     }
+    kh.deliver_logout_notices_later();
     tracing::info!(user_id = %user_id, "one session signed out from the account page");
     kh.audit(
         &format!("user:{user_id}"),
@@ -154,9 +155,15 @@ pub(crate) async fn end_others(
     let user_id = &current.user.id;
     let ended = kh
         .store()
-        .end_sessions_except(SubjectKind::User, user_id, &current.session.id_hash)
+        .end_sessions_except(
+            SubjectKind::User,
+            user_id,
+            &current.session.id_hash,
+            kh.now(),
+        )
         .await
         .map_err(store_error)?;
+    kh.deliver_logout_notices_later();
     tracing::info!(user_id = %user_id, ended, "signed out everywhere else");
     kh.audit(
         &format!("user:{user_id}"),

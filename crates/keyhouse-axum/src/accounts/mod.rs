@@ -6,6 +6,7 @@ pub(crate) mod deletion;
 pub(crate) mod devices;
 pub(crate) mod email;
 pub(crate) mod email_change;
+pub(crate) mod end_session;
 pub(crate) mod password;
 pub(crate) mod reauth;
 pub(crate) mod reset;
@@ -80,6 +81,11 @@ pub(crate) fn routes(kh: &Keyhouse) -> Router<Keyhouse> {
         "/api/account/connected-apps",
         get(connected_apps::connected_apps),
     )
+    .route(
+        "/api/session/end-session/check",
+        post(end_session::check_request),
+    )
+    .route("/api/session/end-session", post(end_session::end))
     .route(
         "/api/account/connected-apps/{client_id}",
         delete(connected_apps::revoke_connected_app),

@@ -135,6 +135,7 @@ pub(crate) async fn confirm_reset(
     else {
         return Err(bad_link());
     };
+    kh.deliver_logout_notices_later();
     tracing::info!(user_id = %user.id, "password reset; every session of the account ended");
     let vars = security_vars(&kh, &user.email, &user.name, ip, &headers);
     kh.mailer()
@@ -174,6 +175,7 @@ pub(crate) async fn change_password(
         .await
         .map_err(store_error)?
         .ok_or_else(|| OAuthError::new(ErrorCode::LoginRequired, "the account is gone"))?;
+    kh.deliver_logout_notices_later();
     tracing::info!(user_id = %user.id, other_sessions_ended = ended, "password changed");
     let vars = security_vars(&kh, &user.email, &user.name, ip, &headers);
     kh.mailer()

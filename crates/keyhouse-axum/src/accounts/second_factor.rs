@@ -402,7 +402,10 @@ async fn stepped_up(
         amr: assurance::with_second_factor(&old.amr),
         pending_factor: None,
     };
-    let (token, record) = new_record(kh, &new);
+    let (token, mut record) = new_record(kh, &new);
+    // The same sign-in, one step further: the clients it signed into know
+    // it by its sid.
+    record.sid = old.sid.clone();
     let replaced = kh
         .store()
         .replace_session(&old.id_hash, &record)

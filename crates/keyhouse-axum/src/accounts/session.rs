@@ -209,10 +209,14 @@ pub(crate) async fn issue_session(
     old: Option<&str>,
 ) -> Result<(SessionRecord, HeaderValue), OAuthError> {
     if let Some(old) = old {
-        kh.store()
-            .delete_session(&secret::hash_token(old))
+        let ended = kh
+            .store()
+            .delete_session(&secret::hash_token(old), kh.now())
             .await
             .map_err(store_error)?;
+        if ended {
+            kh.deliver_logout_notices_later();
+        }
     }
     let (token, session) = new_record(kh, &new);
     kh.store()
@@ -242,8 +246,10 @@ pub(crate) fn new_record(kh: &Keyhouse, new: &NewSession<'_>) -> (String, Sessio
         Some(_) => PENDING_TTL,
         None => kh.config().session_ttl,
     };
+    let id_hash = secret::hash_token(&token);
     let session = SessionRecord {
-        id_hash: secret::hash_token(&token),
+        sid: keyhouse_core::logout::session_sid(&id_hash),
+        id_hash,
         subject_kind: Some(new.kind),
         subject_id: new.subject_id.to_owned(),
         organization_id: new.organization_id.map(str::to_owned),
@@ -335,9 +341,10 @@ pub(crate) async fn logout(
 ) -> Result<Response, ApiError> {
     if let Some(token) = read_cookie(&headers, cookie_name(&kh)) {
         kh.store()
-            .delete_session(&secret::hash_token(token))
+            .delete_session(&secret::hash_token(token), kh.now())
             .await
             .map_err(store_error)?;
+        kh.deliver_logout_notices_later();
     }
     let cookie = set_cookie(&kh, "", 0).ok_or_else(|| OAuthError::server("cookie header"))?;
     Ok(with_cookie(StatusCode::NO_CONTENT.into_response(), cookie))

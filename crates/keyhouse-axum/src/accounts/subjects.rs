@@ -262,6 +262,10 @@ pub(crate) struct EndUser {
     pub user: SessionUser,
     /// A hash identifying the browser session.
     pub session_key: String,
+    /// Its OpenID Connect `sid`: only for Keyhouse's own sessions, which
+    /// Keyhouse ends and tells clients about (an app that keeps its own
+    /// users signs them out itself).
+    pub sid: Option<String>,
 }
 
 impl<S> FromRequestParts<S> for EndUser
@@ -359,6 +363,7 @@ impl Keyhouse {
                 id: s.subject,
                 auth_time: s.auth_time,
                 amr: s.amr,
+                sid: None,
             }));
         }
         Ok(crate::accounts::session::load(self, &parts.headers)
@@ -368,6 +373,7 @@ impl Keyhouse {
                 auth_time: s.session.auth_time,
                 amr: s.session.amr.clone(),
                 user: crate::accounts::session::session_user(&s.user),
+                sid: Some(s.session.sid.clone()),
                 session_key: s.session.id_hash,
             }))
     }

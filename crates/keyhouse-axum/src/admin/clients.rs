@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use keyhouse_core::client::{self, Client, GrantType, RefreshPolicy};
 use keyhouse_core::client_update::{self, Updated};
-use keyhouse_core::{ClientType, ErrorCode, OAuthError, secret};
+use keyhouse_core::{ClientType, ErrorCode, OAuthError, logout, secret};
 use keyhouse_store::NewClient;
 use keyhouse_types::ErrorBody;
 use keyhouse_types::admin::{
@@ -53,6 +53,12 @@ pub struct ClientSpec {
     pub default_scopes: Vec<String>,
     /// Refresh grace period, seconds (0: strict reuse detection).
     pub refresh_grace: i64,
+    /// Where the browser may go after signing out (RP-Initiated Logout).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted (Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether its logout tokens must carry `sid`.
+    pub backchannel_logout_session_required: bool,
 }
 
 impl ClientSpec {
@@ -73,6 +79,9 @@ impl ClientSpec {
             token_endpoint_auth_method: None,
             default_scopes: Vec::new(),
             refresh_grace: 0,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 }
@@ -102,6 +111,7 @@ struct CheckedSpec {
     auth_method: Option<String>,
     default_scopes: Vec<String>,
     refresh_grace: i64,
+    post_logout_redirect_uris: Vec<String>,
 }
 
 impl Keyhouse {
@@ -129,6 +139,9 @@ impl Keyhouse {
                 origin: client::ClientOrigin::Manual,
                 default_scopes: checked.default_scopes,
                 refresh_grace: checked.refresh_grace,
+                post_logout_redirect_uris: checked.post_logout_redirect_uris,
+                backchannel_logout_uri: spec.backchannel_logout_uri,
+                backchannel_logout_session_required: spec.backchannel_logout_session_required,
             };
             let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
             let new = NewClient {
@@ -164,6 +177,7 @@ impl Keyhouse {
             spec.access_token_ttl,
         )?;
         client::validate_audience(spec.audience.as_deref())?;
+        logout::validate_backchannel_logout_uri(spec.backchannel_logout_uri.as_deref())?;
         if let Some(t) = &spec.claims_template {
             keyhouse_core::claims::validate_template(t)?;
         }
@@ -178,6 +192,10 @@ impl Keyhouse {
             )?,
             default_scopes: self.validate_default_scopes(&spec.default_scopes)?,
             refresh_grace: client::validate_refresh_grace(spec.refresh_grace)?,
+            post_logout_redirect_uris: logout::validate_post_logout_redirect_uris(
+                &spec.post_logout_redirect_uris,
+                spec.client_type.is_public(),
+            )?,
         })
     }
 
@@ -265,6 +283,9 @@ pub(crate) async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClien
         verified_domain: crate::oauth::authorize::verified_domain(c),
         last_used_at: usage.0,
         users: usage.1,
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: c.backchannel_logout_session_required,
     })
 }
 
@@ -340,6 +361,16 @@ pub(crate) async fn create_client(
     spec.grant_types = req.grant_types;
     spec.resource_server = req.resource_server;
     spec.token_endpoint_auth_method = req.token_endpoint_auth_method;
+    spec.post_logout_redirect_uris = req
+        .post_logout_redirect_uris
+        .iter()
+        .map(|u| u.trim().to_owned())
+        .collect();
+    spec.backchannel_logout_uri = req
+        .backchannel_logout_uri
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    spec.backchannel_logout_session_required = req.backchannel_logout_session_required;
     let created = kh.create_client(spec).await?;
     let c = &created.client;
     kh.audit(

@@ -124,6 +124,7 @@ pub(crate) async fn disable_user(
         .await
         .map_err(store_error)?
         .ok_or_else(no_such_user)?;
+    kh.deliver_logout_notices_later();
     tracing::info!(user_id = %id, sessions = done.sessions, grants = done.grants, actor = %admin.actor(), "user disabled");
     kh.audit(
         &admin.actor(),
@@ -224,6 +225,7 @@ pub(crate) async fn require_password_reset(
         .await
         .map_err(store_error)?
         .ok_or_else(no_such_user)?;
+    kh.deliver_logout_notices_later();
     let user = user_of(&kh, &id).await?;
     if !user.is_disabled() {
         mail_reset_link(&kh, &user, ip, &headers).await?;

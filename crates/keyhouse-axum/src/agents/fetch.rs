@@ -1,5 +1,6 @@
 //! The one HTTP client Keyhouse fetches with (client metadata documents,
-//! `jwks_uri` key sets and client logos), built so a URL chosen by a stranger
+//! `jwks_uri` key sets and client logos) and posts back-channel logout
+//! tokens with, built so a URL chosen by a stranger
 //! cannot reach anything but the public internet (docs/threat-model.md
 //! rows 62–64):
 //!
@@ -330,6 +331,50 @@ impl Fetcher {
         }
     }
 
+    /// POSTs a form (a back-channel logout token) and reads no more than
+    /// [`BODY_CAP`] of the answer; 200 and 204 count as delivered (OpenID
+    /// Connect Back-Channel Logout §2.8), anything else is its status.
+    pub async fn post_form(&self, url: &Url, form: &[(&str, &str)]) -> Result<(), FetchError> {
+        self.allowed(url)?;
+        let exchange = async {
+            let mut res = self
+                .client
+                .post(url.clone())
+                .form(form)
+                .send()
+                .await
+                .map_err(classify)?;
+            let mut read = 0;
+            while let Some(chunk) = res.chunk().await.map_err(classify)? {
+                read += chunk.len();
+                if read > BODY_CAP {
+                    break;
+                }
+            }
+            match res.status().as_u16() {
+                200 | 204 => Ok(()),
+                other => Err(FetchError::Status(other)),
+            }
+        };
+        tokio::time::timeout(TOTAL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| FetchError::Timeout)?
+    }
+
+    /// The checks made before anything is resolved: https, and an IP
+    /// literal host outside the special-use ranges.
+    fn allowed(&self, url: &Url) -> Result<(), FetchError> {
+        if url.scheme() != "https" {
+            return Err(FetchError::NotHttps);
+        }
+        match url.host() {
+            Some(Host::Ipv4(ip)) => self.guard.check(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => self.guard.check(IpAddr::V6(ip)),
+            Some(Host::Domain(_)) => Ok(()),
+            None => Err(FetchError::Dns(String::new())),
+        }
+    }
+
     async fn get(
         &self,
         url: &Url,
@@ -337,15 +382,7 @@ impl Fetcher {
         cap: usize,
         wanted: fn(&str) -> bool,
     ) -> Result<Raw, FetchError> {
-        if url.scheme() != "https" {
-            return Err(FetchError::NotHttps);
-        }
-        match url.host() {
-            Some(Host::Ipv4(ip)) => self.guard.check(IpAddr::V4(ip))?,
-            Some(Host::Ipv6(ip)) => self.guard.check(IpAddr::V6(ip))?,
-            Some(Host::Domain(_)) => {}
-            None => return Err(FetchError::Dns(String::new())),
-        }
+        self.allowed(url)?;
         tokio::time::timeout(TOTAL_TIMEOUT, self.exchange(url, accept, cap, wanted))
             .await
             .map_err(|_| FetchError::Timeout)?

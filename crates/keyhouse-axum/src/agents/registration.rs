@@ -43,6 +43,14 @@ fn registration_body(
     if !client.default_scopes.is_empty() {
         body["scope"] = json!(client.default_scopes.join(" "));
     }
+    if !client.post_logout_redirect_uris.is_empty() {
+        body["post_logout_redirect_uris"] = json!(client.post_logout_redirect_uris);
+    }
+    if let Some(u) = &client.backchannel_logout_uri {
+        body["backchannel_logout_uri"] = json!(u);
+        body["backchannel_logout_session_required"] =
+            json!(client.backchannel_logout_session_required);
+    }
     if let Some(u) = client_uri {
         body["client_uri"] = json!(u);
     }
@@ -62,7 +70,7 @@ fn registration_body(
 }
 
 fn fingerprint(d: &SelfDescription) -> String {
-    let canonical = json!({
+    let mut canonical = json!({
         "redirect_uris": d.redirect_uris,
         "name": d.name,
         "client_uri": d.client_uri,
@@ -70,6 +78,14 @@ fn fingerprint(d: &SelfDescription) -> String {
         "grant_types": GrantType::list_string(&d.grant_types),
         "scope": d.scope,
     });
+    // Only when present, so registrations from before they existed keep
+    // their fingerprints.
+    if !d.post_logout_redirect_uris.is_empty() {
+        canonical["post_logout_redirect_uris"] = json!(d.post_logout_redirect_uris);
+    }
+    if let Some(u) = &d.backchannel_logout_uri {
+        canonical["backchannel_logout"] = json!([u, d.backchannel_logout_session_required]);
+    }
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -250,6 +266,9 @@ async fn store_registration(
             origin: ClientOrigin::Dynamic,
             default_scopes,
             refresh_grace: kh.config().agents.refresh_grace,
+            post_logout_redirect_uris: d.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: d.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: d.backchannel_logout_session_required,
         };
         let client_secret = (!client_type.is_public()).then(|| secret::generate_token(&mut rng));
         (
@@ -354,6 +373,9 @@ pub(crate) async fn update_registration(
         client.logo_uri = d.logo_uri;
         client.description = d.client_uri.clone().unwrap_or_default();
         client.grant_types = d.grant_types;
+        client.post_logout_redirect_uris = d.post_logout_redirect_uris;
+        client.backchannel_logout_uri = d.backchannel_logout_uri;
+        client.backchannel_logout_session_required = d.backchannel_logout_session_required;
         client.default_scopes = d
             .scope
             .as_deref()

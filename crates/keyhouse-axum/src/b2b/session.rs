@@ -346,9 +346,10 @@ pub(crate) async fn logout(
 ) -> Result<Response, ApiError> {
     if let Some(token) = read_cookie(&headers, member_cookie_name(&kh)) {
         kh.store()
-            .delete_session(&secret::hash_token(token))
+            .delete_session(&secret::hash_token(token), kh.now())
             .await
             .map_err(store_error)?;
+        kh.deliver_logout_notices_later();
     }
     let cookie = set_named_cookie(&kh, member_cookie_name(&kh), "", 0)
         .ok_or_else(|| OAuthError::server("cookie header"))?;

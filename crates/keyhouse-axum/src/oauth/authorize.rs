@@ -43,6 +43,8 @@ struct Subject {
     member: Option<Box<CurrentMember>>,
     /// The hash of the session id, for per-session limits.
     session_key: String,
+    /// The session's `sid`, when Keyhouse keeps the session.
+    sid: Option<String>,
 }
 
 impl Subject {
@@ -55,6 +57,7 @@ impl Subject {
                 user: u.user,
                 member: None,
                 session_key: u.session_key,
+                sid: u.sid,
             }),
             Side::Members => kh.member_session(&parts.headers).await?.map(|m| Subject {
                 id: m.member.id.clone(),
@@ -62,6 +65,7 @@ impl Subject {
                 amr: m.session.amr.clone(),
                 user: m.user(),
                 session_key: m.session.id_hash.clone(),
+                sid: Some(m.session.sid.clone()),
                 member: Some(Box::new(m)),
             }),
         })
@@ -561,6 +565,7 @@ async fn approve(kh: &Keyhouse, ready: &Ready) -> Result<String, OAuthError> {
                 auth_time: subject.auth_time,
                 amr: subject.amr.clone(),
                 family_id,
+                sid: subject.sid.clone(),
                 created_at: now,
                 expires_at: now + kh.config().code_ttl,
             },

@@ -35,7 +35,7 @@ pub(crate) fn document(kh: &Keyhouse, metadata_documents: bool) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "acr", "nonce", "at_hash", "azp", "name", "updated_at", "email", "email_verified"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "acr", "sid", "nonce", "at_hash", "azp", "name", "updated_at", "email", "email_verified"],
         "acr_values_supported": keyhouse_core::assurance::ACR_VALUES,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
@@ -43,6 +43,15 @@ pub(crate) fn document(kh: &Keyhouse, metadata_documents: bool) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": metadata_documents,
     });
+    // Keyhouse signs out, and tells clients about, only the sessions it
+    // keeps: an app with its own users and login signs them out itself.
+    let own_sessions = !kh.keeps_own_users();
+    if own_sessions {
+        doc["end_session_endpoint"] = json!(format!("{i}/oauth2/logout"));
+    }
+    doc["backchannel_logout_supported"] = json!(own_sessions);
+    doc["backchannel_logout_session_supported"] = json!(own_sessions);
+    doc["frontchannel_logout_supported"] = json!(false);
     if c.agents.registration != RegistrationPolicy::Off {
         doc["registration_endpoint"] = json!(format!("{i}/oauth2/register"));
     }

@@ -399,6 +399,48 @@ impl Keys {
         audiences: Option<&[String]>,
         now: i64,
     ) -> Option<T> {
+        let claims = self
+            .signed_claims(token, typ, allowed, issuer, audiences)
+            .await?;
+        const LEEWAY: i64 = 30;
+        if claims.get("exp")?.as_i64()? <= now - LEEWAY {
+            return None;
+        }
+        if let Some(nbf) = claims.get("nbf")
+            && nbf.as_i64()? > now + LEEWAY
+        {
+            return None;
+        }
+        serde_json::from_value(claims).ok()
+    }
+
+    /// [`Keys::verify`] without the time checks: for an `id_token_hint`,
+    /// which names a session whether or not the ID token has expired
+    /// (RP-Initiated Logout §2). Signature, key, algorithm, type and issuer
+    /// are checked the same.
+    pub async fn verify_ignoring_expiry<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        allowed: &[SigningAlg],
+        issuer: &str,
+    ) -> Option<T> {
+        let claims = self
+            .signed_claims(token, typ, allowed, issuer, None)
+            .await?;
+        serde_json::from_value(claims).ok()
+    }
+
+    /// The claims of a token signed by one of our keys, with its header,
+    /// algorithm and issuer checked; no time checks.
+    async fn signed_claims(
+        &self,
+        token: &str,
+        typ: &str,
+        allowed: &[SigningAlg],
+        issuer: &str,
+        audiences: Option<&[String]>,
+    ) -> Option<serde_json::Value> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         // RFC 8725 §3.11 / RFC 9068 §4: the type keeps an ID token from
         // passing as an access token.
@@ -420,7 +462,6 @@ impl Keys {
         if !allowed.contains(&key.alg) || header.alg != key.alg.jwt() {
             return None;
         }
-        const LEEWAY: i64 = 30;
         let mut validation = Validation::new(key.alg.jwt());
         // jsonwebtoken compares exp/nbf with the wall clock; they are checked
         // below against `now` so an instance with another clock agrees with itself.
@@ -432,18 +473,9 @@ impl Keys {
             Some(auds) => validation.set_audience(auds),
             None => validation.validate_aud = false,
         }
-        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
-            .ok()?
-            .claims;
-        if claims.get("exp")?.as_i64()? <= now - LEEWAY {
-            return None;
-        }
-        if let Some(nbf) = claims.get("nbf")
-            && nbf.as_i64()? > now + LEEWAY
-        {
-            return None;
-        }
-        serde_json::from_value(claims).ok()
+        jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
+            .ok()
+            .map(|d| d.claims)
     }
 
     fn verify_key(&self, kid: &str) -> Option<Arc<VerifyKey>> {

@@ -12,6 +12,14 @@ use crate::Keyhouse;
 use crate::error::store_error;
 use crate::oauth::keys::SigningAlg;
 
+/// How the user signed in, for an ID token: when, how (RFC 8176 `amr`),
+/// and in which browser session (`sid`).
+pub(crate) struct Authenticated<'a> {
+    pub(crate) auth_time: i64,
+    pub(crate) amr: &'a [String],
+    pub(crate) sid: Option<&'a str>,
+}
+
 /// What one access or ID token is minted from.
 pub(crate) struct Mint<'a> {
     pub(crate) client: &'a Client,
@@ -65,11 +73,15 @@ impl Keyhouse {
         client: &Client,
         user: &UserProfile,
         scopes: &ScopeSet,
-        authenticated: (i64, &[String]),
+        authenticated: Authenticated<'_>,
         nonce: Option<String>,
         access_token: &str,
     ) -> Result<String, OAuthError> {
-        let (auth_time, amr) = authenticated;
+        let Authenticated {
+            auth_time,
+            amr,
+            sid,
+        } = authenticated;
         let now = self.now();
         let claims = IdTokenClaims {
             iss: self.config().issuer.clone(),
@@ -82,6 +94,7 @@ impl Keyhouse {
             amr: amr.to_vec(),
             acr: Level::of(amr).acr().map(str::to_owned),
             nonce,
+            sid: sid.map(str::to_owned),
             at_hash: at_hash(access_token),
             profile: ProfileClaims::for_scopes(user, scopes),
             organization: user.organization.clone(),

@@ -4,6 +4,7 @@
 //! and `agents`.
 
 pub(crate) mod authorize;
+pub mod backchannel;
 pub(crate) mod client_assertion;
 pub(crate) mod client_auth;
 pub(crate) mod discovery;
@@ -46,6 +47,13 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route(
             "/.well-known/oauth-protected-resource/{*path}",
             get(discovery::protected_resource),
+        )
+        // RP-Initiated Logout: the request, by GET or form POST, on to the
+        // app's sign-out page.
+        .route(
+            "/oauth2/logout",
+            get(crate::accounts::end_session::endpoint_get)
+                .post(crate::accounts::end_session::endpoint_post),
         )
         .route("/health/live", get(discovery::live))
         .route("/health/ready", get(discovery::ready))

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::Keyhouse;
 use crate::error::{TokenError, store_error};
-use crate::oauth::mint::Mint;
+use crate::oauth::mint::{Authenticated, Mint};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize)]
@@ -217,6 +217,7 @@ async fn authorization_code(
         audience: code.resource.as_deref(),
         auth_time: code.auth_time,
         amr: &code.amr,
+        sid: code.sid.as_deref(),
         family: &code.family_id,
         organization: organization.as_ref(),
     };
@@ -321,6 +322,8 @@ struct Granted<'a> {
     auth_time: i64,
     /// How the user authenticated (the ID token's `amr` and `acr`).
     amr: &'a [String],
+    /// The browser session it was made in (the ID token's `sid`).
+    sid: Option<&'a str>,
     family: &'a str,
     organization: Option<&'a OrganizationClaim>,
 }
@@ -361,7 +364,11 @@ async fn id_token(
         client,
         &user,
         g.scopes,
-        (g.auth_time, g.amr),
+        Authenticated {
+            auth_time: g.auth_time,
+            amr: g.amr,
+            sid: g.sid,
+        },
         nonce,
         access_token,
     )
@@ -391,6 +398,7 @@ async fn refresh(
         audience: family.resource.as_deref(),
         auth_time: family.auth_time,
         amr: &family.amr,
+        sid: family.sid.as_deref(),
         family: &family.id,
         organization: organization.as_ref(),
     };

@@ -6,14 +6,12 @@
 
 use crate::common;
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use common::tls::{TestLookup, TlsServer};
 use common::*;
 use keyhouse_axum::ClientSpec;
-use keyhouse_axum::agents::fetch::Lookup;
 use keyhouse_axum::config::{LookupOverride, RegistrationPolicy};
 use keyhouse_core::ClientType;
 use serde_json::{Value, json};
@@ -570,44 +568,6 @@ async fn self_registered_clients_left_unused_are_purged() {
 
 // ------------------------------------------ Client ID Metadata Documents
 
-/// Name resolution for tests: names map to fixed addresses, and every
-/// lookup is counted.
-#[derive(Default)]
-struct TestLookup {
-    names: std::sync::Mutex<HashMap<String, Vec<Vec<IpAddr>>>>,
-    lookups: AtomicUsize,
-}
-
-impl TestLookup {
-    fn with(entries: &[(&str, &[&str])]) -> Arc<TestLookup> {
-        let l = TestLookup::default();
-        for (name, answers) in entries {
-            let answers = answers.iter().map(|a| vec![a.parse().unwrap()]).collect();
-            l.names.lock().unwrap().insert((*name).to_owned(), answers);
-        }
-        Arc::new(l)
-    }
-}
-
-impl Lookup for TestLookup {
-    fn lookup(
-        &self,
-        host: String,
-    ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        // Each lookup takes the next answer; the last one repeats.
-        let answer = {
-            let mut names = self.names.lock().unwrap();
-            match names.get_mut(&host) {
-                Some(list) if list.len() > 1 => Ok(list.remove(0)),
-                Some(list) => Ok(list[0].clone()),
-                None => Err(std::io::Error::other("no such test name")),
-            }
-        };
-        Box::pin(async move { answer })
-    }
-}
-
 /// An https server on 127.0.0.1 with a certificate for `agent.test` from a
 /// CA made for the test; it counts the TCP connections it accepts.
 struct DocServer {
@@ -642,64 +602,18 @@ fn ec_key(kid: &str) -> (Vec<u8>, Value) {
 
 impl DocServer {
     async fn start() -> DocServer {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["agent.test".to_owned(), "other.test".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let tls = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
-                    leaf_key.serialize_der().into(),
-                ),
-            )
-            .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(AtomicUsize::new(0));
         let flaky = Arc::new(AtomicUsize::new(0));
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
         let (agent_key, agent_jwk) = ec_key("k1");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
         let app =
             doc_app(port, flaky.clone()).merge(key_docs(port, agent_jwk, jwks_fetches.clone()));
-        let counted = connections.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    return;
-                };
-                counted.fetch_add(1, Ordering::SeqCst);
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper_util::service::TowerToHyperService::new(app);
-                    let _ = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                    .await;
-                });
-            }
-        });
+        let tls = TlsServer::serve(listener, &["agent.test", "other.test"], app);
         DocServer {
             port,
-            ca_pem: ca_cert.pem(),
-            connections,
+            ca_pem: tls.ca_pem,
+            connections: tls.connections,
             flaky,
             agent_key,
             jwks_fetches,

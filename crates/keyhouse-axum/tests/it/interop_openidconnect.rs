@@ -29,6 +29,28 @@ fn http_client() -> reqwest::Client {
         .expect("http client")
 }
 
+/// The browser step of a flow whose authorize URL openidconnect built: the
+/// `/idp` page posts its query to the authorize API and the user approves;
+/// the code the redirect carries.
+async fn approved(
+    s: &common::TestServer,
+    browser: &reqwest::Client,
+    auth_url: &url::Url,
+) -> String {
+    let pairs: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
+    let params: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body: Value = s
+        .authorize(browser, &params, true)
+        .await
+        .json()
+        .await
+        .expect("json");
+    common::query_of(body["redirect_uri"].as_str().expect("redirect_uri"))["code"].clone()
+}
+
 /// Runs the full flow with a third-party client of type `t`.
 async fn full_flow(t: ClientType) {
     let s = common::spawn().await;
@@ -308,20 +330,9 @@ async fn acr_and_amr_after_a_second_factor() {
     .await;
     assert_eq!(res.status(), 200);
 
-    let pairs: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
-    let params: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let body: Value = s
-        .authorize(&browser, &params, true)
-        .await
-        .json()
-        .await
-        .expect("json");
-    let back = common::query_of(body["redirect_uri"].as_str().expect("redirect_uri"));
+    let code = approved(&s, &browser, &auth_url).await;
     let tokens = client
-        .exchange_code(AuthorizationCode::new(back["code"].clone()))
+        .exchange_code(AuthorizationCode::new(code))
         .expect("token endpoint known")
         .set_pkce_verifier(pkce_verifier)
         .request_async(&http)
@@ -339,4 +350,102 @@ async fn acr_and_amr_after_a_second_factor() {
         .map(|a| a.as_str())
         .collect();
     assert_eq!(amr, ["pwd", "otp", "mfa"]);
+}
+
+/// RP-Initiated Logout as `openidconnect` builds it: the end-session
+/// endpoint from discovery, the ID token it verified as the hint, a
+/// registered post-logout redirect URI and `state`. The endpoint sends the
+/// browser to the `/logout` page with that query, which the page passes to
+/// the end-session API, as this test does.
+#[tokio::test]
+async fn rp_initiated_logout_built_by_openidconnect() {
+    use openidconnect::core::CoreIdToken;
+    use openidconnect::{LogoutRequest, PostLogoutRedirectUrl, ProviderMetadataWithLogout};
+
+    let s = common::spawn().await;
+    let http = http_client();
+    let issuer = IssuerUrl::new(s.base.clone()).expect("issuer url");
+    let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http)
+        .await
+        .expect("discovery");
+    let end_session = metadata
+        .additional_metadata()
+        .end_session_endpoint
+        .clone()
+        .expect("end_session_endpoint");
+    assert_eq!(end_session.as_str(), s.url("/oauth2/logout"));
+
+    let bye = "https://client.example/signed-out";
+    let mut spec = keyhouse_axum::ClientSpec::new(
+        "Partner",
+        ClientType::ThirdParty,
+        vec![common::REDIRECT.to_owned()],
+    );
+    spec.post_logout_redirect_uris = vec![bye.to_owned()];
+    let created = s.client_with(spec).await;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(created.client.id.clone()),
+        created.client_secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(common::REDIRECT.to_owned()).expect("redirect url"));
+    let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(pkce_challenge)
+        .url();
+    s.user(EMAIL).await;
+    let browser = s.signed_in(EMAIL).await;
+    let code = approved(&s, &browser, &auth_url).await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint known")
+        .set_pkce_verifier(pkce_verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token: &CoreIdToken = tokens.id_token().expect("id_token");
+    id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .expect("valid id_token");
+
+    let logout_url = LogoutRequest::from(end_session)
+        .set_id_token_hint(id_token)
+        .set_post_logout_redirect_uri(PostLogoutRedirectUrl::new(bye.to_owned()).expect("url"))
+        .set_state(CsrfToken::new("bye-state".to_owned()))
+        .http_get_url();
+    let page = http
+        .get(logout_url)
+        .send()
+        .await
+        .expect("end_session_endpoint");
+    assert_eq!(page.status(), 303);
+    let page = url::Url::parse(
+        &s.url(
+            page.headers()[reqwest::header::LOCATION]
+                .to_str()
+                .expect("location"),
+        ),
+    )
+    .expect("page url");
+    assert_eq!(page.path(), "/logout");
+    let query: serde_json::Map<String, Value> = page
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    let res = common::post(
+        &browser,
+        &s,
+        "/api/session/end-session",
+        Value::Object(query),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.expect("json");
+    assert_eq!(done["redirect_to"], format!("{bye}?state=bye-state"));
+    assert_eq!(common::signed_in_status(&browser, &s).await, 401);
 }

@@ -14,6 +14,7 @@ mod hardening;
 mod instances;
 mod interop_openidconnect;
 mod limits;
+mod logout;
 mod operators;
 mod own_users;
 mod passwords;

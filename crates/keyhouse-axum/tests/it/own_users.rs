@@ -161,6 +161,24 @@ async fn the_apps_user_connects_a_client_and_its_tokens_carry_the_apps_profile()
     assert_eq!(info["email_verified"], true);
     // No Keyhouse user was created for them.
     assert!(s.find_user("grace@navy.example").await.is_none());
+    // Keyhouse keeps no session of theirs: it names none, and offers no
+    // sign-out it could not carry out (the app signs its users out).
+    assert!(id.get("sid").is_none(), "{id}");
+    let meta = get_json(s.url("/.well-known/openid-configuration")).await;
+    assert!(meta.get("end_session_endpoint").is_none(), "{meta}");
+    assert_eq!(meta["backchannel_logout_supported"], false);
+    for (method, path) in [
+        ("GET", "/oauth2/logout"),
+        ("POST", "/oauth2/logout"),
+        ("POST", "/api/session/end-session"),
+        ("POST", "/api/session/end-session/check"),
+    ] {
+        let req = match method {
+            "GET" => b.get(s.url(path)),
+            _ => b.post(s.url(path)).json(&json!({})),
+        };
+        assert_eq!(req.send().await.unwrap().status(), 404, "{method} {path}");
+    }
 }
 
 #[tokio::test]

@@ -404,6 +404,8 @@ async fn id_tokens_say_how_and_acr_values_step_the_session_up() {
     let idt = claims(issued["id_token"].as_str().unwrap());
     assert_eq!(idt["amr"], json!(["pwd"]));
     assert_eq!(idt["acr"], ACR_ONE_FACTOR);
+    let first_sid = idt["sid"].clone();
+    assert!(first_sid.is_string());
 
     // Two factors asked of an account with none: told to turn one on.
     let two = [("acr_values", ACR_TWO_FACTORS)];
@@ -444,6 +446,9 @@ async fn id_tokens_say_how_and_acr_values_step_the_session_up() {
     let idt = claims(issued["id_token"].as_str().unwrap());
     assert_eq!(idt["amr"], json!(["pwd", "otp", "mfa"]));
     assert_eq!(idt["acr"], ACR_TWO_FACTORS);
+    // The step-up gave the session a new id but not a new sid: it is the
+    // same sign-in, and the clients it signed into must hear when it ends.
+    assert_eq!(idt["sid"], first_sid);
     // And discovery says which levels there are.
     let meta = get_json(s.url("/.well-known/openid-configuration")).await;
     assert_eq!(
@@ -589,6 +594,7 @@ async fn a_session_that_does_not_say_how_it_signed_in_signs_in_again_for_a_deman
             last_seen_at: now,
             amr: Vec::new(),
             pending_factor: None,
+            sid: keyhouse_core::logout::session_sid(&keyhouse_core::secret::hash_token(token)),
         })
         .await
         .unwrap();

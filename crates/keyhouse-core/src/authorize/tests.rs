@@ -24,6 +24,9 @@ fn client(t: ClientType) -> Client {
         origin: crate::client::ClientOrigin::Manual,
         default_scopes: Vec::new(),
         refresh_grace: 0,
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
     }
 }
 

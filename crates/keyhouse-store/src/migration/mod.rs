@@ -14,6 +14,7 @@ mod m20261201_000009_email_challenges;
 mod m20261201_000010_session_devices;
 mod m20261201_000011_user_status;
 mod m20261201_000012_second_factor;
+mod m20261201_000013_logout;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_session_devices::Migration),
             Box::new(m20261201_000011_user_status::Migration),
             Box::new(m20261201_000012_second_factor::Migration),
+            Box::new(m20261201_000013_logout::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod smtp;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
