@@ -119,13 +119,15 @@ clippy_examples_wasm() {
 examples_tests() {
     # `cargo test` built the examples' code as test harnesses, not their
     # binaries; the keyhouse command (which registers the GPT) is built.
-    # The whole workspace's bins and tests, not `-p` each example: with any
-    # other selection Cargo unifies other features (no dev-dependencies, no
-    # browser crates) and rebuilds the dependency tree the tests just built,
-    # four minutes of a cold run; this one links the six missing binaries.
-    cargo build --locked --workspace --bins --tests
-    # Alone: its `ssr` feature turns on `leptos/islands`.
-    cargo build --locked --bins -p keyhouse-example-islands --features ssr
+    # The whole workspace's bins and tests, in the `test` profile: exactly
+    # the units `cargo test --workspace` built (same features, same profile),
+    # so only the six missing binaries are linked. With `-p` each example,
+    # or the `dev` profile, Cargo rebuilds the dependency tree, minutes of a
+    # cold run. The binaries land in target/debug all the same.
+    cargo build --locked --workspace --bins --tests --profile test
+    # Alone: its `ssr` feature turns on `leptos/islands` (the rest of the
+    # tree is the test profile's too).
+    cargo build --locked --bins -p keyhouse-example-islands --features ssr --profile test
     KEYHOUSE_BIN="$ROOT/target/debug/keyhouse" node "$ROOT/e2e/examples.mjs"
 }
 
