@@ -26,7 +26,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, extract::rejection::FormRejection};
 use keyhouse_core::client::{Client, ClientOrigin};
 use keyhouse_core::logout::post_logout_redirect;
-use keyhouse_core::metadata_document::is_metadata_url;
 use keyhouse_core::{ErrorCode, OAuthError, secret};
 use keyhouse_types::logout::{EndSessionCheck, EndSessionDone, EndSessionRequest};
 use serde::Deserialize;
@@ -80,18 +79,6 @@ fn invalid(description: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRequest, description)
 }
 
-/// The client a logout names: a registered one, or an agent known by its
-/// metadata document.
-async fn named_client(
-    kh: &Keyhouse,
-    id: &str,
-) -> Result<Option<std::sync::Arc<Client>>, OAuthError> {
-    if is_metadata_url(id) {
-        return Ok(kh.metadata_client(id).await.ok());
-    }
-    kh.client(id).await
-}
-
 async fn check(kh: &Keyhouse, req: &EndSessionRequest) -> Result<Checked, OAuthError> {
     if req.state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
         return Err(invalid("the state is too long"));
@@ -130,7 +117,7 @@ async fn check(kh: &Keyhouse, req: &EndSessionRequest) -> Result<Checked, OAuthE
     };
     let client = match &client_id {
         Some(id) => Some(
-            named_client(kh, id)
+            kh.named_client(id)
                 .await?
                 .ok_or_else(|| invalid("the app is not registered here"))?,
         ),

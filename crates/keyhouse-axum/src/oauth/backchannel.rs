@@ -13,7 +13,6 @@
 //! by a conditional update before it is sent, so one instance posts it.
 
 use keyhouse_core::logout::{LOGOUT_TOKEN_TYPE, LogoutTokenClaims};
-use keyhouse_core::metadata_document::is_metadata_url;
 use keyhouse_core::secret;
 use keyhouse_store::LogoutNotice;
 
@@ -136,13 +135,10 @@ impl Keyhouse {
     }
 
     async fn post_logout_token(&self, n: &LogoutNotice, now: i64) -> Result<(), Failure> {
-        let client = if is_metadata_url(&n.client_id) {
-            self.metadata_client(&n.client_id).await.ok()
-        } else {
-            self.client(&n.client_id)
-                .await
-                .map_err(|e| Failure::Again(format!("{:?}", e.code)))?
-        };
+        let client = self
+            .named_client(&n.client_id)
+            .await
+            .map_err(|e| Failure::Again(format!("{:?}", e.code)))?;
         let Some(client) = client else {
             return Err(Failure::Final("the client is gone".into()));
         };

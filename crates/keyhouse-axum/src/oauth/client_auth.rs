@@ -102,6 +102,16 @@ impl Keyhouse {
         Ok(self.cached_client(id).await?.client)
     }
 
+    /// [`Keyhouse::client`] for something that only names a client (a
+    /// logout request, a queued logout notice): a metadata document that
+    /// cannot be fetched or is refused names no client, instead of failing.
+    pub(crate) async fn named_client(&self, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
+        match self.client(id).await {
+            Err(_) if keyhouse_core::metadata_document::is_metadata_url(id) => Ok(None),
+            found => found,
+        }
+    }
+
     /// Forgets a cached client (after it changed on this instance).
     pub(crate) fn forget_client(&self, id: &str) {
         self.0.clients.invalidate(id);

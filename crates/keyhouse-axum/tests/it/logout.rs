@@ -524,7 +524,7 @@ async fn a_back_channel_uri_inside_the_network_is_refused_before_any_connection(
 #[tokio::test]
 async fn a_dynamically_registered_client_registers_its_logout_uris() {
     let rp = Receiver::start().await;
-    let (s, _) = spawn_with_registration(&rp).await;
+    let s = spawn_with_registration(&rp).await;
     let res = reqwest::Client::new()
         .post(s.url("/oauth2/register"))
         .json(&json!({
@@ -562,17 +562,16 @@ async fn a_dynamically_registered_client_registers_its_logout_uris() {
 }
 
 /// A server open to dynamic registration.
-async fn spawn_with_registration(rp: &Receiver) -> (TestServer, ()) {
+async fn spawn_with_registration(rp: &Receiver) -> TestServer {
     let ca = rp.ca_pem.clone();
-    let s = spawn_with(
+    spawn_with(
         move |c| {
             c.agents.registration = keyhouse_axum::config::RegistrationPolicy::Open;
             c.agents.test_ca_pem = Some(ca);
         },
         false,
     )
-    .await;
-    (s, ())
+    .await
 }
 
 #[tokio::test]
@@ -622,7 +621,7 @@ async fn only_clients_with_a_back_channel_are_owed_a_notice_and_only_for_session
 #[tokio::test]
 async fn a_self_registered_client_gets_its_sign_out_redirect_only_from_a_session_that_used_it() {
     let rp = Receiver::start().await;
-    let (s, _) = spawn_with_registration(&rp).await;
+    let s = spawn_with_registration(&rp).await;
     let res = reqwest::Client::new()
         .post(s.url("/oauth2/register"))
         .json(&json!({
