@@ -13,6 +13,9 @@ cd "$ROOT"
 
 if [ "${CI:-}" = "true" ]; then
     export CARGO_TERM_COLOR=never
+    # A clean clone builds everything once: incremental compilation's
+    # bookkeeping only slows the workspace crates down.
+    export CARGO_INCREMENTAL=0
 fi
 
 # shellcheck source=scripts/pg.sh
