@@ -442,6 +442,8 @@ async function main() {
         KEYHOUSE_KEY_FILE: khEnv.KEYHOUSE_KEY_FILE,
         KEYHOUSE_ISSUER: khEnv.KEYHOUSE_ISSUER,
         KEYHOUSE_STATIC_DIR: khEnv.KEYHOUSE_STATIC_DIR,
+        KEYHOUSE_SMTP_URL: khEnv.KEYHOUSE_SMTP_URL,
+        KEYHOUSE_MAIL_FROM: khEnv.KEYHOUSE_MAIL_FROM,
       },
     },
   };

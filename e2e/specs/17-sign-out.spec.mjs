@@ -97,6 +97,9 @@ browserTest('an app signs its user out through /logout and hears it on its back 
     await consent.waitForConsent();
     await consent.approve();
     const cb = await gpt.waitForCallback(15_000);
+    // The GPT got the request; the browser's navigation to its callback page
+    // must end before the next one, or that one is interrupted.
+    await waitForUrl(page, (u) => u.origin === gpt.origin && u.pathname === '/callback', 'the GPT\'s /callback');
     const tok = await gpt.exchange(cb.get('code'));
     const sid = payload(tok.id_token).sid;
     assert.ok(sid, `the ID token names the session (sid): ${JSON.stringify(payload(tok.id_token))}`);

@@ -14,6 +14,7 @@ use keyhouse_types::{
     LoginRequest, PasswordResetConfirm, PasswordResetRequest, RedirectResponse, SecondFactorCode,
     SessionResponse, SignupRequest,
 };
+use keyhouse_types::{ConfirmHolder, PasskeyList};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -152,6 +153,17 @@ impl ApiClient {
         )
         .await?;
         read(res).await
+    }
+
+    /// `GET /api/account/passkeys`.
+    pub async fn passkeys(&self) -> Result<PasskeyList, ApiError> {
+        self.get_json("/api/account/passkeys").await
+    }
+
+    /// `POST /api/account/passkeys/{id}/remove`.
+    pub async fn remove_passkey(&self, id: &str, req: &ConfirmHolder) -> Result<(), ApiError> {
+        let path = format!("/api/account/passkeys/{}/remove", url_escape(id));
+        self.post_empty(&path, req).await
     }
 
     /// `POST /api/session/signup`. Where addresses are verified first (the
@@ -487,4 +499,10 @@ pub(crate) fn refused(code: &str) -> ApiError {
         status: 400,
         body: ErrorBody::new(code, None),
     }
+}
+
+/// A path segment, percent-encoded (ids are base64url, but nothing here
+/// relies on it).
+fn url_escape(segment: &str) -> String {
+    form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }

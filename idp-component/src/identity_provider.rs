@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::{ApiClient, ApiError};
 use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
 use crate::params::{login_url, parse_query};
+use crate::passkey::PasskeyLogin;
 use crate::second_factor::TotpChallenge;
 use crate::text::{self, IdpText, fill};
 
@@ -19,6 +20,9 @@ enum Phase {
     /// The app asks for two factors: the authenticator app's code steps
     /// the session up, then the request starts again.
     SecondFactor,
+    /// The app asks for a passkey: signing in with one steps the session
+    /// up, then the request starts again.
+    Passkey,
     Failed(ApiError),
 }
 
@@ -112,6 +116,11 @@ impl Flow {
         if e.error_code() == Some(ErrorCode::SecondFactorRequired) && self.side == Side::Users {
             self.busy.set(false);
             self.phase.set(Phase::SecondFactor);
+            return;
+        }
+        if e.error_code() == Some(ErrorCode::PasskeyRequired) && self.side == Side::Users {
+            self.busy.set(false);
+            self.phase.set(Phase::Passkey);
             return;
         }
         leptos::logging::warn!("authorization request refused: {e}");
@@ -356,6 +365,25 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
                         <TotpChallenge on_signed_in=on_stepped_up api=flow.api.get_value()/>
                     </section>
                 }.into_any(),
+                Phase::Passkey => {
+                    // Adding a passkey comes back here.
+                    let add = account_path
+                        .get_value()
+                        .map(|path| login_url(&path, &path_and_query()));
+                    view! {
+                        <section class="kh-card" data-testid="idp-passkey-step-up">
+                            <p class="kh-notice" role="status">{flow.text.with_value(|t| t.passkey_step_up_text.clone())}</p>
+                            <PasskeyLogin on_signed_in=on_stepped_up api=flow.api.get_value()/>
+                            {add.map(|href| view! {
+                                <p class="kh-muted kh-sign-in__switch">
+                                    <a class="kh-link" href=href data-testid="idp-add-passkey">
+                                        {flow.text.with_value(|t| t.passkey_add.clone())}
+                                    </a>
+                                </p>
+                            })}
+                        </section>
+                    }.into_any()
+                }
                 Phase::Failed(error) => {
                     // Turning two-step verification on comes back here.
                     let set_up = account_path.get_value().filter(|_| {

@@ -41,6 +41,7 @@ mod identity_provider;
 #[cfg(feature = "islands")]
 pub mod islands;
 pub mod params;
+pub mod passkey;
 mod second_factor;
 pub mod session;
 mod sign_in;
@@ -51,6 +52,7 @@ pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, 
 pub use email::{EmailLink, EmailText, MagicLink, OneTimeCode};
 pub use end_session::{EndSession, EndSessionText, end_session_request};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
+pub use passkey::{PasskeyError, PasskeyLogin, PasskeyText, create_passkey, passkeys_supported};
 pub use second_factor::{SecondFactorText, TotpChallenge};
 pub use session::{
     MemberSession, MemberStatus, Session, SessionStatus, Status, provide_member, provide_session,

@@ -13,6 +13,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{ApiClient, ApiError, SignupOutcome};
 use crate::email::{EmailText, MagicLink, OneTimeCode};
+use crate::passkey::{PasskeyLogin, PasskeyText};
 use crate::second_factor::TotpChallenge;
 
 /// Every string [`SignIn`] shows, English by default. `{app}` is replaced
@@ -72,6 +73,8 @@ pub struct SignInText {
     pub use_password: String,
     /// The words of the mailed-code steps.
     pub email: EmailText,
+    /// The words of the passkey button.
+    pub passkey: PasskeyText,
 }
 
 impl Default for SignInText {
@@ -103,6 +106,7 @@ impl Default for SignInText {
             use_email: "Email me a sign-in code instead".into(),
             use_password: "Sign in with a password instead".into(),
             email: EmailText::default(),
+            passkey: PasskeyText::default(),
         }
     }
 }
@@ -220,6 +224,10 @@ pub fn SignIn(
     /// backend's `email_sign_in`).
     #[prop(default = true)]
     allow_email: bool,
+    /// Offer signing in with a passkey (default `true`; shown only where
+    /// the browser can, on a page at a domain name).
+    #[prop(default = true)]
+    allow_passkeys: bool,
     /// The Keyhouse API; default: the page's own origin.
     #[prop(optional)]
     api: Option<ApiClient>,
@@ -321,6 +329,11 @@ pub fn SignIn(
                                 {move || t.with_value(|t| if f.creating.get() { t.sign_up_button.clone() } else { t.sign_in_button.clone() })}
                             </button>
                         </form>
+                        {move || (allow_passkeys && !f.creating.get()).then(|| {
+                            let text = t.with_value(|t| t.passkey.clone());
+                            let api = api.get_value();
+                            view! { <PasskeyLogin on_signed_in text api separated=true/> }
+                        })}
                     }.into_any()
                 }}
                 {move || (allow_email && !f.creating.get() && f.sent.get().is_none() && !f.second_factor.get()).then(|| view! {

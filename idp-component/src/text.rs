@@ -52,6 +52,11 @@ pub struct IdpText {
     /// Above the code field when the app asks for two-step verification
     /// of a session that used one factor.
     pub step_up_text: String,
+    /// Above the passkey button, when the app asks for a passkey
+    /// (`acr_values` phishing-resistant).
+    pub passkey_step_up_text: String,
+    /// The link to the account page, to add a passkey first.
+    pub passkey_add: String,
     /// Cross-site request: headline.
     pub blocked_title: String,
     /// Cross-site request: explanation.
@@ -120,6 +125,8 @@ impl Default for IdpText {
             two_step_needed_text: "The app that sent you here asks for a sign-in with two-step verification, and your {app} account doesn't have it on yet. Turn it on in your account settings; you'll come back here afterwards. Nothing was shared.".into(),
             two_step_turn_on: "Turn on two-step verification".into(),
             step_up_text: "The app you're connecting asks you to confirm it's you with two-step verification.".into(),
+            passkey_step_up_text: "The app you're connecting asks you to confirm it's you with a passkey.".into(),
+            passkey_add: "No passkey yet? Add one in your account settings".into(),
             blocked_title: "Request blocked".into(),
             blocked_text: "This request did not come from this site, so it was stopped. Nothing was shared.".into(),
             unreachable_title: "Can't reach {app}".into(),

@@ -5,7 +5,7 @@ use keyhouse_types::ErrorCode;
 use std::borrow::Cow;
 
 use keyhouse_idp_component::{
-    ApiError, MagicLink, OneTimeCode, SignupOutcome, TotpChallenge, use_session,
+    ApiError, MagicLink, OneTimeCode, PasskeyLogin, SignupOutcome, TotpChallenge, use_session,
 };
 use keyhouse_types::{EmailChallengeSent, LoginRequest, SessionResponse, SignupRequest};
 use leptos::prelude::*;
@@ -185,6 +185,7 @@ pub fn LoginPage() -> impl IntoView {
                     <CredentialsForm prefix="login" purpose=Purpose::SignIn email password error pending on_submit
                         submit_label=move || if pending.get() { "Signing in…" } else { "Sign in" }/>
                     <p class="kh-auth__forgot"><a data-testid="login-forgot-link" href="/forgot-password">"Forgot your password?"</a></p>
+                    <PasskeyLogin on_signed_in=signed_in separated=true/>
                 }
             }>
                 <MagicLink on_signed_in=signed_in return_to=target.get_untracked() email=email.get_untracked()/>

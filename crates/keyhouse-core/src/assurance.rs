@@ -2,8 +2,10 @@
 //!
 //! A session records its authentication methods as RFC 8176 `amr` values
 //! (`pwd` a password, `otp` a one-time code from an authenticator app or a
-//! recovery code, `mfa` when two factors were used; `email` a code or link
-//! mailed to the address, which RFC 8176 does not register). The ID token
+//! recovery code, `mfa` when two factors were used, `pop` a passkey: proof
+//! of possession of a key bound to this site, unlocked on the device;
+//! `email` a code or link mailed to the address, which RFC 8176 does not
+//! register). The ID token
 //! carries them as `amr`, and their strength as `acr`, one of
 //! [`ACR_VALUES`]. An authorization request's `acr_values` (OIDC Core
 //! §3.1.2.1) names the levels it accepts; when the session is weaker than
@@ -16,9 +18,14 @@ pub const ACR_ONE_FACTOR: &str = "urn:keyhouse:acr:1fa";
 /// a recovery code).
 pub const ACR_TWO_FACTORS: &str = "urn:keyhouse:acr:2fa";
 
+/// A passkey: two factors (the device, and the PIN or biometric that
+/// unlocks it) bound to this site's origin, which a look-alike site cannot
+/// relay (phishing-resistant, NIST SP 800-63B AAL2 and up).
+pub const ACR_PHISHING_RESISTANT: &str = "urn:keyhouse:acr:phr";
+
 /// The `acr` values Keyhouse issues and understands, weakest first
 /// (discovery's `acr_values_supported`).
-pub const ACR_VALUES: [&str; 2] = [ACR_ONE_FACTOR, ACR_TWO_FACTORS];
+pub const ACR_VALUES: [&str; 3] = [ACR_ONE_FACTOR, ACR_TWO_FACTORS, ACR_PHISHING_RESISTANT];
 
 /// `amr` values Keyhouse records.
 pub mod amr {
@@ -30,6 +37,8 @@ pub mod amr {
     pub const OTP: &str = "otp";
     /// More than one factor.
     pub const MFA: &str = "mfa";
+    /// Proof of possession of a key: a passkey.
+    pub const POP: &str = "pop";
 }
 
 /// How strongly a session was authenticated.
@@ -41,13 +50,17 @@ pub enum Level {
     OneFactor,
     /// Two factors.
     TwoFactors,
+    /// A passkey: two factors, phishing-resistant.
+    PhishingResistant,
 }
 
 impl Level {
     /// The level of a session's methods.
     pub fn of(amr: &[String]) -> Level {
         let has = |v: &str| amr.iter().any(|a| a == v);
-        if has(amr::MFA) {
+        if has(amr::POP) && has(amr::MFA) {
+            Level::PhishingResistant
+        } else if has(amr::MFA) {
             Level::TwoFactors
         } else if amr.is_empty() {
             Level::Unknown
@@ -62,6 +75,7 @@ impl Level {
             Level::Unknown => None,
             Level::OneFactor => Some(ACR_ONE_FACTOR),
             Level::TwoFactors => Some(ACR_TWO_FACTORS),
+            Level::PhishingResistant => Some(ACR_PHISHING_RESISTANT),
         }
     }
 
@@ -69,6 +83,7 @@ impl Level {
         match value {
             ACR_ONE_FACTOR => Some(Level::OneFactor),
             ACR_TWO_FACTORS => Some(Level::TwoFactors),
+            ACR_PHISHING_RESISTANT => Some(Level::PhishingResistant),
             _ => None,
         }
     }
@@ -94,6 +109,12 @@ pub fn join(amr: &[String]) -> String {
 /// Reads the stored form.
 pub fn split(stored: &str) -> Vec<String> {
     stored.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The methods of a passkey sign-in: `pop` and `mfa` (the authenticator
+/// verified its user, with a PIN or biometric, before it signed).
+pub fn passkey() -> Vec<String> {
+    vec![amr::POP.to_owned(), amr::MFA.to_owned()]
 }
 
 /// The methods after a second factor was added to `first`: `first`, `otp`
@@ -124,6 +145,8 @@ mod tests {
         assert_eq!(Level::of(&v("pwd otp mfa")), Level::TwoFactors);
         assert_eq!(Level::of(&v("pwd")).acr(), Some(ACR_ONE_FACTOR));
         assert_eq!(Level::Unknown.acr(), None);
+        assert_eq!(Level::of(&passkey()), Level::PhishingResistant);
+        assert_eq!(Level::of(&passkey()).acr(), Some(ACR_PHISHING_RESISTANT));
 
         let two = Some(ACR_TWO_FACTORS);
         assert_eq!(demanded(two), Some(Level::TwoFactors));
@@ -142,6 +165,11 @@ mod tests {
             ("", Some(ACR_ONE_FACTOR), false),
             ("pwd", None, true),
             ("", None, true),
+            ("pop mfa", two, true),
+            ("pop mfa", Some(ACR_PHISHING_RESISTANT), true),
+            ("pwd otp mfa", Some(ACR_PHISHING_RESISTANT), false),
+            // `pop` alone is no verified user.
+            ("pop", Some(ACR_PHISHING_RESISTANT), false),
         ];
         for (amr, acr_values, ok) in table {
             assert_eq!(

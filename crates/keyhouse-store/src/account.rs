@@ -6,8 +6,8 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entities::{
-    account_token, authorization_code, email_challenge, grant, recovery_code, refresh_token,
-    session, token_family, user,
+    account_token, authorization_code, email_challenge, grant, passkey, recovery_code,
+    refresh_token, session, token_family, user, webauthn_ceremony,
 };
 use crate::{Result, SessionRecord, Store};
 
@@ -139,6 +139,14 @@ impl Store {
             .await?;
         recovery_code::Entity::delete_many()
             .filter(recovery_code::Column::UserId.eq(user_id))
+            .exec(&*txn)
+            .await?;
+        passkey::Entity::delete_many()
+            .filter(passkey::Column::UserId.eq(user_id))
+            .exec(&*txn)
+            .await?;
+        webauthn_ceremony::Entity::delete_many()
+            .filter(webauthn_ceremony::Column::UserId.eq(user_id))
             .exec(&*txn)
             .await?;
         email_challenge::Entity::delete_many()

@@ -525,3 +525,39 @@ pub mod logout_notice {
     }
     relation_free!();
 }
+
+/// Passkeys: WebAuthn credentials on accounts.
+pub mod passkey {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "passkeys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub credential_id: String,
+        pub user_id: String,
+        pub user_handle: String,
+        pub name: String,
+        pub credential: String,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+    }
+    relation_free!();
+}
+
+/// WebAuthn ceremonies started and not finished yet.
+pub mod webauthn_ceremony {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webauthn_ceremonies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_hash: String,
+        pub kind: String,
+        pub user_id: Option<String>,
+        pub state: String,
+        pub expires_at: i64,
+    }
+    relation_free!();
+}

@@ -24,6 +24,7 @@ mod limits;
 mod logout;
 mod operators;
 mod orgs;
+mod passkeys;
 mod second_factor;
 mod settings;
 mod tokens;
@@ -51,6 +52,7 @@ pub use limits::{Attempt, DELAY_STEP};
 pub use logout::LogoutNotice;
 pub use operators::Disabled;
 pub use orgs::{Member, Organization};
+pub use passkeys::{Ceremony, CeremonyKind, StoredPasskey};
 pub use tokens::{
     CodeRecord, FamilyRecord, NewCode, NewGrant, RedeemOutcome, RefreshOutcome, RefreshRecord,
     Rotation,
@@ -343,7 +345,8 @@ impl Store {
         let assertions = self.purge_client_assertions(now).await?;
         let account_tokens = self.purge_account_tokens(now).await?;
         let challenges = self.purge_email_challenges(now).await?;
-        Ok(removed + stale + assertions + account_tokens + challenges)
+        let ceremonies = self.purge_ceremonies(now).await?;
+        Ok(removed + stale + assertions + account_tokens + challenges + ceremonies)
     }
 }
 

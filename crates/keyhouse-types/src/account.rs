@@ -120,3 +120,60 @@ pub struct RecoveryCodes {
     /// The codes.
     pub codes: Vec<String>,
 }
+
+/// A passkey on the account (`GET /api/account/passkeys`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyInfo {
+    /// Its id (the credential id, base64url), for removing it.
+    pub id: String,
+    /// What the account holder calls it.
+    pub name: String,
+    /// When it was added (unix seconds).
+    pub created_at: i64,
+    /// When it last signed in (unix seconds).
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+}
+
+/// `GET /api/account/passkeys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyList {
+    /// The account's passkeys, oldest first.
+    pub passkeys: Vec<PasskeyInfo>,
+}
+
+/// The start of a WebAuthn ceremony: `POST /api/account/passkeys/options`
+/// (adding a passkey) or `POST /api/session/passkey/options` (signing in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasskeyOptions {
+    /// Names this ceremony when it is finished (single use, a few minutes).
+    pub ceremony: String,
+    /// What `navigator.credentials.create()` or `.get()` takes, as JSON:
+    /// `{"publicKey": …}` with binary values in base64url (the form
+    /// `PublicKeyCredential.parseCreationOptionsFromJSON` and
+    /// `parseRequestOptionsFromJSON` read).
+    pub options: serde_json::Value,
+}
+
+/// `POST /api/account/passkeys`: the browser's new credential
+/// (`PublicKeyCredential.toJSON()`), for the ceremony that asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddPasskey {
+    /// From [`PasskeyOptions`].
+    pub ceremony: String,
+    /// The credential, as the browser's `toJSON()` gives it.
+    pub credential: serde_json::Value,
+    /// A name for it (default: the browser and system it was made on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `POST /api/session/passkey`: the browser's assertion
+/// (`PublicKeyCredential.toJSON()`), for the ceremony that asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasskeySignIn {
+    /// From [`PasskeyOptions`].
+    pub ceremony: String,
+    /// The assertion, as the browser's `toJSON()` gives it.
+    pub credential: serde_json::Value,
+}

@@ -85,11 +85,16 @@ pub enum ErrorCode {
     /// account has no second factor to step up with (`403`); turning one
     /// on in the account settings allows it.
     SecondFactorSetupRequired,
+    /// Not an RFC code: the app asks for a phishing-resistant sign-in
+    /// (`acr_values`), which only a passkey gives (`401`): signing in with
+    /// one (`POST /api/session/passkey`) steps the session up; an account
+    /// with none adds one in its settings first.
+    PasskeyRequired,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -120,6 +125,7 @@ impl ErrorCode {
         ErrorCode::AccountDisabled,
         ErrorCode::SecondFactorRequired,
         ErrorCode::SecondFactorSetupRequired,
+        ErrorCode::PasskeyRequired,
     ];
 
     /// Reads a code from the wire (`None` for a code Keyhouse never sends).
@@ -156,6 +162,7 @@ impl ErrorCode {
             "account_disabled" => AccountDisabled,
             "second_factor_required" => SecondFactorRequired,
             "second_factor_setup_required" => SecondFactorSetupRequired,
+            "passkey_required" => PasskeyRequired,
             _ => return None,
         })
     }
@@ -194,6 +201,7 @@ impl ErrorCode {
             AccountDisabled => "account_disabled",
             SecondFactorRequired => "second_factor_required",
             SecondFactorSetupRequired => "second_factor_setup_required",
+            PasskeyRequired => "passkey_required",
         }
     }
 
@@ -204,7 +212,7 @@ impl ErrorCode {
             // RFC 6749 §5.2: 401 for invalid_client when the client tried to authenticate.
             // login_required shown on a page (not redirected): the user must sign in.
             InvalidClient | InvalidToken | SessionRequired | InvalidCredentials | LoginRequired
-            | SecondFactorRequired => 401,
+            | SecondFactorRequired | PasskeyRequired => 401,
             AccessDenied
             | InsufficientScope
             | CsrfDetected

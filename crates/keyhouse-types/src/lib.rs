@@ -317,7 +317,7 @@ pub struct SessionResponse {
     #[serde(default)]
     pub is_admin: bool,
     /// How this session was authenticated (RFC 8176 `amr` values: `pwd`,
-    /// `email`, `otp`, `mfa`).
+    /// `email`, `otp`, `mfa`, `pop`).
     #[serde(default)]
     pub amr: Vec<String>,
 }
@@ -444,9 +444,9 @@ pub mod admin;
 pub mod b2b;
 pub mod logout;
 pub use account::{
-    AccountDeleted, AccountSession, ChangeEmailRequest, ConfirmEmailChangeRequest, ConfirmHolder,
-    DeleteAccountRequest, RecoveryCodes, SecondFactorCode, SecondFactorStatus, SessionsEnded,
-    TotpSetup,
+    AccountDeleted, AccountSession, AddPasskey, ChangeEmailRequest, ConfirmEmailChangeRequest,
+    ConfirmHolder, DeleteAccountRequest, PasskeyInfo, PasskeyList, PasskeyOptions, PasskeySignIn,
+    RecoveryCodes, SecondFactorCode, SecondFactorStatus, SessionsEnded, TotpSetup,
 };
 pub use b2b::OrganizationSummary;
 

@@ -4,6 +4,7 @@
 
 mod delete;
 mod email;
+mod passkeys;
 mod password;
 mod sessions;
 mod two_step;
@@ -101,6 +102,7 @@ fn Account() -> impl IntoView {
         </section>
         <email::ChangeEmail/>
         <password::ChangePassword/>
+        <passkeys::Passkeys/>
         <two_step::TwoStep/>
         <sessions::Sessions/>
         <delete::DeleteAccount/>

@@ -7,6 +7,7 @@ pub(crate) mod devices;
 pub(crate) mod email;
 pub(crate) mod email_change;
 pub(crate) mod end_session;
+pub(crate) mod passkeys;
 pub(crate) mod password;
 pub(crate) mod reauth;
 pub(crate) mod reset;
@@ -75,6 +76,20 @@ pub(crate) fn routes(kh: &Keyhouse) -> Router<Keyhouse> {
             .route(
                 "/api/account/second-factor/recovery-codes",
                 post(second_factor::new_recovery_codes),
+            )
+            .route(
+                "/api/account/passkeys",
+                get(passkeys::list).post(passkeys::add),
+            )
+            .route(
+                "/api/account/passkeys/options",
+                post(passkeys::registration_options),
+            )
+            .route("/api/account/passkeys/{id}/remove", post(passkeys::remove))
+            .route("/api/session/passkey", post(passkeys::sign_in))
+            .route(
+                "/api/session/passkey/options",
+                post(passkeys::sign_in_options),
             )
     };
     own.route(

@@ -59,7 +59,7 @@ const DAY: i64 = 86_400;
 
 /// While two-step verification is on, changing it takes a session that
 /// used it.
-fn needs_two_factors(current: &CurrentSession) -> Result<(), OAuthError> {
+pub(crate) fn needs_two_factors(current: &CurrentSession) -> Result<(), OAuthError> {
     if current.user.has_second_factor()
         && assurance::Level::of(&current.session.amr) < assurance::Level::TwoFactors
     {
@@ -499,10 +499,22 @@ pub(crate) async fn notify(
     headers: &HeaderMap,
     what: &str,
 ) {
+    notify_with(kh, "second_factor_changed", user, ip, headers, what);
+}
+
+/// Mails `user` the security notice `template`, saying `what` changed,
+/// from where and with what.
+pub(crate) fn notify_with(
+    kh: &Keyhouse,
+    template: &'static str,
+    user: &User,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    what: &str,
+) {
     let mut vars = security_vars(kh, &user.email, &user.name, ip, headers);
     vars.insert("what", what.to_owned());
-    kh.mailer()
-        .send_later(user.email.clone(), "second_factor_changed", vars);
+    kh.mailer().send_later(user.email.clone(), template, vars);
 }
 
 async fn audit(kh: &Keyhouse, user: &User, action: &str) {

@@ -86,7 +86,10 @@ pub struct SignedIn {
     /// `otp`, `mfa`, …): ID tokens carry them and the `acr` they amount
     /// to, and `acr_values` are checked against them. Empty (the default):
     /// unknown, so no `amr` or `acr` claim, and a request demanding a
-    /// level is refused.
+    /// level is refused. `mfa` claims two factors (`acr` 2fa); `pop` with
+    /// `mfa` claims a phishing-resistant sign-in (`acr` phr): report them
+    /// only when the app's own sign-in gave that (a passkey or security key
+    /// that verified its user).
     pub amr: Vec<String>,
 }
 

@@ -23,6 +23,7 @@
 //! | `email_changed` | the account moved away from this address | `new_email` |
 //! | `account_deleted` | the account was deleted | `apps` |
 //! | `second_factor_changed` | two-step verification turned on or off, new recovery codes, a recovery code used | `what` (the sentence naming the change) |
+//! | `passkeys_changed` | a passkey added or removed | `what` (the sentence naming the change) |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 use crate::mail::MailError;
 
 /// The templates' names.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "password_reset",
     "password_changed",
     "verify_email",
@@ -43,10 +44,11 @@ pub const NAMES: [&str; 12] = [
     "email_changed",
     "account_deleted",
     "second_factor_changed",
+    "passkeys_changed",
 ];
 
 /// The built-in `(name, subject, text, html)`.
-const BUILT_IN: [(&str, &str, &str, &str); 12] = [
+const BUILT_IN: [(&str, &str, &str, &str); 13] = [
     (
         "password_reset",
         include_str!("../../templates/mail/password_reset.subject"),
@@ -118,6 +120,12 @@ const BUILT_IN: [(&str, &str, &str, &str); 12] = [
         include_str!("../../templates/mail/second_factor_changed.subject"),
         include_str!("../../templates/mail/second_factor_changed.txt"),
         include_str!("../../templates/mail/second_factor_changed.html"),
+    ),
+    (
+        "passkeys_changed",
+        include_str!("../../templates/mail/passkeys_changed.subject"),
+        include_str!("../../templates/mail/passkeys_changed.txt"),
+        include_str!("../../templates/mail/passkeys_changed.html"),
     ),
 ];
 

@@ -220,7 +220,8 @@ async fn signed_in(
 /// nothing ([`crate::SignedIn::with_amr`]) cannot meet a demand. For two
 /// factors, a user with a second factor is asked for it
 /// (`second_factor_required`: the component steps the session up and asks
-/// again); anyone else is told to turn one on.
+/// again); anyone else is told to turn one on. For a phishing-resistant
+/// sign-in, only a passkey will do (`passkey_required`).
 fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Result<Subject, Stop> {
     if assurance::satisfies(&s.amr, request.acr) {
         return Ok(s);
@@ -240,6 +241,25 @@ fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Resul
                 "the app asks for a sign-in level this site does not report",
             ),
             false => OAuthError::new(ErrorCode::LoginRequired, "sign in again to continue"),
+        };
+        return Err(Stop::Show(PageError {
+            error: error.into(),
+            login_url: None,
+        }));
+    }
+    if request.acr == Some(assurance::Level::PhishingResistant) {
+        // Only a passkey gives it: signing in with one steps the session up.
+        // Where there are none (an app's own users, organization members,
+        // an issuer at an address) the request cannot be met.
+        let error = match kh.offers_passkeys() && s.member.is_none() {
+            true => OAuthError::new(
+                ErrorCode::PasskeyRequired,
+                "this app asks for a passkey: sign in with one, or add one in your account settings, then come back",
+            ),
+            false => OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the app asks for a passkey sign-in, which this site does not offer",
+            ),
         };
         return Err(Stop::Show(PageError {
             error: error.into(),

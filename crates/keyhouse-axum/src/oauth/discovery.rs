@@ -14,6 +14,11 @@ pub(crate) fn document(kh: &Keyhouse, metadata_documents: bool) -> Value {
     let c = kh.config();
     let i = &c.issuer;
     let scopes: Vec<&str> = c.scopes.iter().map(|d| d.name.as_str()).collect();
+    // The phishing-resistant level only where a passkey can give it.
+    let acr_values: Vec<&str> = keyhouse_core::assurance::ACR_VALUES
+        .into_iter()
+        .filter(|v| *v != keyhouse_core::assurance::ACR_PHISHING_RESISTANT || kh.offers_passkeys())
+        .collect();
     let mut doc = json!({
         "issuer": i,
         "authorization_endpoint": format!("{i}/idp"),
@@ -36,7 +41,7 @@ pub(crate) fn document(kh: &Keyhouse, metadata_documents: bool) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "acr", "sid", "nonce", "at_hash", "azp", "name", "updated_at", "email", "email_verified"],
-        "acr_values_supported": keyhouse_core::assurance::ACR_VALUES,
+        "acr_values_supported": acr_values,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

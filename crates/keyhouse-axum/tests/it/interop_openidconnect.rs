@@ -247,25 +247,27 @@ async fn public_client_full_flow() {
     full_flow(ClientType::ThirdPartyPublic).await;
 }
 
-/// `openidconnect` asks for two factors with `acr_values` (from the levels
-/// discovery lists) and reads the ID token's `acr` and `amr` after a
-/// sign-in that took a password and a recovery code.
-#[tokio::test]
-async fn acr_and_amr_after_a_second_factor() {
-    use keyhouse_core::assurance::ACR_TWO_FACTORS;
+/// The flow `openidconnect` runs when it asks for the level `acr` with
+/// `acr_values` (from the levels discovery lists): the browser `sign_in`
+/// gives approves, and the ID token's `acr` and `amr` as openidconnect
+/// reads them after verifying it. `http` reaches the issuer.
+async fn acr_and_amr_after(
+    s: &common::TestServer,
+    http: &reqwest::Client,
+    acr: &str,
+    sign_in: impl AsyncFnOnce() -> reqwest::Client,
+) -> (String, Vec<String>) {
     use openidconnect::AuthenticationContextClass;
 
-    let s = common::spawn().await;
-    let http = http_client();
-    let issuer = IssuerUrl::new(s.base.clone()).expect("issuer url");
-    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+    let issuer = IssuerUrl::new(s.kh.config().issuer.clone()).expect("issuer url");
+    let metadata = CoreProviderMetadata::discover_async(issuer, http)
         .await
         .expect("discovery");
-    let two = AuthenticationContextClass::new(ACR_TWO_FACTORS.to_owned());
+    let level = AuthenticationContextClass::new(acr.to_owned());
     assert!(
         metadata
             .acr_values_supported()
-            .is_some_and(|v| v.contains(&two))
+            .is_some_and(|v| v.contains(&level))
     );
     let created = s.client(ClientType::ThirdParty).await;
     let client = CoreClient::from_provider_metadata(
@@ -281,75 +283,165 @@ async fn acr_and_amr_after_a_second_factor() {
             CsrfToken::new_random,
             Nonce::new_random,
         )
-        .add_auth_context_value(two.clone())
+        .add_auth_context_value(level)
         .set_pkce_challenge(pkce_challenge)
         .url();
-
-    // The user turns an authenticator app on, then signs in with the
-    // password and a recovery code.
-    s.user(EMAIL).await;
-    let setup_browser = s.signed_in(EMAIL).await;
-    let setup: Value = common::post(
-        &setup_browser,
-        &s,
-        "/api/account/second-factor/setup",
-        serde_json::json!({"password": common::PASSWORD}),
-    )
-    .await
-    .json()
-    .await
-    .expect("setup");
-    let secret = keyhouse_core::totp::decode_secret(setup["secret"].as_str().expect("secret"))
-        .expect("base32");
-    let code = keyhouse_core::totp::code_at(&secret, s.kh.now());
-    let on: Value = common::post(
-        &setup_browser,
-        &s,
-        "/api/account/second-factor/enable",
-        serde_json::json!({"code": code}),
-    )
-    .await
-    .json()
-    .await
-    .expect("enable");
-    let browser = common::browser();
-    let res = common::post(
-        &browser,
-        &s,
-        "/api/session/login",
-        serde_json::json!({"email": EMAIL, "password": common::PASSWORD}),
-    )
-    .await;
-    assert_eq!(res.status(), 401);
-    let res = common::post(
-        &browser,
-        &s,
-        "/api/session/second-factor",
-        serde_json::json!({"code": on["codes"][0]}),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-
-    let code = approved(&s, &browser, &auth_url).await;
+    let browser = sign_in().await;
+    let code = approved(s, &browser, &auth_url).await;
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .expect("token endpoint known")
         .set_pkce_verifier(pkce_verifier)
-        .request_async(&http)
+        .request_async(http)
         .await
         .expect("code exchange");
     let id_token = tokens.id_token().expect("id_token");
     let claims = id_token
         .claims(&client.id_token_verifier(), &nonce)
         .expect("valid id_token");
-    assert_eq!(claims.auth_context_ref(), Some(&two));
-    let amr: Vec<&str> = claims
+    let acr = claims
+        .auth_context_ref()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
+    let amr = claims
         .auth_method_refs()
         .expect("amr")
         .iter()
-        .map(|a| a.as_str())
+        .map(|a| a.as_str().to_owned())
         .collect();
+    (acr, amr)
+}
+
+/// Two factors: the user turns an authenticator app on, then signs in
+/// with the password and a recovery code.
+#[tokio::test]
+async fn acr_and_amr_after_a_second_factor() {
+    use keyhouse_core::assurance::ACR_TWO_FACTORS;
+
+    let s = common::spawn().await;
+    s.user(EMAIL).await;
+    let sign_in = async || {
+        let setup_browser = s.signed_in(EMAIL).await;
+        let setup: Value = common::post(
+            &setup_browser,
+            &s,
+            "/api/account/second-factor/setup",
+            serde_json::json!({"password": common::PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .expect("setup");
+        let secret = keyhouse_core::totp::decode_secret(setup["secret"].as_str().expect("secret"))
+            .expect("base32");
+        let code = keyhouse_core::totp::code_at(&secret, s.kh.now());
+        let on: Value = common::post(
+            &setup_browser,
+            &s,
+            "/api/account/second-factor/enable",
+            serde_json::json!({"code": code}),
+        )
+        .await
+        .json()
+        .await
+        .expect("enable");
+        let browser = common::browser();
+        let res = common::post(
+            &browser,
+            &s,
+            "/api/session/login",
+            serde_json::json!({"email": EMAIL, "password": common::PASSWORD}),
+        )
+        .await;
+        assert_eq!(res.status(), 401);
+        let res = common::post(
+            &browser,
+            &s,
+            "/api/session/second-factor",
+            serde_json::json!({"code": on["codes"][0]}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        browser
+    };
+    let (acr, amr) = acr_and_amr_after(&s, &http_client(), ACR_TWO_FACTORS, sign_in).await;
+    assert_eq!(acr, ACR_TWO_FACTORS);
     assert_eq!(amr, ["pwd", "otp", "mfa"]);
+}
+
+/// Phishing-resistant: the user adds a passkey, then a new browser signs in
+/// with it alone (the software authenticator of `common::authenticator`).
+/// The issuer is `http://localhost:PORT` (passkeys need a domain name);
+/// openidconnect's HTTP client resolves that name to 127.0.0.1 itself.
+#[tokio::test]
+async fn acr_and_amr_after_a_passkey() {
+    use common::authenticator::{Ceremony, SoftPasskey};
+    use keyhouse_core::assurance::ACR_PHISHING_RESISTANT;
+
+    let s = common::spawn_with(
+        |c| c.issuer = c.issuer.replace("127.0.0.1", "localhost"),
+        false,
+    )
+    .await;
+    let addr: std::net::SocketAddr = s
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("listening address");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", addr)
+        .build()
+        .expect("http client");
+    s.user(EMAIL).await;
+    let sign_in = async || {
+        let setup_browser = s.signed_in(EMAIL).await;
+        let origin = s.kh.config().origin();
+        let started: Value = common::post(
+            &setup_browser,
+            &s,
+            "/api/account/passkeys/options",
+            serde_json::json!({"password": common::PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .expect("options");
+        let (mut passkey, credential) =
+            SoftPasskey::create(&started["options"], &Ceremony::at(&origin));
+        let res = common::post(
+            &setup_browser,
+            &s,
+            "/api/account/passkeys",
+            serde_json::json!({"ceremony": started["ceremony"], "credential": credential}),
+        )
+        .await;
+        assert_eq!(res.status(), 201);
+        let browser = common::browser();
+        let started: Value = common::post(
+            &browser,
+            &s,
+            "/api/session/passkey/options",
+            serde_json::json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("options");
+        let assertion = passkey.get(&started["options"], &Ceremony::at(&origin));
+        let res = common::post(
+            &browser,
+            &s,
+            "/api/session/passkey",
+            serde_json::json!({"ceremony": started["ceremony"], "credential": assertion}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        browser
+    };
+    let (acr, amr) = acr_and_amr_after(&s, &http, ACR_PHISHING_RESISTANT, sign_in).await;
+    assert_eq!(acr, ACR_PHISHING_RESISTANT);
+    assert_eq!(amr, ["pop", "mfa"]);
 }
 
 /// RP-Initiated Logout as `openidconnect` builds it: the end-session

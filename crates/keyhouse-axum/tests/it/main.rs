@@ -17,6 +17,7 @@ mod limits;
 mod logout;
 mod operators;
 mod own_users;
+mod passkeys;
 mod passwords;
 mod second_factor;
 mod session;

@@ -449,7 +449,8 @@ async fn id_tokens_say_how_and_acr_values_step_the_session_up() {
     // The step-up gave the session a new id but not a new sid: it is the
     // same sign-in, and the clients it signed into must hear when it ends.
     assert_eq!(idt["sid"], first_sid);
-    // And discovery says which levels there are.
+    // And discovery says which levels there are (no phishing-resistant
+    // one: this issuer is at an address, where there are no passkeys).
     let meta = get_json(s.url("/.well-known/openid-configuration")).await;
     assert_eq!(
         meta["acr_values_supported"],

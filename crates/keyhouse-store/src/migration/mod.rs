@@ -15,6 +15,7 @@ mod m20261201_000010_session_devices;
 mod m20261201_000011_user_status;
 mod m20261201_000012_second_factor;
 mod m20261201_000013_logout;
+mod m20261202_000014_passkeys;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_user_status::Migration),
             Box::new(m20261201_000012_second_factor::Migration),
             Box::new(m20261201_000013_logout::Migration),
+            Box::new(m20261202_000014_passkeys::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! `KEYHOUSE_TEST_DB=postgres` and `KEYHOUSE_TEST_PG_URL` are set).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod authenticator;
 pub mod smtp;
 pub mod tls;
 

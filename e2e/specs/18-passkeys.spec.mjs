@@ -1,0 +1,219 @@
+// 18. Passkeys, with Chromium's virtual authenticator (DevTools
+//     WebAuthn.addVirtualAuthenticator: a platform authenticator that holds
+//     discoverable credentials and verifies its user). Browsers allow
+//     passkeys on a domain name only, so this spec runs its own server whose
+//     issuer is http://localhost:PORT (it still listens on 127.0.0.1 alone).
+//     A user adds a passkey on the account page (the address is told), signs
+//     out, and signs in again with the passkey alone (amr pop and mfa); on a
+//     second device holding the same passkey, an app that asks for a
+//     phishing-resistant sign-in (acr_values) steps a password session up
+//     with it in /idp; once removed, the passkey signs in nowhere.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before } from 'node:test';
+import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/browser.mjs';
+import { config } from '../lib/env.mjs';
+import { waitForMail } from '../lib/mail.mjs';
+import { newUser } from '../lib/users.mjs';
+
+const PHISHING_RESISTANT = 'urn:keyhouse:acr:phr';
+
+/** The spec's own server: issuer http://localhost:PORT. */
+const local = { base: null, server: null, dir: null, env: null, clientId: null };
+
+async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function run(args, input) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(config.keyhouse.bin, args, { env: local.env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) p.stdin.end(`${input}\n`);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`keyhouse ${args.join(' ')}: exit ${code}\n${err}`))));
+  });
+}
+
+function lastJson(out) {
+  return JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+}
+
+before(async () => {
+  assert.ok(config.keyhouse, 'the e2e config names the keyhouse binary (run through e2e/run.mjs)');
+  const port = await freePort();
+  local.base = `http://localhost:${port}`;
+  local.dir = mkdtempSync(path.join(os.tmpdir(), 'keyhouse-e2e-passkeys-'));
+  local.env = {
+    ...process.env,
+    ...config.keyhouse.env,
+    DATABASE_URL: `sqlite://${path.join(local.dir, 'passkeys.db')}?mode=rwc`,
+    KEYHOUSE_KEY_FILE: path.join(local.dir, 'passkeys.key'),
+    KEYHOUSE_ISSUER: local.base,
+  };
+  delete local.env.KEYHOUSE_MASTER_KEY;
+  await run(['migrate']);
+  const client = lastJson(await run([
+    'clients', 'create', '--name', 'Vault GPT', '--type', 'third_party',
+    '--redirect-uri', 'http://127.0.0.1:9/callback', '--json',
+  ]));
+  local.clientId = client.client_id;
+  const logFile = path.join(config.resultsDir, 'server-passkeys.log');
+  const fd = openSync(logFile, 'a');
+  local.server = spawn(config.keyhouse.bin, ['serve', '--bind', `127.0.0.1:${port}`, '--signups-per-ip-per-hour', '0'], {
+    env: local.env,
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || local.server.exitCode !== null) {
+      throw new Error(`the passkeys server did not start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+after(async () => {
+  if (local.server && local.server.exitCode === null) {
+    local.server.kill('SIGTERM');
+    await new Promise((r) => local.server.once('exit', r));
+  }
+  if (local.dir) rmSync(local.dir, { recursive: true, force: true });
+});
+
+/** A page on the spec's server with a virtual authenticator; `credential`
+ *  (from another page's authenticator) is put on it too: a synced passkey. */
+async function deviceWithAuthenticator(newContext, credential) {
+  const context = await newContext({ baseURL: local.base });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      ctap2Version: 'ctap2_1',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  if (credential) await cdp.send('WebAuthn.addCredential', { authenticatorId, credential });
+  const credentials = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  return { page, credentials };
+}
+
+async function signInWithPassword(page, user) {
+  await page.goto('/login');
+  await page.getByTestId('login-email').fill(user.email);
+  await page.getByTestId('login-password').fill(user.password);
+  await page.getByTestId('login-submit').click();
+  await page.waitForURL((u) => u.pathname !== '/login');
+}
+
+async function sessionOf(page) {
+  return page.evaluate(async () => {
+    const res = await fetch('/api/session');
+    return res.status === 200 ? res.json() : null;
+  });
+}
+
+function idpUrl() {
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: local.clientId,
+    redirect_uri: 'http://127.0.0.1:9/callback',
+    scope: 'openid',
+    state: 'passkey-state',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    acr_values: PHISHING_RESISTANT,
+  });
+  return `/idp?${q}`;
+}
+
+browserTest('a passkey is added on the account page, signs in alone, steps up for an app, and is removed', async ({ newContext }) => {
+  const user = newUser('passkey');
+  await run(['users', 'create', '--email', user.email, '--password-file', '-', '--name', user.name], user.password);
+
+  // Device 1: signed in with the password, adds a passkey.
+  const one = await deviceWithAuthenticator(newContext);
+  const page = one.page;
+  await signInWithPassword(page, user);
+  await page.goto('/account');
+  const card = page.getByTestId('passkeys');
+  await card.getByTestId('passkeys-none').waitFor();
+  await card.getByTestId('passkeys-password').fill(user.password);
+  await card.getByTestId('passkeys-add').click();
+  await card.getByTestId('passkeys-status').waitFor();
+  assert.match(await card.getByTestId('passkeys-status').innerText(), /Passkey added: Headless Chrome on Linux/);
+  assert.equal(await card.getByTestId('passkey').count(), 1);
+  await screenshotDesktopAndMobile(page, 'account-passkeys');
+  const held = await one.credentials();
+  assert.equal(held.length, 1, 'the authenticator holds one credential');
+  assert.equal(held[0].isResidentCredential, true, 'a discoverable credential (a passkey)');
+  assert.equal(held[0].rpId, 'localhost');
+  const mail = await waitForMail(user.email);
+  assert.match(mail.subject, /A passkey \(Headless Chrome on Linux\) was added/);
+
+  // Signed out, then in again with the passkey alone: no address typed.
+  await page.evaluate(() => fetch('/api/session/logout', { method: 'POST' }));
+  await page.goto('/login?returnTo=%2Faccount');
+  const button = page.getByTestId('passkey-sign-in');
+  await button.waitFor();
+  await screenshotDesktopAndMobile(page, 'login-with-passkey');
+  await button.click();
+  await page.waitForURL((u) => u.pathname === '/account');
+  const session = await sessionOf(page);
+  assert.equal(session.user.email, user.email);
+  assert.deepEqual(session.amr, ['pop', 'mfa']);
+
+  // Device 2 holds the same passkey, synced with its counter as it is now
+  // (a copy with an older counter would be refused as a clone); signed in
+  // with the password, an app asks for a phishing-resistant sign-in: /idp
+  // steps it up.
+  const synced = (await one.credentials())[0];
+  assert.ok(synced.signCount > held[0].signCount, 'the sign-in moved the counter');
+  const two = await deviceWithAuthenticator(newContext, synced);
+  await signInWithPassword(two.page, user);
+  await two.page.goto(idpUrl());
+  const stepUp = two.page.getByTestId('idp-passkey-step-up');
+  await stepUp.waitFor();
+  await screenshotDesktopAndMobile(two.page, 'idp-passkey-step-up');
+  await stepUp.getByTestId('passkey-sign-in').click();
+  await two.page.getByTestId('consent-approve').waitFor();
+  assert.deepEqual((await sessionOf(two.page)).amr, ['pop', 'mfa']);
+
+  // Removed on device 1: the passkey signs in nowhere.
+  await page.goto('/account');
+  await card.getByTestId('passkey').waitFor();
+  await card.getByTestId('passkeys-password').fill(user.password);
+  await card.getByTestId('passkey-remove').click();
+  await card.getByTestId('passkeys-none').waitFor();
+  const three = await deviceWithAuthenticator(newContext, (await two.credentials())[0]);
+  await three.page.goto('/login');
+  await three.page.getByTestId('passkey-sign-in').click();
+  const error = three.page.getByTestId('passkey-error');
+  await error.waitFor();
+  assert.match(await error.innerText(), /isn't recognised here/);
+  await screenshot(three.page, 'login-passkey-refused');
+  assert.equal(await sessionOf(three.page), null);
+}, { timeout: 90_000 });
