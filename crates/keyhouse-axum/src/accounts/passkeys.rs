@@ -47,7 +47,7 @@ use crate::accounts::reauth::confirm_holder;
 use crate::accounts::second_factor::{needs_two_factors, notify_with};
 use crate::accounts::session::{
     CurrentSession, Device, NewSession, cookie_name, issue_session, new_record, session_cookie,
-    with_user,
+    waiting_or_signed_in,
 };
 use crate::accounts::throttle::ip_within_hourly_limit;
 use crate::error::{ApiError, store_error};
@@ -519,24 +519,10 @@ async fn same_account_session(
     token: Option<&str>,
     user: &User,
 ) -> Result<Option<SessionRecord>, OAuthError> {
-    let Some(token) = token else {
-        return Ok(None);
-    };
-    let hash = secret::hash_token(token);
-    let now = kh.now();
-    let store = kh.store();
-    let session = match store
-        .find_pending_session(&hash, now)
-        .await
-        .map_err(store_error)?
-    {
-        Some(s) => Some(s),
-        None => store.find_session(&hash, now).await.map_err(store_error)?,
-    };
-    Ok(with_user(kh, session)
+    Ok(waiting_or_signed_in(kh, token)
         .await?
         .map(|(s, _)| s)
-        .filter(|s| s.subject_kind == Some(SubjectKind::User) && s.subject_id == user.id))
+        .filter(|s| s.subject_id == user.id))
 }
 
 fn notify(

@@ -41,7 +41,8 @@ use crate::Keyhouse;
 use crate::accounts::reauth::confirm_holder;
 use crate::accounts::reset::{issuer_name, security_vars};
 use crate::accounts::session::{
-    CurrentSession, Device, NewSession, cookie_name, new_record, session_cookie, with_user,
+    CurrentSession, Device, NewSession, cookie_name, new_record, session_cookie,
+    waiting_or_signed_in as session_of_cookie,
 };
 use crate::accounts::throttle::guarded;
 use crate::error::{ApiError, store_error};
@@ -370,20 +371,9 @@ async fn waiting_or_signed_in(
     kh: &Keyhouse,
     headers: &HeaderMap,
 ) -> Result<(SessionRecord, User), OAuthError> {
-    let signed_out = || OAuthError::new(ErrorCode::SessionRequired, "sign in first");
-    let token = read_cookie(headers, cookie_name(kh)).ok_or_else(signed_out)?;
-    let hash = secret::hash_token(token);
-    let now = kh.now();
-    let store = kh.store();
-    let session = match store
-        .find_pending_session(&hash, now)
-        .await
-        .map_err(store_error)?
-    {
-        Some(s) => Some(s),
-        None => store.find_session(&hash, now).await.map_err(store_error)?,
-    };
-    with_user(kh, session).await?.ok_or_else(signed_out)
+    session_of_cookie(kh, read_cookie(headers, cookie_name(kh)))
+        .await?
+        .ok_or_else(|| OAuthError::new(ErrorCode::SessionRequired, "sign in first"))
 }
 
 /// Replaces `old` with a session that adds a second factor to its

@@ -113,6 +113,29 @@ pub(crate) async fn with_user(
     Ok(user.filter(|u| !u.is_disabled()).map(|u| (session, u)))
 }
 
+/// The user session this cookie names, whether signed in or waiting for
+/// its second factor, with its live account (see [`with_user`]).
+pub(crate) async fn waiting_or_signed_in(
+    kh: &Keyhouse,
+    token: Option<&str>,
+) -> Result<Option<(SessionRecord, User)>, OAuthError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let hash = secret::hash_token(token);
+    let now = kh.now();
+    let store = kh.store();
+    let session = match store
+        .find_pending_session(&hash, now)
+        .await
+        .map_err(store_error)?
+    {
+        Some(s) => Some(s),
+        None => store.find_session(&hash, now).await.map_err(store_error)?,
+    };
+    with_user(kh, session).await
+}
+
 /// Notes that a session is in use, when its "last used" is more than
 /// [`LAST_SEEN_STEP`] old. A failure is logged: the request goes on.
 pub(crate) async fn touched(kh: &Keyhouse, mut s: SessionRecord, now: i64) -> SessionRecord {

@@ -66,17 +66,27 @@ async fn registration_options(b: &reqwest::Client, s: &TestServer) -> Value {
     started
 }
 
-/// Adds a passkey to the account signed in on `b`.
-async fn add_passkey(b: &reqwest::Client, s: &TestServer) -> SoftPasskey {
-    let started = registration_options(b, s).await;
-    let (passkey, credential) = SoftPasskey::create(&started["options"], &right(s));
-    let res = post(
+/// Finishes the registration `started`, with the browser's `credential`.
+async fn finish_adding(
+    b: &reqwest::Client,
+    s: &TestServer,
+    started: &Value,
+    credential: Value,
+) -> reqwest::Response {
+    post(
         b,
         s,
         "/api/account/passkeys",
         json!({"ceremony": started["ceremony"], "credential": credential}),
     )
-    .await;
+    .await
+}
+
+/// Adds a passkey to the account signed in on `b`.
+async fn add_passkey(b: &reqwest::Client, s: &TestServer) -> SoftPasskey {
+    let started = registration_options(b, s).await;
+    let (passkey, credential) = SoftPasskey::create(&started["options"], &right(s));
+    let res = finish_adding(b, s, &started, credential).await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     passkey
 }
@@ -275,13 +285,7 @@ async fn a_passkey_answering_another_origin_is_refused() {
     // Nor is one made for another origin ever added.
     let started = registration_options(&a, &s).await;
     let (_, credential) = SoftPasskey::create(&started["options"], &evil);
-    let res = post(
-        &a,
-        &s,
-        "/api/account/passkeys",
-        json!({"ceremony": started["ceremony"], "credential": credential}),
-    )
-    .await;
+    let res = finish_adding(&a, &s, &started, credential).await;
     assert_eq!(error_of(res).await, (401, "invalid_credentials".into()));
     assert_eq!(passkeys_of(&a, &s).await.len(), 1);
 }
@@ -338,21 +342,9 @@ async fn a_passkey_answers_for_its_own_account_only() {
     // Bob finishing the registration Ada started: refused, and spent.
     let started = registration_options(&a, &s).await;
     let (_, credential) = SoftPasskey::create(&started["options"], &right(&s));
-    let res = post(
-        &b,
-        &s,
-        "/api/account/passkeys",
-        json!({"ceremony": started["ceremony"], "credential": credential.clone()}),
-    )
-    .await;
+    let res = finish_adding(&b, &s, &started, credential.clone()).await;
     assert_eq!(error_of(res).await, (400, "invalid_grant".into()));
-    let res = post(
-        &a,
-        &s,
-        "/api/account/passkeys",
-        json!({"ceremony": started["ceremony"], "credential": credential}),
-    )
-    .await;
+    let res = finish_adding(&a, &s, &started, credential).await;
     assert_eq!(error_of(res).await, (400, "invalid_grant".into()));
 
     // Ada's credential, registered again on Bob's account: refused (a
@@ -362,13 +354,7 @@ async fn a_passkey_answers_for_its_own_account_only() {
         .as_str()
         .unwrap();
     let credential = ada_key.registration(challenge, &right(&s));
-    let res = post(
-        &b,
-        &s,
-        "/api/account/passkeys",
-        json!({"ceremony": started["ceremony"], "credential": credential}),
-    )
-    .await;
+    let res = finish_adding(&b, &s, &started, credential).await;
     assert_eq!(error_of(res).await, (409, "conflict".into()));
     assert_eq!(passkeys_of(&b, &s).await.len(), 1);
     // Ada's key still signs Ada in.
@@ -653,13 +639,7 @@ async fn a_passkey_whose_user_was_not_verified_is_never_added() {
         ..right(&s)
     };
     let (_, credential) = SoftPasskey::create(&started["options"], &how);
-    let res = post(
-        &a,
-        &s,
-        "/api/account/passkeys",
-        json!({"ceremony": started["ceremony"], "credential": credential}),
-    )
-    .await;
+    let res = finish_adding(&a, &s, &started, credential).await;
     assert_eq!(error_of(res).await, (401, "invalid_credentials".into()));
     assert!(passkeys_of(&a, &s).await.is_empty());
 }
