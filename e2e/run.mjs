@@ -26,7 +26,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultB2B } from './lib/b2b.mjs';
+import { b2bAccounts, defaultB2B } from './lib/b2b.mjs';
 import { startSmtp } from './lib/smtp.mjs';
 
 const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -220,7 +220,7 @@ async function createB2BFixtures(bin, env) {
     }
     org.organizationId = created.organization_id;
   }
-  for (const account of [b2b.member, b2b.admin]) {
+  for (const account of b2bAccounts(b2b)) {
     for (const [slug, role] of Object.entries(account.roles)) {
       await keyhouse(bin, env, [
         'members', 'create',
@@ -232,7 +232,7 @@ async function createB2BFixtures(bin, env) {
     }
   }
   const summary = Object.values(b2b.organizations).map((o) => `${o.slug}=${o.organizationId}`).join(', ');
-  const members = [b2b.member, b2b.admin]
+  const members = b2bAccounts(b2b)
     .map((a) => `${a.email} (${Object.entries(a.roles).map(([slug, role]) => `${role} in ${slug}`).join(', ')})`)
     .join(', ');
   log(`created organizations ${summary}; members ${members}`);

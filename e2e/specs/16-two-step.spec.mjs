@@ -6,44 +6,15 @@
 //     ID token says acr 2fa and amr otp/mfa. Finally an operator turns it
 //     off for the user (who lost their phone): the password signs in alone.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/browser.mjs';
 import { config } from '../lib/env.mjs';
 import { waitForMail } from '../lib/mail.mjs';
+import { base32, nextStep, totp } from '../lib/totp.mjs';
 import { newUser } from '../lib/users.mjs';
 import { SimulatedGpt } from '../gpt.mjs';
 import { ConsentPage, Header, LoginPage, isAt, signedInOnTwoDevices, waitForUrl } from '../pages/index.mjs';
 
 const TWO_FACTORS = 'urn:keyhouse:acr:2fa';
-
-/** RFC 4648 base32 (no padding) to bytes. */
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of text.replace(/\s+/g, '').toUpperCase()) {
-    const v = alphabet.indexOf(c);
-    assert.ok(v >= 0, `not base32: ${c}`);
-    bits += v.toString(2).padStart(5, '0');
-  }
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-/** The authenticator app's code (RFC 6238: HMAC-SHA-1, 30 s, 6 digits). */
-function totp(key, at = Date.now()) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
-  const h = createHmac('sha1', key).update(counter).digest();
-  const o = h[19] & 0x0f;
-  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
-  return String(n % 1_000_000).padStart(6, '0');
-}
-
-/** Waits for the next 30-second step: a code works once. */
-async function nextStep() {
-  await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 300));
-}
 
 function payload(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());

@@ -367,6 +367,21 @@ impl ApiClient {
         read(res).await
     }
 
+    /// `POST /api/b2b/session/second-factor`: a member's code from the
+    /// authenticator app, or a recovery code, after a sign-in that answered
+    /// `second_factor_required` (or to step a signed-in member up).
+    pub async fn member_second_factor(
+        &self,
+        req: &SecondFactorCode,
+    ) -> Result<MemberSessionResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/session/second-factor")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
     /// `POST /api/b2b/discovery/select`: signs in to one of them.
     pub async fn discover_select(
         &self,

@@ -10,7 +10,7 @@ use crate::api::{ApiClient, ApiError};
 use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
 use crate::params::{login_url, parse_query};
 use crate::passkey::PasskeyLogin;
-use crate::second_factor::TotpChallenge;
+use crate::second_factor::{MemberTotpChallenge, TotpChallenge};
 use crate::text::{self, IdpText, fill};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl Flow {
         ) {
             return self.to_login(e.login_url());
         }
-        if e.error_code() == Some(ErrorCode::SecondFactorRequired) && self.side == Side::Users {
+        if e.error_code() == Some(ErrorCode::SecondFactorRequired) {
             self.busy.set(false);
             self.phase.set(Phase::SecondFactor);
             return;
@@ -275,6 +275,11 @@ pub fn B2BIdentityProvider(
     /// Where the error page's "Go to …" link leads (default `/org`).
     #[prop(into, default = "/org".to_owned())]
     home_path: String,
+    /// The member's settings page, where two-step verification is turned
+    /// on, for an organization (or an app) that asks for it of a member
+    /// without; `returnTo=<this page>` is appended. Default `/org/member`.
+    #[prop(into, default = "/org/member".to_owned())]
+    account_path: String,
     /// Replaces the page's words; see [`IdpText`].
     #[prop(optional)]
     text: Option<IdpText>,
@@ -288,7 +293,7 @@ pub fn B2BIdentityProvider(
             api,
             on_login_required,
             home_path,
-            account_path: None,
+            account_path: Some(account_path),
             text,
         },
     )
@@ -302,7 +307,7 @@ pub(crate) struct Props {
     pub(crate) api: Option<ApiClient>,
     pub(crate) on_login_required: Option<Callback<String>>,
     pub(crate) home_path: String,
-    /// Where two-step verification is turned on (users only).
+    /// Where two-step verification is turned on.
     pub(crate) account_path: Option<String>,
     pub(crate) text: Option<IdpText>,
 }
@@ -346,6 +351,12 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
         flow.phase.set(Phase::Working(words));
         spawn_local(flow.start());
     });
+    let on_member_stepped_up =
+        Callback::new(move |_: keyhouse_types::b2b::MemberSessionResponse| {
+            let words = flow.text.with_value(|t| t.checking_session.clone());
+            flow.phase.set(Phase::Working(words));
+            spawn_local(flow.start());
+        });
     let on_decide = Callback::new(move |granted: bool| spawn_local(flow.decide(granted)));
     view! {
         <div class="kh-idp">
@@ -359,12 +370,23 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
                     };
                     view! { <Consent ctx manifest on_decide busy=flow.busy/> }.into_any()
                 }
-                Phase::SecondFactor => view! {
-                    <section class="kh-card" data-testid="idp-step-up">
-                        <p class="kh-notice" role="status">{flow.text.with_value(|t| t.step_up_text.clone())}</p>
-                        <TotpChallenge on_signed_in=on_stepped_up api=flow.api.get_value()/>
-                    </section>
-                }.into_any(),
+                Phase::SecondFactor => {
+                    let api = flow.api.get_value();
+                    let challenge = match flow.side {
+                        Side::Users => view! {
+                            <TotpChallenge on_signed_in=on_stepped_up api/>
+                        }.into_any(),
+                        Side::Members => view! {
+                            <MemberTotpChallenge on_signed_in=on_member_stepped_up api/>
+                        }.into_any(),
+                    };
+                    view! {
+                        <section class="kh-card" data-testid="idp-step-up">
+                            <p class="kh-notice" role="status">{flow.text.with_value(|t| t.step_up_text.clone())}</p>
+                            {challenge}
+                        </section>
+                    }.into_any()
+                }
                 Phase::Passkey => {
                     // Adding a passkey comes back here.
                     let add = account_path

@@ -53,12 +53,12 @@ pub use email::{EmailLink, EmailText, MagicLink, OneTimeCode};
 pub use end_session::{EndSession, EndSessionText, end_session_request};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
 pub use passkey::{PasskeyError, PasskeyLogin, PasskeyText, create_passkey, passkeys_supported};
-pub use second_factor::{SecondFactorText, TotpChallenge};
+pub use second_factor::{MemberTotpChallenge, SecondFactorText, TotpChallenge};
 pub use session::{
     MemberSession, MemberStatus, Session, SessionStatus, Status, provide_member, provide_session,
     use_member, use_session,
 };
-pub use sign_in::{SignIn, SignInText};
+pub use sign_in::{PasswordLogin, SignIn, SignInText};
 pub use text::{IdpText, provide_idp_text};
 
 /// The components' stylesheet (`style/keyhouse-idp.css` in this package):

@@ -1,7 +1,9 @@
 //! [`TotpChallenge`]: the second step of a sign-in for an account with
 //! two-step verification, and the step-up an app's `acr_values` can ask
 //! for. It takes a code from the authenticator app, or a recovery code.
+//! [`MemberTotpChallenge`] is the same for a member of an organization.
 
+use keyhouse_types::b2b::MemberSessionResponse;
 use keyhouse_types::{ErrorCode, SecondFactorCode, SessionResponse};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -78,6 +80,13 @@ impl SecondFactorText {
     }
 }
 
+/// Who signs in with the code, and what runs after.
+#[derive(Clone, Copy)]
+enum Target {
+    User(Callback<SessionResponse>),
+    Member(Callback<MemberSessionResponse>),
+}
+
 /// The second factor: a code from the authenticator app, or a recovery
 /// code. Shown after a password or mailed code was right for an account
 /// with two-step verification (the backend answered
@@ -99,6 +108,36 @@ pub fn TotpChallenge(
     #[prop(optional)]
     api: Option<ApiClient>,
 ) -> impl IntoView {
+    challenge(Target::User(on_signed_in), on_start_over, text, api)
+}
+
+/// [`TotpChallenge`] for a member of an organization: the second step of
+/// a member's sign-in (`/api/b2b/session/second-factor`), or the step-up
+/// an organization that asks for two factors, or an app, needs.
+#[component]
+pub fn MemberTotpChallenge(
+    /// Called with the member session once the code was accepted.
+    #[prop(into)]
+    on_signed_in: Callback<MemberSessionResponse>,
+    /// Back to the first step, once the waiting sign-in has expired.
+    #[prop(optional, into)]
+    on_start_over: Option<Callback<()>>,
+    /// Replaces the words.
+    #[prop(optional)]
+    text: Option<SecondFactorText>,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+) -> impl IntoView {
+    challenge(Target::Member(on_signed_in), on_start_over, text, api)
+}
+
+fn challenge(
+    target: Target,
+    on_start_over: Option<Callback<()>>,
+    text: Option<SecondFactorText>,
+    api: Option<ApiClient>,
+) -> impl IntoView {
     let t = StoredValue::new(text.unwrap_or_default());
     let expired = RwSignal::new(false);
     let api = StoredValue::new(api.unwrap_or_default());
@@ -107,6 +146,7 @@ pub fn TotpChallenge(
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
     let session = use_context::<crate::Session>();
+    let member = use_context::<crate::MemberSession>();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() {
@@ -118,13 +158,23 @@ pub fn TotpChallenge(
             let req = SecondFactorCode {
                 code: code.get_untracked(),
             };
-            match api.get_value().second_factor(&req).await {
-                Ok(s) => {
+            let api = api.get_value();
+            let answer = match target {
+                Target::User(done) => api.second_factor(&req).await.map(|s| {
                     if let Some(app) = session {
                         app.mark_signed_in(s.clone());
                     }
-                    on_signed_in.run(s);
-                }
+                    done.run(s);
+                }),
+                Target::Member(done) => api.member_second_factor(&req).await.map(|m| {
+                    if let Some(app) = member {
+                        app.mark_signed_in(m.clone());
+                    }
+                    done.run(m);
+                }),
+            };
+            match answer {
+                Ok(()) => {}
                 Err(e) => {
                     expired.set(e.error_code() == Some(ErrorCode::SessionRequired));
                     error.set(Some(t.with_value(|t| t.error_message(&e))));
@@ -136,7 +186,7 @@ pub fn TotpChallenge(
     };
     let words = move |pick: fn(&SecondFactorText) -> &String| t.with_value(|t| pick(t).clone());
     view! {
-        <div class="kh-code kh-second-factor" data-testid="second-factor">
+        <div class="kh-code" data-testid="second-factor">
             <h2 class="kh-code__title">{words(|t| &t.title)}</h2>
             <p class="kh-muted" id="kh-second-factor-help">
                 {move || if recovery.get() { words(|t| &t.recovery_text) } else { words(|t| &t.app_text) }}

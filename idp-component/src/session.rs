@@ -259,6 +259,21 @@ impl MemberSession {
         self.0.sign_in(self.api().discover_select(req)).await
     }
 
+    /// The second step of a sign-in (or a step-up): a code from the
+    /// authenticator app, or a recovery code.
+    pub async fn second_factor(
+        &self,
+        req: &keyhouse_types::SecondFactorCode,
+    ) -> Result<MemberSessionResponse, ApiError> {
+        self.0.sign_in(self.api().member_second_factor(req)).await
+    }
+
+    /// Records a session the server answered elsewhere (e.g. after a
+    /// step-up).
+    pub fn mark_signed_in(&self, member: MemberSessionResponse) {
+        self.0.status.set(Status::SignedIn(member));
+    }
+
     /// Signs out.
     pub async fn logout(&self) -> Result<(), ApiError> {
         self.api().member_logout().await?;

@@ -1,5 +1,5 @@
 //! `SignIn`: a sign-in page (with account creation) for apps whose users
-//! live in Keyhouse. Mount it at the login path the `/idp` page sends
+//! live in Keyhouse, and `PasswordLogin`, its password step on its own. Mount it at the login path the `/idp` page sends
 //! people to (`/login` by default); after signing in it returns to the
 //! page's `returnTo` when that is a same-origin path, else to `/`.
 //!
@@ -169,29 +169,22 @@ struct Form {
 }
 
 impl Form {
-    /// Whether the browser is signed in now (else a code was mailed).
-    async fn send(self, api: ApiClient) -> Result<bool, ApiError> {
-        let email = self.email.get_untracked();
-        let password = self.password.get_untracked();
-        if self.creating.get_untracked() {
-            let name = Some(self.name.get_untracked()).filter(|n| !n.trim().is_empty());
-            let req = SignupRequest {
-                email,
-                password,
-                name,
-                return_to: Some(return_target()),
-            };
-            match api.signup(&req).await? {
-                SignupOutcome::CheckEmail(sent) => {
-                    self.sent.set(Some(sent));
-                    Ok(false)
-                }
-                _ => Ok(true),
+    /// Creates the account: whether the browser is signed in now (else a
+    /// code was mailed).
+    async fn sign_up(self, api: ApiClient) -> Result<bool, ApiError> {
+        let name = Some(self.name.get_untracked()).filter(|n| !n.trim().is_empty());
+        let req = SignupRequest {
+            email: self.email.get_untracked(),
+            password: self.password.get_untracked(),
+            name,
+            return_to: Some(return_target()),
+        };
+        match api.signup(&req).await? {
+            SignupOutcome::CheckEmail(sent) => {
+                self.sent.set(Some(sent));
+                Ok(false)
             }
-        } else {
-            api.login(&LoginRequest { email, password })
-                .await
-                .map(|_| true)
+            _ => Ok(true),
         }
     }
 }
@@ -266,13 +259,9 @@ pub fn SignIn(
         f.pending.set(true);
         f.error.set(None);
         spawn_local(async move {
-            match f.send(api.get_value()).await {
+            match f.sign_up(api.get_value()).await {
                 Ok(true) => go_on(),
                 Ok(false) => f.pending.set(false),
-                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
-                    f.second_factor.set(true);
-                    f.pending.set(false);
-                }
                 Err(e) => {
                     f.error.set(Some(t.with_value(|t| t.error_message(&e))));
                     f.pending.set(false);
@@ -318,6 +307,19 @@ pub fn SignIn(
                             </div>
                         }.into_any();
                     }
+                    if !f.creating.get() {
+                        let on_second_factor = Callback::new(move |()| {
+                            f.second_factor.set(true);
+                        });
+                        return view! {
+                            <PasswordLogin on_signed_in on_second_factor text=t.get_value()
+                                api=api.get_value() email=f.email/>
+                            {allow_passkeys.then(|| {
+                                let text = t.with_value(|t| t.passkey.clone());
+                                view! { <PasskeyLogin on_signed_in text api=api.get_value() separated=true/> }
+                            })}
+                        }.into_any();
+                    }
                     view! {
                         <form on:submit=on_submit>
                             {move || f.error.get().map(|e| view! {
@@ -326,14 +328,9 @@ pub fn SignIn(
                             <Fields f t/>
                             <button type="submit" class="kh-button kh-button--primary kh-button--block"
                                 data-testid="sign-in-submit" disabled=move || f.pending.get()>
-                                {move || t.with_value(|t| if f.creating.get() { t.sign_up_button.clone() } else { t.sign_in_button.clone() })}
+                                {move || t.with_value(|t| t.sign_up_button.clone())}
                             </button>
                         </form>
-                        {move || (allow_passkeys && !f.creating.get()).then(|| {
-                            let text = t.with_value(|t| t.passkey.clone());
-                            let api = api.get_value();
-                            view! { <PasskeyLogin on_signed_in text api separated=true/> }
-                        })}
                     }.into_any()
                 }}
                 {move || (allow_email && !f.creating.get() && f.sent.get().is_none() && !f.second_factor.get()).then(|| view! {
@@ -350,6 +347,109 @@ pub fn SignIn(
                 {move || (allow_sign_up && !f.by_email.get() && f.sent.get().is_none() && !f.second_factor.get()).then(|| view! { <Switch f t/> })}
             </section>
         </div>
+    }
+}
+
+/// The password step on its own: email and password, for a login page of
+/// the host app's own (what [`SignIn`] shows when signing in). For an
+/// account with two-step verification it goes on to [`TotpChallenge`]
+/// itself, unless `on_second_factor` takes that step over.
+///
+/// ```ignore
+/// view! { <PasswordLogin on_signed_in=move |_| navigate("/", Default::default())/> }
+/// ```
+#[component]
+pub fn PasswordLogin(
+    /// Called with the session once signed in (after the second step, for
+    /// an account with one).
+    #[prop(into)]
+    on_signed_in: Callback<SessionResponse>,
+    /// Called instead of showing [`TotpChallenge`] when the password was
+    /// right and the account asks for its second factor: the host shows
+    /// the next step itself.
+    #[prop(optional, into)]
+    on_second_factor: Option<Callback<()>>,
+    /// The words (labels, button, refusals); see [`SignInText`].
+    #[prop(optional)]
+    text: Option<SignInText>,
+    /// The email field's value, to share it with other steps of the host's
+    /// page (e.g. a mailed-code sign-in).
+    #[prop(optional)]
+    email: Option<RwSignal<String>>,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+) -> impl IntoView {
+    let t = StoredValue::new(text.unwrap_or_default());
+    let api = StoredValue::new(api.unwrap_or_default());
+    let email = email.unwrap_or_else(|| RwSignal::new(String::new()));
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(false);
+    let second_step = RwSignal::new(false);
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        let req = LoginRequest {
+            email: email.get_untracked(),
+            password: password.get_untracked(),
+        };
+        spawn_local(async move {
+            match api.get_value().login(&req).await {
+                Ok(s) => {
+                    if let Some(app) = use_context::<crate::Session>() {
+                        app.mark_signed_in(s.clone());
+                    }
+                    on_signed_in.run(s);
+                }
+                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
+                    password.set(String::new());
+                    pending.set(false);
+                    match on_second_factor {
+                        Some(host) => host.run(()),
+                        None => second_step.set(true),
+                    }
+                }
+                Err(e) => {
+                    error.set(Some(t.with_value(|t| t.error_message(&e))));
+                    pending.set(false);
+                }
+            }
+        });
+    };
+    let label = move |pick: fn(&SignInText) -> &String| t.with_value(|t| pick(t).clone());
+    move || {
+        if second_step.get() {
+            let on_start_over = Callback::new(move |()| second_step.set(false));
+            return view! { <TotpChallenge on_signed_in on_start_over api=api.get_value()/> }
+                .into_any();
+        }
+        view! {
+            <form on:submit=on_submit>
+                {move || error.get().map(|e| view! {
+                    <p class="kh-alert" role="alert" data-testid="sign-in-error">{e}</p>
+                })}
+                <div class="kh-field">
+                    <label for="kh-sign-in-email">{label(|t| &t.email_label)}</label>
+                    <input id="kh-sign-in-email" type="email" name="email" required autocomplete="username"
+                        data-testid="sign-in-email" bind:value=email/>
+                </div>
+                <div class="kh-field">
+                    <label for="kh-sign-in-password">{label(|t| &t.password_label)}</label>
+                    <input id="kh-sign-in-password" type="password" name="password" required
+                        autocomplete="current-password" data-testid="sign-in-password" bind:value=password/>
+                </div>
+                <button type="submit" class="kh-button kh-button--primary kh-button--block"
+                    data-testid="sign-in-submit" disabled=move || pending.get()>
+                    {label(|t| &t.sign_in_button)}
+                </button>
+            </form>
+        }
+        .into_any()
     }
 }
 

@@ -4,7 +4,9 @@
 //! after hydration), and replaced strings show from the first paint.
 #![allow(clippy::unwrap_used)]
 
-use keyhouse_idp_component::{B2BIdentityProvider, IdentityProvider, SignIn, SignInText};
+use keyhouse_idp_component::{
+    B2BIdentityProvider, IdentityProvider, MemberTotpChallenge, PasswordLogin, SignIn, SignInText,
+};
 
 use leptos::prelude::*;
 
@@ -56,6 +58,26 @@ fn sign_in_renders_on_the_server_with_replaced_strings() {
 }
 
 #[test]
+fn the_login_steps_render_on_their_own() {
+    let mut text = SignInText::default();
+    text.password_label = "Mot de passe".into();
+    text.sign_in_button = "Se connecter".into();
+    let html = render(move || view! { <PasswordLogin on_signed_in=|_| () text/> });
+    assert!(html.contains("Mot de passe"), "{html}");
+    assert!(html.contains("Se connecter"), "{html}");
+    assert!(
+        html.contains(r#"autocomplete="current-password""#),
+        "{html}"
+    );
+    let html = render(|| view! { <MemberTotpChallenge on_signed_in=|_| ()/> });
+    assert!(
+        html.contains(r#"data-testid="second-factor-input""#),
+        "{html}"
+    );
+    assert!(html.contains("Two-step verification"), "{html}");
+}
+
+#[test]
 fn the_providers_words_come_from_the_prop_or_the_context() {
     use keyhouse_idp_component::{IdpText, provide_idp_text};
     let mut text = IdpText::default();
@@ -79,6 +101,8 @@ fn the_packaged_stylesheet_styles_every_class_rendered() {
     let html = [
         render(|| view! { <IdentityProvider app_name="Notes"/> }),
         render(|| view! { <SignIn app_name="Notes"/> }),
+        render(|| view! { <PasswordLogin on_signed_in=|_| ()/> }),
+        render(|| view! { <MemberTotpChallenge on_signed_in=|_| ()/> }),
     ]
     .concat();
     let classes: Vec<&str> = html

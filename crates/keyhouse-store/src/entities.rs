@@ -285,6 +285,8 @@ pub mod organization {
         /// JSON of `ConnectedAppsSettings`.
         #[sea_orm(column_type = "Text")]
         pub connected_apps: String,
+        /// `one_factor` or `two_factors` (`RequiredSignIn`).
+        pub required_sign_in: String,
         pub created_at: i64,
         pub updated_at: i64,
     }
@@ -310,6 +312,13 @@ pub mod member {
         pub status: String,
         pub created_at: i64,
         pub updated_at: i64,
+        /// The authenticator app's secret, sealed (as on `users`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub totp_secret: Option<String>,
+        /// When the app was turned on (a first code was right).
+        pub totp_enabled_at: Option<i64>,
+        /// The last time step a code was accepted for.
+        pub totp_last_step: Option<i64>,
     }
     relation_free!();
 }

@@ -53,6 +53,7 @@ pub use logout::LogoutNotice;
 pub use operators::Disabled;
 pub use orgs::{Member, Organization};
 pub use passkeys::{Ceremony, CeremonyKind, StoredPasskey};
+pub use second_factor::FactorHolder;
 pub use tokens::{
     CodeRecord, FamilyRecord, NewCode, NewGrant, RedeemOutcome, RefreshOutcome, RefreshRecord,
     Rotation,

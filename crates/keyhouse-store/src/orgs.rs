@@ -1,6 +1,6 @@
 //! B2B storage: organizations, members and the RBAC policy.
 
-use keyhouse_types::b2b::{ConnectedAppsSettings, Permission, RoleInfo, ScopeInfo};
+use keyhouse_types::b2b::{ConnectedAppsSettings, Permission, RequiredSignIn, RoleInfo, ScopeInfo};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, Set};
 
@@ -18,6 +18,8 @@ pub struct Organization {
     pub name: String,
     /// Its Connected Apps policy.
     pub connected_apps: ConnectedAppsSettings,
+    /// What it asks of its members' sign-in.
+    pub required_sign_in: RequiredSignIn,
     /// Created (unix seconds).
     pub created_at: i64,
 }
@@ -41,6 +43,13 @@ pub struct Member {
     pub status: String,
     /// Last change (unix seconds).
     pub updated_at: i64,
+    /// The authenticator app's secret, sealed with the master key (being
+    /// set up while `totp_enabled_at` is `None`).
+    pub totp_secret: Option<String>,
+    /// When two-step verification was turned on.
+    pub totp_enabled_at: Option<i64>,
+    /// The last time step a code was accepted for.
+    pub totp_last_step: Option<i64>,
 }
 
 impl std::fmt::Debug for Member {
@@ -59,6 +68,11 @@ impl Member {
     pub fn is_active(&self) -> bool {
         self.status == "active"
     }
+
+    /// Whether two-step verification is on.
+    pub fn has_second_factor(&self) -> bool {
+        self.totp_enabled_at.is_some() && self.totp_secret.is_some()
+    }
 }
 
 fn json<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
@@ -72,6 +86,12 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 fn org_of(m: organization::Model) -> Result<Organization> {
     Ok(Organization {
         connected_apps: json("organizations.connected_apps", &m.connected_apps)?,
+        required_sign_in: RequiredSignIn::parse(&m.required_sign_in).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "organizations.required_sign_in: {:?}",
+                m.required_sign_in
+            ))
+        })?,
         id: m.id,
         slug: m.slug,
         name: m.name,
@@ -89,6 +109,9 @@ fn member_of(m: member::Model) -> Result<Member> {
         password_hash: m.password_hash,
         status: m.status,
         updated_at: m.updated_at,
+        totp_secret: m.totp_secret,
+        totp_enabled_at: m.totp_enabled_at,
+        totp_last_step: m.totp_last_step,
     })
 }
 
@@ -100,6 +123,7 @@ impl Store {
             slug: Set(org.slug.clone()),
             name: Set(org.name.clone()),
             connected_apps: Set(to_json(&org.connected_apps)),
+            required_sign_in: Set(org.required_sign_in.as_str().to_owned()),
             created_at: Set(org.created_at),
             updated_at: Set(org.created_at),
         };
@@ -161,6 +185,26 @@ impl Store {
         Ok(res.rows_affected == 1)
     }
 
+    /// Replaces what an organization asks of its members' sign-in.
+    pub async fn set_required_sign_in(
+        &self,
+        org_id: &str,
+        required: RequiredSignIn,
+        now: i64,
+    ) -> Result<bool> {
+        let _lane = self.lane().await;
+        let res = organization::Entity::update_many()
+            .col_expr(
+                organization::Column::RequiredSignIn,
+                Expr::value(required.as_str()),
+            )
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now))
+            .filter(organization::Column::Id.eq(org_id))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
     /// Creates a member; `Conflict` when the email is already a member of
     /// that organization.
     pub async fn create_member(&self, m: &Member, now: i64) -> Result<()> {
@@ -174,6 +218,9 @@ impl Store {
             status: Set(m.status.clone()),
             created_at: Set(now),
             updated_at: Set(now),
+            totp_secret: Set(None),
+            totp_enabled_at: Set(None),
+            totp_last_step: Set(None),
         };
         let _lane = self.lane().await;
         member::Entity::insert(model)

@@ -1,154 +1,183 @@
-//! The second factor: an authenticator app (TOTP) set up on an account, its
-//! recovery codes, and the sessions that wait for it.
+//! The second factor: an authenticator app (TOTP) set up on an account or
+//! an organization member, its recovery codes, and the sessions that wait
+//! for it.
 //!
 //! Every check that spends something is a conditional update decided by the
 //! database, so two requests with one code cannot both pass, on one
 //! instance or several.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
 
-use crate::entities::{recovery_code, session, user};
+use crate::entities::{member, recovery_code, session, user};
 use crate::{Result, SessionRecord, Store};
+
+/// Whose second factor: an account's, or an organization member's. Their
+/// ids never collide (`user-…`, `member-…`), so recovery codes of both live
+/// in one table under the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorHolder<'a> {
+    /// A user (an account), by id.
+    User(&'a str),
+    /// A member of an organization, by id.
+    Member(&'a str),
+}
+
+impl FactorHolder<'_> {
+    /// The user or member id.
+    pub fn id(&self) -> &str {
+        match self {
+            FactorHolder::User(id) | FactorHolder::Member(id) => id,
+        }
+    }
+}
+
+/// A table whose rows carry an authenticator app (`users`, `members`):
+/// the same columns under the same names.
+trait TotpTable: EntityTrait {
+    const ID: Self::Column;
+    const SECRET: Self::Column;
+    const ENABLED_AT: Self::Column;
+    const LAST_STEP: Self::Column;
+    const UPDATED_AT: Self::Column;
+}
+
+impl TotpTable for user::Entity {
+    const ID: user::Column = user::Column::Id;
+    const SECRET: user::Column = user::Column::TotpSecret;
+    const ENABLED_AT: user::Column = user::Column::TotpEnabledAt;
+    const LAST_STEP: user::Column = user::Column::TotpLastStep;
+    const UPDATED_AT: user::Column = user::Column::UpdatedAt;
+}
+
+impl TotpTable for member::Entity {
+    const ID: member::Column = member::Column::Id;
+    const SECRET: member::Column = member::Column::TotpSecret;
+    const ENABLED_AT: member::Column = member::Column::TotpEnabledAt;
+    const LAST_STEP: member::Column = member::Column::TotpLastStep;
+    const UPDATED_AT: member::Column = member::Column::UpdatedAt;
+}
+
+/// Runs `$f::<table>(id, args…)` on the holder's table.
+macro_rules! on_table {
+    ($holder:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $holder {
+            FactorHolder::User(id) => $f::<user::Entity, _>(id, $($arg),*).await,
+            FactorHolder::Member(id) => $f::<member::Entity, _>(id, $($arg),*).await,
+        }
+    };
+}
 
 impl Store {
     /// Stores the sealed secret of an authenticator app being set up,
-    /// replacing one being set up before. `false` when the account already
+    /// replacing one being set up before. `false` when the holder already
     /// has one turned on (or does not exist): nothing is written.
-    pub async fn set_pending_totp(&self, user_id: &str, sealed: &str, now: i64) -> Result<bool> {
+    pub async fn set_pending_totp(
+        &self,
+        holder: FactorHolder<'_>,
+        sealed: &str,
+        now: i64,
+    ) -> Result<bool> {
         let _lane = self.lane().await;
-        let res = user::Entity::update_many()
-            .col_expr(user::Column::TotpSecret, Expr::value(sealed))
-            .col_expr(user::Column::TotpLastStep, Expr::value(Option::<i64>::None))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id))
-            .filter(user::Column::TotpEnabledAt.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(res.rows_affected == 1)
+        on_table!(holder, set_pending(&self.db, sealed, now))
     }
 
     /// Turns on the app whose secret `sealed` is (the one a first code was
     /// checked against), spending that code's `step` and storing the
-    /// recovery codes' hashes, in one transaction. `false` when the account
+    /// recovery codes' hashes, in one transaction. `false` when the holder
     /// has another secret by now or one already turned on: nothing changes.
     pub async fn enable_totp(
         &self,
-        user_id: &str,
+        holder: FactorHolder<'_>,
         sealed: &str,
         step: i64,
         recovery_hashes: &[String],
         now: i64,
     ) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let res = user::Entity::update_many()
-            .col_expr(user::Column::TotpEnabledAt, Expr::value(now))
-            .col_expr(user::Column::TotpLastStep, Expr::value(step))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id))
-            .filter(user::Column::TotpSecret.eq(sealed))
-            .filter(user::Column::TotpEnabledAt.is_null())
-            .exec(&*txn)
-            .await?;
-        if res.rows_affected != 1 {
+        let on = on_table!(holder, enable(&*txn, sealed, step, now))?;
+        if !on {
             txn.rollback().await?;
             return Ok(false);
         }
-        replace_codes(&txn, user_id, recovery_hashes, now).await?;
+        replace_codes(&txn, holder.id(), recovery_hashes, now).await?;
         txn.commit().await?;
         Ok(true)
     }
 
     /// Turns the second factor off: the secret and every recovery code go.
     /// `false` when there was none.
-    pub async fn disable_totp(&self, user_id: &str, now: i64) -> Result<bool> {
+    pub async fn disable_totp(&self, holder: FactorHolder<'_>, now: i64) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let res = user::Entity::update_many()
-            .col_expr(
-                user::Column::TotpSecret,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                user::Column::TotpEnabledAt,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(user::Column::TotpLastStep, Expr::value(Option::<i64>::None))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(user_id))
-            .filter(user::Column::TotpSecret.is_not_null())
-            .exec(&*txn)
-            .await?;
+        let off = on_table!(holder, disable(&*txn, now))?;
         recovery_code::Entity::delete_many()
-            .filter(recovery_code::Column::UserId.eq(user_id))
+            .filter(recovery_code::Column::UserId.eq(holder.id()))
             .exec(&*txn)
             .await?;
         txn.commit().await?;
-        Ok(res.rows_affected == 1)
+        Ok(off)
     }
 
-    /// Replaces the account's recovery codes (the old ones stop working).
-    /// `false` when the account has no second factor turned on.
+    /// Replaces the holder's recovery codes (the old ones stop working).
+    /// `false` when the holder has no second factor turned on.
     pub async fn replace_recovery_codes(
         &self,
-        user_id: &str,
+        holder: FactorHolder<'_>,
         hashes: &[String],
         now: i64,
     ) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let on = user::Entity::find_by_id(user_id.to_owned())
-            .filter(user::Column::TotpEnabledAt.is_not_null())
-            .count(&*txn)
-            .await?
-            == 1;
+        let on = on_table!(holder, is_on(&*txn))?;
         if !on {
             txn.rollback().await?;
             return Ok(false);
         }
-        replace_codes(&txn, user_id, hashes, now).await?;
+        replace_codes(&txn, holder.id(), hashes, now).await?;
         txn.commit().await?;
         Ok(true)
     }
 
     /// Spends an authenticator code's step: `true` only for the request
-    /// that moved the account's last step forward to it (a code works once,
+    /// that moved the holder's last step forward to it (a code works once,
     /// and no code of an earlier step works after it), and only while the
-    /// account's secret is still `sealed`, the one the code was checked
+    /// holder's secret is still `sealed`, the one the code was checked
     /// against.
-    pub async fn spend_totp_step(&self, user_id: &str, sealed: &str, step: i64) -> Result<bool> {
+    pub async fn spend_totp_step(
+        &self,
+        holder: FactorHolder<'_>,
+        sealed: &str,
+        step: i64,
+    ) -> Result<bool> {
         let _lane = self.lane().await;
-        let res = user::Entity::update_many()
-            .col_expr(user::Column::TotpLastStep, Expr::value(step))
-            .filter(user::Column::Id.eq(user_id))
-            .filter(user::Column::TotpEnabledAt.is_not_null())
-            .filter(user::Column::TotpSecret.eq(sealed))
-            .filter(
-                Condition::any()
-                    .add(user::Column::TotpLastStep.is_null())
-                    .add(user::Column::TotpLastStep.lt(step)),
-            )
-            .exec(&self.db)
-            .await?;
-        Ok(res.rows_affected == 1)
+        on_table!(holder, spend_step(&self.db, sealed, step))
     }
 
     /// Spends a recovery code: `true` only for the request that marked it
     /// used.
-    pub async fn spend_recovery_code(&self, user_id: &str, hash: &str, now: i64) -> Result<bool> {
+    pub async fn spend_recovery_code(
+        &self,
+        holder: FactorHolder<'_>,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool> {
         let _lane = self.lane().await;
         let res = recovery_code::Entity::update_many()
             .col_expr(recovery_code::Column::UsedAt, Expr::value(now))
             .filter(recovery_code::Column::CodeHash.eq(hash))
-            .filter(recovery_code::Column::UserId.eq(user_id))
+            .filter(recovery_code::Column::UserId.eq(holder.id()))
             .filter(recovery_code::Column::UsedAt.is_null())
             .exec(&self.db)
             .await?;
         Ok(res.rows_affected == 1)
     }
 
-    /// How many of the account's recovery codes are unused.
-    pub async fn recovery_codes_left(&self, user_id: &str) -> Result<u64> {
+    /// How many of the holder's recovery codes are unused.
+    pub async fn recovery_codes_left(&self, holder: FactorHolder<'_>) -> Result<u64> {
         Ok(recovery_code::Entity::find()
-            .filter(recovery_code::Column::UserId.eq(user_id))
+            .filter(recovery_code::Column::UserId.eq(holder.id()))
             .filter(recovery_code::Column::UsedAt.is_null())
             .count(&self.db)
             .await?)
@@ -212,4 +241,83 @@ async fn replace_codes(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+async fn set_pending<E: TotpTable, C: ConnectionTrait>(
+    id: &str,
+    db: &C,
+    sealed: &str,
+    now: i64,
+) -> Result<bool> {
+    let res = E::update_many()
+        .col_expr(E::SECRET, Expr::value(sealed))
+        .col_expr(E::LAST_STEP, Expr::value(Option::<i64>::None))
+        .col_expr(E::UPDATED_AT, Expr::value(now))
+        .filter(E::ID.eq(id))
+        .filter(E::ENABLED_AT.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+async fn enable<E: TotpTable, C: ConnectionTrait>(
+    id: &str,
+    db: &C,
+    sealed: &str,
+    step: i64,
+    now: i64,
+) -> Result<bool> {
+    let res = E::update_many()
+        .col_expr(E::ENABLED_AT, Expr::value(now))
+        .col_expr(E::LAST_STEP, Expr::value(step))
+        .col_expr(E::UPDATED_AT, Expr::value(now))
+        .filter(E::ID.eq(id))
+        .filter(E::SECRET.eq(sealed))
+        .filter(E::ENABLED_AT.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+async fn disable<E: TotpTable, C: ConnectionTrait>(id: &str, db: &C, now: i64) -> Result<bool> {
+    let res = E::update_many()
+        .col_expr(E::SECRET, Expr::value(Option::<String>::None))
+        .col_expr(E::ENABLED_AT, Expr::value(Option::<i64>::None))
+        .col_expr(E::LAST_STEP, Expr::value(Option::<i64>::None))
+        .col_expr(E::UPDATED_AT, Expr::value(now))
+        .filter(E::ID.eq(id))
+        .filter(E::SECRET.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+async fn is_on<E: TotpTable, C: ConnectionTrait>(id: &str, db: &C) -> Result<bool> {
+    Ok(E::find()
+        .filter(E::ID.eq(id))
+        .filter(E::ENABLED_AT.is_not_null())
+        .one(db)
+        .await?
+        .is_some())
+}
+
+async fn spend_step<E: TotpTable, C: ConnectionTrait>(
+    id: &str,
+    db: &C,
+    sealed: &str,
+    step: i64,
+) -> Result<bool> {
+    let res = E::update_many()
+        .col_expr(E::LAST_STEP, Expr::value(step))
+        .filter(E::ID.eq(id))
+        .filter(E::ENABLED_AT.is_not_null())
+        .filter(E::SECRET.eq(sealed))
+        .filter(
+            Condition::any()
+                .add(E::LAST_STEP.is_null())
+                .add(E::LAST_STEP.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }

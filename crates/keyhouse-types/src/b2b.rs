@@ -75,6 +75,56 @@ pub struct MemberSessionResponse {
     pub authenticated_at: i64,
     /// When the session expires (unix seconds).
     pub expires_at: i64,
+    /// How the member signed in (RFC 8176 `amr` values: `pwd`, then `otp`
+    /// and `mfa` after two-step verification).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// Whether the member has two-step verification on.
+    #[serde(default)]
+    pub second_factor: bool,
+    /// What the organization asks of its members' sign-in.
+    #[serde(default)]
+    pub required_sign_in: RequiredSignIn,
+}
+
+/// How an organization's members must have signed in to authorize an app
+/// or manage the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RequiredSignIn {
+    /// A password is enough; two-step verification is each member's choice.
+    #[default]
+    OneFactor,
+    /// Two-step verification: a member without it is asked to turn it on,
+    /// one with it for a code, before anything else.
+    TwoFactors,
+}
+
+impl RequiredSignIn {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequiredSignIn::OneFactor => "one_factor",
+            RequiredSignIn::TwoFactors => "two_factors",
+        }
+    }
+
+    /// The value a stored name means (`None` for an unknown one).
+    pub fn parse(s: &str) -> Option<RequiredSignIn> {
+        match s {
+            "one_factor" => Some(RequiredSignIn::OneFactor),
+            "two_factors" => Some(RequiredSignIn::TwoFactors),
+            _ => None,
+        }
+    }
+}
+
+/// `PUT /api/b2b/organization/sign-in`: what the organization asks of its
+/// members' sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInPolicy {
+    /// The requirement.
+    pub required_sign_in: RequiredSignIn,
 }
 
 /// `POST /api/b2b/session/login`: password login into one organization.
@@ -181,6 +231,9 @@ pub struct OrganizationSettings {
     pub organization: OrganizationSummary,
     /// Its Connected Apps policy.
     pub connected_apps: ConnectedAppsSettings,
+    /// What it asks of its members' sign-in.
+    #[serde(default)]
+    pub required_sign_in: RequiredSignIn,
     /// The RBAC policy's roles.
     pub roles: Vec<RoleInfo>,
     /// The RBAC policy's custom scopes.

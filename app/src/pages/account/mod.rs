@@ -7,7 +7,7 @@ mod email;
 mod passkeys;
 mod password;
 mod sessions;
-mod two_step;
+pub(crate) mod two_step;
 
 use keyhouse_idp_component::{ApiError, SessionStatus, use_session};
 use keyhouse_types::ErrorCode;
@@ -150,16 +150,22 @@ pub(crate) fn SignInAgain() -> impl IntoView {
 
 /// "Current password", for a change that confirms the holder; nothing for
 /// an account with no password (it confirms by a recent sign-in instead).
+/// A member of an organization always has one (`member`).
 #[component]
 pub(crate) fn CurrentPassword(
     /// The input's id and `data-testid`.
     id: &'static str,
     /// The typed password.
     value: RwSignal<String>,
+    /// For a member's change (members always have a password), not the
+    /// account's.
+    #[prop(optional)]
+    member: bool,
 ) -> impl IntoView {
-    let session = use_session();
+    let session = (!member).then(use_session);
     move || {
-        session.user().is_some_and(|u| u.has_password).then(|| {
+        let has_password = session.is_none_or(|s| s.user().is_some_and(|u| u.has_password));
+        has_password.then(|| {
             view! {
                 <div class="kh-field">
                     <label for=id>"Current password"</label>

@@ -1,9 +1,13 @@
 //! The two-step verification card: turn an authenticator app on (scan the
 //! QR code or type the key, then a first code), see the recovery codes
 //! once, make new ones, or turn it off. Each asks for the current password
-//! (or a recent sign-in, for an account with none).
+//! (or a recent sign-in, for an account with none). The account page and
+//! the organization member page both show it, each against its own API.
 
-use keyhouse_idp_component::{ApiClient, ApiError, TotpChallenge, use_session};
+use keyhouse_idp_component::{
+    ApiClient, ApiError, MemberTotpChallenge, TotpChallenge, use_member, use_session,
+};
+use keyhouse_types::b2b::{MemberSessionResponse, RequiredSignIn};
 use keyhouse_types::{
     ConfirmHolder, ErrorCode, RecoveryCodes, SecondFactorCode, SecondFactorStatus, SessionResponse,
     TotpSetup,
@@ -31,15 +35,62 @@ fn message(e: &ApiError) -> String {
         Some(ErrorCode::InvalidGrant) => {
             "That code is not right. Check the time on your phone, then type the code your app shows now.".into()
         }
-        Some(ErrorCode::Conflict) => "Two-step verification changed meanwhile. Reload the page.".into(),
+        Some(ErrorCode::Conflict) => e
+            .description()
+            .map(crate::pages::auth::capitalise)
+            .unwrap_or_else(|| "Two-step verification changed meanwhile. Reload the page.".into()),
         _ => refusal(e),
     }
 }
 
-/// The account page's two-step verification card.
+/// Whose card it is: the account's, or the organization member's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Account,
+    Member,
+}
+
+impl Owner {
+    fn api(self, path: &str) -> String {
+        match self {
+            Owner::Account => format!("/api/account/second-factor{path}"),
+            Owner::Member => format!("/api/b2b/member/second-factor{path}"),
+        }
+    }
+
+    fn home(self) -> &'static str {
+        match self {
+            Owner::Account => "/account",
+            Owner::Member => "/org/member",
+        }
+    }
+}
+
+/// The two-step verification card of the account page (`Owner::Account`)
+/// or of the organization member page (`Owner::Member`).
 #[component]
-pub(crate) fn TwoStep() -> impl IntoView {
-    let session = use_session();
+pub(crate) fn TwoStep(#[prop(default = Owner::Account)] owner: Owner) -> impl IntoView {
+    // Asks the server for the session again (it was stepped up, or the
+    // app turned off); and whether the organization asks every member for
+    // two factors (the app cannot be turned off then).
+    let (refresh, required): (Callback<()>, Signal<bool>) = match owner {
+        Owner::Account => {
+            let session = use_session();
+            (
+                Callback::new(move |()| session.refresh()),
+                Signal::from(false),
+            )
+        }
+        Owner::Member => {
+            let member = use_member();
+            let required = Signal::derive(move || {
+                member
+                    .member()
+                    .is_some_and(|m| m.required_sign_in == RequiredSignIn::TwoFactors)
+            });
+            (Callback::new(move |()| member.refresh()), required)
+        }
+    };
     let step = RwSignal::new(Step::Loading);
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
@@ -49,12 +100,11 @@ pub(crate) fn TwoStep() -> impl IntoView {
     // This session used one factor: the app's code first (a step-up).
     let step_up = RwSignal::new(false);
     // Sent here by an app that asks for two-step verification: the way back.
-    let back = return_target("/account");
+    let back = return_target(owner.home());
     let load = move || {
         spawn_local(async move {
-            let answer: Result<SecondFactorStatus, ApiError> = ApiClient::same_origin()
-                .get_json("/api/account/second-factor")
-                .await;
+            let answer: Result<SecondFactorStatus, ApiError> =
+                ApiClient::same_origin().get_json(&owner.api("")).await;
             match answer {
                 Ok(s) if s.enabled => step.set(Step::On(s)),
                 Ok(_) => step.set(Step::Off),
@@ -75,8 +125,11 @@ pub(crate) fn TwoStep() -> impl IntoView {
         }
         pending.set(false);
     };
-    let stepped_up = Callback::new(move |s: SessionResponse| {
-        session.mark_signed_in(s);
+    let stepped_up = Callback::new(move |_: SessionResponse| {
+        step_up.set(false);
+        error.set(None);
+    });
+    let member_stepped_up = Callback::new(move |_: MemberSessionResponse| {
         step_up.set(false);
         error.set(None);
     });
@@ -100,7 +153,7 @@ pub(crate) fn TwoStep() -> impl IntoView {
         let req = holder();
         spawn_local(async move {
             let answer: Result<TotpSetup, ApiError> = ApiClient::same_origin()
-                .post_json("/api/account/second-factor/setup", &req)
+                .post_json(&owner.api("/setup"), &req)
                 .await;
             match answer {
                 Ok(s) => {
@@ -123,18 +176,15 @@ pub(crate) fn TwoStep() -> impl IntoView {
         };
         spawn_local(async move {
             let answer: Result<RecoveryCodes, ApiError> = ApiClient::same_origin()
-                .post_json("/api/account/second-factor/enable", &req)
+                .post_json(&owner.api("/enable"), &req)
                 .await;
             match answer {
                 Ok(r) => {
+                    // The session was stepped up; the page learns it once
+                    // the codes are saved (an organization's gate opens
+                    // then, and would hide them).
                     step.set(Step::Codes(r.codes));
                     pending.set(false);
-                    // The session was stepped up: the page learns it.
-                    let fresh: Result<SessionResponse, ApiError> =
-                        ApiClient::same_origin().get_json("/api/session").await;
-                    if let Ok(s) = fresh {
-                        session.mark_signed_in(s);
-                    }
                 }
                 Err(e) => {
                     code.set(String::new());
@@ -153,14 +203,11 @@ pub(crate) fn TwoStep() -> impl IntoView {
                 let api = ApiClient::same_origin();
                 let answer = match path {
                     "disable" => api
-                        .post_empty("/api/account/second-factor/disable", &req)
+                        .post_empty(&owner.api("/disable"), &req)
                         .await
                         .map(|()| None),
                     _ => api
-                        .post_json::<_, RecoveryCodes>(
-                            "/api/account/second-factor/recovery-codes",
-                            &req,
-                        )
+                        .post_json::<_, RecoveryCodes>(&owner.api("/recovery-codes"), &req)
                         .await
                         .map(|r| Some(r.codes)),
                 };
@@ -174,7 +221,7 @@ pub(crate) fn TwoStep() -> impl IntoView {
                         password.set(String::new());
                         step.set(Step::Off);
                         pending.set(false);
-                        session.refresh();
+                        refresh.run(());
                     }
                     Err(e) => fail(e),
                 }
@@ -186,16 +233,22 @@ pub(crate) fn TwoStep() -> impl IntoView {
             <h2 id="two-step-title" class="kh-card__title">"Two-step verification"</h2>
             <ErrorNote error testid="two-step-error"/>
             {move || reauth.get().then(|| view! { <p><SignInAgain/></p> })}
-            {move || step_up.get().then(|| view! { <TotpChallenge on_signed_in=stepped_up/> })}
+            {move || step_up.get().then(|| match owner {
+                Owner::Account => view! { <TotpChallenge on_signed_in=stepped_up/> }.into_any(),
+                Owner::Member => view! { <MemberTotpChallenge on_signed_in=member_stepped_up/> }.into_any(),
+            })}
             {move || match step.get() {
                 Step::Loading => view! { <p class="kh-muted">"Loading…"</p> }.into_any(),
                 Step::Off => view! {
                     <p class="kh-muted">
-                        "After your password or emailed code, also ask for a code from an authenticator app on your phone (Google Authenticator, 1Password, Authy…). Someone who learns your password still can't sign in."
+                        {match owner {
+                            Owner::Account => "After your password or emailed code, also ask for a code from an authenticator app on your phone (Google Authenticator, 1Password, Authy…). Someone who learns your password still can't sign in.",
+                            Owner::Member => "After your password, also ask for a code from an authenticator app on your phone (Google Authenticator, 1Password, Authy…). Someone who learns your password still can't sign in to the organization.",
+                        }}
                     </p>
                     <p><span class="kh-badge" data-testid="two-step-status">"Off"</span></p>
                     <form on:submit=set_up>
-                        <CurrentPassword id="two-step-password" value=password/>
+                        <CurrentPassword id="two-step-password" value=password member={owner == Owner::Member}/>
                         <button type="submit" class="kh-button kh-button--primary" data-testid="two-step-set-up"
                             disabled=move || pending.get()>"Set up an authenticator app"</button>
                     </form>
@@ -225,9 +278,12 @@ pub(crate) fn TwoStep() -> impl IntoView {
                     </ul>
                     <div class="kh-actions">
                         <button type="button" class="kh-button kh-button--secondary" data-testid="two-step-saved"
-                            on:click=move |_| { step.set(Step::Loading); load(); }>"I've saved them"</button>
-                        {move || (back.get() != "/account").then(|| view! {
-                            <a class="kh-button kh-button--primary" href=back.get() data-testid="two-step-continue">
+                            on:click=move |_| { step.set(Step::Loading); load(); refresh.run(()); }>"I've saved them"</button>
+                        {move || (back.get() != owner.home()).then(|| view! {
+                            // A full page load: the page it returns to (an
+                            // `/idp` request) reads its own address as it starts.
+                            <a class="kh-button kh-button--primary" href=back.get() rel="external"
+                                data-testid="two-step-continue">
                                 "Continue where you were"</a>
                         })}
                     </div>
@@ -241,12 +297,14 @@ pub(crate) fn TwoStep() -> impl IntoView {
                             n => format!("{n} recovery codes left."),
                         }}
                     </p>
-                    <CurrentPassword id="two-step-password" value=password/>
+                    <CurrentPassword id="two-step-password" value=password member={owner == Owner::Member}/>
                     <div class="kh-actions">
                         <button type="button" class="kh-button kh-button--secondary" data-testid="two-step-new-codes"
                             disabled=move || pending.get() on:click=act("codes")>"New recovery codes"</button>
-                        <button type="button" class="kh-button kh-button--danger" data-testid="two-step-turn-off"
-                            disabled=move || pending.get() on:click=act("disable")>"Turn off"</button>
+                        {move || (!required.get()).then(|| view! {
+                            <button type="button" class="kh-button kh-button--danger" data-testid="two-step-turn-off"
+                                disabled=move || pending.get() on:click=act("disable")>"Turn off"</button>
+                        })}
                     </div>
                 }.into_any(),
             }}

@@ -3,7 +3,9 @@
 //! when there is one, by choice when there are several. Honours `?returnTo=`
 //! like the consumer login page (same sanitiser), default `/org`.
 
-use keyhouse_idp_component::{ApiError, MemberSession, MemberStatus, use_member};
+use keyhouse_idp_component::{
+    ApiError, MemberSession, MemberStatus, MemberTotpChallenge, use_member,
+};
 use keyhouse_types::ErrorCode;
 use keyhouse_types::OrganizationSummary;
 use keyhouse_types::b2b::{DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest};
@@ -68,6 +70,9 @@ struct OrgSignIn {
     selecting: RwSignal<Option<String>>,
     /// The organizations to choose from, when there are several.
     choice: RwSignal<Option<Choice>>,
+    /// The password was right for a member with two-step verification:
+    /// the authenticator app's code is next.
+    second_factor: RwSignal<bool>,
     navigate: StoredValue<Navigate, LocalStorage>,
 }
 
@@ -83,6 +88,7 @@ impl OrgSignIn {
             pending: RwSignal::new(false),
             selecting: RwSignal::new(None),
             choice: RwSignal::new(None),
+            second_factor: RwSignal::new(false),
             navigate: StoredValue::new_local(navigate),
         }
     }
@@ -140,14 +146,26 @@ impl OrgSignIn {
                 organization_slug: slug,
             };
             match self.member.select(&req).await {
-                Ok(_) => {
-                    let target = self.target.get_untracked();
-                    self.navigate
-                        .with_value(|navigate| after_sign_in(&target, Bundle::Org, navigate));
+                Ok(_) => self.go_on(),
+                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
+                    // The server ended the browser's previous membership,
+                    // if any: not signed in until the code.
+                    self.member.mark_signed_out();
+                    self.choice.set(None);
+                    self.selecting.set(None);
+                    self.pending.set(false);
+                    self.second_factor.set(true);
                 }
                 Err(e) => self.select_failed(&e),
             }
         });
+    }
+
+    /// Signed in: on to the target.
+    fn go_on(self) {
+        let target = self.target.get_untracked();
+        self.navigate
+            .with_value(|navigate| after_sign_in(&target, Bundle::Org, navigate));
     }
 
     /// Signing in to the chosen organization failed.
@@ -172,6 +190,7 @@ impl OrgSignIn {
 
     /// Back to the credentials.
     fn start_over(self) {
+        self.second_factor.set(false);
         self.choice.set(None);
         self.selecting.set(None);
         self.error.set(None);
@@ -192,6 +211,10 @@ pub fn OrgLoginPage() -> impl IntoView {
             <p class="kh-muted">"Your organization's shared notes, and the apps it allows."</p>
             <CurrentMembership target=state.target/>
             {move || match state.choice.get() {
+                None if state.second_factor.get() => view! {
+                    <MemberTotpChallenge on_signed_in=move |_| state.go_on()
+                        on_start_over=move |()| state.start_over()/>
+                }.into_any(),
                 None => view! {
                     <CredentialsForm prefix="org-login" purpose=Purpose::SignIn email_label="Work email"
                         email=state.email password=state.password error=state.error pending

@@ -1,5 +1,5 @@
-//! `/org/member`: the signed-in member, their organization and roles, and
-//! signing out.
+//! `/org/member`: the signed-in member, their organization and roles,
+//! signing out, and their two-step verification.
 
 use keyhouse_idp_component::use_member;
 use leptos::prelude::*;
@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::{LOGIN_PATH, OrgTabs, RequireMember};
+use crate::pages::account::two_step::{Owner, TwoStep};
 use crate::pages::auth::ErrorNote;
 
 /// The member page.
@@ -15,7 +16,10 @@ use crate::pages::auth::ErrorNote;
 pub fn MemberPage() -> impl IntoView {
     view! {
         <RequireMember>
-            <Member/>
+            <div class="kh-page-stack">
+                <Member/>
+                <TwoStep owner=Owner::Member/>
+            </div>
         </RequireMember>
     }
 }

@@ -17,12 +17,14 @@ pub use member::MemberPage;
 pub use notes::OrgNotesPage;
 pub use settings::OrgSettingsPage;
 
-use keyhouse_idp_component::{MemberStatus, use_member};
+use keyhouse_idp_component::{MemberStatus, MemberTotpChallenge, use_member};
+use keyhouse_types::b2b::{MemberSessionResponse, RequiredSignIn};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::Spinner;
+use super::account::two_step::{Owner, TwoStep};
 
 /// The organization login page.
 pub(crate) const LOGIN_PATH: &str = "/org/login";
@@ -40,6 +42,7 @@ fn RequireMember(children: ChildrenFn) -> impl IntoView {
         }
     });
     move || match member.status() {
+        MemberStatus::SignedIn(m) if !meets_policy(&m) => view! { <PolicyGate m/> }.into_any(),
         MemberStatus::SignedIn(_) => children().into_any(),
         MemberStatus::Failed(e) => view! {
             <section class="kh-card kh-narrow" role="alert">
@@ -50,6 +53,44 @@ fn RequireMember(children: ChildrenFn) -> impl IntoView {
         .into_any(),
         _ => view! { <Spinner/> }.into_any(),
     }
+}
+
+/// Whether the member's sign-in is as strong as the organization asks.
+fn meets_policy(m: &MemberSessionResponse) -> bool {
+    m.required_sign_in == RequiredSignIn::OneFactor || m.amr.iter().any(|a| a == "mfa")
+}
+
+/// What a member whose sign-in is weaker than the organization asks sees
+/// instead of the page: the code from their authenticator app, or, without
+/// one, turning it on. The server refuses everything else to such a
+/// session; the page opens once the session is stepped up.
+#[component]
+fn PolicyGate(m: MemberSessionResponse) -> impl IntoView {
+    let org = m.organization.name.clone();
+    let intro = view! {
+        <p class="kh-eyebrow">{org.clone()}</p>
+        <h1 id="gate-title">"Two-step verification required"</h1>
+    };
+    if m.second_factor {
+        return view! {
+            <section class="kh-card kh-narrow" aria-labelledby="gate-title" data-testid="org-two-step-gate">
+                {intro}
+                <p class="kh-muted">{format!("{org} asks every member to confirm it's them with an authenticator app.")}</p>
+                <MemberTotpChallenge on_signed_in=|_| ()/>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="kh-page-stack" data-testid="org-two-step-gate">
+            <section class="kh-card kh-narrow" aria-labelledby="gate-title">
+                {intro}
+                <p class="kh-muted">{format!("{org} asks every member to use two-step verification. Turn it on below to continue: it takes a minute, with an authenticator app on your phone.")}</p>
+            </section>
+            <TwoStep owner=Owner::Member/>
+        </div>
+    }
+    .into_any()
 }
 
 /// The organization pages' sub-navigation (notes, member, settings).

@@ -1,11 +1,13 @@
-//! `/org/settings`: for administrators. The organization's Connected Apps
-//! policy (which first- and third-party apps members may connect), its
+//! `/org/settings`: for administrators. What the organization asks of its
+//! members' sign-in (two-step verification for everyone), its Connected
+//! Apps policy (which first- and third-party apps members may connect), its
 //! members' roles, and the RBAC policy (roles and custom scopes, read-only).
 
 use keyhouse_idp_component::{ApiError, MemberSession, use_member};
+use keyhouse_types::ErrorCode;
 use keyhouse_types::b2b::{
     AppAccess, AppAccessPolicy, ConnectedAppsSettings, MemberInfo, OrganizationSettings,
-    Permission, RoleInfo, ScopeInfo, SetRolesRequest,
+    Permission, RequiredSignIn, RoleInfo, ScopeInfo, SetRolesRequest, SignInPolicy,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -126,6 +128,7 @@ fn Settings() -> impl IntoView {
                 Some(Ok(s)) => {
                     let role_ids: Vec<String> = s.roles.iter().map(|r| r.role_id.clone()).collect();
                     view! {
+                        <SignInSettings initial=s.required_sign_in/>
                         <ConnectedApps initial=s.connected_apps/>
                         <Members members=s.members role_ids/>
                         <Policy roles=s.roles scopes=s.scopes/>
@@ -318,6 +321,84 @@ fn ConnectedApps(
                     <p class="kh-saved" role="status" aria-live="polite">
                         {move || saved.get().then(|| view! {
                             <span data-testid="org-settings-saved">"✓ Saved. New authorizations follow these settings."</span>
+                        })}
+                    </p>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// What the organization asks of its members' sign-in: two-step
+/// verification for everyone, or each member's choice.
+#[component]
+fn SignInSettings(
+    /// The requirement as loaded.
+    initial: RequiredSignIn,
+) -> impl IntoView {
+    let member = use_member();
+    let required = RwSignal::new(initial == RequiredSignIn::TwoFactors);
+    let error = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        saved.set(false);
+        let req = SignInPolicy {
+            required_sign_in: match required.get_untracked() {
+                true => RequiredSignIn::TwoFactors,
+                false => RequiredSignIn::OneFactor,
+            },
+        };
+        spawn_local(async move {
+            let answer: Result<SignInPolicy, ApiError> = member
+                .api()
+                .put_json("/api/b2b/organization/sign-in", &req)
+                .await;
+            match answer {
+                // The page's member session keeps its old `required_sign_in`
+                // until the next load: asking for it again would re-render
+                // this page (and drop the "saved" note).
+                Ok(_) => saved.set(true),
+                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => error.set(Some(
+                    "First turn two-step verification on for yourself (on the Membership tab) and sign in with it: then you can ask it of everyone.".into(),
+                )),
+                Err(e) => error.set(Some(settings_message(&e))),
+            }
+            pending.set(false);
+        });
+    };
+    view! {
+        <section class="kh-card" aria-labelledby="org-sign-in-title">
+            <h2 id="org-sign-in-title" class="kh-section-title">"Sign-in"</h2>
+            <form class="kh-settings__form" on:submit=on_submit>
+                <ErrorNote error testid="org-sign-in-error"/>
+                <label class="kh-check">
+                    <input type="checkbox" data-testid="org-require-two-step"
+                        aria-describedby="org-require-two-step-hint"
+                        prop:checked=move || required.get()
+                        on:change=move |ev| {
+                            saved.set(false);
+                            required.set(event_target_checked(&ev));
+                        }/>
+                    <span>"Require two-step verification for every member"</span>
+                </label>
+                <p id="org-require-two-step-hint" class="kh-muted">
+                    "Members without an authenticator app are asked to set one up before anything else. Apps that members connected after signing in with a password alone are disconnected at once, and ask again."
+                </p>
+                <div class="kh-actions kh-actions--start">
+                    <button type="submit" class="kh-button kh-button--primary" data-testid="org-sign-in-save"
+                        disabled=move || pending.get()>
+                        {move || if pending.get() { "Saving…" } else { "Save sign-in" }}
+                    </button>
+                    <p class="kh-saved" role="status" aria-live="polite">
+                        {move || saved.get().then(|| view! {
+                            <span data-testid="org-sign-in-saved">"✓ Saved."</span>
                         })}
                     </p>
                 </div>

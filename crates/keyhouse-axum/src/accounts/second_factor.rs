@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keyhouse_core::{ErrorCode, OAuthError, assurance, secret, totp};
-use keyhouse_store::{SessionRecord, User};
+use keyhouse_store::{FactorHolder, Member, SessionRecord, User};
 use keyhouse_types::{
     ConfirmHolder, RecoveryCodes, SecondFactorCode, SecondFactorStatus, SubjectKind, TotpSetup,
 };
@@ -58,13 +58,105 @@ pub const FAILURES_PER_DAY: i64 = 20;
 
 const DAY: i64 = 86_400;
 
+/// Whose second factor a request is about: an account's, or an
+/// organization member's (`crate::b2b::second_factor`). Both keep the same
+/// app and recovery codes, under their own id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Holder<'a> {
+    /// An account.
+    User(&'a User),
+    /// A member of an organization.
+    Member(&'a Member),
+}
+
+impl Holder<'_> {
+    pub(crate) fn id(&self) -> &str {
+        match self {
+            Holder::User(u) => &u.id,
+            Holder::Member(m) => &m.id,
+        }
+    }
+
+    fn store(&self) -> FactorHolder<'_> {
+        match self {
+            Holder::User(u) => FactorHolder::User(&u.id),
+            Holder::Member(m) => FactorHolder::Member(&m.id),
+        }
+    }
+
+    fn email(&self) -> &str {
+        match self {
+            Holder::User(u) => &u.email,
+            Holder::Member(m) => &m.email,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Holder::User(u) => &u.name,
+            Holder::Member(m) => &m.name,
+        }
+    }
+
+    pub(crate) fn has_second_factor(&self) -> bool {
+        match self {
+            Holder::User(u) => u.has_second_factor(),
+            Holder::Member(m) => m.has_second_factor(),
+        }
+    }
+
+    fn totp_secret(&self) -> Option<&str> {
+        match self {
+            Holder::User(u) => u.totp_secret.as_deref(),
+            Holder::Member(m) => m.totp_secret.as_deref(),
+        }
+    }
+
+    fn totp_last_step(&self) -> Option<i64> {
+        match self {
+            Holder::User(u) => u.totp_last_step,
+            Holder::Member(m) => m.totp_last_step,
+        }
+    }
+
+    /// The audit log's actor.
+    fn actor(&self) -> String {
+        match self {
+            Holder::User(u) => format!("user:{}", u.id),
+            Holder::Member(m) => format!("member:{}", m.id),
+        }
+    }
+
+    /// The audit action's prefix.
+    fn action(&self, what: &str) -> String {
+        match self {
+            Holder::User(_) => format!("account.{what}"),
+            Holder::Member(_) => format!("member.{what}"),
+        }
+    }
+
+    /// The throttle's bucket for this holder's codes.
+    fn bucket(&self) -> String {
+        match self {
+            Holder::User(u) => format!("second-factor:user:{}", u.id),
+            Holder::Member(m) => format!("second-factor:member:{}", m.id),
+        }
+    }
+}
+
 /// While two-step verification is on, changing it takes a session that
 /// used it.
 pub(crate) fn needs_two_factors(current: &CurrentSession) -> Result<(), OAuthError> {
-    if current.user.has_second_factor()
-        && assurance::Level::of(&current.session.amr) < assurance::Level::TwoFactors
+    used_it(Holder::User(&current.user), &current.session)
+}
+
+/// While the holder has two-step verification on, `session` must have used
+/// it.
+pub(crate) fn used_it(holder: Holder<'_>, session: &SessionRecord) -> Result<(), OAuthError> {
+    if holder.has_second_factor()
+        && assurance::Level::of(&session.amr) < assurance::Level::TwoFactors
     {
-        tracing::info!(user_id = %current.user.id, "second-factor change refused: this session used one factor");
+        tracing::info!(holder = %holder.actor(), "second-factor change refused: this session used one factor");
         return Err(OAuthError::new(
             ErrorCode::SecondFactorRequired,
             "confirm it's you with your authenticator app first",
@@ -78,19 +170,27 @@ pub(crate) async fn status(
     State(kh): State<Keyhouse>,
     current: CurrentSession,
 ) -> Result<Json<SecondFactorStatus>, ApiError> {
-    let enabled = current.user.has_second_factor();
+    Ok(Json(status_of(&kh, Holder::User(&current.user)).await?))
+}
+
+/// Whether the holder's app is on, and how many recovery codes are left.
+pub(crate) async fn status_of(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+) -> Result<SecondFactorStatus, OAuthError> {
+    let enabled = holder.has_second_factor();
     let recovery_codes_left = match enabled {
         true => kh
             .store()
-            .recovery_codes_left(&current.user.id)
+            .recovery_codes_left(holder.store())
             .await
             .map_err(store_error)?,
         false => 0,
     };
-    Ok(Json(SecondFactorStatus {
+    Ok(SecondFactorStatus {
         enabled,
         recovery_codes_left,
-    }))
+    })
 }
 
 /// `POST /api/account/second-factor/setup`: a new secret for the app.
@@ -102,31 +202,36 @@ pub(crate) async fn setup(
 ) -> Result<Json<TotpSetup>, ApiError> {
     needs_two_factors(&current)?;
     confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
-    let user = &current.user;
-    if user.has_second_factor() {
-        return Err(already_on().into());
+    Ok(Json(set_up(&kh, Holder::User(&current.user)).await?))
+}
+
+/// A new secret for the holder's app, stored sealed until a first code
+/// turns it on. The caller confirmed the holder.
+pub(crate) async fn set_up(kh: &Keyhouse, holder: Holder<'_>) -> Result<TotpSetup, OAuthError> {
+    if holder.has_second_factor() {
+        return Err(already_on());
     }
     let secret = totp::generate_secret(&mut rand::rng());
     let sealed = kh
         .master_key()
-        .seal(&seal_context(user), &secret)
+        .seal(&seal_context(holder.id()), &secret)
         .map_err(|e| OAuthError::server(e.to_string()))?;
     let stored = kh
         .store()
-        .set_pending_totp(&user.id, &sealed, kh.now())
+        .set_pending_totp(holder.store(), &sealed, kh.now())
         .await
         .map_err(store_error)?;
     if !stored {
-        return Err(already_on().into());
+        return Err(already_on());
     }
-    let issuer = issuer_name(&kh);
-    let uri = totp::otpauth_uri(&issuer, &user.email, &secret);
-    tracing::info!(user_id = %user.id, "authenticator app being set up");
-    Ok(Json(TotpSetup {
+    let issuer = issuer_name(kh);
+    let uri = totp::otpauth_uri(&issuer, holder.email(), &secret);
+    tracing::info!(holder = %holder.actor(), "authenticator app being set up");
+    Ok(TotpSetup {
         secret: totp::encode_secret(&secret),
         qr_code: qr_data_url(&uri)?,
         uri,
-    }))
+    })
 }
 
 /// `POST /api/account/second-factor/enable`: the app's first code turns
@@ -138,25 +243,68 @@ pub(crate) async fn enable(
     headers: HeaderMap,
     JsonBody(req): JsonBody<SecondFactorCode>,
 ) -> Result<Response, ApiError> {
-    let user = &current.user;
-    if user.has_second_factor() {
-        return Err(already_on().into());
+    Ok(enable_for(
+        &kh,
+        Holder::User(&current.user),
+        &current.session,
+        &req.code,
+        ip,
+        &headers,
+    )
+    .await?)
+}
+
+/// Turns the holder's app on with its first code and answers the recovery
+/// codes, stepping `session` up (a new cookie). The codes are shown
+/// whatever happens to the session: the app is on, and they exist nowhere
+/// else.
+pub(crate) async fn enable_for(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    session: &SessionRecord,
+    code: &str,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Response, OAuthError> {
+    let codes = turn_on(kh, holder, code, ip, headers).await?;
+    let body = Json(RecoveryCodes { codes }).into_response();
+    match stepped_up(kh, session, &Device::of(ip, headers)).await {
+        Ok((cookie, _)) => Ok(with_cookie(body, cookie)),
+        Err(e) => {
+            tracing::warn!(holder = %holder.actor(), error = %e, "two-step verification on; this session not stepped up");
+            Ok(body)
+        }
     }
-    let Some(sealed) = user.totp_secret.clone() else {
-        return Err(OAuthError::invalid_request("set up the authenticator app first").into());
+}
+
+/// Turns the holder's app on with its first code: answers the recovery
+/// codes; the address is told and the change audited.
+async fn turn_on(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    code: &str,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Vec<String>, OAuthError> {
+    if holder.has_second_factor() {
+        return Err(already_on());
+    }
+    let Some(sealed) = holder.totp_secret().map(str::to_owned) else {
+        return Err(OAuthError::invalid_request(
+            "set up the authenticator app first",
+        ));
     };
-    let secret = open_secret(&kh, user, &sealed)?;
+    let secret = open_secret(kh, holder.id(), &sealed)?;
     let now = kh.now();
-    let bucket = Some(format!("second-factor:user:{}", user.id));
-    let step = guarded(&kh, bucket, ip, || async {
-        Ok(totp::verify(&secret, &req.code, now, None))
+    let step = guarded(kh, Some(holder.bucket()), ip, || async {
+        Ok(totp::verify(&secret, code, now, None))
     })
     .await
     .map_err(wrong_or)?;
-    let (codes, hashes) = recovery_codes(&kh, user);
+    let (codes, hashes) = recovery_codes(kh, holder.id());
     let on = kh
         .store()
-        .enable_totp(&user.id, &sealed, step, &hashes, now)
+        .enable_totp(holder.store(), &sealed, step, &hashes, now)
         .await
         .map_err(store_error)?;
     if !on {
@@ -164,28 +312,17 @@ pub(crate) async fn enable(
         return Err(OAuthError::new(
             ErrorCode::Conflict,
             "the set-up changed meanwhile; start it again",
-        )
-        .into());
+        ));
     }
     notify(
-        &kh,
-        user,
+        kh,
+        holder,
         ip,
-        &headers,
+        headers,
         "Two-step verification was turned on",
-    )
-    .await;
-    audit(&kh, user, "account.second_factor_enabled").await;
-    let body = Json(RecoveryCodes { codes }).into_response();
-    // The codes are shown whatever happens to this session now: the app is
-    // on, and they exist nowhere else.
-    match stepped_up(&kh, &current.session, &Device::of(ip, &headers)).await {
-        Ok((cookie, _)) => Ok(with_cookie(body, cookie)),
-        Err(e) => {
-            tracing::warn!(user_id = %user.id, error = %e, "two-step verification on; this session not stepped up");
-            Ok(body)
-        }
-    }
+    );
+    audit(kh, holder, "second_factor_enabled").await;
+    Ok(codes)
 }
 
 /// `POST /api/account/second-factor/disable`.
@@ -198,24 +335,33 @@ pub(crate) async fn disable(
 ) -> Result<StatusCode, ApiError> {
     needs_two_factors(&current)?;
     confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
-    let user = &current.user;
-    let was_on = user.has_second_factor();
+    turn_off(&kh, Holder::User(&current.user), ip, &headers).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns the holder's app off (the caller confirmed the holder).
+pub(crate) async fn turn_off(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<(), OAuthError> {
+    let was_on = holder.has_second_factor();
     kh.store()
-        .disable_totp(&user.id, kh.now())
+        .disable_totp(holder.store(), kh.now())
         .await
         .map_err(store_error)?;
     if was_on {
         notify(
-            &kh,
-            user,
+            kh,
+            holder,
             ip,
-            &headers,
+            headers,
             "Two-step verification was turned off",
-        )
-        .await;
-        audit(&kh, user, "account.second_factor_disabled").await;
+        );
+        audit(kh, holder, "second_factor_disabled").await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// `POST /api/account/second-factor/recovery-codes`: new codes, the old
@@ -229,19 +375,31 @@ pub(crate) async fn new_recovery_codes(
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     needs_two_factors(&current)?;
     confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
-    let user = &current.user;
-    let (codes, hashes) = recovery_codes(&kh, user);
+    let codes = replace_codes(&kh, Holder::User(&current.user), ip, &headers).await?;
+    Ok(Json(RecoveryCodes { codes }))
+}
+
+/// New recovery codes for the holder (the caller confirmed the holder).
+pub(crate) async fn replace_codes(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Vec<String>, OAuthError> {
+    let (codes, hashes) = recovery_codes(kh, holder.id());
     let replaced = kh
         .store()
-        .replace_recovery_codes(&user.id, &hashes, kh.now())
+        .replace_recovery_codes(holder.store(), &hashes, kh.now())
         .await
         .map_err(store_error)?;
     if !replaced {
-        return Err(OAuthError::invalid_request("turn two-step verification on first").into());
+        return Err(OAuthError::invalid_request(
+            "turn two-step verification on first",
+        ));
     }
-    notify(&kh, user, ip, &headers, "New recovery codes were made").await;
-    audit(&kh, user, "account.recovery_codes_replaced").await;
-    Ok(Json(RecoveryCodes { codes }))
+    notify(kh, holder, ip, headers, "New recovery codes were made");
+    audit(kh, holder, "recovery_codes_replaced").await;
+    Ok(codes)
 }
 
 /// `POST /api/session/second-factor`: finishes a sign-in waiting for its
@@ -254,28 +412,47 @@ pub(crate) async fn verify(
     JsonBody(req): JsonBody<SecondFactorCode>,
 ) -> Result<Response, ApiError> {
     let (session, user) = waiting_or_signed_in(&kh, &headers).await?;
-    let Some(sealed) = user
-        .totp_secret
-        .clone()
-        .filter(|_| user.has_second_factor())
+    check_code(&kh, Holder::User(&user), &req.code, ip, &headers).await?;
+    let device = Device::of(ip, &headers);
+    let (cookie, session) = stepped_up(&kh, &session, &device).await?;
+    let current = CurrentSession { session, user };
+    Ok(with_cookie(
+        Json(current.response()).into_response(),
+        cookie,
+    ))
+}
+
+/// Checks and spends a second-factor code of the holder's (the app's, or a
+/// recovery code), under the sign-in throttle and the daily limit; the
+/// owner is told when a recovery code was used, or when the day's limit
+/// stops the second step.
+pub(crate) async fn check_code(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    code: &str,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<(), OAuthError> {
+    let Some(sealed) = holder
+        .totp_secret()
+        .map(str::to_owned)
+        .filter(|_| holder.has_second_factor())
     else {
         return Err(OAuthError::new(
             ErrorCode::SecondFactorSetupRequired,
             "this account has no second factor; turn one on in your account settings",
-        )
-        .into());
+        ));
     };
-    let secret = open_secret(&kh, &user, &sealed)?;
+    let secret = open_secret(kh, holder.id(), &sealed)?;
     let now = kh.now();
-    let bucket = Some(format!("second-factor:user:{}", user.id));
-    let day = format!("second-factor:day:{}", user.id);
-    let checked = guarded(&kh, bucket, ip, || async {
+    let day = format!("second-factor:day:{}", holder.id());
+    let checked = guarded(kh, Some(holder.bucket()), ip, || async {
         // Counted first, among the codes actually checked.
         let today = kh.store().hit(&day, DAY, now).await.map_err(store_error)?;
         if today > FAILURES_PER_DAY {
             return Err(stopped_for_the_day());
         }
-        spend_code(&kh, &user, &sealed, &secret, &req.code, now).await
+        spend_code(kh, holder, &sealed, &secret, code, now).await
     })
     .await;
     let used = match checked {
@@ -287,33 +464,27 @@ pub(crate) async fn verify(
             if e.code == ErrorCode::InvalidCredentials {
                 let today = kh.store().hits(&day, DAY, now).await.map_err(store_error)?;
                 if today == FAILURES_PER_DAY {
-                    tracing::warn!(user_id = %user.id, "second step stopped for a day: too many wrong codes");
+                    tracing::warn!(holder = %holder.actor(), "second step stopped for a day: too many wrong codes");
                     let what = "Sign-ins with your password were stopped after too many wrong two-step codes";
-                    notify(&kh, &user, ip, &headers, what).await;
-                    audit(&kh, &user, "account.second_factor_locked").await;
+                    notify(kh, holder, ip, headers, what);
+                    audit(kh, holder, "second_factor_locked").await;
                 }
             }
-            return Err(wrong_or(e).into());
+            return Err(wrong_or(e));
         }
     };
-    let device = Device::of(ip, &headers);
-    let (cookie, session) = stepped_up(&kh, &session, &device).await?;
-    tracing::info!(user_id = %user.id, with = used.as_str(), "second factor right");
+    tracing::info!(holder = %holder.actor(), with = used.as_str(), "second factor right");
     if used == Used::RecoveryCode {
         let left = kh
             .store()
-            .recovery_codes_left(&user.id)
+            .recovery_codes_left(holder.store())
             .await
             .map_err(store_error)?;
         let what = format!("A recovery code was used to sign in ({left} left)");
-        notify(&kh, &user, ip, &headers, &what).await;
-        audit(&kh, &user, "account.recovery_code_used").await;
+        notify(kh, holder, ip, headers, &what);
+        audit(kh, holder, "recovery_code_used").await;
     }
-    let current = CurrentSession { session, user };
-    Ok(with_cookie(
-        Json(current.response()).into_response(),
-        cookie,
-    ))
+    Ok(())
 }
 
 /// What a right second factor was.
@@ -337,7 +508,7 @@ impl Used {
 /// last used). `None` for a wrong, used or replayed code.
 async fn spend_code(
     kh: &Keyhouse,
-    user: &User,
+    holder: Holder<'_>,
     sealed: &str,
     secret: &[u8],
     typed: &str,
@@ -346,21 +517,21 @@ async fn spend_code(
     if let Some(code) = totp::normalize_recovery_code(typed) {
         let spent = kh
             .store()
-            .spend_recovery_code(&user.id, &recovery_hash(kh, user, &code), now)
+            .spend_recovery_code(holder.store(), &recovery_hash(kh, holder.id(), &code), now)
             .await
             .map_err(store_error)?;
         return Ok(spent.then_some(Used::RecoveryCode));
     }
-    let Some(step) = totp::verify(secret, typed, now, user.totp_last_step) else {
+    let Some(step) = totp::verify(secret, typed, now, holder.totp_last_step()) else {
         return Ok(None);
     };
     let spent = kh
         .store()
-        .spend_totp_step(&user.id, sealed, step)
+        .spend_totp_step(holder.store(), sealed, step)
         .await
         .map_err(store_error)?;
     if !spent {
-        tracing::info!(user_id = %user.id, step, "authenticator code refused: already used");
+        tracing::info!(holder = %holder.actor(), step, "authenticator code refused: already used");
     }
     Ok(spent.then_some(Used::App))
 }
@@ -377,17 +548,22 @@ async fn waiting_or_signed_in(
 }
 
 /// Replaces `old` with a session that adds a second factor to its
-/// methods, authenticated now (a new id, as at every sign-in).
-async fn stepped_up(
+/// methods, authenticated now (a new id, as at every sign-in), for the
+/// same user or member (and organization), in the cookie of its kind.
+pub(crate) async fn stepped_up(
     kh: &Keyhouse,
     old: &SessionRecord,
     device: &Device,
 ) -> Result<(axum::http::HeaderValue, SessionRecord), OAuthError> {
+    let kind = old.subject_kind.unwrap_or(SubjectKind::User);
     let new = NewSession {
-        kind: SubjectKind::User,
+        kind,
         subject_id: &old.subject_id,
-        organization_id: None,
-        cookie: cookie_name(kh),
+        organization_id: old.organization_id.as_deref(),
+        cookie: match kind {
+            SubjectKind::Member => crate::b2b::session::member_cookie_name(kh),
+            _ => cookie_name(kh),
+        },
         device,
         amr: assurance::with_second_factor(&old.amr),
         pending_factor: None,
@@ -434,36 +610,36 @@ fn already_on() -> OAuthError {
     )
 }
 
-/// The secret is sealed for one account: copied onto another row, it
-/// does not open.
-fn seal_context(user: &User) -> String {
-    format!("totp:{}", user.id)
+/// The secret is sealed for one account or member: copied onto another
+/// row, it does not open.
+fn seal_context(holder_id: &str) -> String {
+    format!("totp:{holder_id}")
 }
 
-fn open_secret(kh: &Keyhouse, user: &User, sealed: &str) -> Result<Vec<u8>, OAuthError> {
+fn open_secret(kh: &Keyhouse, holder_id: &str, sealed: &str) -> Result<Vec<u8>, OAuthError> {
     kh.master_key()
-        .open(&seal_context(user), sealed)
+        .open(&seal_context(holder_id), sealed)
         .map_err(|e| OAuthError::server(format!("authenticator secret: {e}")))
 }
 
 /// New recovery codes and their keyed hashes.
-fn recovery_codes(kh: &Keyhouse, user: &User) -> (Vec<String>, Vec<String>) {
+fn recovery_codes(kh: &Keyhouse, holder_id: &str) -> (Vec<String>, Vec<String>) {
     let codes = totp::generate_recovery_codes(&mut rand::rng());
     let hashes = codes
         .iter()
         .filter_map(|c| totp::normalize_recovery_code(c))
-        .map(|c| recovery_hash(kh, user, &c))
+        .map(|c| recovery_hash(kh, holder_id, &c))
         .collect();
     (codes, hashes)
 }
 
 /// A recovery code's stored form: an HMAC under a key derived from the
-/// master key, bound to the account (a stolen table cannot be brute-forced
-/// offline, and one account's code is nothing on another).
-fn recovery_hash(kh: &Keyhouse, user: &User, normalized: &str) -> String {
+/// master key, bound to the account or member (a stolen table cannot be
+/// brute-forced offline, and one holder's code is nothing on another).
+fn recovery_hash(kh: &Keyhouse, holder_id: &str, normalized: &str) -> String {
     secret::hash_client_secret(
         &kh.0.secret_key,
-        &format!("recovery-code\n{}\n{normalized}", user.id),
+        &format!("recovery-code\n{holder_id}\n{normalized}"),
     )
 }
 
@@ -482,14 +658,18 @@ fn qr_data_url(uri: &str) -> Result<String, OAuthError> {
     ))
 }
 
-pub(crate) async fn notify(
+/// Mails the holder the security notice that `what` changed.
+pub(crate) fn notify(
     kh: &Keyhouse,
-    user: &User,
+    holder: Holder<'_>,
     ip: Option<IpAddr>,
     headers: &HeaderMap,
     what: &str,
 ) {
-    notify_with(kh, "second_factor_changed", user, ip, headers, what);
+    let mut vars = security_vars(kh, holder.email(), holder.name(), ip, headers);
+    vars.insert("what", what.to_owned());
+    kh.mailer()
+        .send_later(holder.email().to_owned(), "second_factor_changed", vars);
 }
 
 /// Mails `user` the security notice `template`, saying `what` changed,
@@ -507,10 +687,10 @@ pub(crate) fn notify_with(
     kh.mailer().send_later(user.email.clone(), template, vars);
 }
 
-async fn audit(kh: &Keyhouse, user: &User, action: &str) {
+async fn audit(kh: &Keyhouse, holder: Holder<'_>, what: &str) {
     kh.audit(
-        &format!("user:{}", user.id),
-        action,
+        &holder.actor(),
+        &holder.action(what),
         None,
         serde_json::json!({}),
     )

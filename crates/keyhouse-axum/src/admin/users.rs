@@ -183,19 +183,18 @@ pub(crate) async fn turn_off_two_step(
     let user = user_of(&kh, &id).await?;
     let was_on = kh
         .store()
-        .disable_totp(&id, kh.now())
+        .disable_totp(keyhouse_store::FactorHolder::User(&id), kh.now())
         .await
         .map_err(store_error)?;
     if was_on {
         tracing::info!(user_id = %id, actor = %admin.actor(), "two-step verification turned off by an operator");
         crate::accounts::second_factor::notify(
             &kh,
-            &user,
+            crate::accounts::second_factor::Holder::User(&user),
             ip,
             &headers,
             "Two-step verification was turned off by the service's staff",
-        )
-        .await;
+        );
         kh.audit(
             &admin.actor(),
             "user.second_factor_removed",

@@ -39,6 +39,7 @@ impl Keyhouse {
             slug: slug.to_owned(),
             name: name.to_owned(),
             connected_apps: ConnectedAppsSettings::default(),
+            required_sign_in: Default::default(),
             created_at: self.now(),
         };
         self.store()
@@ -115,6 +116,9 @@ impl Keyhouse {
             roles: roles.to_vec(),
             status: "active".to_owned(),
             updated_at: self.now(),
+            totp_secret: None,
+            totp_enabled_at: None,
+            totp_last_step: None,
         };
         self.store()
             .create_member(&member, self.now())

@@ -5,6 +5,7 @@
 
 pub(crate) mod manage;
 pub(crate) mod organization;
+pub(crate) mod second_factor;
 pub(crate) mod session;
 
 use axum::Router;
@@ -13,9 +14,9 @@ use axum::http::request::Parts;
 use axum::routing::{get, post, put};
 use keyhouse_core::claims::OrganizationClaim;
 use keyhouse_core::rbac::{self, Policy};
-use keyhouse_core::{ErrorCode, OAuthError};
+use keyhouse_core::{ErrorCode, OAuthError, assurance};
 use keyhouse_store::{Member, Organization, SessionRecord};
-use keyhouse_types::b2b::{MemberInfo, MemberSessionResponse, Permission};
+use keyhouse_types::b2b::{MemberInfo, MemberSessionResponse, Permission, RequiredSignIn};
 use keyhouse_types::{OrganizationSummary, SessionUser};
 
 use crate::Keyhouse;
@@ -40,6 +41,35 @@ impl CurrentMember {
         rbac::allows(&self.permissions, resource, action)
     }
 
+    /// Whether this session's sign-in is as strong as the organization
+    /// asks (its `required_sign_in`).
+    pub fn meets_policy(&self) -> bool {
+        assurance::satisfies(&self.session.amr, required_level(&self.organization))
+    }
+
+    /// Why a session that does not meet the organization's policy is
+    /// refused: a member with an authenticator app is asked for a code
+    /// (`second_factor_required`), one without to turn it on
+    /// (`second_factor_setup_required`).
+    pub(crate) fn policy_refusal(&self) -> OAuthError {
+        match self.member.has_second_factor() {
+            true => OAuthError::new(
+                ErrorCode::SecondFactorRequired,
+                format!(
+                    "{} asks for two-step verification: enter the code from your authenticator app",
+                    self.organization.name
+                ),
+            ),
+            false => OAuthError::new(
+                ErrorCode::SecondFactorSetupRequired,
+                format!(
+                    "{} asks every member to use two-step verification: turn it on first",
+                    self.organization.name
+                ),
+            ),
+        }
+    }
+
     fn require(&self, resource: &str, action: &str) -> Result<(), ApiError> {
         if self.can(resource, action) {
             return Ok(());
@@ -58,6 +88,9 @@ impl CurrentMember {
             permissions: self.permissions.clone(),
             authenticated_at: self.session.auth_time,
             expires_at: self.session.expires_at,
+            amr: self.session.amr.clone(),
+            second_factor: self.member.has_second_factor(),
+            required_sign_in: self.organization.required_sign_in,
         }
     }
 
@@ -69,8 +102,16 @@ impl CurrentMember {
             name: self.member.name.clone(),
             email_verified: false,
             has_password: true,
-            second_factor: false,
+            second_factor: self.member.has_second_factor(),
         }
+    }
+}
+
+/// The sign-in strength an organization asks of its members, if any.
+pub(crate) fn required_level(o: &Organization) -> Option<assurance::Level> {
+    match o.required_sign_in {
+        RequiredSignIn::OneFactor => None,
+        RequiredSignIn::TwoFactors => Some(assurance::Level::TwoFactors),
     }
 }
 
@@ -102,13 +143,38 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AnyMember(me) = AnyMember::from_request_parts(parts, state).await?;
+        if !me.meets_policy() {
+            tracing::info!(member_id = %me.member.id, organization_id = %me.organization.id, amr = ?me.session.amr, "member request refused: the sign-in is weaker than the organization asks");
+            return Err(me.policy_refusal().into());
+        }
+        Ok(me)
+    }
+}
+
+/// A signed-in member, whether or not the sign-in is as strong as the
+/// organization asks: for what such a member may still do (see who they
+/// are, sign out, turn two-step verification on or use it). Everything
+/// else takes [`CurrentMember`], which refuses them.
+#[derive(Debug, Clone)]
+pub(crate) struct AnyMember(pub(crate) CurrentMember);
+
+impl<S> FromRequestParts<S> for AnyMember
+where
+    Keyhouse: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let kh = Keyhouse::from_ref(state);
-        kh.member_session(&parts.headers).await?.ok_or_else(|| {
+        let me = kh.member_session(&parts.headers).await?.ok_or_else(|| {
             ApiError(OAuthError::new(
                 ErrorCode::SessionRequired,
                 "sign in to your organization first",
             ))
-        })
+        })?;
+        Ok(AnyMember(me))
     }
 }
 
@@ -177,12 +243,37 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route("/api/b2b/session", get(session::current))
         .route("/api/b2b/session/login", post(session::login))
         .route("/api/b2b/session/logout", post(session::logout))
+        .route(
+            "/api/b2b/session/second-factor",
+            post(second_factor::verify),
+        )
+        .route("/api/b2b/member/second-factor", get(second_factor::status))
+        .route(
+            "/api/b2b/member/second-factor/setup",
+            post(second_factor::setup),
+        )
+        .route(
+            "/api/b2b/member/second-factor/enable",
+            post(second_factor::enable),
+        )
+        .route(
+            "/api/b2b/member/second-factor/disable",
+            post(second_factor::disable),
+        )
+        .route(
+            "/api/b2b/member/second-factor/recovery-codes",
+            post(second_factor::new_recovery_codes),
+        )
         .route("/api/b2b/discovery", post(session::discovery))
         .route("/api/b2b/discovery/select", post(session::discovery_select))
         .route("/api/b2b/organization", get(organization::organization))
         .route(
             "/api/b2b/organization/connected-apps",
             put(organization::set_connected_apps),
+        )
+        .route(
+            "/api/b2b/organization/sign-in",
+            put(organization::set_sign_in),
         )
         .route(
             "/api/b2b/members/{member_id}/roles",

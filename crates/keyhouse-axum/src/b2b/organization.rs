@@ -1,11 +1,12 @@
 //! An organization's own settings, for its members: the organization, which
-//! Connected Apps it allows, and members' roles.
+//! Connected Apps it allows, what it asks of members' sign-in, and members'
+//! roles.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use keyhouse_core::{ErrorCode, OAuthError};
+use keyhouse_core::{ErrorCode, OAuthError, assurance};
 use keyhouse_types::b2b::{
-    ConnectedAppsSettings, MemberInfo, OrganizationSettings, SetRolesRequest,
+    ConnectedAppsSettings, MemberInfo, OrganizationSettings, SetRolesRequest, SignInPolicy,
 };
 
 use crate::Keyhouse;
@@ -28,6 +29,7 @@ pub(crate) async fn organization(
     Ok(Json(OrganizationSettings {
         organization: summary(&me.organization),
         connected_apps: me.organization.connected_apps.clone(),
+        required_sign_in: me.organization.required_sign_in,
         roles: policy.roles,
         scopes: policy.scopes,
         members: members.iter().map(member_info).collect(),
@@ -81,6 +83,64 @@ pub(crate) async fn set_connected_apps(
         tracing::info!(organization_id = %me.organization.id, revoked, "grants of apps the organization now refuses revoked");
     }
     Ok(Json(settings))
+}
+
+/// `PUT /api/b2b/organization/sign-in` (needs `organization:update`):
+/// what the organization asks of its members' sign-in. Asking for two
+/// factors takes an admin who used them (so the admin is not the first
+/// one locked out), and revokes at once every grant a member gave an app
+/// from a weaker sign-in: their tokens stop working on the next call, and
+/// the apps ask again, through the second step.
+pub(crate) async fn set_sign_in(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    JsonBody(req): JsonBody<SignInPolicy>,
+) -> Result<Json<SignInPolicy>, ApiError> {
+    me.require("organization", "update")?;
+    let required = req.required_sign_in;
+    let mut asked = me.organization.clone();
+    asked.required_sign_in = required;
+    let demand = crate::b2b::required_level(&asked);
+    if !assurance::satisfies(&me.session.amr, demand) {
+        return Err(OAuthError::new(
+            ErrorCode::SecondFactorRequired,
+            "turn two-step verification on for yourself, and sign in with it, before asking it of everyone",
+        )
+        .into());
+    }
+    let set = kh
+        .store()
+        .set_required_sign_in(&me.organization.id, required, kh.now())
+        .await
+        .map_err(store_error)?;
+    if !set {
+        return Err(
+            OAuthError::new(ErrorCode::NotFound, "the organization no longer exists").into(),
+        );
+    }
+    tracing::info!(organization_id = %me.organization.id, member_id = %me.member.id, required = required.as_str(), "organization sign-in policy changed");
+    let revoked = kh
+        .revoke_families_where(&me.organization.id, None, |f| async move {
+            !assurance::satisfies(&f.amr, demand)
+        })
+        .await?;
+    if revoked > 0 {
+        tracing::info!(organization_id = %me.organization.id, revoked, "grants from sign-ins weaker than the policy revoked");
+    }
+    kh.audit(
+        &format!("member:{}", me.member.id),
+        "organization.sign_in_policy_changed",
+        None,
+        serde_json::json!({
+            "organization_id": me.organization.id,
+            "required_sign_in": required.as_str(),
+            "grants_revoked": revoked,
+        }),
+    )
+    .await;
+    Ok(Json(SignInPolicy {
+        required_sign_in: required,
+    }))
 }
 
 /// `PUT /api/b2b/members/{member_id}/roles` (needs `members:update`). An

@@ -3,12 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyhouse_core::{ErrorCode, OAuthError, secret};
-use keyhouse_store::{Member, Organization};
+use keyhouse_store::{Member, Organization, SessionRecord};
 use keyhouse_types::b2b::{
     DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest, MemberLoginRequest,
     MemberSessionResponse,
@@ -18,7 +18,7 @@ use keyhouse_types::SubjectKind;
 
 use crate::Keyhouse;
 use crate::accounts::session;
-use crate::b2b::{CurrentMember, summary};
+use crate::b2b::{AnyMember, CurrentMember, summary};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
 use crate::http::cookies::{read_cookie, set_named_cookie, with_cookie};
@@ -39,7 +39,11 @@ pub(crate) fn member_cookie_name(kh: &Keyhouse) -> &'static str {
 }
 
 impl Keyhouse {
-    /// The live member session of a request with these headers, if any.
+    /// The live member session of a request with these headers, if any,
+    /// whether or not its sign-in is as strong as the organization asks:
+    /// check [`CurrentMember::meets_policy`] before serving the
+    /// organization's data (the [`CurrentMember`] extractor and
+    /// [`crate::MemberCaller`] do).
     pub async fn member_session(
         &self,
         headers: &HeaderMap,
@@ -83,14 +87,17 @@ impl Keyhouse {
         }))
     }
 
-    /// Starts a member session (a new id every time: docs/threat-model.md row 26).
+    /// Starts a member session (a new id every time: docs/threat-model.md
+    /// row 26). A member with two-step verification on gets a session that
+    /// waits for it instead (`POST /api/b2b/session/second-factor`).
     async fn start_member_session(
         &self,
         member: Member,
         organization: Organization,
         old: Option<&str>,
         device: &session::Device,
-    ) -> Result<(CurrentMember, HeaderValue), OAuthError> {
+    ) -> Result<Response, OAuthError> {
+        let pending = member.has_second_factor();
         let new = session::NewSession {
             kind: SubjectKind::Member,
             subject_id: &member.id,
@@ -100,20 +107,54 @@ impl Keyhouse {
             // Members sign in with a password (directly, or through
             // discovery, which checked it).
             amr: vec![keyhouse_core::assurance::amr::PASSWORD.to_owned()],
-            pending_factor: None,
+            pending_factor: pending.then_some(session::TOTP),
         };
         let (session, cookie) = session::issue_session(self, new, old).await?;
+        if pending {
+            tracing::info!(member_id = %member.id, organization_id = %organization.id, "member's password right; waiting for the second factor");
+            let refusal = ApiError(session::second_factor_required()).into_response();
+            return Ok(with_cookie(refusal, cookie));
+        }
         let permissions = self.rbac().await?.permissions_of(&member.roles);
         tracing::info!(member_id = %member.id, organization_id = %organization.id, "member signed in");
-        Ok((
-            CurrentMember {
-                session,
-                member,
-                organization,
-                permissions,
-            },
-            cookie,
-        ))
+        let me = CurrentMember {
+            session,
+            member,
+            organization,
+            permissions,
+        };
+        Ok(with_cookie(Json(me.response()).into_response(), cookie))
+    }
+
+    /// The member session this request's cookie names, signed in or
+    /// waiting for its second factor, with its live member.
+    pub(crate) async fn member_waiting_or_signed_in(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(SessionRecord, Member), OAuthError> {
+        let none = || OAuthError::new(ErrorCode::SessionRequired, "sign in first");
+        let token = read_cookie(headers, member_cookie_name(self)).ok_or_else(none)?;
+        let hash = secret::hash_token(token);
+        let (now, store) = (self.now(), self.store());
+        let session = match store
+            .find_pending_session(&hash, now)
+            .await
+            .map_err(store_error)?
+        {
+            Some(s) => Some(s),
+            None => store.find_session(&hash, now).await.map_err(store_error)?,
+        }
+        .filter(|s| s.subject_kind == Some(SubjectKind::Member))
+        .ok_or_else(none)?;
+        let member = store
+            .find_member(&session.subject_id)
+            .await
+            .map_err(store_error)?
+            .filter(|m| {
+                m.is_active() && Some(&m.organization_id) == session.organization_id.as_ref()
+            })
+            .ok_or_else(none)?;
+        Ok((session, member))
     }
 
     /// A discovery token: proof that the password matched these member
@@ -154,12 +195,10 @@ impl Keyhouse {
     }
 }
 
-fn signed_in(res: CurrentMember, cookie: HeaderValue) -> Response {
-    with_cookie(Json(res.response()).into_response(), cookie)
-}
-
-/// `GET /api/b2b/session`.
-pub(crate) async fn current(member: CurrentMember) -> Json<MemberSessionResponse> {
+/// `GET /api/b2b/session`: the member, even one whose sign-in is weaker
+/// than the organization asks (the answer says so: `amr`,
+/// `required_sign_in`), so the page can ask for the second step.
+pub(crate) async fn current(AnyMember(member): AnyMember) -> Json<MemberSessionResponse> {
     Json(member.response())
 }
 
@@ -195,15 +234,14 @@ pub(crate) async fn login(
     .await?;
     let org = org.ok_or_else(|| OAuthError::server("organization vanished during login"))?;
     let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
-    let (res, cookie) = kh
+    Ok(kh
         .start_member_session(
             member,
             org,
             old.as_deref(),
             &session::Device::of(ip, &headers),
         )
-        .await?;
-    Ok(signed_in(res, cookie))
+        .await?)
 }
 
 /// `POST /api/b2b/discovery`: the organizations where these credentials
@@ -328,15 +366,14 @@ pub(crate) async fn discovery_select(
     }
     let member = chosen.ok_or_else(expired)?;
     let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
-    let (res, cookie) = kh
+    Ok(kh
         .start_member_session(
             member,
             org,
             old.as_deref(),
             &session::Device::of(ip, &headers),
         )
-        .await?;
-    Ok(signed_in(res, cookie))
+        .await?)
 }
 
 /// `POST /api/b2b/session/logout`.

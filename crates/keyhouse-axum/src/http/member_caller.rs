@@ -160,6 +160,14 @@ where
                 "cross-site request refused".to_owned(),
             ));
         }
+        // The organization asks for a stronger sign-in than this one.
+        if !me.meets_policy() {
+            let refusal = me.policy_refusal();
+            return Err(BearerError::refused(
+                refusal.code,
+                refusal.description.unwrap_or_default(),
+            ));
+        }
         Ok(MemberCaller::Session(Box::new(me)))
     }
 }

@@ -223,10 +223,17 @@ async fn signed_in(
 /// again); anyone else is told to turn one on. For a phishing-resistant
 /// sign-in, only a passkey will do (`passkey_required`).
 fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Result<Subject, Stop> {
-    if assurance::satisfies(&s.amr, request.acr) {
+    // An organization that asks its members for two factors asks it of
+    // every app too, whatever the request's `acr_values`.
+    let organization = s
+        .member
+        .as_ref()
+        .and_then(|m| b2b::required_level(&m.organization));
+    let demand = request.acr.max(organization);
+    if assurance::satisfies(&s.amr, demand) {
         return Ok(s);
     }
-    tracing::info!(subject = %s.id, amr = ?s.amr, demanded = ?request.acr, "sign-in weaker than acr_values ask");
+    tracing::info!(subject = %s.id, amr = ?s.amr, demanded = ?request.acr, ?organization, "sign-in weaker than acr_values or the organization ask");
     if request.prompt.none {
         let e = OAuthError::new(
             ErrorCode::InteractionRequired,
@@ -247,7 +254,7 @@ fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Resul
             login_url: None,
         }));
     }
-    if request.acr == Some(assurance::Level::PhishingResistant) {
+    if demand == Some(assurance::Level::PhishingResistant) {
         // Only a passkey gives it: signing in with one steps the session up.
         // Where there are none (an app's own users, organization members,
         // an issuer at an address) the request cannot be met.
@@ -266,12 +273,14 @@ fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Resul
             login_url: None,
         }));
     }
-    let error = match s.member.is_none() && s.user.second_factor {
-        true => OAuthError::new(
+    let error = match (&s.member, organization.is_some()) {
+        // The organization's own words, when it is the one asking.
+        (Some(m), true) => m.policy_refusal(),
+        _ if s.user.second_factor => OAuthError::new(
             ErrorCode::SecondFactorRequired,
             "this app asks for two-step verification: enter the code from your authenticator app",
         ),
-        false => OAuthError::new(
+        _ => OAuthError::new(
             ErrorCode::SecondFactorSetupRequired,
             "this app asks for two-step verification: turn it on in your account settings, then come back",
         ),

@@ -151,13 +151,17 @@ impl Keyhouse {
     }
 
     /// For a grant made in an organization: its claim, once the member is
-    /// still active there and the organization still allows the client
-    /// (a refresh after either changed is refused).
+    /// still active there, the organization still allows the client, and
+    /// the sign-in it was made from (`amr`) is as strong as the
+    /// organization asks now (a refresh after any of these changed is
+    /// refused; a grant made while the requirement was being turned on
+    /// cannot outlive it).
     async fn member_grant(
         &self,
         client: &Client,
         subject: &str,
         organization_id: Option<&str>,
+        amr: &[String],
     ) -> Result<Option<OrganizationClaim>, OAuthError> {
         let Some(claim) = self.organization_claim(organization_id).await? else {
             return Ok(None);
@@ -171,6 +175,11 @@ impl Keyhouse {
         if !org.connected_apps.allows(&client.id, client.client_type) {
             return Err(OAuthError::invalid_grant(
                 "the organization no longer allows this app",
+            ));
+        }
+        if !keyhouse_core::assurance::satisfies(amr, crate::b2b::required_level(&org)) {
+            return Err(OAuthError::invalid_grant(
+                "the organization asks for two-step verification, which this grant's sign-in did not use",
             ));
         }
         if self.profile(subject, Some(&claim)).await?.is_none() {
@@ -208,9 +217,27 @@ async fn authorization_code(
     };
     let refresh_token = secret::generate_token(&mut rand::rng());
     let code = redeem(kh, &exchange, code, &refresh_token).await?;
-    let organization = kh
-        .member_grant(client, &code.subject_id, code.organization_id.as_deref())
-        .await?;
+    let organization = match kh
+        .member_grant(
+            client,
+            &code.subject_id,
+            code.organization_id.as_deref(),
+            &code.amr,
+        )
+        .await
+    {
+        Ok(claim) => claim,
+        Err(e) => {
+            // The family was made with the code: it goes too.
+            if e.code == ErrorCode::InvalidGrant {
+                kh.store()
+                    .revoke_family(&code.family_id, kh.now())
+                    .await
+                    .map_err(store_error)?;
+            }
+            return Err(e);
+        }
+    };
     let granted = Granted {
         subject: &code.subject_id,
         scopes: &code.scopes,
@@ -518,6 +545,7 @@ async fn still_granted(
             client,
             &family.subject_id,
             family.organization_id.as_deref(),
+            &family.amr,
         )
         .await;
     if let Err(e) = &result

@@ -382,7 +382,13 @@ async fn turning_it_off_needs_the_password_and_spends_the_codes() {
     );
     let user = s.find_user(EMAIL).await.unwrap();
     assert!(user.totp_secret.is_none() && !user.has_second_factor());
-    assert_eq!(s.kh.store().recovery_codes_left(&user.id).await.unwrap(), 0);
+    assert_eq!(
+        s.kh.store()
+            .recovery_codes_left(keyhouse_store::FactorHolder::User(&user.id))
+            .await
+            .unwrap(),
+        0
+    );
     // The password signs in alone again; a recovery code is nothing.
     let c = s.signed_in(EMAIL).await;
     assert_eq!(amr_of(&c, &s).await, json!(["pwd"]));

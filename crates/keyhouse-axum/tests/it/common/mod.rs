@@ -518,7 +518,8 @@ pub async fn userinfo(s: &TestServer, token: &str) -> reqwest::Response {
 /// Routes of a resource server in front of the tests: `/test/api` takes
 /// tokens for the default audience, `/test/mcp/read` and `/test/mcp/write`
 /// only tokens bound to the `{base}/mcp` resource (the write route needs
-/// notes:read and notes:write).
+/// notes:read and notes:write), `/test/org` a member (session or token,
+/// `MemberCaller`).
 fn protected_routes(kh: &Keyhouse) -> axum::Router {
     use axum::routing::get;
     use keyhouse_axum::AccessToken;
@@ -541,8 +542,12 @@ fn protected_routes(kh: &Keyhouse) -> axum::Router {
         Some(layer) => bound.route_layer(layer),
         None => bound,
     };
+    async fn member(m: keyhouse_axum::MemberCaller) -> axum::Json<Value> {
+        axum::Json(json!({ "member_id": m.member_id(), "organization_id": m.organization_id() }))
+    }
     axum::Router::new()
         .route("/test/api", get(whoami))
+        .route("/test/org", get(member))
         .merge(bound)
         .with_state(kh.clone())
 }

@@ -1,0 +1,169 @@
+//! Two-step verification for members of organizations: the same
+//! authenticator app and recovery codes an account has
+//! (`crate::accounts::second_factor`), kept on the member, and the second
+//! step of a member's sign-in.
+//!
+//! - `GET /api/b2b/member/second-factor`, `POST …/setup`, `…/enable`,
+//!   `…/disable`, `…/recovery-codes`: the member's own settings. Setting up,
+//!   turning off and new codes take the member's current password; while
+//!   the app is on, a session that used it.
+//! - `POST /api/b2b/session/second-factor`: a session waiting for its
+//!   second factor (a member with the app on, after the password), or a
+//!   signed-in one being stepped up (an organization or an app asking for
+//!   two factors), becomes a full one with `otp mfa` added (a new id, the
+//!   same `sid`).
+//!
+//! These take [`AnyMember`]: a member whose sign-in is weaker than the
+//! organization asks may still turn the app on and use it, and nothing
+//! else.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyhouse_core::OAuthError;
+use keyhouse_types::{
+    ConfirmHolder, RecoveryCodes, SecondFactorCode, SecondFactorStatus, TotpSetup,
+};
+
+use crate::Keyhouse;
+use crate::accounts::password::verify_password;
+use crate::accounts::second_factor::{
+    Holder, check_code, enable_for, replace_codes, set_up, status_of, stepped_up, turn_off, used_it,
+};
+use crate::accounts::session::Device;
+use crate::accounts::throttle::throttled;
+use crate::b2b::{AnyMember, CurrentMember};
+use crate::error::{ApiError, store_error};
+use crate::http::client_ip::ClientIp;
+use crate::http::cookies::with_cookie;
+use crate::http::json::JsonBody;
+
+/// `GET /api/b2b/member/second-factor`.
+pub(crate) async fn status(
+    State(kh): State<Keyhouse>,
+    AnyMember(me): AnyMember,
+) -> Result<Json<SecondFactorStatus>, ApiError> {
+    Ok(Json(status_of(&kh, Holder::Member(&me.member)).await?))
+}
+
+/// `POST /api/b2b/member/second-factor/setup`: a new secret for the app.
+pub(crate) async fn setup(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    AnyMember(me): AnyMember,
+    JsonBody(req): JsonBody<ConfirmHolder>,
+) -> Result<Json<TotpSetup>, ApiError> {
+    used_it(Holder::Member(&me.member), &me.session)?;
+    confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
+    Ok(Json(set_up(&kh, Holder::Member(&me.member)).await?))
+}
+
+/// `POST /api/b2b/member/second-factor/enable`: the app's first code turns
+/// it on; answers the recovery codes, once, and steps this session up.
+pub(crate) async fn enable(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    AnyMember(me): AnyMember,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SecondFactorCode>,
+) -> Result<Response, ApiError> {
+    Ok(enable_for(
+        &kh,
+        Holder::Member(&me.member),
+        &me.session,
+        &req.code,
+        ip,
+        &headers,
+    )
+    .await?)
+}
+
+/// `POST /api/b2b/member/second-factor/disable`. Refused while the
+/// organization asks every member for two factors.
+pub(crate) async fn disable(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    AnyMember(me): AnyMember,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<ConfirmHolder>,
+) -> Result<StatusCode, ApiError> {
+    used_it(Holder::Member(&me.member), &me.session)?;
+    if crate::b2b::required_level(&me.organization).is_some() {
+        return Err(OAuthError::new(
+            keyhouse_core::ErrorCode::Conflict,
+            format!(
+                "{} asks every member to use two-step verification; it cannot be turned off",
+                me.organization.name
+            ),
+        )
+        .into());
+    }
+    confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
+    turn_off(&kh, Holder::Member(&me.member), ip, &headers).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/b2b/member/second-factor/recovery-codes`: new codes, the old
+/// ones stop working.
+pub(crate) async fn new_recovery_codes(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    AnyMember(me): AnyMember,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<ConfirmHolder>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    used_it(Holder::Member(&me.member), &me.session)?;
+    confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
+    let codes = replace_codes(&kh, Holder::Member(&me.member), ip, &headers).await?;
+    Ok(Json(RecoveryCodes { codes }))
+}
+
+/// `POST /api/b2b/session/second-factor`: finishes a member's sign-in
+/// waiting for its second factor, or steps a signed-in one up. Answers the
+/// member session (a new cookie).
+pub(crate) async fn verify(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SecondFactorCode>,
+) -> Result<Response, ApiError> {
+    let (session, member) = kh.member_waiting_or_signed_in(&headers).await?;
+    check_code(&kh, Holder::Member(&member), &req.code, ip, &headers).await?;
+    let (cookie, session) = stepped_up(&kh, &session, &Device::of(ip, &headers)).await?;
+    let organization = kh
+        .store()
+        .find_organization(&member.organization_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| OAuthError::server("the member's organization vanished"))?;
+    let permissions = kh.rbac().await?.permissions_of(&member.roles);
+    let me = CurrentMember {
+        session,
+        member,
+        organization,
+        permissions,
+    };
+    Ok(with_cookie(Json(me.response()).into_response(), cookie))
+}
+
+/// The member at the keyboard: their current password, checked under the
+/// sign-in throttle (members always have one).
+async fn confirm_member(
+    kh: &Keyhouse,
+    me: &CurrentMember,
+    password: Option<&str>,
+    ip: Option<IpAddr>,
+) -> Result<(), OAuthError> {
+    let Some(password) = password.filter(|p| !p.is_empty()).map(str::to_owned) else {
+        return Err(OAuthError::invalid_request("enter your current password"));
+    };
+    let phc = me.member.password_hash.clone();
+    throttled(kh, &me.member.email, ip, |_| async move {
+        Ok(verify_password(kh, &password, Some(phc)).await.then_some(()))
+    })
+    .await
+    .inspect_err(|e| tracing::info!(member_id = %me.member.id, error = %e, "refused: the member was not confirmed"))
+}
