@@ -10,7 +10,9 @@
 //       /org/member (the organization's gate) and comes back: the GPT gets a
 //       token whose ID token says acr 2fa;
 //     - a new sign-in at /org/login asks for the second step (a wrong code is
-//       refused, a recovery code works), and the organization pages open.
+//       refused, a recovery code works), and the organization pages open;
+//     - the admin turns the member's app off (a lost phone) on /org/settings:
+//       the member's next sign-in meets the gate, to set a new one up.
 import assert from 'node:assert/strict';
 import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/browser.mjs';
 import { config } from '../lib/env.mjs';
@@ -140,6 +142,21 @@ browserTest('an organization asks every member for two-step verification', async
     await challenge.getByTestId('second-factor-input').fill(codes[0]);
     await challenge.getByTestId('second-factor-submit').click();
     await new OrgNotesPage(fresh).waitReady();
+
+    // The member lost the phone: the admin turns the app off on the
+    // member's row (asked twice), and the next sign-in meets the gate.
+    await admin.goto('/org/settings');
+    const row = admin.getByTestId('org-member').filter({ hasText: MEMBER.email });
+    const turnOff = row.getByTestId('org-member-turn-off-two-step');
+    await turnOff.click();
+    await turnOff.click();
+    await row.getByTestId('org-member-two-step').filter({ hasText: 'Off' }).waitFor();
+    await screenshot(admin, 'org-settings-member-two-step-off');
+    const later = await (await newContext()).newPage();
+    const again = new OrgLoginPage(later);
+    await again.goto();
+    await again.login(MEMBER);
+    await later.getByTestId('org-two-step-gate').getByTestId('two-step-set-up').waitFor();
   } finally {
     await gpt.stop();
   }

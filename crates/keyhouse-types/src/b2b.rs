@@ -28,6 +28,9 @@ pub struct MemberInfo {
     pub roles: Vec<String>,
     /// `active` or `invited` or `deleted`.
     pub status: String,
+    /// Whether the member has two-step verification on.
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 /// One permission: some actions on one resource (`*` means every action).

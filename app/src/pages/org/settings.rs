@@ -422,6 +422,7 @@ fn Members(members: Vec<MemberInfo>, role_ids: Vec<String>) -> impl IntoView {
                             <th scope="col">"Email"</th>
                             <th scope="col">"Name"</th>
                             <th scope="col">"Roles"</th>
+                            <th scope="col">"Two-step"</th>
                             <th scope="col"><span class="kh-visually-hidden">"Save"</span></th>
                         </tr>
                     </thead>
@@ -454,8 +455,73 @@ fn MemberRow(
                     {role_ids.into_iter().map(|role| view! { <RoleCheck role roles status/> }).collect_view()}
                 </div>
             </td>
+            <td data-label="Two-step">
+                <TwoStepCell member_id=m.member_id.clone() email=m.email.clone() enabled=m.second_factor/>
+            </td>
             <SaveRoles member_id=m.member_id.clone() email=m.email.clone() roles status/>
         </tr>
+    }
+}
+
+/// A member row's two-step verification: on or off, and turning it off for
+/// a member who lost their authenticator app (asked twice; the member is
+/// mailed).
+#[component]
+fn TwoStepCell(
+    /// The member's id.
+    member_id: String,
+    /// The member's e-mail (names the button).
+    email: String,
+    /// Whether it is on.
+    enabled: bool,
+) -> impl IntoView {
+    let member = use_member();
+    let on = RwSignal::new(enabled);
+    let confirming = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let id = StoredValue::new(member_id);
+    let is_me = member
+        .member()
+        .is_some_and(|m| m.member.member_id == id.get_value());
+    let turn_off = move |_| {
+        if !confirming.get_untracked() {
+            confirming.set(true);
+            return;
+        }
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let path = format!(
+                "/api/b2b/members/{}/turn-off-two-step",
+                crate::pages::encode_segment(&id.get_value())
+            );
+            let answer: Result<MemberInfo, ApiError> = member.api().post_json(&path, &()).await;
+            match answer {
+                Ok(info) => on.set(info.second_factor),
+                Err(e) => error.set(Some(settings_message(&e))),
+            }
+            confirming.set(false);
+            pending.set(false);
+        });
+    };
+    view! {
+        {move || if on.get() {
+            view! { <span class="kh-badge kh-badge--ok" data-testid="org-member-two-step">"On"</span> }.into_any()
+        } else {
+            view! { <span class="kh-badge" data-testid="org-member-two-step">"Off"</span> }.into_any()
+        }}
+        {move || (on.get() && !is_me).then(|| view! {
+            <button type="button" class="kh-button kh-button--danger kh-button--small" data-testid="org-member-turn-off-two-step"
+                aria-label=format!("Turn off two-step verification for {email}")
+                disabled=move || pending.get() on:click=turn_off>
+                {move || if confirming.get() { "Confirm: turn off" } else { "Turn off" }}
+            </button>
+        })}
+        {move || error.get().map(|e| view! { <span class="kh-row-error" data-testid="org-member-two-step-error">{e}</span> })}
     }
 }
 

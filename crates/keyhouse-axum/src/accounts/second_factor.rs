@@ -65,57 +65,58 @@ const DAY: i64 = 86_400;
 pub(crate) enum Holder<'a> {
     /// An account.
     User(&'a User),
-    /// A member of an organization.
-    Member(&'a Member),
+    /// A member of an organization, and the organization's name (their
+    /// mails say which membership changed).
+    Member(&'a Member, &'a str),
 }
 
 impl Holder<'_> {
     pub(crate) fn id(&self) -> &str {
         match self {
             Holder::User(u) => &u.id,
-            Holder::Member(m) => &m.id,
+            Holder::Member(m, _) => &m.id,
         }
     }
 
     fn store(&self) -> FactorHolder<'_> {
         match self {
             Holder::User(u) => FactorHolder::User(&u.id),
-            Holder::Member(m) => FactorHolder::Member(&m.id),
+            Holder::Member(m, _) => FactorHolder::Member(&m.id),
         }
     }
 
     fn email(&self) -> &str {
         match self {
             Holder::User(u) => &u.email,
-            Holder::Member(m) => &m.email,
+            Holder::Member(m, _) => &m.email,
         }
     }
 
     fn name(&self) -> &str {
         match self {
             Holder::User(u) => &u.name,
-            Holder::Member(m) => &m.name,
+            Holder::Member(m, _) => &m.name,
         }
     }
 
     pub(crate) fn has_second_factor(&self) -> bool {
         match self {
             Holder::User(u) => u.has_second_factor(),
-            Holder::Member(m) => m.has_second_factor(),
+            Holder::Member(m, _) => m.has_second_factor(),
         }
     }
 
     fn totp_secret(&self) -> Option<&str> {
         match self {
             Holder::User(u) => u.totp_secret.as_deref(),
-            Holder::Member(m) => m.totp_secret.as_deref(),
+            Holder::Member(m, _) => m.totp_secret.as_deref(),
         }
     }
 
     fn totp_last_step(&self) -> Option<i64> {
         match self {
             Holder::User(u) => u.totp_last_step,
-            Holder::Member(m) => m.totp_last_step,
+            Holder::Member(m, _) => m.totp_last_step,
         }
     }
 
@@ -123,7 +124,7 @@ impl Holder<'_> {
     fn actor(&self) -> String {
         match self {
             Holder::User(u) => format!("user:{}", u.id),
-            Holder::Member(m) => format!("member:{}", m.id),
+            Holder::Member(m, _) => format!("member:{}", m.id),
         }
     }
 
@@ -131,7 +132,7 @@ impl Holder<'_> {
     fn action(&self, what: &str) -> String {
         match self {
             Holder::User(_) => format!("account.{what}"),
-            Holder::Member(_) => format!("member.{what}"),
+            Holder::Member(..) => format!("member.{what}"),
         }
     }
 
@@ -139,7 +140,7 @@ impl Holder<'_> {
     fn bucket(&self) -> String {
         match self {
             Holder::User(u) => format!("second-factor:user:{}", u.id),
-            Holder::Member(m) => format!("second-factor:member:{}", m.id),
+            Holder::Member(m, _) => format!("second-factor:member:{}", m.id),
         }
     }
 }
@@ -658,7 +659,8 @@ fn qr_data_url(uri: &str) -> Result<String, OAuthError> {
     ))
 }
 
-/// Mails the holder the security notice that `what` changed.
+/// Mails the holder the security notice that `what` changed (for a
+/// member, naming the organization).
 pub(crate) fn notify(
     kh: &Keyhouse,
     holder: Holder<'_>,
@@ -667,7 +669,11 @@ pub(crate) fn notify(
     what: &str,
 ) {
     let mut vars = security_vars(kh, holder.email(), holder.name(), ip, headers);
-    vars.insert("what", what.to_owned());
+    let what = match holder {
+        Holder::User(_) => what.to_owned(),
+        Holder::Member(_, organization) => format!("{what} (your membership of {organization})"),
+    };
+    vars.insert("what", what);
     kh.mailer()
         .send_later(holder.email().to_owned(), "second_factor_changed", vars);
 }

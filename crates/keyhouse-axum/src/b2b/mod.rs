@@ -132,6 +132,7 @@ pub fn member_info(m: &Member) -> MemberInfo {
         name: m.name.clone(),
         roles: m.roles.clone(),
         status: m.status.clone(),
+        second_factor: m.has_second_factor(),
     }
 }
 
@@ -278,5 +279,9 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route(
             "/api/b2b/members/{member_id}/roles",
             put(organization::set_member_roles),
+        )
+        .route(
+            "/api/b2b/members/{member_id}/turn-off-two-step",
+            post(organization::turn_off_member_two_step),
         )
 }

@@ -4,14 +4,19 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use keyhouse_core::{ErrorCode, OAuthError, assurance};
 use keyhouse_types::b2b::{
     ConnectedAppsSettings, MemberInfo, OrganizationSettings, SetRolesRequest, SignInPolicy,
 };
 
+use keyhouse_store::FactorHolder;
+
 use crate::Keyhouse;
+use crate::accounts::second_factor::{Holder, notify};
 use crate::b2b::{CurrentMember, member_info, summary};
 use crate::error::{ApiError, store_error};
+use crate::http::client_ip::ClientIp;
 use crate::http::json::JsonBody;
 
 /// `GET /api/b2b/organization` (needs `organization:read`).
@@ -198,5 +203,67 @@ pub(crate) async fn set_member_roles(
     }
     let mut updated = target.clone();
     updated.roles = roles;
+    Ok(Json(member_info(&updated)))
+}
+
+/// `POST /api/b2b/members/{member_id}/turn-off-two-step` (needs
+/// `members:update`): an admin turns another member's two-step
+/// verification off, for one who lost the authenticator app and every
+/// recovery code. The member is mailed and the action audited; where the
+/// organization requires two factors, the member sets up a new app at the
+/// next visit. An admin's own goes through their own settings (with the
+/// password and a session that used it).
+pub(crate) async fn turn_off_member_two_step(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(member_id): Path<String>,
+) -> Result<Json<MemberInfo>, ApiError> {
+    me.require("members", "update")?;
+    let target = kh
+        .store()
+        .find_member(&member_id)
+        .await
+        .map_err(store_error)?
+        .filter(|m| m.organization_id == me.organization.id && m.is_active())
+        .ok_or_else(|| {
+            OAuthError::new(ErrorCode::NotFound, "no such member in this organization")
+        })?;
+    if target.id == me.member.id {
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "turn your own two-step verification off on your membership page",
+        )
+        .into());
+    }
+    let holder = Holder::Member(&target, &me.organization.name);
+    let was_on = kh
+        .store()
+        .disable_totp(FactorHolder::Member(&target.id), kh.now())
+        .await
+        .map_err(store_error)?;
+    if was_on {
+        tracing::info!(organization_id = %me.organization.id, by = %me.member.id, member_id = %target.id, "a member's two-step verification turned off by an admin");
+        let what = format!(
+            "Two-step verification was turned off by an administrator of {}",
+            me.organization.name
+        );
+        notify(&kh, holder, ip, &headers, &what);
+        kh.audit(
+            &format!("member:{}", me.member.id),
+            "organization.member_second_factor_removed",
+            None,
+            serde_json::json!({
+                "organization_id": me.organization.id,
+                "member_id": target.id,
+            }),
+        )
+        .await;
+    }
+    let mut updated = target.clone();
+    updated.totp_secret = None;
+    updated.totp_enabled_at = None;
+    updated.totp_last_step = None;
     Ok(Json(member_info(&updated)))
 }

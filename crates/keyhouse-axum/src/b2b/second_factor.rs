@@ -41,12 +41,19 @@ use crate::http::client_ip::ClientIp;
 use crate::http::cookies::with_cookie;
 use crate::http::json::JsonBody;
 
+impl CurrentMember {
+    /// The member as the holder of their two-step verification.
+    pub(crate) fn holder(&self) -> Holder<'_> {
+        Holder::Member(&self.member, &self.organization.name)
+    }
+}
+
 /// `GET /api/b2b/member/second-factor`.
 pub(crate) async fn status(
     State(kh): State<Keyhouse>,
     AnyMember(me): AnyMember,
 ) -> Result<Json<SecondFactorStatus>, ApiError> {
-    Ok(Json(status_of(&kh, Holder::Member(&me.member)).await?))
+    Ok(Json(status_of(&kh, me.holder()).await?))
 }
 
 /// `POST /api/b2b/member/second-factor/setup`: a new secret for the app.
@@ -56,9 +63,9 @@ pub(crate) async fn setup(
     AnyMember(me): AnyMember,
     JsonBody(req): JsonBody<ConfirmHolder>,
 ) -> Result<Json<TotpSetup>, ApiError> {
-    used_it(Holder::Member(&me.member), &me.session)?;
+    used_it(me.holder(), &me.session)?;
     confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
-    Ok(Json(set_up(&kh, Holder::Member(&me.member)).await?))
+    Ok(Json(set_up(&kh, me.holder()).await?))
 }
 
 /// `POST /api/b2b/member/second-factor/enable`: the app's first code turns
@@ -70,15 +77,7 @@ pub(crate) async fn enable(
     headers: HeaderMap,
     JsonBody(req): JsonBody<SecondFactorCode>,
 ) -> Result<Response, ApiError> {
-    Ok(enable_for(
-        &kh,
-        Holder::Member(&me.member),
-        &me.session,
-        &req.code,
-        ip,
-        &headers,
-    )
-    .await?)
+    Ok(enable_for(&kh, me.holder(), &me.session, &req.code, ip, &headers).await?)
 }
 
 /// `POST /api/b2b/member/second-factor/disable`. Refused while the
@@ -90,7 +89,7 @@ pub(crate) async fn disable(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ConfirmHolder>,
 ) -> Result<StatusCode, ApiError> {
-    used_it(Holder::Member(&me.member), &me.session)?;
+    used_it(me.holder(), &me.session)?;
     if crate::b2b::required_level(&me.organization).is_some() {
         return Err(OAuthError::new(
             keyhouse_core::ErrorCode::Conflict,
@@ -102,7 +101,7 @@ pub(crate) async fn disable(
         .into());
     }
     confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
-    turn_off(&kh, Holder::Member(&me.member), ip, &headers).await?;
+    turn_off(&kh, me.holder(), ip, &headers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -115,9 +114,9 @@ pub(crate) async fn new_recovery_codes(
     headers: HeaderMap,
     JsonBody(req): JsonBody<ConfirmHolder>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    used_it(Holder::Member(&me.member), &me.session)?;
+    used_it(me.holder(), &me.session)?;
     confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
-    let codes = replace_codes(&kh, Holder::Member(&me.member), ip, &headers).await?;
+    let codes = replace_codes(&kh, me.holder(), ip, &headers).await?;
     Ok(Json(RecoveryCodes { codes }))
 }
 
@@ -131,14 +130,15 @@ pub(crate) async fn verify(
     JsonBody(req): JsonBody<SecondFactorCode>,
 ) -> Result<Response, ApiError> {
     let (session, member) = kh.member_waiting_or_signed_in(&headers).await?;
-    check_code(&kh, Holder::Member(&member), &req.code, ip, &headers).await?;
-    let (cookie, session) = stepped_up(&kh, &session, &Device::of(ip, &headers)).await?;
     let organization = kh
         .store()
         .find_organization(&member.organization_id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| OAuthError::server("the member's organization vanished"))?;
+    let holder = Holder::Member(&member, &organization.name);
+    check_code(&kh, holder, &req.code, ip, &headers).await?;
+    let (cookie, session) = stepped_up(&kh, &session, &Device::of(ip, &headers)).await?;
     let permissions = kh.rbac().await?.permissions_of(&member.roles);
     let me = CurrentMember {
         session,

@@ -548,3 +548,50 @@ async fn a_grant_made_as_the_requirement_is_turned_on_does_not_outlive_it() {
         "the family went with the refusal"
     );
 }
+
+#[tokio::test]
+async fn an_admin_turns_off_the_app_of_a_member_who_lost_it() {
+    let s = server().await;
+    let member = signed_in(&s, MEMBER).await;
+    turn_on(&s, &member).await;
+    let admin = signed_in(&s, ADMIN).await;
+    let id_of = |me: Value| me["member"]["member_id"].as_str().unwrap().to_owned();
+    let member_id = id_of(session(&s, &member).await.1);
+    let admin_id = id_of(session(&s, &admin).await.1);
+    let path = |id: &str| format!("/api/b2b/members/{id}/turn-off-two-step");
+
+    // A plain member cannot; an admin's own goes through their own page;
+    // an unknown member is not found.
+    let res = post(&member, &s, &path(&admin_id), json!({})).await;
+    assert_eq!(error_of(res).await, (403, "access_denied".into()));
+    let res = post(&admin, &s, &path(&admin_id), json!({})).await;
+    assert_eq!(error_of(res).await, (409, "conflict".into()));
+    let res = post(&admin, &s, &path("member-unknown"), json!({})).await;
+    assert_eq!(error_of(res).await, (404, "not_found".into()));
+    let (_, res) = login(&s, MEMBER).await;
+    assert_eq!(res.status(), 401, "still on: the password alone waits");
+
+    let res = post(&admin, &s, &path(&member_id), json!({})).await;
+    assert_eq!(res.status(), 200);
+    let info: Value = res.json().await.unwrap();
+    assert_eq!(info["second_factor"], false);
+    // Off: the password alone signs in, and the organization's list says so.
+    let (_, res) = login(&s, MEMBER).await;
+    assert_eq!(res.status(), 200);
+    let settings: Value = admin
+        .get(s.url("/api/b2b/organization"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = settings["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["member_id"] == member_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["second_factor"], false);
+}
