@@ -122,18 +122,25 @@ pub(crate) async fn waiting_or_signed_in(
     let Some(token) = token else {
         return Ok(None);
     };
+    with_user(kh, waiting_or_live(kh, token).await?).await
+}
+
+/// The session a cookie value names, whether waiting for its second
+/// factor or signed in (a user's or a member's).
+pub(crate) async fn waiting_or_live(
+    kh: &Keyhouse,
+    token: &str,
+) -> Result<Option<SessionRecord>, OAuthError> {
     let hash = secret::hash_token(token);
-    let now = kh.now();
-    let store = kh.store();
-    let session = match store
+    let (now, store) = (kh.now(), kh.store());
+    match store
         .find_pending_session(&hash, now)
         .await
         .map_err(store_error)?
     {
-        Some(s) => Some(s),
-        None => store.find_session(&hash, now).await.map_err(store_error)?,
-    };
-    with_user(kh, session).await
+        Some(s) => Ok(Some(s)),
+        None => store.find_session(&hash, now).await.map_err(store_error),
+    }
 }
 
 /// Notes that a session is in use, when its "last used" is more than

@@ -44,7 +44,10 @@ impl CurrentMember {
     /// Whether this session's sign-in is as strong as the organization
     /// asks (its `required_sign_in`).
     pub fn meets_policy(&self) -> bool {
-        assurance::satisfies(&self.session.amr, required_level(&self.organization))
+        assurance::satisfies(
+            &self.session.amr,
+            required_level(self.organization.required_sign_in),
+        )
     }
 
     /// Why a session that does not meet the organization's policy is
@@ -107,9 +110,10 @@ impl CurrentMember {
     }
 }
 
-/// The sign-in strength an organization asks of its members, if any.
-pub(crate) fn required_level(o: &Organization) -> Option<assurance::Level> {
-    match o.required_sign_in {
+/// The sign-in strength an organization's requirement asks of its
+/// members, if any.
+pub(crate) fn required_level(required: RequiredSignIn) -> Option<assurance::Level> {
+    match required {
         RequiredSignIn::OneFactor => None,
         RequiredSignIn::TwoFactors => Some(assurance::Level::TwoFactors),
     }

@@ -103,9 +103,7 @@ pub(crate) async fn set_sign_in(
 ) -> Result<Json<SignInPolicy>, ApiError> {
     me.require("organization", "update")?;
     let required = req.required_sign_in;
-    let mut asked = me.organization.clone();
-    asked.required_sign_in = required;
-    let demand = crate::b2b::required_level(&asked);
+    let demand = crate::b2b::required_level(required);
     if !assurance::satisfies(&me.session.amr, demand) {
         return Err(OAuthError::new(
             ErrorCode::SecondFactorRequired,

@@ -90,7 +90,7 @@ pub(crate) async fn disable(
     JsonBody(req): JsonBody<ConfirmHolder>,
 ) -> Result<StatusCode, ApiError> {
     used_it(me.holder(), &me.session)?;
-    if crate::b2b::required_level(&me.organization).is_some() {
+    if crate::b2b::required_level(me.organization.required_sign_in).is_some() {
         return Err(OAuthError::new(
             keyhouse_core::ErrorCode::Conflict,
             format!(

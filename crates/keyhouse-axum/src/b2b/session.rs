@@ -134,19 +134,12 @@ impl Keyhouse {
     ) -> Result<(SessionRecord, Member), OAuthError> {
         let none = || OAuthError::new(ErrorCode::SessionRequired, "sign in first");
         let token = read_cookie(headers, member_cookie_name(self)).ok_or_else(none)?;
-        let hash = secret::hash_token(token);
-        let (now, store) = (self.now(), self.store());
-        let session = match store
-            .find_pending_session(&hash, now)
-            .await
-            .map_err(store_error)?
-        {
-            Some(s) => Some(s),
-            None => store.find_session(&hash, now).await.map_err(store_error)?,
-        }
-        .filter(|s| s.subject_kind == Some(SubjectKind::Member))
-        .ok_or_else(none)?;
-        let member = store
+        let session = session::waiting_or_live(self, token)
+            .await?
+            .filter(|s| s.subject_kind == Some(SubjectKind::Member))
+            .ok_or_else(none)?;
+        let member = self
+            .store()
             .find_member(&session.subject_id)
             .await
             .map_err(store_error)?

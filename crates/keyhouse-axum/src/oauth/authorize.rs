@@ -228,7 +228,7 @@ fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Resul
     let organization = s
         .member
         .as_ref()
-        .and_then(|m| b2b::required_level(&m.organization));
+        .and_then(|m| b2b::required_level(m.organization.required_sign_in));
     let demand = request.acr.max(organization);
     if assurance::satisfies(&s.amr, demand) {
         return Ok(s);

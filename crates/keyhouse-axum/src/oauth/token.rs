@@ -177,7 +177,10 @@ impl Keyhouse {
                 "the organization no longer allows this app",
             ));
         }
-        if !keyhouse_core::assurance::satisfies(amr, crate::b2b::required_level(&org)) {
+        if !keyhouse_core::assurance::satisfies(
+            amr,
+            crate::b2b::required_level(org.required_sign_in),
+        ) {
             return Err(OAuthError::invalid_grant(
                 "the organization asks for two-step verification, which this grant's sign-in did not use",
             ));
@@ -217,27 +220,16 @@ async fn authorization_code(
     };
     let refresh_token = secret::generate_token(&mut rand::rng());
     let code = redeem(kh, &exchange, code, &refresh_token).await?;
-    let organization = match kh
-        .member_grant(
-            client,
-            &code.subject_id,
-            code.organization_id.as_deref(),
-            &code.amr,
-        )
-        .await
-    {
-        Ok(claim) => claim,
-        Err(e) => {
-            // The family was made with the code: it goes too.
-            if e.code == ErrorCode::InvalidGrant {
-                kh.store()
-                    .revoke_family(&code.family_id, kh.now())
-                    .await
-                    .map_err(store_error)?;
-            }
-            return Err(e);
-        }
-    };
+    // The family was made with the code: a refusal revokes it too.
+    let organization = still_granted(
+        kh,
+        client,
+        &code.family_id,
+        &code.subject_id,
+        code.organization_id.as_deref(),
+        &code.amr,
+    )
+    .await?;
     let granted = Granted {
         subject: &code.subject_id,
         scopes: &code.scopes,
@@ -411,7 +403,15 @@ async fn refresh(
 ) -> Result<TokenResponse, OAuthError> {
     let (family, refresh_token) =
         rotate(kh, client, token, scope.as_ref(), resource.as_deref()).await?;
-    let organization = still_granted(kh, client, &family).await?;
+    let organization = still_granted(
+        kh,
+        client,
+        &family.id,
+        &family.subject_id,
+        family.organization_id.as_deref(),
+        &family.amr,
+    )
+    .await?;
     let scopes = scope.unwrap_or_else(|| family.scopes.clone());
     // docs/threat-model.md row 47: a member's refresh carries only what
     // their roles cover now, whatever the family was granted.
@@ -538,24 +538,20 @@ fn family_allows(
 async fn still_granted(
     kh: &Keyhouse,
     client: &Client,
-    family: &FamilyRecord,
+    family_id: &str,
+    subject: &str,
+    organization_id: Option<&str>,
+    amr: &[String],
 ) -> Result<Option<OrganizationClaim>, OAuthError> {
-    let result = kh
-        .member_grant(
-            client,
-            &family.subject_id,
-            family.organization_id.as_deref(),
-            &family.amr,
-        )
-        .await;
+    let result = kh.member_grant(client, subject, organization_id, amr).await;
     if let Err(e) = &result
         && e.code == ErrorCode::InvalidGrant
     {
         kh.store()
-            .revoke_family(&family.id, kh.now())
+            .revoke_family(family_id, kh.now())
             .await
             .map_err(store_error)?;
-        tracing::info!(family_id = %family.id, client_id = %client.id, "member grant no longer valid: family revoked");
+        tracing::info!(%family_id, client_id = %client.id, "member grant no longer valid: family revoked");
     }
     result
 }

@@ -131,8 +131,8 @@ async fn b2b_start(
     post(b, s, "/api/b2b/idp/authorize/start", body(params, None)).await
 }
 
-/// The code flow for a member: the token answer.
-async fn member_tokens(s: &TestServer, b: &reqwest::Client, c: &CreatedClient) -> Value {
+/// A code for the member signed in on `b`, granted to `c`.
+async fn member_code(s: &TestServer, b: &reqwest::Client, c: &CreatedClient) -> String {
     let p = with(
         &params(&c.client.id),
         &[("scope", "openid email offline_access")],
@@ -140,8 +140,13 @@ async fn member_tokens(s: &TestServer, b: &reqwest::Client, c: &CreatedClient) -
     let res = post(b, s, "/api/b2b/idp/authorize", body(&p, Some(true))).await;
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.unwrap();
-    let q = query_of(v["redirect_uri"].as_str().unwrap());
-    ok_json(exchange(s, c, &q["code"]).await).await
+    query_of(v["redirect_uri"].as_str().unwrap())["code"].clone()
+}
+
+/// The code flow for a member: the token answer.
+async fn member_tokens(s: &TestServer, b: &reqwest::Client, c: &CreatedClient) -> Value {
+    let code = member_code(s, b, c).await;
+    ok_json(exchange(s, c, &code).await).await
 }
 
 #[tokio::test]
@@ -516,13 +521,7 @@ async fn a_grant_made_as_the_requirement_is_turned_on_does_not_outlive_it() {
     let t = member_tokens(&s, &member, &c).await;
     let refresh_token = t["refresh_token"].as_str().unwrap().to_owned();
     // A code issued from the one-factor session...
-    let p = with(
-        &params(&c.client.id),
-        &[("scope", "openid email offline_access")],
-    );
-    let res = post(&member, &s, "/api/b2b/idp/authorize", body(&p, Some(true))).await;
-    let v: Value = res.json().await.unwrap();
-    let code = query_of(v["redirect_uri"].as_str().unwrap())["code"].clone();
+    let code = member_code(&s, &member, &c).await;
     // ...then the requirement lands without the request's revocation
     // (another instance's request racing with this one's).
     let org =
