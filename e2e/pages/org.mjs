@@ -318,3 +318,26 @@ export async function fetchInPage(page, method, path, json) {
     { method, path, json },
   );
 }
+
+/**
+ * Follows a GPT's flow on `page` (signed in as a member, at /org/idp or on
+ * its way there) to the callback: consents when asked; answers the tokens.
+ * @param {import('playwright-core').Page} page
+ * @param {import('../gpt.mjs').SimulatedGpt} gpt
+ */
+export async function connectThroughOrgIdp(page, gpt) {
+  await waitForUrl(page, isAt(config.baseUrl, '/org/idp'), '/org/idp');
+  const consent = new B2BConsentPage(page);
+  const o = await consent.outcome();
+  if (o.kind === 'error') {
+    const e = await consent.waitForError();
+    throw new Error(`/org/idp shows idp-error ${e.code}: ${e.text}`);
+  }
+  if (o.kind === 'consent') {
+    await consent.waitForConsent();
+    await consent.approve();
+  }
+  const cb = await gpt.waitForCallback(15_000);
+  await page.waitForURL((u) => u.origin === gpt.origin, { waitUntil: 'load' });
+  return gpt.exchange(cb.get('code'));
+}

@@ -18,7 +18,7 @@ import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/brow
 import { config } from '../lib/env.mjs';
 import { base32, totp } from '../lib/totp.mjs';
 import { B2B_GPT_SCOPE, decodeJwtPayload, SimulatedGpt } from '../gpt.mjs';
-import { B2BConsentPage, OrgLoginPage, OrgNotesPage, isAt, textOf, waitForUrl } from '../pages/index.mjs';
+import { B2BConsentPage, OrgLoginPage, OrgNotesPage, connectThroughOrgIdp, isAt, textOf, waitForUrl } from '../pages/index.mjs';
 
 const { admin: ADMIN, member: MEMBER } = config.b2b.initech;
 const TWO_FACTORS = 'urn:keyhouse:acr:2fa';
@@ -54,22 +54,6 @@ async function turnOn(page, account, shot) {
   return { key, codes };
 }
 
-/** Follows the GPT's flow on `page` (signed in) to the callback; the tokens. */
-async function connect(page, gpt) {
-  const consent = new B2BConsentPage(page);
-  const o = await consent.outcome();
-  if (o.kind === 'error') {
-    const e = await consent.waitForError();
-    throw new Error(`/org/idp shows idp-error ${e.code}: ${e.text}`);
-  }
-  if (o.kind === 'consent') {
-    await consent.waitForConsent();
-    await consent.approve();
-  }
-  const cb = await gpt.waitForCallback(15_000);
-  await page.waitForURL((u) => u.origin === gpt.origin, { waitUntil: 'load' });
-  return gpt.exchange(cb.get('code'));
-}
 
 browserTest('an organization asks every member for two-step verification', async ({ newContext }) => {
   const gpt = new SimulatedGpt({ authorizePath: '/org/idp', scope: B2B_GPT_SCOPE });
@@ -78,7 +62,7 @@ browserTest('an organization asks every member for two-step verification', async
     // Before the policy: the member connects the GPT with a password alone.
     const member = await signedIn(newContext, MEMBER);
     await member.goto(gpt.authorizeUrl());
-    const before = await connect(member, gpt);
+    const before = await connectThroughOrgIdp(member, gpt);
     assert.equal((await gpt.api('GET', '/api/b2b/notes', { token: before.access_token })).status, 200);
 
     // The admin cannot ask it of everyone before using it.
@@ -120,7 +104,7 @@ browserTest('an organization asks every member for two-step verification', async
     await screenshotDesktopAndMobile(member, 'org-two-step-gate');
     const { key, codes } = await turnOn(member, MEMBER);
     await member.getByTestId('two-step-continue').click();
-    const tokens = await connect(member, gpt);
+    const tokens = await connectThroughOrgIdp(member, gpt);
     const id = decodeJwtPayload(tokens.id_token);
     assert.equal(id.acr, TWO_FACTORS);
     assert.deepEqual(id.amr, ['pwd', 'otp', 'mfa']);

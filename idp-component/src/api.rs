@@ -5,8 +5,9 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use keyhouse_types::ErrorCode;
 use keyhouse_types::b2b::{
-    ConnectedAppsSettings, DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest, MemberInfo,
-    MemberLoginRequest, MemberSessionResponse, OrganizationSettings, SetRolesRequest,
+    ConnectedAppsSettings, DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest,
+    MemberEmailLoginRequest, MemberInfo, MemberLoginRequest, MemberSessionResponse,
+    OrganizationSettings, SetRolesRequest,
 };
 use keyhouse_types::{
     AuthorizeDecision, AuthorizeParams, AuthorizeStartResponse, EmailChallengeSent,
@@ -364,6 +365,49 @@ impl ApiClient {
     /// `POST /api/b2b/discovery`: the organizations these credentials open.
     pub async fn discover(&self, req: &DiscoveryRequest) -> Result<DiscoveryResponse, ApiError> {
         let res = send(Request::post(&self.url("/api/b2b/discovery")), Some(req)).await?;
+        read(res).await
+    }
+
+    /// `POST /api/b2b/discovery/email`: mails a link and a code that open
+    /// the address's organizations (or the one named); the answer is the
+    /// same whether or not the address belongs to a member.
+    pub async fn member_email_login(
+        &self,
+        req: &MemberEmailLoginRequest,
+    ) -> Result<EmailChallengeSent, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/discovery/email")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/b2b/discovery/email/code`: the mailed code, typed in this
+    /// browser: the organizations it opens.
+    pub async fn member_email_code(
+        &self,
+        req: &EmailCodeRequest,
+    ) -> Result<DiscoveryResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/discovery/email/code")),
+            Some(req),
+        )
+        .await?;
+        read(res).await
+    }
+
+    /// `POST /api/b2b/discovery/email/link`: the `token` of a mailed link:
+    /// the organizations it opens, and where to go afterwards.
+    pub async fn member_email_link(
+        &self,
+        req: &EmailLinkRequest,
+    ) -> Result<DiscoveryResponse, ApiError> {
+        let res = send(
+            Request::post(&self.url("/api/b2b/discovery/email/link")),
+            Some(req),
+        )
+        .await?;
         read(res).await
     }
 

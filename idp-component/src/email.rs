@@ -1,8 +1,11 @@
 //! Signing in by mail: [`MagicLink`] asks for a message with a link and a
 //! code, [`OneTimeCode`] takes the code in the same browser, and
 //! [`EmailLink`] is the page the link opens. Each is usable on its own on
-//! a host app's pages; [`crate::SignIn`] combines them.
+//! a host app's pages; [`crate::SignIn`] combines them. Members of
+//! organizations have [`MemberMagicLink`] and [`MemberOneTimeCode`], whose
+//! code answers with the organizations it opens.
 
+use keyhouse_types::b2b::{DiscoveryResponse, MemberEmailLoginRequest};
 use keyhouse_types::{
     EmailChallengeSent, EmailCodeRequest, EmailLinkRequest, EmailLoginRequest, ErrorCode,
     SessionResponse,
@@ -97,7 +100,8 @@ impl EmailText {
                 ErrorCode::InvalidRequest
                 | ErrorCode::Conflict
                 | ErrorCode::AccessDenied
-                | ErrorCode::AccountDisabled,
+                | ErrorCode::AccountDisabled
+                | ErrorCode::InvalidCredentials,
             ) => e
                 .description()
                 .map(crate::sign_in::sentence)
@@ -106,6 +110,19 @@ impl EmailText {
             _ => self.failed.clone(),
         }
     }
+}
+
+/// Whose sign-in a mailed message is for.
+#[derive(Clone)]
+enum Flow {
+    /// An account's: the code signs in (or finishes a sign-up).
+    Account(Callback<SessionResponse>),
+    /// Organization members': the code answers with the organizations it
+    /// opens (only the one named, when there is one).
+    Member {
+        on_discovered: Callback<DiscoveryResponse>,
+        organization_slug: Option<String>,
+    },
 }
 
 /// The code step: "check your email", a code field, and a way to send a
@@ -128,8 +145,53 @@ pub fn OneTimeCode(
     #[prop(optional)]
     api: Option<ApiClient>,
 ) -> impl IntoView {
-    let t = StoredValue::new(text.unwrap_or_default());
-    let api = StoredValue::new(api.unwrap_or_default());
+    view! {
+        <CodeStep sent flow=Flow::Account(on_signed_in) resend text=text.unwrap_or_default()
+            api=api.unwrap_or_default()/>
+    }
+}
+
+/// [`OneTimeCode`] for members of organizations: the code answers with the
+/// organizations the address opens (`on_discovered`), for the host's
+/// choice (`POST /api/b2b/discovery/select`, [`crate::MemberSession::select`]).
+#[component]
+pub fn MemberOneTimeCode(
+    /// Where the code was sent (from [`EmailChallengeSent`]).
+    sent: EmailChallengeSent,
+    /// Called with the organizations once the code was accepted.
+    #[prop(into)]
+    on_discovered: Callback<DiscoveryResponse>,
+    /// Sends another message; without, no "send a new code" button.
+    #[prop(optional, into)]
+    resend: Option<Callback<()>>,
+    /// Replaces the words.
+    #[prop(optional)]
+    text: Option<EmailText>,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+) -> impl IntoView {
+    let flow = Flow::Member {
+        on_discovered,
+        organization_slug: None,
+    };
+    view! {
+        <CodeStep sent flow resend text=text.unwrap_or_default() api=api.unwrap_or_default()/>
+    }
+}
+
+/// The code step of either flow.
+#[component]
+fn CodeStep(
+    sent: EmailChallengeSent,
+    flow: Flow,
+    resend: Option<Callback<()>>,
+    text: EmailText,
+    api: ApiClient,
+) -> impl IntoView {
+    let t = StoredValue::new(text);
+    let api = StoredValue::new(api);
+    let flow = StoredValue::new(flow);
     let code = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let notice = RwSignal::new(None::<String>);
@@ -152,21 +214,36 @@ pub fn OneTimeCode(
                 email: email.get_value(),
                 code: code.get_untracked(),
             };
-            match api.get_value().email_code(&req).await {
-                Ok(s) => {
-                    if let Some(app) = session {
-                        app.mark_signed_in(s.clone());
+            let refused = match flow.get_value() {
+                Flow::Account(on_signed_in) => match api.get_value().email_code(&req).await {
+                    Ok(s) => {
+                        if let Some(app) = session {
+                            app.mark_signed_in(s.clone());
+                        }
+                        on_signed_in.run(s);
+                        return;
                     }
-                    on_signed_in.run(s);
+                    Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
+                        second_factor.set(true);
+                        return;
+                    }
+                    Err(e) => e,
+                },
+                Flow::Member { on_discovered, .. } => {
+                    match api.get_value().member_email_code(&req).await {
+                        Ok(found) => {
+                            on_discovered.run(found);
+                            // The host may keep this step on screen (its
+                            // choice failed): the code can be sent again.
+                            pending.set(false);
+                            return;
+                        }
+                        Err(e) => e,
+                    }
                 }
-                Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => {
-                    second_factor.set(true);
-                }
-                Err(e) => {
-                    error.set(Some(t.with_value(|t| t.error_message(&e))));
-                    pending.set(false);
-                }
-            }
+            };
+            error.set(Some(t.with_value(|t| t.error_message(&refused))));
+            pending.set(false);
         });
     };
     let text_line = t.with_value(|t| t.check_text.replace("{email}", &sent.email));
@@ -174,7 +251,13 @@ pub fn OneTimeCode(
     let digits = StoredValue::new(sent.code_length.to_string());
     view! {
         <Show when=move || !second_factor.get()
-            fallback=move || view! { <TotpChallenge on_signed_in api=api.get_value()/> }>
+            fallback=move || {
+                let on_signed_in = match flow.get_value() {
+                    Flow::Account(on_signed_in) => on_signed_in,
+                    Flow::Member { .. } => Callback::new(|_| ()),
+                };
+                view! { <TotpChallenge on_signed_in api=api.get_value()/> }
+            }>
         <div class="kh-code" data-testid="one-time-code">
             <h2 class="kh-code__title">{t.with_value(|t| t.check_title.clone())}</h2>
             <p class="kh-muted">{text_line.get_value()}</p>
@@ -234,8 +317,66 @@ pub fn MagicLink(
     #[prop(optional)]
     api: Option<ApiClient>,
 ) -> impl IntoView {
-    let t = StoredValue::new(text.unwrap_or_default());
-    let api = StoredValue::new(api.unwrap_or_default());
+    view! {
+        <MailedSignIn flow=Flow::Account(on_signed_in) return_to email on_sent=None
+            text=text.unwrap_or_default() api=api.unwrap_or_default()/>
+    }
+}
+
+/// [`MagicLink`] for members of organizations: an address field, then
+/// [`MemberOneTimeCode`], whose code answers with the organizations the
+/// address opens (`on_discovered`; only `organization_slug`'s, when given).
+/// The message's link leads to the backend's `member_email_link_path`
+/// (`/org/login/email` by default), where the host posts its token with
+/// [`ApiClient::member_email_link`] and offers the same choice.
+#[component]
+pub fn MemberMagicLink(
+    /// Called with the organizations once the code was accepted.
+    #[prop(into)]
+    on_discovered: Callback<DiscoveryResponse>,
+    /// Only this organization (its own sign-in page).
+    #[prop(optional, into)]
+    organization_slug: Option<String>,
+    /// Where the mailed link leads back to (a same-origin path).
+    #[prop(optional, into)]
+    return_to: Option<String>,
+    /// The address to start with.
+    #[prop(optional, into)]
+    email: Option<String>,
+    /// Called once a message was asked for (e.g. to clear the host's own
+    /// notices).
+    #[prop(optional, into)]
+    on_sent: Option<Callback<EmailChallengeSent>>,
+    /// Replaces the words.
+    #[prop(optional)]
+    text: Option<EmailText>,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+) -> impl IntoView {
+    let flow = Flow::Member {
+        on_discovered,
+        organization_slug,
+    };
+    view! {
+        <MailedSignIn flow return_to email on_sent text=text.unwrap_or_default()
+            api=api.unwrap_or_default()/>
+    }
+}
+
+/// The address step of either flow, then its code step.
+#[component]
+fn MailedSignIn(
+    flow: Flow,
+    return_to: Option<String>,
+    email: Option<String>,
+    on_sent: Option<Callback<EmailChallengeSent>>,
+    text: EmailText,
+    api: ApiClient,
+) -> impl IntoView {
+    let t = StoredValue::new(text);
+    let api = StoredValue::new(api);
+    let flow = StoredValue::new(flow);
     let return_to = StoredValue::new(return_to);
     let email = RwSignal::new(email.unwrap_or_default());
     let error = RwSignal::new(None::<String>);
@@ -248,12 +389,30 @@ pub fn MagicLink(
         pending.set(true);
         error.set(None);
         spawn_local(async move {
-            let req = EmailLoginRequest {
-                email: email.get_untracked(),
-                return_to: return_to.get_value(),
+            let (email, return_to) = (email.get_untracked(), return_to.get_value());
+            let asked = match flow.get_value() {
+                Flow::Account(_) => {
+                    let req = EmailLoginRequest { email, return_to };
+                    api.get_value().email_login(&req).await
+                }
+                Flow::Member {
+                    organization_slug, ..
+                } => {
+                    let req = MemberEmailLoginRequest {
+                        email,
+                        organization_slug,
+                        return_to,
+                    };
+                    api.get_value().member_email_login(&req).await
+                }
             };
-            match api.get_value().email_login(&req).await {
-                Ok(s) => sent.set(Some(s)),
+            match asked {
+                Ok(s) => {
+                    if let Some(told) = on_sent {
+                        told.run(s.clone());
+                    }
+                    sent.set(Some(s));
+                }
                 Err(e) => error.set(Some(t.with_value(|t| t.error_message(&e)))),
             }
             pending.set(false);
@@ -266,7 +425,7 @@ pub fn MagicLink(
     view! {
         {move || match sent.get() {
             Some(s) => view! {
-                <OneTimeCode sent=s on_signed_in resend=Callback::new(move |()| send())
+                <CodeStep sent=s flow=flow.get_value() resend=Some(Callback::new(move |()| send()))
                     text=t.get_value() api=api.get_value()/>
             }.into_any(),
             None => view! {

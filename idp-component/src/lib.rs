@@ -49,7 +49,7 @@ mod text;
 
 pub use api::{ApiClient, ApiError, SignupOutcome};
 pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, default_manifest};
-pub use email::{EmailLink, EmailText, MagicLink, OneTimeCode};
+pub use email::{EmailLink, EmailText, MagicLink, MemberMagicLink, MemberOneTimeCode, OneTimeCode};
 pub use end_session::{EndSession, EndSessionText, end_session_request};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
 pub use passkey::{PasskeyError, PasskeyLogin, PasskeyText, create_passkey, passkeys_supported};

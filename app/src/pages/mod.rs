@@ -75,7 +75,8 @@ pub fn OrgApp() -> impl IntoView {
         <Shell>
             <Routes fallback=NotFound>
                 <Route path=path!("/org") view=org::OrgNotesPage/>
-                <Route path=path!("/org/login") view=org::OrgLoginPage/>
+                <Route path=path!("/org/login") view=|| view! { <org::OrgLoginPage/> }/>
+                <Route path=path!("/org/login/email") view=|| view! { <org::OrgLoginPage from_link=true/> }/>
                 <Route path=path!("/org/member") view=org::MemberPage/>
                 <Route path=path!("/org/settings") view=org::OrgSettingsPage/>
                 <Route path=path!("/org/idp") view=org::OrgIdpPage/>

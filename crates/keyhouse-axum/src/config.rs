@@ -97,6 +97,10 @@ pub struct Config {
     /// The app's page that mailed links lead to with `?token=…` (default
     /// `/verify-email`); it posts the token to `/api/session/email/link`.
     pub email_link_path: String,
+    /// The app's page that links mailed to organization members lead to
+    /// with `?token=…` (default `/org/login/email`); it posts the token to
+    /// `/api/b2b/discovery/email/link`.
+    pub member_email_link_path: String,
     /// How long a mailed link and code work, seconds (default 900).
     pub email_code_ttl: i64,
     /// Messages with a link and code sent per address per hour (default 5):
@@ -157,6 +161,7 @@ impl Default for Config {
             verify_email_at_signup: true,
             email_sign_in: true,
             email_link_path: "/verify-email".to_owned(),
+            member_email_link_path: "/org/login/email".to_owned(),
             email_code_ttl: 900,
             email_codes_per_address_per_hour: 5,
             email_codes_per_ip_per_hour: 30,

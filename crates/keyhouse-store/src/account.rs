@@ -149,11 +149,16 @@ impl Store {
             .filter(webauthn_ceremony::Column::UserId.eq(user_id))
             .exec(&*txn)
             .await?;
+        // The account's messages (a member's sign-in to the same address
+        // is not the account's).
         email_challenge::Entity::delete_many()
             .filter(
                 Condition::any()
                     .add(email_challenge::Column::UserId.eq(user_id))
                     .add(email_challenge::Column::Email.eq(&found.email)),
+            )
+            .filter(
+                email_challenge::Column::Purpose.ne(crate::ChallengePurpose::MemberSignIn.as_str()),
             )
             .exec(&*txn)
             .await?;

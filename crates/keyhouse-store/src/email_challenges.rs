@@ -27,6 +27,10 @@ pub enum ChallengePurpose {
     /// Moves the challenge's account to the address it was mailed to,
     /// verified (the user asked from their account page).
     ChangeEmail,
+    /// Proves the address of organization members: spending it opens the
+    /// organizations where the address is an active member (B2B
+    /// discovery). No account is touched.
+    MemberSignIn,
 }
 
 impl ChallengePurpose {
@@ -37,6 +41,7 @@ impl ChallengePurpose {
             ChallengePurpose::SignIn => "sign_in",
             ChallengePurpose::VerifyEmail => "verify_email",
             ChallengePurpose::ChangeEmail => "change_email",
+            ChallengePurpose::MemberSignIn => "member_sign_in",
         }
     }
 
@@ -47,6 +52,7 @@ impl ChallengePurpose {
             ChallengePurpose::SignIn,
             ChallengePurpose::VerifyEmail,
             ChallengePurpose::ChangeEmail,
+            ChallengePurpose::MemberSignIn,
         ]
         .into_iter()
         .find(|p| p.as_str() == s)
@@ -138,7 +144,8 @@ fn live(now: i64) -> sea_orm::Condition {
 impl Store {
     /// Stores a challenge, spending the older live ones it replaces: those
     /// of the same address asked from the same browser (sign-up and
-    /// sign-in), of the same address and account (verification), or every
+    /// sign-in together; a member's sign-in apart from them), of the same
+    /// address and account (verification), or every
     /// pending change of the account's address (one at a time). So a
     /// browser has one live code per address, and asking for another gives
     /// no extra guesses, while messages asked from other browsers (someone
@@ -164,6 +171,10 @@ impl Store {
         let older = match (&c.browser_hash, &c.user_id) {
             (_, user) if c.purpose == ChallengePurpose::ChangeEmail => older
                 .filter(email_challenge::Column::UserId.eq(user.clone()))
+                .filter(email_challenge::Column::Purpose.eq(c.purpose.as_str())),
+            (Some(browser), _) if c.purpose == ChallengePurpose::MemberSignIn => older
+                .filter(email_challenge::Column::Email.eq(&c.email))
+                .filter(email_challenge::Column::BrowserHash.eq(browser))
                 .filter(email_challenge::Column::Purpose.eq(c.purpose.as_str())),
             (Some(browser), _) => older
                 .filter(email_challenge::Column::Email.eq(&c.email))
@@ -413,6 +424,50 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(Some(User::from(acted)))
+    }
+
+    /// Spends a live challenge that acts on no account
+    /// ([`ChallengePurpose::MemberSignIn`]), with every other live one of
+    /// the same address and purpose (an older mail must not open the
+    /// organizations again). The challenge as it was, or `None` when it is
+    /// unknown, spent, expired or of another purpose (then nothing is
+    /// written): of two requests racing with the same link or code, one
+    /// gets it.
+    pub async fn spend_member_challenge(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<EmailChallenge>> {
+        let purpose = ChallengePurpose::MemberSignIn.as_str();
+        let txn = self.begin_write().await?;
+        let spent = email_challenge::Entity::update_many()
+            .col_expr(email_challenge::Column::UsedAt, Expr::value(now))
+            .filter(email_challenge::Column::IdHash.eq(id_hash))
+            .filter(email_challenge::Column::Purpose.eq(purpose))
+            .filter(live(now))
+            .exec(&*txn)
+            .await?
+            .rows_affected;
+        if spent != 1 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let Some(challenge) = email_challenge::Entity::find_by_id(id_hash.to_owned())
+            .one(&*txn)
+            .await?
+        else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
+        email_challenge::Entity::update_many()
+            .col_expr(email_challenge::Column::UsedAt, Expr::value(now))
+            .filter(email_challenge::Column::Email.eq(&challenge.email))
+            .filter(email_challenge::Column::Purpose.eq(purpose))
+            .filter(email_challenge::Column::UsedAt.is_null())
+            .exec(&*txn)
+            .await?;
+        txn.commit().await?;
+        Ok(Some(EmailChallenge::from(challenge)))
     }
 
     /// Deletes challenges expired for more than a day.

@@ -151,15 +151,38 @@ pub struct DiscoveryRequest {
 }
 
 /// The answer of discovery: the organizations where the email and password
-/// belong to an active member (never empty: no match is a 401
-/// `invalid_credentials`), and a short-lived token to pick one with.
+/// (or the mailed link or code) belong to an active member (never empty: no
+/// match is a 401 `invalid_credentials`), and a short-lived token to pick
+/// one with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiscoveryResponse {
     /// The organizations to choose from.
     pub organizations: Vec<OrganizationSummary>,
-    /// Proof of the password check, valid for 10 minutes, for
+    /// Proof of the check, valid for 10 minutes, for
     /// `POST /api/b2b/discovery/select`.
     pub discovery_token: String,
+    /// The address proven (normalised).
+    #[serde(default)]
+    pub email: String,
+    /// Where to go once signed in (a same-origin path), when the mailed
+    /// link or code was asked for with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+}
+
+/// `POST /api/b2b/discovery/email`: mail me a link and a code that open my
+/// organizations (or one of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberEmailLoginRequest {
+    /// Email address.
+    pub email: String,
+    /// Only this organization (its sign-in page asked); `None`: every
+    /// organization the address is a member of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_slug: Option<String>,
+    /// Where the link leads back to afterwards (a same-origin path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 /// `POST /api/b2b/discovery/select`: sign in to one discovered organization.

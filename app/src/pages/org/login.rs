@@ -1,14 +1,18 @@
 //! `/org/login`: "Sign in to your organization". Discovery first (email and
-//! password → the organizations they open), then the organization: at once
-//! when there is one, by choice when there are several. Honours `?returnTo=`
-//! like the consumer login page (same sanitiser), default `/org`.
+//! password, or a code mailed to the address → the organizations they
+//! open), then the organization: at once when there is one, by choice when
+//! there are several. Honours `?returnTo=` like the consumer login page
+//! (same sanitiser), default `/org`. `/org/login/email` is the same page
+//! opened by a mailed link: it posts the link's token, then offers the
+//! same choice and goes where the request that asked for the link said.
 
 use keyhouse_idp_component::{
-    ApiError, MemberSession, MemberStatus, MemberTotpChallenge, use_member,
+    ApiError, EmailText, MemberMagicLink, MemberSession, MemberStatus, MemberTotpChallenge,
+    use_member,
 };
-use keyhouse_types::ErrorCode;
 use keyhouse_types::OrganizationSummary;
 use keyhouse_types::b2b::{DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest};
+use keyhouse_types::{EmailLinkRequest, ErrorCode};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
@@ -73,6 +77,12 @@ struct OrgSignIn {
     /// The password was right for a member with two-step verification:
     /// the authenticator app's code is next.
     second_factor: RwSignal<bool>,
+    /// Signing in with a code mailed to the address instead of a password.
+    by_email: RwSignal<bool>,
+    /// A mailed link's token is being checked.
+    checking_link: RwSignal<bool>,
+    /// Where a mailed link says to go once signed in (instead of `target`).
+    link_target: RwSignal<Option<String>>,
     navigate: StoredValue<Navigate, LocalStorage>,
 }
 
@@ -89,6 +99,9 @@ impl OrgSignIn {
             selecting: RwSignal::new(None),
             choice: RwSignal::new(None),
             second_factor: RwSignal::new(false),
+            by_email: RwSignal::new(false),
+            checking_link: RwSignal::new(false),
+            link_target: RwSignal::new(None),
             navigate: StoredValue::new_local(navigate),
         }
     }
@@ -116,10 +129,52 @@ impl OrgSignIn {
         });
     }
 
+    /// Posts the token of the mailed link that opened the page: the
+    /// organizations it opens.
+    fn open_link(self) {
+        let search = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .unwrap_or_default();
+        let token = keyhouse_idp_component::params::query_value(&search, "token");
+        let Some(token) = token else {
+            self.by_email.set(true);
+            self.error.set(Some(EmailText::default().bad_link));
+            return;
+        };
+        // A refused link leaves the way to ask for a new message open.
+        self.by_email.set(true);
+        self.checking_link.set(true);
+        self.pending.set(true);
+        spawn_local(async move {
+            let req = EmailLinkRequest { token };
+            let answer = self.member.api().member_email_link(&req).await;
+            self.checking_link.set(false);
+            match answer {
+                Ok(found) => {
+                    self.link_target.set(found.return_to.clone());
+                    self.found(found);
+                }
+                Err(e) => {
+                    let t = EmailText::default();
+                    let msg = match e.error_code() {
+                        Some(ErrorCode::InvalidGrant) => t.bad_link,
+                        _ => t.error_message(&e),
+                    };
+                    self.error.set(Some(msg));
+                    self.pending.set(false);
+                }
+            }
+        });
+    }
+
     /// Discovery's answer: one organization is opened at once, several are
     /// offered, none is an error.
     fn found(self, found: DiscoveryResponse) {
         self.password.set(String::new());
+        self.error.set(None);
+        if !found.email.is_empty() {
+            self.email.set(found.email.clone());
+        }
         match found.organizations.as_slice() {
             [only] => self.select(found.discovery_token, only.slug.clone()),
             [] => {
@@ -161,9 +216,13 @@ impl OrgSignIn {
         });
     }
 
-    /// Signed in: on to the target.
+    /// Signed in: on to the target (a mailed link's, when it said).
     fn go_on(self) {
-        let target = self.target.get_untracked();
+        let target = self
+            .link_target
+            .get_untracked()
+            .filter(|p| keyhouse_idp_component::params::is_same_origin_path(p))
+            .unwrap_or_else(|| self.target.get_untracked());
         self.navigate
             .with_value(|navigate| after_sign_in(&target, Bundle::Org, navigate));
     }
@@ -171,6 +230,7 @@ impl OrgSignIn {
     /// Signing in to the chosen organization failed.
     fn select_failed(self, e: &ApiError) {
         self.selecting.set(None);
+        self.link_target.set(None);
         self.pending.set(false);
         if e.code() != "network_error" {
             // The discovery token is spent or expired: start again.
@@ -182,7 +242,7 @@ impl OrgSignIn {
             // `invalid_credentials` too.
             Some(
                 ErrorCode::InvalidCredentials | ErrorCode::InvalidRequest | ErrorCode::InvalidGrant,
-            ) => "That sign-in has expired. Enter your password again.".to_owned(),
+            ) => "That sign-in has expired. Sign in again.".to_owned(),
             _ => login_message(e),
         };
         self.error.set(Some(msg));
@@ -191,19 +251,34 @@ impl OrgSignIn {
     /// Back to the credentials.
     fn start_over(self) {
         self.second_factor.set(false);
+        self.link_target.set(None);
         self.choice.set(None);
         self.selecting.set(None);
         self.error.set(None);
     }
 }
 
-/// `/org/login`.
+/// The mailed sign-in's words: the address is a work one.
+fn email_words() -> EmailText {
+    let mut t = EmailText::default();
+    t.email_label = "Work email".into();
+    t
+}
+
+/// `/org/login`, and `/org/login/email` (`from_link`).
 #[component]
-pub fn OrgLoginPage() -> impl IntoView {
+pub fn OrgLoginPage(
+    /// Opened by a mailed link: its token is checked first.
+    #[prop(optional)]
+    from_link: bool,
+) -> impl IntoView {
     let state = OrgSignIn::new();
     let OrgSignIn {
         pending, selecting, ..
     } = state;
+    if from_link {
+        Effect::new(move |_| state.open_link());
+    }
     view! {
         <section class="kh-card kh-narrow kh-auth" aria-labelledby="org-login-title">
             <p class="kh-eyebrow">"For teams"</p>
@@ -214,6 +289,21 @@ pub fn OrgLoginPage() -> impl IntoView {
                 None if state.second_factor.get() => view! {
                     <MemberTotpChallenge on_signed_in=move |_| state.go_on()
                         on_start_over=move |()| state.start_over()/>
+                }.into_any(),
+                None if state.checking_link.get() || selecting.get().is_some() && state.by_email.get() => view! {
+                    <p class="kh-working" role="status" data-testid="org-login-working">
+                        <span class="kh-spinner" aria-hidden="true"></span>
+                        {move || if state.checking_link.get() { "Checking your link…" } else { "Opening your organization…" }}
+                    </p>
+                }.into_any(),
+                None if state.by_email.get() => view! {
+                    <div class="kh-auth__step">
+                        <ErrorNote error=state.error testid="org-login-error"/>
+                        <MemberMagicLink on_discovered=move |found: DiscoveryResponse| state.found(found)
+                            on_sent=move |_| state.error.set(None)
+                            return_to=state.target.get_untracked() email=state.email.get_untracked()
+                            text=email_words()/>
+                    </div>
                 }.into_any(),
                 None => view! {
                     <CredentialsForm prefix="org-login" purpose=Purpose::SignIn email_label="Work email"
@@ -230,6 +320,21 @@ pub fn OrgLoginPage() -> impl IntoView {
                 }.into_any(),
                 Some(c) => view! { <OrgChoices state choice=c/> }.into_any(),
             }}
+            {move || (state.choice.get().is_none() && !state.second_factor.get() && !state.checking_link.get()
+                && selecting.get().is_none()).then(|| view! {
+                <p class="kh-auth__switch">
+                    <button type="button" class="kh-link-button" data-testid="org-login-by-email"
+                        disabled=move || pending.get() && !state.by_email.get()
+                        on:click=move |_| {
+                            state.error.set(None);
+                            state.pending.set(false);
+                            state.link_target.set(None);
+                            state.by_email.update(|b| *b = !*b);
+                        }>
+                        {move || if state.by_email.get() { "Use your password instead" } else { "Email me a sign-in code instead" }}
+                    </button>
+                </p>
+            })}
             <p class="kh-auth__switch">"Looking for your personal notes? "
                 <a href="/login" rel="external" data-testid="org-login-personal-link">"Sign in here"</a>
             </p>

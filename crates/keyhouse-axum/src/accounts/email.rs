@@ -65,6 +65,10 @@ pub(crate) struct Pending {
     /// An address change's old address (told when the change is made).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) previous_email: Option<String>,
+    /// A member's sign-in asked from one organization's page: only it is
+    /// offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) organization_slug: Option<String>,
 }
 
 fn bind_cookie_name(kh: &Keyhouse) -> &'static str {
@@ -129,12 +133,25 @@ pub(crate) struct Mail<'a> {
     pub(crate) template: &'static str,
 }
 
-/// Stores a challenge and mails its link and code.
+/// Stores a challenge and mails its link (to `email_link_path`) and code.
 pub(crate) async fn mail_challenge(
     kh: &Keyhouse,
     m: Mail<'_>,
     ip: Option<IpAddr>,
     headers: &HeaderMap,
+) -> Result<(), OAuthError> {
+    let name = m.user.map_or("", |u| u.name.as_str());
+    let vars = security_vars(kh, m.email, name, ip, headers);
+    send_challenge(kh, m, vars, &kh.config().email_link_path).await
+}
+
+/// Stores a challenge and mails it with `vars`, its link leading to the
+/// app's page at `link_path`.
+pub(crate) async fn send_challenge(
+    kh: &Keyhouse,
+    m: Mail<'_>,
+    mut vars: crate::mail::templates::Vars,
+    link_path: &str,
 ) -> Result<(), OAuthError> {
     let c = kh.config();
     let now = kh.now();
@@ -157,12 +174,7 @@ pub(crate) async fn mail_challenge(
         })
         .await
         .map_err(store_error)?;
-    let name = m.user.map_or("", |u| u.name.as_str());
-    let mut vars = security_vars(kh, m.email, name, ip, headers);
-    vars.insert(
-        "link",
-        format!("{}{}?token={token}", c.issuer, c.email_link_path),
-    );
+    vars.insert("link", format!("{}{link_path}?token={token}", c.issuer));
     vars.insert("code", code);
     vars.insert("minutes", (c.email_code_ttl / 60).to_string());
     kh.mailer().send_later(m.email.to_owned(), m.template, vars);
@@ -208,7 +220,7 @@ pub(crate) async fn verified_signup(
                     .as_deref()
                     .and_then(return_to::sanitize)
                     .map(str::to_owned),
-                previous_email: None,
+                ..Pending::default()
             };
             let m = Mail {
                 purpose: ChallengePurpose::SignUp,
@@ -224,6 +236,52 @@ pub(crate) async fn verified_signup(
     Ok(sent(kh, email, cookie))
 }
 
+/// A request for a sign-in message, checked: mailed sign-in is on, the IP
+/// is within its hourly requests, the address is one.
+pub(crate) struct Asking {
+    /// The normalised address.
+    pub(crate) email: String,
+    /// The asking browser's binding, for the challenge.
+    pub(crate) browser_hash: String,
+    /// The binding cookie to set.
+    pub(crate) cookie: Option<HeaderValue>,
+    /// Whether another message may go to the address this hour (if not,
+    /// nothing is sent and the answer is the same).
+    pub(crate) within_limit: bool,
+}
+
+/// The checks every request for a sign-in message passes (an account's or
+/// a member's), and the browser's binding.
+pub(crate) async fn asking(
+    kh: &Keyhouse,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    typed: &str,
+) -> Result<Asking, OAuthError> {
+    let c = kh.config();
+    if !c.email_sign_in {
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "sign-in by email is off",
+        ));
+    }
+    let limit = c.email_codes_per_ip_per_hour;
+    ip_within_hourly_limit(kh, "email", ip, limit, "sign-in codes").await?;
+    let email = normalize_email(typed)
+        .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
+    let (browser_hash, cookie) = browser_binding(kh, headers);
+    let within_limit = address_within_limit(kh, &email).await?;
+    if !within_limit {
+        tracing::info!("mailed sign-in: the address's hourly messages are used up; nothing sent");
+    }
+    Ok(Asking {
+        email,
+        browser_hash,
+        cookie,
+        within_limit,
+    })
+}
+
 /// `POST /api/session/email-login`: mails a sign-in link and code.
 pub(crate) async fn email_login(
     State(kh): State<Keyhouse>,
@@ -232,16 +290,13 @@ pub(crate) async fn email_login(
     JsonBody(req): JsonBody<EmailLoginRequest>,
 ) -> Result<Response, ApiError> {
     let c = kh.config();
-    if !c.email_sign_in {
-        return Err(OAuthError::new(ErrorCode::AccessDenied, "sign-in by email is off").into());
-    }
-    let limit = c.email_codes_per_ip_per_hour;
-    ip_within_hourly_limit(&kh, "email", ip, limit, "sign-in codes").await?;
-    let email = normalize_email(&req.email)
-        .ok_or_else(|| OAuthError::invalid_request("enter a valid email address"))?;
-    let (browser_hash, cookie) = browser_binding(&kh, &headers);
-    if !address_within_limit(&kh, &email).await? {
-        tracing::info!("email sign-in: the address's hourly messages are used up; nothing sent");
+    let Asking {
+        email,
+        browser_hash,
+        cookie,
+        within_limit,
+    } = asking(&kh, ip, &headers, &req.email).await?;
+    if !within_limit {
         return Ok(sent(&kh, email, cookie));
     }
     let user = kh
@@ -288,7 +343,7 @@ pub(crate) fn wrong_code() -> ApiError {
     .into()
 }
 
-fn bad_link() -> ApiError {
+pub(crate) fn bad_link() -> ApiError {
     OAuthError::new(
         ErrorCode::InvalidGrant,
         "this link is invalid, used or expired; ask for a new one",
@@ -303,38 +358,46 @@ pub(crate) async fn email_code(
     headers: HeaderMap,
     JsonBody(req): JsonBody<EmailCodeRequest>,
 ) -> Result<Response, ApiError> {
+    let purposes = [ChallengePurpose::SignUp, ChallengePurpose::SignIn];
+    let challenge = typed_code(&kh, ip, &headers, &req, &purposes).await?;
+    let (user, _) = complete(&kh, &challenge).await?;
+    let old = read_cookie(&headers, cookie_name(&kh));
+    let started = start_session(&kh, &user, old, &Device::of(ip, &headers), amr::EMAIL).await?;
+    tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed code");
+    Ok(started.respond(|s| Json(s.response()).into_response()))
+}
+
+/// The challenge a code typed in this browser is right for: the newest
+/// live one of `purposes` this browser asked for at that address (another
+/// browser's code never works here, and a guess here never costs another
+/// browser's message), within the IP's hourly checks.
+pub(crate) async fn typed_code(
+    kh: &Keyhouse,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    req: &EmailCodeRequest,
+    purposes: &[ChallengePurpose],
+) -> Result<EmailChallenge, ApiError> {
     let limit = kh.config().email_code_checks_per_ip_per_hour;
-    ip_within_hourly_limit(&kh, "email-check", ip, limit, "code checks").await?;
+    ip_within_hourly_limit(kh, "email-check", ip, limit, "code checks").await?;
     let Some(email) = normalize_email(&req.email) else {
         return Err(wrong_code());
     };
-    let now = kh.now();
-    // Only a message this browser asked for: another browser's code never
-    // works here, and a guess here never costs another browser's message.
-    let Some(browser) = read_cookie(&headers, bind_cookie_name(&kh)) else {
+    let Some(browser) = read_cookie(headers, bind_cookie_name(kh)) else {
         tracing::info!("email code refused: the browser asked for no message");
         return Err(wrong_code());
     };
     let challenge = kh
         .store()
-        .newest_email_challenge(
-            &email,
-            &[ChallengePurpose::SignUp, ChallengePurpose::SignIn],
-            &secret::hash_token(browser),
-            now,
-        )
+        .newest_email_challenge(&email, purposes, &secret::hash_token(browser), kh.now())
         .await
         .map_err(store_error)?;
     let Some(challenge) = challenge else {
         tracing::info!("email code refused: no live message to this address from this browser");
         return Err(wrong_code());
     };
-    check_code(&kh, &challenge, &req.code).await?;
-    let (user, _) = complete(&kh, &challenge).await?;
-    let old = read_cookie(&headers, cookie_name(&kh));
-    let started = start_session(&kh, &user, old, &Device::of(ip, &headers), amr::EMAIL).await?;
-    tracing::info!(user_id = %user.id, purpose = ?challenge.purpose, "signed in by an emailed code");
-    Ok(started.respond(|s| Json(s.response()).into_response()))
+    check_code(kh, &challenge, &req.code).await?;
+    Ok(challenge)
 }
 
 /// Checks a typed code against its challenge (spaces and dashes ignored);
@@ -432,26 +495,30 @@ pub(crate) async fn complete(
     }
 }
 
-/// `POST /api/session/email/link`: the token of a mailed link.
-pub(crate) async fn email_link(
-    State(kh): State<Keyhouse>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    JsonBody(req): JsonBody<EmailLinkRequest>,
-) -> Result<Response, ApiError> {
+/// The live challenge of a mailed link opened in this browser, when its
+/// purpose is one `wanted` takes (within the IP's hourly checks): a link
+/// bound to the browser that asked works only there.
+pub(crate) async fn opened_link(
+    kh: &Keyhouse,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    req: &EmailLinkRequest,
+    wanted: impl Fn(Option<ChallengePurpose>) -> bool,
+) -> Result<EmailChallenge, ApiError> {
     let limit = kh.config().email_code_checks_per_ip_per_hour;
-    ip_within_hourly_limit(&kh, "email-check", ip, limit, "code checks").await?;
+    ip_within_hourly_limit(kh, "email-check", ip, limit, "code checks").await?;
     let id_hash = secret::hash_token(req.token.trim());
     let Some(challenge) = kh
         .store()
         .live_email_challenge(&id_hash, kh.now())
         .await
         .map_err(store_error)?
+        .filter(|c| wanted(c.purpose))
     else {
-        tracing::info!("email link refused: unknown, used or expired");
+        tracing::info!("email link refused: unknown, used, expired or for another purpose");
         return Err(bad_link());
     };
-    if !same_browser(&kh, &headers, &challenge) {
+    if !same_browser(kh, headers, &challenge) {
         tracing::info!(purpose = ?challenge.purpose, "email link opened in another browser");
         return Err(OAuthError::new(
             ErrorCode::WrongBrowser,
@@ -459,6 +526,18 @@ pub(crate) async fn email_link(
         )
         .into());
     }
+    Ok(challenge)
+}
+
+/// `POST /api/session/email/link`: the token of a mailed link.
+pub(crate) async fn email_link(
+    State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<EmailLinkRequest>,
+) -> Result<Response, ApiError> {
+    let account_purposes = |p: Option<ChallengePurpose>| p != Some(ChallengePurpose::MemberSignIn);
+    let challenge = opened_link(&kh, ip, &headers, &req, account_purposes).await?;
     let (user, pending) = complete(&kh, &challenge).await?;
     if challenge.purpose == Some(ChallengePurpose::ChangeEmail) {
         crate::accounts::email_change::changed(&kh, &user, &pending, ip, &headers).await;

@@ -3,6 +3,7 @@
 //! organization settings API, and the [`MemberCaller`](crate::MemberCaller) extractor for an app's
 //! organization-scoped APIs.
 
+pub(crate) mod email;
 pub(crate) mod manage;
 pub(crate) mod organization;
 pub(crate) mod second_factor;
@@ -271,6 +272,9 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         )
         .route("/api/b2b/discovery", post(session::discovery))
         .route("/api/b2b/discovery/select", post(session::discovery_select))
+        .route("/api/b2b/discovery/email", post(email::email_login))
+        .route("/api/b2b/discovery/email/code", post(email::email_code))
+        .route("/api/b2b/discovery/email/link", post(email::email_link))
         .route("/api/b2b/organization", get(organization::organization))
         .route(
             "/api/b2b/organization/connected-apps",

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyhouse_core::assurance::amr;
 use keyhouse_core::{ErrorCode, OAuthError, secret};
 use keyhouse_store::{Member, Organization, SessionRecord};
 use keyhouse_types::b2b::{
@@ -96,6 +97,7 @@ impl Keyhouse {
         organization: Organization,
         old: Option<&str>,
         device: &session::Device,
+        method: &str,
     ) -> Result<Response, OAuthError> {
         let pending = member.has_second_factor();
         let new = session::NewSession {
@@ -104,14 +106,14 @@ impl Keyhouse {
             organization_id: Some(&organization.id),
             cookie: member_cookie_name(self),
             device,
-            // Members sign in with a password (directly, or through
-            // discovery, which checked it).
-            amr: vec![keyhouse_core::assurance::amr::PASSWORD.to_owned()],
+            // A password (directly, or through discovery, which checked
+            // it), or a mailed link or code (through discovery).
+            amr: vec![method.to_owned()],
             pending_factor: pending.then_some(session::TOTP),
         };
         let (session, cookie) = session::issue_session(self, new, old).await?;
         if pending {
-            tracing::info!(member_id = %member.id, organization_id = %organization.id, "member's password right; waiting for the second factor");
+            tracing::info!(member_id = %member.id, organization_id = %organization.id, "member's first factor right; waiting for the second");
             let refusal = ApiError(session::second_factor_required()).into_response();
             return Ok(with_cookie(refusal, cookie));
         }
@@ -150,42 +152,114 @@ impl Keyhouse {
         Ok((session, member))
     }
 
-    /// A discovery token: proof that the password matched these member
-    /// records, until `exp`. HMAC under the deployment's secret key.
-    /// A sealed discovery token for `member_ids`, bound to the browser that
-    /// holds `binding` (a random value sent to it as a cookie) and naming a
-    /// fresh id so it can be used once (docs/threat-model.md row 50).
-    fn discovery_token(&self, member_ids: &[String], exp: i64, binding: &str) -> String {
+    /// A discovery token: proof that `method` (an `amr` value: the password,
+    /// or a mailed link or code) matched these member records, until `exp`,
+    /// MACed under the deployment's secret key. It is bound to the browser
+    /// that holds `binding` (a random value sent to it as a cookie) and
+    /// names a fresh id so it can be used once (docs/threat-model.md row
+    /// 50).
+    fn discovery_token(
+        &self,
+        member_ids: &[String],
+        exp: i64,
+        binding: &str,
+        method: &str,
+    ) -> String {
         let jti = secret::generate_id("disc", &mut rand::rng());
         let payload = URL_SAFE_NO_PAD.encode(format!(
-            "{exp}|{jti}|{}|{}",
+            "{exp}|{jti}|{}|{method}|{}",
             secret::hash_token(binding),
             member_ids.join(",")
         ));
-        let mac = secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
+        let mac = secret::hash_client_secret(&self.0.secret_key, &discovery_mac_input(&payload));
         format!("{payload}.{mac}")
     }
 
-    /// The token's id and member ids, if it is ours, unexpired and bound to
-    /// `binding`.
-    fn check_discovery_token(&self, token: &str, binding: &str) -> Option<(String, Vec<String>)> {
+    /// The token's id, method and member ids, if it is ours, unexpired and
+    /// bound to `binding`.
+    fn check_discovery_token(&self, token: &str, binding: &str) -> Option<Discovered> {
         let (payload, mac) = token.split_once('.')?;
         let expected =
-            secret::hash_client_secret(&self.0.secret_key, &format!("discovery:{payload}"));
+            secret::hash_client_secret(&self.0.secret_key, &discovery_mac_input(payload));
         if !secret::hashes_equal(&expected, mac) {
             return None;
         }
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        let mut parts = raw.splitn(4, '|');
-        let (exp, jti, bound, ids) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let mut parts = raw.splitn(5, '|');
+        let (exp, jti, bound) = (parts.next()?, parts.next()?, parts.next()?);
+        let (method, ids) = (parts.next()?, parts.next()?);
         if exp.parse::<i64>().ok()? <= self.now() {
             return None;
         }
         if !secret::hashes_equal(&secret::hash_token(binding), bound) {
             return None;
         }
-        Some((jti.to_owned(), ids.split(',').map(str::to_owned).collect()))
+        if method != amr::PASSWORD && method != amr::EMAIL {
+            return None;
+        }
+        Some(Discovered {
+            jti: jti.to_owned(),
+            method: method.to_owned(),
+            member_ids: ids.split(',').map(str::to_owned).collect(),
+        })
     }
+
+    /// The answer that offers `members`' organizations, proven by `method`:
+    /// their summaries, and a discovery token bound to this browser by a
+    /// new cookie.
+    pub(crate) async fn offer_organizations(
+        &self,
+        email: &str,
+        members: Vec<Member>,
+        method: &str,
+        return_to: Option<String>,
+    ) -> Result<Response, OAuthError> {
+        let mut organizations = Vec::new();
+        for m in &members {
+            if let Some(o) = self
+                .store()
+                .find_organization(&m.organization_id)
+                .await
+                .map_err(store_error)?
+            {
+                organizations.push(summary(&o));
+            }
+        }
+        organizations.sort_by_key(|o| o.name.to_lowercase());
+        let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
+        let binding = secret::generate_token(&mut rand::rng());
+        let cookie = set_named_cookie(self, discovery_cookie_name(self), &binding, DISCOVERY_TTL)
+            .ok_or_else(|| OAuthError::server("cookie header"))?;
+        let body = DiscoveryResponse {
+            organizations,
+            discovery_token: self.discovery_token(
+                &ids,
+                self.now() + DISCOVERY_TTL,
+                &binding,
+                method,
+            ),
+            email: email.to_owned(),
+            return_to,
+        };
+        Ok(with_cookie(Json(body).into_response(), cookie))
+    }
+}
+
+/// What a discovery token's MAC covers: its payload, under a name of its
+/// own (`v2`: the payload names the method; a token of the earlier form,
+/// whose fields would be read in the wrong places, is refused).
+fn discovery_mac_input(payload: &str) -> String {
+    format!("discovery:v2:{payload}")
+}
+
+/// What a checked discovery token says.
+struct Discovered {
+    /// Its id, spent on use.
+    jti: String,
+    /// How the address was proven (`pwd`, `email`).
+    method: String,
+    /// The members it opens.
+    member_ids: Vec<String>,
 }
 
 /// `GET /api/b2b/session`: the member, even one whose sign-in is weaker
@@ -233,6 +307,7 @@ pub(crate) async fn login(
             org,
             old.as_deref(),
             &session::Device::of(ip, &headers),
+            amr::PASSWORD,
         )
         .await?)
 }
@@ -282,27 +357,10 @@ pub(crate) async fn discovery(
         ))
     })
     .await?;
-    let mut organizations = Vec::new();
-    for m in &matched {
-        if let Some(o) = kh
-            .store()
-            .find_organization(&m.organization_id)
-            .await
-            .map_err(store_error)?
-        {
-            organizations.push(summary(&o));
-        }
-    }
-    organizations.sort_by_key(|o| o.name.to_lowercase());
-    let ids: Vec<String> = matched.into_iter().map(|m| m.id).collect();
-    let binding = secret::generate_token(&mut rand::rng());
-    let cookie = set_named_cookie(&kh, discovery_cookie_name(&kh), &binding, DISCOVERY_TTL)
-        .ok_or_else(|| OAuthError::server("cookie header"))?;
-    let body = DiscoveryResponse {
-        organizations,
-        discovery_token: kh.discovery_token(&ids, kh.now() + DISCOVERY_TTL, &binding),
-    };
-    Ok(with_cookie(Json(body).into_response(), cookie))
+    let email = matched.first().map(|m| m.email.clone()).unwrap_or_default();
+    Ok(kh
+        .offer_organizations(&email, matched, amr::PASSWORD, None)
+        .await?)
 }
 
 fn discovery_cookie_name(kh: &Keyhouse) -> &'static str {
@@ -323,13 +381,17 @@ pub(crate) async fn discovery_select(
     let expired = || {
         OAuthError::new(
             ErrorCode::InvalidCredentials,
-            "the sign-in has expired; enter your email and password again",
+            "the sign-in has expired; sign in again",
         )
     };
     // docs/threat-model.md row 50: only the browser that proved the
-    // password, and only once.
+    // password or the address, and only once.
     let binding = read_cookie(&headers, discovery_cookie_name(&kh)).unwrap_or("");
-    let (jti, ids) = kh
+    let Discovered {
+        jti,
+        method,
+        member_ids: ids,
+    } = kh
         .check_discovery_token(&req.discovery_token, binding)
         .ok_or_else(expired)?;
     let uses = kh
@@ -365,6 +427,7 @@ pub(crate) async fn discovery_select(
             org,
             old.as_deref(),
             &session::Device::of(ip, &headers),
+            &method,
         )
         .await?)
 }

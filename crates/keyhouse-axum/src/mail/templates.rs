@@ -17,6 +17,7 @@
 //! | `account_exists` | sign-up with an address that has an account | |
 //! | `sign_in_code` | sign-in by mail asked | `link`, `code`, `minutes` |
 //! | `sign_up_code` | sign-in by mail for an address with no account | `link`, `code`, `minutes` |
+//! | `member_sign_in_code` | an organization member's sign-in by mail asked | `link`, `code`, `minutes`, `organization` (its name, or "your organizations") |
 //! | `verify_address` | a signed-in user verifies their address | `link`, `minutes` |
 //! | `confirm_new_address` | a signed-in user moves the account to this address | `link`, `code`, `minutes` |
 //! | `address_in_use` | another account asked to move to this address | |
@@ -31,13 +32,14 @@ use std::path::PathBuf;
 use crate::mail::MailError;
 
 /// The templates' names.
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "password_reset",
     "password_changed",
     "verify_email",
     "account_exists",
     "sign_in_code",
     "sign_up_code",
+    "member_sign_in_code",
     "verify_address",
     "confirm_new_address",
     "address_in_use",
@@ -48,7 +50,7 @@ pub const NAMES: [&str; 13] = [
 ];
 
 /// The built-in `(name, subject, text, html)`.
-const BUILT_IN: [(&str, &str, &str, &str); 13] = [
+const BUILT_IN: [(&str, &str, &str, &str); 14] = [
     (
         "password_reset",
         include_str!("../../templates/mail/password_reset.subject"),
@@ -84,6 +86,12 @@ const BUILT_IN: [(&str, &str, &str, &str); 13] = [
         include_str!("../../templates/mail/sign_up_code.subject"),
         include_str!("../../templates/mail/sign_up_code.txt"),
         include_str!("../../templates/mail/sign_up_code.html"),
+    ),
+    (
+        "member_sign_in_code",
+        include_str!("../../templates/mail/member_sign_in_code.subject"),
+        include_str!("../../templates/mail/member_sign_in_code.txt"),
+        include_str!("../../templates/mail/member_sign_in_code.html"),
     ),
     (
         "verify_address",

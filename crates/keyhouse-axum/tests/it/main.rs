@@ -15,6 +15,7 @@ mod instances;
 mod interop_openidconnect;
 mod limits;
 mod logout;
+mod member_email;
 mod member_second_factor;
 mod operators;
 mod own_users;
