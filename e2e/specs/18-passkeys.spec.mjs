@@ -217,3 +217,74 @@ browserTest('a passkey is added on the account page, signs in alone, steps up fo
   await screenshot(three.page, 'login-passkey-refused');
   assert.equal(await sessionOf(three.page), null);
 }, { timeout: 90_000 });
+
+async function memberSessionOf(page) {
+  return page.evaluate(async () => {
+    const res = await fetch('/api/b2b/session');
+    return res.status === 200 ? res.json() : null;
+  });
+}
+
+function orgIdpUrl() {
+  return idpUrl().replace(/^\/idp\?/, '/org/idp?');
+}
+
+browserTest('a member adds a passkey on /org/member, signs in to the organization with it, and steps up /org/idp', async ({ newContext }) => {
+  const member = newUser('member-passkey');
+  await run(['orgs', 'create', '--name', 'Vault Works', '--slug', 'vault', '--json']);
+  await run(['members', 'create', '--org', 'vault', '--email', member.email, '--password-file', '-', '--role', 'member'], member.password);
+
+  // Device 1: signed in with the password at /org/login, adds a passkey.
+  const one = await deviceWithAuthenticator(newContext);
+  const page = one.page;
+  await page.goto('/org/login?returnTo=%2Forg%2Fmember');
+  await page.getByTestId('org-login-email').fill(member.email);
+  await page.getByTestId('org-login-password').fill(member.password);
+  await page.getByTestId('org-login-submit').click();
+  await page.waitForURL((u) => u.pathname === '/org/member');
+  const card = page.getByTestId('passkeys');
+  await card.getByTestId('passkeys-none').waitFor();
+  await card.getByTestId('passkeys-password').fill(member.password);
+  await card.getByTestId('passkeys-add').click();
+  await card.getByTestId('passkeys-status').waitFor();
+  assert.equal(await card.getByTestId('passkey').count(), 1);
+  await screenshotDesktopAndMobile(page, 'org-member-passkeys');
+  const mail = await waitForMail(member.email);
+  assert.match(mail.subject, /your membership of Vault Works/);
+  const held = await one.credentials();
+  assert.equal(held.length, 1);
+
+  // Signed out, then in again with the passkey alone, on /org/login.
+  await page.evaluate(() => fetch('/api/b2b/session/logout', { method: 'POST' }));
+  await page.goto('/org/login?returnTo=%2Forg%2Fmember');
+  const button = page.getByTestId('passkey-sign-in');
+  await button.waitFor();
+  await screenshotDesktopAndMobile(page, 'org-login-with-passkey');
+  await button.click();
+  await page.waitForURL((u) => u.pathname === '/org/member');
+  const session = await memberSessionOf(page);
+  assert.equal(session.member.email, member.email);
+  assert.equal(session.organization.slug, 'vault');
+  assert.deepEqual(session.amr, ['pop', 'mfa']);
+  // The account sign-in does not take a member's passkey.
+  await page.goto('/login');
+  await page.getByTestId('passkey-sign-in').click();
+  await page.getByTestId('passkey-error').waitFor();
+  assert.equal(await sessionOf(page), null);
+
+  // Device 2, the passkey synced, signed in with the password: an app
+  // that asks for a phishing-resistant sign-in is stepped up in /org/idp.
+  const two = await deviceWithAuthenticator(newContext, (await one.credentials())[0]);
+  await two.page.goto('/org/login');
+  await two.page.getByTestId('org-login-email').fill(member.email);
+  await two.page.getByTestId('org-login-password').fill(member.password);
+  await two.page.getByTestId('org-login-submit').click();
+  await two.page.waitForURL((u) => u.pathname === '/org');
+  await two.page.goto(orgIdpUrl());
+  const stepUp = two.page.getByTestId('idp-passkey-step-up');
+  await stepUp.waitFor();
+  await screenshot(two.page, 'org-idp-passkey-step-up');
+  await stepUp.getByTestId('passkey-sign-in').click();
+  await two.page.getByTestId('consent-approve').waitFor();
+  assert.deepEqual((await memberSessionOf(two.page)).amr, ['pop', 'mfa']);
+}, { timeout: 90_000 });

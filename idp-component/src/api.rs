@@ -167,6 +167,21 @@ impl ApiClient {
         self.post_empty(&path, req).await
     }
 
+    /// `GET /api/b2b/member/passkeys`: the signed-in member's.
+    pub async fn member_passkeys(&self) -> Result<PasskeyList, ApiError> {
+        self.get_json("/api/b2b/member/passkeys").await
+    }
+
+    /// `POST /api/b2b/member/passkeys/{id}/remove` (the member's password).
+    pub async fn remove_member_passkey(
+        &self,
+        id: &str,
+        req: &ConfirmHolder,
+    ) -> Result<(), ApiError> {
+        let path = format!("/api/b2b/member/passkeys/{}/remove", url_escape(id));
+        self.post_empty(&path, req).await
+    }
+
     /// `POST /api/session/signup`. Where addresses are verified first (the
     /// default), a link and code were mailed and the account exists once
     /// one comes back ([`SignupOutcome::CheckEmail`]); else the user is

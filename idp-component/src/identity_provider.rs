@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::{ApiClient, ApiError};
 use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
 use crate::params::{login_url, parse_query};
-use crate::passkey::PasskeyLogin;
+use crate::passkey::{MemberPasskeyLogin, PasskeyLogin};
 use crate::second_factor::{MemberTotpChallenge, TotpChallenge};
 use crate::text::{self, IdpText, fill};
 
@@ -118,7 +118,7 @@ impl Flow {
             self.phase.set(Phase::SecondFactor);
             return;
         }
-        if e.error_code() == Some(ErrorCode::PasskeyRequired) && self.side == Side::Users {
+        if e.error_code() == Some(ErrorCode::PasskeyRequired) {
             self.busy.set(false);
             self.phase.set(Phase::Passkey);
             return;
@@ -395,7 +395,14 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
                     view! {
                         <section class="kh-card" data-testid="idp-passkey-step-up">
                             <p class="kh-notice" role="status">{flow.text.with_value(|t| t.passkey_step_up_text.clone())}</p>
-                            <PasskeyLogin on_signed_in=on_stepped_up api=flow.api.get_value()/>
+                            {match flow.side {
+                                Side::Users => view! {
+                                    <PasskeyLogin on_signed_in=on_stepped_up api=flow.api.get_value()/>
+                                }.into_any(),
+                                Side::Members => view! {
+                                    <MemberPasskeyLogin on_signed_in=on_member_stepped_up api=flow.api.get_value()/>
+                                }.into_any(),
+                            }}
                             {add.map(|href| view! {
                                 <p class="kh-muted kh-sign-in__switch">
                                     <a class="kh-link" href=href data-testid="idp-add-passkey">

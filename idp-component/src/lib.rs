@@ -52,7 +52,10 @@ pub use consent::{ConsentContext, ConsentItem, ConsentManifest, ConsentSection, 
 pub use email::{EmailLink, EmailText, MagicLink, MemberMagicLink, MemberOneTimeCode, OneTimeCode};
 pub use end_session::{EndSession, EndSessionText, end_session_request};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
-pub use passkey::{PasskeyError, PasskeyLogin, PasskeyText, create_passkey, passkeys_supported};
+pub use passkey::{
+    MemberPasskeyLogin, PasskeyError, PasskeyLogin, PasskeyText, create_member_passkey,
+    create_passkey, member_sign_in_with_passkey, passkeys_supported, sign_in_with_passkey,
+};
 pub use second_factor::{MemberTotpChallenge, SecondFactorText, TotpChallenge};
 pub use session::{
     MemberSession, MemberStatus, Session, SessionStatus, Status, provide_member, provide_session,

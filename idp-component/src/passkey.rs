@@ -10,9 +10,11 @@
 //! an IP address (browsers allow passkeys on a domain name only), shows no
 //! button ([`passkeys_supported`]).
 
+use keyhouse_types::b2b::MemberSessionResponse;
 use keyhouse_types::{ConfirmHolder, ErrorCode, PasskeyInfo, SessionResponse};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use wasm_bindgen::{JsCast, JsValue};
@@ -169,8 +171,21 @@ async fn ceremony(options: &RawValue, create: bool) -> Result<Box<RawValue>, Pas
 /// for a passkey of this site (it shows its own chooser), and the server to
 /// check it. Answers the new session.
 pub async fn sign_in_with_passkey(api: &ApiClient) -> Result<SessionResponse, PasskeyError> {
+    sign_in_at(api, "/api/session").await
+}
+
+/// [`sign_in_with_passkey`] for members of organizations: the passkey's
+/// membership is signed in to its organization. Answers the member session.
+pub async fn member_sign_in_with_passkey(
+    api: &ApiClient,
+) -> Result<MemberSessionResponse, PasskeyError> {
+    sign_in_at(api, "/api/b2b/session").await
+}
+
+/// The sign-in ceremony at `{base}/passkey/options` and `{base}/passkey`.
+async fn sign_in_at<T: DeserializeOwned>(api: &ApiClient, base: &str) -> Result<T, PasskeyError> {
     let started: Started = api
-        .post_json("/api/session/passkey/options", &NoBody {})
+        .post_json(&format!("{base}/passkey/options"), &NoBody {})
         .await?;
     let credential = ceremony(&started.options, false).await?;
     let req = Finished {
@@ -178,7 +193,7 @@ pub async fn sign_in_with_passkey(api: &ApiClient) -> Result<SessionResponse, Pa
         credential: &credential,
         name: None,
     };
-    Ok(api.post_json("/api/session/passkey", &req).await?)
+    Ok(api.post_json(&format!("{base}/passkey"), &req).await?)
 }
 
 /// Adds a passkey to the signed-in account: `password` is the current
@@ -188,8 +203,28 @@ pub async fn create_passkey(
     password: Option<String>,
     name: Option<String>,
 ) -> Result<PasskeyInfo, PasskeyError> {
+    create_at(api, "/api/account/passkeys", password, name).await
+}
+
+/// Adds a passkey to the signed-in member (`password`: the member's).
+/// Answers the passkey as listed.
+pub async fn create_member_passkey(
+    api: &ApiClient,
+    password: Option<String>,
+    name: Option<String>,
+) -> Result<PasskeyInfo, PasskeyError> {
+    create_at(api, "/api/b2b/member/passkeys", password, name).await
+}
+
+/// The registration ceremony at `{base}/options` and `{base}`.
+async fn create_at(
+    api: &ApiClient,
+    base: &str,
+    password: Option<String>,
+    name: Option<String>,
+) -> Result<PasskeyInfo, PasskeyError> {
     let started: Started = api
-        .post_json("/api/account/passkeys/options", &ConfirmHolder { password })
+        .post_json(&format!("{base}/options"), &ConfirmHolder { password })
         .await?;
     let credential = ceremony(&started.options, true).await?;
     let req = Finished {
@@ -197,7 +232,7 @@ pub async fn create_passkey(
         credential: &credential,
         name,
     };
-    Ok(api.post_json("/api/account/passkeys", &req).await?)
+    Ok(api.post_json(base, &req).await?)
 }
 
 /// Every string of [`PasskeyLogin`], English by default.
@@ -260,6 +295,13 @@ impl PasskeyText {
     }
 }
 
+/// Whose sign-in the button is.
+#[derive(Clone, Copy)]
+enum Who {
+    Account(Callback<SessionResponse>),
+    Member(Callback<MemberSessionResponse>),
+}
+
 /// "Sign in with a passkey": one button; the browser shows the passkeys it
 /// holds for this site, and `on_signed_in` runs with the new session (a
 /// passkey is two factors and phishing-resistant: no code follows). It
@@ -281,12 +323,48 @@ pub fn PasskeyLogin(
     #[prop(optional)]
     separated: bool,
 ) -> impl IntoView {
-    let t = StoredValue::new(text.unwrap_or_default());
-    let api = StoredValue::new(api.unwrap_or_default());
+    view! {
+        <PasskeyButton who=Who::Account(on_signed_in) text=text.unwrap_or_default()
+            api=api.unwrap_or_default() separated/>
+    }
+}
+
+/// [`PasskeyLogin`] for members of organizations: the passkey's membership
+/// is signed in to its organization (no address, no choice), and
+/// `on_signed_in` runs with the member session.
+#[component]
+pub fn MemberPasskeyLogin(
+    /// Called with the member session once the passkey was accepted.
+    #[prop(into)]
+    on_signed_in: Callback<MemberSessionResponse>,
+    /// Replaces the words.
+    #[prop(optional)]
+    text: Option<PasskeyText>,
+    /// The Keyhouse API; default: the page's own origin.
+    #[prop(optional)]
+    api: Option<ApiClient>,
+    /// Under another way to sign in: an "or" divider goes above the
+    /// button (only when the button shows).
+    #[prop(optional)]
+    separated: bool,
+) -> impl IntoView {
+    view! {
+        <PasskeyButton who=Who::Member(on_signed_in) text=text.unwrap_or_default()
+            api=api.unwrap_or_default() separated/>
+    }
+}
+
+/// The button of either sign-in.
+#[component]
+fn PasskeyButton(who: Who, text: PasskeyText, api: ApiClient, separated: bool) -> impl IntoView {
+    let t = StoredValue::new(text);
+    let api = StoredValue::new(api);
     let supported = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
+    // The app's session hooks, when it keeps them, learn of the sign-in.
     let session = use_context::<crate::Session>();
+    let member = use_context::<crate::MemberSession>();
     Effect::new(move |_| supported.set(passkeys_supported()));
     let on_click = move |_| {
         if pending.get_untracked() {
@@ -295,18 +373,31 @@ pub fn PasskeyLogin(
         pending.set(true);
         error.set(None);
         spawn_local(async move {
-            match sign_in_with_passkey(&api.get_value()).await {
-                Ok(s) => {
-                    if let Some(app) = session {
-                        app.mark_signed_in(s.clone());
+            let api = api.get_value();
+            let failed = match who {
+                Who::Account(on_signed_in) => match sign_in_with_passkey(&api).await {
+                    Ok(s) => {
+                        if let Some(app) = session {
+                            app.mark_signed_in(s.clone());
+                        }
+                        on_signed_in.run(s);
+                        return;
                     }
-                    on_signed_in.run(s);
-                }
-                Err(e) => {
-                    error.set(Some(t.with_value(|t| t.error_message(&e))));
-                    pending.set(false);
-                }
-            }
+                    Err(e) => e,
+                },
+                Who::Member(on_signed_in) => match member_sign_in_with_passkey(&api).await {
+                    Ok(m) => {
+                        if let Some(app) = member {
+                            app.mark_signed_in(m.clone());
+                        }
+                        on_signed_in.run(m);
+                        return;
+                    }
+                    Err(e) => e,
+                },
+            };
+            error.set(Some(t.with_value(|t| t.error_message(&failed))));
+            pending.set(false);
         });
     };
     let words = move |pick: fn(&PasskeyText) -> &String| t.with_value(|t| pick(t).clone());

@@ -4,7 +4,7 @@
 
 mod delete;
 mod email;
-mod passkeys;
+pub(crate) mod passkeys;
 mod password;
 mod sessions;
 pub(crate) mod two_step;

@@ -1,16 +1,19 @@
-//! The passkeys card: the account's passkeys (name, when added, when last
-//! used), adding one on this device, removing one. Adding and removing ask
-//! for the current password (or a recent sign-in, for an account with
-//! none), and a session that used two-step verification when it is on.
+//! The passkeys card: the account's (or, on `/org/member`, the
+//! membership's) passkeys (name, when added, when last used), adding one
+//! on this device, removing one. Adding and removing ask for the current
+//! password (or a recent sign-in, for an account with none), and a session
+//! that used two-step verification when it is on.
 
 use keyhouse_idp_component::{
-    ApiClient, ApiError, PasskeyError, TotpChallenge, create_passkey, passkeys_supported,
-    use_session,
+    ApiClient, ApiError, MemberTotpChallenge, PasskeyError, TotpChallenge, create_member_passkey,
+    create_passkey, passkeys_supported, use_member, use_session,
 };
+use keyhouse_types::b2b::MemberSessionResponse;
 use keyhouse_types::{ConfirmHolder, ErrorCode, PasskeyInfo, SessionResponse};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::two_step::Owner;
 use super::{CurrentPassword, SignInAgain, refusal};
 use crate::pages::admin::widgets::format_datetime;
 use crate::pages::auth::return_target;
@@ -42,19 +45,17 @@ fn message(e: &PasskeyError) -> String {
         PasskeyError::Cancelled => {
             "No passkey was added: the browser's prompt was closed or timed out.".into()
         }
-        PasskeyError::AlreadyAdded => {
-            "This device already holds a passkey for your account.".into()
-        }
+        PasskeyError::AlreadyAdded => "This device already holds this passkey.".into(),
         PasskeyError::Unsupported => "This browser can't make a passkey for this site.".into(),
         PasskeyError::Api(e) => api_message(e),
         _ => "Something went wrong. Try again in a moment.".into(),
     }
 }
 
-/// The account page's passkeys card.
+/// The account page's passkeys card (`Owner::Account`), or the
+/// organization member page's (`Owner::Member`).
 #[component]
-pub(crate) fn Passkeys() -> impl IntoView {
-    let session = use_session();
+pub(crate) fn Passkeys(#[prop(default = Owner::Account)] owner: Owner) -> impl IntoView {
     let list = RwSignal::new(None::<Vec<PasskeyInfo>>);
     let supported = RwSignal::new(true);
     let password = RwSignal::new(String::new());
@@ -64,11 +65,16 @@ pub(crate) fn Passkeys() -> impl IntoView {
     let reauth = RwSignal::new(false);
     let step_up = RwSignal::new(false);
     // Sent here by an app that asks for a passkey: the way back.
-    let back = return_target("/account");
+    let back = return_target(owner.home());
     let added = RwSignal::new(false);
     let load = move || {
         spawn_local(async move {
-            match ApiClient::same_origin().passkeys().await {
+            let api = ApiClient::same_origin();
+            let listed = match owner {
+                Owner::Account => api.passkeys().await,
+                Owner::Member => api.member_passkeys().await,
+            };
+            match listed {
                 Ok(l) => list.set(Some(l.passkeys)),
                 Err(e) => error.set(Some(api_message(&e))),
             }
@@ -104,10 +110,19 @@ pub(crate) fn Passkeys() -> impl IntoView {
         }
         pending.set(false);
     };
-    let stepped_up = Callback::new(move |s: SessionResponse| {
-        session.mark_signed_in(s);
+    let stepped_up = move || {
         step_up.set(false);
         error.set(None);
+    };
+    // Both session hooks are the app shell's, whichever card this is.
+    let (session, member) = (use_session(), use_member());
+    let account_stepped_up = Callback::new(move |s: SessionResponse| {
+        session.mark_signed_in(s);
+        stepped_up();
+    });
+    let member_stepped_up = Callback::new(move |m: MemberSessionResponse| {
+        member.mark_signed_in(m);
+        stepped_up();
     });
     let password_now = move || Some(password.get_untracked()).filter(|p| !p.is_empty());
     let add = move |ev: leptos::ev::SubmitEvent| {
@@ -117,7 +132,12 @@ pub(crate) fn Passkeys() -> impl IntoView {
         }
         let typed = password_now();
         spawn_local(async move {
-            match create_passkey(&ApiClient::same_origin(), typed, None).await {
+            let api = ApiClient::same_origin();
+            let created = match owner {
+                Owner::Account => create_passkey(&api, typed, None).await,
+                Owner::Member => create_member_passkey(&api, typed, None).await,
+            };
+            match created {
                 Ok(p) => {
                     password.set(String::new());
                     status.set(Some(format!("Passkey added: {}.", p.name)));
@@ -137,7 +157,12 @@ pub(crate) fn Passkeys() -> impl IntoView {
             password: password_now(),
         };
         spawn_local(async move {
-            match ApiClient::same_origin().remove_passkey(&p.id, &req).await {
+            let api = ApiClient::same_origin();
+            let removed = match owner {
+                Owner::Account => api.remove_passkey(&p.id, &req).await,
+                Owner::Member => api.remove_member_passkey(&p.id, &req).await,
+            };
+            match removed {
                 Ok(()) => {
                     password.set(String::new());
                     status.set(Some(format!("Passkey removed: {}.", p.name)));
@@ -160,7 +185,7 @@ pub(crate) fn Passkeys() -> impl IntoView {
             {move || status.get().map(|s| view! {
                 <p class="kh-notice" role="status" data-testid="passkeys-status">{s}</p>
             })}
-            {move || (added.get() && back.get() != "/account").then(|| view! {
+            {move || (added.get() && back.get() != owner.home()).then(|| view! {
                 <p>
                     <a class="kh-button kh-button--primary" href=back.get() data-testid="passkeys-continue">
                         "Continue where you were"
@@ -168,7 +193,10 @@ pub(crate) fn Passkeys() -> impl IntoView {
                 </p>
             })}
             {move || reauth.get().then(|| view! { <p><SignInAgain/></p> })}
-            {move || step_up.get().then(|| view! { <TotpChallenge on_signed_in=stepped_up/> })}
+            {move || step_up.get().then(|| match owner {
+                Owner::Account => view! { <TotpChallenge on_signed_in=account_stepped_up/> }.into_any(),
+                Owner::Member => view! { <MemberTotpChallenge on_signed_in=member_stepped_up/> }.into_any(),
+            })}
             {move || match list.get() {
                 None => view! { <p class="kh-muted">"Loading…"</p> }.into_any(),
                 Some(l) if l.is_empty() => view! {
@@ -181,7 +209,7 @@ pub(crate) fn Passkeys() -> impl IntoView {
                 }.into_any(),
             }}
             <form class="kh-passkeys-add" on:submit=add>
-                <CurrentPassword id="passkeys-password" value=password/>
+                <CurrentPassword id="passkeys-password" value=password member={owner == Owner::Member}/>
                 {move || if supported.get() {
                     view! {
                         <button type="submit" class="kh-button kh-button--primary" data-testid="passkeys-add"

@@ -58,7 +58,7 @@ impl Owner {
         }
     }
 
-    fn home(self) -> &'static str {
+    pub(crate) fn home(self) -> &'static str {
         match self {
             Owner::Account => "/account",
             Owner::Member => "/org/member",

@@ -1,14 +1,15 @@
 //! `/org/login`: "Sign in to your organization". Discovery first (email and
 //! password, or a code mailed to the address → the organizations they
 //! open), then the organization: at once when there is one, by choice when
-//! there are several. Honours `?returnTo=` like the consumer login page
+//! there are several; or a passkey, which names its membership. Honours
+//! `?returnTo=` like the consumer login page
 //! (same sanitiser), default `/org`. `/org/login/email` is the same page
 //! opened by a mailed link: it posts the link's token, then offers the
 //! same choice and goes where the request that asked for the link said.
 
 use keyhouse_idp_component::{
-    ApiError, EmailText, MemberMagicLink, MemberSession, MemberStatus, MemberTotpChallenge,
-    use_member,
+    ApiError, EmailText, MemberMagicLink, MemberPasskeyLogin, MemberSession, MemberStatus,
+    MemberTotpChallenge, use_member,
 };
 use keyhouse_types::OrganizationSummary;
 use keyhouse_types::b2b::{DiscoveryRequest, DiscoveryResponse, DiscoverySelectRequest};
@@ -317,6 +318,7 @@ pub fn OrgLoginPage(
                             (true, None) => "Checking…",
                             (false, None) => "Continue",
                         }/>
+                    <MemberPasskeyLogin on_signed_in=move |_| state.go_on() separated=true/>
                 }.into_any(),
                 Some(c) => view! { <OrgChoices state choice=c/> }.into_any(),
             }}

@@ -1,5 +1,5 @@
 //! `/org/member`: the signed-in member, their organization and roles,
-//! signing out, and their two-step verification.
+//! signing out, their two-step verification and their passkeys.
 
 use keyhouse_idp_component::use_member;
 use leptos::prelude::*;
@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::{LOGIN_PATH, OrgTabs, RequireMember};
+use crate::pages::account::passkeys::Passkeys;
 use crate::pages::account::two_step::{Owner, TwoStep};
 use crate::pages::auth::ErrorNote;
 
@@ -19,6 +20,7 @@ pub fn MemberPage() -> impl IntoView {
             <div class="kh-page-stack">
                 <Member/>
                 <TwoStep owner=Owner::Member/>
+                <Passkeys owner=Owner::Member/>
             </div>
         </RequireMember>
     }

@@ -44,9 +44,9 @@ use webauthn_rs::prelude::{
 use crate::Keyhouse;
 use crate::accounts::devices::describe_user_agent;
 use crate::accounts::reauth::confirm_holder;
-use crate::accounts::second_factor::{needs_two_factors, notify_with};
+use crate::accounts::second_factor::{Holder, needs_two_factors, notify_about};
 use crate::accounts::session::{
-    CurrentSession, Device, NewSession, cookie_name, issue_session, new_record, session_cookie,
+    CurrentSession, Device, NewSession, cookie_name, issue_session, replace_keeping_sid,
     waiting_or_signed_in,
 };
 use crate::accounts::throttle::ip_within_hourly_limit;
@@ -176,12 +176,12 @@ fn read_passkey(p: &StoredPasskey) -> Result<Passkey, OAuthError> {
 fn too_many() -> OAuthError {
     OAuthError::new(
         ErrorCode::Conflict,
-        format!("an account holds at most {MAX_PASSKEYS} passkeys; remove one first"),
+        format!("at most {MAX_PASSKEYS} passkeys can be added; remove one first"),
     )
 }
 
 /// The answer to a credential the browser sent that does not verify.
-fn refused(what: &str, e: impl std::fmt::Display) -> OAuthError {
+pub(crate) fn refused(what: &str, e: impl std::fmt::Display) -> OAuthError {
     tracing::info!(error = %e, "{what} refused");
     OAuthError::new(
         ErrorCode::InvalidCredentials,
@@ -194,14 +194,19 @@ pub(crate) async fn list(
     State(kh): State<Keyhouse>,
     current: CurrentSession,
 ) -> Result<Json<PasskeyList>, ApiError> {
+    Ok(Json(listed(&kh, &current.user.id).await?))
+}
+
+/// The passkeys of the account or member `holder_id`.
+pub(crate) async fn listed(kh: &Keyhouse, holder_id: &str) -> Result<PasskeyList, OAuthError> {
     let passkeys = kh
         .store()
-        .passkeys_of(&current.user.id)
+        .passkeys_of(holder_id)
         .await
         .map_err(store_error)?;
-    Ok(Json(PasskeyList {
+    Ok(PasskeyList {
         passkeys: passkeys.iter().map(info).collect(),
-    }))
+    })
 }
 
 /// `POST /api/account/passkeys/options`: starts adding a passkey (the
@@ -212,19 +217,29 @@ pub(crate) async fn registration_options(
     current: CurrentSession,
     JsonBody(req): JsonBody<ConfirmHolder>,
 ) -> Result<Json<PasskeyOptions>, ApiError> {
-    let rp = relying_party(&kh)?;
+    relying_party(&kh)?;
     needs_two_factors(&current)?;
     confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
-    let user = &current.user;
+    Ok(Json(
+        start_registration(&kh, Holder::User(&current.user)).await?,
+    ))
+}
+
+/// Starts adding a passkey to `holder` (confirmed by the caller).
+pub(crate) async fn start_registration(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+) -> Result<PasskeyOptions, OAuthError> {
+    let rp = relying_party(kh)?;
     let existing = kh
         .store()
-        .passkeys_of(&user.id)
+        .passkeys_of(holder.id())
         .await
         .map_err(store_error)?;
     if existing.len() >= MAX_PASSKEYS {
-        return Err(too_many().into());
+        return Err(too_many());
     }
-    // One handle per account: every passkey of it names the same user.
+    // One handle per holder: every passkey of it names the same user.
     let user_handle = existing
         .first()
         .and_then(|p| Uuid::parse_str(&p.user_handle).ok())
@@ -233,17 +248,27 @@ pub(crate) async fn registration_options(
         .iter()
         .filter_map(|p| URL_SAFE_NO_PAD.decode(&p.credential_id).ok())
         .collect::<Vec<_>>();
-    let display = match user.name.trim() {
-        "" => user.email.clone(),
+    let name = match holder.name().trim() {
+        "" => holder.email().to_owned(),
         name => name.to_owned(),
     };
+    // The browser's chooser tells a membership's passkey from the
+    // account's, and one membership's from another's (choosers show the
+    // name, the display name, or both).
+    let (user_name, display) = match holder {
+        Holder::User(_) => (holder.email().to_owned(), name),
+        Holder::Member(_, organization) => (
+            format!("{} ({organization})", holder.email()),
+            format!("{name} ({organization})"),
+        ),
+    };
     let (options, state) = rp
-        .start_passkey_registration(user_handle, &user.email, &display, Some(exclude))
+        .start_passkey_registration(user_handle, &user_name, &display, Some(exclude))
         .map_err(|e| OAuthError::server(format!("passkey registration: {e}")))?;
     let ceremony = start_ceremony(
-        &kh,
+        kh,
         CeremonyKind::Register,
-        Some(&user.id),
+        Some(holder.id()),
         &Registration { user_handle, state },
     )
     .await?;
@@ -258,7 +283,7 @@ pub(crate) async fn registration_options(
         .ok_or_else(|| OAuthError::server("passkey options without authenticatorSelection"))?;
     selection.insert("residentKey".into(), "required".into());
     selection.insert("requireResidentKey".into(), true.into());
-    Ok(Json(PasskeyOptions { ceremony, options }))
+    Ok(PasskeyOptions { ceremony, options })
 }
 
 /// `POST /api/account/passkeys`: the browser's new credential finishes
@@ -270,28 +295,39 @@ pub(crate) async fn add(
     headers: HeaderMap,
     JsonBody(req): JsonBody<AddPasskey>,
 ) -> Result<(StatusCode, Json<PasskeyInfo>), ApiError> {
-    let rp = relying_party(&kh)?;
-    let user = &current.user;
+    let added = finish_registration(&kh, Holder::User(&current.user), req, ip, &headers).await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// Finishes adding a passkey to `holder`: the ceremony must be the one
+/// `holder` started. The holder is mailed and the addition audited.
+pub(crate) async fn finish_registration(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    req: AddPasskey,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> Result<PasskeyInfo, OAuthError> {
+    let rp = relying_party(kh)?;
     let (owner, reg): (_, Registration) =
-        take_ceremony(&kh, &req.ceremony, CeremonyKind::Register).await?;
-    if owner.as_deref() != Some(user.id.as_str()) {
-        tracing::warn!(user_id = %user.id, "passkey registration refused: the ceremony was another account's");
+        take_ceremony(kh, &req.ceremony, CeremonyKind::Register).await?;
+    if owner.as_deref() != Some(holder.id()) {
+        tracing::warn!(holder = %holder.actor(), "passkey registration refused: the ceremony was someone else's");
         return Err(OAuthError::new(
             ErrorCode::InvalidGrant,
             "this passkey request expired or was already used; start again",
-        )
-        .into());
+        ));
     }
     // Counted again: ceremonies started side by side all passed the first
     // count.
     let held = kh
         .store()
-        .passkeys_of(&user.id)
+        .passkeys_of(holder.id())
         .await
         .map_err(store_error)?
         .len();
     if held >= MAX_PASSKEYS {
-        return Err(too_many().into());
+        return Err(too_many());
     }
     let credential: RegisterPublicKeyCredential = serde_json::from_value(req.credential)
         .map_err(|e| OAuthError::invalid_request(format!("credential: {e}")))?;
@@ -304,11 +340,11 @@ pub(crate) async fn add(
             .filter(|c| !c.is_control())
             .take(MAX_NAME)
             .collect(),
-        _ => describe_user_agent(Device::of(ip, &headers).user_agent.as_deref()),
+        _ => describe_user_agent(Device::of(ip, headers).user_agent.as_deref()),
     };
     let stored = StoredPasskey {
         credential_id: encode_id(passkey.cred_id()),
-        user_id: user.id.clone(),
+        user_id: holder.id().to_owned(),
         user_handle: reg.user_handle.to_string(),
         name,
         credential: serde_json::to_string(&passkey)
@@ -319,23 +355,19 @@ pub(crate) async fn add(
     match kh.store().add_passkey(&stored).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
-            tracing::warn!(user_id = %user.id, credential_id = %stored.credential_id, "passkey registration refused: the credential is registered already");
-            return Err(
-                OAuthError::new(ErrorCode::Conflict, "this passkey is registered already").into(),
-            );
+            tracing::warn!(holder = %holder.actor(), credential_id = %stored.credential_id, "passkey registration refused: the credential is registered already");
+            return Err(OAuthError::new(
+                ErrorCode::Conflict,
+                "this passkey is registered already",
+            ));
         }
-        Err(e) => return Err(store_error(e).into()),
+        Err(e) => return Err(store_error(e)),
     }
-    tracing::info!(user_id = %user.id, credential_id = %stored.credential_id, "passkey added");
-    notify(
-        &kh,
-        user,
-        ip,
-        &headers,
-        &format!("A passkey ({}) was added", stored.name),
-    );
-    audit(&kh, user, "account.passkey_added", &stored.credential_id).await;
-    Ok((StatusCode::CREATED, Json(info(&stored))))
+    tracing::info!(holder = %holder.actor(), credential_id = %stored.credential_id, "passkey added");
+    let what = format!("A passkey ({}) was added", stored.name);
+    notify_about(kh, "passkeys_changed", holder, ip, headers, &what);
+    audit(kh, holder, "passkey_added", &stored.credential_id).await;
+    Ok(info(&stored))
 }
 
 /// `POST /api/account/passkeys/{id}/remove` (the current password, or a
@@ -350,23 +382,39 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     needs_two_factors(&current)?;
     confirm_holder(&kh, &current, req.password.as_deref(), ip).await?;
-    let user = &current.user;
-    let found = kh.store().find_passkey(&id).await.map_err(store_error)?;
-    let Some(found) = found.filter(|p| p.user_id == user.id) else {
-        return Err(OAuthError::new(ErrorCode::NotFound, "no such passkey on this account").into());
+    remove_for(&kh, Holder::User(&current.user), &id, ip, &headers).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes `holder`'s passkey `id` (confirmed by the caller); another's is
+/// `not_found`. The holder is mailed and the removal audited.
+pub(crate) async fn remove_for(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    id: &str,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> Result<(), OAuthError> {
+    let found = kh.store().find_passkey(id).await.map_err(store_error)?;
+    let Some(found) = found.filter(|p| p.user_id == holder.id()) else {
+        let whose = match holder {
+            Holder::User(_) => "no such passkey on this account",
+            Holder::Member(..) => "no such passkey on this membership",
+        };
+        return Err(OAuthError::new(ErrorCode::NotFound, whose));
     };
     let removed = kh
         .store()
-        .remove_passkey(&user.id, &id)
+        .remove_passkey(holder.id(), id)
         .await
         .map_err(store_error)?;
     if removed {
-        tracing::info!(user_id = %user.id, credential_id = %id, "passkey removed");
+        tracing::info!(holder = %holder.actor(), credential_id = %id, "passkey removed");
         let what = format!("A passkey ({}) was removed", found.name);
-        notify(&kh, user, ip, &headers, &what);
-        audit(&kh, user, "account.passkey_removed", &id).await;
+        notify_about(kh, "passkeys_changed", holder, ip, headers, &what);
+        audit(kh, holder, "passkey_removed", id).await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// `POST /api/session/passkey/options`: starts a sign-in with a
@@ -399,15 +447,49 @@ pub(crate) async fn sign_in_options(
 /// `POST /api/session/passkey`: finishes a sign-in. The new session
 /// replaces this browser's (keeping its `sid` when it was the same
 /// account's: a step-up); an account with a second factor needs no code.
+/// A member's passkey signs in no account.
 pub(crate) async fn sign_in(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     JsonBody(req): JsonBody<PasskeySignIn>,
 ) -> Result<Response, ApiError> {
-    let rp = relying_party(&kh)?;
+    let stored = verified(&kh, req).await?;
+    let user = kh
+        .store()
+        .find_user(&stored.user_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| refused("passkey sign-in", "not an account's passkey"))?;
+    if user.is_disabled() {
+        tracing::info!(user_id = %user.id, "passkey sign-in refused: the account is disabled");
+        return Err(OAuthError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled; contact the service to have it enabled",
+        )
+        .into());
+    }
+    let device = Device::of(ip, &headers);
+    let (session, cookie) = passkey_session(&kh, &headers, &user, &device).await?;
+    tracing::info!(user_id = %user.id, credential_id = %stored.credential_id, "signed in with a passkey");
+    let current = CurrentSession { session, user };
+    Ok(with_cookie(
+        Json(current.response()).into_response(),
+        cookie,
+    ))
+}
+
+/// Verifies the browser's answer to a sign-in ceremony (started at
+/// `…/passkey/options`, taken once) and records the passkey's use: the
+/// passkey, whoever holds it (an account or a member: the caller checks
+/// it is one it signs in).
+pub(crate) async fn verified(
+    kh: &Keyhouse,
+    req: PasskeySignIn,
+) -> Result<StoredPasskey, OAuthError> {
+    let rp = relying_party(kh)?;
     let (_, state): (_, DiscoverableAuthentication) =
-        take_ceremony(&kh, &req.ceremony, CeremonyKind::SignIn).await?;
+        take_ceremony(kh, &req.ceremony, CeremonyKind::SignIn).await?;
     let credential: PublicKeyCredential = serde_json::from_value(req.credential)
         .map_err(|e| OAuthError::invalid_request(format!("credential: {e}")))?;
     let (handle, cred_id) = rp
@@ -422,59 +504,41 @@ pub(crate) async fn sign_in(
         .ok_or_else(|| refused("passkey sign-in", format!("unknown credential {cred_id}")))?;
     if stored.user_handle != handle.to_string() {
         tracing::warn!(credential_id = %cred_id, "passkey sign-in refused: the user handle is not the one it was registered with");
-        return Err(refused("passkey sign-in", "user handle mismatch").into());
+        return Err(refused("passkey sign-in", "user handle mismatch"));
     }
     let mut passkey = read_passkey(&stored)?;
     let result = match rp.finish_discoverable_authentication_v2(&credential, state, &passkey) {
         Ok(r) => r,
         Err(WebauthnError::CredentialPossibleCompromise) => {
-            tracing::warn!(user_id = %stored.user_id, credential_id = %cred_id, "passkey sign-in refused: its counter went back (a cloned key?)");
+            tracing::warn!(holder_id = %stored.user_id, credential_id = %cred_id, "passkey sign-in refused: its counter went back (a cloned key?)");
+            let (actor, action) = match stored.user_id.starts_with("member-") {
+                true => ("member", "member.passkey_counter_regressed"),
+                false => ("user", "account.passkey_counter_regressed"),
+            };
             kh.audit(
-                &format!("user:{}", stored.user_id),
-                "account.passkey_counter_regressed",
+                &format!("{actor}:{}", stored.user_id),
+                action,
                 None,
                 serde_json::json!({ "credential_id": cred_id }),
             )
             .await;
-            return Err(refused("passkey sign-in", "counter regression").into());
+            return Err(refused("passkey sign-in", "counter regression"));
         }
-        Err(e) => return Err(refused("passkey sign-in", e).into()),
+        Err(e) => return Err(refused("passkey sign-in", e)),
     };
-    let now = kh.now();
     passkey.update_credential(&result);
     let after = serde_json::to_string(&passkey).map_err(|e| OAuthError::server(e.to_string()))?;
     let recorded = kh
         .store()
-        .passkey_used(&cred_id, &stored.credential, &after, now)
+        .passkey_used(&cred_id, &stored.credential, &after, kh.now())
         .await
         .map_err(store_error)?;
     if !recorded {
         // Another sign-in with this passkey moved its counter meanwhile
         // (or it was removed): this assertion is not the newest.
-        return Err(refused("passkey sign-in", "the passkey changed meanwhile").into());
+        return Err(refused("passkey sign-in", "the passkey changed meanwhile"));
     }
-    let user = kh
-        .store()
-        .find_user(&stored.user_id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| refused("passkey sign-in", "no account"))?;
-    if user.is_disabled() {
-        tracing::info!(user_id = %user.id, "passkey sign-in refused: the account is disabled");
-        return Err(OAuthError::new(
-            ErrorCode::AccountDisabled,
-            "this account is disabled; contact the service to have it enabled",
-        )
-        .into());
-    }
-    let device = Device::of(ip, &headers);
-    let (session, cookie) = passkey_session(&kh, &headers, &user, &device).await?;
-    tracing::info!(user_id = %user.id, credential_id = %cred_id, "signed in with a passkey");
-    let current = CurrentSession { session, user };
-    Ok(with_cookie(
-        Json(current.response()).into_response(),
-        cookie,
-    ))
+    Ok(stored)
 }
 
 /// The session of a passkey sign-in. This browser's session of the same
@@ -496,18 +560,10 @@ async fn passkey_session(
         pending_factor: None,
     };
     let old_token = read_cookie(headers, cookie_name(kh));
-    if let Some(old) = same_account_session(kh, old_token, user).await? {
-        let (token, mut record) = new_record(kh, &new);
-        record.sid = old.sid.clone();
-        if kh
-            .store()
-            .replace_session(&old.id_hash, &record)
-            .await
-            .map_err(store_error)?
-        {
-            let cookie = session_cookie(kh, new.cookie, &token, &record)?;
-            return Ok((record, cookie));
-        }
+    if let Some(old) = same_account_session(kh, old_token, user).await?
+        && let Some(stepped) = replace_keeping_sid(kh, &old, &new).await?
+    {
+        return Ok(stepped);
     }
     issue_session(kh, new, old_token).await
 }
@@ -525,20 +581,10 @@ async fn same_account_session(
         .filter(|s| s.subject_id == user.id))
 }
 
-fn notify(
-    kh: &Keyhouse,
-    user: &User,
-    ip: Option<std::net::IpAddr>,
-    headers: &HeaderMap,
-    what: &str,
-) {
-    notify_with(kh, "passkeys_changed", user, ip, headers, what);
-}
-
-async fn audit(kh: &Keyhouse, user: &User, action: &str, credential_id: &str) {
+async fn audit(kh: &Keyhouse, holder: Holder<'_>, what: &str, credential_id: &str) {
     kh.audit(
-        &format!("user:{}", user.id),
-        action,
+        &holder.actor(),
+        &holder.action(what),
         None,
         serde_json::json!({ "credential_id": credential_id }),
     )

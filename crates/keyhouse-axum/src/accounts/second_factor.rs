@@ -41,7 +41,7 @@ use crate::Keyhouse;
 use crate::accounts::reauth::confirm_holder;
 use crate::accounts::reset::{issuer_name, security_vars};
 use crate::accounts::session::{
-    CurrentSession, Device, NewSession, cookie_name, new_record, session_cookie,
+    CurrentSession, Device, NewSession, cookie_name, replace_keeping_sid,
     waiting_or_signed_in as session_of_cookie,
 };
 use crate::accounts::throttle::guarded;
@@ -85,14 +85,14 @@ impl Holder<'_> {
         }
     }
 
-    fn email(&self) -> &str {
+    pub(crate) fn email(&self) -> &str {
         match self {
             Holder::User(u) => &u.email,
             Holder::Member(m, _) => &m.email,
         }
     }
 
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Holder::User(u) => &u.name,
             Holder::Member(m, _) => &m.name,
@@ -121,7 +121,7 @@ impl Holder<'_> {
     }
 
     /// The audit log's actor.
-    fn actor(&self) -> String {
+    pub(crate) fn actor(&self) -> String {
         match self {
             Holder::User(u) => format!("user:{}", u.id),
             Holder::Member(m, _) => format!("member:{}", m.id),
@@ -129,7 +129,7 @@ impl Holder<'_> {
     }
 
     /// The audit action's prefix.
-    fn action(&self, what: &str) -> String {
+    pub(crate) fn action(&self, what: &str) -> String {
         match self {
             Holder::User(_) => format!("account.{what}"),
             Holder::Member(..) => format!("member.{what}"),
@@ -569,21 +569,11 @@ pub(crate) async fn stepped_up(
         amr: assurance::with_second_factor(&old.amr),
         pending_factor: None,
     };
-    let (token, mut record) = new_record(kh, &new);
-    // The same sign-in, one step further: the clients it signed into know
-    // it by its sid.
-    record.sid = old.sid.clone();
-    let replaced = kh
-        .store()
-        .replace_session(&old.id_hash, &record)
-        .await
-        .map_err(store_error)?;
-    if !replaced {
+    match replace_keeping_sid(kh, old, &new).await? {
+        Some((record, cookie)) => Ok((cookie, record)),
         // Spent by a parallel request with another code, or signed out.
-        return Err(OAuthError::new(ErrorCode::SessionRequired, "sign in again"));
+        None => Err(OAuthError::new(ErrorCode::SessionRequired, "sign in again")),
     }
-    let cookie = session_cookie(kh, new.cookie, &token, &record)?;
-    Ok((cookie, record))
 }
 
 /// A wrong code's answer (the throttle's own refusals pass through).
@@ -668,6 +658,19 @@ pub(crate) fn notify(
     headers: &HeaderMap,
     what: &str,
 ) {
+    notify_about(kh, "second_factor_changed", holder, ip, headers, what);
+}
+
+/// Mails `holder` the security notice `template`, saying `what` changed
+/// (naming the organization, for a member), from where and with what.
+pub(crate) fn notify_about(
+    kh: &Keyhouse,
+    template: &'static str,
+    holder: Holder<'_>,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+    what: &str,
+) {
     let mut vars = security_vars(kh, holder.email(), holder.name(), ip, headers);
     let what = match holder {
         Holder::User(_) => what.to_owned(),
@@ -675,22 +678,7 @@ pub(crate) fn notify(
     };
     vars.insert("what", what);
     kh.mailer()
-        .send_later(holder.email().to_owned(), "second_factor_changed", vars);
-}
-
-/// Mails `user` the security notice `template`, saying `what` changed,
-/// from where and with what.
-pub(crate) fn notify_with(
-    kh: &Keyhouse,
-    template: &'static str,
-    user: &User,
-    ip: Option<IpAddr>,
-    headers: &HeaderMap,
-    what: &str,
-) {
-    let mut vars = security_vars(kh, &user.email, &user.name, ip, headers);
-    vars.insert("what", what.to_owned());
-    kh.mailer().send_later(user.email.clone(), template, vars);
+        .send_later(holder.email().to_owned(), template, vars);
 }
 
 async fn audit(kh: &Keyhouse, holder: Holder<'_>, what: &str) {

@@ -268,6 +268,29 @@ pub(crate) fn session_cookie(
         .ok_or_else(|| OAuthError::server("cookie header"))
 }
 
+/// Replaces `old` with a session for `new` that keeps `old`'s `sid`: the
+/// same sign-in, one step further (the clients it signed in to know it by
+/// its sid). `None` when `old` was spent meanwhile (signed out, or stepped
+/// up by a parallel request).
+pub(crate) async fn replace_keeping_sid(
+    kh: &Keyhouse,
+    old: &SessionRecord,
+    new: &NewSession<'_>,
+) -> Result<Option<(SessionRecord, HeaderValue)>, OAuthError> {
+    let (token, mut record) = new_record(kh, new);
+    record.sid = old.sid.clone();
+    let replaced = kh
+        .store()
+        .replace_session(&old.id_hash, &record)
+        .await
+        .map_err(store_error)?;
+    if !replaced {
+        return Ok(None);
+    }
+    let cookie = session_cookie(kh, new.cookie, &token, &record)?;
+    Ok(Some((record, cookie)))
+}
+
 /// A new session's cookie value and record (not stored yet).
 pub(crate) fn new_record(kh: &Keyhouse, new: &NewSession<'_>) -> (String, SessionRecord) {
     let token = secret::generate_token(&mut rand::rng());

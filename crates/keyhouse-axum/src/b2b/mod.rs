@@ -6,6 +6,7 @@
 pub(crate) mod email;
 pub(crate) mod manage;
 pub(crate) mod organization;
+pub(crate) mod passkeys;
 pub(crate) mod second_factor;
 pub(crate) mod session;
 
@@ -269,6 +270,23 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route(
             "/api/b2b/member/second-factor/recovery-codes",
             post(second_factor::new_recovery_codes),
+        )
+        .route(
+            "/api/b2b/member/passkeys",
+            get(passkeys::list).post(passkeys::add),
+        )
+        .route(
+            "/api/b2b/member/passkeys/options",
+            post(passkeys::registration_options),
+        )
+        .route(
+            "/api/b2b/member/passkeys/{id}/remove",
+            post(passkeys::remove),
+        )
+        .route("/api/b2b/session/passkey", post(passkeys::sign_in))
+        .route(
+            "/api/b2b/session/passkey/options",
+            post(crate::accounts::passkeys::sign_in_options),
         )
         .route("/api/b2b/discovery", post(session::discovery))
         .route("/api/b2b/discovery/select", post(session::discovery_select))

@@ -151,7 +151,7 @@ pub(crate) async fn verify(
 
 /// The member at the keyboard: their current password, checked under the
 /// sign-in throttle (members always have one).
-async fn confirm_member(
+pub(crate) async fn confirm_member(
     kh: &Keyhouse,
     me: &CurrentMember,
     password: Option<&str>,

@@ -91,15 +91,18 @@ impl Keyhouse {
     /// Starts a member session (a new id every time: docs/threat-model.md
     /// row 26). A member with two-step verification on gets a session that
     /// waits for it instead (`POST /api/b2b/session/second-factor`).
-    async fn start_member_session(
+    pub(crate) async fn start_member_session(
         &self,
         member: Member,
         organization: Organization,
         old: Option<&str>,
         device: &session::Device,
-        method: &str,
+        amr: Vec<String>,
     ) -> Result<Response, OAuthError> {
-        let pending = member.has_second_factor();
+        // A passkey is two factors already.
+        let pending = member.has_second_factor()
+            && keyhouse_core::assurance::Level::of(&amr)
+                < keyhouse_core::assurance::Level::TwoFactors;
         let new = session::NewSession {
             kind: SubjectKind::Member,
             subject_id: &member.id,
@@ -107,8 +110,8 @@ impl Keyhouse {
             cookie: member_cookie_name(self),
             device,
             // A password (directly, or through discovery, which checked
-            // it), or a mailed link or code (through discovery).
-            amr: vec![method.to_owned()],
+            // it), a mailed link or code (through discovery), or a passkey.
+            amr,
             pending_factor: pending.then_some(session::TOTP),
         };
         let (session, cookie) = session::issue_session(self, new, old).await?;
@@ -307,7 +310,7 @@ pub(crate) async fn login(
             org,
             old.as_deref(),
             &session::Device::of(ip, &headers),
-            amr::PASSWORD,
+            vec![amr::PASSWORD.to_owned()],
         )
         .await?)
 }
@@ -427,7 +430,7 @@ pub(crate) async fn discovery_select(
             org,
             old.as_deref(),
             &session::Device::of(ip, &headers),
-            &method,
+            vec![method],
         )
         .await?)
 }

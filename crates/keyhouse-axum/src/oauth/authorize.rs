@@ -221,7 +221,8 @@ async fn signed_in(
 /// factors, a user with a second factor is asked for it
 /// (`second_factor_required`: the component steps the session up and asks
 /// again); anyone else is told to turn one on. For a phishing-resistant
-/// sign-in, only a passkey will do (`passkey_required`).
+/// sign-in, only a passkey will do (`passkey_required`; the account's or the
+/// member's).
 fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Result<Subject, Stop> {
     // An organization that asks its members for two factors asks it of
     // every app too, whatever the request's `acr_values`.
@@ -256,9 +257,14 @@ fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Resul
     }
     if demand == Some(assurance::Level::PhishingResistant) {
         // Only a passkey gives it: signing in with one steps the session up.
-        // Where there are none (an app's own users, organization members,
-        // an issuer at an address) the request cannot be met.
-        let error = match kh.offers_passkeys() && s.member.is_none() {
+        // Where there are none (an app's own users, an issuer at an
+        // address) the request cannot be met. Members always have them
+        // where the issuer can.
+        let can = match s.member {
+            Some(_) => crate::accounts::passkeys::relying_party(kh).is_ok(),
+            None => kh.offers_passkeys(),
+        };
+        let error = match can {
             true => OAuthError::new(
                 ErrorCode::PasskeyRequired,
                 "this app asks for a passkey: sign in with one, or add one in your account settings, then come back",

@@ -17,7 +17,12 @@ pub(crate) fn document(kh: &Keyhouse, metadata_documents: bool) -> Value {
     // The phishing-resistant level only where a passkey can give it.
     let acr_values: Vec<&str> = keyhouse_core::assurance::ACR_VALUES
         .into_iter()
-        .filter(|v| *v != keyhouse_core::assurance::ACR_PHISHING_RESISTANT || kh.offers_passkeys())
+        .filter(|v| {
+            // Organization members have passkeys wherever the issuer can
+            // (an app that keeps its own users has none for them).
+            *v != keyhouse_core::assurance::ACR_PHISHING_RESISTANT
+                || crate::accounts::passkeys::relying_party(kh).is_ok()
+        })
         .collect();
     let mut doc = json!({
         "issuer": i,

@@ -16,6 +16,7 @@ mod interop_openidconnect;
 mod limits;
 mod logout;
 mod member_email;
+mod member_passkeys;
 mod member_second_factor;
 mod operators;
 mod own_users;

@@ -4,8 +4,6 @@
 //! 141–145).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
-
 use crate::common;
 
 use common::smtp::{Received, SmtpServer};
@@ -97,30 +95,6 @@ async fn member_session(s: &TestServer, b: &reqwest::Client) -> (u16, Value) {
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-/// A code for the member signed in on `b`, granted to `c`.
-async fn member_code(
-    s: &TestServer,
-    b: &reqwest::Client,
-    c: &keyhouse_axum::CreatedClient,
-) -> String {
-    let p = with(&params(&c.client.id), &[("scope", "openid email")]);
-    let mut body: BTreeMap<String, Value> = p
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
-        .collect();
-    body.insert("consent_granted".into(), Value::Bool(true));
-    let res = post(
-        b,
-        s,
-        "/api/b2b/idp/authorize",
-        serde_json::to_value(body).unwrap(),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let v: Value = res.json().await.unwrap();
-    query_of(v["redirect_uri"].as_str().unwrap())["code"].clone()
-}
-
 #[tokio::test]
 async fn a_mailed_code_offers_every_organization_of_the_address_and_the_tokens_say_email() {
     let (s, smtp) = server().await;
@@ -164,7 +138,7 @@ async fn a_mailed_code_offers_every_organization_of_the_address_and_the_tokens_s
 
     // The ID token of a grant made from this session says how.
     let c = s.client(ClientType::ThirdParty).await;
-    let granted = member_code(&s, &b, &c).await;
+    let granted = member_code(&s, &b, &c, &[]).await;
     let tokens = ok_json(exchange(&s, &c, &granted).await).await;
     let id = claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["amr"], json!(["email"]));

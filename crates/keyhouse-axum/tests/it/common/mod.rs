@@ -581,3 +581,33 @@ pub async fn post(
 ) -> reqwest::Response {
     b.post(s.url(path)).json(&body).send().await.expect("post")
 }
+
+/// A code for the member signed in on `b`, granted to `c` with the
+/// request's `extra` parameters (consent given).
+pub async fn member_code(
+    s: &TestServer,
+    b: &reqwest::Client,
+    c: &CreatedClient,
+    extra: &[(&str, &str)],
+) -> String {
+    let p = with(
+        &with(&params(&c.client.id), &[("scope", "openid email")]),
+        extra,
+    );
+    let mut body: BTreeMap<String, Value> = p
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+        .collect();
+    body.insert("consent_granted".into(), Value::Bool(true));
+    let res = post(
+        b,
+        s,
+        "/api/b2b/idp/authorize",
+        serde_json::to_value(body).expect("json"),
+    )
+    .await;
+    let status = res.status();
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(status, 200, "{v}");
+    query_of(v["redirect_uri"].as_str().expect("redirect_uri"))["code"].clone()
+}

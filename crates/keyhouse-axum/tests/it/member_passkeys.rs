@@ -1,0 +1,336 @@
+//! Passkeys for members of organizations, driven by the software
+//! authenticator (common::authenticator): a member adds one and signs in to
+//! its organization with it alone; a membership's passkey is nothing for
+//! the account or the other membership of the same address, nor for a
+//! removed member (docs/threat-model.md rows 146–149).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use common::authenticator::{Ceremony, SoftPasskey};
+use common::smtp::SmtpServer;
+use common::*;
+use keyhouse_axum::MailTransport;
+use keyhouse_core::ClientType;
+use keyhouse_core::assurance::ACR_PHISHING_RESISTANT;
+use serde_json::{Value, json};
+
+const SAM: &str = "sam@example.com";
+
+/// Issuer `http://localhost:PORT` (passkeys need a domain name); `acme`
+/// (Acme Inc) and `globex` with `SAM` in both, and an account `SAM`.
+async fn server() -> (TestServer, SmtpServer) {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url.clone();
+    let s = spawn_with(
+        move |c| {
+            c.issuer = c.issuer.replace("127.0.0.1", "localhost");
+            c.mail.transport = MailTransport::Smtp(url);
+        },
+        true,
+    )
+    .await;
+    s.kh.create_organization("Acme Inc", "acme").await.unwrap();
+    s.kh.create_organization("Globex", "globex").await.unwrap();
+    for org in ["acme", "globex"] {
+        s.kh.create_member(org, SAM, PASSWORD, "Sam", &["member".to_owned()])
+            .await
+            .unwrap();
+    }
+    s.user(SAM).await;
+    (s, smtp)
+}
+
+fn right(s: &TestServer) -> Ceremony {
+    Ceremony::at(&s.kh.config().origin())
+}
+
+async fn ok(res: reqwest::Response) -> Value {
+    let status = res.status();
+    let v: Value = res.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{status}: {v}");
+    v
+}
+
+async fn member_in(s: &TestServer, org: &str) -> reqwest::Client {
+    let b = browser();
+    let body = json!({"organization_slug": org, "email": SAM, "password": PASSWORD});
+    ok(post(&b, s, "/api/b2b/session/login", body).await).await;
+    b
+}
+
+/// Adds a passkey to the member signed in on `b` (or the account, with
+/// `base` `/api/account`); the registration's options too.
+async fn add(b: &reqwest::Client, s: &TestServer, base: &str) -> (SoftPasskey, Value) {
+    let options = format!("{base}/passkeys/options");
+    let started = ok(post(b, s, &options, json!({"password": PASSWORD})).await).await;
+    let (passkey, credential) = SoftPasskey::create(&started["options"], &right(s));
+    let body = json!({"ceremony": started["ceremony"], "credential": credential});
+    let res = post(b, s, &format!("{base}/passkeys"), body).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    (passkey, started)
+}
+
+/// Signs `b` in with `passkey` at the sign-in of `base` (`/api/b2b/session`
+/// or `/api/session`).
+async fn sign_in(
+    b: &reqwest::Client,
+    s: &TestServer,
+    base: &str,
+    passkey: &mut SoftPasskey,
+) -> reqwest::Response {
+    let started = ok(post(b, s, &format!("{base}/passkey/options"), json!({})).await).await;
+    let credential = passkey.get(&started["options"], &right(s));
+    let body = json!({"ceremony": started["ceremony"], "credential": credential});
+    post(b, s, &format!("{base}/passkey"), body).await
+}
+
+async fn member_session(s: &TestServer, b: &reqwest::Client) -> (u16, Value) {
+    let res = b.get(s.url("/api/b2b/session")).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn listed(b: &reqwest::Client, s: &TestServer) -> Vec<Value> {
+    let v = ok(b
+        .get(s.url("/api/b2b/member/passkeys"))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    v["passkeys"].as_array().unwrap().clone()
+}
+
+async fn sql(s: &TestServer, statement: &str) {
+    sea_orm::ConnectionTrait::execute_unprepared(s.kh.store().connection(), statement)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_member_adds_a_passkey_and_signs_in_to_its_organization_with_it_alone() {
+    let (s, smtp) = server().await;
+    let b = member_in(&s, "acme").await;
+    let (mut passkey, started) = add(&b, &s, "/api/b2b/member").await;
+    // The browser's chooser tells this membership's passkey apart.
+    let user = &started["options"]["publicKey"]["user"];
+    assert_eq!(user["name"], format!("{SAM} (Acme Inc)"));
+    assert_eq!(user["displayName"], "Sam (Acme Inc)");
+    assert_eq!(listed(&b, &s).await.len(), 1);
+    let mail = smtp.wait_for(SAM, 1).await;
+    assert!(
+        mail.text.contains("your membership of Acme Inc"),
+        "{}",
+        mail.text
+    );
+    let audit = s.kh.store().list_audit(50, None).await.unwrap();
+    assert!(audit.iter().any(|r| r.action == "member.passkey_added"));
+
+    // A new browser: no address, no password, no choice of organization.
+    let c = browser();
+    let res = sign_in(&c, &s, "/api/b2b/session", &mut passkey).await;
+    assert_eq!(res.status(), 200);
+    let (status, me) = member_session(&s, &c).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["organization"]["slug"], "acme");
+    assert_eq!(me["amr"], json!(["pop", "mfa"]));
+
+    // The tokens of a grant made from it meet a phishing-resistant demand.
+    let gpt = s.client(ClientType::ThirdParty).await;
+    let code = member_code(&s, &c, &gpt, &[("acr_values", ACR_PHISHING_RESISTANT)]).await;
+    let issued = ok(exchange(&s, &gpt, &code).await).await;
+    let id = claims(issued["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pop", "mfa"]));
+    assert_eq!(id["acr"], ACR_PHISHING_RESISTANT);
+}
+
+#[tokio::test]
+async fn a_memberships_passkey_is_nothing_for_the_account_or_the_other_membership() {
+    let (s, _smtp) = server().await;
+    let acme = member_in(&s, "acme").await;
+    let (mut member_key, _) = add(&acme, &s, "/api/b2b/member").await;
+    let account = s.signed_in(SAM).await;
+    let (mut account_key, _) = add(&account, &s, "/api/account").await;
+
+    // Each sign-in refuses the other's passkey.
+    let c = browser();
+    let res = sign_in(&c, &s, "/api/session", &mut member_key).await;
+    assert_eq!(error_of(res).await, (401, "invalid_credentials".into()));
+    assert_eq!(signed_in_status(&c, &s).await, 401);
+    let res = sign_in(&c, &s, "/api/b2b/session", &mut account_key).await;
+    assert_eq!(error_of(res).await, (401, "invalid_credentials".into()));
+    assert_eq!(member_session(&s, &c).await.0, 401);
+
+    // The Globex membership of the same address neither sees nor removes
+    // Acme's, and the passkey opens Acme only.
+    let globex = member_in(&s, "globex").await;
+    assert!(listed(&globex, &s).await.is_empty());
+    let id = listed(&acme, &s).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/b2b/member/passkeys/{id}/remove");
+    let res = post(&globex, &s, &path, json!({"password": PASSWORD})).await;
+    assert_eq!(error_of(res).await, (404, "not_found".into()));
+    assert_eq!(listed(&acme, &s).await.len(), 1);
+    let res = sign_in(&c, &s, "/api/b2b/session", &mut member_key).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        member_session(&s, &c).await.1["organization"]["slug"],
+        "acme"
+    );
+
+    // A registration one holder started is nobody else's to finish: not
+    // the other membership's, not the account's (and it is spent).
+    let started = ok(post(
+        &acme,
+        &s,
+        "/api/b2b/member/passkeys/options",
+        json!({"password": PASSWORD}),
+    )
+    .await)
+    .await;
+    let (_, credential) = SoftPasskey::create(&started["options"], &right(&s));
+    let body = json!({"ceremony": started["ceremony"], "credential": credential});
+    for (b, path) in [
+        (&globex, "/api/b2b/member/passkeys"),
+        (&account, "/api/account/passkeys"),
+        (&acme, "/api/b2b/member/passkeys"),
+    ] {
+        let res = post(b, &s, path, body.clone()).await;
+        assert_eq!(error_of(res).await, (400, "invalid_grant".into()), "{path}");
+    }
+    assert_eq!(listed(&acme, &s).await.len(), 1);
+
+    // Its own member removes it (with the password); then it signs in
+    // nowhere.
+    let res = post(&acme, &s, &path, json!({"password": "wrong password"})).await;
+    assert_eq!(error_of(res).await.1, "invalid_credentials");
+    let res = post(&acme, &s, &path, json!({"password": PASSWORD})).await;
+    assert_eq!(res.status(), 204);
+    let audit = s.kh.store().list_audit(50, None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "member.passkey_removed" && r.actor.starts_with("member:"))
+    );
+    let d = browser();
+    let res = sign_in(&d, &s, "/api/b2b/session", &mut member_key).await;
+    assert_eq!(error_of(res).await, (401, "invalid_credentials".into()));
+}
+
+#[tokio::test]
+async fn adding_takes_the_password_and_a_removed_member_signs_in_with_no_passkey() {
+    let (s, _smtp) = server().await;
+    let b = member_in(&s, "acme").await;
+    for (body, refusal) in [
+        (json!({}), "invalid_request"),
+        (json!({"password": "wrong password"}), "invalid_credentials"),
+    ] {
+        let res = post(&b, &s, "/api/b2b/member/passkeys/options", body).await;
+        assert_eq!(error_of(res).await.1, refusal);
+    }
+    assert!(listed(&b, &s).await.is_empty());
+    let (mut passkey, _) = add(&b, &s, "/api/b2b/member").await;
+    sql(&s, &format!("UPDATE members SET status = 'deleted' WHERE email = '{SAM}' AND organization_id IN (SELECT id FROM organizations WHERE slug = 'acme')")).await;
+    let c = browser();
+    let res = sign_in(&c, &s, "/api/b2b/session", &mut passkey).await;
+    assert_eq!(error_of(res).await, (403, "access_denied".into()));
+    assert_eq!(member_session(&s, &c).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_passkey_is_two_factors_for_a_member_with_the_app_and_an_organization_that_asks() {
+    let (s, _smtp) = server().await;
+    let b = member_in(&s, "acme").await;
+    let (mut passkey, _) = add(&b, &s, "/api/b2b/member").await;
+    // The app on (as the store records it: a sealed secret, never read
+    // here), and the organization asking every member for two factors.
+    sql(
+        &s,
+        &format!(
+            "UPDATE members SET totp_secret = 'sealed', totp_enabled_at = 1 WHERE email = '{SAM}'"
+        ),
+    )
+    .await;
+    sql(
+        &s,
+        "UPDATE organizations SET required_sign_in = 'two_factors' WHERE slug = 'acme'",
+    )
+    .await;
+    // A password alone waits for the code; the passkey signs in at once,
+    // and the organization's pages open.
+    let res = post(
+        &browser(),
+        &s,
+        "/api/b2b/session/login",
+        json!({"organization_slug": "acme", "email": SAM, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(error_of(res).await.1, "second_factor_required");
+    let c = browser();
+    let res = sign_in(&c, &s, "/api/b2b/session", &mut passkey).await;
+    assert_eq!(res.status(), 200);
+    let res = c.get(s.url("/test/org")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // (The password session from before the requirement is refused there.)
+    let res = b.get(s.url("/test/org")).send().await.unwrap();
+    assert_eq!(error_of(res).await, (401, "second_factor_required".into()));
+}
+
+#[tokio::test]
+async fn a_passkey_steps_up_the_members_session_and_keeps_its_sid() {
+    let (s, _smtp) = server().await;
+    let b = member_in(&s, "acme").await;
+    let (mut passkey, _) = add(&b, &s, "/api/b2b/member").await;
+    let gpt = s.client(ClientType::ThirdParty).await;
+    let before = ok(exchange(&s, &gpt, &member_code(&s, &b, &gpt, &[]).await).await).await;
+    let before = claims(before["id_token"].as_str().unwrap());
+    assert_eq!(before["amr"], json!(["pwd"]));
+
+    // The same browser signs in with the passkey: a step-up of the same
+    // session, whose sid the apps know.
+    let res = sign_in(&b, &s, "/api/b2b/session", &mut passkey).await;
+    assert_eq!(res.status(), 200);
+    let after = ok(exchange(&s, &gpt, &member_code(&s, &b, &gpt, &[]).await).await).await;
+    let after = claims(after["id_token"].as_str().unwrap());
+    assert_eq!(after["amr"], json!(["pop", "mfa"]));
+    assert_eq!(after["sid"], before["sid"]);
+
+    // Another browser's passkey sign-in is a session of its own.
+    let c = browser();
+    assert_eq!(
+        sign_in(&c, &s, "/api/b2b/session", &mut passkey)
+            .await
+            .status(),
+        200
+    );
+    let other = ok(exchange(&s, &gpt, &member_code(&s, &c, &gpt, &[]).await).await).await;
+    assert_ne!(
+        claims(other["id_token"].as_str().unwrap())["sid"],
+        before["sid"]
+    );
+}
+
+#[tokio::test]
+async fn with_the_app_on_changing_passkeys_takes_a_session_that_used_it() {
+    let (s, _smtp) = server().await;
+    // Signed in with the password before the app was turned on (elsewhere).
+    let b = member_in(&s, "acme").await;
+    sql(
+        &s,
+        &format!(
+            "UPDATE members SET totp_secret = 'sealed', totp_enabled_at = 1 WHERE email = '{SAM}'"
+        ),
+    )
+    .await;
+    let res = post(
+        &b,
+        &s,
+        "/api/b2b/member/passkeys/options",
+        json!({"password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(error_of(res).await, (401, "second_factor_required".into()));
+    assert!(listed(&b, &s).await.is_empty());
+}
