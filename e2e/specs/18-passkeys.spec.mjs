@@ -229,10 +229,10 @@ function orgIdpUrl() {
   return idpUrl().replace(/^\/idp\?/, '/org/idp?');
 }
 
-browserTest('a member adds a passkey on /org/member, signs in to the organization with it, and steps up /org/idp', async ({ newContext }) => {
+browserTest('a member adds a passkey on /org/member, signs in with it, steps up /org/idp, and requires passkeys of everyone', async ({ newContext }) => {
   const member = newUser('member-passkey');
   await run(['orgs', 'create', '--name', 'Vault Works', '--slug', 'vault', '--json']);
-  await run(['members', 'create', '--org', 'vault', '--email', member.email, '--password-file', '-', '--role', 'member'], member.password);
+  await run(['members', 'create', '--org', 'vault', '--email', member.email, '--password-file', '-', '--role', 'admin'], member.password);
 
   // Device 1: signed in with the password at /org/login, adds a passkey.
   const one = await deviceWithAuthenticator(newContext);
@@ -287,4 +287,27 @@ browserTest('a member adds a passkey on /org/member, signs in to the organizatio
   await stepUp.getByTestId('passkey-sign-in').click();
   await two.page.getByTestId('consent-approve').waitFor();
   assert.deepEqual((await memberSessionOf(two.page)).amr, ['pop', 'mfa']);
-}, { timeout: 90_000 });
+
+  // Signed in with the passkey, the admin asks every member for one.
+  await page.goto('/org/settings');
+  const passkeyChoice = page.getByTestId('org-require-passkey');
+  await passkeyChoice.waitFor();
+  await passkeyChoice.check();
+  await page.getByTestId('org-sign-in-save').click();
+  await page.getByTestId('org-sign-in-saved').waitFor();
+  await screenshotDesktopAndMobile(page, 'org-settings-require-passkey');
+
+  // Device 3 (the passkey synced again): a password sign-in meets the
+  // gate, and the passkey opens the organization.
+  const three = await deviceWithAuthenticator(newContext, (await two.credentials())[0]);
+  await three.page.goto('/org/login');
+  await three.page.getByTestId('org-login-email').fill(member.email);
+  await three.page.getByTestId('org-login-password').fill(member.password);
+  await three.page.getByTestId('org-login-submit').click();
+  const gate = three.page.getByTestId('org-passkey-gate');
+  await gate.waitFor();
+  await screenshotDesktopAndMobile(three.page, 'org-passkey-gate');
+  await gate.getByTestId('passkey-sign-in').first().click();
+  await three.page.getByTestId('org-note-title').waitFor();
+  assert.deepEqual((await memberSessionOf(three.page)).amr, ['pop', 'mfa']);
+}, { timeout: 120_000 });

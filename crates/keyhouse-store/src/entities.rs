@@ -285,7 +285,7 @@ pub mod organization {
         /// JSON of `ConnectedAppsSettings`.
         #[sea_orm(column_type = "Text")]
         pub connected_apps: String,
-        /// `one_factor` or `two_factors` (`RequiredSignIn`).
+        /// `one_factor`, `two_factors` or `passkey` (`RequiredSignIn`).
         pub required_sign_in: String,
         pub created_at: i64,
         pub updated_at: i64,

@@ -99,8 +99,11 @@ pub enum RequiredSignIn {
     #[default]
     OneFactor,
     /// Two-step verification: a member without it is asked to turn it on,
-    /// one with it for a code, before anything else.
+    /// one with it for a code, before anything else (a passkey counts).
     TwoFactors,
+    /// A passkey (phishing-resistant): a member is asked to sign in with
+    /// one, or to add one first, before anything else.
+    Passkey,
 }
 
 impl RequiredSignIn {
@@ -109,6 +112,7 @@ impl RequiredSignIn {
         match self {
             RequiredSignIn::OneFactor => "one_factor",
             RequiredSignIn::TwoFactors => "two_factors",
+            RequiredSignIn::Passkey => "passkey",
         }
     }
 
@@ -117,6 +121,7 @@ impl RequiredSignIn {
         match s {
             "one_factor" => Some(RequiredSignIn::OneFactor),
             "two_factors" => Some(RequiredSignIn::TwoFactors),
+            "passkey" => Some(RequiredSignIn::Passkey),
             _ => None,
         }
     }

@@ -17,13 +17,14 @@ pub use member::MemberPage;
 pub use notes::OrgNotesPage;
 pub use settings::OrgSettingsPage;
 
-use keyhouse_idp_component::{MemberStatus, MemberTotpChallenge, use_member};
+use keyhouse_idp_component::{MemberPasskeyLogin, MemberStatus, MemberTotpChallenge, use_member};
 use keyhouse_types::b2b::{MemberSessionResponse, RequiredSignIn};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::Spinner;
+use super::account::passkeys::Passkeys;
 use super::account::two_step::{Owner, TwoStep};
 
 /// The organization login page.
@@ -55,9 +56,15 @@ fn RequireMember(children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// Whether the member's sign-in is as strong as the organization asks.
+/// Whether the member's sign-in is as strong as the organization asks
+/// (the server decides; this only picks what the page shows).
 fn meets_policy(m: &MemberSessionResponse) -> bool {
-    m.required_sign_in == RequiredSignIn::OneFactor || m.amr.iter().any(|a| a == "mfa")
+    let used = |method: &str| m.amr.iter().any(|a| a == method);
+    match m.required_sign_in {
+        RequiredSignIn::TwoFactors => used("mfa"),
+        RequiredSignIn::Passkey => used("pop"),
+        _ => true,
+    }
 }
 
 /// What a member whose sign-in is weaker than the organization asks sees
@@ -66,6 +73,9 @@ fn meets_policy(m: &MemberSessionResponse) -> bool {
 /// session; the page opens once the session is stepped up.
 #[component]
 fn PolicyGate(m: MemberSessionResponse) -> impl IntoView {
+    if m.required_sign_in == RequiredSignIn::Passkey {
+        return view! { <PasskeyGate m/> }.into_any();
+    }
     let org = m.organization.name.clone();
     let intro = view! {
         <p class="kh-eyebrow">{org.clone()}</p>
@@ -91,6 +101,24 @@ fn PolicyGate(m: MemberSessionResponse) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// [`PolicyGate`] for an organization that asks for passkeys: signing in
+/// with one, or adding one first (then signing in with it).
+#[component]
+fn PasskeyGate(m: MemberSessionResponse) -> impl IntoView {
+    let org = m.organization.name.clone();
+    view! {
+        <div class="kh-page-stack" data-testid="org-passkey-gate">
+            <section class="kh-card kh-narrow" aria-labelledby="gate-title">
+                <p class="kh-eyebrow">{org.clone()}</p>
+                <h1 id="gate-title">"Passkey required"</h1>
+                <p class="kh-muted">{format!("{org} asks every member to sign in with a passkey. Use yours below; if you have none yet, add one on this device first, then sign in with it.")}</p>
+                <MemberPasskeyLogin on_signed_in=|_| ()/>
+            </section>
+            <Passkeys owner=Owner::Member/>
+        </div>
+    }
 }
 
 /// The organization pages' sub-navigation (notes, member, settings).

@@ -329,15 +329,15 @@ fn ConnectedApps(
     }
 }
 
-/// What the organization asks of its members' sign-in: two-step
-/// verification for everyone, or each member's choice.
+/// What the organization asks of its members' sign-in: each member's
+/// choice, two-step verification for everyone, or passkeys.
 #[component]
 fn SignInSettings(
     /// The requirement as loaded.
     initial: RequiredSignIn,
 ) -> impl IntoView {
     let member = use_member();
-    let required = RwSignal::new(initial == RequiredSignIn::TwoFactors);
+    let required = RwSignal::new(initial);
     let error = RwSignal::new(None::<String>);
     let saved = RwSignal::new(false);
     let pending = RwSignal::new(false);
@@ -350,10 +350,7 @@ fn SignInSettings(
         error.set(None);
         saved.set(false);
         let req = SignInPolicy {
-            required_sign_in: match required.get_untracked() {
-                true => RequiredSignIn::TwoFactors,
-                false => RequiredSignIn::OneFactor,
-            },
+            required_sign_in: required.get_untracked(),
         };
         spawn_local(async move {
             let answer: Result<SignInPolicy, ApiError> = member
@@ -368,28 +365,62 @@ fn SignInSettings(
                 Err(e) if e.error_code() == Some(ErrorCode::SecondFactorRequired) => error.set(Some(
                     "First turn two-step verification on for yourself (on the Membership tab) and sign in with it: then you can ask it of everyone.".into(),
                 )),
+                Err(e) if e.error_code() == Some(ErrorCode::PasskeyRequired) => error.set(Some(
+                    "First add a passkey for yourself (on the Membership tab) and sign in with it: then you can ask it of everyone.".into(),
+                )),
                 Err(e) => error.set(Some(settings_message(&e))),
             }
             pending.set(false);
         });
     };
+    let choices = [
+        (
+            RequiredSignIn::OneFactor,
+            "org-require-nothing",
+            "Each member's choice",
+            "A password or an emailed code is enough; members may add two-step verification or passkeys.",
+        ),
+        (
+            RequiredSignIn::TwoFactors,
+            "org-require-two-step",
+            "Require two-step verification",
+            "An authenticator app's code after the password (or a passkey). Members without one are asked to set it up before anything else.",
+        ),
+        (
+            RequiredSignIn::Passkey,
+            "org-require-passkey",
+            "Require a passkey",
+            "Phishing-resistant: members sign in with a passkey on their device, and are asked to add one before anything else.",
+        ),
+    ];
     view! {
         <section class="kh-card" aria-labelledby="org-sign-in-title">
             <h2 id="org-sign-in-title" class="kh-section-title">"Sign-in"</h2>
             <form class="kh-settings__form" on:submit=on_submit>
                 <ErrorNote error testid="org-sign-in-error"/>
-                <label class="kh-check">
-                    <input type="checkbox" data-testid="org-require-two-step"
-                        aria-describedby="org-require-two-step-hint"
-                        prop:checked=move || required.get()
-                        on:change=move |ev| {
-                            saved.set(false);
-                            required.set(event_target_checked(&ev));
-                        }/>
-                    <span>"Require two-step verification for every member"</span>
-                </label>
-                <p id="org-require-two-step-hint" class="kh-muted">
-                    "Members without an authenticator app are asked to set one up before anything else. Apps that members connected after signing in with a password alone are disconnected at once, and ask again."
+                <fieldset class="kh-choices">
+                    <legend>"How members must sign in"</legend>
+                    {choices.into_iter().map(|(value, testid, label, hint)| {
+                        let hint_id = format!("{testid}-hint");
+                        view! {
+                            <label class="kh-check kh-choice">
+                                <input type="radio" name="required-sign-in" data-testid=testid
+                                    aria-describedby=hint_id.clone()
+                                    prop:checked=move || required.get() == value
+                                    on:change=move |_| {
+                                        saved.set(false);
+                                        required.set(value);
+                                    }/>
+                                <span>
+                                    <strong>{label}</strong>
+                                    <small id=hint_id class="kh-muted">{hint}</small>
+                                </span>
+                            </label>
+                        }
+                    }).collect_view()}
+                </fieldset>
+                <p class="kh-muted">
+                    "Apps that members connected after a weaker sign-in are disconnected at once when you raise the requirement, and ask again."
                 </p>
                 <div class="kh-actions kh-actions--start">
                     <button type="submit" class="kh-button kh-button--primary" data-testid="org-sign-in-save"

@@ -53,10 +53,20 @@ impl CurrentMember {
     }
 
     /// Why a session that does not meet the organization's policy is
-    /// refused: a member with an authenticator app is asked for a code
-    /// (`second_factor_required`), one without to turn it on
-    /// (`second_factor_setup_required`).
+    /// refused: where passkeys are asked for, to sign in with one
+    /// (`passkey_required`); else a member with an authenticator app is
+    /// asked for a code (`second_factor_required`), one without to turn it
+    /// on (`second_factor_setup_required`).
     pub(crate) fn policy_refusal(&self) -> OAuthError {
+        if self.organization.required_sign_in == RequiredSignIn::Passkey {
+            return OAuthError::new(
+                ErrorCode::PasskeyRequired,
+                format!(
+                    "{} asks every member to sign in with a passkey: sign in with one, or add one first",
+                    self.organization.name
+                ),
+            );
+        }
         match self.member.has_second_factor() {
             true => OAuthError::new(
                 ErrorCode::SecondFactorRequired,
@@ -118,6 +128,7 @@ pub(crate) fn required_level(required: RequiredSignIn) -> Option<assurance::Leve
     match required {
         RequiredSignIn::OneFactor => None,
         RequiredSignIn::TwoFactors => Some(assurance::Level::TwoFactors),
+        RequiredSignIn::Passkey => Some(assurance::Level::PhishingResistant),
     }
 }
 

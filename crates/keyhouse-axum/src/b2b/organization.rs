@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhouse_core::{ErrorCode, OAuthError, assurance};
 use keyhouse_types::b2b::{
-    ConnectedAppsSettings, MemberInfo, OrganizationSettings, SetRolesRequest, SignInPolicy,
+    ConnectedAppsSettings, MemberInfo, OrganizationSettings, RequiredSignIn, SetRolesRequest,
+    SignInPolicy,
 };
 
 use keyhouse_store::FactorHolder;
@@ -105,11 +106,17 @@ pub(crate) async fn set_sign_in(
     let required = req.required_sign_in;
     let demand = crate::b2b::required_level(required);
     if !assurance::satisfies(&me.session.amr, demand) {
-        return Err(OAuthError::new(
-            ErrorCode::SecondFactorRequired,
-            "turn two-step verification on for yourself, and sign in with it, before asking it of everyone",
-        )
-        .into());
+        let refusal = match required {
+            RequiredSignIn::Passkey => OAuthError::new(
+                ErrorCode::PasskeyRequired,
+                "add a passkey for yourself, and sign in with it, before asking it of everyone",
+            ),
+            _ => OAuthError::new(
+                ErrorCode::SecondFactorRequired,
+                "turn two-step verification on for yourself, and sign in with it, before asking it of everyone",
+            ),
+        };
+        return Err(refusal.into());
     }
     let set = kh
         .store()

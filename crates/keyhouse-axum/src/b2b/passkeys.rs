@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keyhouse_core::{ErrorCode, OAuthError, assurance};
 use keyhouse_store::{Member, Organization};
+use keyhouse_types::b2b::RequiredSignIn;
 use keyhouse_types::{
     AddPasskey, ConfirmHolder, PasskeyInfo, PasskeyList, PasskeyOptions, PasskeySignIn, SubjectKind,
 };
@@ -86,6 +87,18 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     used_it(me.holder(), &me.session)?;
     confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
+    if me.organization.required_sign_in == RequiredSignIn::Passkey
+        && listed(&kh, &me.member.id).await?.passkeys.len() <= 1
+    {
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            format!(
+                "{} asks every member to sign in with a passkey: add another before removing your last one",
+                me.organization.name
+            ),
+        )
+        .into());
+    }
     remove_for(&kh, me.holder(), &id, ip, &headers).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -90,7 +90,8 @@ pub(crate) async fn disable(
     JsonBody(req): JsonBody<ConfirmHolder>,
 ) -> Result<StatusCode, ApiError> {
     used_it(me.holder(), &me.session)?;
-    if crate::b2b::required_level(me.organization.required_sign_in).is_some() {
+    // Where passkeys are asked for, the app is each member's choice.
+    if me.organization.required_sign_in == keyhouse_types::b2b::RequiredSignIn::TwoFactors {
         return Err(OAuthError::new(
             keyhouse_core::ErrorCode::Conflict,
             format!(

@@ -334,3 +334,91 @@ async fn with_the_app_on_changing_passkeys_takes_a_session_that_used_it() {
     assert_eq!(error_of(res).await, (401, "second_factor_required".into()));
     assert!(listed(&b, &s).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_organization_that_asks_for_passkeys_stops_other_sign_ins_and_their_grants() {
+    let (s, _smtp) = server().await;
+    let boss = "boss@example.com";
+    s.kh.create_member("acme", boss, PASSWORD, "Boss", &["admin".to_owned()])
+        .await
+        .unwrap();
+    let policy = |required: &str| json!({ "required_sign_in": required });
+    let set = |b: reqwest::Client, required: &'static str| {
+        let s = &s;
+        async move {
+            b.put(s.url("/api/b2b/organization/sign-in"))
+                .json(&policy(required))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // Before: Sam connects an app after a password alone.
+    let sam = member_in(&s, "acme").await;
+    let gpt = s.client(ClientType::ThirdParty).await;
+    let granted = ok(exchange(&s, &gpt, &member_code(&s, &sam, &gpt, &[]).await).await).await;
+    let refresh_token = granted["refresh_token"].as_str().unwrap().to_owned();
+
+    // The admin cannot ask it of everyone before using one.
+    let admin = browser();
+    let body = json!({"organization_slug": "acme", "email": boss, "password": PASSWORD});
+    ok(post(&admin, &s, "/api/b2b/session/login", body).await).await;
+    let res = set(admin.clone(), "passkey").await;
+    assert_eq!(error_of(res).await, (401, "passkey_required".into()));
+    let (mut admin_key, _) = add(&admin, &s, "/api/b2b/member").await;
+    assert_eq!(
+        sign_in(&admin, &s, "/api/b2b/session", &mut admin_key)
+            .await
+            .status(),
+        200
+    );
+    let res = set(admin.clone(), "passkey").await;
+    assert_eq!(ok(res).await["required_sign_in"], "passkey");
+
+    // Sam's grant from the password is revoked, and the password session
+    // may only see itself and add a passkey.
+    let res = refresh(&s, &gpt, &refresh_token, None).await;
+    assert_eq!(error_of(res).await.1, "invalid_grant");
+    let res = sam.get(s.url("/test/org")).send().await.unwrap();
+    assert_eq!(error_of(res).await, (401, "passkey_required".into()));
+    let (status, me) = member_session(&s, &sam).await;
+    assert_eq!(
+        (status, me["required_sign_in"].as_str()),
+        (200, Some("passkey"))
+    );
+    let p = with(&params(&gpt.client.id), &[("scope", "openid")]);
+    let body: serde_json::Map<String, Value> =
+        p.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    let res = post(
+        &sam,
+        &s,
+        "/api/b2b/idp/authorize/start",
+        Value::Object(body),
+    )
+    .await;
+    assert_eq!(error_of(res).await.1, "passkey_required");
+    let (mut sam_key, _) = add(&sam, &s, "/api/b2b/member").await;
+    // Its only passkey cannot be removed while the organization asks.
+    let id = listed(&sam, &s).await[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/b2b/member/passkeys/{id}/remove");
+    let res = post(&sam, &s, &path, json!({"password": PASSWORD})).await;
+    assert_eq!(error_of(res).await, (409, "conflict".into()));
+    // Signed in with it, Sam is let in, and the app can connect again.
+    assert_eq!(
+        sign_in(&sam, &s, "/api/b2b/session", &mut sam_key)
+            .await
+            .status(),
+        200
+    );
+    let res = sam.get(s.url("/test/org")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let again = ok(exchange(&s, &gpt, &member_code(&s, &sam, &gpt, &[]).await).await).await;
+    assert_eq!(
+        claims(again["id_token"].as_str().unwrap())["acr"],
+        ACR_PHISHING_RESISTANT
+    );
+    // An admin whose session meets it can lower the requirement again.
+    let res = set(admin.clone(), "two_factors").await;
+    assert_eq!(res.status(), 200);
+}
