@@ -13,7 +13,7 @@ use keyhouse_core::rbac;
 use keyhouse_core::resource::ProtectedResource;
 use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
 use keyhouse_types::admin::UpdateClientRequest;
-use keyhouse_types::b2b::{Permission, RoleInfo, ScopeInfo};
+use keyhouse_types::b2b::{Permission, RequiredSignIn, RoleInfo, ScopeInfo};
 use serde_json::json;
 
 use crate::web::WebApp;
@@ -541,6 +541,18 @@ enum OrgsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set what an organization asks of its members' sign-in (an
+    /// operator's way back when no admin can meet the requirement, e.g.
+    /// passkeys after the service moved to another address). Raising it
+    /// revokes the grants made from weaker sign-ins.
+    SetSignIn {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// `one_factor`, `two_factors` or `passkey`.
+        #[arg(long)]
+        require: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -654,7 +666,7 @@ async fn orgs(global: &Global, command: OrgsCommand) -> Result<(), Error> {
             if as_json {
                 let v: Vec<_> = all
                     .iter()
-                    .map(|o| json!({"organization_id": o.id, "slug": o.slug, "name": o.name, "connected_apps": o.connected_apps}))
+                    .map(|o| json!({"organization_id": o.id, "slug": o.slug, "name": o.name, "connected_apps": o.connected_apps, "required_sign_in": o.required_sign_in}))
                     .collect();
                 println!("{}", serde_json::Value::Array(v));
             } else {
@@ -662,6 +674,24 @@ async fn orgs(global: &Global, command: OrgsCommand) -> Result<(), Error> {
                     println!("{}\t{}\t{}", o.id, o.slug, o.name);
                 }
             }
+        }
+        OrgsCommand::SetSignIn { org, require } => {
+            let required = RequiredSignIn::parse(&require).ok_or_else(|| {
+                format!("--require {require}: one_factor, two_factors or passkey")
+            })?;
+            let found = kh
+                .store()
+                .find_organization_by_slug(&org)
+                .await?
+                .ok_or_else(|| format!("no organization with the slug {org}"))?;
+            let revoked = kh
+                .require_sign_in(&found.id, required, "operator:cli")
+                .await?;
+            println!(
+                "{}: members must now sign in with {}; {revoked} grant(s) revoked",
+                found.slug,
+                required.as_str()
+            );
         }
     }
     Ok(())

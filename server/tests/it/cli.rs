@@ -193,3 +193,57 @@ async fn agent_domains_are_blocked_and_unblocked_from_the_command_line() {
             .success()
     );
 }
+
+#[tokio::test]
+async fn an_operator_sets_what_an_organization_asks_of_its_members() {
+    let e = env().await;
+    e.ok(&["orgs", "create", "--name", "Acme Inc", "--slug", "acme"]);
+    let required = |e: &common::Env| -> String {
+        let list: Value = serde_json::from_str(&e.ok(&["orgs", "list", "--json"])).unwrap();
+        list[0]["required_sign_in"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(required(&e), "one_factor");
+    let out = e.ok(&[
+        "orgs",
+        "set-sign-in",
+        "--org",
+        "acme",
+        "--require",
+        "passkey",
+    ]);
+    assert!(out.contains("passkey"), "{out}");
+    assert_eq!(required(&e), "passkey");
+    // The way back, when no admin can meet it any more.
+    e.ok(&[
+        "orgs",
+        "set-sign-in",
+        "--org",
+        "acme",
+        "--require",
+        "one_factor",
+    ]);
+    assert_eq!(required(&e), "one_factor");
+    for args in [
+        [
+            "orgs",
+            "set-sign-in",
+            "--org",
+            "acme",
+            "--require",
+            "retina",
+        ],
+        [
+            "orgs",
+            "set-sign-in",
+            "--org",
+            "nowhere",
+            "--require",
+            "passkey",
+        ],
+    ] {
+        let out = e.run(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(!out.stderr.is_empty(), "{args:?} should say why");
+    }
+    assert_eq!(required(&e), "one_factor");
+}

@@ -62,7 +62,7 @@ fn meets_policy(m: &MemberSessionResponse) -> bool {
     let used = |method: &str| m.amr.iter().any(|a| a == method);
     match m.required_sign_in {
         RequiredSignIn::TwoFactors => used("mfa"),
-        RequiredSignIn::Passkey => used("pop"),
+        RequiredSignIn::Passkey => used("pop") && used("mfa"),
         _ => true,
     }
 }
@@ -87,6 +87,7 @@ fn PolicyGate(m: MemberSessionResponse) -> impl IntoView {
                 {intro}
                 <p class="kh-muted">{format!("{org} asks every member to confirm it's them with an authenticator app.")}</p>
                 <MemberTotpChallenge on_signed_in=|_| ()/>
+                <MemberPasskeyLogin on_signed_in=|_| () separated=true/>
             </section>
         }
         .into_any();
@@ -95,7 +96,8 @@ fn PolicyGate(m: MemberSessionResponse) -> impl IntoView {
         <div class="kh-page-stack" data-testid="org-two-step-gate">
             <section class="kh-card kh-narrow" aria-labelledby="gate-title">
                 {intro}
-                <p class="kh-muted">{format!("{org} asks every member to use two-step verification. Turn it on below to continue: it takes a minute, with an authenticator app on your phone.")}</p>
+                <p class="kh-muted">{format!("{org} asks every member to use two-step verification. Turn it on below to continue: it takes a minute, with an authenticator app on your phone. A passkey counts too.")}</p>
+                <MemberPasskeyLogin on_signed_in=|_| ()/>
             </section>
             <TwoStep owner=Owner::Member/>
         </div>
@@ -118,6 +120,25 @@ fn PasskeyGate(m: MemberSessionResponse) -> impl IntoView {
             </section>
             <Passkeys owner=Owner::Member/>
         </div>
+    }
+}
+
+/// What a page does with a refused member call: a session the
+/// organization now asks more of is shown its gate (the member is loaded
+/// again, with the requirement); no session is signed out.
+pub(crate) fn after_refusal(
+    member: keyhouse_idp_component::MemberSession,
+    e: &keyhouse_idp_component::ApiError,
+) {
+    use keyhouse_types::ErrorCode;
+    match e.error_code() {
+        Some(
+            ErrorCode::SecondFactorRequired
+            | ErrorCode::SecondFactorSetupRequired
+            | ErrorCode::PasskeyRequired,
+        ) => member.refresh(),
+        _ if e.status() == 401 => member.mark_signed_out(),
+        _ => {}
     }
 }
 

@@ -54,9 +54,7 @@ impl SharedNotes {
     /// A failed call in words; without a session, the page goes to the
     /// login page.
     fn handle(self, e: ApiError) -> String {
-        if e.status() == 401 {
-            self.member.mark_signed_out();
-        }
+        super::after_refusal(self.member, &e);
         notes_message(&e)
     }
 

@@ -3,7 +3,7 @@
 //! Apps policy (which first- and third-party apps members may connect), its
 //! members' roles, and the RBAC policy (roles and custom scopes, read-only).
 
-use keyhouse_idp_component::{ApiError, MemberSession, use_member};
+use keyhouse_idp_component::{ApiError, MemberSession, passkeys_supported, use_member};
 use keyhouse_types::ErrorCode;
 use keyhouse_types::b2b::{
     AppAccess, AppAccessPolicy, ConnectedAppsSettings, MemberInfo, OrganizationSettings,
@@ -98,10 +98,8 @@ fn Settings() -> impl IntoView {
     Effect::new(move |_| {
         spawn_local(async move {
             let r = member.api().organization_settings().await;
-            if let Err(e) = &r
-                && e.status() == 401
-            {
-                member.mark_signed_out();
+            if let Err(e) = &r {
+                super::after_refusal(member, e);
             }
             loaded.set(Some(r));
         })
@@ -400,7 +398,11 @@ fn SignInSettings(
                 <ErrorNote error testid="org-sign-in-error"/>
                 <fieldset class="kh-choices">
                     <legend>"How members must sign in"</legend>
-                    {choices.into_iter().map(|(value, testid, label, hint)| {
+                    {choices.into_iter()
+                        // Passkeys need the page at a domain name: not
+                        // offered where no member could meet it.
+                        .filter(|(value, ..)| *value != RequiredSignIn::Passkey || initial == RequiredSignIn::Passkey || passkeys_supported())
+                        .map(|(value, testid, label, hint)| {
                         let hint_id = format!("{testid}-hint");
                         view! {
                             <label class="kh-check kh-choice">

@@ -104,6 +104,13 @@ pub(crate) async fn set_sign_in(
 ) -> Result<Json<SignInPolicy>, ApiError> {
     me.require("organization", "update")?;
     let required = req.required_sign_in;
+    if required == RequiredSignIn::Passkey && !kh.members_have_passkeys() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "passkeys need the service at a domain name (https, or http://localhost); they cannot be required here",
+        )
+        .into());
+    }
     let demand = crate::b2b::required_level(required);
     if !assurance::satisfies(&me.session.amr, demand) {
         let refusal = match required {
@@ -118,36 +125,12 @@ pub(crate) async fn set_sign_in(
         };
         return Err(refusal.into());
     }
-    let set = kh
-        .store()
-        .set_required_sign_in(&me.organization.id, required, kh.now())
-        .await
-        .map_err(store_error)?;
-    if !set {
-        return Err(
-            OAuthError::new(ErrorCode::NotFound, "the organization no longer exists").into(),
-        );
-    }
-    tracing::info!(organization_id = %me.organization.id, member_id = %me.member.id, required = required.as_str(), "organization sign-in policy changed");
-    let revoked = kh
-        .revoke_families_where(&me.organization.id, None, |f| async move {
-            !assurance::satisfies(&f.amr, demand)
-        })
-        .await?;
-    if revoked > 0 {
-        tracing::info!(organization_id = %me.organization.id, revoked, "grants from sign-ins weaker than the policy revoked");
-    }
-    kh.audit(
+    kh.require_sign_in(
+        &me.organization.id,
+        required,
         &format!("member:{}", me.member.id),
-        "organization.sign_in_policy_changed",
-        None,
-        serde_json::json!({
-            "organization_id": me.organization.id,
-            "required_sign_in": required.as_str(),
-            "grants_revoked": revoked,
-        }),
     )
-    .await;
+    .await?;
     Ok(Json(SignInPolicy {
         required_sign_in: required,
     }))
@@ -271,4 +254,59 @@ pub(crate) async fn turn_off_member_two_step(
     updated.totp_enabled_at = None;
     updated.totp_last_step = None;
     Ok(Json(member_info(&updated)))
+}
+
+impl Keyhouse {
+    /// Whether members can have passkeys here (the issuer is at a domain
+    /// name: browsers refuse an address as a relying party).
+    pub(crate) fn members_have_passkeys(&self) -> bool {
+        crate::accounts::passkeys::relying_party(self).is_ok()
+    }
+
+    /// Sets what the organization `organization_id` asks of its members'
+    /// sign-in, and revokes at once every grant in it made from a weaker
+    /// sign-in (their access tokens fail on the next use, their refresh
+    /// tokens at once); audited as `actor`. The number of grants revoked.
+    /// The caller checks who may (an admin whose own session meets it, or
+    /// an operator at the command line).
+    pub async fn require_sign_in(
+        &self,
+        organization_id: &str,
+        required: RequiredSignIn,
+        actor: &str,
+    ) -> Result<usize, OAuthError> {
+        let set = self
+            .store()
+            .set_required_sign_in(organization_id, required, self.now())
+            .await
+            .map_err(store_error)?;
+        if !set {
+            return Err(OAuthError::new(
+                ErrorCode::NotFound,
+                "the organization no longer exists",
+            ));
+        }
+        tracing::info!(%organization_id, %actor, required = required.as_str(), "organization sign-in policy changed");
+        let demand = crate::b2b::required_level(required);
+        let revoked = self
+            .revoke_families_where(organization_id, None, |f| async move {
+                !assurance::satisfies(&f.amr, demand)
+            })
+            .await?;
+        if revoked > 0 {
+            tracing::info!(%organization_id, revoked, "grants from sign-ins weaker than the policy revoked");
+        }
+        self.audit(
+            actor,
+            "organization.sign_in_policy_changed",
+            None,
+            serde_json::json!({
+                "organization_id": organization_id,
+                "required_sign_in": required.as_str(),
+                "grants_revoked": revoked,
+            }),
+        )
+        .await;
+        Ok(revoked)
+    }
 }

@@ -5,8 +5,9 @@
 //!   /api/b2b/member/passkeys` (adding one), `POST …/{id}/remove`: the
 //!   member's own. Adding and removing take the member's password and,
 //!   while the authenticator app is on, a session that used it (or a
-//!   passkey). A passkey belongs to one membership: the same person's
-//!   membership of another organization has its own.
+//!   passkey); once the member has a passkey, adding another takes a
+//!   session that used one. A passkey belongs to one membership: the same
+//!   person's membership of another organization has its own.
 //! - `POST /api/b2b/session/passkey/options`, then `POST
 //!   /api/b2b/session/passkey`: signs in to the organization of the
 //!   membership the passkey belongs to, with no password and no second
@@ -21,7 +22,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyhouse_core::{ErrorCode, OAuthError, assurance};
+use keyhouse_core::assurance::{self, amr};
+use keyhouse_core::{ErrorCode, OAuthError};
 use keyhouse_store::{Member, Organization};
 use keyhouse_types::b2b::RequiredSignIn;
 use keyhouse_types::{
@@ -59,6 +61,18 @@ pub(crate) async fn registration_options(
     JsonBody(req): JsonBody<ConfirmHolder>,
 ) -> Result<Json<PasskeyOptions>, ApiError> {
     used_it(me.holder(), &me.session)?;
+    // Once a member has a passkey, another is added only from a session
+    // that used one: a password (perhaps phished) alone adds nothing that
+    // passes for phishing-resistant. The first is added with the password.
+    let held = listed(&kh, &me.member.id).await?.passkeys.len();
+    if held > 0 && !me.session.amr.iter().any(|a| a == amr::POP) {
+        tracing::info!(member_id = %me.member.id, "passkey registration refused: the member has passkeys and this session used none");
+        return Err(OAuthError::new(
+            ErrorCode::PasskeyRequired,
+            "sign in with one of your passkeys to add another",
+        )
+        .into());
+    }
     confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
     Ok(Json(start_registration(&kh, me.holder()).await?))
 }
@@ -87,8 +101,10 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     used_it(me.holder(), &me.session)?;
     confirm_member(&kh, &me, req.password.as_deref(), ip).await?;
+    let mine = listed(&kh, &me.member.id).await?.passkeys;
     if me.organization.required_sign_in == RequiredSignIn::Passkey
-        && listed(&kh, &me.member.id).await?.passkeys.len() <= 1
+        && mine.len() <= 1
+        && mine.iter().any(|p| p.id == id)
     {
         return Err(OAuthError::new(
             ErrorCode::Conflict,

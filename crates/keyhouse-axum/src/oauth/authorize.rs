@@ -264,6 +264,15 @@ fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Resul
             Some(_) => crate::accounts::passkeys::relying_party(kh).is_ok(),
             None => kh.offers_passkeys(),
         };
+        // The organization's own words, when it is the one asking.
+        if let (true, Some(m), Some(assurance::Level::PhishingResistant)) =
+            (can, &s.member, organization)
+        {
+            return Err(Stop::Show(PageError {
+                error: m.policy_refusal().into(),
+                login_url: None,
+            }));
+        }
         let error = match can {
             true => OAuthError::new(
                 ErrorCode::PasskeyRequired,

@@ -182,7 +182,7 @@ impl Keyhouse {
             crate::b2b::required_level(org.required_sign_in),
         ) {
             return Err(OAuthError::invalid_grant(
-                "the organization asks for two-step verification, which this grant's sign-in did not use",
+                "the organization asks for a stronger sign-in than this grant's",
             ));
         }
         if self.profile(subject, Some(&claim)).await?.is_none() {

@@ -11,8 +11,8 @@ use common::authenticator::{Ceremony, SoftPasskey};
 use common::smtp::SmtpServer;
 use common::*;
 use keyhouse_axum::MailTransport;
-use keyhouse_core::ClientType;
 use keyhouse_core::assurance::ACR_PHISHING_RESISTANT;
+use keyhouse_core::{ClientType, totp};
 use serde_json::{Value, json};
 
 const SAM: &str = "sam@example.com";
@@ -181,7 +181,14 @@ async fn a_memberships_passkey_is_nothing_for_the_account_or_the_other_membershi
     );
 
     // A registration one holder started is nobody else's to finish: not
-    // the other membership's, not the account's (and it is spent).
+    // the other membership's, not the account's (and it is spent). (A
+    // second passkey is started from a session that used the first.)
+    assert_eq!(
+        sign_in(&acme, &s, "/api/b2b/session", &mut member_key)
+            .await
+            .status(),
+        200
+    );
     let started = ok(post(
         &acme,
         &s,
@@ -354,11 +361,28 @@ async fn an_organization_that_asks_for_passkeys_stops_other_sign_ins_and_their_g
         }
     };
 
-    // Before: Sam connects an app after a password alone.
+    // Before: Sam turns the authenticator app on (two factors), and
+    // connects an app.
     let sam = member_in(&s, "acme").await;
+    let setup = post(
+        &sam,
+        &s,
+        "/api/b2b/member/second-factor/setup",
+        json!({"password": PASSWORD}),
+    )
+    .await;
+    let key = totp::decode_secret(ok(setup).await["secret"].as_str().unwrap()).unwrap();
+    let enable = json!({"code": totp::code_at(&key, s.kh.now())});
+    ok(post(&sam, &s, "/api/b2b/member/second-factor/enable", enable).await).await;
     let gpt = s.client(ClientType::ThirdParty).await;
     let granted = ok(exchange(&s, &gpt, &member_code(&s, &sam, &gpt, &[]).await).await).await;
+    assert_eq!(
+        claims(granted["id_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "otp", "mfa"])
+    );
+    let access_token = granted["access_token"].as_str().unwrap().to_owned();
     let refresh_token = granted["refresh_token"].as_str().unwrap().to_owned();
+    assert!(active(&s, &gpt, &access_token).await);
 
     // The admin cannot ask it of everyone before using one.
     let admin = browser();
@@ -376,8 +400,10 @@ async fn an_organization_that_asks_for_passkeys_stops_other_sign_ins_and_their_g
     let res = set(admin.clone(), "passkey").await;
     assert_eq!(ok(res).await["required_sign_in"], "passkey");
 
-    // Sam's grant from the password is revoked, and the password session
-    // may only see itself and add a passkey.
+    // Sam's grant from two factors without a passkey is revoked at once
+    // (its access token too), and the session may only see itself and add
+    // a passkey.
+    assert!(!active(&s, &gpt, &access_token).await);
     let res = refresh(&s, &gpt, &refresh_token, None).await;
     assert_eq!(error_of(res).await.1, "invalid_grant");
     let res = sam.get(s.url("/test/org")).send().await.unwrap();
@@ -404,6 +430,9 @@ async fn an_organization_that_asks_for_passkeys_stops_other_sign_ins_and_their_g
     let path = format!("/api/b2b/member/passkeys/{id}/remove");
     let res = post(&sam, &s, &path, json!({"password": PASSWORD})).await;
     assert_eq!(error_of(res).await, (409, "conflict".into()));
+    // (Someone else's passkey is not found, whatever the count.)
+    let res = post(&admin, &s, &path, json!({"password": PASSWORD})).await;
+    assert_eq!(error_of(res).await, (404, "not_found".into()));
     // Signed in with it, Sam is let in, and the app can connect again.
     assert_eq!(
         sign_in(&sam, &s, "/api/b2b/session", &mut sam_key)
@@ -421,4 +450,56 @@ async fn an_organization_that_asks_for_passkeys_stops_other_sign_ins_and_their_g
     // An admin whose session meets it can lower the requirement again.
     let res = set(admin.clone(), "two_factors").await;
     assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn a_member_with_a_passkey_adds_another_only_from_a_session_that_used_one() {
+    let (s, _smtp) = server().await;
+    let b = member_in(&s, "acme").await;
+    let (mut passkey, _) = add(&b, &s, "/api/b2b/member").await;
+    // A password alone (perhaps phished) adds no second way in.
+    let thief = member_in(&s, "acme").await;
+    let res = post(
+        &thief,
+        &s,
+        "/api/b2b/member/passkeys/options",
+        json!({"password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(error_of(res).await, (401, "passkey_required".into()));
+    assert_eq!(listed(&b, &s).await.len(), 1);
+    // After signing in with the passkey, the member adds another.
+    assert_eq!(
+        sign_in(&b, &s, "/api/b2b/session", &mut passkey)
+            .await
+            .status(),
+        200
+    );
+    add(&b, &s, "/api/b2b/member").await;
+    assert_eq!(listed(&b, &s).await.len(), 2);
+}
+
+#[tokio::test]
+async fn passkeys_cannot_be_required_where_the_issuer_can_offer_none() {
+    // An issuer at an address: browsers allow no passkeys there.
+    let s = spawn_with(|_| {}, true).await;
+    s.kh.create_organization("Acme Inc", "acme").await.unwrap();
+    s.kh.create_member("acme", SAM, PASSWORD, "Sam", &["admin".to_owned()])
+        .await
+        .unwrap();
+    let b = member_in(&s, "acme").await;
+    let res = b
+        .put(s.url("/api/b2b/organization/sign-in"))
+        .json(&json!({"required_sign_in": "passkey"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await, (400, "invalid_request".into()));
+    let org =
+        s.kh.store()
+            .find_organization_by_slug("acme")
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(org.required_sign_in.as_str(), "one_factor");
 }
