@@ -4,7 +4,8 @@
 //     passkeys on a domain name only, so this spec runs its own server whose
 //     issuer is http://localhost:PORT (it still listens on 127.0.0.1 alone).
 //     A user adds a passkey on the account page (the address is told), signs
-//     out, and signs in again with the passkey alone (amr pop and mfa); on a
+//     out, and signs in again with the passkey alone (amr pop and mfa), with
+//     the button and then from the address field's autofill; on a
 //     second device holding the same passkey, an app that asks for a
 //     phishing-resistant sign-in (acr_values) steps a password session up
 //     with it in /idp; once removed, the passkey signs in nowhere.
@@ -99,8 +100,14 @@ after(async () => {
 });
 
 /** A page on the spec's server with a virtual authenticator; `credential`
- *  (from another page's authenticator) is put on it too: a synced passkey. */
-async function deviceWithAuthenticator(newContext, credential) {
+ *  (from another page's authenticator) is put on it too: a synced passkey.
+ *  With `presence` false the authenticator waits to be touched
+ *  (`presence(true)`): the sign-in page's autofill request then waits, as
+ *  it does for a person who has not opened the address field's
+ *  suggestions. Touched, it answers every request at once, the autofill's
+ *  included (Chromium resolves a conditional request with a virtual
+ *  authenticator as soon as it is made). */
+async function deviceWithAuthenticator(newContext, credential, { presence = true } = {}) {
   const context = await newContext({ baseURL: local.base });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
@@ -113,12 +120,18 @@ async function deviceWithAuthenticator(newContext, credential) {
       hasResidentKey: true,
       hasUserVerification: true,
       isUserVerified: true,
-      automaticPresenceSimulation: true,
+      automaticPresenceSimulation: presence,
     },
   });
   if (credential) await cdp.send('WebAuthn.addCredential', { authenticatorId, credential });
   const credentials = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
-  return { page, credentials };
+  const touch = (enabled) => cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled });
+  return { page, credentials, presence: touch };
+}
+
+/** The page's autofill request is waiting in the address field. */
+async function autofillWaiting(page) {
+  await page.locator('[data-testid="passkey-login"][data-autofill="waiting"]').waitFor();
 }
 
 async function signInWithPassword(page, user) {
@@ -165,6 +178,7 @@ browserTest('a passkey is added on the account page, signs in alone, steps up fo
   await card.getByTestId('passkeys-add').click();
   await card.getByTestId('passkeys-status').waitFor();
   assert.match(await card.getByTestId('passkeys-status').innerText(), /Passkey added: Headless Chrome on Linux/);
+  await card.getByTestId('passkey').waitFor(); // the list is read again after the status
   assert.equal(await card.getByTestId('passkey').count(), 1);
   await screenshotDesktopAndMobile(page, 'account-passkeys');
   const held = await one.credentials();
@@ -175,16 +189,29 @@ browserTest('a passkey is added on the account page, signs in alone, steps up fo
   assert.match(mail.subject, /A passkey \(Headless Chrome on Linux\) was added/);
 
   // Signed out, then in again with the passkey alone: no address typed.
+  // The button, while the address field's autofill waits untouched.
   await page.evaluate(() => fetch('/api/session/logout', { method: 'POST' }));
+  await one.presence(false);
   await page.goto('/login?returnTo=%2Faccount');
   const button = page.getByTestId('passkey-sign-in');
-  await button.waitFor();
+  await autofillWaiting(page);
   await screenshotDesktopAndMobile(page, 'login-with-passkey');
+  await one.presence(true);
   await button.click();
   await page.waitForURL((u) => u.pathname === '/account');
   const session = await sessionOf(page);
   assert.equal(session.user.email, user.email);
   assert.deepEqual(session.amr, ['pop', 'mfa']);
+
+  // Signed out again: the passkey picked from the address field's
+  // suggestions signs in, with no button pressed.
+  await page.evaluate(() => fetch('/api/session/logout', { method: 'POST' }));
+  assert.equal(await sessionOf(page), null);
+  await page.goto('/login?returnTo=%2Faccount');
+  await page.waitForURL((u) => u.pathname === '/account');
+  const autofilled = await sessionOf(page);
+  assert.equal(autofilled.user.email, user.email);
+  assert.deepEqual(autofilled.amr, ['pop', 'mfa']);
 
   // Device 2 holds the same passkey, synced with its counter as it is now
   // (a copy with an older counter would be refused as a clone); signed in
@@ -192,8 +219,9 @@ browserTest('a passkey is added on the account page, signs in alone, steps up fo
   // steps it up.
   const synced = (await one.credentials())[0];
   assert.ok(synced.signCount > held[0].signCount, 'the sign-in moved the counter');
-  const two = await deviceWithAuthenticator(newContext, synced);
+  const two = await deviceWithAuthenticator(newContext, synced, { presence: false });
   await signInWithPassword(two.page, user);
+  await two.presence(true);
   await two.page.goto(idpUrl());
   const stepUp = two.page.getByTestId('idp-passkey-step-up');
   await stepUp.waitFor();
@@ -208,10 +236,15 @@ browserTest('a passkey is added on the account page, signs in alone, steps up fo
   await card.getByTestId('passkeys-password').fill(user.password);
   await card.getByTestId('passkey-remove').click();
   await card.getByTestId('passkeys-none').waitFor();
+  // Its autofill is refused as the page loads, and so is the button.
   const three = await deviceWithAuthenticator(newContext, (await two.credentials())[0]);
   await three.page.goto('/login');
-  await three.page.getByTestId('passkey-sign-in').click();
   const error = three.page.getByTestId('passkey-error');
+  await error.waitFor();
+  assert.match(await error.innerText(), /isn't recognised here/);
+  const pressed = three.page.waitForResponse((r) => new URL(r.url()).pathname === '/api/session/passkey');
+  await three.page.getByTestId('passkey-sign-in').click();
+  assert.equal((await pressed).status(), 401);
   await error.waitFor();
   assert.match(await error.innerText(), /isn't recognised here/);
   await screenshot(three.page, 'login-passkey-refused');
@@ -247,6 +280,7 @@ browserTest('a member adds a passkey on /org/member, signs in with it, steps up 
   await card.getByTestId('passkeys-password').fill(member.password);
   await card.getByTestId('passkeys-add').click();
   await card.getByTestId('passkeys-status').waitFor();
+  await card.getByTestId('passkey').waitFor(); // the list is read again after the status
   assert.equal(await card.getByTestId('passkey').count(), 1);
   await screenshotDesktopAndMobile(page, 'org-member-passkeys');
   const mail = await waitForMail(member.email);
@@ -254,32 +288,41 @@ browserTest('a member adds a passkey on /org/member, signs in with it, steps up 
   const held = await one.credentials();
   assert.equal(held.length, 1);
 
-  // Signed out, then in again with the passkey alone, on /org/login.
+  // Signed out, then in again with the passkey alone, on /org/login: the
+  // button while the autofill waits untouched.
   await page.evaluate(() => fetch('/api/b2b/session/logout', { method: 'POST' }));
+  await one.presence(false);
   await page.goto('/org/login?returnTo=%2Forg%2Fmember');
   const button = page.getByTestId('passkey-sign-in');
-  await button.waitFor();
+  await autofillWaiting(page);
   await screenshotDesktopAndMobile(page, 'org-login-with-passkey');
+  await one.presence(true);
   await button.click();
   await page.waitForURL((u) => u.pathname === '/org/member');
   const session = await memberSessionOf(page);
   assert.equal(session.member.email, member.email);
   assert.equal(session.organization.slug, 'vault');
   assert.deepEqual(session.amr, ['pop', 'mfa']);
-  // The account sign-in does not take a member's passkey.
+  // The account sign-in does not take a member's passkey (its autofill
+  // offers it as the page loads, and is refused).
   await page.goto('/login');
-  await page.getByTestId('passkey-sign-in').click();
   await page.getByTestId('passkey-error').waitFor();
   assert.equal(await sessionOf(page), null);
+  // Signed out, the member's autofill on /org/login signs in alone.
+  await page.evaluate(() => fetch('/api/b2b/session/logout', { method: 'POST' }));
+  await page.goto('/org/login?returnTo=%2Forg%2Fmember');
+  await page.waitForURL((u) => u.pathname === '/org/member');
+  assert.deepEqual((await memberSessionOf(page)).amr, ['pop', 'mfa']);
 
   // Device 2, the passkey synced, signed in with the password: an app
   // that asks for a phishing-resistant sign-in is stepped up in /org/idp.
-  const two = await deviceWithAuthenticator(newContext, (await one.credentials())[0]);
+  const two = await deviceWithAuthenticator(newContext, (await one.credentials())[0], { presence: false });
   await two.page.goto('/org/login');
   await two.page.getByTestId('org-login-email').fill(member.email);
   await two.page.getByTestId('org-login-password').fill(member.password);
   await two.page.getByTestId('org-login-submit').click();
   await two.page.waitForURL((u) => u.pathname === '/org');
+  await two.presence(true);
   await two.page.goto(orgIdpUrl());
   const stepUp = two.page.getByTestId('idp-passkey-step-up');
   await stepUp.waitFor();
@@ -299,7 +342,7 @@ browserTest('a member adds a passkey on /org/member, signs in with it, steps up 
 
   // Device 3 (the passkey synced again): a password sign-in meets the
   // gate, and the passkey opens the organization.
-  const three = await deviceWithAuthenticator(newContext, (await two.credentials())[0]);
+  const three = await deviceWithAuthenticator(newContext, (await two.credentials())[0], { presence: false });
   await three.page.goto('/org/login');
   await three.page.getByTestId('org-login-email').fill(member.email);
   await three.page.getByTestId('org-login-password').fill(member.password);
@@ -307,6 +350,7 @@ browserTest('a member adds a passkey on /org/member, signs in with it, steps up 
   const gate = three.page.getByTestId('org-passkey-gate');
   await gate.waitFor();
   await screenshotDesktopAndMobile(three.page, 'org-passkey-gate');
+  await three.presence(true);
   await gate.getByTestId('passkey-sign-in').first().click();
   await three.page.getByTestId('org-note-title').waitFor();
   assert.deepEqual((await memberSessionOf(three.page)).amr, ['pop', 'mfa']);

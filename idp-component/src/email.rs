@@ -436,7 +436,7 @@ fn MailedSignIn(
                     <div class="kh-field">
                         <label for="kh-magic-link-email">{t.with_value(|t| t.email_label.clone())}</label>
                         <input id="kh-magic-link-email" type="email" name="email" required
-                            autocomplete="username" data-testid="magic-link-email" bind:value=email/>
+                            autocomplete="username webauthn" data-testid="magic-link-email" bind:value=email/>
                     </div>
                     <button type="submit" class="kh-button kh-button--primary kh-button--block"
                         data-testid="magic-link-submit" disabled=move || pending.get()>

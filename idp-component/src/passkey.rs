@@ -11,7 +11,7 @@
 //! button ([`passkeys_supported`]).
 
 use keyhouse_types::b2b::MemberSessionResponse;
-use keyhouse_types::{ConfirmHolder, ErrorCode, PasskeyInfo, SessionResponse};
+use keyhouse_types::{ConfirmHolder, ErrorCode, PasskeyInfo, SessionResponse, StartPasskeySignIn};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
@@ -90,6 +90,100 @@ pub fn passkeys_supported() -> bool {
     has_helpers && !on_address
 }
 
+/// Whether the browser also offers this site's passkeys among an address
+/// field's suggestions (passkey autofill: WebAuthn conditional mediation,
+/// `PublicKeyCredential.isConditionalMediationAvailable()`), where
+/// [`passkeys_supported`]. Always `false` outside a browser.
+pub async fn autofill_available() -> bool {
+    use js_sys::{Function, Promise, Reflect};
+    if !passkeys_supported() {
+        return false;
+    }
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let Ok(pkc) = Reflect::get(&window, &"PublicKeyCredential".into()) else {
+        return false;
+    };
+    let Ok(ask) =
+        Reflect::get(&pkc, &"isConditionalMediationAvailable".into()).and_then(|f| f.dyn_into())
+    else {
+        return false;
+    };
+    let ask: Function = ask;
+    let Ok(promise) = ask.call0(&pkc).and_then(|p| p.dyn_into::<Promise>()) else {
+        return false;
+    };
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .is_ok_and(|available| available.as_bool() == Some(true))
+}
+
+/// An unused autofill request is replaced by a fresh one this long after it
+/// started, before the server's ceremony (five minutes) runs out.
+const AUTOFILL_RENEW_MS: i32 = 270_000;
+
+/// How many times one page renews its autofill request (about an hour):
+/// a tab left open stops starting ceremonies; the button still works.
+const AUTOFILL_RENEWALS: u32 = 12;
+
+/// A passkey picked this long after its autofill request started may have
+/// outlived the server's ceremony (a timer held back in a background tab,
+/// a sleeping laptop): its refusal re-arms instead of blaming the passkey.
+const AUTOFILL_LATE_MS: f64 = 280_000.0;
+
+/// An autofill request in flight: dropping it (the button was pressed, the
+/// component unmounted, a fresh one replaced it) ends the browser's request.
+struct AutofillRequest(web_sys::AbortController);
+
+impl Drop for AutofillRequest {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Ends an autofill request when it is due for renewal; dropped first, it
+/// never fires.
+struct Renewal {
+    handle: i32,
+    due: std::rc::Rc<std::cell::Cell<bool>>,
+    _fire: wasm_bindgen::closure::Closure<dyn FnMut()>,
+}
+
+impl Renewal {
+    fn after(ms: i32, controller: web_sys::AbortController) -> Option<Renewal> {
+        let due = std::rc::Rc::new(std::cell::Cell::new(false));
+        let fired = due.clone();
+        let fire = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+            fired.set(true);
+            controller.abort();
+        });
+        let handle = web_sys::window()?
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                fire.as_ref().unchecked_ref(),
+                ms,
+            )
+            .ok()?;
+        Some(Renewal {
+            handle,
+            due,
+            _fire: fire,
+        })
+    }
+
+    fn due(&self) -> bool {
+        self.due.get()
+    }
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            window.clear_timeout_with_handle(self.handle);
+        }
+    }
+}
+
 /// The server's start of a ceremony ([`keyhouse_types::PasskeyOptions`]),
 /// its options kept as JSON text for the browser to parse.
 #[derive(Deserialize)]
@@ -97,10 +191,6 @@ struct Started {
     ceremony: String,
     options: Box<RawValue>,
 }
-
-/// `{}`.
-#[derive(Serialize)]
-struct NoBody {}
 
 /// The browser's answer ([`keyhouse_types::PasskeySignIn`],
 /// [`keyhouse_types::AddPasskey`]), the credential as the JSON text
@@ -115,8 +205,14 @@ struct Finished<'a> {
 
 /// Runs `navigator.credentials.create()` (`get` when `create` is false)
 /// with the server's `{"publicKey": …}` options (JSON text); answers the
-/// credential's `toJSON()` as JSON text.
-async fn ceremony(options: &RawValue, create: bool) -> Result<Box<RawValue>, PasskeyError> {
+/// credential's `toJSON()` as JSON text. A `get` for `autofill` waits
+/// among the address field's suggestions (conditional mediation) until a
+/// passkey is picked or its signal aborts it.
+async fn ceremony(
+    options: &RawValue,
+    create: bool,
+    autofill: Option<&AutofillCall<'_>>,
+) -> Result<Box<RawValue>, PasskeyError> {
     use js_sys::{Function, JSON, Object, Reflect};
     let unsupported = |_| PasskeyError::Unsupported;
     let window = web_sys::window().ok_or(PasskeyError::Unsupported)?;
@@ -134,6 +230,11 @@ async fn ceremony(options: &RawValue, create: bool) -> Result<Box<RawValue>, Pas
     let public_key = parse.call1(&pkc, &json).map_err(browser_error)?;
     let request = Object::new();
     Reflect::set(&request, &"publicKey".into(), &public_key).map_err(browser_error)?;
+    if let Some(call) = autofill {
+        Reflect::set(&request, &"mediation".into(), &"conditional".into())
+            .map_err(browser_error)?;
+        Reflect::set(&request, &"signal".into(), call.signal).map_err(browser_error)?;
+    }
     let credentials = Reflect::get(&window, &"navigator".into())
         .and_then(|navigator| Reflect::get(&navigator, &"credentials".into()))
         .map_err(unsupported)?;
@@ -149,6 +250,9 @@ async fn ceremony(options: &RawValue, create: bool) -> Result<Box<RawValue>, Pas
         .map_err(browser_error)?
         .dyn_into()
         .map_err(|_| PasskeyError::Unsupported)?;
+    if let Some(call) = autofill {
+        (call.asked)();
+    }
     let credential = wasm_bindgen_futures::JsFuture::from(promise)
         .await
         .map_err(browser_error)?;
@@ -171,7 +275,7 @@ async fn ceremony(options: &RawValue, create: bool) -> Result<Box<RawValue>, Pas
 /// for a passkey of this site (it shows its own chooser), and the server to
 /// check it. Answers the new session.
 pub async fn sign_in_with_passkey(api: &ApiClient) -> Result<SessionResponse, PasskeyError> {
-    sign_in_at(api, "/api/session").await
+    sign_in_at(api, "/api/session", None).await
 }
 
 /// [`sign_in_with_passkey`] for members of organizations: the passkey's
@@ -179,15 +283,37 @@ pub async fn sign_in_with_passkey(api: &ApiClient) -> Result<SessionResponse, Pa
 pub async fn member_sign_in_with_passkey(
     api: &ApiClient,
 ) -> Result<MemberSessionResponse, PasskeyError> {
-    sign_in_at(api, "/api/b2b/session").await
+    sign_in_at(api, "/api/b2b/session", None).await
 }
 
-/// The sign-in ceremony at `{base}/passkey/options` and `{base}/passkey`.
-async fn sign_in_at<T: DeserializeOwned>(api: &ApiClient, base: &str) -> Result<T, PasskeyError> {
+/// An autofill sign-in's hooks into its ceremony.
+struct AutofillCall<'a> {
+    /// Aborts the browser's request.
+    signal: &'a web_sys::AbortSignal,
+    /// Runs once the browser holds the request (the suggestions list the
+    /// passkeys from then on).
+    asked: &'a dyn Fn(),
+    /// Runs once a passkey was picked, before the server checks it.
+    chosen: &'a dyn Fn(),
+}
+
+/// The sign-in ceremony at `{base}/passkey/options` and `{base}/passkey`;
+/// for `autofill`, among the address field's suggestions.
+async fn sign_in_at<T: DeserializeOwned>(
+    api: &ApiClient,
+    base: &str,
+    autofill: Option<&AutofillCall<'_>>,
+) -> Result<T, PasskeyError> {
+    let start = StartPasskeySignIn {
+        autofill: autofill.is_some(),
+    };
     let started: Started = api
-        .post_json(&format!("{base}/passkey/options"), &NoBody {})
+        .post_json(&format!("{base}/passkey/options"), &start)
         .await?;
-    let credential = ceremony(&started.options, false).await?;
+    let credential = ceremony(&started.options, false, autofill).await?;
+    if let Some(call) = autofill {
+        (call.chosen)();
+    }
     let req = Finished {
         ceremony: &started.ceremony,
         credential: &credential,
@@ -226,7 +352,7 @@ async fn create_at(
     let started: Started = api
         .post_json(&format!("{base}/options"), &ConfirmHolder { password })
         .await?;
-    let credential = ceremony(&started.options, true).await?;
+    let credential = ceremony(&started.options, true, None).await?;
     let req = Finished {
         ceremony: &started.ceremony,
         credential: &credential,
@@ -307,6 +433,12 @@ enum Who {
 /// passkey is two factors and phishing-resistant: no code follows). It
 /// renders nothing where passkeys cannot work ([`passkeys_supported`]),
 /// decided after mounting, so server and browser render alike.
+///
+/// With `autofill`, the page's address field also lists the passkeys among
+/// its suggestions from the moment the page loads (where the browser can:
+/// [`autofill_available`]): the field needs `autocomplete="username
+/// webauthn"`, as [`crate::PasswordLogin`]'s and [`crate::MagicLink`]'s
+/// have. Use it on a sign-in page, once per page.
 #[component]
 pub fn PasskeyLogin(
     /// Called with the session once the passkey was accepted.
@@ -322,10 +454,13 @@ pub fn PasskeyLogin(
     /// button (only when the button shows).
     #[prop(optional)]
     separated: bool,
+    /// Also offer the passkeys in the address field's suggestions.
+    #[prop(optional)]
+    autofill: bool,
 ) -> impl IntoView {
     view! {
         <PasskeyButton who=Who::Account(on_signed_in) text=text.unwrap_or_default()
-            api=api.unwrap_or_default() separated/>
+            api=api.unwrap_or_default() separated autofill/>
     }
 }
 
@@ -347,64 +482,191 @@ pub fn MemberPasskeyLogin(
     /// button (only when the button shows).
     #[prop(optional)]
     separated: bool,
+    /// Also offer the passkeys in the address field's suggestions (see
+    /// [`PasskeyLogin`]).
+    #[prop(optional)]
+    autofill: bool,
 ) -> impl IntoView {
     view! {
         <PasskeyButton who=Who::Member(on_signed_in) text=text.unwrap_or_default()
-            api=api.unwrap_or_default() separated/>
+            api=api.unwrap_or_default() separated autofill/>
     }
 }
 
-/// The button of either sign-in.
+/// The app's session hooks, when it keeps them.
+type Hooks = (Option<crate::Session>, Option<crate::MemberSession>);
+
+/// Signs `who` in with a passkey (from the browser's dialog, or for
+/// `autofill` from the address field's suggestions) and tells the app's
+/// session hooks (`hooks`, when it keeps them) and `on_signed_in`.
+async fn sign_in_as(
+    who: Who,
+    hooks: Hooks,
+    api: &ApiClient,
+    autofill: Option<&AutofillCall<'_>>,
+) -> Result<(), PasskeyError> {
+    match who {
+        Who::Account(on_signed_in) => {
+            let s: SessionResponse = sign_in_at(api, "/api/session", autofill).await?;
+            if let Some(app) = hooks.0 {
+                app.mark_signed_in(s.clone());
+            }
+            on_signed_in.run(s);
+        }
+        Who::Member(on_signed_in) => {
+            let m: MemberSessionResponse = sign_in_at(api, "/api/b2b/session", autofill).await?;
+            if let Some(app) = hooks.1 {
+                app.mark_signed_in(m.clone());
+            }
+            on_signed_in.run(m);
+        }
+    }
+    Ok(())
+}
+
+/// The state a [`PasskeyButton`] shares with its autofill requests.
+#[derive(Clone, Copy)]
+struct ButtonState {
+    who: Who,
+    hooks: Hooks,
+    t: StoredValue<PasskeyText>,
+    api: StoredValue<ApiClient>,
+    error: RwSignal<Option<String>>,
+    pending: RwSignal<bool>,
+    /// The autofill request waiting in the address field, if any.
+    waiting: StoredValue<Option<AutofillRequest>, LocalStorage>,
+    /// Whether the browser holds an autofill request (`data-autofill`).
+    armed: RwSignal<bool>,
+}
+
+/// Offers the passkeys in the address field's suggestions until one is
+/// picked, renewing the request before its ceremony ends. Silent unless a
+/// picked passkey is refused: a start the server or the browser declines
+/// leaves the button and the form as they are. Ends when the button is
+/// pressed or the component is gone (either drops the request).
+async fn autofill(b: ButtonState) {
+    if !autofill_available().await {
+        return;
+    }
+    let Some(api) = b.api.try_get_value() else {
+        return;
+    };
+    for _ in 0..=AUTOFILL_RENEWALS {
+        let Ok(controller) = web_sys::AbortController::new() else {
+            return;
+        };
+        let signal = controller.signal();
+        let renewal = Renewal::after(AUTOFILL_RENEW_MS, controller.clone());
+        // The button was pressed meanwhile, or the component is gone.
+        if b.pending.try_get_untracked() != Some(false)
+            || b.waiting
+                .try_update_value(|w| *w = Some(AutofillRequest(controller)))
+                .is_none()
+        {
+            return;
+        }
+        let started = js_sys::Date::now();
+        let picked = std::cell::Cell::new(false);
+        let asked = || {
+            b.armed.try_set(true);
+        };
+        let chosen = || {
+            picked.set(true);
+            b.armed.try_set(false);
+            b.pending.try_set(true);
+            b.error.try_set(None);
+        };
+        let call = AutofillCall {
+            signal: &signal,
+            asked: &asked,
+            chosen: &chosen,
+        };
+        let outcome = sign_in_as(b.who, b.hooks, &api, Some(&call)).await;
+        b.armed.try_set(false);
+        let failed = match outcome {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if !picked.get() {
+            // Renewal due: a fresh challenge. Aborted otherwise by the
+            // button or the page; or the browser or the server declined to
+            // start one: nothing to say.
+            if renewal.as_ref().is_some_and(Renewal::due) {
+                continue;
+            }
+            return;
+        }
+        b.pending.try_set(false);
+        let late = js_sys::Date::now() - started > AUTOFILL_LATE_MS;
+        let expired = matches!(&failed, PasskeyError::Api(e)
+            if e.error_code() == Some(ErrorCode::InvalidGrant));
+        if late && expired {
+            continue;
+        }
+        b.error
+            .try_set(b.t.try_with_value(|t| t.error_message(&failed)));
+        return;
+    }
+}
+
+/// The button of either sign-in, and its autofill.
 #[component]
-fn PasskeyButton(who: Who, text: PasskeyText, api: ApiClient, separated: bool) -> impl IntoView {
-    let t = StoredValue::new(text);
-    let api = StoredValue::new(api);
+fn PasskeyButton(
+    who: Who,
+    text: PasskeyText,
+    api: ApiClient,
+    separated: bool,
+    autofill: bool,
+) -> impl IntoView {
+    let b = ButtonState {
+        who,
+        // The app's session hooks, when it keeps them, learn of the sign-in.
+        hooks: (
+            use_context::<crate::Session>(),
+            use_context::<crate::MemberSession>(),
+        ),
+        t: StoredValue::new(text),
+        api: StoredValue::new(api),
+        error: RwSignal::new(None),
+        pending: RwSignal::new(false),
+        waiting: StoredValue::new_local(None),
+        armed: RwSignal::new(false),
+    };
+    let (t, error, pending, armed) = (b.t, b.error, b.pending, b.armed);
     let supported = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let pending = RwSignal::new(false);
-    // The app's session hooks, when it keeps them, learn of the sign-in.
-    let session = use_context::<crate::Session>();
-    let member = use_context::<crate::MemberSession>();
     Effect::new(move |_| supported.set(passkeys_supported()));
+    let with_autofill = autofill;
+    if with_autofill {
+        Effect::new(move |_| spawn_local(self::autofill(b)));
+    }
     let on_click = move |_| {
         if pending.get_untracked() {
             return;
         }
         pending.set(true);
         error.set(None);
+        // The browser takes one request at a time: the autofill one ends.
+        b.waiting.set_value(None);
         spawn_local(async move {
-            let api = api.get_value();
-            let failed = match who {
-                Who::Account(on_signed_in) => match sign_in_with_passkey(&api).await {
-                    Ok(s) => {
-                        if let Some(app) = session {
-                            app.mark_signed_in(s.clone());
-                        }
-                        on_signed_in.run(s);
-                        return;
-                    }
-                    Err(e) => e,
-                },
-                Who::Member(on_signed_in) => match member_sign_in_with_passkey(&api).await {
-                    Ok(m) => {
-                        if let Some(app) = member {
-                            app.mark_signed_in(m.clone());
-                        }
-                        on_signed_in.run(m);
-                        return;
-                    }
-                    Err(e) => e,
-                },
+            let failed = match sign_in_as(who, b.hooks, &b.api.get_value(), None).await {
+                Ok(()) => return,
+                Err(e) => e,
             };
             error.set(Some(t.with_value(|t| t.error_message(&failed))));
             pending.set(false);
+            // The dialog was closed: the suggestions offer the passkeys
+            // again.
+            if with_autofill && failed == PasskeyError::Cancelled {
+                self::autofill(b).await;
+            }
         });
     };
     let words = move |pick: fn(&PasskeyText) -> &String| t.with_value(|t| pick(t).clone());
     move || {
         supported.get().then(|| {
             view! {
-                <div class="kh-passkey" data-testid="passkey-login">
+                <div class="kh-passkey" data-testid="passkey-login"
+                    data-autofill=move || if armed.get() { "waiting" } else { "off" }>
                     {separated.then(|| view! {
                         <p class="kh-divider" role="separator"><span>{words(|t| &t.or)}</span></p>
                     })}

@@ -316,7 +316,7 @@ pub fn SignIn(
                                 api=api.get_value() email=f.email/>
                             {allow_passkeys.then(|| {
                                 let text = t.with_value(|t| t.passkey.clone());
-                                view! { <PasskeyLogin on_signed_in text api=api.get_value() separated=true/> }
+                                view! { <PasskeyLogin on_signed_in text api=api.get_value() separated=true autofill=true/> }
                             })}
                         }.into_any();
                     }
@@ -435,7 +435,7 @@ pub fn PasswordLogin(
                 })}
                 <div class="kh-field">
                     <label for="kh-sign-in-email">{label(|t| &t.email_label)}</label>
-                    <input id="kh-sign-in-email" type="email" name="email" required autocomplete="username"
+                    <input id="kh-sign-in-email" type="email" name="email" required autocomplete="username webauthn"
                         data-testid="sign-in-email" bind:value=email/>
                 </div>
                 <div class="kh-field">

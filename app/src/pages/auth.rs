@@ -185,7 +185,7 @@ pub fn LoginPage() -> impl IntoView {
                     <CredentialsForm prefix="login" purpose=Purpose::SignIn email password error pending on_submit
                         submit_label=move || if pending.get() { "Signing in…" } else { "Sign in" }/>
                     <p class="kh-auth__forgot"><a data-testid="login-forgot-link" href="/forgot-password">"Forgot your password?"</a></p>
-                    <PasskeyLogin on_signed_in=signed_in separated=true/>
+                    <PasskeyLogin on_signed_in=signed_in separated=true autofill=true/>
                 }
             }>
                 <MagicLink on_signed_in=signed_in return_to=target.get_untracked() email=email.get_untracked()/>
@@ -331,7 +331,7 @@ pub(crate) fn CredentialsForm(
             <div class="kh-field">
                 <label for=format!("{prefix}-email")>{email_label}</label>
                 <input id=format!("{prefix}-email") type="email" name="email" required
-                    autocomplete=if sign_up { "email" } else { "username" }
+                    autocomplete=if sign_up { "email" } else { "username webauthn" }
                     data-testid=format!("{prefix}-email") bind:value=email aria-invalid=invalid/>
             </div>
             <div class="kh-field">

@@ -34,6 +34,7 @@ use keyhouse_core::{Clock, OAuthError, SystemClock};
 use keyhouse_store::Store;
 
 pub use accounts::deletion::HookFuture;
+pub use accounts::passkeys::AUTOFILL_SIGN_INS_PER_IP_PER_HOUR as PASSKEY_AUTOFILL_SIGN_INS_PER_IP_PER_HOUR;
 pub use accounts::passkeys::SIGN_INS_PER_IP_PER_HOUR as PASSKEY_SIGN_INS_PER_IP_PER_HOUR;
 pub use accounts::second_factor::FAILURES_PER_DAY;
 pub use accounts::session::CurrentSession;

@@ -168,6 +168,20 @@ pub struct AddPasskey {
     pub name: Option<String>,
 }
 
+/// `POST /api/session/passkey/options` (and the members' at
+/// `/api/b2b/session/passkey/options`): how the sign-in was started. `{}`
+/// (or no body) is a press of a "Sign in with a passkey" button.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StartPasskeySignIn {
+    /// The sign-in waits among an address field's suggestions (the
+    /// browser's passkey autofill, WebAuthn conditional mediation) from the
+    /// moment the page loads: it is counted apart from button presses, so
+    /// many page views from one network never use up the sign-ins people
+    /// ask for.
+    pub autofill: bool,
+}
+
 /// `POST /api/session/passkey`: the browser's assertion
 /// (`PublicKeyCredential.toJSON()`), for the ceremony that asked for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -446,7 +446,8 @@ pub mod logout;
 pub use account::{
     AccountDeleted, AccountSession, AddPasskey, ChangeEmailRequest, ConfirmEmailChangeRequest,
     ConfirmHolder, DeleteAccountRequest, PasskeyInfo, PasskeyList, PasskeyOptions, PasskeySignIn,
-    RecoveryCodes, SecondFactorCode, SecondFactorStatus, SessionsEnded, TotpSetup,
+    RecoveryCodes, SecondFactorCode, SecondFactorStatus, SessionsEnded, StartPasskeySignIn,
+    TotpSetup,
 };
 pub use b2b::OrganizationSummary;
 

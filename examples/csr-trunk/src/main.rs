@@ -9,7 +9,32 @@ fn main() {
     use leptos_router::components::{Route, Router, Routes};
     use leptos_router::path;
     // keyhouse:start
-    use keyhouse_idp_component::{EmailLink, EndSession, IdentityProvider, SignIn};
+    use keyhouse_idp_component::{
+        EmailLink, EndSession, IdentityProvider, PasskeyLogin, PasswordLogin, SignIn,
+    };
+
+    /// A sign-in page of the app's own, built from Keyhouse's small
+    /// components: the password form (it asks for the authenticator app's
+    /// code itself when the account has one) and the passkey button (its
+    /// passkeys also in the address field's suggestions).
+    #[component]
+    fn OwnSignIn() -> impl IntoView {
+        let signed_in = RwSignal::new(false);
+        // `kh-idp` gives the small components the frame's look.
+        view! {
+            <main class="kh-idp">
+                <section class="kh-card" data-testid="own-sign-in" aria-labelledby="own-sign-in-title">
+                    <h1 id="own-sign-in-title">"Sign in to Trunk Notes"</h1>
+                    <Show when=move || signed_in.get() fallback=move || view! {
+                        <PasswordLogin on_signed_in=move |_| signed_in.set(true)/>
+                        <PasskeyLogin on_signed_in=move |_| signed_in.set(true) separated=true autofill=true/>
+                    }>
+                        <p role="status" data-testid="own-sign-in-done">"You're signed in. "<a href="/">"Go on"</a></p>
+                    </Show>
+                </section>
+            </main>
+        }
+    }
     // keyhouse:end
 
     leptos::mount::mount_to_body(|| {
@@ -19,6 +44,7 @@ fn main() {
                     <Route path=path!("/") view=|| view! { <h1>"Trunk Notes"</h1><a href="/login">"Sign in"</a> }/>
                     // keyhouse:start
                     <Route path=path!("/login") view=|| view! { <SignIn app_name="Trunk Notes"/> }/>
+                    <Route path=path!("/sign-in") view=OwnSignIn/>
                     <Route path=path!("/idp") view=|| view! { <IdentityProvider app_name="Trunk Notes"/> }/>
                     <Route path=path!("/verify-email") view=|| view! { <EmailLink/> }/>
                     <Route path=path!("/logout") view=|| view! { <EndSession/> }/>

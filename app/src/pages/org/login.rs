@@ -318,7 +318,7 @@ pub fn OrgLoginPage(
                             (true, None) => "Checking…",
                             (false, None) => "Continue",
                         }/>
-                    <MemberPasskeyLogin on_signed_in=move |_| state.go_on() separated=true/>
+                    <MemberPasskeyLogin on_signed_in=move |_| state.go_on() separated=true autofill=true/>
                 }.into_any(),
                 Some(c) => view! { <OrgChoices state choice=c/> }.into_any(),
             }}

@@ -33,7 +33,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyhouse_core::{ErrorCode, OAuthError, assurance, secret};
 use keyhouse_store::{CeremonyKind, SessionRecord, StoreError, StoredPasskey, User};
 use keyhouse_types::{
-    AddPasskey, ConfirmHolder, PasskeyInfo, PasskeyList, PasskeyOptions, PasskeySignIn, SubjectKind,
+    AddPasskey, ConfirmHolder, PasskeyInfo, PasskeyList, PasskeyOptions, PasskeySignIn,
+    StartPasskeySignIn, SubjectKind,
 };
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
@@ -53,7 +54,7 @@ use crate::accounts::throttle::ip_within_hourly_limit;
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
 use crate::http::cookies::{read_cookie, with_cookie};
-use crate::http::json::JsonBody;
+use crate::http::json::{JsonBody, JsonOrNothing};
 
 /// How long a started ceremony may wait for the browser (the WebAuthn
 /// timeout the options name is the same).
@@ -62,8 +63,14 @@ pub const CEREMONY_TTL: i64 = 300;
 /// Passkeys an account may hold.
 pub const MAX_PASSKEYS: usize = 20;
 
-/// Sign-in ceremonies one IP address may start in an hour.
+/// Sign-in ceremonies one IP address may start in an hour with a button.
 pub const SIGN_INS_PER_IP_PER_HOUR: i64 = 300;
+
+/// Sign-in ceremonies one IP address may start in an hour for the
+/// browser's passkey autofill. Every view of a sign-in page starts one,
+/// and one network (an office, a carrier's NAT) may load many: they are
+/// counted apart, so page views never use up the button's sign-ins.
+pub const AUTOFILL_SIGN_INS_PER_IP_PER_HOUR: i64 = 1200;
 
 /// The longest name a passkey may be given.
 const MAX_NAME: usize = 60;
@@ -419,25 +426,32 @@ pub(crate) async fn remove_for(
 
 /// `POST /api/session/passkey/options`: starts a sign-in with a
 /// discoverable passkey (the browser offers the passkeys it holds for
-/// this site; no address is typed).
+/// this site; no address is typed), for a button or, with `autofill`, for
+/// the address field's suggestions (each counted apart).
 pub(crate) async fn sign_in_options(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
+    JsonOrNothing(req): JsonOrNothing<StartPasskeySignIn>,
 ) -> Result<Json<PasskeyOptions>, ApiError> {
     let rp = relying_party(&kh)?;
-    ip_within_hourly_limit(
-        &kh,
-        "passkey-sign-in",
-        ip,
-        SIGN_INS_PER_IP_PER_HOUR,
-        "passkey sign-ins",
-    )
-    .await?;
+    let (bucket, limit, what) = match req.autofill {
+        true => (
+            "passkey-autofill",
+            AUTOFILL_SIGN_INS_PER_IP_PER_HOUR,
+            "passkey autofill sign-ins",
+        ),
+        false => (
+            "passkey-sign-in",
+            SIGN_INS_PER_IP_PER_HOUR,
+            "passkey sign-ins",
+        ),
+    };
+    ip_within_hourly_limit(&kh, bucket, ip, limit, what).await?;
     let (mut options, state) = rp
         .start_discoverable_authentication()
         .map_err(|e| OAuthError::server(format!("passkey sign-in: {e}")))?;
-    // A button press, not the address field's autofill: the browser asks
-    // at once.
+    // The browser is told how to ask (a dialog at once, or among the
+    // address field's suggestions) by the page, which knows which it is.
     options.mediation = None;
     let ceremony = start_ceremony(&kh, CeremonyKind::SignIn, None, &state).await?;
     let options = serde_json::to_value(&options).map_err(|e| OAuthError::server(e.to_string()))?;

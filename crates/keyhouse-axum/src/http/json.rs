@@ -50,6 +50,36 @@ where
     }
 }
 
+/// A JSON body, or no body at all (`T::default()`): for an endpoint that
+/// took none at first, so older callers keep working.
+#[derive(Debug)]
+pub(crate) struct JsonOrNothing<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonOrNothing<T>
+where
+    T: DeserializeOwned + Default + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let json = is_json(&req);
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if bytes.is_empty() {
+            return Ok(JsonOrNothing(T::default()));
+        }
+        if !json {
+            let e = OAuthError::invalid_request("send the body as application/json");
+            return Err(ApiError(e).into_response());
+        }
+        parse(&bytes, ErrorCode::InvalidRequest)
+            .map(JsonOrNothing)
+            .map_err(|e| ApiError(e).into_response())
+    }
+}
+
 /// `application/json` or `application/…+json`, as axum's own extractor takes.
 fn is_json(req: &Request) -> bool {
     req.headers()

@@ -643,3 +643,56 @@ async fn a_passkey_whose_user_was_not_verified_is_never_added() {
     assert_eq!(error_of(res).await, (401, "invalid_credentials".into()));
     assert!(passkeys_of(&a, &s).await.is_empty());
 }
+
+async fn start_sign_in(b: &reqwest::Client, s: &TestServer, autofill: bool) -> reqwest::Response {
+    post(
+        b,
+        s,
+        "/api/session/passkey/options",
+        json!({ "autofill": autofill }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn page_views_for_autofill_never_use_up_the_buttons_sign_ins() {
+    let s = server().await;
+    let b = browser();
+    // One network loads the sign-in page more often than the button may
+    // be pressed: each view starts an autofill sign-in.
+    let views = keyhouse_axum::PASSKEY_AUTOFILL_SIGN_INS_PER_IP_PER_HOUR;
+    assert!(views > keyhouse_axum::PASSKEY_SIGN_INS_PER_IP_PER_HOUR);
+    for _ in 0..views {
+        assert_eq!(start_sign_in(&b, &s, true).await.status(), 200);
+    }
+    // Someone there presses the button, for an account or a membership.
+    assert_eq!(start_sign_in(&b, &s, false).await.status(), 200);
+    let member = post(
+        &b,
+        &s,
+        "/api/b2b/session/passkey/options",
+        json!({ "autofill": false }),
+    )
+    .await;
+    assert_eq!(member.status(), 200);
+    // A start with no body at all is a button press too (as before the
+    // autofill existed); a misspelt field is refused, not guessed.
+    let bare = b
+        .post(s.url("/api/session/passkey/options"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 200);
+    let typo = post(
+        &b,
+        &s,
+        "/api/session/passkey/options",
+        json!({ "autofil": true }),
+    )
+    .await;
+    assert_eq!(error_of(typo).await.0, 400);
+    // The next view is past the autofill's own limit.
+    let res = start_sign_in(&b, &s, true).await;
+    assert_eq!(error_of(res).await, (429, "too_many_attempts".into()));
+    assert_eq!(ceremonies(&s).await, views + 3);
+}
