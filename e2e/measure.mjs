@@ -1,8 +1,17 @@
 // Time from navigation to an interactive consent screen, and the app's bundle size.
 //
-//   node e2e/run.mjs --bench          (E2E_MEASURE_RUNS=15 by default)
+//   node e2e/run.mjs --bench          (E2E_MEASURE_RUNS=15, E2E_MEASURE_COLD_RUNS=7 by default)
 //
-// A signed-in browser context (session cookie already set, app assets already
+// Cold: the first screen as a new user meets it. For each network profile
+// (loopback; a typical 4G link, DevTools Network.emulateNetworkConditions:
+// 100 ms latency, 9 Mbit/s each way) and each of E2E_MEASURE_COLD_RUNS runs,
+// a fresh context (empty HTTP cache) holding only the signed-in session
+// cookie opens the authorize URL; reported: when the client's name is first
+// painted (the animation frame after it is in the page and visible), when
+// the Allow button is interactive, and the bytes on the wire until then
+// (Network.loadingFinished encodedDataLength, headers included).
+//
+// Warm: a signed-in browser context (session cookie already set, app assets already
 // in the HTTP cache from signing up) opens the Notes GPT's authorize URL N times.
 // For each run: `page.goto(authorizeUrl)`, then the time (performance.now(), ms
 // since navigation start) at which consent-approve first exists, is visible and
@@ -27,26 +36,56 @@ if (!Number.isInteger(RUNS) || RUNS < 1) {
   console.error(`E2E_MEASURE_RUNS must be a positive integer, got ${process.env.E2E_MEASURE_RUNS}`);
   process.exit(2);
 }
+const COLD_RUNS = Number.parseInt(process.env.E2E_MEASURE_COLD_RUNS || '7', 10);
+if (!Number.isInteger(COLD_RUNS) || COLD_RUNS < 1) {
+  console.error(`E2E_MEASURE_COLD_RUNS must be a positive integer, got ${process.env.E2E_MEASURE_COLD_RUNS}`);
+  process.exit(2);
+}
 const RUN_TIMEOUT_MS = 30_000;
 
+/** The network profiles of the cold runs (bytes per second for throughput). */
+const PROFILES = [
+  { name: 'loopback', conditions: null },
+  {
+    name: '4G: 100 ms latency, 9 Mbit/s',
+    conditions: { offline: false, latency: 100, downloadThroughput: 9_000_000 / 8, uploadThroughput: 9_000_000 / 8 },
+  },
+];
+const CLIENT_NAME_SELECTOR = '[data-testid="consent-client-name"]';
+
 // Installed in every document before its own scripts: records the first moment
-// the approve button is present, rendered (visible) and enabled.
-function installProbe(selector) {
+// the approve button is present, rendered (visible) and enabled and, given
+// `name`, the animation frame after the client's name is first in the page
+// and visible (its first paint, from the HTML or from the script).
+function installProbe({ selector, name }) {
+  const visible = (e) => {
+    if (typeof e.checkVisibility === 'function') return e.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
+    return e.getClientRects().length > 0;
+  };
   const ready = () => {
     const b = document.querySelector(selector);
     if (!b || b.disabled || b.getAttribute('aria-disabled') === 'true') return false;
-    if (typeof b.checkVisibility === 'function') return b.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
-    return b.getClientRects().length > 0;
+    return visible(b);
+  };
+  const named = () => {
+    const n = name && document.querySelector(name);
+    return Boolean(n && n.textContent.trim() && visible(n));
   };
   window.__consentInteractiveAt = undefined;
+  window.__clientNamePaintedAt = undefined;
+  let nameSeen = !name;
   const check = () => {
+    if (!nameSeen && named()) {
+      nameSeen = true;
+      requestAnimationFrame((t) => { window.__clientNamePaintedAt = t; });
+    }
     if (window.__consentInteractiveAt === undefined && ready()) {
       window.__consentInteractiveAt = performance.now();
-      observer.disconnect();
     }
+    if (nameSeen && window.__consentInteractiveAt !== undefined) observer.disconnect();
   };
   const observer = new MutationObserver(check);
-  observer.observe(document, { childList: true, subtree: true, attributes: true });
+  observer.observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
 }
 
 // ---------------------------------------------------------------------------
@@ -98,7 +137,12 @@ async function measureConsent() {
     const context = await newContext(browser);
     const page = await context.newPage();
     await signUpThroughUi(page, newUser('bench'));
-    await context.addInitScript(installProbe, APPROVE_SELECTOR);
+    const cookies = await context.cookies();
+    const cold = [];
+    for (const profile of PROFILES) {
+      cold.push({ profile: profile.name, samples: await measureCold(browser, gpt, cookies, profile) });
+    }
+    await context.addInitScript(installProbe, { selector: APPROVE_SELECTOR });
 
     const samples = [];
     for (let i = 0; i < RUNS; i++) {
@@ -127,10 +171,48 @@ async function measureConsent() {
       samples.push({ interactive, ...nt });
       process.stderr.write(`  run ${String(i + 1).padStart(2)}: interactive consent ${fmtMs(interactive)} ms\n`);
     }
-    return { samples, browserVersion: browser.version() };
+    return { samples, cold, browserVersion: browser.version() };
   } finally {
     await browser.close();
   }
+}
+
+/** The cold runs of one network profile: a fresh context each time. */
+async function measureCold(browser, gpt, cookies, profile) {
+  const samples = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const context = await newContext(browser);
+    try {
+      await context.addCookies(cookies);
+      await context.addInitScript(installProbe, { selector: APPROVE_SELECTOR, name: CLIENT_NAME_SELECTOR });
+      const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      if (profile.conditions) await cdp.send('Network.emulateNetworkConditions', profile.conditions);
+      let bytes = 0;
+      let interactiveAt = null;
+      cdp.on('Network.loadingFinished', (e) => {
+        if (interactiveAt === null) bytes += e.encodedDataLength;
+      });
+      await page.goto(gpt.authorizeUrl(), { waitUntil: 'commit', timeout: RUN_TIMEOUT_MS });
+      const handle = await page.waitForFunction(
+        () => window.__consentInteractiveAt !== undefined && window.__clientNamePaintedAt !== undefined
+          && [window.__consentInteractiveAt, window.__clientNamePaintedAt],
+        undefined,
+        { timeout: RUN_TIMEOUT_MS, polling: 'raf' },
+      );
+      const [interactive, namePainted] = await handle.jsonValue();
+      interactiveAt = interactive;
+      if (new URL(page.url()).pathname !== '/idp') {
+        throw new Error(`cold run ${i + 1} (${profile.name}): expected the consent screen on /idp, at ${page.url()}`);
+      }
+      samples.push({ interactive, namePainted, bytes });
+      process.stderr.write(`  cold ${profile.name} run ${i + 1}: name painted ${fmtMs(namePainted)} ms, interactive ${fmtMs(interactive)} ms, ${fmtBytes(bytes)}\n`);
+    } finally {
+      await context.close();
+    }
+  }
+  return samples;
 }
 
 function bundleSizes(distDir) {
@@ -224,8 +306,20 @@ async function measureAgents() {
 
 async function main() {
   console.log(`Keyhouse e2e bench: ${RUNS} runs against ${config.baseUrl}`);
-  const { samples, browserVersion } = await measureConsent();
-  console.log(`chromium ${browserVersion}, signed-in context, warm HTTP cache, viewport 1280x800\n`);
+  const { samples, cold, browserVersion } = await measureConsent();
+  console.log(`chromium ${browserVersion}, viewport 1280x800\n`);
+  console.log(`cold: a fresh context (empty HTTP cache, the session cookie only), ${COLD_RUNS} runs per profile; ms since navigation start`);
+  const range = (s) => `${fmtMs(s.min)}–${fmtMs(s.max)}`;
+  console.log(table(
+    cold.flatMap(({ profile, samples: xs }) => {
+      const name = summary(xs.map((x) => x.namePainted));
+      const ready = summary(xs.map((x) => x.interactive));
+      const bytes = summary(xs.map((x) => x.bytes));
+      return [[profile, fmtMs(name.median), range(name), fmtMs(ready.median), range(ready), fmtBytes(bytes.median)]];
+    }),
+    ['profile', 'name painted', 'range', 'interactive', 'range', 'bytes on the wire'],
+  ));
+  console.log(`\nwarm: the signed-in context that signed up (assets in its HTTP cache), ${RUNS} runs`);
 
   const metrics = [
     ['interactive consent (performance.now)', 'interactive'],
@@ -268,7 +362,7 @@ async function main() {
 
   mkdirSync(config.resultsDir, { recursive: true });
   const out = path.join(config.resultsDir, 'measure.json');
-  writeFileSync(out, JSON.stringify({ runs: RUNS, browserVersion, stats, samples, sizes, agents }, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify({ runs: RUNS, coldRuns: COLD_RUNS, browserVersion, cold, stats, samples, sizes, agents }, null, 2) + '\n');
   console.log(`\nwrote ${out}`);
 }
 

@@ -10,6 +10,8 @@
 #   dist/org/      app/org.html    (keyhouse-org:   /org/...)
 #   dist/admin/    app/admin.html  (keyhouse-admin: /admin/...)
 #
+# Then every asset gets a brotli and a gzip copy (scripts/precompress.mjs).
+#
 # Why each setting: docs/building.md (Trunk offline needs `cargo fetch`
 # first; npm binaryen's wasm-opt, not Debian's; no version check online).
 set -euo pipefail
@@ -32,4 +34,7 @@ for bundle in org admin; do
         mv "dist/$bundle/$bundle.html" "dist/$bundle/index.html"
     fi
 done
+# Brotli and gzip copies beside each asset, sent to browsers that accept
+# them (server/src/web.rs).
+node scripts/precompress.mjs dist
 ls -l dist/*.wasm dist/org/*.wasm dist/admin/*.wasm

@@ -1,5 +1,6 @@
 // 1. Sign up through the UI, see the notes page, log out from the account page,
-//    log in again and see the account's email.
+//    log in again and see the account's email. The app's wasm, JavaScript
+//    and CSS arrive compressed (encoded well under decoded size).
 import assert from 'node:assert/strict';
 import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/browser.mjs';
 import { config } from '../lib/env.mjs';
@@ -14,6 +15,15 @@ browserTest('sign up, log out from the account page, log in again', async ({ pag
   const signup = new SignupPage(page);
   await signup.goto();
   await screenshot(page, 'signup');
+  // The app's code came compressed (the build's brotli copies), and ran.
+  const assets = await page.evaluate(() => performance.getEntriesByType('resource')
+    .filter((e) => /\.(wasm|js|css)$/.test(new URL(e.name).pathname))
+    .map((e) => ({ name: new URL(e.name).pathname, encoded: e.encodedBodySize, decoded: e.decodedBodySize })));
+  const wasm = assets.find((a) => a.name.endsWith('_bg.wasm'));
+  assert.ok(wasm, `the page loaded its wasm: ${JSON.stringify(assets)}`);
+  for (const a of assets) {
+    assert.ok(a.encoded < a.decoded * 0.6, `${a.name} should arrive compressed: ${a.encoded} of ${a.decoded} bytes`);
+  }
   await signup.signup(user);
 
   const notes = new NotesPage(page);

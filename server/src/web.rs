@@ -1,12 +1,17 @@
 //! Serves the example app's Trunk output (`dist/`): files by path, and
 //! `index.html` (200) for the app's routes, with the security headers every
-//! HTML page must carry.
+//! HTML page must carry. A file goes out brotli- or gzip-compressed to a
+//! browser that accepts it, when the build left `name.br` / `name.gz`
+//! beside it (`scripts/precompress.mjs`): nothing is compressed per request.
 
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, IF_MODIFIED_SINCE,
+    IF_RANGE, IF_UNMODIFIED_SINCE, RANGE, VARY,
+};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -162,12 +167,31 @@ pub async fn fallback(State(web): State<Option<WebApp>>, req: Request) -> Respon
         return not_found();
     }
     let file = web.dir.join(path.trim_start_matches('/'));
-    let req = Request::builder()
+    // What the file service reads: the method, the path, and the headers
+    // that choose an encoding or a range.
+    let mut builder = Request::builder()
         .method(req.method().clone())
-        .uri(req.uri().clone())
-        .body(Body::empty());
-    let Ok(req) = req else { return not_found() };
-    match ServeFile::new(&file).oneshot(req).await {
+        .uri(req.uri().clone());
+    for name in [
+        ACCEPT_ENCODING,
+        RANGE,
+        IF_RANGE,
+        IF_MODIFIED_SINCE,
+        IF_UNMODIFIED_SINCE,
+    ] {
+        if let Some(v) = req.headers().get(&name) {
+            builder = builder.header(name, v.clone());
+        }
+    }
+    let Ok(req) = builder.body(Body::empty()) else {
+        return not_found();
+    };
+    let served = ServeFile::new(&file)
+        .precompressed_br()
+        .precompressed_gzip()
+        .oneshot(req)
+        .await;
+    match served {
         Ok(res) if res.status() == StatusCode::NOT_FOUND => not_found(),
         Ok(mut res) => {
             let cache = if is_hashed(&path) {
@@ -175,8 +199,11 @@ pub async fn fallback(State(web): State<Option<WebApp>>, req: Request) -> Respon
             } else {
                 "no-cache"
             };
-            res.headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+            let h = res.headers_mut();
+            h.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+            // The same URL answers differently by Accept-Encoding: caches
+            // between us and the browser must keep the answers apart.
+            h.insert(VARY, HeaderValue::from_static("accept-encoding"));
             res.into_response()
         }
         Err(e) => {

@@ -438,6 +438,62 @@ async fn the_app_is_served_with_security_headers() {
 }
 
 #[tokio::test]
+async fn built_files_go_out_precompressed_to_browsers_that_accept_them() {
+    let env = common::env().await;
+    let dist = env.dir.join("dist");
+    std::fs::create_dir_all(&dist).expect("dist");
+    std::fs::write(dist.join("index.html"), "<!DOCTYPE html><html></html>").expect("index");
+    // The build's copies (scripts/precompress.mjs); their bytes are what
+    // must go out, whatever they hold.
+    let wasm = "app-0123456789abcdef_bg.wasm";
+    std::fs::write(dist.join(wasm), b"\0asm raw bytes").expect("wasm");
+    std::fs::write(dist.join(format!("{wasm}.br")), b"brotli bytes").expect("br");
+    std::fs::write(dist.join(format!("{wasm}.gz")), b"gzip bytes").expect("gz");
+    std::fs::write(dist.join("robots.txt"), "User-agent: *").expect("txt");
+    let (_server, base) = env.serve().await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, accept: Option<&str>| {
+        let mut req = client.get(format!("{base}{path}"));
+        if let Some(a) = accept {
+            req = req.header("accept-encoding", a);
+        }
+        req.send()
+    };
+    let path = format!("/{wasm}");
+    for (accept, encoding, body) in [
+        (Some("gzip, deflate, br, zstd"), Some("br"), "brotli bytes"),
+        (Some("gzip"), Some("gzip"), "gzip bytes"),
+        (Some("br;q=0, gzip"), Some("gzip"), "gzip bytes"),
+        (Some("identity"), None, "\0asm raw bytes"),
+        (None, None, "\0asm raw bytes"),
+    ] {
+        let res = get(&path, accept).await.expect("get");
+        assert_eq!(res.status(), StatusCode::OK, "{accept:?}");
+        let h = res.headers();
+        assert_eq!(
+            h.get("content-encoding")
+                .map(|v| v.to_str().expect("ascii")),
+            encoding,
+            "{accept:?}"
+        );
+        assert_eq!(h["content-type"], "application/wasm", "{accept:?}");
+        assert_eq!(h["vary"], "accept-encoding", "{accept:?}");
+        assert!(
+            h["cache-control"]
+                .to_str()
+                .expect("ascii")
+                .contains("immutable")
+        );
+        assert_eq!(res.text().await.expect("body"), body, "{accept:?}");
+    }
+    // A file the build left no copies of goes out as it is.
+    let res = get("/robots.txt", Some("br, gzip")).await.expect("get");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("content-encoding").is_none());
+    assert_eq!(res.text().await.expect("body"), "User-agent: *");
+}
+
+#[tokio::test]
 async fn deleting_an_account_deletes_its_notes_and_no_one_elses() {
     let env = common::env().await;
     let (_server, base) = env.serve().await;
