@@ -5,11 +5,13 @@
 // Cold: the first screen as a new user meets it. For each network profile
 // (loopback; a typical 4G link, DevTools Network.emulateNetworkConditions:
 // 100 ms latency, 9 Mbit/s each way) and each of E2E_MEASURE_COLD_RUNS runs,
-// a fresh context (empty HTTP cache) holding only the signed-in session
-// cookie opens the authorize URL; reported: when the client's name is first
+// a fresh context (empty HTTP cache) holding the signed-in context's
+// cookies opens the authorize URL; reported: when the client's name is first
 // painted (the animation frame after it is in the page and visible), when
 // the Allow button is interactive, and the bytes on the wire until then
-// (Network.loadingFinished encodedDataLength, headers included).
+// (Resource Timing transferSize, headers included, of the page and of the
+// responses that ended by then). The 4G profile adds its latency to each
+// request, not to each round trip: a floor, not a radio model.
 //
 // Warm: a signed-in browser context (session cookie already set, app assets already
 // in the HTTP cache from signing up) opens the Notes GPT's authorize URL N times.
@@ -189,11 +191,6 @@ async function measureCold(browser, gpt, cookies, profile) {
       const cdp = await context.newCDPSession(page);
       await cdp.send('Network.enable');
       if (profile.conditions) await cdp.send('Network.emulateNetworkConditions', profile.conditions);
-      let bytes = 0;
-      let interactiveAt = null;
-      cdp.on('Network.loadingFinished', (e) => {
-        if (interactiveAt === null) bytes += e.encodedDataLength;
-      });
       await page.goto(gpt.authorizeUrl(), { waitUntil: 'commit', timeout: RUN_TIMEOUT_MS });
       const handle = await page.waitForFunction(
         () => window.__consentInteractiveAt !== undefined && window.__clientNamePaintedAt !== undefined
@@ -202,7 +199,14 @@ async function measureCold(browser, gpt, cookies, profile) {
         { timeout: RUN_TIMEOUT_MS, polling: 'raf' },
       );
       const [interactive, namePainted] = await handle.jsonValue();
-      interactiveAt = interactive;
+      // What had arrived by then: the page and each response that ended
+      // before the button was interactive (transfer sizes, headers included).
+      const bytes = await page.evaluate((until) => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        return (nav ? nav.transferSize : 0) + performance.getEntriesByType('resource')
+          .filter((e) => e.responseEnd <= until)
+          .reduce((sum, e) => sum + e.transferSize, 0);
+      }, interactive);
       if (new URL(page.url()).pathname !== '/idp') {
         throw new Error(`cold run ${i + 1} (${profile.name}): expected the consent screen on /idp, at ${page.url()}`);
       }
@@ -308,7 +312,7 @@ async function main() {
   console.log(`Keyhouse e2e bench: ${RUNS} runs against ${config.baseUrl}`);
   const { samples, cold, browserVersion } = await measureConsent();
   console.log(`chromium ${browserVersion}, viewport 1280x800\n`);
-  console.log(`cold: a fresh context (empty HTTP cache, the session cookie only), ${COLD_RUNS} runs per profile; ms since navigation start`);
+  console.log(`cold: a fresh context (empty HTTP cache, the signed-up context's cookies), ${COLD_RUNS} runs per profile; ms since navigation start`);
   const range = (s) => `${fmtMs(s.min)}–${fmtMs(s.max)}`;
   console.log(table(
     cold.flatMap(({ profile, samples: xs }) => {

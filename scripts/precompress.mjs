@@ -52,11 +52,9 @@ for (const file of walk(dir)) {
     ['.gz', gzipSync(buf, { level: 9 })],
   ];
   for (const [ext, out] of copies) {
-    if (out.length < buf.length) {
-      writeFileSync(file + ext, out);
-    } else {
-      rmSync(file + ext, { force: true });
-    }
+    // Removed first: a link left there is replaced, never written through.
+    rmSync(file + ext, { force: true });
+    if (out.length < buf.length) writeFileSync(file + ext, out);
   }
   raw += buf.length;
   br += Math.min(copies[0][1].length, buf.length);

@@ -167,18 +167,28 @@ pub async fn fallback(State(web): State<Option<WebApp>>, req: Request) -> Respon
         return not_found();
     }
     let file = web.dir.join(path.trim_start_matches('/'));
+    // Only a built file, not a directory, and not a compressed copy whose
+    // original is gone (the file service would serve either).
+    if !tokio::fs::metadata(&file).await.is_ok_and(|m| m.is_file()) {
+        return not_found();
+    }
     // What the file service reads: the method, the path, and the headers
-    // that choose an encoding or a range.
+    // that choose an encoding or a range. It ignores `If-Range`, so a range
+    // that depends on one is not passed on: the whole file answers, which
+    // HTTP allows, instead of a piece of a newer file.
     let mut builder = Request::builder()
         .method(req.method().clone())
         .uri(req.uri().clone());
+    let if_range = req.headers().contains_key(IF_RANGE);
     for name in [
         ACCEPT_ENCODING,
         RANGE,
-        IF_RANGE,
         IF_MODIFIED_SINCE,
         IF_UNMODIFIED_SINCE,
     ] {
+        if name == RANGE && if_range {
+            continue;
+        }
         if let Some(v) = req.headers().get(&name) {
             builder = builder.header(name, v.clone());
         }
@@ -194,7 +204,13 @@ pub async fn fallback(State(web): State<Option<WebApp>>, req: Request) -> Respon
     match served {
         Ok(res) if res.status() == StatusCode::NOT_FOUND => not_found(),
         Ok(mut res) => {
-            let cache = if is_hashed(&path) {
+            let status = res.status();
+            let cache = if !matches!(status.as_u16(), 200 | 206 | 304) {
+                if status.is_server_error() {
+                    tracing::warn!(%status, path, "static file");
+                }
+                "no-store"
+            } else if is_hashed(&path) {
                 "public, max-age=31536000, immutable"
             } else {
                 "no-cache"

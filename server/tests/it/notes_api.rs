@@ -491,6 +491,35 @@ async fn built_files_go_out_precompressed_to_browsers_that_accept_them() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("content-encoding").is_none());
     assert_eq!(res.text().await.expect("body"), "User-agent: *");
+    // Neither a directory nor a copy whose original is gone is a file.
+    std::fs::create_dir_all(dist.join("folder.js")).expect("dir");
+    let orphan = "orphan-0123456789abcdef.js";
+    std::fs::write(dist.join(format!("{orphan}.br")), b"stale").expect("orphan");
+    for (path, accept) in [
+        ("/folder.js", "identity"),
+        (&format!("/{orphan}")[..], "br"),
+    ] {
+        let res = get(path, Some(accept)).await.expect("get");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    // A range of the file; with If-Range (which the file service cannot
+    // check) the whole file; past its end, nothing any cache may keep.
+    let ranged = |range: &str, if_range: Option<&str>| {
+        let mut req = client.get(format!("{base}{path}")).header("range", range);
+        if let Some(v) = if_range {
+            req = req.header("if-range", v);
+        }
+        req.send()
+    };
+    let res = ranged("bytes=0-3", None).await.expect("get");
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.text().await.expect("body"), "\0asm");
+    let res = ranged("bytes=0-3", Some("\"old\"")).await.expect("get");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.expect("body"), "\0asm raw bytes");
+    let res = ranged("bytes=1000-", None).await.expect("get");
+    assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(res.headers()["cache-control"], "no-store");
 }
 
 #[tokio::test]
