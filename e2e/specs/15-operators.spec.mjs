@@ -46,7 +46,7 @@ browserTest('an operator disables an account, enables it, and requires a new pas
   await ops.getByTestId('admin-user-confirm').click();
   await ops.getByTestId('admin-users-status').filter({ hasText: /is disabled: 1 session/ }).waitFor();
   row = ops.locator(`[data-testid="admin-user-row"][data-email="${user.email}"]`);
-  assert.equal(await row.getAttribute('data-disabled'), 'true');
+  await ops.locator(`[data-testid="admin-user-row"][data-email="${user.email}"][data-disabled="true"]`).waitFor();
 
   // The user's next page load is signed out, and the password is refused.
   await page.goto('/');
@@ -64,7 +64,8 @@ browserTest('an operator disables an account, enables it, and requires a new pas
 
   // A new password required: signed out again, and the old password stops.
   await confirmAction(ops, 'admin-user-require-reset');
-  assert.equal(await row.getAttribute('data-reset-required'), 'true');
+  // The row is read again after the action's status: wait for it.
+  await ops.locator(`[data-testid="admin-user-row"][data-email="${user.email}"][data-reset-required="true"]`).waitFor();
   await page.goto('/');
   await waitForUrl(page, (u) => u.pathname === '/login', 'the login page (a reset is required)');
   await again.waitReady();

@@ -8,7 +8,9 @@
 //     the button and then from the address field's autofill; on a
 //     second device holding the same passkey, an app that asks for a
 //     phishing-resistant sign-in (acr_values) steps a password session up
-//     with it in /idp; once removed, the passkey signs in nowhere.
+//     with it in /idp; an app asking for two-step verification of an
+//     account with no authenticator app is offered the passkey instead;
+//     once removed, the passkey signs in nowhere.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { waitForMail } from '../lib/mail.mjs';
 import { newUser } from '../lib/users.mjs';
 
 const PHISHING_RESISTANT = 'urn:keyhouse:acr:phr';
+const TWO_FACTORS = 'urn:keyhouse:acr:2fa';
 
 /** The spec's own server: issuer http://localhost:PORT. */
 const local = { base: null, server: null, dir: null, env: null, clientId: null };
@@ -149,7 +152,7 @@ async function sessionOf(page) {
   });
 }
 
-function idpUrl() {
+function idpUrl(acr = PHISHING_RESISTANT) {
   const q = new URLSearchParams({
     response_type: 'code',
     client_id: local.clientId,
@@ -158,7 +161,7 @@ function idpUrl() {
     state: 'passkey-state',
     code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
     code_challenge_method: 'S256',
-    acr_values: PHISHING_RESISTANT,
+    acr_values: acr,
   });
   return `/idp?${q}`;
 }
@@ -230,6 +233,21 @@ browserTest('a passkey is added on the account page, signs in alone, steps up fo
   await two.page.getByTestId('consent-approve').waitFor();
   assert.deepEqual((await sessionOf(two.page)).amr, ['pop', 'mfa']);
 
+  // Device 4: an app that asks for two-step verification of an account
+  // with no authenticator app is told to turn it on, or to use the
+  // passkey, which counts as two steps.
+  const four = await deviceWithAuthenticator(newContext, (await two.credentials())[0], { presence: false });
+  await signInWithPassword(four.page, user);
+  await four.presence(true);
+  await four.page.goto(idpUrl(TWO_FACTORS));
+  await four.page.getByTestId('idp-turn-on-two-step').waitFor();
+  const instead = four.page.getByTestId('idp-passkey-instead');
+  await instead.getByTestId('passkey-sign-in').waitFor();
+  await screenshotDesktopAndMobile(four.page, 'idp-two-step-passkey-instead');
+  await instead.getByTestId('passkey-sign-in').click();
+  await four.page.getByTestId('consent-approve').waitFor();
+  assert.deepEqual((await sessionOf(four.page)).amr, ['pop', 'mfa']);
+
   // Removed on device 1: the passkey signs in nowhere.
   await page.goto('/account');
   await card.getByTestId('passkey').waitFor();
@@ -237,7 +255,7 @@ browserTest('a passkey is added on the account page, signs in alone, steps up fo
   await card.getByTestId('passkey-remove').click();
   await card.getByTestId('passkeys-none').waitFor();
   // Its autofill is refused as the page loads, and so is the button.
-  const three = await deviceWithAuthenticator(newContext, (await two.credentials())[0]);
+  const three = await deviceWithAuthenticator(newContext, (await four.credentials())[0]);
   await three.page.goto('/login');
   const error = three.page.getByTestId('passkey-error');
   await error.waitFor();

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::{ApiClient, ApiError};
 use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
 use crate::params::{login_url, parse_query};
-use crate::passkey::{MemberPasskeyLogin, PasskeyLogin};
+use crate::passkey::{MemberPasskeyLogin, PasskeyLogin, passkeys_supported};
 use crate::second_factor::{MemberTotpChallenge, TotpChallenge};
 use crate::text::{self, IdpText, fill};
 
@@ -358,6 +358,17 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
             spawn_local(flow.start());
         });
     let on_decide = Callback::new(move |granted: bool| spawn_local(flow.decide(granted)));
+    // The passkey sign-in that steps this side's session up.
+    let passkey_button = move || match flow.side {
+        Side::Users => view! {
+            <PasskeyLogin on_signed_in=on_stepped_up api=flow.api.get_value()/>
+        }
+        .into_any(),
+        Side::Members => view! {
+            <MemberPasskeyLogin on_signed_in=on_member_stepped_up api=flow.api.get_value()/>
+        }
+        .into_any(),
+    };
     view! {
         <div class="kh-idp">
             {move || match flow.phase.get() {
@@ -395,14 +406,7 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
                     view! {
                         <section class="kh-card" data-testid="idp-passkey-step-up">
                             <p class="kh-notice" role="status">{flow.text.with_value(|t| t.passkey_step_up_text.clone())}</p>
-                            {match flow.side {
-                                Side::Users => view! {
-                                    <PasskeyLogin on_signed_in=on_stepped_up api=flow.api.get_value()/>
-                                }.into_any(),
-                                Side::Members => view! {
-                                    <MemberPasskeyLogin on_signed_in=on_member_stepped_up api=flow.api.get_value()/>
-                                }.into_any(),
-                            }}
+                            {passkey_button()}
                             {add.map(|href| view! {
                                 <p class="kh-muted kh-sign-in__switch">
                                     <a class="kh-link" href=href data-testid="idp-add-passkey">
@@ -418,10 +422,27 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
                     let set_up = account_path.get_value().filter(|_| {
                         error.error_code() == Some(ErrorCode::SecondFactorSetupRequired)
                     });
+                    // A passkey is two steps: one already held signs in
+                    // instead of turning the app on (shown where the
+                    // browser can use one).
+                    let two_steps = error.error_code() == Some(ErrorCode::SecondFactorSetupRequired);
+                    let passkey = two_steps.then(|| {
+                        let supported = RwSignal::new(false);
+                        Effect::new(move |_| supported.set(passkeys_supported()));
+                        let button = passkey_button();
+                        view! {
+                            <section class="kh-card" data-testid="idp-passkey-instead"
+                                hidden=move || !supported.get()>
+                                <p class="kh-muted">{flow.text.with_value(|t| t.passkey_instead.clone())}</p>
+                                {button}
+                            </section>
+                        }
+                    });
                     let set_up = set_up.map(|path| login_url(&path, &path_and_query()));
                     view! {
                         <RequestError error app_name=app_name.get_value()
                             home_path=home_path.get_value() set_up/>
+                        {passkey}
                     }.into_any()
                 }
             }}

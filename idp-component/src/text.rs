@@ -57,6 +57,9 @@ pub struct IdpText {
     pub passkey_step_up_text: String,
     /// The link to the account page, to add a passkey first.
     pub passkey_add: String,
+    /// Under "two-step verification needed": a passkey counts as two
+    /// steps, so one already held signs in instead.
+    pub passkey_instead: String,
     /// Cross-site request: headline.
     pub blocked_title: String,
     /// Cross-site request: explanation.
@@ -127,6 +130,7 @@ impl Default for IdpText {
             step_up_text: "Connecting this app needs you to confirm it's you with two-step verification.".into(),
             passkey_step_up_text: "The app you're connecting asks you to confirm it's you with a passkey.".into(),
             passkey_add: "No passkey yet? Add one in your account settings".into(),
+            passkey_instead: "Already have a passkey here? It counts as two-step verification.".into(),
             blocked_title: "Request blocked".into(),
             blocked_text: "This request did not come from this site, so it was stopped. Nothing was shared.".into(),
             unreachable_title: "Can't reach {app}".into(),
