@@ -24,17 +24,22 @@ export TRUNK_SKIP_VERSION_CHECK=true
 
 cargo fetch --locked --quiet
 trunk build --release --config Trunk.toml
-for bundle in org admin; do
+# The other bundles, each served under its path: the organization pages, the
+# dashboard, and the two consent pages (their own small bundles; /org/idp's
+# lives inside /org's folder, so it is built after it).
+for bundle in org:org admin:admin idp:idp org-idp:org/idp; do
+    name="${bundle%%:*}"
+    under="${bundle#*:}"
     # Each Trunk build replaces its dist directory: build aside, then move in.
-    out="$ROOT/target/trunk-$bundle"
-    trunk build --release --config Trunk.toml --dist "$out" --public-url "/$bundle/" "app/$bundle.html"
-    rm -rf "dist/$bundle"
-    cp -r "$out" "dist/$bundle"
-    if [ -f "dist/$bundle/$bundle.html" ]; then
-        mv "dist/$bundle/$bundle.html" "dist/$bundle/index.html"
+    out="$ROOT/target/trunk-$name"
+    trunk build --release --config Trunk.toml --dist "$out" --public-url "/$under/" "app/$name.html"
+    rm -rf "dist/$under"
+    cp -r "$out" "dist/$under"
+    if [ -f "dist/$under/$name.html" ]; then
+        mv "dist/$under/$name.html" "dist/$under/index.html"
     fi
 done
 # Brotli and gzip copies beside each asset, sent to browsers that accept
 # them (server/src/web.rs).
 node scripts/precompress.mjs dist
-ls -l dist/*.wasm dist/org/*.wasm dist/admin/*.wasm
+ls -l dist/*.wasm dist/org/*.wasm dist/admin/*.wasm dist/idp/*.wasm dist/org/idp/*.wasm

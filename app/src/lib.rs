@@ -16,7 +16,9 @@ mod pages;
 pub mod server;
 pub mod server_fns;
 
-pub use pages::{AdminApp, App, OrgApp};
+#[cfg(feature = "ssr")]
+pub use pages::first_paint;
+pub use pages::{AdminApp, App, FIRST_PAINT_ID, IdpApp, OrgApp, OrgIdpApp, remove_first_paint};
 
 /// The app's name, as users see it.
 pub const APP_NAME: &str = "Keyhouse Notes";

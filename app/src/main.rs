@@ -3,6 +3,7 @@
 #[cfg(target_arch = "wasm32")]
 fn main() {
     console_error_panic_hook::set_once();
+    keyhouse_app::remove_first_paint();
     leptos::mount::mount_to_body(keyhouse_app::App);
 }
 

@@ -1,7 +1,8 @@
 //! The `IdentityProvider` component: the page at the Authorization URL.
 
 use keyhouse_types::{
-    AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse, ErrorCode,
+    AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartInPage,
+    AuthorizeStartResponse, ErrorCode,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -141,10 +142,21 @@ impl Flow {
             Side::Users => api.authorize_start(&params).await,
             Side::Members => api.b2b_authorize_start(&params).await,
         };
+        self.settle(started).await;
+    }
+
+    /// Acts on the start's answer, fetched or found in the page.
+    async fn settle(self, started: Result<AuthorizeStartResponse, ApiError>) {
         match started {
             Ok(AuthorizeStartResponse::Redirect(r)) => leave(&r.redirect_uri),
             Ok(AuthorizeStartResponse::Describe(start)) if start.consent_required => {
-                self.phase.set(Phase::Consent(start));
+                // The screen rendered from the page's answer is already
+                // this one: keep it (and the heading's focus), enable it.
+                let phase = Phase::Consent(start);
+                if self.phase.with_untracked(|p| *p != phase) {
+                    self.phase.set(phase);
+                }
+                self.busy.set(false);
             }
             Ok(AuthorizeStartResponse::Describe(start)) => {
                 let words = self
@@ -178,6 +190,45 @@ impl Flow {
             }
             Err(e) => self.fail(e),
         }
+    }
+}
+
+/// The start's answer the page carries for this provider: on the server,
+/// the one provided as context (an SSR host that asked the backend,
+/// `Keyhouse::authorize_start_in_page`); in the browser, the page's data
+/// block, taken out of the page (it is used once, and only on the page it
+/// was written for).
+fn answer_in_page(side: Side) -> Option<AuthorizeStartInPage> {
+    let found = use_context::<AuthorizeStartInPage>().or_else(read_data_block)?;
+    (found.members == (side == Side::Members)).then_some(found)
+}
+
+/// The data block `AuthorizeStartInPage::ELEMENT_ID`, when its page is this
+/// one.
+#[cfg(target_arch = "wasm32")]
+fn read_data_block() -> Option<AuthorizeStartInPage> {
+    let element = web_sys::window()?
+        .document()?
+        .get_element_by_id(AuthorizeStartInPage::ELEMENT_ID)?;
+    let text = element.text_content().unwrap_or_default();
+    element.remove();
+    let found: AuthorizeStartInPage = serde_json::from_str(&text).ok()?;
+    (found.page == path_and_query()).then_some(found)
+}
+
+/// Off the browser there is no page to read.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_data_block() -> Option<AuthorizeStartInPage> {
+    None
+}
+
+/// The answer as the API call would have returned it; `None` for anything
+/// else (the component then asks the API).
+fn as_answer(found: AuthorizeStartInPage) -> Option<Result<AuthorizeStartResponse, ApiError>> {
+    match (found.status, found.answer, found.error) {
+        (200, Some(answer), _) => Some(Ok(answer)),
+        (status, _, Some(body)) if status >= 400 => Some(Err(ApiError::Server { status, body })),
+        _ => None,
     }
 }
 
@@ -324,24 +375,40 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
         text,
     } = props;
     let text = text::resolve(text);
+    // The start's answer, when the page carries it. A consent screen is
+    // shown from the first render (on the server too, so an SSR page names
+    // the client before any wasm runs), its buttons disabled until the
+    // effect below has run: then they work.
+    let in_page = answer_in_page(side).and_then(as_answer);
+    let first = match &in_page {
+        Some(Ok(AuthorizeStartResponse::Describe(start))) if start.consent_required => {
+            Phase::Consent(start.clone())
+        }
+        _ => Phase::Working(text.checking_session.clone()),
+    };
+    let busy = matches!(first, Phase::Consent(_));
     let flow = Flow {
         side,
         api: StoredValue::new(api.unwrap_or_default()),
         // Read in the browser (the effect below): on the server there is no
-        // `window`, and the page renders its first card only.
+        // `window`.
         params: StoredValue::new(AuthorizeParams::default()),
         login_path: StoredValue::new(login_path),
         on_login_required,
-        phase: RwSignal::new(Phase::Working(text.checking_session.clone())),
-        busy: RwSignal::new(false),
+        phase: RwSignal::new(first),
+        busy: RwSignal::new(busy),
         text: StoredValue::new(text),
     };
     // Effects run only in the browser (after hydration, with SSR), once.
+    let in_page = StoredValue::new(in_page);
     Effect::new(move |_| {
         flow.params.set_value(parse_query(
             &location().and_then(|l| l.search().ok()).unwrap_or_default(),
         ));
-        spawn_local(flow.start());
+        match in_page.try_update_value(Option::take).flatten() {
+            Some(answer) => spawn_local(flow.settle(answer)),
+            None => spawn_local(flow.start()),
+        }
     });
     let app_name = StoredValue::new(app_name);
     let home_path = StoredValue::new(home_path);

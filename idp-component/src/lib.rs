@@ -16,7 +16,13 @@
 //! - `ssr`: the server half of an SSR app; turns on `leptos/ssr` and
 //!   `leptos_router/ssr`. Rendering never touches `window`, `location` or
 //!   the network: the providers render their first card ("Checking your
-//!   session…") and the session hooks their `Loading` state.
+//!   session…") and the session hooks their `Loading` state. Given the
+//!   authorize start's answer as context ([`keyhouse_types::AuthorizeStartInPage`],
+//!   from the backend's `Keyhouse::authorize_start_in_page`), a provider
+//!   renders the consent screen instead, its buttons disabled until the
+//!   browser takes over; write the same answer into the page
+//!   ([`AuthorizeStartInPage::to_html`](keyhouse_types::AuthorizeStartInPage::to_html))
+//!   and the provider uses it in the browser instead of calling the API.
 //! - `hydrate`: the browser half of an SSR app; turns on `leptos/hydrate`.
 //!   The work (reading the request from the URL, calling the API, loading
 //!   the session) starts in effects, so after hydration.

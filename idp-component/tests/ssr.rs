@@ -1,7 +1,8 @@
 //! The components rendered on the server (`ssr`), as an SSR + hydration app
 //! renders them: no `window` exists there, so any browser call while
 //! rendering panics. The first paint is the loading card (the work starts
-//! after hydration), and replaced strings show from the first paint.
+//! after hydration), or the consent screen when the page's answer is given,
+//! and replaced strings show from the first paint.
 #![allow(clippy::unwrap_used)]
 
 use keyhouse_idp_component::{
@@ -118,4 +119,58 @@ fn the_packaged_stylesheet_styles_every_class_rendered() {
             "no rule for .{class}"
         );
     }
+}
+
+/// A start answer for "Notes GPT" asking for `notes:read`, as the backend
+/// writes it into the page.
+fn consent_in_page(members: bool) -> keyhouse_types::AuthorizeStartInPage {
+    let answer = serde_json::json!({
+        "client": {"client_id": "c1", "name": "Notes GPT <b>", "description": "",
+                   "logo_uri": null, "client_type": "third_party"},
+        "redirect_host": "gpt.example", "scopes": [
+            {"scope": "notes:read", "description": "Read your notes", "grantable": true}],
+        "resource": null, "consent_required": true,
+        "user": {"user_id": "u1", "email": "ada@example.test", "name": "Ada"},
+    });
+    keyhouse_types::AuthorizeStartInPage {
+        page: "/idp?client_id=c1".into(),
+        members,
+        status: 200,
+        answer: Some(serde_json::from_value(answer).unwrap()),
+        error: None,
+    }
+}
+
+#[test]
+fn given_the_pages_answer_the_provider_renders_consent_with_its_buttons_disabled() {
+    let html = render(|| {
+        provide_context(consent_in_page(false));
+        view! { <IdentityProvider app_name="Notes"/> }
+    });
+    assert!(!html.contains(r#"data-testid="idp-loading""#), "{html}");
+    assert!(
+        html.contains("Notes GPT &lt;b&gt;"),
+        "the name, as text: {html}"
+    );
+    assert!(html.contains(r#"data-scope="notes:read""#), "{html}");
+    for id in ["consent-approve", "consent-deny"] {
+        let at = html.find(&format!(r#"data-testid="{id}""#)).unwrap();
+        let tag = &html[html[..at].rfind("<button").unwrap()..at + html[at..].find('>').unwrap()];
+        assert!(tag.contains("disabled"), "{id}: {tag}");
+    }
+}
+
+#[test]
+fn an_answer_for_the_other_side_is_not_used() {
+    // A users' answer does not describe a member's request, nor the reverse.
+    let html = render(|| {
+        provide_context(consent_in_page(false));
+        view! { <B2BIdentityProvider app_name="Notes"/> }
+    });
+    assert!(html.contains(r#"data-testid="idp-loading""#), "{html}");
+    let html = render(|| {
+        provide_context(consent_in_page(true));
+        view! { <IdentityProvider app_name="Notes"/> }
+    });
+    assert!(html.contains(r#"data-testid="idp-loading""#), "{html}");
 }

@@ -33,6 +33,7 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
         }
     });
     let security_headers = kh.security_headers();
+    let kh_for_pages = kh.clone();
     let ctx = AppContext {
         kh: kh.clone(),
         notes: notes.clone(),
@@ -49,7 +50,7 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
         .merge(notes_api::router(notes_api::NotesState { kh, notes }))
         .merge(keyhouse_app::server::server_fn_router(ctx))
         .fallback(web::fallback)
-        .with_state(web)
+        .with_state(web.map(|w| w.serving(kh_for_pages)))
         .layer(DefaultBodyLimit::max(keyhouse_axum::BODY_LIMIT))
         // On every response; the app's HTML page sets its own CSP (with the
         // hash of Trunk's loader), which the layer leaves alone.

@@ -5,6 +5,7 @@
 //! beside it (`scripts/precompress.mjs`): nothing is compressed per request.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -15,11 +16,13 @@ use axum::http::header::{
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use keyhouse_axum::Keyhouse;
+use keyhouse_idp_component::params::parse_query;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-/// The built app: three bundles (see `scripts/build-app.sh`), each with its
+/// The built app: five bundles (see `scripts/build-app.sh`), each with its
 /// own `index.html`.
 #[derive(Clone, Debug)]
 pub struct WebApp {
@@ -29,10 +32,18 @@ pub struct WebApp {
     /// `org/index.html`, `admin/index.html`, when built.
     bundles: Vec<(&'static str, axum::body::Bytes)>,
     csp: HeaderValue,
+    /// Answers the consent pages' start in the page (see [`WebApp::serving`]).
+    kh: Option<Keyhouse>,
 }
 
-/// The bundles served under a path prefix.
-const BUNDLES: [&str; 2] = ["/org", "/admin"];
+/// How long the consent page waits for the start's answer to put in it;
+/// past it the page goes out without, and the component asks the API (a
+/// client identified by a metadata document may be fetching it).
+const ANSWER_BUDGET: Duration = Duration::from_millis(250);
+
+/// The bundles served under a path prefix, the longest first (`/org/idp`
+/// is its own bundle inside `/org`'s).
+const BUNDLES: [&str; 4] = ["/org/idp", "/org", "/admin", "/idp"];
 
 /// Paths that belong to APIs: never answered with the app's page.
 const API_PREFIXES: [&str; 5] = ["/api/", "/oauth2/", "/.well-known/", "/health/", "/openapi"];
@@ -49,13 +60,21 @@ impl WebApp {
             }
         };
         let mut hashes = inline_script_hashes(&String::from_utf8_lossy(&index));
+        let mut style_hashes = Vec::new();
         let mut bundles = Vec::new();
         for prefix in BUNDLES {
             let file = dir.join(prefix.trim_start_matches('/')).join("index.html");
             match std::fs::read(&file) {
                 Ok(b) => {
-                    hashes.extend(inline_script_hashes(&String::from_utf8_lossy(&b)));
-                    bundles.push((prefix, axum::body::Bytes::from(b)));
+                    let mut html = String::from_utf8_lossy(&b).into_owned();
+                    hashes.extend(inline_script_hashes(&html));
+                    // The consent pages carry their styles: a person on a
+                    // slow link sees the server's paint one round trip
+                    // sooner (the stylesheets would block it).
+                    if CONSENT_PAGES.contains(&prefix) {
+                        html = inline_stylesheets(dir, &html, &mut style_hashes);
+                    }
+                    bundles.push((prefix, axum::body::Bytes::from(html)));
                 }
                 Err(e) => {
                     tracing::warn!(file = %file.display(), error = %e, "bundle not built; its pages get the main bundle")
@@ -64,23 +83,92 @@ impl WebApp {
         }
         hashes.sort();
         hashes.dedup();
-        let csp = HeaderValue::from_str(&policy(&hashes)).ok()?;
+        style_hashes.sort();
+        style_hashes.dedup();
+        let csp = HeaderValue::from_str(&policy(&hashes, &style_hashes)).ok()?;
         Some(WebApp {
             dir: dir.to_owned(),
             main: index.into(),
             bundles,
             csp,
+            kh: None,
         })
+    }
+
+    /// Puts in `/idp` and `/org/idp` what the authorize API's start answers
+    /// that browser (a data block the component uses instead of asking),
+    /// and, for a consent screen, the screen itself rendered on the server,
+    /// so the person sees who is asking before the wasm has loaded.
+    pub fn serving(mut self, kh: Keyhouse) -> WebApp {
+        self.kh = Some(kh);
+        self
+    }
+
+    /// `/idp` or `/org/idp`: the bundle's page with the start's answer in
+    /// it. It carries the signed-in person's request, so no cache keeps it.
+    async fn consent_page(&self, kh: &Keyhouse, req: Request, members: bool) -> Response {
+        let (parts, _) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        let page = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
+        let params = parse_query(parts.uri.query().unwrap_or_default());
+        let kh = kh.clone();
+        // On its own task: past the budget the page goes without it, and
+        // what it started (a metadata document's fetch) still completes.
+        let answer = tokio::spawn(async move {
+            kh.authorize_start_in_page(&parts, &page, &params, members)
+                .await
+        });
+        let answer = match tokio::time::timeout(ANSWER_BUDGET, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, path, "the consent page's answer failed");
+                return self.page(&path);
+            }
+            Err(_) => {
+                tracing::info!(
+                    path,
+                    "the consent page's answer is late: the page goes without"
+                );
+                return self.page(&path);
+            }
+        };
+        let mut extra = keyhouse_app::first_paint(&answer).unwrap_or_default();
+        extra.push_str(&answer.to_html());
+        let mut res = self.page_with(&path, &extra);
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
     }
 
     /// The `index.html` of the bundle that serves `path`.
     fn page(&self, path: &str) -> Response {
+        self.page_with(path, "")
+    }
+
+    /// The `index.html` of the bundle that serves `path`, with `extra`
+    /// (HTML) first in its body.
+    fn page_with(&self, path: &str, extra: &str) -> Response {
         let html = self
             .bundles
             .iter()
             .find(|(prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
             .map_or(&self.main, |(_, html)| html);
-        let mut res = (StatusCode::OK, html.clone()).into_response();
+        let html = if extra.is_empty() {
+            html.clone()
+        } else {
+            let text = String::from_utf8_lossy(html);
+            match text.find("<body>") {
+                Some(at) => {
+                    let at = at + "<body>".len();
+                    axum::body::Bytes::from(format!("{}{extra}{}", &text[..at], &text[at..]))
+                }
+                None => html.clone(),
+            }
+        };
+        let mut res = (StatusCode::OK, html).into_response();
         let h = res.headers_mut();
         h.insert(
             CONTENT_TYPE,
@@ -93,19 +181,74 @@ impl WebApp {
 }
 
 /// The page's policy: scripts only from us (plus the hashes of Trunk's
-/// inline loader), wasm compilation allowed, never framed (clickjacking on
-/// the consent screen, docs/threat-model.md), no plugins, forms and fetches to us
-/// only. Client logos come through Keyhouse, from this origin.
-fn policy(script_hashes: &[String]) -> String {
-    let mut script_src = String::from("'self' 'wasm-unsafe-eval'");
-    for h in script_hashes {
-        script_src.push_str(&format!(" 'sha256-{h}'"));
-    }
+/// inline loader), wasm compilation allowed, styles from us (plus the
+/// hashes of the consent pages' inlined stylesheets), never framed
+/// (clickjacking on the consent screen, docs/threat-model.md), no plugins,
+/// forms and fetches to us only. Client logos come through Keyhouse, from
+/// this origin.
+fn policy(script_hashes: &[String], style_hashes: &[String]) -> String {
+    let sources = |first: &str, hashes: &[String]| {
+        let mut out = String::from(first);
+        for h in hashes {
+            out.push_str(&format!(" 'sha256-{h}'"));
+        }
+        out
+    };
+    let script_src = sources("'self' 'wasm-unsafe-eval'", script_hashes);
+    let style_src = sources("'self'", style_hashes);
     format!(
-        "default-src 'self'; script-src {script_src}; style-src 'self'; img-src 'self' data:; \
+        "default-src 'self'; script-src {script_src}; style-src {style_src}; img-src 'self' data:; \
          connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors 'none'"
     )
+}
+
+/// The bundles whose stylesheets are inlined into their page.
+const CONSENT_PAGES: [&str; 2] = ["/idp", "/org/idp"];
+
+/// `html` with each `<link rel="stylesheet" href="/…">` whose file (under
+/// `dir`) is plain CSS replaced by a `<style>` holding it; the hash of each
+/// goes to `hashes`. A sheet that loads others (`url(`, `@import`) would
+/// resolve them against the page instead: it stays a link, as does one
+/// that cannot be read.
+fn inline_stylesheets(dir: &Path, html: &str, hashes: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<link ") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let Some(end) = after.find('>') else {
+            break;
+        };
+        let tag = &after[..=end];
+        rest = &after[end + 1..];
+        let css = attribute(tag, "href")
+            .filter(|_| attribute(tag, "rel") == Some("stylesheet"))
+            .and_then(|href| href.strip_prefix('/'))
+            .filter(|href| !href.split('/').any(|seg| seg == ".." || seg.contains('\\')))
+            .and_then(|href| std::fs::read_to_string(dir.join(href)).ok())
+            .filter(|css| !css.contains("url(") && !css.contains("@import") && !css.contains("</"));
+        match css {
+            Some(css) => {
+                let digest = Sha256::digest(css.as_bytes());
+                hashes.push(base64::engine::general_purpose::STANDARD.encode(digest));
+                out.push_str("<style>");
+                out.push_str(&css);
+                out.push_str("</style>");
+            }
+            None => out.push_str(tag),
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The value of `name="…"` in a tag.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let at = tag.find(&key)? + key.len();
+    let len = tag[at..].find('"')?;
+    Some(&tag[at..at + len])
 }
 
 /// base64 SHA-256 of each inline `<script>` body (CSP Level 2 hash sources).
@@ -131,13 +274,16 @@ fn inline_script_hashes(html: &str) -> Vec<String> {
     out
 }
 
-/// Trunk names built assets `name-<16 hex>.ext`: safe to cache forever.
+/// Trunk names built assets `name-<hash>.ext`, the hash a 64-bit number in
+/// hex without its leading zeros (16 digits, fewer one time in sixteen):
+/// safe to cache forever.
 fn is_hashed(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or_default();
     let stem = name.split('.').next().unwrap_or_default();
     let stem = stem.trim_end_matches("_bg");
-    stem.rsplit_once('-')
-        .is_some_and(|(_, h)| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, h)| {
+        (14..=16).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 fn not_found() -> Response {
@@ -159,6 +305,13 @@ pub async fn fallback(State(web): State<Option<WebApp>>, req: Request) -> Respon
     // is a URL, `/admin/apps/https%3A%2F%2F…%2Fclient.json`); built files
     // never have one in their names.
     if !last.contains('.') || last.contains('%') || last == "index.html" {
+        if let Some(kh) = web.kh.as_ref().filter(|_| req.method() == Method::GET) {
+            match path.as_str() {
+                "/idp" => return web.consent_page(kh, req, false).await,
+                "/org/idp" => return web.consent_page(kh, req, true).await,
+                _ => {}
+            }
+        }
         // An app route: the router in the page decides what to show.
         return web.page(&path);
     }
@@ -241,15 +394,40 @@ mod tests {
         let expected = base64::engine::general_purpose::STANDARD
             .encode(Sha256::digest(b"import init from '/x.js';"));
         assert_eq!(hashes[0], expected);
-        let p = policy(&hashes);
+        let p = policy(&hashes, &[]);
         assert!(p.contains("frame-ancestors 'none'") && p.contains("'wasm-unsafe-eval'"));
         assert!(p.contains(&format!("'sha256-{expected}'")));
+    }
+
+    #[test]
+    fn consent_pages_carry_their_plain_stylesheets() {
+        let dir = std::env::temp_dir().join(format!("kh-inline-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("idp")).expect("dir");
+        std::fs::write(dir.join("idp/a.css"), ".a{color:red}").expect("a");
+        std::fs::write(dir.join("idp/b.css"), ".b{background:url(x.svg)}").expect("b");
+        let html = r#"<head><link rel="icon" href="/idp/f.svg"/><link rel="stylesheet" href="/idp/a.css" integrity="sha384-x"/><link rel="stylesheet" href="/idp/b.css"/><link rel="stylesheet" href="/idp/missing.css"/></head>"#;
+        let mut hashes = Vec::new();
+        let out = inline_stylesheets(&dir, html, &mut hashes);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            out,
+            r#"<head><link rel="icon" href="/idp/f.svg"/><style>.a{color:red}</style><link rel="stylesheet" href="/idp/b.css"/><link rel="stylesheet" href="/idp/missing.css"/></head>"#
+        );
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b".a{color:red}"));
+        assert_eq!(hashes, std::slice::from_ref(&expected));
+        assert!(policy(&[], &hashes).contains(&format!("style-src 'self' 'sha256-{expected}';")));
     }
 
     #[test]
     fn hashed_names() {
         assert!(is_hashed("/keyhouse-app-0123456789abcdef_bg.wasm"));
         assert!(is_hashed("/keyhouse-app-0123456789abcdef.js"));
+        // Trunk drops the hash's leading zeros.
+        assert!(is_hashed(
+            "/org/idp/keyhouse-org-idp-8004da7c9245c8f_bg.wasm"
+        ));
+        assert!(!is_hashed("/keyhouse-app-abc.js"));
         assert!(!is_hashed("/robots.txt"));
     }
 }

@@ -19,11 +19,13 @@ use leptos_router::path;
 use crate::APP_NAME;
 
 /// Which browser bundle a path belongs to. Each bundle is its own wasm
-/// (`keyhouse-app`, `keyhouse-org`, `keyhouse-admin`), so the consent page
-/// never downloads the dashboard; links between bundles are full page loads.
+/// (`keyhouse-app`, `keyhouse-org`, `keyhouse-admin`, and the consent
+/// pages' `keyhouse-idp` and `keyhouse-org-idp`), so the consent page never
+/// downloads the dashboard; links between bundles are full page loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bundle {
-    /// Users: notes, login, sign-up, account, `/idp`.
+    /// Users: notes, login, sign-up, account. (`/idp` and `/org/idp` are
+    /// bundles of their own, always reached by a full page load.)
     Main,
     /// Organizations: `/org/...`.
     Org,
@@ -68,6 +70,24 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// `/idp` alone: the consent page's own bundle, so a person who arrives
+/// from an agent downloads only what it shows. No router: every link on it
+/// is a full page load into the bundle that serves its target.
+#[component]
+pub fn IdpApp() -> impl IntoView {
+    provide_session(ApiClient::same_origin());
+    provide_member(ApiClient::same_origin());
+    view! { <Frame><idp::IdpPage/></Frame> }
+}
+
+/// `/org/idp` alone, as [`IdpApp`] for members.
+#[component]
+pub fn OrgIdpApp() -> impl IntoView {
+    provide_session(ApiClient::same_origin());
+    provide_member(ApiClient::same_origin());
+    view! { <Frame><org::OrgIdpPage/></Frame> }
+}
+
 /// The organization side (`/org/...`).
 #[component]
 pub fn OrgApp() -> impl IntoView {
@@ -110,15 +130,63 @@ fn Shell(children: Children) -> impl IntoView {
     provide_member(ApiClient::same_origin());
     view! {
         <Router>
-            <a class="kh-skip" href="#main">"Skip to content"</a>
-            <Header/>
-            <main id="main" class="kh-main">{children()}</main>
-            <footer class="kh-footer">
-                <p>{APP_NAME} " · identity by Keyhouse · "
-                    <a href="/openapi.json" rel="external">"API"</a>
-                </p>
-            </footer>
+            <Frame>{children()}</Frame>
         </Router>
+    }
+}
+
+/// What every page has around its content.
+#[component]
+fn Frame(children: Children) -> impl IntoView {
+    view! {
+        <a class="kh-skip" href="#main">"Skip to content"</a>
+        <Header/>
+        <main id="main" class="kh-main">{children()}</main>
+        <footer class="kh-footer">
+            <p>{APP_NAME} " · identity by Keyhouse · "
+                <a href="/openapi.json" rel="external">"API"</a>
+            </p>
+        </footer>
+    }
+}
+
+/// The id of the server-rendered first paint of `/idp` and `/org/idp`,
+/// which the browser bundle removes before it mounts the app.
+pub const FIRST_PAINT_ID: &str = "kh-first-paint";
+
+/// The consent page as the server renders it into `index.html` before any
+/// wasm has loaded: the app's frame and the provider showing the start's
+/// answer (`answer`, which the page also carries as a data block), its
+/// buttons disabled until the bundle takes over. `None` unless the answer
+/// is a consent screen: anything else (sign in first, an error, straight
+/// back to the client) is acted on at once by the bundle.
+#[cfg(feature = "ssr")]
+pub fn first_paint(answer: &keyhouse_types::AuthorizeStartInPage) -> Option<String> {
+    use keyhouse_types::AuthorizeStartResponse;
+    match &answer.answer {
+        Some(AuthorizeStartResponse::Describe(start)) if start.consent_required => {}
+        _ => return None,
+    }
+    let owner = Owner::new();
+    Some(owner.with(|| {
+        provide_context(answer.clone());
+        let page = if answer.members {
+            view! { <OrgIdpApp/> }.into_any()
+        } else {
+            view! { <IdpApp/> }.into_any()
+        };
+        view! { <div id=FIRST_PAINT_ID aria-busy="true">{page}</div> }.to_html()
+    }))
+}
+
+/// Removes the server's first paint (see [`first_paint`]): the bundle is
+/// about to mount the same page, live.
+pub fn remove_first_paint() {
+    if let Some(element) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(FIRST_PAINT_ID))
+    {
+        element.remove();
     }
 }
 

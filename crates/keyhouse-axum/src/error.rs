@@ -37,6 +37,15 @@ impl IntoResponse for ApiError {
 }
 
 fn api_response(e: &OAuthError, login_url: Option<String>) -> Response {
+    let (status, body) = api_refusal(e, login_url);
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The status and body of a JSON API's refusal, logged.
+pub(crate) fn api_refusal(e: &OAuthError, login_url: Option<String>) -> (StatusCode, ErrorBody) {
     log(e, "api request");
     let status = match e.code {
         // Authorize errors before the redirect URI is verified are about the
@@ -46,10 +55,7 @@ fn api_response(e: &OAuthError, login_url: Option<String>) -> Response {
     };
     let mut body = body(e);
     body.login_url = login_url;
-    let mut res = (status, Json(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    (status, body)
 }
 
 /// An error of the authorize API the `/idp` component calls: an

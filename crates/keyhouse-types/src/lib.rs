@@ -249,6 +249,58 @@ pub enum AuthorizeStartResponse {
     Describe(Box<AuthorizeStart>),
 }
 
+/// The answer of the authorize API's start (`POST /api/idp/authorize/start`,
+/// or the B2B one) that the server already put in the `/idp` page, so the
+/// component does not have to ask for it: a `<script type="application/json"
+/// id="kh-authorize-start">` data block (never executed, so the page's
+/// script policy is unchanged). The component uses it once, and only on the
+/// page it was written for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeStartInPage {
+    /// The path and query of the page it answers (`/idp?client_id=…`), as
+    /// the browser sent them.
+    pub page: String,
+    /// Whether it is the members' start (`/api/b2b/idp/authorize/start`,
+    /// for `B2BIdentityProvider`).
+    #[serde(default)]
+    pub members: bool,
+    /// The HTTP status the API would have answered.
+    pub status: u16,
+    /// With 200: the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AuthorizeStartResponse>,
+    /// Otherwise: the refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl AuthorizeStartInPage {
+    /// The `id` of the data block.
+    pub const ELEMENT_ID: &'static str = "kh-authorize-start";
+
+    /// The data block's element, ready to put in HTML: the JSON with every
+    /// `<`, `>` and `&` escaped (`\u003c`…), so nothing a client registered
+    /// (its name, say) can close the element or open a comment.
+    pub fn to_html(&self) -> String {
+        // Serialising plain data cannot fail; an empty object keeps the
+        // page valid if it ever did, and the component then asks the API.
+        let json = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
+        let mut escaped = String::with_capacity(json.len() + 16);
+        for c in json.chars() {
+            match c {
+                '<' => escaped.push_str("\\u003c"),
+                '>' => escaped.push_str("\\u003e"),
+                '&' => escaped.push_str("\\u0026"),
+                c => escaped.push(c),
+            }
+        }
+        format!(
+            r#"<script type="application/json" id="{}">{escaped}</script>"#,
+            Self::ELEMENT_ID
+        )
+    }
+}
+
 /// An error to show on the page; never redirected (unknown client, bad
 /// redirect URI, missing session, CSRF…).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,6 +515,28 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", t.as_str()));
         }
         assert_eq!(ClientType::parse("nope"), None);
+    }
+
+    #[test]
+    fn the_data_block_cannot_be_closed_by_what_it_carries() {
+        let hostile = "</script><script>alert(1)</script><!-- & </SCRIPT >";
+        let block = AuthorizeStartInPage {
+            page: format!("/idp?state={hostile}"),
+            members: false,
+            status: 400,
+            answer: None,
+            error: Some(ErrorBody::new("invalid_request", Some(hostile.to_owned()))),
+        };
+        let html = block.to_html();
+        let open = r#"<script type="application/json" id="kh-authorize-start">"#;
+        let body = html
+            .strip_prefix(open)
+            .and_then(|rest| rest.strip_suffix("</script>"))
+            .expect("one element");
+        // Nothing in it that HTML reads: no tag, no comment, no entity.
+        assert!(!body.contains(['<', '>', '&']), "{body}");
+        let back: AuthorizeStartInPage = serde_json::from_str(body).expect("JSON");
+        assert_eq!(back, block);
     }
 
     #[test]

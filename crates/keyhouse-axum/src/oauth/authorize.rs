@@ -13,12 +13,12 @@ use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
 use keyhouse_core::{ErrorCode, OAuthError, ScopeSet, assurance, consent, redirect_uri, secret};
 use keyhouse_store::{NewCode, NewGrant};
 use keyhouse_types::{
-    AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartResponse, ClientSummary,
-    RedirectResponse, ScopeDescription, SessionUser,
+    AuthorizeDecision, AuthorizeParams, AuthorizeStart, AuthorizeStartInPage,
+    AuthorizeStartResponse, ClientSummary, RedirectResponse, ScopeDescription, SessionUser,
 };
 
 use crate::b2b::CurrentMember;
-use crate::error::{ApiError, PageError, store_error};
+use crate::error::{ApiError, PageError, api_refusal, store_error};
 use crate::http::json::JsonBody;
 use crate::{Keyhouse, b2b};
 
@@ -398,6 +398,47 @@ pub(crate) async fn start_b2b(
     JsonBody(params): JsonBody<AuthorizeParams>,
 ) -> Result<Json<AuthorizeStartResponse>, PageError> {
     describe(&kh, &parts, &params, Side::Members).await
+}
+
+impl Keyhouse {
+    /// What the authorize API's start would answer the browser whose
+    /// request `parts` are, for the authorization request in `page` (the
+    /// `/idp` page's path and query, its parameters parsed as the component
+    /// parses them): for a server that writes the answer into the page
+    /// ([`AuthorizeStartInPage::to_html`]), so the component starts without
+    /// a round trip. `members` answers as `/api/b2b/idp/authorize/start`.
+    ///
+    /// It has no effect the API call would not have: it only reads (a
+    /// client identified by a metadata document may be fetched, as the API
+    /// would), and a refusal is logged the same way.
+    pub async fn authorize_start_in_page(
+        &self,
+        parts: &Parts,
+        page: &str,
+        params: &AuthorizeParams,
+        members: bool,
+    ) -> AuthorizeStartInPage {
+        let side = if members { Side::Members } else { Side::Users };
+        match describe(self, parts, params, side).await {
+            Ok(Json(answer)) => AuthorizeStartInPage {
+                page: page.to_owned(),
+                members,
+                status: 200,
+                answer: Some(answer),
+                error: None,
+            },
+            Err(e) => {
+                let (status, body) = api_refusal(&e.error.0, e.login_url);
+                AuthorizeStartInPage {
+                    page: page.to_owned(),
+                    members,
+                    status: status.as_u16(),
+                    answer: None,
+                    error: Some(body),
+                }
+            }
+        }
+    }
 }
 
 async fn describe(

@@ -1,0 +1,15 @@
+//! The browser entry point of the members' consent page `/org/idp` (`app/org-idp.html`): its own
+//! bundle, as `idp.rs` is for users.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    console_error_panic_hook::set_once();
+    keyhouse_app::remove_first_paint();
+    leptos::mount::mount_to_body(keyhouse_app::OrgIdpApp);
+}
+
+/// Only the wasm32 build has a browser to mount into.
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("this bundle runs in the browser: build it with scripts/build-app.sh");
+}
