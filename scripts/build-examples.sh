@@ -28,6 +28,9 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 trunk_example() {
     local name="$1"
     trunk build --release --config "examples/$name/Trunk.toml"
+    # Brotli and gzip copies, which the example's server sends to browsers
+    # that take them (as the Notes app's does).
+    node scripts/precompress.mjs "examples/$name/dist"
 }
 
 # leptos_site NAME OUTPUT_NAME: what `cargo leptos build --release` does for

@@ -17,6 +17,13 @@ browserTest('csr-trunk: a new user creates an account at /login, then a GPT conn
     signIn: (p) => createAccount(p, { name: 'Ada Lovelace', email }),
   });
   assert.equal(idToken.email, email);
+  // The app's code came compressed (the build's brotli copies).
+  await page.goto('/');
+  const wasm = await page.waitForFunction(() => performance.getEntriesByType('resource')
+    .map((e) => ({ name: new URL(e.name).pathname, encoded: e.encodedBodySize, decoded: e.decodedBodySize }))
+    .find((e) => e.name.endsWith('_bg.wasm') && e.decoded > 0));
+  const { name, encoded, decoded } = await wasm.jsonValue();
+  assert.ok(encoded < decoded * 0.6, `${name} should arrive compressed: ${encoded} of ${decoded} bytes`);
   // Still signed in, the user lets an MCP agent in too.
   await connectMcpAgent(page, { name: 'Ada Lovelace' });
 });

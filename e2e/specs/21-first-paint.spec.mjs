@@ -4,7 +4,8 @@
 //     (nothing that does nothing when clicked); the same holds with JavaScript
 //     off. Once the bundle runs, the screen is live without a call to
 //     /api/idp/authorize/start (the page's answer is used), and Allow works.
-//     The organization side (/org/idp) does the same for a member.
+//     The organization side (/org/idp) does the same for a member. An answer
+//     written for another page is left alone (the component asks the API).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -60,6 +61,10 @@ const buttonsDisabled = (page) =>
 
 /** Checks the server-painted screen while the bundle is held, then lets it run. */
 async function paintedThenLive(page, url, { startPath, clientName, screenshotName, members = false }) {
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const starts = countRequests(page, startPath);
   const wasm = await holdWasm(page);
   await page.goto(url, { waitUntil: 'domcontentloaded' });
@@ -68,8 +73,18 @@ async function paintedThenLive(page, url, { startPath, clientName, screenshotNam
   assert.equal(await textOf(consent.clientName), clientName, 'the server-painted screen names the client');
   assert.ok((await consent.scopes.count()) > 0, 'the server-painted screen lists what is asked');
   assert.deepEqual(await buttonsDisabled(page), [true, true], 'until the bundle runs, both buttons are disabled');
-  const radius = await page.evaluate(() => getComputedStyle(document.querySelector('[data-testid="consent"]')).borderTopLeftRadius);
-  assert.notEqual(radius, '0px', 'the painted screen is styled before the wasm (the page\'s own stylesheets pass its policy)');
+  // Styled before the wasm, by stylesheets in the page that its policy
+  // admits (no link to wait for, no violation).
+  const styles = await page.evaluate(() => ({
+    links: document.querySelectorAll('link[rel="stylesheet"]').length,
+    inline: document.querySelectorAll('style').length,
+    radius: getComputedStyle(document.querySelector('[data-testid="consent"]')).borderTopLeftRadius,
+    violations: window.__cspViolations ?? [],
+  }));
+  assert.equal(styles.links, 0, 'no stylesheet link holds the paint back');
+  assert.ok(styles.inline >= 2, `the stylesheets are in the page: ${styles.inline}`);
+  assert.notEqual(styles.radius, '0px', 'the painted screen is styled');
+  assert.deepEqual(styles.violations, [], 'nothing on the page breaks its policy');
   assert.ok(wasm.count() >= 1, 'the bundle was asked for and is being held');
   await screenshot(page, screenshotName);
   await wasm.release();
@@ -129,6 +144,32 @@ browserTest('a member\'s consent at /org/idp is painted by the server too', asyn
       members: true,
     });
     assert.equal(await textOf(page.getByTestId('consent-organization')), 'Acme Inc', 'the organization is named');
+    await consent.approve();
+    const cb = await gpt.waitForCallback(15_000);
+    assert.ok(cb.get('code'), `Allow sent a code: ${cb}`);
+  } finally {
+    await gpt.stop();
+  }
+});
+
+browserTest('an answer written for another page is not used: the component asks the API', async ({ page }) => {
+  const gpt = new SimulatedGpt();
+  await gpt.start();
+  try {
+    await signUpThroughUi(page, newUser('first-paint-other'));
+    // The page arrives with its data block naming another request (as a
+    // proxy that rewrote the URL would leave it).
+    await page.route('**/idp?*', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.text()).replace('"page":"/idp?', '"page":"/idp?other=1&');
+      await route.fulfill({ response, body });
+    });
+    const starts = countRequests(page, '/api/idp/authorize/start');
+    await page.goto(gpt.authorizeUrl());
+    const consent = new ConsentPage(page);
+    await consent.waitForConsent();
+    assert.equal(starts.n, 1, 'the component asked the API itself');
+    assert.equal(await textOf(consent.clientName), config.gpt.name);
     await consent.approve();
     const cb = await gpt.waitForCallback(15_000);
     assert.ok(cb.get('code'), `Allow sent a code: ${cb}`);

@@ -122,9 +122,10 @@ fn the_packaged_stylesheet_styles_every_class_rendered() {
 }
 
 /// A start answer for "Notes GPT" asking for `notes:read`, as the backend
-/// writes it into the page.
+/// writes it into the page; a member's also names the organization and a
+/// scope the member's role does not cover.
 fn consent_in_page(members: bool) -> keyhouse_types::AuthorizeStartInPage {
-    let answer = serde_json::json!({
+    let mut answer = serde_json::json!({
         "client": {"client_id": "c1", "name": "Notes GPT <b>", "description": "",
                    "logo_uri": null, "client_type": "third_party"},
         "redirect_host": "gpt.example", "scopes": [
@@ -132,6 +133,14 @@ fn consent_in_page(members: bool) -> keyhouse_types::AuthorizeStartInPage {
         "resource": null, "consent_required": true,
         "user": {"user_id": "u1", "email": "ada@example.test", "name": "Ada"},
     });
+    if members {
+        answer["organization"] = serde_json::json!({
+            "organization_id": "org1", "name": "Acme Inc", "slug": "acme"});
+        answer["scopes"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"scope": "notes:write", "description": "Write your notes", "grantable": false}));
+    }
     keyhouse_types::AuthorizeStartInPage {
         page: "/idp?client_id=c1".into(),
         members,
@@ -158,6 +167,23 @@ fn given_the_pages_answer_the_provider_renders_consent_with_its_buttons_disabled
         let tag = &html[html[..at].rfind("<button").unwrap()..at + html[at..].find('>').unwrap()];
         assert!(tag.contains("disabled"), "{id}: {tag}");
     }
+}
+
+#[test]
+fn a_members_consent_renders_on_the_server_with_its_organization() {
+    let html = render(|| {
+        provide_context(consent_in_page(true));
+        view! { <B2BIdentityProvider app_name="Notes"/> }
+    });
+    assert!(
+        html.contains(r#"data-testid="consent-organization""#),
+        "{html}"
+    );
+    assert!(html.contains("Acme Inc"), "{html}");
+    assert!(
+        html.contains("Write your notes"),
+        "the scope not granted is listed: {html}"
+    );
 }
 
 #[test]

@@ -109,24 +109,29 @@ impl WebApp {
     async fn consent_page(&self, kh: &Keyhouse, req: Request, members: bool) -> Response {
         let (parts, _) = req.into_parts();
         let path = parts.uri.path().to_owned();
+        // Only for the page a person opens: not for a prefetch, a link
+        // checker's fetch or a subresource (a browser says which).
+        let navigation = parts
+            .headers
+            .get("sec-fetch-mode")
+            .is_none_or(|mode| mode == "navigate");
+        if !navigation {
+            return self.page(&path);
+        }
         let page = parts
             .uri
             .path_and_query()
             .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
         let params = parse_query(parts.uri.query().unwrap_or_default());
-        let kh = kh.clone();
-        // On its own task: past the budget the page goes without it, and
-        // what it started (a metadata document's fetch) still completes.
-        let answer = tokio::spawn(async move {
-            kh.authorize_start_in_page(&parts, &page, &params, members)
-                .await
-        });
-        let answer = match tokio::time::timeout(ANSWER_BUDGET, answer).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, path, "the consent page's answer failed");
-                return self.page(&path);
-            }
+        // Past the budget the page goes without it, and the work stops with
+        // the request (the component asks the API, as it would have).
+        let answer = match tokio::time::timeout(
+            ANSWER_BUDGET,
+            kh.authorize_start_in_page(&parts, &page, &params, members),
+        )
+        .await
+        {
+            Ok(answer) => answer,
             Err(_) => {
                 tracing::info!(
                     path,
@@ -135,9 +140,18 @@ impl WebApp {
                 return self.page(&path);
             }
         };
-        let mut extra = keyhouse_app::first_paint(&answer).unwrap_or_default();
-        extra.push_str(&answer.to_html());
-        let mut res = self.page_with(&path, &extra);
+        // A rendering bug must cost the paint, not the page.
+        let paint = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            keyhouse_app::first_paint(&answer)
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                path,
+                "the consent page's paint failed: the page goes without"
+            );
+            None
+        });
+        let mut res = self.page_with(&path, &answer.to_html(), paint.as_deref().unwrap_or(""));
         res.headers_mut()
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
@@ -145,27 +159,36 @@ impl WebApp {
 
     /// The `index.html` of the bundle that serves `path`.
     fn page(&self, path: &str) -> Response {
-        self.page_with(path, "")
+        self.page_with(path, "", "")
     }
 
-    /// The `index.html` of the bundle that serves `path`, with `extra`
-    /// (HTML) first in its body.
-    fn page_with(&self, path: &str, extra: &str) -> Response {
+    /// The `index.html` of the bundle that serves `path`, with `head` (HTML)
+    /// last in its head and `body` first in its body. A consent page's
+    /// bundle serves that page only; paths below it get the main bundle's.
+    fn page_with(&self, path: &str, head: &str, body: &str) -> Response {
         let html = self
             .bundles
             .iter()
-            .find(|(prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
+            .find(|(prefix, _)| {
+                path == *prefix
+                    || (!CONSENT_PAGES.contains(prefix) && path.starts_with(&format!("{prefix}/")))
+            })
             .map_or(&self.main, |(_, html)| html);
-        let html = if extra.is_empty() {
+        let html = if head.is_empty() && body.is_empty() {
             html.clone()
         } else {
             let text = String::from_utf8_lossy(html);
-            match text.find("<body>") {
-                Some(at) => {
-                    let at = at + "<body>".len();
-                    axum::body::Bytes::from(format!("{}{extra}{}", &text[..at], &text[at..]))
+            match (text.find("</head>"), text.find("<body>")) {
+                (Some(h), Some(b)) if h < b => {
+                    let b = b + "<body>".len();
+                    axum::body::Bytes::from(format!(
+                        "{}{head}{}{body}{}",
+                        &text[..h],
+                        &text[h..b],
+                        &text[b..]
+                    ))
                 }
-                None => html.clone(),
+                _ => html.clone(),
             }
         };
         let mut res = (StatusCode::OK, html).into_response();
@@ -218,6 +241,7 @@ fn inline_stylesheets(dir: &Path, html: &str, hashes: &mut Vec<String>) -> Strin
         out.push_str(&rest[..start]);
         let after = &rest[start..];
         let Some(end) = after.find('>') else {
+            rest = after;
             break;
         };
         let tag = &after[..=end];
@@ -225,9 +249,14 @@ fn inline_stylesheets(dir: &Path, html: &str, hashes: &mut Vec<String>) -> Strin
         let css = attribute(tag, "href")
             .filter(|_| attribute(tag, "rel") == Some("stylesheet"))
             .and_then(|href| href.strip_prefix('/'))
-            .filter(|href| !href.split('/').any(|seg| seg == ".." || seg.contains('\\')))
+            .filter(|href| {
+                !href.starts_with('/')
+                    && !href.split('/').any(|seg| seg == ".." || seg.contains('\\'))
+            })
             .and_then(|href| std::fs::read_to_string(dir.join(href)).ok())
-            .filter(|css| !css.contains("url(") && !css.contains("@import") && !css.contains("</"));
+            .filter(|css| !css.contains("url(") && !css.contains("@import") && !css.contains("</"))
+            // The browser hashes what its parser keeps: line ends as `\n`.
+            .map(|css| css.replace("\r\n", "\n").replace('\r', "\n"));
         match css {
             Some(css) => {
                 let digest = Sha256::digest(css.as_bytes());
@@ -405,18 +434,35 @@ mod tests {
         std::fs::create_dir_all(dir.join("idp")).expect("dir");
         std::fs::write(dir.join("idp/a.css"), ".a{color:red}").expect("a");
         std::fs::write(dir.join("idp/b.css"), ".b{background:url(x.svg)}").expect("b");
-        let html = r#"<head><link rel="icon" href="/idp/f.svg"/><link rel="stylesheet" href="/idp/a.css" integrity="sha384-x"/><link rel="stylesheet" href="/idp/b.css"/><link rel="stylesheet" href="/idp/missing.css"/></head>"#;
+        std::fs::write(dir.join("idp/c.css"), ".c{\r\n}\r").expect("c");
+        let html = concat!(
+            r#"<head><link rel="icon" href="/idp/f.svg"/>"#,
+            r#"<link rel="stylesheet" href="/idp/a.css" integrity="sha384-x"/>"#,
+            r#"<link rel="stylesheet" href="/idp/b.css"/>"#,
+            r#"<link rel="stylesheet" href="/idp/missing.css"/>"#,
+            r#"<link rel="stylesheet" href="//idp/a.css"/>"#,
+            r#"<link rel="stylesheet" href="/idp/c.css"/></head><link "#,
+        );
         let mut hashes = Vec::new();
         let out = inline_stylesheets(&dir, html, &mut hashes);
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(
-            out,
-            r#"<head><link rel="icon" href="/idp/f.svg"/><style>.a{color:red}</style><link rel="stylesheet" href="/idp/b.css"/><link rel="stylesheet" href="/idp/missing.css"/></head>"#
+        // Plain CSS inlined (line ends as the parser keeps them); a sheet
+        // that loads others, one that is missing and one named by another
+        // host stay links; an unfinished tag is copied once.
+        let expected = concat!(
+            r#"<head><link rel="icon" href="/idp/f.svg"/>"#,
+            r#"<style>.a{color:red}</style>"#,
+            r#"<link rel="stylesheet" href="/idp/b.css"/>"#,
+            r#"<link rel="stylesheet" href="/idp/missing.css"/>"#,
+            r#"<link rel="stylesheet" href="//idp/a.css"/>"#,
+            "<style>.c{\n}\n</style></head><link ",
         );
-        let expected =
-            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b".a{color:red}"));
-        assert_eq!(hashes, std::slice::from_ref(&expected));
-        assert!(policy(&[], &hashes).contains(&format!("style-src 'self' 'sha256-{expected}';")));
+        assert_eq!(out, expected);
+        let hash =
+            |css: &[u8]| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css));
+        let a = hash(b".a{color:red}");
+        assert_eq!(hashes, [a.clone(), hash(b".c{\n}\n")]);
+        assert!(policy(&[], &hashes).contains(&format!("style-src 'self' 'sha256-{a}' ")));
     }
 
     #[test]

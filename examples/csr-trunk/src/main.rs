@@ -93,9 +93,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(kh.router())
         .merge(mcp::router(&kh).ok_or("the /mcp resource is not registered")?)
         // keyhouse:end
-        // The app's pages: its files, and index.html for every route.
+        // The app's pages: its files (the build's compressed copies to a
+        // browser that takes them), and index.html for every route.
         .fallback_service(
-            ServeDir::new(&dist).fallback(ServeFile::new(format!("{dist}/index.html"))),
+            ServeDir::new(&dist)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(ServeFile::new(format!("{dist}/index.html"))),
         )
         // keyhouse:start
         .layer(kh.security_headers());

@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(mcp::router(&kh).ok_or("the /mcp resource is not registered")?)
         .layer(kh.security_headers())
         // keyhouse:end
-        .fallback_service(ServeDir::new(&dist))
+        .fallback_service(ServeDir::new(&dist).precompressed_br().precompressed_gzip())
         .layer(sessions);
     keyhouse_axum::serve_from_env(app).await?;
     Ok(())

@@ -139,12 +139,28 @@ async fn without_a_consent_screen_the_page_carries_only_the_answer() {
         // An unknown client is refused in the page, never redirected.
         (unknown, 400, "invalid_client"),
     ] {
-        let html = page_html(&format!("{base}/idp?{query}")).await;
+        let res = reqwest::get(format!("{base}/idp?{query}"))
+            .await
+            .expect("page");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let html = res.text().await.expect("html");
         let block = data_block(&html).expect("the answer");
         assert_eq!(block["status"], status, "{block}");
         assert_eq!(block["error"]["error"], error, "{block}");
         assert!(!html.contains("kh-first-paint"), "nothing is painted");
+        // In the head, where a hydrating app's body is left alone.
+        assert!(html.find(r#"id="kh-authorize-start""#) < html.find("</head>"));
     }
+    // A request that is not a navigation (a prefetch, a subresource) does
+    // no authorization work.
+    let res = reqwest::Client::new()
+        .get(format!("{base}/idp?{query}"))
+        .header("sec-fetch-mode", "no-cors")
+        .send()
+        .await
+        .expect("page");
+    assert!(data_block(&res.text().await.expect("html")).is_none());
 }
 
 async fn page_html(url: &str) -> String {
@@ -169,9 +185,14 @@ async fn the_consent_pages_are_served_by_their_own_bundles() {
     ] {
         let at = dist.join(dir);
         std::fs::create_dir_all(&at).expect("dir");
+        let sheet = format!("/{dir}/look.css").replace("//", "/");
+        std::fs::write(at.join("look.css"), format!(".{marker}{{color:red}}")).expect("css");
         std::fs::write(
             at.join("index.html"),
-            format!("<!DOCTYPE html><html><head></head><body><p>{marker}</p></body></html>"),
+            format!(
+                "<!DOCTYPE html><html><head><link rel=\"stylesheet\" href=\"{sheet}\"/></head>\
+                 <body><p>{marker}</p></body></html>"
+            ),
         )
         .expect("index");
     }
@@ -186,9 +207,36 @@ async fn the_consent_pages_are_served_by_their_own_bundles() {
         ("/login", "main"),
         ("/admin/users", "admin"),
     ] {
-        let html = page_html(&format!("{base}{path}")).await;
+        let res = reqwest::get(format!("{base}{path}")).await.expect("page");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let html = res.text().await.expect("html");
         assert!(html.contains(&format!("<p>{marker}</p>")), "{path}: {html}");
+        // The consent pages carry their stylesheets, admitted by hash; the
+        // other pages link theirs.
+        let css = format!(".{marker}{{color:red}}");
+        let inlined = format!("<style>{css}</style>");
+        let consent = marker.ends_with("idp");
+        assert_eq!(html.contains(&inlined), consent, "{path}: {html}");
+        assert_eq!(
+            html.contains("rel=\"stylesheet\""),
+            !consent,
+            "{path}: {html}"
+        );
+        use base64::Engine;
+        use sha2::Digest;
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(css));
+        assert!(
+            csp.contains(&format!("'sha256-{hash}'")) == consent,
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
     }
+    // Below a consent page is no consent page.
+    let html = page_html(&format!("{base}/idp/anything")).await;
+    assert!(html.contains("<p>main</p>"), "{html}");
     // Its files are under its path, cached for good (Trunk's hash, here
     // without a leading zero).
     let res = reqwest::get(format!("{base}/org/idp/org-idp-8004da7c9245c8f.js"))

@@ -408,9 +408,10 @@ impl Keyhouse {
     /// ([`AuthorizeStartInPage::to_html`]), so the component starts without
     /// a round trip. `members` answers as `/api/b2b/idp/authorize/start`.
     ///
-    /// It has no effect the API call would not have: it only reads (a
-    /// client identified by a metadata document may be fetched, as the API
-    /// would), and a refusal is logged the same way.
+    /// It has no effect the API call would not have (the session is seen,
+    /// a client identified by a metadata document may be fetched and
+    /// stored), and a refusal is logged the same way. It issues no code.
+    /// Give it a time budget: such a fetch can take seconds.
     pub async fn authorize_start_in_page(
         &self,
         parts: &Parts,
