@@ -97,14 +97,27 @@ function installProbe({ selector, name }) {
   observer.observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
 }
 
+/** `html` without the element that starts with `opening` (a `tag`, nested ones counted). */
+function withoutElement(html, opening, tag) {
+  const start = html.indexOf(opening);
+  if (start < 0) return html;
+  const tags = new RegExp(`<${tag}[\\s>]|</${tag}>`, 'g');
+  tags.lastIndex = start;
+  let depth = 0;
+  for (let m = tags.exec(html); m; m = tags.exec(html)) {
+    depth += m[0].startsWith('</') ? -1 : 1;
+    if (depth === 0) return html.slice(0, start) + html.slice(m.index + m[0].length);
+  }
+  return html;
+}
+
 /** With E2E_MEASURE_SERVER_PAINT=off: strips the server's paint and answer from every /idp page `cdp`'s target loads. */
 async function withoutServerPaint(cdp) {
   cdp.on('Fetch.requestPaused', async (e) => {
     try {
       const { body, base64Encoded } = await cdp.send('Fetch.getResponseBody', { requestId: e.requestId });
       const html = base64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
-      const stripped = html
-        .replace(/<div id="kh-first-paint"[\s\S]*?(?=<script type="application\/json" id="kh-authorize-start">)/, '')
+      const stripped = withoutElement(html, '<div id="kh-first-paint"', 'div')
         .replace(/<script type="application\/json" id="kh-authorize-start">[\s\S]*?<\/script>/, '');
       await cdp.send('Fetch.fulfillRequest', {
         requestId: e.requestId,
