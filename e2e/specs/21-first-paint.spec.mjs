@@ -1,11 +1,13 @@
 // 21. The consent screen before the wasm: the server renders /idp with the
 //     authorize start's answer in it. With the bundle held back, the client's
-//     name, the scopes and the two buttons are on screen, the buttons disabled
-//     (nothing that does nothing when clicked); the same holds with JavaScript
-//     off. Once the bundle runs, the screen is live without a call to
-//     /api/idp/authorize/start (the page's answer is used), and Allow works.
-//     The organization side (/org/idp) does the same for a member. An answer
-//     written for another page is left alone (the component asks the API).
+//     name, the scopes and the two buttons are on screen, and the buttons
+//     work: they submit the decision's form (Allow sends the client a code
+//     before any wasm has run). With JavaScript off the same screen works,
+//     without the notice that JavaScript is needed. Once the bundle runs, the
+//     screen is live without a call to /api/idp/authorize/start (the page's
+//     answer is used), and Allow works through the script. The organization
+//     side (/org/idp) does the same for a member. An answer written for
+//     another page is left alone (the component asks the API).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -59,6 +61,35 @@ async function outerHtml(page, selector) {
 const buttonsDisabled = (page) =>
   page.evaluate(() => ['consent-approve', 'consent-deny'].map((id) => document.querySelector(`[data-testid="${id}"]`)?.disabled));
 
+/** Clicks the first element matching `selector` with the mouse, found through DevTools (works with JavaScript off). */
+async function clickThroughDevTools(page, selector) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { root } = await cdp.send('DOM.getDocument', { depth: 0 });
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+    assert.ok(nodeId, `${selector} is on the page`);
+    await cdp.send('DOM.scrollIntoViewIfNeeded', { nodeId });
+    const { model } = await cdp.send('DOM.getBoxModel', { nodeId });
+    const [x1, y1, , , x3, y3] = model.content;
+    await page.mouse.click((x1 + x3) / 2, (y1 + y3) / 2);
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+/** Whether the first element matching `selector` is laid out (has a box), read through DevTools. */
+async function laidOut(page, selector) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { root } = await cdp.send('DOM.getDocument', { depth: 0 });
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+    if (!nodeId) return false;
+    return await cdp.send('DOM.getBoxModel', { nodeId }).then(() => true, () => false);
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
 /** Checks the server-painted screen while the bundle is held, then lets it run. */
 async function paintedThenLive(page, url, { startPath, clientName, screenshotName, members = false }) {
   await page.addInitScript(() => {
@@ -72,7 +103,7 @@ async function paintedThenLive(page, url, { startPath, clientName, screenshotNam
   await consent.clientName.waitFor({ state: 'visible' });
   assert.equal(await textOf(consent.clientName), clientName, 'the server-painted screen names the client');
   assert.ok((await consent.scopes.count()) > 0, 'the server-painted screen lists what is asked');
-  assert.deepEqual(await buttonsDisabled(page), [true, true], 'until the bundle runs, both buttons are disabled');
+  assert.deepEqual(await buttonsDisabled(page), [false, false], 'before the bundle runs, both buttons work (they submit the form)');
   // Styled before the wasm, by stylesheets in the page that its policy
   // admits (no link to wait for, no violation).
   const styles = await page.evaluate(() => ({
@@ -109,9 +140,10 @@ browserTest('the consent screen is painted by the server, then goes live without
     assert.ok(cb.get('code'), `Allow sent a code: ${cb}`);
     assert.equal(cb.get('state'), gpt.state, 'state comes back');
 
-    // With JavaScript off the same screen is there, and nothing on it
-    // pretends to work. (Playwright's own page calls need JavaScript: the
-    // page is read through DevTools.)
+    // With JavaScript off the same screen is there, and it works: Allow
+    // submits the form and the client gets its code. (Playwright's own
+    // page calls need JavaScript: the page is read and clicked through
+    // DevTools.)
     const noJs = await newContext({ javaScriptEnabled: false, storageState: await page.context().storageState() });
     const still = await noJs.newPage();
     await still.goto(gpt.authorizeUrl());
@@ -119,11 +151,38 @@ browserTest('the consent screen is painted by the server, then goes live without
     assert.ok(name?.includes(`>${config.gpt.name}<`), `without JavaScript the client is named: ${name}`);
     for (const id of ['consent-approve', 'consent-deny']) {
       const button = await outerHtml(still, `[data-testid="${id}"]`);
-      assert.match(button ?? '', /^<button[^>]* disabled[ =>]/, `without JavaScript ${id} is disabled: ${button}`);
+      assert.match(button ?? '', /^<button type="submit"/, `without JavaScript ${id} submits the form: ${button}`);
+      assert.doesNotMatch(button ?? '', / disabled[ =>]/, `without JavaScript ${id} works: ${button}`);
     }
+    assert.equal(await laidOut(still, '.kh-noscript'), false, 'no notice that JavaScript is needed: it is not');
     const file = path.join(config.screenshotDir, 'consent-no-javascript.png');
     mkdirSync(config.screenshotDir, { recursive: true });
     await still.screenshot({ path: file, fullPage: true });
+    await clickThroughDevTools(still, '[data-testid="consent-approve"]');
+    const noScript = await gpt.waitForCallback(15_000);
+    assert.ok(noScript.get('code'), `Allow without JavaScript sent a code: ${noScript}`);
+    assert.equal(noScript.get('state'), gpt.state, 'state comes back');
+    await gpt.exchange(noScript.get('code'));
+  } finally {
+    await gpt.stop();
+  }
+});
+
+browserTest('Allow on the server\'s paint works before the bundle has loaded', async ({ page }) => {
+  const gpt = new SimulatedGpt();
+  await gpt.start();
+  try {
+    await signUpThroughUi(page, newUser('first-paint-early'));
+    const wasm = await holdWasm(page);
+    await page.goto(gpt.authorizeUrl(), { waitUntil: 'domcontentloaded' });
+    const consent = new ConsentPage(page);
+    await consent.clientName.waitFor({ state: 'visible' });
+    await page.getByTestId('consent-approve').click();
+    const cb = await gpt.waitForCallback(15_000);
+    assert.ok(cb.get('code'), `Allow sent a code: ${cb}`);
+    assert.ok(wasm.count() >= 1, 'the bundle was still held: the form did it');
+    const tokens = await gpt.exchange(cb.get('code'));
+    assert.ok(tokens.access_token, 'the code is a real one');
   } finally {
     await gpt.stop();
   }

@@ -129,6 +129,16 @@ impl ApiClient {
         format!("{}{path}", self.base)
     }
 
+    /// Where the consent screen's form posts its decision
+    /// (`/api/idp/authorize/form`, or the B2B one for `members`).
+    pub(crate) fn decision_form_action(&self, members: bool) -> String {
+        self.url(if members {
+            "/api/b2b/idp/authorize/form"
+        } else {
+            "/api/idp/authorize/form"
+        })
+    }
+
     /// `GET /api/session`: the signed-in user, or `None`.
     pub async fn session(&self) -> Result<Option<SessionResponse>, ApiError> {
         let res = send(Request::get(&self.url("/api/session")), None::<&()>).await?;

@@ -6,7 +6,8 @@
 //! and each scope (with whether this user may grant it).
 
 use keyhouse_types::{
-    AuthorizeStart, ClientSummary, OrganizationSummary, ScopeDescription, SessionUser,
+    AuthorizeDecisionForm, AuthorizeStart, ClientSummary, FormDecision, OrganizationSummary,
+    ScopeDescription, SessionUser,
 };
 use leptos::prelude::*;
 
@@ -233,8 +234,21 @@ pub fn initials(name: &str) -> String {
     if s.is_empty() { "?".to_owned() } else { s }
 }
 
+/// Where the consent screen's form sends the decision when no script runs
+/// (`POST /api/idp/authorize/form`; see `AuthorizeDecisionForm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionForm {
+    /// The form's `action`.
+    pub action: String,
+    /// The consent page's path and query: the request.
+    pub page: String,
+}
+
 /// The consent screen. `on_decide` gets `true` for approve, `false` for
 /// deny; `busy` disables both buttons while the decision is being sent.
+/// The buttons sit in a form that sends the decision itself when no script
+/// handles the click (the server's paint, JavaScript off); a running script
+/// takes the click instead.
 #[component]
 pub fn Consent(
     /// The request being decided.
@@ -246,6 +260,8 @@ pub fn Consent(
     /// Whether a decision is being sent.
     #[prop(into)]
     busy: Signal<bool>,
+    /// The form the buttons submit without a script.
+    form: DecisionForm,
 ) -> impl IntoView {
     let heading = NodeRef::<leptos::html::H1>::new();
     // Move focus to the heading so screen readers announce the request.
@@ -280,16 +296,23 @@ pub fn Consent(
             {sections.into_iter().map(|section| view! { <GrantedSection section/> }).collect_view()}
             <NotGranted items=not_granted member=ctx.organization.is_some()/>
             <Destination host=ctx.redirect_host.clone() local=ctx.redirect_is_local third_party/>
-            <div class="kh-actions">
-                <button type="button" class="kh-button kh-button--secondary" data-testid="consent-deny"
-                    disabled=move || busy.get() on:click=move |_| on_decide.run(false)>
-                    {deny_label}
-                </button>
-                <button type="button" class="kh-button kh-button--primary" data-testid="consent-approve"
-                    disabled=move || busy.get() on:click=move |_| on_decide.run(true)>
-                    {approve_label}
-                </button>
-            </div>
+            <form class="kh-consent__form" method="post" action=form.action>
+                <input type="hidden" name=AuthorizeDecisionForm::PAGE_FIELD value=form.page/>
+                <div class="kh-actions">
+                    <button type="submit" class="kh-button kh-button--secondary" data-testid="consent-deny"
+                        name=AuthorizeDecisionForm::DECISION_FIELD value=FormDecision::Deny.as_str()
+                        disabled=move || busy.get()
+                        on:click=move |ev| { ev.prevent_default(); on_decide.run(false) }>
+                        {deny_label}
+                    </button>
+                    <button type="submit" class="kh-button kh-button--primary" data-testid="consent-approve"
+                        name=AuthorizeDecisionForm::DECISION_FIELD value=FormDecision::Allow.as_str()
+                        disabled=move || busy.get()
+                        on:click=move |ev| { ev.prevent_default(); on_decide.run(true) }>
+                        {approve_label}
+                    </button>
+                </div>
+            </form>
         </section>
     }
 }

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{ApiClient, ApiError};
-use crate::consent::{Consent, ConsentContext, ConsentManifest, default_manifest};
+use crate::consent::{Consent, ConsentContext, ConsentManifest, DecisionForm, default_manifest};
 use crate::params::{login_url, parse_query};
 use crate::passkey::{MemberPasskeyLogin, PasskeyLogin, passkeys_supported};
 use crate::second_factor::{MemberTotpChallenge, TotpChallenge};
@@ -28,7 +28,12 @@ enum Phase {
 }
 
 fn location() -> Option<web_sys::Location> {
-    web_sys::window().map(|w| w.location())
+    // Off the browser (server rendering) there is no window to ask.
+    if cfg!(target_arch = "wasm32") {
+        web_sys::window().map(|w| w.location())
+    } else {
+        None
+    }
 }
 
 /// The page's path and query, e.g. `/idp?client_id=…`.
@@ -377,39 +382,47 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
     let text = text::resolve(text);
     // The start's answer, when the page carries it. A consent screen is
     // shown from the first render (on the server too, so an SSR page names
-    // the client before any wasm runs), its buttons disabled until the
-    // effect below has run: then they work.
-    let in_page = answer_in_page(side).and_then(as_answer);
+    // the client before any wasm runs). Its buttons work from the start:
+    // in the server's HTML they submit their form; once the script runs it
+    // takes their clicks.
+    let found = answer_in_page(side);
+    let page = found
+        .as_ref()
+        .map_or_else(path_and_query, |f| f.page.clone());
+    let in_page = found.and_then(as_answer);
     let first = match &in_page {
         Some(Ok(AuthorizeStartResponse::Describe(start))) if start.consent_required => {
             Phase::Consent(start.clone())
         }
         _ => Phase::Working(text.checking_session.clone()),
     };
-    let busy = matches!(first, Phase::Consent(_));
+    let api = api.unwrap_or_default();
+    let form = StoredValue::new(DecisionForm {
+        action: api.decision_form_action(side == Side::Members),
+        page,
+    });
     let flow = Flow {
         side,
-        api: StoredValue::new(api.unwrap_or_default()),
-        // Read in the browser (the effect below): on the server there is no
-        // `window`.
-        params: StoredValue::new(AuthorizeParams::default()),
+        api: StoredValue::new(api),
+        // In the browser, the page's query (on the server there is no
+        // `window`; nothing is decided there).
+        params: StoredValue::new(parse_query(
+            &location().and_then(|l| l.search().ok()).unwrap_or_default(),
+        )),
         login_path: StoredValue::new(login_path),
         on_login_required,
         phase: RwSignal::new(first),
-        busy: RwSignal::new(busy),
+        busy: RwSignal::new(false),
         text: StoredValue::new(text),
     };
     // Effects run only in the browser (after hydration, with SSR), once.
     let in_page = StoredValue::new(in_page);
-    Effect::new(move |_| {
-        flow.params.set_value(parse_query(
-            &location().and_then(|l| l.search().ok()).unwrap_or_default(),
-        ));
-        match in_page.try_update_value(Option::take).flatten() {
+    Effect::new(
+        move |_| match in_page.try_update_value(Option::take).flatten() {
             Some(answer) => spawn_local(flow.settle(answer)),
             None => spawn_local(flow.start()),
-        }
-    });
+        },
+    );
     let app_name = StoredValue::new(app_name);
     let home_path = StoredValue::new(home_path);
     let account_path = StoredValue::new(account_path);
@@ -446,7 +459,7 @@ pub(crate) fn provider(side: Side, props: Props) -> impl IntoView {
                         Some(hook) => hook.run(ctx.clone()),
                         None => default_manifest(&ctx),
                     };
-                    view! { <Consent ctx manifest on_decide busy=flow.busy/> }.into_any()
+                    view! { <Consent ctx manifest on_decide busy=flow.busy form=form.get_value()/> }.into_any()
                 }
                 Phase::SecondFactor => {
                     let api = flow.api.get_value();

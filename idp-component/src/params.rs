@@ -1,31 +1,14 @@
 //! Reading the authorize request from the page URL, and building the login
 //! URL with `returnTo`.
 
-use keyhouse_types::{AuthorizeParams, ParamValue};
+use keyhouse_types::AuthorizeParams;
+#[cfg(test)]
+use keyhouse_types::ParamValue;
 
 /// Parses a query string (with or without the leading `?`) into authorize
-/// parameters. Repeated parameters are kept as lists so the server can refuse
-/// them (RFC 6749 §3.1); malformed percent-encoding is decoded lossily, never
-/// a panic.
+/// parameters: [`keyhouse_types::parse_authorize_query`].
 pub fn parse_query(query: &str) -> AuthorizeParams {
-    let query = query.strip_prefix('?').unwrap_or(query);
-    let mut params = AuthorizeParams::new();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let (k, v) = (k.into_owned(), v.into_owned());
-        match params.remove(&k) {
-            None => {
-                params.insert(k, ParamValue::One(v));
-            }
-            Some(ParamValue::One(first)) => {
-                params.insert(k, ParamValue::Many(vec![first, v]));
-            }
-            Some(ParamValue::Many(mut all)) => {
-                all.push(v);
-                params.insert(k, ParamValue::Many(all));
-            }
-        }
-    }
-    params
+    keyhouse_types::parse_authorize_query(query)
 }
 
 /// `login_path?returnTo=<path_and_query>`, percent-encoded.

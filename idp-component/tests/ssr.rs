@@ -104,6 +104,14 @@ fn the_packaged_stylesheet_styles_every_class_rendered() {
         render(|| view! { <SignIn app_name="Notes"/> }),
         render(|| view! { <PasswordLogin on_signed_in=|_| ()/> }),
         render(|| view! { <MemberTotpChallenge on_signed_in=|_| ()/> }),
+        render(|| {
+            provide_context(consent_in_page(false));
+            view! { <IdentityProvider app_name="Notes"/> }
+        }),
+        render(|| {
+            provide_context(consent_in_page(true));
+            view! { <B2BIdentityProvider app_name="Notes"/> }
+        }),
     ]
     .concat();
     let classes: Vec<&str> = html
@@ -150,8 +158,15 @@ fn consent_in_page(members: bool) -> keyhouse_types::AuthorizeStartInPage {
     }
 }
 
+/// The opening tag of the element whose `data-testid` is `id`.
+fn tag_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html.find(&format!(r#"data-testid="{id}""#)).unwrap();
+    let start = html[..at].rfind('<').unwrap();
+    &html[start..at + html[at..].find('>').unwrap()]
+}
+
 #[test]
-fn given_the_pages_answer_the_provider_renders_consent_with_its_buttons_disabled() {
+fn given_the_pages_answer_the_provider_renders_consent_whose_buttons_submit_its_form() {
     let html = render(|| {
         provide_context(consent_in_page(false));
         view! { <IdentityProvider app_name="Notes"/> }
@@ -162,10 +177,28 @@ fn given_the_pages_answer_the_provider_renders_consent_with_its_buttons_disabled
         "the name, as text: {html}"
     );
     assert!(html.contains(r#"data-scope="notes:read""#), "{html}");
-    for id in ["consent-approve", "consent-deny"] {
-        let at = html.find(&format!(r#"data-testid="{id}""#)).unwrap();
-        let tag = &html[html[..at].rfind("<button").unwrap()..at + html[at..].find('>').unwrap()];
-        assert!(tag.contains("disabled"), "{id}: {tag}");
+    // The form posts the decision with the request's page; each button
+    // names its decision, and neither is disabled.
+    let form = &html[html.find("<form").expect("a form")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    let opening = &form[..form.find('>').unwrap()];
+    assert!(
+        opening.contains(r#"method="post""#)
+            && opening.contains(r#"action="/api/idp/authorize/form""#),
+        "{form}"
+    );
+    assert!(
+        form.contains(r#"<input type="hidden" name="page" value="/idp?client_id=c1""#),
+        "{form}"
+    );
+    for (id, value) in [("consent-approve", "allow"), ("consent-deny", "deny")] {
+        let tag = tag_of(form, id);
+        assert!(tag.starts_with(r#"<button type="submit""#), "{id}: {tag}");
+        assert!(
+            tag.contains(r#"name="decision""#) && tag.contains(&format!(r#"value="{value}""#)),
+            "{id}: {tag}"
+        );
+        assert!(!tag.contains("disabled"), "{id}: {tag}");
     }
 }
 
@@ -183,6 +216,10 @@ fn a_members_consent_renders_on_the_server_with_its_organization() {
     assert!(
         html.contains("Write your notes"),
         "the scope not granted is listed: {html}"
+    );
+    assert!(
+        html.contains(r#"action="/api/b2b/idp/authorize/form""#),
+        "a member's decision goes to the members' form: {html}"
     );
 }
 

@@ -207,7 +207,8 @@ impl WebApp {
 /// inline loader), wasm compilation allowed, styles from us (plus the
 /// hashes of the consent pages' inlined stylesheets), never framed
 /// (clickjacking on the consent screen, docs/threat-model.md), no plugins,
-/// forms and fetches to us only. Client logos come through Keyhouse, from
+/// forms and fetches to us only (the consent form's answer forwards the
+/// browser to the client itself: no form goes elsewhere). Client logos come through Keyhouse, from
 /// this origin.
 fn policy(script_hashes: &[String], style_hashes: &[String]) -> String {
     let sources = |first: &str, hashes: &[String]| {

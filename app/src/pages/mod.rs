@@ -156,10 +156,11 @@ pub const FIRST_PAINT_ID: &str = "kh-first-paint";
 
 /// The consent page as the server renders it into `index.html` before any
 /// wasm has loaded: the app's frame and the provider showing the start's
-/// answer (`answer`, which the page also carries as a data block), its
-/// buttons disabled until the bundle takes over. `None` unless the answer
-/// is a consent screen: anything else (sign in first, an error, straight
-/// back to the client) is acted on at once by the bundle.
+/// answer (`answer`, which the page also carries as a data block). Its
+/// buttons submit the decision's form until the bundle takes over (and
+/// without JavaScript). `None` unless the answer is a consent screen:
+/// anything else (sign in first, an error, straight back to the client) is
+/// acted on at once by the bundle.
 #[cfg(feature = "ssr")]
 pub fn first_paint(answer: &keyhouse_types::AuthorizeStartInPage) -> Option<String> {
     use keyhouse_types::AuthorizeStartResponse;
@@ -175,7 +176,7 @@ pub fn first_paint(answer: &keyhouse_types::AuthorizeStartInPage) -> Option<Stri
         } else {
             view! { <IdpApp/> }.into_any()
         };
-        view! { <div id=FIRST_PAINT_ID aria-busy="true">{page}</div> }.to_html()
+        view! { <div id=FIRST_PAINT_ID>{page}</div> }.to_html()
     }))
 }
 

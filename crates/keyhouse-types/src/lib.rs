@@ -35,6 +35,31 @@ pub enum ParamValue {
 /// The raw authorization request: the query of the `/idp` URL as a map.
 pub type AuthorizeParams = BTreeMap<String, ParamValue>;
 
+/// Parses a query string (with or without the leading `?`) into authorize
+/// parameters. Repeated parameters are kept as lists so the server can refuse
+/// them (RFC 6749 §3.1); malformed percent-encoding is decoded lossily, never
+/// a panic.
+pub fn parse_authorize_query(query: &str) -> AuthorizeParams {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let mut params = AuthorizeParams::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let (k, v) = (k.into_owned(), v.into_owned());
+        match params.remove(&k) {
+            None => {
+                params.insert(k, ParamValue::One(v));
+            }
+            Some(ParamValue::One(first)) => {
+                params.insert(k, ParamValue::Many(vec![first, v]));
+            }
+            Some(ParamValue::Many(mut all)) => {
+                all.push(v);
+                params.insert(k, ParamValue::Many(all));
+            }
+        }
+    }
+    params
+}
+
 /// Body of `POST /api/idp/authorize`: the same parameters as the start call
 /// plus the user's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +69,49 @@ pub struct AuthorizeDecision {
     /// The raw authorize parameters.
     #[serde(flatten)]
     pub params: AuthorizeParams,
+}
+
+/// Body of `POST /api/idp/authorize/form` (and `/api/b2b/idp/authorize/form`):
+/// the consent screen's decision sent by the HTML form itself
+/// (`application/x-www-form-urlencoded`), for a page whose script is not
+/// running: JavaScript off, or the server's paint before the bundle has
+/// loaded. The answer is an HTML page that forwards the browser to the
+/// client, or a redirect (`303 See Other`) back to the page; not JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeDecisionForm {
+    /// The consent page's path and query (`/idp?client_id=…`): the
+    /// authorization request, parsed as [`parse_authorize_query`] parses
+    /// it. It must be a same-origin path ([`return_to::sanitize`]).
+    pub page: String,
+    /// Which button was pressed.
+    pub decision: FormDecision,
+}
+
+impl AuthorizeDecisionForm {
+    /// The form field that carries [`AuthorizeDecisionForm::page`].
+    pub const PAGE_FIELD: &'static str = "page";
+    /// The buttons' `name` ([`AuthorizeDecisionForm::decision`]).
+    pub const DECISION_FIELD: &'static str = "decision";
+}
+
+/// A consent form's button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormDecision {
+    /// `allow`.
+    Allow,
+    /// `deny`.
+    Deny,
+}
+
+impl FormDecision {
+    /// The button's `value`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormDecision::Allow => "allow",
+            FormDecision::Deny => "deny",
+        }
+    }
 }
 
 /// Any answer that sends the browser back to the client, success or error.

@@ -8,9 +8,19 @@
 /// `//evil`), control characters, and encoded slashes or backslashes at the
 /// start (`/%2F/evil`, `/%5Cevil`).
 pub fn sanitize(raw: &str) -> Option<&str> {
+    same_origin_path(raw, 2048)
+}
+
+/// The longest consent page a form may name
+/// ([`crate::AuthorizeDecisionForm::page`]): an authorization request's
+/// parameters may each be 2 KiB, so the page is longer than a `returnTo`.
+pub const MAX_PAGE_LEN: usize = 16 * 1024;
+
+/// [`sanitize`]'s rules, for a path of at most `max_len` bytes.
+pub fn same_origin_path(raw: &str, max_len: usize) -> Option<&str> {
     let bytes = raw.as_bytes();
     let starts_ok = bytes.first() == Some(&b'/') && bytes.get(1) != Some(&b'/');
-    if !starts_ok || raw.len() > 2048 {
+    if !starts_ok || raw.len() > max_len {
         return None;
     }
     if raw.contains('\\') || raw.chars().any(|c| c.is_control()) {

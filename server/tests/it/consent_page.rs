@@ -94,27 +94,43 @@ async fn the_consent_page_names_the_client_and_carries_the_start_answer() {
         html.contains("Notes GPT&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
         "the name is painted, as text: {html}"
     );
-    // The screen is there before the bundle, its buttons disabled until
-    // the bundle takes over (no button that does nothing when clicked).
+    // The screen is there before the bundle, and its buttons work: they
+    // submit the decision's form (the script takes the clicks once it
+    // runs).
     let paint = html
         .split(r#"id="kh-first-paint""#)
         .nth(1)
         .expect("the first paint");
     assert!(paint.contains(r#"data-testid="consent""#));
+    assert!(
+        paint.contains(r#"action="/api/idp/authorize/form""#),
+        "{paint}"
+    );
     for button in ["consent-approve", "consent-deny"] {
         let at = paint
             .find(&format!(r#"data-testid="{button}""#))
             .expect(button);
         let tag_start = paint[..at].rfind("<button").expect("a button");
         let tag = &paint[tag_start..at + paint[at..].find('>').expect("tag end")];
-        assert!(tag.contains("disabled"), "{button} is disabled: {tag}");
+        assert!(
+            tag.starts_with(r#"<button type="submit""#),
+            "{button}: {tag}"
+        );
+        assert!(!tag.contains("disabled"), "{button} works: {tag}");
     }
-    // The page's script policy is the one every page has: the data block
-    // is not a script, so it needs (and gets) no hash.
+    // The page's policy is the one every page has: the data block is not
+    // a script, so it needs (and gets) no hash, and the form posts to this
+    // site only (its answer forwards the browser to the client).
     let home = reqwest::get(format!("{base}/")).await.expect("home");
     assert_eq!(
         h["content-security-policy"],
         home.headers()["content-security-policy"]
+    );
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .contains("form-action 'self';")
     );
     assert!(data_block(&home.text().await.expect("home html")).is_none());
 }

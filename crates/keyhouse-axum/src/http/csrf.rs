@@ -32,7 +32,13 @@ pub fn same_origin_or_safe(kh: &Keyhouse, method: &Method, headers: &HeaderMap) 
         return !carries_session_cookie(kh, headers);
     }
     let site_ok = site.is_none_or(|v| v == "same-origin" || v == "none");
-    let origin_ok = origin.is_none_or(|o| o == kh.config().origin());
+    // A browser writes `Origin: null` on the POST of a same-origin form
+    // whose page has `Referrer-Policy: no-referrer` (every Keyhouse page
+    // has); its `Sec-Fetch-Site: same-origin` vouches for it. A request
+    // from an opaque origin of its own (a sandboxed frame, a `data:` page)
+    // is `cross-site`, and without that header `null` proves nothing.
+    let origin_ok = origin
+        .is_none_or(|o| o == kh.config().origin() || (o == "null" && site == Some("same-origin")));
     site_ok && origin_ok
 }
 

@@ -189,7 +189,8 @@ fn plain(s: &str) -> String {
     s.to_owned()
 }
 
-fn escape_html(s: &str) -> String {
+/// `s` with the characters HTML gives a meaning escaped.
+pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -561,7 +561,7 @@ pub(crate) async fn decide_b2b(
 /// The decision: the whole pipeline runs again (nothing from the first call
 /// is trusted), then a refusal goes back as `access_denied` and an approval
 /// stores the consent and a code.
-async fn record(
+pub(super) async fn record(
     kh: &Keyhouse,
     parts: &Parts,
     decision: &AuthorizeDecision,

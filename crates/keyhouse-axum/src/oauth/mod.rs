@@ -4,6 +4,7 @@
 //! and `agents`.
 
 pub(crate) mod authorize;
+pub(crate) mod authorize_form;
 pub mod backchannel;
 pub(crate) mod client_assertion;
 pub(crate) mod client_auth;
@@ -59,12 +60,18 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route("/health/ready", get(discovery::ready))
 }
 
-/// The authorize API the `/idp` component calls from the browser (behind the
-/// CSRF guard, with the other browser routes).
+/// The authorize API the `/idp` component calls from the browser, and the
+/// form its consent screen submits without a script (behind the CSRF guard,
+/// with the other browser routes).
 pub(crate) fn browser_routes() -> Router<Keyhouse> {
     Router::new()
         .route("/api/idp/authorize/start", post(authorize::start))
         .route("/api/idp/authorize", post(authorize::decide))
         .route("/api/b2b/idp/authorize/start", post(authorize::start_b2b))
         .route("/api/b2b/idp/authorize", post(authorize::decide_b2b))
+        .route("/api/idp/authorize/form", post(authorize_form::decide))
+        .route(
+            "/api/b2b/idp/authorize/form",
+            post(authorize_form::decide_b2b),
+        )
 }

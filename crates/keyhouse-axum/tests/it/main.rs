@@ -8,6 +8,7 @@ mod account;
 mod agents;
 mod authorize;
 mod catalogue;
+mod consent_form;
 mod discovery;
 mod email_sign_in;
 mod hardening;
