@@ -80,6 +80,9 @@ struct Inner {
     subjects: std::sync::OnceLock<Box<dyn accounts::subjects::DynResolver>>,
     /// What the host app deletes with an account ([`Keyhouse::on_account_deleted`]).
     account_deleted: std::sync::OnceLock<accounts::deletion::Hook>,
+    /// The discovery document, serialised once for each of its variants
+    /// (see `oauth::discovery::metadata`).
+    discovery: [std::sync::OnceLock<http::prebuilt::Prebuilt>; 4],
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -135,6 +138,7 @@ impl Keyhouse {
             logos: agents::logos::Logos::default(),
             subjects: std::sync::OnceLock::new(),
             account_deleted: std::sync::OnceLock::new(),
+            discovery: Default::default(),
             config,
             store,
             keys,

@@ -9,13 +9,20 @@
 //! * `authorization_code`: code exchanges, from a pool of codes prepared
 //!   beforehand through `POST /api/idp/authorize` (preparation not timed);
 //! * `refresh_token`: rotations, each worker walking its own refresh chain;
-//! * `introspection`: introspection of one valid access token.
+//! * `introspection`: introspection of one valid access token;
+//! * `userinfo`: `GET /oauth2/userinfo` with one valid access token;
+//! * `jwks`: `GET /.well-known/jwks.json`;
+//! * `discovery`: `GET /.well-known/openid-configuration`.
 //!
-//! Every response is checked; failures are counted and printed. The table
-//! goes to stdout, progress to stderr.
+//! Every response is checked; failures are counted and printed. Besides
+//! requests per second and latencies, each row gives the CPU time the
+//! server process spent in its measured window (`/proc/<pid>/stat`) and the
+//! requests answered per server CPU-second: on a machine whose cores the
+//! load generator shares, that is the figure that says what a request
+//! costs. The table goes to stdout, progress to stderr.
 //!
 //! ```sh
-//! keyhouse-bench --server target/release/keyhouse [--seconds 5] [--concurrency 1,16,64]
+//! keyhouse-bench --server target/release/keyhouse [--seconds 5] [--concurrency 1,16,64] [--ops jwks,userinfo]
 //! ```
 
 use std::collections::BTreeMap;
@@ -55,13 +62,17 @@ const CODE_TTL_MARGIN: Duration = Duration::from_secs(30);
 const PREPARE_CONCURRENCY: usize = 16;
 /// A request taking longer than this counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The JWKS document's path.
+const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// The discovery document's path.
+const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 /// How long to wait for `/health/ready`.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Parser, Debug)]
 #[command(
     name = "keyhouse-bench",
-    about = "Benchmarks a keyhouse server binary: client_credentials, authorization_code, refresh and introspection"
+    about = "Benchmarks a keyhouse server binary: the token grants, introspection, userinfo, JWKS and discovery"
 )]
 struct Args {
     /// Path to the `keyhouse` binary to benchmark.
@@ -83,6 +94,21 @@ struct Args {
     /// Keep the temporary directory (database, key file, server log).
     #[arg(long)]
     keep_temp: bool,
+    /// The operations to measure, comma separated (default: all of them):
+    /// client_credentials, authorization_code, refresh_token,
+    /// introspection, userinfo, jwks, discovery.
+    #[arg(long, value_delimiter = ',', value_parser = parse_operation)]
+    ops: Vec<Operation>,
+}
+
+fn parse_operation(name: &str) -> Result<Operation, String> {
+    Operation::ALL
+        .into_iter()
+        .find(|op| op.name() == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = Operation::ALL.iter().map(|op| op.name()).collect();
+            format!("unknown operation {name:?}; known: {}", known.join(", "))
+        })
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -269,6 +295,23 @@ impl Server {
         Ok(kib)
     }
 
+    /// User plus system CPU time the server process has used so far, in
+    /// seconds (`/proc/<pid>/stat`, in clock ticks of 1/100 s: Linux's
+    /// `USER_HZ`).
+    fn cpu_seconds(pid: u32) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces: count fields after its `)`.
+        let fields: Vec<&str> = stat
+            .get(stat.rfind(')')? + 1..)?
+            .split_whitespace()
+            .collect();
+        // utime and stime are fields 14 and 15 of the line; the state,
+        // field 3, is the first after `)`.
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) as f64 / 100.0)
+    }
+
     /// `Some(status)` once the process has exited.
     fn exited(&mut self) -> Option<String> {
         match self.child.try_wait() {
@@ -376,9 +419,23 @@ fn json_request(
         .header(HOST, &t.host)
         .header(CONTENT_TYPE, "application/json");
     if with_cookie {
-        b = b.header(COOKIE, &t.cookie);
+        // What a browser sends with its own page's requests: a write that
+        // carries the session cookie without it is refused as cross-site.
+        b = b
+            .header(COOKIE, &t.cookie)
+            .header("sec-fetch-site", "same-origin");
     }
     Ok(b.body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?)
+}
+
+/// A `GET` with `Authorization: Bearer <token>`.
+fn bearer_request(t: &Target, path: &str, token: &str) -> Result<Request<Full<Bytes>>, BoxError> {
+    Ok(Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(HOST, &t.host)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))?)
 }
 
 fn get_request(t: &Target, path: &str) -> Result<Request<Full<Bytes>>, BoxError> {
@@ -426,6 +483,20 @@ fn has_str(v: &Value, name: &str) -> bool {
     v.get(name)
         .and_then(Value::as_str)
         .is_some_and(|s| !s.is_empty())
+}
+
+/// A 200 JSON answer for which `ok` holds.
+fn check_json(r: &Reply, ok: impl FnOnce(&Value) -> bool) -> Result<(), String> {
+    if r.status != StatusCode::OK {
+        return Err(format!("HTTP {}: {}", r.status.as_u16(), snippet(&r.body)));
+    }
+    let v: Value =
+        serde_json::from_slice(&r.body).map_err(|e| format!("answer is not JSON: {e}"))?;
+    if ok(&v) {
+        Ok(())
+    } else {
+        Err(format!("unexpected answer: {}", snippet(&r.body)))
+    }
 }
 
 fn check_introspection(r: &Reply) -> Result<(), String> {
@@ -672,14 +743,20 @@ enum Operation {
     AuthorizationCode,
     Refresh,
     Introspection,
+    Userinfo,
+    Jwks,
+    Discovery,
 }
 
 impl Operation {
-    const ALL: [Operation; 4] = [
+    const ALL: [Operation; 7] = [
         Operation::ClientCredentials,
         Operation::AuthorizationCode,
         Operation::Refresh,
         Operation::Introspection,
+        Operation::Userinfo,
+        Operation::Jwks,
+        Operation::Discovery,
     ];
 
     fn name(self) -> &'static str {
@@ -688,6 +765,9 @@ impl Operation {
             Operation::AuthorizationCode => "authorization_code",
             Operation::Refresh => "refresh_token",
             Operation::Introspection => "introspection",
+            Operation::Userinfo => "userinfo",
+            Operation::Jwks => "jwks",
+            Operation::Discovery => "discovery",
         }
     }
 }
@@ -712,12 +792,18 @@ enum Job {
     /// The newest refresh token of this worker's chain.
     Refresh(String),
     Introspect(Arc<str>),
+    /// `GET /oauth2/userinfo` with this access token.
+    Userinfo(Arc<str>),
+    /// A `GET` of this public document.
+    Document(&'static str),
 }
 
 impl Job {
     /// The next request, or `None` once the code pool is empty.
     fn next(&self, t: &Target) -> Result<Option<Request<Full<Bytes>>>, BoxError> {
         let (path, body) = match self {
+            Job::Userinfo(token) => return bearer_request(t, "/oauth2/userinfo", token).map(Some),
+            Job::Document(path) => return get_request(t, path).map(Some),
             Job::ClientCredentials => (
                 "/oauth2/token",
                 form_body(&[("grant_type", "client_credentials")]),
@@ -744,7 +830,7 @@ impl Job {
         Ok(Some(form_request(t, path, body)?))
     }
 
-    fn check(&mut self, r: &Reply) -> Result<(), String> {
+    fn check(&mut self, t: &Target, r: &Reply) -> Result<(), String> {
         match self {
             Job::ClientCredentials => check_token(r, false).map(drop),
             Job::Exchange(_) => check_token(r, true).map(drop),
@@ -759,6 +845,14 @@ impl Job {
                 Ok(())
             }
             Job::Introspect(_) => check_introspection(r),
+            Job::Userinfo(_) => check_json(r, |v| has_str(v, "sub")),
+            Job::Document(path) => check_json(r, |v| match *path {
+                JWKS_PATH => v
+                    .get("keys")
+                    .and_then(Value::as_array)
+                    .is_some_and(|k| !k.is_empty()),
+                _ => v.get("issuer").and_then(Value::as_str) == Some(t.issuer.as_str()),
+            }),
         }
     }
 }
@@ -800,7 +894,7 @@ async fn worker(t: Arc<Target>, mut sender: Sender, mut job: Job, win: Window) -
             }
         };
         let (outcome, transport_failed) = match send(&mut sender, req).await {
-            Ok(reply) => (job.check(&reply), false),
+            Ok(reply) => (job.check(&t, &reply), false),
             Err(e) => (Err(format!("transport: {e}")), true),
         };
         let end = Instant::now();
@@ -848,6 +942,17 @@ struct Row {
     p50_ms: f64,
     p99_ms: f64,
     errors: usize,
+    /// The server's CPU time (user + system) over the measured window.
+    cpu_seconds: Option<f64>,
+}
+
+impl Row {
+    /// Requests answered (errors included) per second of the server's CPU
+    /// time, over the measured window.
+    fn per_cpu_second(&self) -> Option<f64> {
+        let answered = (self.requests + self.errors) as f64;
+        self.cpu_seconds.filter(|c| *c > 0.0).map(|c| answered / c)
+    }
 }
 
 struct PhaseResult {
@@ -882,6 +987,7 @@ fn format_errors(errors: &BTreeMap<String, usize>) -> String {
 
 async fn run_phase(
     t: &Arc<Target>,
+    server_pid: u32,
     op: Operation,
     jobs: Vec<Job>,
     warmup: Duration,
@@ -902,6 +1008,13 @@ async fn run_phase(
         .zip(senders)
         .map(|(job, sender)| tokio::spawn(worker(Arc::clone(t), sender, job, win)))
         .collect();
+    // The server's CPU time over the measured window.
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(win.start.into()).await;
+        let before = Server::cpu_seconds(server_pid)?;
+        tokio::time::sleep_until(win.end.into()).await;
+        Some(Server::cpu_seconds(server_pid)? - before)
+    });
     let mut all = WorkerStats::default();
     let mut stopped: BTreeMap<String, usize> = BTreeMap::new();
     for task in futures::future::join_all(tasks).await {
@@ -912,7 +1025,10 @@ async fn run_phase(
         all.absorb(st);
     }
     all.latencies.sort_unstable();
-    Ok(phase_result(op, conc, all, &stopped, win, seconds))
+    let cpu_seconds = cpu.await.ok().flatten();
+    let mut result = phase_result(op, conc, all, &stopped, win, seconds);
+    result.row.cpu_seconds = cpu_seconds;
+    Ok(result)
 }
 
 impl WorkerStats {
@@ -980,6 +1096,7 @@ fn phase_result(
             p50_ms: percentile_ms(&all.latencies, 0.50),
             p99_ms: percentile_ms(&all.latencies, 0.99),
             errors: error_count,
+            cpu_seconds: None,
         },
         notes,
         error_messages: all.errors,
@@ -1141,11 +1258,16 @@ async fn measure_all(
     let seconds = Duration::from_secs_f64(args.seconds);
     let mut results: Vec<PhaseResult> = Vec::new();
     let mut best_exchange_rate = 0.0_f64;
-    for op in Operation::ALL {
+    let ops = if args.ops.is_empty() {
+        Operation::ALL.to_vec()
+    } else {
+        args.ops.clone()
+    };
+    for op in ops {
         for &conc in &args.concurrency {
             let (jobs, mut notes) = jobs_for(args, target, op, conc, best_exchange_rate).await?;
             eprintln!("{} c={conc}: running", op.name());
-            let mut result = run_phase(target, op, jobs, warmup, seconds).await?;
+            let mut result = run_phase(target, server.pid(), op, jobs, warmup, seconds).await?;
             if op == Operation::AuthorizationCode {
                 best_exchange_rate = best_exchange_rate.max(result.row.rate);
                 notes.push(format!(
@@ -1198,17 +1320,28 @@ async fn jobs_for(
             }
             (jobs, Vec::new())
         }
-        Operation::Introspection => {
+        Operation::Introspection | Operation::Userinfo => {
             let v = token_responses(target, 1).await?;
             let token: Arc<str> = match v.first() {
                 Some(v) => str_field(v, "access_token")?.into(),
-                None => return Err("no token to introspect".into()),
+                None => return Err("no access token to use".into()),
             };
             let jobs = (0..conc)
-                .map(|_| Job::Introspect(Arc::clone(&token)))
+                .map(|_| match op {
+                    Operation::Userinfo => Job::Userinfo(Arc::clone(&token)),
+                    _ => Job::Introspect(Arc::clone(&token)),
+                })
                 .collect();
             (jobs, Vec::new())
         }
+        Operation::Jwks => (
+            (0..conc).map(|_| Job::Document(JWKS_PATH)).collect(),
+            Vec::new(),
+        ),
+        Operation::Discovery => (
+            (0..conc).map(|_| Job::Document(DISCOVERY_PATH)).collect(),
+            Vec::new(),
+        ),
     })
 }
 
@@ -1262,24 +1395,44 @@ async fn exchange_jobs(
 fn print_report(results: &[PhaseResult]) {
     println!();
     println!(
-        "{:<20} {:>5} {:>9} {:>10} {:>9} {:>9} {:>7}",
-        "operation", "conc", "requests", "req/s", "p50_ms", "p99_ms", "errors"
+        "{:<20} {:>5} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>11}",
+        "operation",
+        "conc",
+        "requests",
+        "req/s",
+        "p50_ms",
+        "p99_ms",
+        "errors",
+        "cpu_s",
+        "req/cpu_s"
     );
     for r in results {
         let row = &r.row;
+        let cpu = row
+            .cpu_seconds
+            .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+        let per_cpu = row
+            .per_cpu_second()
+            .map_or_else(|| "-".to_owned(), |n| format!("{n:.0}"));
         println!(
-            "{:<20} {:>5} {:>9} {:>10.1} {:>9.3} {:>9.3} {:>7}",
+            "{:<20} {:>5} {:>9} {:>10.1} {:>9.3} {:>9.3} {:>7} {:>8} {:>11}",
             row.op.name(),
             row.conc,
             row.requests,
             row.rate,
             row.p50_ms,
             row.p99_ms,
-            row.errors
+            row.errors,
+            cpu,
+            per_cpu
         );
     }
     println!();
     println!("requests, req/s and latencies count successful responses; errors are counted apart");
+    println!(
+        "cpu_s: the server's user + system CPU time in the measured window; req/cpu_s: requests \
+         answered in it per server CPU-second (what a request costs, whatever the load generator takes)"
+    );
     let total_errors: usize = results.iter().map(|r| r.row.errors).sum();
     if total_errors > 0 {
         println!("ERRORS: {total_errors} failed requests in the measured windows");

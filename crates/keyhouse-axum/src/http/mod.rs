@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every concern: serving, the security headers,
-//! the client's IP address, cookies, the CSRF guard, and the extractors an
-//! app's own API uses to accept Keyhouse's access tokens.
+//! the client's IP address, cookies, the CSRF guard, prebuilt documents,
+//! and the extractors an app's own API uses to accept Keyhouse's access
+//! tokens.
 
 pub mod client_ip;
 pub(crate) mod cookies;
@@ -9,5 +10,6 @@ pub mod extract;
 pub(crate) mod json;
 pub mod mcp_guard;
 pub mod member_caller;
+pub(crate) mod prebuilt;
 pub mod security_headers;
 pub mod serve;

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::Keyhouse;
 use crate::config::RegistrationPolicy;
+use crate::http::prebuilt::Prebuilt;
 
 /// The metadata document; the same at both well-known paths.
 pub(crate) fn document(kh: &Keyhouse, metadata_documents: bool) -> Value {
@@ -100,18 +101,30 @@ fn cached(body: Response, seconds: u32) -> Response {
 }
 
 /// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
-pub(crate) async fn metadata(State(kh): State<Keyhouse>) -> Response {
+///
+/// The document depends on the configuration, fixed for the process, on
+/// whether the host app keeps its own users (set once, at start), and on
+/// the operator's metadata-document policy (changed at run time, read
+/// through `runtime`'s cache): it is serialised once per variant, and a
+/// client that sends back its entity tag gets `304 Not Modified`.
+pub(crate) async fn metadata(State(kh): State<Keyhouse>, headers: HeaderMap) -> Response {
     let metadata_documents = match kh.runtime().await {
         Ok(r) => r.policy.metadata_documents,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
-    cached(Json(document(&kh, metadata_documents)).into_response(), 300)
+    let variant = usize::from(metadata_documents) * 2 + usize::from(kh.keeps_own_users());
+    kh.0.discovery[variant]
+        .get_or_init(|| Prebuilt::json(&document(&kh, metadata_documents), DISCOVERY_MAX_AGE))
+        .respond(&headers)
 }
 
-/// `GET /.well-known/jwks.json`: current, next and retiring public keys.
-pub(crate) async fn jwks(State(kh): State<Keyhouse>) -> Response {
-    let set = kh.keys().jwks();
-    cached(Json(set.as_ref().clone()).into_response(), 60)
+/// How long clients and caches may keep the discovery document.
+const DISCOVERY_MAX_AGE: u32 = 300;
+
+/// `GET /.well-known/jwks.json`: current, next and retiring public keys,
+/// serialised when the key set is loaded (`Keys::jwks_document`).
+pub(crate) async fn jwks(State(kh): State<Keyhouse>, headers: HeaderMap) -> Response {
+    kh.keys().jwks_document().respond(&headers)
 }
 
 /// `GET /health/live`.

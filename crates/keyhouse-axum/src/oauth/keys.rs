@@ -29,6 +29,12 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::Keyhouse;
+use crate::http::prebuilt::Prebuilt;
+
+/// How long clients and caches may keep the JWKS document (`max-age`):
+/// short, so a verifier that meets an unknown `kid` after a rotation finds
+/// it at the next fetch.
+pub(crate) const JWKS_MAX_AGE: u32 = 60;
 
 /// A key-handling failure.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +228,8 @@ struct KeySet {
     signing: HashMap<SigningAlg, Arc<SigningKey>>,
     verify: HashMap<String, Arc<VerifyKey>>,
     jwks: Arc<serde_json::Value>,
+    /// `jwks` as the endpoint sends it.
+    jwks_document: Prebuilt,
     loaded_at: std::time::Instant,
 }
 
@@ -349,6 +357,14 @@ impl Keys {
         self.current()
             .map(|s| Arc::clone(&s.jwks))
             .unwrap_or_else(|| Arc::new(json!({"keys": []})))
+    }
+
+    /// [`Keys::jwks`] serialised, with its entity tag: built when the key
+    /// set is (re)loaded, not per request.
+    pub(crate) fn jwks_document(&self) -> Prebuilt {
+        self.current()
+            .map(|s| s.jwks_document.clone())
+            .unwrap_or_else(|| Prebuilt::json(&json!({"keys": []}), JWKS_MAX_AGE))
     }
 
     /// Signs `claims` as a compact JWS with the current key for `alg`.
@@ -513,6 +529,7 @@ impl Keys {
                     signing: old.signing.clone(),
                     verify: old.verify.clone(),
                     jwks: Arc::clone(&old.jwks),
+                    jwks_document: old.jwks_document.clone(),
                     loaded_at: std::time::Instant::now(),
                 });
             }
@@ -577,10 +594,12 @@ async fn build_set(store: &Store, master: &MasterKey) -> Result<KeySet, KeyError
             );
         }
     }
+    let jwks = json!({ "keys": jwks });
     Ok(KeySet {
         signing,
         verify,
-        jwks: Arc::new(json!({ "keys": jwks })),
+        jwks_document: Prebuilt::json(&jwks, JWKS_MAX_AGE),
+        jwks: Arc::new(jwks),
         loaded_at: std::time::Instant::now(),
     })
 }

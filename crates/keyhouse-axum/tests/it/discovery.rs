@@ -41,3 +41,62 @@ async fn jwks_publishes_current_and_next_keys() {
     let ready = reqwest::get(s.url("/health/ready")).await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// JWKS and discovery are answered from bytes built once, with an entity
+/// tag: a client that sends the tag back gets `304` and no body. After a
+/// key rotation the JWKS tag a client holds is stale: it gets the new set.
+#[tokio::test]
+async fn documents_carry_entity_tags_and_a_rotation_changes_the_jwks_one() {
+    let s = common::spawn().await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, tag: Option<&str>| {
+        let mut req = client.get(s.url(path));
+        if let Some(tag) = tag {
+            req = req.header("if-none-match", tag);
+        }
+        req.send()
+    };
+    for (path, max_age) in [
+        ("/.well-known/jwks.json", "public, max-age=60"),
+        ("/.well-known/openid-configuration", "public, max-age=300"),
+        (
+            "/.well-known/oauth-authorization-server",
+            "public, max-age=300",
+        ),
+    ] {
+        let first = get(path, None).await.unwrap();
+        assert_eq!(first.status(), 200, "{path}");
+        assert_eq!(first.headers()["content-type"], "application/json");
+        assert_eq!(first.headers()["cache-control"], max_age);
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        let body = first.text().await.unwrap();
+        let again = get(path, Some(&tag)).await.unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"], tag.as_str());
+        assert!(again.text().await.unwrap().is_empty());
+        let other = get(path, Some("\"another\"")).await.unwrap();
+        assert_eq!(other.status(), 200);
+        assert_eq!(other.text().await.unwrap(), body, "the same bytes");
+    }
+
+    let before = get("/.well-known/jwks.json", None).await.unwrap();
+    let old_tag = before.headers()["etag"].to_str().unwrap().to_owned();
+    let old: serde_json::Value = before.json().await.unwrap();
+    s.kh.rotate_keys().await.unwrap();
+    let after = get("/.well-known/jwks.json", Some(&old_tag)).await.unwrap();
+    assert_eq!(after.status(), 200, "the old tag is stale after a rotation");
+    assert_ne!(after.headers()["etag"], old_tag.as_str());
+    let new: serde_json::Value = after.json().await.unwrap();
+    let kids = |v: &serde_json::Value| -> Vec<String> {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        kids(&new).iter().any(|k| !kids(&old).contains(k)),
+        "the rotation's new keys are published"
+    );
+}
