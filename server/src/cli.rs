@@ -5,17 +5,18 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use keyhouse_app::server::NotesStore;
 use keyhouse_axum::ClientSpec;
-use keyhouse_axum::config::RegistrationPolicy;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
 use keyhouse_core::client::RefreshPolicy;
 use keyhouse_core::rbac;
 use keyhouse_core::resource::ProtectedResource;
-use keyhouse_store::{DEFAULT_DATABASE_URL, Store};
+use keyhouse_store::Store;
 use keyhouse_types::admin::UpdateClientRequest;
 use keyhouse_types::b2b::{Permission, RequiredSignIn, RoleInfo, ScopeInfo};
 use serde_json::json;
 
+use crate::settings::layers::{self, Layer};
+use crate::settings::{Settings, reference};
 use crate::web::WebApp;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -32,20 +33,22 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct Global {
-    /// `sqlite://PATH?mode=rwc` or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
-    database_url: String,
-    /// The master key file, created (mode 0600) on first use. Default: beside
-    /// the SQLite database, or `data/keyhouse.key`. The master key (base64 of
-    /// 32 bytes: it encrypts signing keys at rest and keys client-secret
-    /// hashes) can instead come from the environment variable
-    /// KEYHOUSE_MASTER_KEY; it is never a flag, since arguments are visible
-    /// to every user of the machine in the process list.
-    #[arg(long, env = "KEYHOUSE_KEY_FILE", global = true)]
+    /// The configuration file (TOML): every key, its default and its
+    /// environment variable are in docs/configuration.md. The environment
+    /// overrides the file, and flags the environment.
+    #[arg(long, env = "KEYHOUSE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// `sqlite://PATH?mode=rwc` or `postgres://…` (`database.url`).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// The master key file, created (mode 0600) on first use
+    /// (`keys.master_key_file`). The master key itself can instead come
+    /// from the environment variable KEYHOUSE_MASTER_KEY; it is never a
+    /// flag, since arguments are visible to every user of the machine.
+    #[arg(long, global = true)]
     key_file: Option<PathBuf>,
-    /// The issuer URL (also the public base URL of the server). Default:
-    /// `http://` and the `serve --bind` address, else `http://127.0.0.1:3000`.
-    #[arg(long, env = "KEYHOUSE_ISSUER", global = true)]
+    /// The issuer URL (`issuer`; also the public base URL of the server).
+    #[arg(long, global = true)]
     issuer: Option<String>,
 }
 
@@ -88,109 +91,122 @@ enum Command {
     /// Apply database migrations.
     Migrate,
     /// Run the server.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "KEYHOUSE_BIND", default_value = "127.0.0.1:3000")]
-        bind: String,
-        /// The example app's Trunk output (`trunk build`), served at `/`.
-        #[arg(long, env = "KEYHOUSE_STATIC_DIR", default_value = "dist")]
-        static_dir: PathBuf,
-        #[command(flatten)]
-        limits: Limits,
-        #[command(flatten)]
-        mail: MailArgs,
-    },
+    Serve(ServeArgs),
+    /// The configuration: check it, print it, or print the reference of
+    /// every key.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Read the file, the environment and the flags, and say what is
+    /// wrong (exit status 1) or that nothing is. Secret files are read;
+    /// the database is not opened.
+    Check,
+    /// Print the file the layers add up to, passwords masked.
+    Print,
+    /// Print the reference of every key (docs/configuration.md).
+    Reference,
+}
+
+/// `keyhouse serve`: every flag overrides a key of the configuration.
+#[derive(Debug, Clone, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (`server.bind`, default 127.0.0.1:3000).
+    #[arg(long)]
+    bind: Option<String>,
+    /// The example app's Trunk output (`trunk build`), served at `/`
+    /// (`server.static_dir`, default `dist`).
+    #[arg(long)]
+    static_dir: Option<PathBuf>,
+    #[command(flatten)]
+    limits: Limits,
+    #[command(flatten)]
+    mail: MailArgs,
 }
 
 /// Outgoing mail of `serve` (password-reset links and security notices).
 #[derive(Debug, Clone, clap::Args)]
 struct MailArgs {
-    /// The SMTP server, as a URL: `smtps://USER:PASSWORD@HOST:465` (TLS),
-    /// `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS), or
+    /// The SMTP server, as a URL (`mail.smtp_url`): `smtps://USER@HOST:465`
+    /// (TLS), `smtp://USER@HOST:587?tls=required` (STARTTLS), or
     /// `smtp://HOST:25` (unencrypted, a local relay only). Without one,
     /// mail is written to the outbox folder instead of being sent.
-    #[arg(long, env = "KEYHOUSE_SMTP_URL", hide_env_values = true)]
+    #[arg(long)]
     smtp_url: Option<String>,
-    /// The From of every message.
-    #[arg(
-        long,
-        env = "KEYHOUSE_MAIL_FROM",
-        default_value = "Keyhouse <no-reply@localhost>"
-    )]
-    mail_from: String,
-    /// Where mail goes when no SMTP server is set, one `.eml` file per message.
-    #[arg(long, env = "KEYHOUSE_OUTBOX", default_value = "data/outbox")]
-    outbox: PathBuf,
+    /// The From of every message (`mail.from`).
+    #[arg(long)]
+    mail_from: Option<String>,
+    /// Where mail goes when no SMTP server is set, one `.eml` file per
+    /// message (`mail.outbox`).
+    #[arg(long)]
+    outbox: Option<PathBuf>,
     /// A folder of templates replacing the built-in ones
-    /// (`password_reset.subject`, `password_reset.txt`, `password_reset.html`, …).
-    #[arg(long, env = "KEYHOUSE_MAIL_TEMPLATES")]
+    /// (`mail.templates`).
+    #[arg(long)]
     mail_templates: Option<PathBuf>,
 }
 
 impl MailArgs {
-    fn apply(&self, config: &mut Config) {
-        let transport = match &self.smtp_url {
-            Some(url) => keyhouse_axum::MailTransport::Smtp(url.clone()),
-            None => keyhouse_axum::MailTransport::Outbox(self.outbox.clone()),
-        };
-        let mut mail = keyhouse_axum::MailConfig::new(self.mail_from.clone(), transport);
-        mail.templates = self.mail_templates.clone();
-        config.mail = mail;
+    fn layer(&self, flags: &mut Layer) {
+        if let Some(v) = &self.smtp_url {
+            flags.set("--smtp-url", "mail.smtp_url", v.clone());
+        }
+        if let Some(v) = &self.mail_from {
+            flags.set("--mail-from", "mail.from", v.clone());
+        }
+        if let Some(v) = &self.outbox {
+            flags.set("--outbox", "mail.outbox", path_value(v));
+        }
+        if let Some(v) = &self.mail_templates {
+            flags.set("--mail-templates", "mail.templates", path_value(v));
+        }
     }
+}
+
+fn path_value(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
 }
 
 /// Abuse limits of `serve` (docs/threat-model.md rows 49 and 52).
 #[derive(Debug, Clone, clap::Args)]
 struct Limits {
     /// A proxy whose X-Forwarded-For is believed for per-IP limits: an
-    /// address or CIDR block (repeat, or comma-separated in the environment).
-    /// None by default: the socket's peer is the client.
-    #[arg(
-        long = "trusted-proxy",
-        env = "KEYHOUSE_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
+    /// address or CIDR block (repeat; `server.trusted_proxies`).
+    #[arg(long = "trusted-proxy", value_delimiter = ',')]
     trusted_proxies: Vec<String>,
     /// Authorization decisions accepted per browser session per minute
-    /// (0 turns the limit off, e.g. for a benchmark).
-    #[arg(long, env = "KEYHOUSE_DECISIONS_PER_MINUTE", default_value_t = 30)]
-    decisions_per_minute: i64,
-    /// Sign-ups accepted per client IP per hour (0 turns the limit off).
-    #[arg(long, env = "KEYHOUSE_SIGNUPS_PER_IP_PER_HOUR", default_value_t = 10)]
-    signups_per_ip_per_hour: i64,
+    /// (`consent.decisions_per_minute`; 0 turns the limit off).
+    #[arg(long)]
+    decisions_per_minute: Option<i64>,
+    /// Sign-ups accepted per client IP per hour (`sign_up.per_ip_per_hour`).
+    #[arg(long)]
+    signups_per_ip_per_hour: Option<i64>,
     /// Read an https client_id as a Client ID Metadata Document
-    /// (`on` or `off`).
-    #[arg(long, env = "KEYHOUSE_METADATA_DOCUMENTS", default_value = "on")]
-    metadata_documents: String,
+    /// (`on` or `off`; `agents.metadata_documents`).
+    #[arg(long)]
+    metadata_documents: Option<String>,
     /// Accept metadata documents only from this host, or `*.domain` for its
-    /// subdomains (repeat, or comma-separated). None: every host not denied.
-    #[arg(
-        long = "agent-allow-domain",
-        env = "KEYHOUSE_AGENT_ALLOW_DOMAINS",
-        value_delimiter = ','
-    )]
+    /// subdomains (repeat; `agents.allow_domains`).
+    #[arg(long = "agent-allow-domain", value_delimiter = ',')]
     agent_allow_domains: Vec<String>,
-    /// Refuse metadata documents from this host or `*.domain` (repeat).
-    #[arg(
-        long = "agent-deny-domain",
-        env = "KEYHOUSE_AGENT_DENY_DOMAINS",
-        value_delimiter = ','
-    )]
+    /// Refuse metadata documents from this host or `*.domain` (repeat;
+    /// `agents.deny_domains`).
+    #[arg(long = "agent-deny-domain", value_delimiter = ',')]
     agent_deny_domains: Vec<String>,
-    /// Dynamic client registration: `open`, `off`, or `token` (then only
-    /// with an initial access token from --registration-token-file).
-    #[arg(long, env = "KEYHOUSE_REGISTRATION", default_value = "open")]
-    registration: String,
-    /// A file of initial access tokens for registration, one per line.
-    #[arg(long, env = "KEYHOUSE_REGISTRATION_TOKEN_FILE")]
+    /// Dynamic client registration: `open`, `off`, or `token`
+    /// (`agents.registration`).
+    #[arg(long)]
+    registration: Option<String>,
+    /// A file of initial access tokens for registration, one per line
+    /// (`agents.registration_token_file`).
+    #[arg(long)]
     registration_token_file: Option<PathBuf>,
-    /// Dynamic registrations accepted per client IP per hour.
-    #[arg(
-        long,
-        env = "KEYHOUSE_REGISTRATIONS_PER_IP_PER_HOUR",
-        default_value_t = 20
-    )]
-    registrations_per_ip_per_hour: i64,
+    /// Dynamic registrations accepted per client IP per hour
+    /// (`agents.registrations_per_ip_per_hour`).
+    #[arg(long)]
+    registrations_per_ip_per_hour: Option<i64>,
     /// TESTS ONLY, never in production: fetch client metadata documents
     /// from loopback addresses (the end-to-end tests serve them there). A
     /// flag only, with no environment variable, so no configuration turns
@@ -208,49 +224,60 @@ struct Limits {
 }
 
 impl Limits {
-    fn apply(&self, config: &mut Config) -> Result<(), Error> {
-        config.trusted_proxies = self
-            .trusted_proxies
-            .iter()
-            .map(|p| {
-                keyhouse_axum::IpRange::parse(p)
-                    .ok_or_else(|| format!("--trusted-proxy {p}: not an address or CIDR block"))
-            })
-            .collect::<Result<_, _>>()?;
-        config.decisions_per_session_per_minute = self.decisions_per_minute;
-        config.signups_per_ip_per_hour = self.signups_per_ip_per_hour;
-        let agents = &mut config.agents;
-        agents.metadata_documents = match self.metadata_documents.as_str() {
-            "on" => true,
-            "off" => false,
-            other => return Err(format!("--metadata-documents {other}: on or off").into()),
-        };
-        agents.allowed_domains = self.agent_allow_domains.clone();
-        agents.denied_domains = self.agent_deny_domains.clone();
-        agents.registrations_per_ip_per_hour = self.registrations_per_ip_per_hour;
-        agents.registration = match (self.registration.as_str(), &self.registration_token_file) {
-            ("open", _) => RegistrationPolicy::Open,
-            ("off", _) => RegistrationPolicy::Off,
-            ("token", Some(file)) => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                let tokens: Vec<String> = text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if tokens.is_empty() {
-                    return Err("--registration-token-file holds no token".into());
-                }
-                RegistrationPolicy::InitialAccessToken(tokens)
-            }
-            ("token", None) => {
-                return Err("--registration token needs --registration-token-file".into());
-            }
-            (other, _) => return Err(format!("--registration {other}: open, off or token").into()),
-        };
-        self.apply_test_only(config)
+    fn layer(&self, flags: &mut Layer) -> Result<(), Error> {
+        if !self.trusted_proxies.is_empty() {
+            flags.set(
+                "--trusted-proxy",
+                "server.trusted_proxies",
+                self.trusted_proxies.clone(),
+            );
+        }
+        if let Some(v) = self.decisions_per_minute {
+            flags.set("--decisions-per-minute", "consent.decisions_per_minute", v);
+        }
+        if let Some(v) = self.signups_per_ip_per_hour {
+            flags.set("--signups-per-ip-per-hour", "sign_up.per_ip_per_hour", v);
+        }
+        if let Some(v) = &self.metadata_documents {
+            let on = match v.as_str() {
+                "on" => true,
+                "off" => false,
+                other => return Err(format!("--metadata-documents {other}: on or off").into()),
+            };
+            flags.set("--metadata-documents", "agents.metadata_documents", on);
+        }
+        if !self.agent_allow_domains.is_empty() {
+            flags.set(
+                "--agent-allow-domain",
+                "agents.allow_domains",
+                self.agent_allow_domains.clone(),
+            );
+        }
+        if !self.agent_deny_domains.is_empty() {
+            flags.set(
+                "--agent-deny-domain",
+                "agents.deny_domains",
+                self.agent_deny_domains.clone(),
+            );
+        }
+        if let Some(v) = &self.registration {
+            flags.set("--registration", "agents.registration", v.clone());
+        }
+        if let Some(v) = &self.registration_token_file {
+            flags.set(
+                "--registration-token-file",
+                "agents.registration_token_file",
+                path_value(v),
+            );
+        }
+        if let Some(v) = self.registrations_per_ip_per_hour {
+            flags.set(
+                "--registrations-per-ip-per-hour",
+                "agents.registrations_per_ip_per_hour",
+                v,
+            );
+        }
+        Ok(())
     }
 
     fn apply_test_only(&self, config: &mut Config) -> Result<(), Error> {
@@ -305,9 +332,10 @@ struct CreateClientArgs {
     /// https logo URL.
     #[arg(long)]
     logo_uri: Option<String>,
-    /// Access-token lifetime in seconds.
-    #[arg(long, default_value_t = 3600)]
-    access_token_ttl: i64,
+    /// Access-token lifetime in seconds (default `tokens.access_token_ttl`
+    /// of the configuration, 3600).
+    #[arg(long)]
+    access_token_ttl: Option<i64>,
     /// When refresh tokens are issued: `offline_access` (the default:
     /// only when that scope is granted on consent) or `always` (consent
     /// then says access continues until revoked).
@@ -1097,45 +1125,96 @@ fn read_secret(path: &Path) -> Result<String, Error> {
     Ok(text.lines().next().unwrap_or("").to_owned())
 }
 
-fn key_file(global: &Global) -> PathBuf {
-    if let Some(p) = &global.key_file {
-        return p.clone();
+/// The settings: the configuration file, the environment, and the flags
+/// given (the global ones, and `serve`'s).
+fn settings(global: &Global, serve: Option<&ServeArgs>) -> Result<Settings, Error> {
+    let mut flags = Layer::new("flag");
+    if let Some(v) = &global.issuer {
+        flags.set("--issuer", "issuer", v.clone());
     }
-    keyhouse_axum::open::default_key_file(&global.database_url)
+    if let Some(v) = &global.database_url {
+        flags.set("--database-url", "database.url", v.clone());
+    }
+    if let Some(v) = &global.key_file {
+        flags.set("--key-file", "keys.master_key_file", path_value(v));
+    }
+    if let Some(serve) = serve {
+        if let Some(v) = &serve.bind {
+            flags.set("--bind", "server.bind", v.clone());
+        }
+        if let Some(v) = &serve.static_dir {
+            flags.set("--static-dir", "server.static_dir", path_value(v));
+        }
+        serve.limits.layer(&mut flags)?;
+        serve.mail.layer(&mut flags);
+    }
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let loaded =
+        Layer::environment(env).and_then(|env| layers::load(global.config.as_deref(), env, flags));
+    loaded.map_err(|problems| {
+        format!(
+            "the configuration cannot be used:\n  {}",
+            problems.join("\n  ")
+        )
+        .into()
+    })
+}
+
+/// The library's configuration from the settings, secret files read.
+fn config_of(settings: &Settings) -> Result<Config, Error> {
+    settings
+        .to_config(example_config(&settings.issuer()))
+        .map_err(|e| format!("the configuration cannot be used:\n  {e}").into())
 }
 
 async fn open(global: &Global) -> Result<Keyhouse, Error> {
-    open_as(
-        global,
-        global.issuer.as_deref().unwrap_or("http://127.0.0.1:3000"),
-    )
-    .await
+    let settings = settings(global, None)?;
+    open_with(&settings, config_of(&settings)?).await
 }
 
-async fn open_as(global: &Global, issuer: &str) -> Result<Keyhouse, Error> {
-    open_with(global, example_config(issuer)).await
-}
-
-async fn open_with(global: &Global, config: Config) -> Result<Keyhouse, Error> {
-    let store = Store::connect(&global.database_url).await?;
+async fn open_with(settings: &Settings, config: Config) -> Result<Keyhouse, Error> {
+    let store = Store::connect(&settings.database_url()?).await?;
     store.migrate().await?;
     let master = match std::env::var("KEYHOUSE_MASTER_KEY") {
         Ok(k) if !k.is_empty() => MasterKey::from_base64(&k)?,
-        _ => MasterKey::load_or_create(&key_file(global))?,
+        _ => MasterKey::load_or_create(&settings.master_key_file())?,
     };
     Ok(Keyhouse::new(config, store, master).await?)
+}
+
+/// `keyhouse config …`.
+fn config_command(global: &Global, command: ConfigCommand) -> Result<(), Error> {
+    match command {
+        ConfigCommand::Reference => print!("{}", reference::markdown()),
+        ConfigCommand::Print => {
+            let mut effective = settings(global, None)?.masked();
+            effective.issuer = Some(effective.issuer());
+            print!("{}", reference::to_toml(&effective));
+        }
+        ConfigCommand::Check => {
+            let settings = settings(global, None)?;
+            config_of(&settings)?;
+            settings.database_url()?;
+            let from = global
+                .config
+                .as_deref()
+                .map_or_else(|| "no file".to_owned(), |f| f.display().to_string());
+            println!(
+                "the configuration is valid ({from}, the environment and flags); issuer {}",
+                settings.issuer()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Runs a command.
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Migrate => migrate(&cli.global).await,
-        Command::Serve {
-            bind,
-            static_dir,
-            limits,
-            mail,
-        } => serve(&cli.global, &bind, &static_dir, &limits, &mail).await,
+        Command::Serve(args) => serve(&cli.global, &args).await,
+        Command::Config(c) => config_command(&cli.global, c),
         Command::Clients(c) => clients(&cli.global, c).await,
         Command::Orgs(c) => orgs(&cli.global, c).await,
         Command::Members(c) => members(&cli.global, c).await,
@@ -1162,7 +1241,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 }
 
 async fn migrate(global: &Global) -> Result<(), Error> {
-    let store = Store::connect(&global.database_url).await?;
+    let settings = settings(global, None)?;
+    let store = Store::connect(&settings.database_url()?).await?;
     store.migrate().await?;
     NotesStore::new(store.connection().clone())
         .migrate()
@@ -1252,7 +1332,9 @@ async fn create_client(kh: &Keyhouse, args: CreateClientArgs) -> Result<(), Erro
     let mut spec = ClientSpec::new(&args.name, t, args.redirect_uris);
     spec.description = args.description;
     spec.logo_uri = args.logo_uri;
-    spec.access_token_ttl = args.access_token_ttl;
+    spec.access_token_ttl = args
+        .access_token_ttl
+        .unwrap_or(kh.config().access_token_ttl);
     spec.refresh_policy = args
         .refresh_policy
         .as_deref()
@@ -1393,35 +1475,25 @@ async fn agent_policy(kh: &Keyhouse, args: PolicyArgs) -> Result<(), Error> {
     Ok(())
 }
 
-async fn serve(
-    global: &Global,
-    bind: &str,
-    static_dir: &Path,
-    limits: &Limits,
-    mail: &MailArgs,
-) -> Result<(), Error> {
-    let issuer = global
-        .issuer
-        .clone()
-        .unwrap_or_else(|| format!("http://{bind}"));
-    let mut config = example_config(&issuer);
-    limits.apply(&mut config)?;
-    mail.apply(&mut config);
-    let kh = open_with(global, config).await?;
-    if mail.smtp_url.is_none() {
+async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
+    let settings = settings(global, Some(args))?;
+    let mut config = config_of(&settings)?;
+    args.limits.apply_test_only(&mut config)?;
+    let kh = open_with(&settings, config).await?;
+    if settings.mail.smtp_url.is_none() {
         // Said on the terminal, not only in the log: where to find the
         // password-reset links on a machine without a mail server.
         println!(
-            "keyhouse: no SMTP server set (KEYHOUSE_SMTP_URL); mail is written to {}",
-            mail.outbox.display()
+            "keyhouse: no SMTP server set (mail.smtp_url, KEYHOUSE_SMTP_URL); mail is written to {}",
+            settings.mail.outbox.display()
         );
     }
     tracing::info!(to = %kh.mail_destination(), "mail");
     let notes = NotesStore::new(kh.store().connection().clone());
     notes.migrate().await?;
     let _housekeeping = kh.spawn_housekeeping();
-    let app = crate::app(kh.clone(), notes, WebApp::load(static_dir));
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let app = crate::app(kh.clone(), notes, WebApp::load(&settings.server.static_dir));
+    let listener = tokio::net::TcpListener::bind(&settings.server.bind).await?;
     tracing::info!(
         addr = %listener.local_addr()?,
         issuer = %kh.config().issuer,

@@ -6,6 +6,7 @@
 mod cli;
 mod mcp;
 mod notes_api;
+mod settings;
 mod web;
 
 use std::process::ExitCode;

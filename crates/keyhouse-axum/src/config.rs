@@ -31,6 +31,10 @@ pub struct Config {
     pub agents: AgentPolicy,
     /// Algorithm of access tokens (default ES256; ID tokens are always RS256).
     pub access_token_alg: SigningAlg,
+    /// Access-token lifetime, seconds, of clients that arrive on their own
+    /// (dynamic registration, metadata documents; default 3600). An operator
+    /// sets each registered client's own.
+    pub access_token_ttl: i64,
     /// Browser session lifetime, seconds (default 7 days).
     pub session_ttl: i64,
     /// Authorization code lifetime, seconds (default 300, at most 600).
@@ -135,6 +139,7 @@ impl Default for Config {
             default_scopes: Vec::new(),
             agents: AgentPolicy::default(),
             access_token_alg: SigningAlg::Es256,
+            access_token_ttl: 3600,
             session_ttl: 7 * 24 * 3600,
             code_ttl: 300,
             id_token_ttl: 3600,

@@ -8,6 +8,7 @@ mod admin;
 mod agent_settings;
 mod b2b;
 mod cli;
+mod config;
 mod consent_page;
 mod crash;
 mod mcp;

@@ -162,6 +162,7 @@ impl Keyhouse {
             ))
         })?;
         client.refresh_grace = policy.refresh_grace;
+        client.access_token_ttl = self.config().access_token_ttl;
         if let Some(scope) = fetched.body.get("scope").and_then(Value::as_str) {
             client.default_scopes = self.known_scopes(scope);
         }

@@ -255,7 +255,7 @@ async fn store_registration(
             description: d.client_uri.clone().unwrap_or_default(),
             logo_uri: d.logo_uri.clone(),
             redirect_uris: d.redirect_uris.clone(),
-            access_token_ttl: 3600,
+            access_token_ttl: kh.config().access_token_ttl,
             refresh_policy: RefreshPolicy::Always,
             created_at: kh.now(),
             audience: None,

@@ -360,6 +360,18 @@ async fn a_public_agent_registers_itself_and_identical_registrations_share_a_cli
 }
 
 #[tokio::test]
+async fn a_registered_agent_gets_the_configured_access_token_lifetime() {
+    let s = spawn_with(|c| c.access_token_ttl = 900, false).await;
+    let res = register(&s, &registration()).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.kh.admin_view(&id).await.unwrap().access_token_ttl, 900);
+}
+
+#[tokio::test]
 async fn registration_management_needs_the_registration_access_token() {
     let s = spawn().await;
     let reg: Value = register(&s, &registration()).await.json().await.unwrap();
@@ -842,6 +854,7 @@ async fn cimd_server(docs: &DocServer, lookup: Arc<TestLookup>, test_mode: bool)
             c.agents.insecure_allow_loopback_metadata_for_tests = test_mode;
             c.agents.test_ca_pem = Some(ca);
             c.agents.test_lookup = LookupOverride(Some(lookup));
+            c.access_token_ttl = 1200;
         },
         false,
     )
@@ -897,6 +910,7 @@ async fn an_agent_identified_by_its_metadata_document_connects_and_the_document_
         t["refresh_token"].is_string(),
         "agents always get rotating refresh tokens"
     );
+    assert_eq!(t["expires_in"], json!(1200), "the configured lifetime");
     assert_eq!(
         claims(t["access_token"].as_str().unwrap())["client_id"],
         json!(id)

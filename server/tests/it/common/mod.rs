@@ -59,11 +59,17 @@ pub fn secret_file(value: &str) -> String {
 
 impl Env {
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_env(args, &[])
+    }
+
+    /// [`Env::run`] with more environment variables.
+    pub fn run_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_keyhouse"))
             .args(args)
             .env("DATABASE_URL", &self.url)
             .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
             .env("RUST_LOG", "warn")
+            .envs(vars.iter().copied())
             .output()
             .unwrap()
     }
