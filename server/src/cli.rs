@@ -90,6 +90,21 @@ enum Command {
     Roles(RolesCommand),
     /// Apply database migrations.
     Migrate,
+    /// Copy the SQLite database to a new file while it serves, and check
+    /// the copy (PostgreSQL: pg_dump, docs/operations.md). The copy is
+    /// useless without the master key: keep that apart from it.
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a backup, after checking it; the
+    /// database replaced is moved aside. Stop every instance first.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Run the server.
     Serve(ServeArgs),
     /// The configuration: check it, print it, or print the reference of
@@ -1063,6 +1078,12 @@ enum KeysCommand {
     /// Promote the published next keys to signing, retire the current ones
     /// (they stay in the JWKS until their tokens expire) and publish new next keys.
     Rotate,
+    /// The published keys: next, current and retiring, with their times.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The example application's API scopes.
@@ -1213,6 +1234,8 @@ fn config_command(global: &Global, command: ConfigCommand) -> Result<(), Error> 
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Migrate => migrate(&cli.global).await,
+        Command::Backup { to } => backup(&cli.global, &to).await,
+        Command::Restore { from } => restore(&cli.global, &from).await,
         Command::Serve(args) => serve(&cli.global, &args).await,
         Command::Config(c) => config_command(&cli.global, c),
         Command::Clients(c) => clients(&cli.global, c).await,
@@ -1229,6 +1252,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }) => create_user(&cli.global, &email, &password_file, &name, admin).await,
         Command::AdminKeys(c) => admin_keys(&cli.global, c).await,
         Command::Audit { limit } => audit(&cli.global, limit).await,
+        Command::Keys(KeysCommand::List { json: as_json }) => list_keys(&cli.global, as_json).await,
         Command::Keys(KeysCommand::Rotate) => {
             let kh = open(&cli.global).await?;
             kh.rotate_keys().await?;
@@ -1248,6 +1272,73 @@ async fn migrate(global: &Global) -> Result<(), Error> {
         .migrate()
         .await?;
     println!("migrated");
+    Ok(())
+}
+
+async fn list_keys(global: &Global, as_json: bool) -> Result<(), Error> {
+    let kh = open(global).await?;
+    let keys = kh.store().list_keys().await?;
+    if as_json {
+        let v: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                json!({"kid": k.kid, "alg": k.alg, "state": k.state, "created_at": k.created_at,
+                       "activated_at": k.activated_at, "retire_at": k.retire_at})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    let now = kh.now();
+    let when = |t: Option<i64>| match t {
+        None => "-".to_owned(),
+        Some(t) if t <= now => format!("{t} ({} s ago)", now - t),
+        Some(t) => format!("{t} (in {} s)", t - now),
+    };
+    println!("kid\talg\tstate\tcreated\tsigning since\tleaves the JWKS");
+    for k in &keys {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            k.kid,
+            k.alg,
+            k.state,
+            when(Some(k.created_at)),
+            when(k.activated_at),
+            when(k.retire_at)
+        );
+    }
+    Ok(())
+}
+
+async fn backup(global: &Global, to: &Path) -> Result<(), Error> {
+    let settings = settings(global, None)?;
+    let store = Store::connect(&settings.database_url()?).await?;
+    let report = store.backup_to(to).await?;
+    println!(
+        "backed up to {} ({} bytes, {} migrations applied; the integrity check passed)",
+        report.path.display(),
+        report.bytes,
+        report.migrations
+    );
+    println!(
+        "it needs this deployment's master key ({} or KEYHOUSE_MASTER_KEY) to be of use: keep a copy of the key, apart from the backup",
+        settings.master_key_file().display()
+    );
+    Ok(())
+}
+
+async fn restore(global: &Global, from: &Path) -> Result<(), Error> {
+    let settings = settings(global, None)?;
+    let report = keyhouse_store::backup::restore(&settings.database_url()?, from).await?;
+    if let Some(previous) = &report.previous {
+        println!("the database replaced was moved to {}", previous.display());
+    }
+    println!(
+        "restored {} to {} ({} migrations applied); the next start migrates it if this version has more",
+        from.display(),
+        report.restored.path.display(),
+        report.restored.migrations
+    );
     Ok(())
 }
 
@@ -1479,7 +1570,44 @@ async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
     let settings = settings(global, Some(args))?;
     let mut config = config_of(&settings)?;
     args.limits.apply_test_only(&mut config)?;
-    let kh = open_with(&settings, config).await?;
+    // Listening before the database is opened and migrated, answering 503
+    // meanwhile: a load balancer sees "not ready", not "refused".
+    let listener = tokio::net::TcpListener::bind(&settings.server.bind).await?;
+    tracing::info!(addr = %listener.local_addr()?, "starting");
+    let (started, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let opening = async {
+        let opened = start(&settings, config).await;
+        drop(started);
+        opened
+    };
+    let ((), opened) = tokio::join!(
+        keyhouse_axum::serve_starting(&listener, async {
+            let _ = started_rx.await;
+        }),
+        opening
+    );
+    let (kh, app) = opened?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        issuer = %kh.config().issuer,
+        "keyhouse listening; discovery at {}/.well-known/openid-configuration",
+        kh.config().issuer
+    );
+    let mut options = keyhouse_axum::ServeOptions::default();
+    options.shutdown_timeout = std::time::Duration::from_secs(settings.server.shutdown_timeout);
+    let shutdown = keyhouse_axum::open::drain_then(
+        kh.clone(),
+        keyhouse_axum::open::shutdown_signal(),
+        std::time::Duration::from_secs(settings.server.drain_seconds),
+    );
+    keyhouse_axum::serve_with(listener, app, shutdown, options).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens (and migrates) the database, loads the keys, and builds the app.
+async fn start(settings: &Settings, config: Config) -> Result<(Keyhouse, axum::Router), Error> {
+    let kh = open_with(settings, config).await?;
     if settings.mail.smtp_url.is_none() {
         // Said on the terminal, not only in the log: where to find the
         // password-reset links on a machine without a mail server.
@@ -1491,16 +1619,8 @@ async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
     tracing::info!(to = %kh.mail_destination(), "mail");
     let notes = NotesStore::new(kh.store().connection().clone());
     notes.migrate().await?;
-    let _housekeeping = kh.spawn_housekeeping();
+    // Housekeeping lives as long as the process: its task is detached.
+    drop(kh.spawn_housekeeping());
     let app = crate::app(kh.clone(), notes, WebApp::load(&settings.server.static_dir));
-    let listener = tokio::net::TcpListener::bind(&settings.server.bind).await?;
-    tracing::info!(
-        addr = %listener.local_addr()?,
-        issuer = %kh.config().issuer,
-        "keyhouse listening; discovery at {}/.well-known/openid-configuration",
-        kh.config().issuer
-    );
-    keyhouse_axum::serve(listener, app, keyhouse_axum::open::shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(())
+    Ok((kh, app))
 }

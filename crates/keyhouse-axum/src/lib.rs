@@ -47,7 +47,7 @@ pub use http::csrf::{csrf_guard, same_origin_or_safe};
 pub use http::extract::{AccessToken, BoundResource, Caller, TokenSubject};
 pub use http::member_caller::MemberCaller;
 pub use http::security_headers::SecurityHeadersLayer;
-pub use http::serve::{ServeOptions, serve, serve_with};
+pub use http::serve::{ServeOptions, serve, serve_starting, serve_with};
 pub use mail::{MailConfig, MailError, MailTransport};
 pub use oauth::backchannel::LogoutDelivery;
 pub use oauth::keys::{Keys, MasterKey, SigningAlg};
@@ -83,6 +83,9 @@ struct Inner {
     /// The discovery document, serialised once for each of its variants
     /// (see `oauth::discovery::metadata`).
     discovery: [std::sync::OnceLock<http::prebuilt::Prebuilt>; 4],
+    /// Set when the server stops: `/health/ready` then answers 503 so a
+    /// load balancer sends no new requests while the open ones finish.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -130,6 +133,7 @@ impl Keyhouse {
         let mailer = Arc::new(mail::Mailer::new(&config.mail)?);
         tracing::debug!(to = %mailer.describe(), "mail");
         let kh = Keyhouse(Arc::new(Inner {
+            draining: std::sync::atomic::AtomicBool::new(false),
             mailer,
             clients: oauth::client_auth::ClientCache::new(config.client_cache_ttl),
             secret_key: master.client_secret_key(),
@@ -155,6 +159,19 @@ impl Keyhouse {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// From now on `/health/ready` answers 503 (the server is stopping);
+    /// everything else is still served. See [`open::drain_then`].
+    pub fn start_draining(&self) {
+        self.0
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`Keyhouse::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The store.

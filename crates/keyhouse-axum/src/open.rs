@@ -130,6 +130,25 @@ pub async fn serve_from_env(app: Router) -> std::io::Result<()> {
     crate::serve(listener, app, shutdown_signal()).await
 }
 
+/// Resolves `delay` after `signal`, having told `kh` to drain first:
+/// `/health/ready` answers 503 during the delay while every other request
+/// is still served, so a load balancer that checks readiness every few
+/// seconds stops sending new requests before the listener closes. Give it
+/// to [`crate::serve`] as the shutdown future.
+pub async fn drain_then(
+    kh: crate::Keyhouse,
+    signal: impl std::future::Future<Output = ()>,
+    delay: std::time::Duration,
+) {
+    signal.await;
+    kh.start_draining();
+    tracing::info!(
+        delay_ms = delay.as_millis(),
+        "stopping: /health/ready answers 503 until the listener closes"
+    );
+    tokio::time::sleep(delay).await;
+}
+
 /// Resolves at Ctrl-C or SIGTERM: the graceful-shutdown signal for
 /// [`crate::serve`].
 pub async fn shutdown_signal() {

@@ -16,6 +16,7 @@ mod migration;
 mod account;
 mod account_tokens;
 mod admin;
+pub mod backup;
 mod batch;
 mod clients;
 mod email_challenges;

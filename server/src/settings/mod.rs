@@ -67,6 +67,14 @@ pub struct ServerSettings {
     /// Proxies whose `X-Forwarded-For` is believed for per-address limits:
     /// addresses or CIDR blocks. Empty: the socket's peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// Seconds between the stop signal (SIGTERM, Ctrl-C) and the listener
+    /// closing, while `/health/ready` answers 503 and every other request
+    /// is still served: set it to the time your load balancer takes to
+    /// mark an instance down (HAProxy `inter 2s fall 2`: 5). 0 to 300.
+    pub drain_seconds: u64,
+    /// Seconds open connections then have to finish their requests before
+    /// they are closed. 1 to 300.
+    pub shutdown_timeout: u64,
 }
 
 impl Default for ServerSettings {
@@ -75,6 +83,8 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:3000".into(),
             static_dir: "dist".into(),
             trusted_proxies: Vec::new(),
+            drain_seconds: 0,
+            shutdown_timeout: keyhouse_axum::http::serve::SHUTDOWN_TIMEOUT.as_secs(),
         }
     }
 }
@@ -518,6 +528,18 @@ impl Settings {
                     format!("{p:?} is not an address or CIDR block"),
                 );
             }
+        }
+        if self.server.drain_seconds > 300 {
+            c.fail(
+                "server.drain_seconds",
+                format!("{} is out of range: 0 to 300", self.server.drain_seconds),
+            );
+        }
+        if !(1..=300).contains(&self.server.shutdown_timeout) {
+            c.fail(
+                "server.shutdown_timeout",
+                format!("{} is out of range: 1 to 300", self.server.shutdown_timeout),
+            );
         }
         let t = &self.tokens;
         c.range("tokens.access_token_ttl", t.access_token_ttl, 1, DAY);

@@ -144,7 +144,41 @@ async fn users_keys_migrate_and_serve() {
         .status
         .success()
     );
+    let listed = |e: &common::Env| -> Vec<Value> {
+        serde_json::from_str::<Value>(&e.ok(&["keys", "list", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let before = listed(&e);
     e.ok(&["keys", "rotate"]);
+    let after = listed(&e);
+    for alg in ["RS256", "ES256"] {
+        let of = |keys: &[Value], state: &str| -> Vec<String> {
+            keys.iter()
+                .filter(|k| k["alg"] == alg && k["state"] == state)
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // The published next key signs now; the old one is retiring, with
+        // a time to leave the JWKS; a fresh next key is published.
+        assert_eq!(of(&after, "current"), of(&before, "next"), "{alg}");
+        assert_eq!(of(&after, "retiring"), of(&before, "current"), "{alg}");
+        assert_eq!(of(&after, "next").len(), 1);
+        assert!(!of(&before, "next").contains(&of(&after, "next")[0]));
+        assert!(
+            after
+                .iter()
+                .filter(|k| k["state"] == "retiring")
+                .all(|k| k["retire_at"].as_i64().unwrap() > k["activated_at"].as_i64().unwrap())
+        );
+    }
+    let text = e.ok(&["keys", "list"]);
+    assert!(
+        text.contains("retiring") && text.contains("leaves the JWKS"),
+        "{text}"
+    );
 
     let (mut child, base) = e.serve().await;
     let doc: Option<Value> =

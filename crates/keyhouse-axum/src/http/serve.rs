@@ -25,6 +25,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_CONNECTIONS: usize = 4096;
 /// Open connections from one IP address at most.
 pub const MAX_CONNECTIONS_PER_IP: usize = 256;
+/// Time open connections have to finish once the server stops.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Limits of [`serve_with`].
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +41,9 @@ pub struct ServeOptions {
     /// Open connections from one IP address at most (further ones are
     /// closed at once), so one client cannot take every place.
     pub max_connections_per_ip: usize,
+    /// Once the shutdown future resolves, how long open connections have
+    /// to finish their requests before they are closed.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -48,6 +53,7 @@ impl Default for ServeOptions {
             request_timeout: REQUEST_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             max_connections_per_ip: MAX_CONNECTIONS_PER_IP,
+            shutdown_timeout: SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -106,7 +112,8 @@ impl Drop for IpSlot {
 }
 
 /// Serves `app` on `listener` with the default limits until `shutdown`
-/// resolves, then lets open connections finish (up to 10 s).
+/// resolves, then lets open connections finish (up to 10 s: see
+/// [`ServeOptions::shutdown_timeout`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -158,11 +165,65 @@ pub async fn serve_with(
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(10)) => {
-            tracing::warn!("connections still open after 10 s; closing them");
+        () = tokio::time::sleep(options.shutdown_timeout) => {
+            tracing::warn!(
+                timeout_ms = options.shutdown_timeout.as_millis(),
+                "connections still open at the shutdown timeout; closing them"
+            );
         }
     }
     Ok(())
+}
+
+/// Answers on `listener` while the server starts (opening the database,
+/// migrating it, loading keys), until `started` resolves: `/health/live`
+/// 200, everything else 503 with `Retry-After: 1` and `Connection: close`,
+/// so nothing waits on a port that is not ready and no connection outlives
+/// this phase. Then the real app can be served on the same listener.
+pub async fn serve_starting(listener: &TcpListener, started: impl Future<Output = ()>) {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse;
+    let starting = Router::new()
+        .route(
+            "/health/live",
+            axum::routing::get(|| async { StatusCode::OK }),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [
+                    (header::RETRY_AFTER, HeaderValue::from_static("1")),
+                    (header::CONNECTION, HeaderValue::from_static("close")),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+                "starting",
+            )
+                .into_response()
+        });
+    let builder = connection_builder(&ServeOptions::default());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(started);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let service = TowerToHyperService::new(starting.clone());
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut started => break,
+        }
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+    }
 }
 
 /// HTTP/1 with a header-read timeout; HTTP/2 with pings that find dead peers

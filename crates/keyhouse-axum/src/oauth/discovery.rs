@@ -132,9 +132,11 @@ pub(crate) async fn live() -> StatusCode {
     StatusCode::OK
 }
 
-/// `GET /health/ready`: 503 while the database does not answer.
+/// `GET /health/ready`: 503 while the server drains before stopping, or
+/// while the database does not answer. (While it starts, migrations
+/// included, [`crate::http::serve::serve_starting`] answers 503.)
 pub(crate) async fn ready(State(kh): State<Keyhouse>) -> StatusCode {
-    if kh.store().ping().await {
+    if !kh.is_draining() && kh.store().ping().await {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

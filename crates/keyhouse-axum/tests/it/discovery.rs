@@ -100,3 +100,50 @@ async fn documents_carry_entity_tags_and_a_rotation_changes_the_jwks_one() {
         "the rotation's new keys are published"
     );
 }
+
+/// While the server starts (database opened and migrated, keys loaded),
+/// its port already answers: alive, not ready, every other request 503
+/// with `Retry-After`; then the app is served on the same listener. Once
+/// told to drain, `/health/ready` answers 503 while the rest is served.
+#[tokio::test]
+async fn readiness_is_false_while_starting_and_while_draining() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (started, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let url = base.clone();
+    let probe = async move {
+        let ready = reqwest::get(format!("{url}/health/ready")).await.unwrap();
+        assert_eq!(ready.status(), 503);
+        assert_eq!(ready.headers()["retry-after"], "1");
+        assert_eq!(ready.headers()["connection"], "close");
+        let other = reqwest::get(format!("{url}/.well-known/openid-configuration"))
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 503);
+        let live = reqwest::get(format!("{url}/health/live")).await.unwrap();
+        assert_eq!(live.status(), 200);
+        started.send(()).unwrap();
+    };
+    tokio::join!(
+        keyhouse_axum::serve_starting(&listener, async {
+            let _ = started_rx.await;
+        }),
+        probe
+    );
+    let s = common::spawn().await;
+    let app = s.kh.router();
+    tokio::spawn(keyhouse_axum::serve(
+        listener,
+        app,
+        std::future::pending::<()>(),
+    ));
+    let ready = reqwest::get(format!("{base}/health/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200, "the app on the same listener");
+    s.kh.start_draining();
+    let ready = reqwest::get(format!("{base}/health/ready")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let jwks = reqwest::get(format!("{base}/.well-known/jwks.json"))
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200, "draining still serves");
+}
