@@ -1182,6 +1182,59 @@ fn settings(global: &Global, serve: Option<&ServeArgs>) -> Result<Settings, Erro
     })
 }
 
+/// The log format of the settings the command will read; the text format
+/// when they cannot be read (the command then says why).
+pub fn log_format(cli: &Cli) -> crate::settings::LogFormat {
+    let serve = match &cli.command {
+        Command::Serve(args) => Some(args),
+        _ => None,
+    };
+    settings(&cli.global, serve).map_or(crate::settings::LogFormat::Text, |s| s.log.format)
+}
+
+/// Serves `GET /metrics` on `bind`, a listener of its own: installs the
+/// Prometheus recorder (so the library's counters start counting).
+async fn serve_metrics(kh: Keyhouse, bind: &str) -> Result<(), Error> {
+    use keyhouse_axum::http::metrics;
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(metrics::HTTP_DURATION.to_owned()),
+            &metrics::DURATION_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(keyhouse_store::WRITE_BATCH_SIZE.to_owned()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+        )?
+        .install_recorder()?;
+    metrics::describe();
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (kh, handle) = (kh.clone(), handle.clone());
+            async move {
+                kh.observe_gauges().await;
+                handle.run_upkeep();
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    tokio::spawn(keyhouse_axum::serve(
+        listener,
+        app,
+        std::future::pending::<()>(),
+    ));
+    Ok(())
+}
+
 /// The library's configuration from the settings, secret files read.
 fn config_of(settings: &Settings) -> Result<Config, Error> {
     settings
@@ -1587,6 +1640,9 @@ async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
         opening
     );
     let (kh, app) = opened?;
+    if let Some(bind) = &settings.metrics.bind {
+        serve_metrics(kh.clone(), bind).await?;
+    }
     tracing::info!(
         addr = %listener.local_addr()?,
         issuer = %kh.config().issuer,

@@ -39,7 +39,7 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
         kh: kh.clone(),
         notes: notes.clone(),
     };
-    Router::new()
+    let routes = Router::new()
         .merge(kh.router())
         .merge(
             mcp::router(notes_api::NotesState {
@@ -51,7 +51,9 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
         .merge(notes_api::router(notes_api::NotesState { kh, notes }))
         .merge(keyhouse_app::server::server_fn_router(ctx))
         .fallback(web::fallback)
-        .with_state(web.map(|w| w.serving(kh_for_pages)))
+        .with_state(web.map(|w| w.serving(kh_for_pages)));
+    let routes = keyhouse_axum::http::metrics::instrument(routes);
+    keyhouse_axum::http::request_id::with_request_ids(routes)
         .layer(DefaultBodyLimit::max(keyhouse_axum::BODY_LIMIT))
         // On every response; the app's HTML page sets its own CSP (with the
         // hash of Trunk's loader), which the layer leaves alone.
@@ -60,14 +62,21 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli::log_format(&args) {
+        settings::LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        settings::LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -222,8 +222,17 @@ impl Keyhouse {
                 if n.is_multiple_of(10) {
                     let now = kh.now();
                     match kh.store().purge_expired(now).await {
-                        Ok(removed) => tracing::debug!(removed, "purged expired rows"),
-                        Err(e) => tracing::warn!(error = %e, "purge failed"),
+                        Ok(removed) => {
+                            tracing::debug!(removed, "purged expired rows");
+                            metrics::counter!(http::metrics::PURGED_ROWS).increment(removed);
+                            metrics::counter!(http::metrics::PURGE_RUNS, "outcome" => "ok")
+                                .increment(1);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "purge failed");
+                            metrics::counter!(http::metrics::PURGE_RUNS, "outcome" => "failed")
+                                .increment(1);
+                        }
                     }
                     if let Err(e) = kh.store().retire_keys(now).await {
                         tracing::warn!(error = %e, "retiring keys failed");

@@ -67,6 +67,12 @@ impl Batcher {
 async fn writer(db: DatabaseConnection, lane: Arc<Mutex<()>>, mut rx: mpsc::Receiver<Submission>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Usize to f64: exact for any queue or batch this can hold.
+        #[allow(clippy::cast_precision_loss)]
+        {
+            metrics::histogram!(crate::WRITE_BATCH_SIZE).record(batch.len() as f64);
+            metrics::gauge!(crate::WRITE_QUEUE_DEPTH).set(rx.len() as f64);
+        }
         let result = {
             let _lane = lane.lock().await;
             run_batch(&db, &mut batch).await

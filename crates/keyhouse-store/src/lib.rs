@@ -89,6 +89,22 @@ impl StoreError {
 /// The result type of store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Metric: writes committed together in one SQLite transaction (histogram).
+pub const WRITE_BATCH_SIZE: &str = "keyhouse_store_write_batch_size";
+/// Metric: writes waiting for the SQLite writer when a batch starts (gauge).
+pub const WRITE_QUEUE_DEPTH: &str = "keyhouse_store_write_queue_depth";
+
+/// The connection pool's state, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections.
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
 /// The default SQLite database of the `keyhouse` binary.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyhouse.db?mode=rwc";
 
@@ -210,6 +226,26 @@ impl Store {
             _ => migration::Migrator::up(&self.db, None).await?,
         }
         Ok(())
+    }
+
+    /// The connection pool's state now.
+    pub fn pool_stats(&self) -> PoolStats {
+        fn stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
+            PoolStats {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => stats(self.db.get_sqlite_connection_pool()),
+            DatabaseBackend::Postgres => stats(self.db.get_postgres_connection_pool()),
+            _ => PoolStats {
+                open: 0,
+                idle: 0,
+                max: 0,
+            },
+        }
     }
 
     /// The underlying connection, for applications that add their own tables.

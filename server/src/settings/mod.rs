@@ -54,6 +54,41 @@ pub struct Settings {
     pub mail: MailSettings,
     /// The app's pages that Keyhouse's links and redirects lead to.
     pub pages: PageSettings,
+    /// Logs (their level follows `RUST_LOG`, default `info`).
+    pub log: LogSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
+}
+
+/// Logs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (for a terminal) or `json` (one object per line, for a log
+    /// collector). Lines written while answering a request carry its
+    /// `request_id`, also sent back in the `X-Request-Id` header.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where `GET /metrics` (Prometheus text format) is served, `HOST:PORT`:
+    /// a listener of its own, never the public one, so only what can reach
+    /// this address can read them. Unset: no metrics.
+    pub bind: Option<String>,
 }
 
 /// Listening.
@@ -646,6 +681,16 @@ impl Settings {
             }
         }
         self.check_mail(&mut c);
+        if let Some(bind) = &self.metrics.bind {
+            match bind.rsplit_once(':').map(|(_, port)| port.parse::<u16>()) {
+                Some(Ok(_)) if *bind != self.server.bind => {}
+                Some(Ok(_)) => c.fail(
+                    "metrics.bind",
+                    "the same address as server.bind: metrics need a listener of their own",
+                ),
+                _ => c.fail("metrics.bind", format!("{bind:?} is not HOST:PORT")),
+            }
+        }
         let p = &self.pages;
         c.path("pages.reset_password", &p.reset_password);
         c.path("pages.email_link", &p.email_link);

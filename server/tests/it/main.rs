@@ -15,3 +15,4 @@ mod crash;
 mod lifecycle;
 mod mcp;
 mod notes_api;
+mod observability;

@@ -72,6 +72,8 @@ where
             .map_err(store_error)?;
         if hits > c.login_attempts_per_ip {
             tracing::warn!(%bucket, hits, "sign-in throttled (per IP)");
+            metrics::counter!(crate::http::metrics::SIGN_IN_THROTTLED, "scope" => "ip")
+                .increment(1);
             return Err(too_many());
         }
     }
@@ -89,6 +91,8 @@ where
             .map_err(store_error)?;
         if let Attempt::Delayed { until } = attempt {
             tracing::warn!(%bucket, retry_in = until - now, "sign-in throttled (per account)");
+            metrics::counter!(crate::http::metrics::SIGN_IN_THROTTLED, "scope" => "account")
+                .increment(1);
             return Err(too_many());
         }
     }
@@ -102,7 +106,10 @@ where
             }
             Ok(found)
         }
-        None => Err(invalid_credentials()),
+        None => {
+            metrics::counter!(crate::http::metrics::SIGN_IN_FAILURES).increment(1);
+            Err(invalid_credentials())
+        }
     }
 }
 

@@ -105,11 +105,15 @@ impl Keyhouse {
     pub(crate) async fn metadata_document(&self, id: &str) -> Result<Arc<Document>, OAuthError> {
         let runtime = self.runtime().await?;
         if !runtime.policy.metadata_documents {
+            metrics::counter!(crate::http::metrics::METADATA_FETCHES, "outcome" => "refused")
+                .increment(1);
             return Err(refused("this application is not registered here".into()));
         }
         let url = metadata_document::validate_client_id_url(id)?;
         let host = url.host_str().unwrap_or_default();
         if !runtime.policy.host_allowed(host) || runtime.blocks(host) || runtime.blocks_client(id) {
+            metrics::counter!(crate::http::metrics::METADATA_FETCHES, "outcome" => "refused")
+                .increment(1);
             return Err(refused(format!(
                 "applications from {host} are not accepted here"
             )));
@@ -140,6 +144,18 @@ impl Keyhouse {
     }
 
     async fn fetch_document(&self, url: url::Url) -> Result<Arc<Document>, OAuthError> {
+        let fetched = self.fetch_and_read_document(url).await;
+        let outcome = if fetched.is_ok() {
+            "accepted"
+        } else {
+            "failed"
+        };
+        metrics::counter!(crate::http::metrics::METADATA_FETCHES, "outcome" => outcome)
+            .increment(1);
+        fetched
+    }
+
+    async fn fetch_and_read_document(&self, url: url::Url) -> Result<Arc<Document>, OAuthError> {
         let policy = &self.config().agents;
         let fetcher = self.fetcher()?;
         self.0.agents.fetches.fetch_add(1, Ordering::Relaxed);

@@ -118,6 +118,22 @@ fn parse_body(body: &[u8]) -> Result<Value, TokenError> {
 
 /// `POST /oauth2/register` (RFC 7591).
 pub(crate) async fn register(
+    state: State<Keyhouse>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, TokenError> {
+    let registered = register_client(state, ip, headers, body).await;
+    let outcome = if registered.is_ok() {
+        "registered"
+    } else {
+        "refused"
+    };
+    metrics::counter!(crate::http::metrics::REGISTRATIONS, "outcome" => outcome).increment(1);
+    registered
+}
+
+async fn register_client(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,

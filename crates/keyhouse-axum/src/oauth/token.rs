@@ -106,6 +106,7 @@ pub(crate) async fn token(
         ))
         .into());
     }
+    let grant = request.grant_type().as_str();
     let response = match request {
         TokenRequest::AuthorizationCode {
             code,
@@ -122,6 +123,12 @@ pub(crate) async fn token(
             client_credentials(&kh, &client, scope, resource).await?
         }
     };
+    metrics::counter!(
+        crate::http::metrics::TOKENS_ISSUED,
+        "grant_type" => grant,
+        "client_type" => client.client_type.as_str()
+    )
+    .increment(1);
     // Self-onboarded clients unused for long are purged; the write happens
     // at most once an hour per client.
     if client.origin != keyhouse_core::client::ClientOrigin::Manual
@@ -489,6 +496,7 @@ async fn rotate(
         }
         RefreshOutcome::Reused => {
             tracing::warn!(client_id = %client.id, "refresh token reused: its family is revoked");
+            metrics::counter!(crate::http::metrics::REFRESH_REUSE).increment(1);
             Err(OAuthError::invalid_grant(
                 "the refresh token was already used",
             ))
