@@ -1,10 +1,34 @@
 #!/usr/bin/env bash
-# Build the release binaries and run the benchmark against the real server binary.
-# Extra arguments go to keyhouse-bench.
+# Build the release binaries and run the benchmark against the real server
+# binary, on SQLite and then on a throwaway PostgreSQL server (scripts/pg.sh:
+# Debian's postgresql, on loopback), printing a table for each.
+# Extra arguments go to keyhouse-bench (e.g. --ops userinfo --concurrency 64).
+# BENCH_DATABASES=sqlite (or postgres) runs one of them only.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 cargo build --release --locked -p keyhouse --bins
-exec target/release/keyhouse-bench --server target/release/keyhouse "$@"
+databases="${BENCH_DATABASES:-sqlite postgres}"
+for db in $databases; do
+    case "$db" in
+        sqlite)
+            target/release/keyhouse-bench --server target/release/keyhouse "$@"
+            ;;
+        postgres)
+            # shellcheck source=scripts/pg.sh
+            source scripts/pg.sh
+            pg_start
+            trap pg_stop EXIT
+            target/release/keyhouse-bench --server target/release/keyhouse \
+                --postgres-url "$KEYHOUSE_TEST_PG_URL" "$@"
+            pg_stop
+            trap - EXIT
+            ;;
+        *)
+            echo "BENCH_DATABASES: sqlite or postgres, not $db" >&2
+            exit 2
+            ;;
+    esac
+done

@@ -1208,6 +1208,7 @@ async fn serve_metrics(kh: Keyhouse, bind: &str) -> Result<(), Error> {
         )?
         .install_recorder()?;
     metrics::describe();
+    metrics::enable();
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
     let app = axum::Router::new().route(

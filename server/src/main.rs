@@ -52,7 +52,6 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
         .merge(keyhouse_app::server::server_fn_router(ctx))
         .fallback(web::fallback)
         .with_state(web.map(|w| w.serving(kh_for_pages)));
-    let routes = keyhouse_axum::http::metrics::instrument(routes);
     keyhouse_axum::http::request_id::with_request_ids(routes)
         .layer(DefaultBodyLimit::max(keyhouse_axum::BODY_LIMIT))
         // On every response; the app's HTML page sets its own CSP (with the

@@ -99,6 +99,11 @@ struct Args {
     /// introspection, userinfo, jwks, discovery.
     #[arg(long, value_delimiter = ',', value_parser = parse_operation)]
     ops: Vec<Operation>,
+    /// Run on PostgreSQL instead of SQLite: the URL of a server and a
+    /// database to connect to first (e.g. `postgres://postgres@127.0.0.1:55432/postgres`,
+    /// what `scripts/pg.sh start` prints); a fresh database is created on it.
+    #[arg(long)]
+    postgres_url: Option<String>,
 }
 
 fn parse_operation(name: &str) -> Result<Operation, String> {
@@ -1108,9 +1113,17 @@ fn phase_result(
 // ---------------------------------------------------------------------------
 
 async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
+    let database_url = match &args.postgres_url {
+        Some(admin) => fresh_postgres_database(admin).await?,
+        None => format!("sqlite://{}?mode=rwc", dir.join("keyhouse.db").display()),
+    };
+    eprintln!(
+        "setup: database {}",
+        database_url.split('?').next().unwrap_or_default()
+    );
     let kh = Keyhouse {
         binary: std::fs::canonicalize(&args.server)?,
-        database_url: format!("sqlite://{}?mode=rwc", dir.join("keyhouse.db").display()),
+        database_url,
         key_file: dir.join("keyhouse.key"),
     };
     eprintln!("setup: temp dir {}", dir.display());
@@ -1136,7 +1149,14 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
     let results = measure_all(args, &target, &mut server).await?;
     let rss = server.peak_rss_kib();
     drop(server);
-    print_report(&results);
+    print_report(
+        &results,
+        if kh.database_url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+    );
     match rss {
         Ok(kib) => println!("server peak RSS: {} MiB", kib.div_ceil(1024)),
         Err(e) => return Err(format!("server peak RSS unavailable: {e}").into()),
@@ -1195,6 +1215,24 @@ fn create_account_and_client(kh: &Keyhouse, dir: &Path) -> Result<Account, BoxEr
         client_id: str_field(&client, "client_id")?,
         client_secret: str_field(&client, "client_secret")?,
     })
+}
+
+/// Creates an empty database on the PostgreSQL server of `admin` (a URL
+/// whose database exists) and returns its URL.
+async fn fresh_postgres_database(admin: &str) -> Result<String, BoxError> {
+    use sea_orm::ConnectionTrait;
+    let name = format!("kh_bench_{:x}", rand::random::<u32>());
+    let store = keyhouse_store::Store::connect(admin).await?;
+    store
+        .connection()
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let (base, _) = admin
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit_once('/'))
+        .ok_or("--postgres-url: postgres://USER@HOST:PORT/DATABASE")?;
+    Ok(format!("{base}/{name}"))
 }
 
 /// Starts the server on a free loopback port, its output in `server.log`.
@@ -1392,8 +1430,9 @@ async fn exchange_jobs(
     Ok((jobs, notes))
 }
 
-fn print_report(results: &[PhaseResult]) {
+fn print_report(results: &[PhaseResult], database: &str) {
     println!();
+    println!("database: {database}");
     println!(
         "{:<20} {:>5} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>11}",
         "operation",

@@ -6,13 +6,9 @@
 //! Labels have bounded values only: route templates (never raw paths),
 //! methods, status codes, grant and client types, outcomes.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::MatchedPath;
 
 use crate::Keyhouse;
 
@@ -107,24 +103,21 @@ pub fn describe() {
     );
 }
 
-/// The route template a response answered (set by [`note_route`]).
-#[derive(Clone)]
-struct RouteLabel(Arc<str>);
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Inner middleware (a route layer): tells [`count`] which route answered.
-async fn note_route(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| Arc::<str>::from(p.as_str()));
-    let mut res = next.run(req).await;
-    if let Some(route) = route {
-        res.extensions_mut().insert(RouteLabel(route));
-    }
-    res
+/// Turns per-request HTTP metrics on: call it after installing a recorder.
+/// Off, requests are not timed nor labelled at all (the labels would be
+/// built for a recorder that drops them).
+pub fn enable() {
+    ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn method_label(m: &axum::http::Method) -> &'static str {
+/// Whether [`enable`] was called.
+pub fn enabled() -> bool {
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn method_label(m: &axum::http::Method) -> &'static str {
     use axum::http::Method;
     match *m {
         Method::GET => "GET",
@@ -138,32 +131,25 @@ fn method_label(m: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Outer middleware: counts and times every request, labelled with the
-/// route template (`fallback` for what no route matched: the app's files).
-async fn count(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(req.method());
-    let res = next.run(req).await;
-    let route = res
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or_else(|| Arc::from("fallback"), |r| Arc::clone(&r.0));
+/// Counts and times one answered request ([`HTTP_REQUESTS`],
+/// [`HTTP_DURATION`]), labelled with the route template (`fallback` for
+/// what no route matched).
+pub(crate) fn record(
+    route: Option<&MatchedPath>,
+    method: &'static str,
+    status: u16,
+    started: Instant,
+) {
     let labels = [
-        ("route", route.to_string()),
+        (
+            "route",
+            route.map_or_else(|| "fallback".to_owned(), |r| r.as_str().to_owned()),
+        ),
         ("method", method.to_owned()),
-        ("status", res.status().as_u16().to_string()),
+        ("status", status.to_string()),
     ];
     metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(HTTP_DURATION, &labels).record(start.elapsed().as_secs_f64());
-    res
-}
-
-/// `router` with every request counted and timed ([`HTTP_REQUESTS`],
-/// [`HTTP_DURATION`]). Apply it to the whole app, after its routes.
-pub fn instrument<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router
-        .route_layer(axum::middleware::from_fn(note_route))
-        .layer(axum::middleware::from_fn(count))
+    metrics::histogram!(HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
 }
 
 impl Keyhouse {
