@@ -1192,48 +1192,64 @@ pub fn log_format(cli: &Cli) -> crate::settings::LogFormat {
     settings(&cli.global, serve).map_or(crate::settings::LogFormat::Text, |s| s.log.format)
 }
 
-/// Serves `GET /metrics` on `bind`, a listener of its own: installs the
-/// Prometheus recorder (so the library's counters start counting).
-async fn serve_metrics(kh: Keyhouse, bind: &str) -> Result<(), Error> {
-    use keyhouse_axum::http::metrics;
-    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full(metrics::HTTP_DURATION.to_owned()),
-            &metrics::DURATION_BUCKETS,
-        )?
-        .set_buckets_for_metric(
-            Matcher::Full(keyhouse_store::WRITE_BATCH_SIZE.to_owned()),
-            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
-        )?
-        .install_recorder()?;
-    metrics::describe();
-    metrics::enable();
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let (kh, handle) = (kh.clone(), handle.clone());
-            async move {
-                kh.observe_gauges().await;
-                handle.run_upkeep();
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    handle.render(),
-                )
-            }
-        }),
-    );
-    tokio::spawn(keyhouse_axum::serve(
-        listener,
-        app,
-        std::future::pending::<()>(),
-    ));
-    Ok(())
+/// The metrics listener, bound and its recorder installed before the
+/// server starts (so a bad address stops the start, and housekeeping's
+/// first purge is counted).
+struct MetricsListener {
+    listener: tokio::net::TcpListener,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl MetricsListener {
+    async fn bind(bind: &str) -> Result<MetricsListener, Error> {
+        use keyhouse_axum::http::metrics;
+        use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| format!("metrics.bind {bind}: {e}"))?;
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(metrics::HTTP_DURATION.to_owned()),
+                &metrics::DURATION_BUCKETS,
+            )?
+            .set_buckets_for_metric(
+                Matcher::Full(keyhouse_store::WRITE_BATCH_SIZE.to_owned()),
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+            )?
+            .install_recorder()?;
+        metrics::describe();
+        metrics::enable();
+        Ok(MetricsListener { listener, handle })
+    }
+
+    /// Serves `GET /metrics` until the process ends.
+    fn serve(self, kh: Keyhouse) -> Result<(), Error> {
+        let MetricsListener { listener, handle } = self;
+        tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let (kh, handle) = (kh.clone(), handle.clone());
+                async move {
+                    kh.observe_gauges().await;
+                    handle.run_upkeep();
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        handle.render(),
+                    )
+                }
+            }),
+        );
+        tokio::spawn(keyhouse_axum::serve(
+            listener,
+            app,
+            std::future::pending::<()>(),
+        ));
+        Ok(())
+    }
 }
 
 /// The library's configuration from the settings, secret files read.
@@ -1624,6 +1640,12 @@ async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
     let settings = settings(global, Some(args))?;
     let mut config = config_of(&settings)?;
     args.limits.apply_test_only(&mut config)?;
+    // Held while serving: a restore refuses to replace the file under us.
+    let _serving = keyhouse_store::backup::hold_while_serving(&settings.database_url()?)?;
+    let metrics = match &settings.metrics.bind {
+        Some(bind) => Some(MetricsListener::bind(bind).await?),
+        None => None,
+    };
     // Listening before the database is opened and migrated, answering 503
     // meanwhile: a load balancer sees "not ready", not "refused".
     let listener = tokio::net::TcpListener::bind(&settings.server.bind).await?;
@@ -1641,8 +1663,8 @@ async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
         opening
     );
     let (kh, app) = opened?;
-    if let Some(bind) = &settings.metrics.bind {
-        serve_metrics(kh.clone(), bind).await?;
+    if let Some(metrics) = metrics {
+        metrics.serve(kh.clone())?;
     }
     tracing::info!(
         addr = %listener.local_addr()?,

@@ -186,7 +186,7 @@ pub enum AccessTokenAlg {
 pub struct TokenSettings {
     /// Access-token lifetime of clients that register themselves (dynamic
     /// registration, metadata documents) and of those `keyhouse clients
-    /// create` registers without `--access-token-ttl`. 1 to 86400.
+    /// create` registers without `--access-token-ttl`. 60 to 86400.
     pub access_token_ttl: i64,
     /// Authorization-code lifetime. 30 to 600 (RFC 6749 §4.1.2 advises at
     /// most ten minutes).
@@ -577,7 +577,13 @@ impl Settings {
             );
         }
         let t = &self.tokens;
-        c.range("tokens.access_token_ttl", t.access_token_ttl, 1, DAY);
+        let allowed = keyhouse_core::client::ACCESS_TOKEN_TTL_RANGE;
+        c.range(
+            "tokens.access_token_ttl",
+            t.access_token_ttl,
+            *allowed.start(),
+            *allowed.end(),
+        );
         c.range("tokens.code_ttl", t.code_ttl, 30, 600);
         c.range("tokens.id_token_ttl", t.id_token_ttl, 60, DAY);
         c.range(
@@ -938,15 +944,35 @@ fn with_password(key: &str, url: &str, password: &str) -> Result<String, Invalid
     Ok(u.into())
 }
 
-/// `url` with its password, if any, replaced by `****`.
+/// `url` with its password, if any, replaced by `****`: the user-info
+/// part's, and a `password` or `sslpassword` in the query (which the
+/// PostgreSQL driver also reads).
 pub fn mask_password(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            // A URL with a password has a host, so this cannot fail.
-            let _ = u.set_password(Some("****"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                // A URL with a password has a host, so this cannot fail.
+                let _ = u.set_password(Some("****"));
+            }
+            let secret = |k: &str| {
+                k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword")
+            };
+            if u.query_pairs().any(|(k, _)| secret(&k)) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if secret(&k) {
+                            "****".to_owned()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.into()
         }
-        Ok(_) => url.to_owned(),
         // Not a URL: it may still hold a secret; show only its scheme.
         Err(_) => match url.split_once(':') {
             Some((scheme, _)) => format!("{scheme}:****"),

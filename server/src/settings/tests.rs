@@ -144,6 +144,10 @@ fn values_that_cannot_work_are_refused_with_their_key() {
             "tokens.access_token_ttl: 0 is out of range",
         ),
         (
+            "[tokens]\naccess_token_ttl = 59",
+            "tokens.access_token_ttl: 59 is out of range: 60 to 86400",
+        ),
+        (
             "[tokens]\ncode_ttl = 601",
             "tokens.code_ttl: 601 is out of range",
         ),
@@ -239,12 +243,6 @@ fn values_that_cannot_work_are_refused_with_their_key() {
             errors.iter().any(|e| e.starts_with(expected)),
             "{text:?}: {errors:?} should start with {expected:?}"
         );
-        assert!(
-            errors
-                .iter()
-                .all(|e| e.contains("k.toml") || !e.contains(" (in ")),
-            "{errors:?}"
-        );
     }
     // Loopback issuers may be http.
     for ok in [
@@ -309,6 +307,12 @@ fn secret_files_fill_the_urls_and_masking_hides_them() {
         mask_password("not a url with:secret"),
         "not a url with:****"
     );
+    let masked = mask_password("postgres://kh@db/kh?sslmode=require&password=q-s3cret&PASSWORD=x");
+    assert!(
+        !masked.contains("s3cret") && !masked.contains("=x"),
+        "{masked}"
+    );
+    assert!(masked.contains("sslmode=require"), "{masked}");
 }
 
 fn percent_decode(s: &str) -> String {

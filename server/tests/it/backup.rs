@@ -111,8 +111,15 @@ async fn a_backup_taken_while_serving_restores_to_that_instant() {
         "{registered} registrations in the backup, {during} answered when it ended"
     );
 
+    // Not while a server runs on it: refused, nothing changed.
+    let out = e.run(&["restore", "--from", &backup_arg]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("stop every instance"), "{said}");
+    assert!(client_ids(&e).contains(&after.client_id));
+
     // Over the live database once the server is stopped: the old one is
-    // moved aside, and the restored one serves with the same keys.
+    // kept aside, and the restored one serves with the same keys.
     server.kill();
     let out = e.run(&["restore", "--from", &backup_arg]);
     assert!(
@@ -161,7 +168,12 @@ async fn what_is_not_a_sound_backup_is_refused_and_the_database_left_alone() {
         .status()
         .unwrap();
     assert!(out.success());
-    for bad in [&junk, &other, &e.dir.join("missing.db")] {
+    for bad in [
+        &junk,
+        &other,
+        &e.dir.join("missing.db"),
+        &e.dir.join("keyhouse.db"),
+    ] {
         let out = e.run(&["restore", "--from", &bad.display().to_string()]);
         assert!(!out.status.success(), "{}", bad.display());
         assert!(

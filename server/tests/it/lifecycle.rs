@@ -10,7 +10,7 @@ use crate::common::env;
 async fn a_stopping_server_is_not_ready_but_still_serves_then_exits() {
     let e = env().await;
     let file = e.dir.join("keyhouse.toml");
-    std::fs::write(&file, "[server]\ndrain_seconds = 3\n").unwrap();
+    std::fs::write(&file, "[server]\ndrain_seconds = 6\n").unwrap();
     let file = file.display().to_string();
     let (mut server, base) = e.serve_with(None, &["--config", &file]).await;
     let ready = reqwest::get(format!("{base}/health/ready")).await.unwrap();
@@ -25,7 +25,7 @@ async fn a_stopping_server_is_not_ready_but_still_serves_then_exits() {
     assert!(status.success());
     // Within the drain: not ready, yet a request is answered.
     let mut said_not_ready = false;
-    while signalled.elapsed() < Duration::from_millis(2000) {
+    while signalled.elapsed() < Duration::from_millis(4000) {
         let ready = reqwest::get(format!("{base}/health/ready")).await.unwrap();
         if ready.status() == 503 {
             said_not_ready = true;
@@ -39,7 +39,7 @@ async fn a_stopping_server_is_not_ready_but_still_serves_then_exits() {
         .unwrap();
     assert_eq!(discovery.status(), 200, "still serving while draining");
     assert!(
-        signalled.elapsed() < Duration::from_secs(3),
+        signalled.elapsed() < Duration::from_secs(6),
         "the checks ran within the drain"
     );
     // Then it exits, successfully, and the port is closed.
@@ -53,7 +53,7 @@ async fn a_stopping_server_is_not_ready_but_still_serves_then_exits() {
     };
     assert!(exit.success(), "{exit:?}");
     assert!(
-        signalled.elapsed() >= Duration::from_secs(3),
+        signalled.elapsed() >= Duration::from_secs(6),
         "it waited out the drain"
     );
     assert!(

@@ -2,7 +2,7 @@
 //!
 //! Every request gets an id (`X-Request-Id`: the caller's if it is a short
 //! plain token, else a fresh random UUID), sent back on the response and
-//! put on an INFO `request` span (method, path without the query, id), so
+//! put on a `request` span (method, path without the query, id), so
 //! every log line written while answering carries it. With metrics
 //! enabled ([`crate::http::metrics::enable`]) each request is also counted
 //! and timed by route template.
@@ -125,7 +125,10 @@ where
             }
         };
         let method = metrics::method_label(req.method());
-        let span = tracing::info_span!(
+        // At ERROR level so that it is on whenever anything is logged: a
+        // warning written inside the request carries the id even under
+        // RUST_LOG=warn.
+        let span = tracing::error_span!(
             "request",
             method = %req.method(),
             path = %req.uri().path(),
