@@ -157,6 +157,17 @@ fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(format!("{}.lock", db.display()))
 }
 
+/// Opens (creating it if need be) the lock file beside `db`.
+fn open_lock(db: &Path) -> Result<std::fs::File, BackupError> {
+    let path = lock_path(db);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))
+}
+
 /// Taken by a server for as long as it runs on the SQLite database of
 /// `url` (`None` on PostgreSQL), so that [`restore`] can tell it is in use.
 /// Several servers may hold it together.
@@ -168,12 +179,7 @@ pub fn hold_while_serving(url: &str) -> Result<Option<std::fs::File>, BackupErro
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io(&path))?;
+    let file = open_lock(Path::new(db))?;
     match file.try_lock_shared() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::Refused(format!(
@@ -277,12 +283,7 @@ pub async fn restore(url: &str, from: &Path) -> Result<RestoreReport, BackupErro
     let restored = check_file(from).await?;
     // No server may run meanwhile: each holds the lock shared.
     let lock = lock_path(db_path);
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(io(&lock))?;
+    let lock_file = open_lock(db_path)?;
     match lock_file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {

@@ -517,6 +517,15 @@ impl Checks {
         }
     }
 
+    /// [`Checks::range`] for an unsigned value (past `i64::MAX` is out of
+    /// any range given here).
+    fn range_u64(&mut self, key: &str, value: u64, min: i64, max: i64) {
+        match i64::try_from(value) {
+            Ok(v) => self.range(key, v, min, max),
+            Err(_) => self.fail(key, format!("{value} is out of range: {min} to {max}")),
+        }
+    }
+
     fn path(&mut self, key: &str, value: &str) {
         if !value.starts_with('/') || value.starts_with("//") || value.contains('\\') {
             self.fail(key, format!("{value:?} is not a path on this site (/…)"));
@@ -564,18 +573,13 @@ impl Settings {
                 );
             }
         }
-        if self.server.drain_seconds > 300 {
-            c.fail(
-                "server.drain_seconds",
-                format!("{} is out of range: 0 to 300", self.server.drain_seconds),
-            );
-        }
-        if !(1..=300).contains(&self.server.shutdown_timeout) {
-            c.fail(
-                "server.shutdown_timeout",
-                format!("{} is out of range: 1 to 300", self.server.shutdown_timeout),
-            );
-        }
+        c.range_u64("server.drain_seconds", self.server.drain_seconds, 0, 300);
+        c.range_u64(
+            "server.shutdown_timeout",
+            self.server.shutdown_timeout,
+            1,
+            300,
+        );
         let t = &self.tokens;
         let allowed = keyhouse_core::client::ACCESS_TOKEN_TTL_RANGE;
         c.range(
@@ -598,12 +602,7 @@ impl Settings {
             60,
             i64::MAX,
         );
-        if t.client_cache_ttl > 60 {
-            c.fail(
-                "tokens.client_cache_ttl",
-                format!("{} is out of range: 0 to 60", t.client_cache_ttl),
-            );
-        }
+        c.range_u64("tokens.client_cache_ttl", t.client_cache_ttl, 0, 60);
         c.range("sessions.ttl", self.sessions.ttl, 60, i64::MAX);
         c.range(
             "sessions.recent_sign_in",

@@ -148,6 +148,18 @@ fn values_that_cannot_work_are_refused_with_their_key() {
             "tokens.access_token_ttl: 59 is out of range: 60 to 86400",
         ),
         (
+            "[tokens]\nclient_cache_ttl = 61",
+            "tokens.client_cache_ttl: 61 is out of range: 0 to 60",
+        ),
+        (
+            "[server]\ndrain_seconds = 301",
+            "server.drain_seconds: 301 is out of range: 0 to 300",
+        ),
+        (
+            "[server]\nshutdown_timeout = 0",
+            "server.shutdown_timeout: 0 is out of range: 1 to 300",
+        ),
+        (
             "[tokens]\ncode_ttl = 601",
             "tokens.code_ttl: 601 is out of range",
         ),
