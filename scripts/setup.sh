@@ -102,6 +102,14 @@ ensure_postgres() {
         || die "PostgreSQL server binaries still missing under /usr/lib/postgresql/*/bin"
 }
 
+# HAProxy for the cluster tests and benchmark (scripts/haproxy.sh): Debian's
+# package, run in the foreground by the tests as the current user. Its
+# system service (if the package starts one) has no frontend and is left alone.
+ensure_haproxy() {
+    [ -x /usr/sbin/haproxy ] || apt_install haproxy
+    [ -x /usr/sbin/haproxy ] || die "/usr/sbin/haproxy missing after apt-get install haproxy"
+}
+
 # A real SMTP server for the mail tests: each test starts its own aiosmtpd
 # on a loopback port and reads what it received (crates/keyhouse-axum/tests/it/common/smtp.rs).
 # Debian's own python3 (/usr/bin/python3), whatever python3 is first on PATH.
@@ -247,6 +255,7 @@ part_test() {
     ensure_cargo_deny
     ensure_wasm_target
     ensure_postgres
+    ensure_haproxy
     ensure_smtp_server
     ensure_trunk
     ensure_wasm_bindgen_cli

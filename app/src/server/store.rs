@@ -89,8 +89,21 @@ impl NotesStore {
     }
 
     /// Creates the notes table when missing.
+    ///
+    /// On PostgreSQL under a transaction-scoped advisory lock of its own, as
+    /// Keyhouse's migrations are: instances starting together on one
+    /// database take turns, and the later ones find nothing to do.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        super::migration::Migrator::up(&self.db, None).await
+        use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait};
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return super::migration::Migrator::up(&self.db, None).await;
+        }
+        let txn = self.db.begin().await?;
+        // A key of its own ("notes" in ASCII), not Keyhouse's.
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(1852798053)")
+            .await?;
+        super::migration::Migrator::up(&txn, None).await?;
+        txn.commit().await
     }
 
     /// `owner`'s notes, newest first.

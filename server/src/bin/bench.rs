@@ -21,8 +21,14 @@
 //! load generator shares, that is the figure that says what a request
 //! costs. The table goes to stdout, progress to stderr.
 //!
+//! With `--instances N` (N > 1, PostgreSQL only) it starts N servers on one
+//! database behind HAProxy (`scripts/haproxy.sh`, round robin) and sends
+//! everything through the balancer: `cpu_s` is then the instances' CPU time
+//! added up, and the balancer's own is noted under the table.
+//!
 //! ```sh
 //! keyhouse-bench --server target/release/keyhouse [--seconds 5] [--concurrency 1,16,64] [--ops jwks,userinfo]
+//! keyhouse-bench --server target/release/keyhouse --postgres-url postgres://postgres@127.0.0.1:55432/postgres --instances 3
 //! ```
 
 use std::collections::BTreeMap;
@@ -104,6 +110,18 @@ struct Args {
     /// what `scripts/pg.sh start` prints); a fresh database is created on it.
     #[arg(long)]
     postgres_url: Option<String>,
+    /// Start this many servers on the one database, behind HAProxy
+    /// (needs `--postgres-url` when more than one).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// The script that runs HAProxy in front of the instances
+    /// (`SCRIPT FRONTEND BACKEND...`).
+    #[arg(long, default_value = "scripts/haproxy.sh")]
+    balancer: PathBuf,
+    /// The algorithm of the benchmark client's ID tokens
+    /// (`clients create --id-token-alg`; the server's default when absent).
+    #[arg(long)]
+    id_token_alg: Option<String>,
 }
 
 fn parse_operation(name: &str) -> Result<Operation, String> {
@@ -139,7 +157,11 @@ fn main() -> Result<(), Box<dyn Error>> {
                 "keyhouse-bench failed; files kept in {}",
                 tmp.path.display()
             );
-            print_log_tail(&tmp.path.join("server.log"));
+            for log in std::fs::read_dir(&tmp.path).into_iter().flatten().flatten() {
+                if log.path().extension().is_some_and(|e| e == "log") {
+                    print_log_tail(&log.path());
+                }
+            }
             Err(unsend(e))
         }
     }
@@ -167,6 +189,19 @@ fn validate_args(args: &Args) -> Result<(), BoxError> {
             CODE_TTL.as_secs()
         )
         .into());
+    }
+    if args.instances == 0 || args.instances > 16 {
+        return Err("--instances takes a number between 1 and 16".into());
+    }
+    if args.instances > 1 {
+        if args.postgres_url.is_none() {
+            return Err(
+                "--instances above 1 needs --postgres-url (one database shared by all)".into(),
+            );
+        }
+        if !args.balancer.is_file() {
+            return Err(format!("--balancer {}: no such file", args.balancer.display()).into());
+        }
     }
     if !args.server.is_file() {
         return Err(format!("--server {}: no such file", args.server.display()).into());
@@ -334,6 +369,43 @@ impl Drop for Server {
         }
         let _ = self.child.wait();
     }
+}
+
+/// The servers under test and, with several, the balancer in front of them.
+struct Fleet {
+    servers: Vec<Server>,
+    balancer: Option<Server>,
+}
+
+impl Fleet {
+    fn pids(&self) -> Vec<u32> {
+        self.servers.iter().map(Server::pid).collect()
+    }
+
+    /// `Some(description)` once a server or the balancer has exited.
+    fn exited(&mut self) -> Option<String> {
+        for (i, s) in self.servers.iter_mut().enumerate() {
+            if let Some(status) = s.exited() {
+                return Some(format!("server {} exited ({status})", i + 1));
+            }
+        }
+        let status = self.balancer.as_mut()?.exited()?;
+        Some(format!("the balancer exited ({status})"))
+    }
+
+    /// The largest peak RSS among the servers, in KiB.
+    fn peak_rss_kib(&self) -> Result<u64, BoxError> {
+        let mut peak = 0;
+        for s in &self.servers {
+            peak = peak.max(s.peak_rss_kib()?);
+        }
+        Ok(peak)
+    }
+}
+
+/// The CPU seconds used so far by all of `pids`.
+fn cpu_seconds_of(pids: &[u32]) -> Option<f64> {
+    pids.iter().map(|&p| Server::cpu_seconds(p)).sum()
 }
 
 fn free_port() -> Result<u16, BoxError> {
@@ -527,14 +599,14 @@ fn str_field(v: &Value, name: &str) -> Result<String, BoxError> {
 // Setup steps
 // ---------------------------------------------------------------------------
 
-async fn wait_ready(server: &mut Server, t: &Target) -> Result<(), BoxError> {
+async fn wait_ready(fleet: &mut Fleet, addr: SocketAddr, t: &Target) -> Result<(), BoxError> {
     let start = Instant::now();
     let mut last = String::from("no attempt yet");
     while start.elapsed() < READY_TIMEOUT {
-        if let Some(status) = server.exited() {
-            return Err(format!("the server exited during start-up ({status})").into());
+        if let Some(status) = fleet.exited() {
+            return Err(format!("during start-up, {status}").into());
         }
-        match connect(t.addr).await {
+        match connect(addr).await {
             Ok(mut s) => match send(&mut s, get_request(t, "/health/ready")?).await {
                 Ok(r) if r.status == StatusCode::OK => return Ok(()),
                 Ok(r) => last = format!("HTTP {}", r.status.as_u16()),
@@ -545,7 +617,7 @@ async fn wait_ready(server: &mut Server, t: &Target) -> Result<(), BoxError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(format!(
-        "the server was not ready after {} s (last: {last})",
+        "{addr} was not ready after {} s (last: {last})",
         READY_TIMEOUT.as_secs()
     )
     .into())
@@ -992,7 +1064,7 @@ fn format_errors(errors: &BTreeMap<String, usize>) -> String {
 
 async fn run_phase(
     t: &Arc<Target>,
-    server_pid: u32,
+    fleet: &Fleet,
     op: Operation,
     jobs: Vec<Job>,
     warmup: Duration,
@@ -1013,12 +1085,20 @@ async fn run_phase(
         .zip(senders)
         .map(|(job, sender)| tokio::spawn(worker(Arc::clone(t), sender, job, win)))
         .collect();
-    // The server's CPU time over the measured window.
+    // The servers' CPU time over the measured window, and the balancer's.
+    let pids = fleet.pids();
+    let balancer = fleet.balancer.as_ref().map(Server::pid);
     let cpu = tokio::spawn(async move {
         tokio::time::sleep_until(win.start.into()).await;
-        let before = Server::cpu_seconds(server_pid)?;
+        let before = cpu_seconds_of(&pids);
+        let balancer_before = balancer.and_then(Server::cpu_seconds);
         tokio::time::sleep_until(win.end.into()).await;
-        Some(Server::cpu_seconds(server_pid)? - before)
+        let servers = cpu_seconds_of(&pids).zip(before).map(|(a, b)| a - b);
+        let balancer = balancer
+            .and_then(Server::cpu_seconds)
+            .zip(balancer_before)
+            .map(|(a, b)| a - b);
+        (servers, balancer)
     });
     let mut all = WorkerStats::default();
     let mut stopped: BTreeMap<String, usize> = BTreeMap::new();
@@ -1030,9 +1110,14 @@ async fn run_phase(
         all.absorb(st);
     }
     all.latencies.sort_unstable();
-    let cpu_seconds = cpu.await.ok().flatten();
+    let (cpu_seconds, balancer_cpu) = cpu.await.unwrap_or_default();
     let mut result = phase_result(op, conc, all, &stopped, win, seconds);
     result.row.cpu_seconds = cpu_seconds;
+    if let Some(b) = balancer_cpu {
+        result
+            .notes
+            .push(format!("balancer: {b:.2} cpu_s (not in the row's cpu_s)"));
+    }
     Ok(result)
 }
 
@@ -1127,8 +1212,8 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         key_file: dir.join("keyhouse.key"),
     };
     eprintln!("setup: temp dir {}", dir.display());
-    let account = create_account_and_client(&kh, dir)?;
-    let (mut server, addr) = start_server(&kh, dir)?;
+    let account = create_account_and_client(&kh, dir, args.id_token_alg.as_deref())?;
+    let (mut fleet, addr) = start_fleet(&kh, dir, args).await?;
     let mut target = Target {
         addr,
         host: addr.to_string(),
@@ -1137,7 +1222,7 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         client_id: account.client_id,
         cookie: String::new(),
     };
-    wait_ready(&mut server, &target).await?;
+    wait_ready(&mut fleet, addr, &target).await?;
     target.cookie = login(&target, &account.email, &account.password).await?;
     let target = Arc::new(target);
     sanity_flow(&target).await?;
@@ -1146,19 +1231,30 @@ async fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         "measuring {:.1} s per row after {:.1} s warm-up; {cores} CPUs shared by server and bench",
         args.seconds, args.warmup
     );
-    let results = measure_all(args, &target, &mut server).await?;
-    let rss = server.peak_rss_kib();
-    drop(server);
-    print_report(
-        &results,
-        if kh.database_url.starts_with("postgres") {
-            "PostgreSQL"
-        } else {
-            "SQLite"
-        },
-    );
+    let results = measure_all(args, &target, &mut fleet).await?;
+    let rss = fleet.peak_rss_kib();
+    drop(fleet);
+    let database = if kh.database_url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let setup = match (args.instances, &args.id_token_alg) {
+        (1, None) => database.to_owned(),
+        (1, Some(alg)) => format!("{database}; ID tokens {alg}"),
+        (n, alg) => format!(
+            "{database}; {n} instances behind HAProxy{}",
+            alg.as_ref()
+                .map(|a| format!("; ID tokens {a}"))
+                .unwrap_or_default()
+        ),
+    };
+    print_report(&results, &setup);
     match rss {
-        Ok(kib) => println!("server peak RSS: {} MiB", kib.div_ceil(1024)),
+        Ok(kib) => println!(
+            "server peak RSS (largest instance): {} MiB",
+            kib.div_ceil(1024)
+        ),
         Err(e) => return Err(format!("server peak RSS unavailable: {e}").into()),
     }
     Ok(())
@@ -1173,7 +1269,11 @@ struct Account {
 }
 
 /// Creates them through the CLI, as an operator would.
-fn create_account_and_client(kh: &Keyhouse, dir: &Path) -> Result<Account, BoxError> {
+fn create_account_and_client(
+    kh: &Keyhouse,
+    dir: &Path,
+    id_token_alg: Option<&str>,
+) -> Result<Account, BoxError> {
     let email = "bench@bench.example".to_owned();
     let password = format!("bench-{:016x}", rand::random::<u64>());
     let password_file = dir.join("password");
@@ -1189,7 +1289,7 @@ fn create_account_and_client(kh: &Keyhouse, dir: &Path) -> Result<Account, BoxEr
     ])?;
     // The client_credentials grant is asked for explicitly, and refresh
     // tokens without offline_access (the operator's `always` policy).
-    let out = kh.cli(&[
+    let mut create = vec![
         "clients",
         "create",
         "--name",
@@ -1207,7 +1307,11 @@ fn create_account_and_client(kh: &Keyhouse, dir: &Path) -> Result<Account, BoxEr
         "--refresh-policy",
         "always",
         "--json",
-    ])?;
+    ];
+    if let Some(alg) = id_token_alg {
+        create.extend(["--id-token-alg", alg]);
+    }
+    let out = kh.cli(&create)?;
     let client = parse_cli_json(&out)?;
     Ok(Account {
         email,
@@ -1235,15 +1339,81 @@ async fn fresh_postgres_database(admin: &str) -> Result<String, BoxError> {
     Ok(format!("{base}/{name}"))
 }
 
-/// Starts the server on a free loopback port, its output in `server.log`.
-fn start_server(kh: &Keyhouse, dir: &Path) -> Result<(Server, SocketAddr), BoxError> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    let log = File::create(dir.join("server.log"))?;
+/// Starts the servers and, with several, the balancer; answers where to
+/// send requests. One server: on a free port, its output in `server.log`.
+/// Several: `server-N.log` each, all with the balancer's address as issuer,
+/// and the balancer's output in `balancer.log`, started once they are ready.
+async fn start_fleet(
+    kh: &Keyhouse,
+    dir: &Path,
+    args: &Args,
+) -> Result<(Fleet, SocketAddr), BoxError> {
+    let front = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    if args.instances == 1 {
+        let server = start_server(kh, front, front, &dir.join("server.log"))?;
+        let fleet = Fleet {
+            servers: vec![server],
+            balancer: None,
+        };
+        return Ok((fleet, front));
+    }
+    let mut fleet = Fleet {
+        servers: Vec::new(),
+        balancer: None,
+    };
+    let mut backends = Vec::new();
+    for i in 1..=args.instances {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let log = dir.join(format!("server-{i}.log"));
+        fleet.servers.push(start_server(kh, addr, front, &log)?);
+        backends.push(addr);
+    }
+    let probe = Target {
+        addr: front,
+        host: front.to_string(),
+        issuer: format!("http://{front}"),
+        basic: String::new(),
+        client_id: String::new(),
+        cookie: String::new(),
+    };
+    for &addr in &backends {
+        wait_ready(&mut fleet, addr, &probe).await?;
+    }
+    let log = File::create(dir.join("balancer.log"))?;
     let log_err = log.try_clone()?;
-    let child = kh
-        .command()
+    let child = Command::new("bash")
+        .arg(&args.balancer)
+        .arg(front.to_string())
+        .args(backends.iter().map(ToString::to_string))
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err))
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", args.balancer.display()))?;
+    let balancer = Server { child };
+    eprintln!("setup: balancer pid {} on {front}", balancer.pid());
+    fleet.balancer = Some(balancer);
+    Ok((fleet, front))
+}
+
+/// Starts one server on `addr` with the issuer `http://{front}`, its
+/// output in `log`.
+fn start_server(
+    kh: &Keyhouse,
+    addr: SocketAddr,
+    front: SocketAddr,
+    log: &Path,
+) -> Result<Server, BoxError> {
+    let log = File::create(log)?;
+    let log_err = log.try_clone()?;
+    let mut command = kh.command();
+    if addr != front {
+        // Behind the balancer, the client's address is in X-Forwarded-For.
+        command.env("KEYHOUSE_SERVER__TRUSTED_PROXIES", "127.0.0.1/32");
+    }
+    let child = command
         .args(["serve", "--bind", &addr.to_string()])
-        .args(["--issuer", &format!("http://{addr}")])
+        .args(["--issuer", &format!("http://{front}")])
         // Its codes are prepared from one session, thousands a minute.
         .args(["--decisions-per-minute", "0"])
         .arg("--database-url")
@@ -1254,7 +1424,7 @@ fn start_server(kh: &Keyhouse, dir: &Path) -> Result<(Server, SocketAddr), BoxEr
         .map_err(|e| format!("cannot start {}: {e}", kh.binary.display()))?;
     let server = Server { child };
     eprintln!("setup: server pid {} on {addr}", server.pid());
-    Ok((server, addr))
+    Ok(server)
 }
 
 /// `Authorization: Basic` for a client (RFC 6749 §2.3.1: each part
@@ -1290,7 +1460,7 @@ async fn sanity_flow(target: &Target) -> Result<(), BoxError> {
 async fn measure_all(
     args: &Args,
     target: &Arc<Target>,
-    server: &mut Server,
+    fleet: &mut Fleet,
 ) -> Result<Vec<PhaseResult>, BoxError> {
     let warmup = Duration::from_secs_f64(args.warmup);
     let seconds = Duration::from_secs_f64(args.seconds);
@@ -1305,7 +1475,7 @@ async fn measure_all(
         for &conc in &args.concurrency {
             let (jobs, mut notes) = jobs_for(args, target, op, conc, best_exchange_rate).await?;
             eprintln!("{} c={conc}: running", op.name());
-            let mut result = run_phase(target, server.pid(), op, jobs, warmup, seconds).await?;
+            let mut result = run_phase(target, fleet, op, jobs, warmup, seconds).await?;
             if op == Operation::AuthorizationCode {
                 best_exchange_rate = best_exchange_rate.max(result.row.rate);
                 notes.push(format!(
@@ -1322,8 +1492,8 @@ async fn measure_all(
                 result.row.errors
             );
             results.push(result);
-            if let Some(status) = server.exited() {
-                return Err(format!("the server exited during the benchmark ({status})").into());
+            if let Some(status) = fleet.exited() {
+                return Err(format!("during the benchmark, {status}").into());
             }
         }
     }
@@ -1430,9 +1600,9 @@ async fn exchange_jobs(
     Ok((jobs, notes))
 }
 
-fn print_report(results: &[PhaseResult], database: &str) {
+fn print_report(results: &[PhaseResult], setup: &str) {
     println!();
-    println!("database: {database}");
+    println!("database: {setup}");
     println!(
         "{:<20} {:>5} {:>9} {:>10} {:>9} {:>9} {:>7} {:>8} {:>11}",
         "operation",
@@ -1469,8 +1639,9 @@ fn print_report(results: &[PhaseResult], database: &str) {
     println!();
     println!("requests, req/s and latencies count successful responses; errors are counted apart");
     println!(
-        "cpu_s: the server's user + system CPU time in the measured window; req/cpu_s: requests \
-         answered in it per server CPU-second (what a request costs, whatever the load generator takes)"
+        "cpu_s: the server's user + system CPU time in the measured window (all instances' together); \
+         req/cpu_s: requests answered in it per server CPU-second (what a request costs, whatever the \
+         load generator takes)"
     );
     let total_errors: usize = results.iter().map(|r| r.row.errors).sum();
     if total_errors > 0 {

@@ -9,6 +9,7 @@ mod agent_settings;
 mod b2b;
 mod backup;
 mod cli;
+mod cluster;
 mod config;
 mod consent_page;
 mod crash;

@@ -89,6 +89,11 @@ impl MasterKey {
     }
 
     /// Reads the key file, or creates it (mode 0600) with a random key.
+    ///
+    /// The file appears whole or not at all (written under a temporary name,
+    /// then linked into place, never over an existing file), so processes
+    /// starting together on one key file agree: the ones that lose the race
+    /// read the winner's key.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, KeyError> {
         match std::fs::read_to_string(path) {
             Ok(s) => MasterKey::from_base64(&s),
@@ -99,8 +104,21 @@ impl MasterKey {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| KeyError::MasterKey(e.to_string()))?;
                 }
-                write_private(path, &STANDARD.encode(bytes))?;
-                Ok(MasterKey(bytes))
+                let mut tmp = path.as_os_str().to_owned();
+                tmp.push(format!(".{:016x}.tmp", rand::random::<u64>()));
+                let tmp = std::path::PathBuf::from(tmp);
+                write_private(&tmp, &STANDARD.encode(bytes))?;
+                let linked = std::fs::hard_link(&tmp, path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Ok(MasterKey(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let s = std::fs::read_to_string(path)
+                            .map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?;
+                        MasterKey::from_base64(&s)
+                    }
+                    Err(e) => Err(KeyError::MasterKey(format!("{}: {e}", path.display()))),
+                }
             }
             Err(e) => Err(KeyError::MasterKey(format!("{}: {e}", path.display()))),
         }
@@ -164,6 +182,7 @@ fn write_private(path: &Path, content: &str) -> Result<(), KeyError> {
         .open(path)
         .map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?;
     f.write_all(content.as_bytes())
+        .and_then(|()| f.sync_all())
         .map_err(|e| KeyError::MasterKey(e.to_string()))
 }
 
@@ -612,5 +631,43 @@ impl Keyhouse {
         let longest = self.config().id_token_ttl.max(crate::MAX_ACCESS_TOKEN_TTL);
         Keys::rotate(self.store(), self.master_key(), now, now + longest + 60).await?;
         self.keys().reload().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// Instances starting together on one key file all get the one key
+    /// (the file appears whole; the losers read it).
+    #[test]
+    fn processes_creating_the_key_file_together_agree_on_one_key() {
+        for round in 0..20 {
+            let dir = std::env::temp_dir().join(format!(
+                "keyhouse-master-{}-{round}-{:x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            let path = dir.join("keyhouse.key");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let keys: Vec<[u8; 32]> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        MasterKey::load_or_create(&path).unwrap().0
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect();
+            assert!(keys.iter().all(|k| *k == keys[0]), "round {round}");
+            assert_eq!(MasterKey::load_or_create(&path).unwrap().0, keys[0]);
+            // Nothing left beside it.
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

@@ -124,14 +124,24 @@ impl Env {
         extra: &[&str],
         sql_log: Option<&std::path::Path>,
     ) -> (Server, String) {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let bind = format!("127.0.0.1:{port}");
+        let bind = free_address();
         let issuer = issuer.map_or_else(|| format!("http://{bind}"), str::to_owned);
+        let child = self.spawn_server(&bind, &issuer, extra, sql_log);
+        let base = format!("http://{bind}");
+        wait_ready(&base).await;
+        (child, base)
+    }
+
+    /// Starts `keyhouse serve` on `bind` with `issuer`, without waiting.
+    pub fn spawn_server(
+        &self,
+        bind: &str,
+        issuer: &str,
+        extra: &[&str],
+        sql_log: Option<&std::path::Path>,
+    ) -> Server {
         let child = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
-            .args(["serve", "--bind", &bind, "--issuer", &issuer])
+            .args(["serve", "--bind", bind, "--issuer", issuer])
             .args(extra)
             .env("DATABASE_URL", &self.url)
             .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
@@ -154,17 +164,26 @@ impl Env {
             })
             .spawn()
             .unwrap();
-        let child = Server(child);
-        let base = format!("http://{bind}");
-        for _ in 0..200 {
-            let ready = reqwest::get(format!("{base}/health/ready")).await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return (child, base);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("keyhouse serve did not become ready");
+        Server(child)
     }
+}
+
+/// `127.0.0.1:PORT` with a port free a moment ago.
+pub fn free_address() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// Waits (10 s at most) until `base` answers `/health/ready` with 200.
+pub async fn wait_ready(base: &str) {
+    for _ in 0..200 {
+        let ready = reqwest::get(format!("{base}/health/ready")).await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not become ready");
 }
 
 /// A running `keyhouse serve`.
