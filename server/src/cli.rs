@@ -7,7 +7,7 @@ use keyhouse_app::server::NotesStore;
 use keyhouse_axum::ClientSpec;
 use keyhouse_axum::{Config, Keyhouse, MasterKey};
 use keyhouse_core::ClientType;
-use keyhouse_core::client::RefreshPolicy;
+use keyhouse_core::client::{IdTokenAlg, RefreshPolicy};
 use keyhouse_core::rbac;
 use keyhouse_core::resource::ProtectedResource;
 use keyhouse_store::Store;
@@ -376,6 +376,10 @@ struct CreateClientArgs {
     /// Its logout tokens must name the session (`sid`).
     #[arg(long)]
     backchannel_logout_session_required: bool,
+    /// What its ID tokens are signed with: RS256 (the default, which every
+    /// OpenID Connect client supports), ES256 or EdDSA.
+    #[arg(long)]
+    id_token_alg: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -431,6 +435,9 @@ struct UpdateClientArgs {
     /// Whether its logout tokens must name the session.
     #[arg(long)]
     backchannel_logout_session_required: Option<bool>,
+    /// What its ID tokens are signed with: RS256, ES256 or EdDSA.
+    #[arg(long)]
+    id_token_alg: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1483,6 +1490,12 @@ fn parse_refresh_policy(p: &str) -> Result<RefreshPolicy, Error> {
         .ok_or_else(|| format!("unknown refresh policy {p}: use always or offline_access").into())
 }
 
+/// Parses an ID-token algorithm given on the command line.
+fn parse_id_token_alg(a: &str) -> Result<IdTokenAlg, Error> {
+    IdTokenAlg::parse(a)
+        .ok_or_else(|| format!("unknown ID-token algorithm {a}: use RS256, ES256 or EdDSA").into())
+}
+
 async fn create_client(kh: &Keyhouse, args: CreateClientArgs) -> Result<(), Error> {
     let t = ClientType::parse(&args.client_type).ok_or_else(|| {
         format!(
@@ -1507,6 +1520,9 @@ async fn create_client(kh: &Keyhouse, args: CreateClientArgs) -> Result<(), Erro
     spec.post_logout_redirect_uris = args.post_logout_redirect_uris;
     spec.backchannel_logout_uri = args.backchannel_logout_uri;
     spec.backchannel_logout_session_required = args.backchannel_logout_session_required;
+    if let Some(a) = args.id_token_alg.as_deref() {
+        spec.id_token_alg = parse_id_token_alg(a)?;
+    }
     let created = kh.create_client(spec).await?;
     let c = &created.client;
     if args.json {
@@ -1516,6 +1532,7 @@ async fn create_client(kh: &Keyhouse, args: CreateClientArgs) -> Result<(), Erro
             "refresh_policy": c.refresh_policy.as_str(),
             "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
             "resource_server": c.resource_server,
+            "id_token_signed_response_alg": c.id_token_alg.as_str(),
         });
         if let Some(s) = &created.client_secret {
             v["client_secret"] = json!(s);
@@ -1582,6 +1599,12 @@ async fn update_client(kh: &Keyhouse, args: UpdateClientArgs) -> Result<(), Erro
             .then_some(args.post_logout_redirect_uris),
         backchannel_logout_uri: args.backchannel_logout_uri,
         backchannel_logout_session_required: args.backchannel_logout_session_required,
+        id_token_signed_response_alg: args
+            .id_token_alg
+            .as_deref()
+            .map(parse_id_token_alg)
+            .transpose()?
+            .map(|a| a.as_str().to_owned()),
     };
     kh.update_client(&args.id, req, "cli").await?;
     println!("{}", json!(kh.admin_view(&args.id).await?));

@@ -4,8 +4,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
+use crate::client::IdTokenAlg;
 use crate::scope::{EMAIL, PROFILE, ScopeSet};
 
 /// A JWT access token's claims.
@@ -260,11 +261,22 @@ pub struct IdTokenClaims {
     pub organization: Option<OrganizationClaim>,
 }
 
-/// OIDC Core §3.1.3.6: base64url of the left half of the SHA-256 of the
-/// access token (RS256 and ES256 both hash with SHA-256).
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// OIDC Core §3.1.3.6: base64url of the left half of the hash of the
+/// access token, with the hash of the ID token's `alg`: SHA-256 for RS256
+/// and ES256; SHA-512 for EdDSA on Ed25519, the hash Ed25519 uses inside
+/// (what the OpenID Connect errata set says and relying-party libraries
+/// such as `openidconnect` check; decision 0036).
+pub fn at_hash(alg: IdTokenAlg, access_token: &str) -> String {
+    match alg {
+        IdTokenAlg::Rs256 | IdTokenAlg::Es256 => {
+            let digest = Sha256::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..16])
+        }
+        IdTokenAlg::EdDsa => {
+            let digest = Sha512::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -287,11 +299,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn at_hash_is_half_sha256() {
+    fn at_hash_is_half_of_the_algorithms_hash() {
         // OIDC Core Appendix A.3 example pair.
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        for alg in [IdTokenAlg::Rs256, IdTokenAlg::Es256] {
+            assert_eq!(at_hash(alg, token), "77QmUPtjPfzWtF2AnpK9RQ", "{alg:?}");
+        }
+        // The left 32 bytes of SHA-512, computed apart (`sha512sum`).
         assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
-            "77QmUPtjPfzWtF2AnpK9RQ"
+            at_hash(IdTokenAlg::EdDsa, token),
+            "q7nS86GgvvFaZkzALLWqJYaJIKw2wCDAVfCAsm5CrBM"
         );
     }
 

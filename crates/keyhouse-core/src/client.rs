@@ -127,6 +127,58 @@ pub fn validate_grant_types(
     Ok(out)
 }
 
+/// The algorithm a client's ID tokens are signed with (OpenID Connect
+/// Dynamic Client Registration 1.0 §2, `id_token_signed_response_alg`).
+///
+/// `none` and the HMAC algorithms are never offered: an unsigned ID token
+/// proves nothing, and an HMAC one would be keyed with a secret the client
+/// holds too (docs/threat-model.md rows 166 and 167).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IdTokenAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256: OpenID Connect's default, which
+    /// every relying party supports.
+    #[default]
+    Rs256,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// EdDSA with Ed25519 (RFC 8037).
+    EdDsa,
+}
+
+impl IdTokenAlg {
+    /// Every algorithm offered, the default first (discovery's
+    /// `id_token_signing_alg_values_supported`).
+    pub const ALL: [IdTokenAlg; 3] = [IdTokenAlg::Rs256, IdTokenAlg::Es256, IdTokenAlg::EdDsa];
+
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdTokenAlg::Rs256 => "RS256",
+            IdTokenAlg::Es256 => "ES256",
+            IdTokenAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE name, exactly as spelt (JOSE names are case-sensitive).
+    pub fn parse(s: &str) -> Option<IdTokenAlg> {
+        IdTokenAlg::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Checks a requested `id_token_signed_response_alg`: absent means
+    /// RS256; anything but RS256, ES256 or EdDSA is `invalid_client_metadata`.
+    pub fn validate(requested: Option<&str>) -> Result<IdTokenAlg, OAuthError> {
+        match requested {
+            None => Ok(IdTokenAlg::default()),
+            Some(name) => IdTokenAlg::parse(name).ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::InvalidClientMetadata,
+                    "id_token_signed_response_alg must be RS256, ES256 or EdDSA",
+                )
+            }),
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
@@ -182,6 +234,8 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// Whether its logout tokens must carry `sid`.
     pub backchannel_logout_session_required: bool,
+    /// What its ID tokens (and logout tokens) are signed with.
+    pub id_token_alg: IdTokenAlg,
 }
 
 impl Client {
@@ -325,6 +379,21 @@ mod tests {
         for (name, uris, logo, ttl, ok) in table {
             let got = validate_new_client(name, ClientType::ThirdParty, &uris, logo, ttl);
             assert_eq!(got.is_ok(), ok, "{name:?} {uris:?} {logo:?} {ttl}");
+        }
+    }
+
+    #[test]
+    fn id_token_algorithms_are_rs256_es256_and_eddsa_only() {
+        assert_eq!(IdTokenAlg::validate(None).ok(), Some(IdTokenAlg::Rs256));
+        for a in IdTokenAlg::ALL {
+            assert_eq!(IdTokenAlg::validate(Some(a.as_str())).ok(), Some(a));
+        }
+        for bad in [
+            "none", "None", "HS256", "HS384", "HS512", "PS256", "PS512", "RS512", "ES384", "ES512",
+            "Ed25519", "EDDSA", "eddsa", "rs256", "", " RS256",
+        ] {
+            let err = IdTokenAlg::validate(Some(bad)).err().map(|e| e.code);
+            assert_eq!(err, Some(ErrorCode::InvalidClientMetadata), "{bad:?}");
         }
     }
 

@@ -5,7 +5,7 @@
 use keyhouse_types::admin::UpdateClientRequest;
 
 use crate::claims;
-use crate::client::{self, Client, validate_auth_method};
+use crate::client::{self, Client, IdTokenAlg, validate_auth_method};
 use crate::error::{ErrorCode, OAuthError};
 use crate::logout;
 
@@ -113,6 +113,10 @@ fn apply_advanced(
         c.backchannel_logout_session_required = r;
         changed.push("backchannel_logout_session_required");
     }
+    if let Some(a) = &req.id_token_signed_response_alg {
+        c.id_token_alg = IdTokenAlg::validate(Some(a.trim()))?;
+        changed.push("id_token_signed_response_alg");
+    }
     Ok(())
 }
 
@@ -137,7 +141,7 @@ mod tests {
     use keyhouse_types::admin::UpdateClientRequest;
 
     use super::apply_update;
-    use crate::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
+    use crate::client::{Client, ClientOrigin, GrantType, IdTokenAlg, RefreshPolicy};
     use crate::error::ErrorCode;
 
     fn gpt() -> Client {
@@ -162,13 +166,22 @@ mod tests {
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            id_token_alg: IdTokenAlg::Rs256,
         }
     }
 
     #[test]
     fn accepted_updates_change_only_what_they_name() {
         type Check = fn(&Client) -> bool;
-        let table: [(UpdateClientRequest, &[&str], Check); 5] = [
+        let table: [(UpdateClientRequest, &[&str], Check); 6] = [
+            (
+                UpdateClientRequest {
+                    id_token_signed_response_alg: Some("EdDSA".into()),
+                    ..Default::default()
+                },
+                &["id_token_signed_response_alg"],
+                |c| c.id_token_alg == IdTokenAlg::EdDsa,
+            ),
             (
                 UpdateClientRequest {
                     name: Some("  Notes GPT ".into()),
@@ -257,6 +270,20 @@ mod tests {
             (
                 UpdateClientRequest {
                     token_endpoint_auth_method: Some("none".into()),
+                    ..Default::default()
+                },
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                UpdateClientRequest {
+                    id_token_signed_response_alg: Some("none".into()),
+                    ..Default::default()
+                },
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                UpdateClientRequest {
+                    id_token_signed_response_alg: Some("HS256".into()),
                     ..Default::default()
                 },
                 ErrorCode::InvalidClientMetadata,

@@ -7,7 +7,7 @@ use keyhouse_types::ClientType;
 use serde_json::Value;
 use url::Url;
 
-use crate::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
+use crate::client::{Client, ClientOrigin, GrantType, IdTokenAlg, RefreshPolicy};
 use crate::error::{ErrorCode, OAuthError};
 use crate::logout;
 use crate::redirect_uri;
@@ -106,6 +106,9 @@ pub struct SelfDescription {
     pub backchannel_logout_uri: Option<String>,
     /// Whether logout tokens must carry `sid`.
     pub backchannel_logout_session_required: bool,
+    /// What its ID tokens are signed with (`id_token_signed_response_alg`,
+    /// RS256 when absent).
+    pub id_token_alg: IdTokenAlg,
 }
 
 fn string_field(doc: &Value, name: &str, max: usize) -> Result<Option<String>, OAuthError> {
@@ -183,7 +186,23 @@ pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription,
                 ));
             }
         },
+        id_token_alg: id_token_alg_of(doc)?,
     })
+}
+
+/// `id_token_signed_response_alg`: RS256, ES256 or EdDSA (RS256 when
+/// absent). `none`, the HMAC algorithms and anything else are refused, not
+/// ignored: a client that asked for them would verify its ID tokens with
+/// other rules than the ones it registered (docs/threat-model.md rows 166
+/// and 163).
+fn id_token_alg_of(doc: &Value) -> Result<IdTokenAlg, OAuthError> {
+    match doc.get("id_token_signed_response_alg") {
+        None | Some(Value::Null) => Ok(IdTokenAlg::default()),
+        Some(Value::String(name)) => IdTokenAlg::validate(Some(name)),
+        Some(_) => Err(bad_metadata(
+            "id_token_signed_response_alg must be a string",
+        )),
+    }
 }
 
 /// `post_logout_redirect_uris`: strings a public client may register as
@@ -398,6 +417,7 @@ pub fn client_and_keys_from_document(
         post_logout_redirect_uris: d.post_logout_redirect_uris,
         backchannel_logout_uri: d.backchannel_logout_uri,
         backchannel_logout_session_required: d.backchannel_logout_session_required,
+        id_token_alg: d.id_token_alg,
     };
     Ok((client, keys))
 }
@@ -502,6 +522,12 @@ mod tests {
             ("grant_types", json!(["client_credentials"])),
             ("grant_types", json!(["refresh_token"])),
             ("response_types", json!(["token"])),
+            ("id_token_signed_response_alg", json!("none")),
+            ("id_token_signed_response_alg", json!("HS256")),
+            ("id_token_signed_response_alg", json!("PS512")),
+            ("id_token_signed_response_alg", json!("rs256")),
+            ("id_token_signed_response_alg", json!("")),
+            ("id_token_signed_response_alg", json!(["ES256"])),
         ];
         for (field, value) in cases {
             let mut d = doc();
@@ -515,6 +541,27 @@ mod tests {
                 "{field} = {value}: {c:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_id_token_algorithm_is_read_and_rs256_by_default() {
+        let Ok(url) = validate_client_id_url(ID) else {
+            panic!("valid URL refused")
+        };
+        let alg = |d: &Value| client_from_document(&url, d, 0).map(|c| c.id_token_alg);
+        assert_eq!(alg(&doc()).ok(), Some(IdTokenAlg::Rs256));
+        for (name, want) in [
+            ("RS256", IdTokenAlg::Rs256),
+            ("ES256", IdTokenAlg::Es256),
+            ("EdDSA", IdTokenAlg::EdDsa),
+        ] {
+            let mut d = doc();
+            d["id_token_signed_response_alg"] = json!(name);
+            assert_eq!(alg(&d).ok(), Some(want), "{name}");
+        }
+        let mut d = doc();
+        d["id_token_signed_response_alg"] = Value::Null;
+        assert_eq!(alg(&d).ok(), Some(IdTokenAlg::Rs256));
     }
 
     #[test]

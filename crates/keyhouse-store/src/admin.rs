@@ -213,6 +213,10 @@ impl Store {
                 client::Column::BackchannelLogoutSessionRequired,
                 Expr::value(c.backchannel_logout_session_required),
             )
+            .col_expr(
+                client::Column::IdTokenSignedResponseAlg,
+                Expr::value(c.id_token_alg.as_str()),
+            )
             .col_expr(client::Column::Name, Expr::value(c.name.clone()))
             .col_expr(
                 client::Column::Description,

@@ -1,7 +1,7 @@
 //! Connected Apps and their secrets.
 
 use keyhouse_core::ClientType;
-use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
+use keyhouse_core::client::{Client, ClientOrigin, GrantType, IdTokenAlg, RefreshPolicy};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -47,6 +47,12 @@ pub(crate) fn to_client(m: client::Model) -> Result<Client> {
         .map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?;
     let post_logout_redirect_uris: Vec<String> = serde_json::from_str(&m.post_logout_redirect_uris)
         .map_err(|e| StoreError::Corrupt(format!("post_logout_redirect_uris: {e}")))?;
+    let id_token_alg = IdTokenAlg::parse(&m.id_token_signed_response_alg).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "id_token_signed_response_alg {}",
+            m.id_token_signed_response_alg
+        ))
+    })?;
     Ok(Client {
         id: m.id,
         client_type,
@@ -68,6 +74,7 @@ pub(crate) fn to_client(m: client::Model) -> Result<Client> {
         post_logout_redirect_uris,
         backchannel_logout_uri: m.backchannel_logout_uri,
         backchannel_logout_session_required: m.backchannel_logout_session_required,
+        id_token_alg,
     })
 }
 
@@ -105,6 +112,7 @@ impl Store {
             post_logout_redirect_uris: Set(post_logout),
             backchannel_logout_uri: Set(c.backchannel_logout_uri.clone()),
             backchannel_logout_session_required: Set(c.backchannel_logout_session_required),
+            id_token_signed_response_alg: Set(c.id_token_alg.as_str().to_owned()),
         })
         .exec_without_returning(&*txn)
         .await
@@ -269,7 +277,8 @@ impl Store {
     }
 
     /// Stores what a Client ID Metadata Document says now: inserted the
-    /// first time, the display and redirect fields replaced afterwards.
+    /// first time, the display and redirect fields, the authentication
+    /// method and the ID-token algorithm replaced afterwards.
     pub async fn upsert_metadata_client(&self, c: &Client) -> Result<()> {
         let redirect_uris = serde_json::to_string(&c.redirect_uris)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -285,6 +294,10 @@ impl Store {
             .col_expr(
                 client::Column::TokenEndpointAuthMethod,
                 Expr::value(c.token_endpoint_auth_method.clone()),
+            )
+            .col_expr(
+                client::Column::IdTokenSignedResponseAlg,
+                Expr::value(c.id_token_alg.as_str()),
             )
             .filter(client::Column::Id.eq(c.id.as_str()))
             .filter(client::Column::Origin.eq(ClientOrigin::MetadataDocument.as_str()))

@@ -115,6 +115,8 @@ pub mod client {
         #[sea_orm(column_type = "Text", nullable)]
         pub backchannel_logout_uri: Option<String>,
         pub backchannel_logout_session_required: bool,
+        /// `RS256`, `ES256` or `EdDSA`.
+        pub id_token_signed_response_alg: String,
     }
     relation_free!();
 }

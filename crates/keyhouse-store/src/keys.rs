@@ -1,7 +1,10 @@
 //! Signing keys, shared by every instance through the database.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder,
+};
 
 use crate::entities::signing_key;
 use crate::{Result, Store};
@@ -11,7 +14,7 @@ use crate::{Result, Store};
 pub struct StoredKey {
     /// Key id.
     pub kid: String,
-    /// `RS256` or `ES256`.
+    /// `RS256`, `ES256` or `EdDSA`.
     pub alg: String,
     /// `next`, `current`, `retiring` or `retired`.
     pub state: String,
@@ -66,20 +69,54 @@ impl Store {
             .collect())
     }
 
-    /// Installs the first key set, unless another instance did already.
-    /// Returns whether `keys` were inserted.
-    pub async fn install_initial_keys(&self, keys: &[StoredKey]) -> Result<bool> {
-        let txn = self.begin_write().await?;
-        let existing = signing_key::Entity::find().one(&*txn).await?;
-        if existing.is_some() {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        for k in keys {
+    /// Installs what the key set lacks, from `candidates` (a `current` and
+    /// a `next` key for each algorithm to fill): a candidate `current` key
+    /// goes in when its algorithm has no current key, a `next` one when it
+    /// has no next key. It serves the first start on an empty database and
+    /// a start after an upgrade that brought a new algorithm alike.
+    ///
+    /// Instances starting together on one database each call this; the
+    /// transaction is held by one of them at a time (`BEGIN IMMEDIATE` on
+    /// SQLite, an advisory lock on PostgreSQL, which rotations take too)
+    /// and looks again at what is there, so an algorithm is filled once.
+    /// Returns the `kid`s inserted.
+    pub async fn install_missing_keys(&self, candidates: &[StoredKey]) -> Result<Vec<String>> {
+        let txn = self.begin_keys_write().await?;
+        let mut present: Vec<(String, String)> = signing_key::Entity::find()
+            .filter(signing_key::Column::State.is_in(["current", "next"]))
+            .all(&*txn)
+            .await?
+            .into_iter()
+            .map(|m| (m.alg, m.state))
+            .collect();
+        let mut inserted = Vec::new();
+        for k in candidates {
+            if present.iter().any(|(a, s)| *a == k.alg && *s == k.state) {
+                continue;
+            }
             insert_key(&*txn, k).await?;
+            present.push((k.alg.clone(), k.state.clone()));
+            inserted.push(k.kid.clone());
         }
-        txn.commit().await?;
-        Ok(true)
+        if inserted.is_empty() {
+            txn.rollback().await?;
+        } else {
+            txn.commit().await?;
+        }
+        Ok(inserted)
+    }
+
+    /// A write transaction on the key set: on PostgreSQL it first takes a
+    /// transaction-scoped advisory lock, so installs and rotations from
+    /// several instances happen one after the other (SQLite's
+    /// `BEGIN IMMEDIATE` already does).
+    async fn begin_keys_write(&self) -> Result<crate::WriteTxn> {
+        let txn = self.begin_write().await?;
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7244552)")
+                .await?;
+        }
+        Ok(txn)
     }
 
     /// Rotates, for each algorithm in `new_next`: `current` → `retiring`
@@ -92,7 +129,7 @@ impl Store {
         now: i64,
         retire_at: i64,
     ) -> Result<()> {
-        let txn = self.begin_write().await?;
+        let txn = self.begin_keys_write().await?;
         for k in new_next {
             signing_key::Entity::update_many()
                 .col_expr(signing_key::Column::State, Expr::value("retiring"))

@@ -70,6 +70,10 @@ pub struct AdminClient {
     /// Whether its logout tokens must name the session (`sid`).
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// What its ID tokens are signed with: `RS256` (the default), `ES256`
+    /// or `EdDSA` (OpenID Connect Dynamic Client Registration §2).
+    #[serde(default)]
+    pub id_token_signed_response_alg: String,
 }
 
 /// `POST /api/admin/clients`.
@@ -121,6 +125,10 @@ pub struct NewClientRequest {
     /// Whether its logout tokens must name the session (`sid`).
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// What its ID tokens are signed with: `RS256` (when absent), `ES256`
+    /// or `EdDSA`; anything else is refused.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 /// The answer of a create: the secret is shown this once.
@@ -183,6 +191,9 @@ pub struct UpdateClientRequest {
     /// Whether its logout tokens must name the session.
     #[serde(default)]
     pub backchannel_logout_session_required: Option<bool>,
+    /// What its ID tokens are signed with: `RS256`, `ES256` or `EdDSA`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 /// One page of a list.

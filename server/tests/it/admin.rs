@@ -179,6 +179,67 @@ async fn a_cross_site_write_riding_the_operators_cookie_is_refused() {
     );
 }
 
+/// The ID-token algorithm of a Connected App, through the admin API: RS256
+/// unless asked, ES256 or EdDSA on request, changed by an update; `none`,
+/// HMAC and other algorithms are `invalid_client_metadata` and change
+/// nothing.
+#[tokio::test]
+async fn an_operator_chooses_the_id_token_algorithm_of_an_app() {
+    let o = operators().await;
+    let app = |alg: Option<&str>| {
+        let mut body =
+            json!({"name": "Partner", "client_type": "third_party", "redirect_uris": [REDIRECT]});
+        if let Some(a) = alg {
+            body["id_token_signed_response_alg"] = json!(a);
+        }
+        body
+    };
+    for bad in ["none", "HS256", "PS512"] {
+        let (status, e) = call(o.ops.post(&o.url).json(&app(Some(bad)))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
+        assert_eq!(e["error"], "invalid_client_metadata");
+    }
+    assert_eq!(
+        call(o.ops.get(&o.url)).await.1["items"],
+        json!([]),
+        "nothing created"
+    );
+
+    let (status, plain) = call(o.ops.post(&o.url).json(&app(None))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(plain["client"]["id_token_signed_response_alg"], "RS256");
+    let (status, created) = call(o.ops.post(&o.url).json(&app(Some("ES256")))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["client"]["id_token_signed_response_alg"], "ES256");
+    let one = format!(
+        "{}/{}",
+        o.url,
+        created["client"]["client_id"].as_str().expect("client_id")
+    );
+
+    let (status, updated) = call(
+        o.ops
+            .patch(&one)
+            .json(&json!({"id_token_signed_response_alg": "EdDSA"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["id_token_signed_response_alg"], "EdDSA");
+    for bad in ["none", "HS256"] {
+        let (status, e) = call(
+            o.ops
+                .patch(&one)
+                .json(&json!({"id_token_signed_response_alg": bad, "name": "Renamed"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {e}");
+        assert_eq!(e["error"], "invalid_client_metadata");
+    }
+    let (_, now) = call(o.ops.get(&one)).await;
+    assert_eq!(now["id_token_signed_response_alg"], "EdDSA");
+    assert_eq!(now["name"], "Partner", "a refused update changes nothing");
+}
+
 #[tokio::test]
 async fn bad_client_metadata_gets_the_rfc_7591_errors() {
     let o = operators().await;

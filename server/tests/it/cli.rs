@@ -118,6 +118,78 @@ async fn bad_input_is_refused_with_a_message() {
     assert_eq!(list.as_array().unwrap().len(), 0, "no half-written client");
 }
 
+/// `--id-token-alg` on `clients create` and `clients update`: the client's
+/// ID tokens are signed with it; `none` and HMAC are refused with a message
+/// and write nothing.
+#[tokio::test]
+async fn the_id_token_algorithm_is_chosen_on_the_command_line() {
+    let e = env().await;
+    let redirect = "https://agent.example/callback";
+    let agent = common::register_agent(&e, "EdDSA agent", redirect, &["--id-token-alg", "EdDSA"]);
+    let show = |e: &common::Env| -> Value {
+        serde_json::from_str(&e.ok(&["clients", "show", &agent.client_id])).unwrap()
+    };
+    assert_eq!(show(&e)["id_token_signed_response_alg"], "EdDSA");
+    let plain = common::register_agent(&e, "Plain agent", redirect, &[]);
+    let plain_shown: Value =
+        serde_json::from_str(&e.ok(&["clients", "show", &plain.client_id])).unwrap();
+    assert_eq!(plain_shown["id_token_signed_response_alg"], "RS256");
+
+    let (_server, base) = e.serve().await;
+    let browser = common::signed_up(&e, &base, "ada@example.com").await;
+    let t = common::code_flow(
+        &base,
+        &browser,
+        common::Side::Users,
+        &agent,
+        redirect,
+        "openid",
+        None,
+    )
+    .await;
+    let id_token = t["id_token"].as_str().expect("id_token");
+    let header: Value = {
+        use base64::Engine;
+        let part = id_token.split('.').next().unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    assert_eq!(header["alg"], "EdDSA", "{header}");
+
+    e.ok(&[
+        "clients",
+        "update",
+        &agent.client_id,
+        "--id-token-alg",
+        "ES256",
+    ]);
+    assert_eq!(show(&e)["id_token_signed_response_alg"], "ES256");
+    for bad in ["none", "HS256", "eddsa"] {
+        let out = e.run(&["clients", "update", &agent.client_id, "--id-token-alg", bad]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("RS256, ES256 or EdDSA"));
+        let out = e.run(&[
+            "clients",
+            "create",
+            "--name",
+            "x",
+            "--type",
+            "third_party",
+            "--redirect-uri",
+            redirect,
+            "--id-token-alg",
+            bad,
+        ]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("RS256, ES256 or EdDSA"));
+    }
+    assert_eq!(show(&e)["id_token_signed_response_alg"], "ES256");
+    let list: Value = serde_json::from_str(&e.ok(&["clients", "list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "nothing half-written");
+}
+
 #[tokio::test]
 async fn users_keys_migrate_and_serve() {
     let e = env().await;
@@ -154,7 +226,7 @@ async fn users_keys_migrate_and_serve() {
     let before = listed(&e);
     e.ok(&["keys", "rotate"]);
     let after = listed(&e);
-    for alg in ["RS256", "ES256"] {
+    for alg in ["RS256", "ES256", "EdDSA"] {
         let of = |keys: &[Value], state: &str| -> Vec<String> {
             keys.iter()
                 .filter(|k| k["alg"] == alg && k["state"] == state)
@@ -203,10 +275,10 @@ async fn users_keys_migrate_and_serve() {
         base.as_str(),
         "issuer defaults to the bind address"
     );
-    // After one rotation: retiring, current and next for both algorithms.
+    // After one rotation: retiring, current and next for three algorithms.
     assert_eq!(
         jwks.expect("jwks")["keys"].as_array().map(Vec::len),
-        Some(6)
+        Some(9)
     );
     assert_eq!(login.ok(), Some(200), "the CLI-created user can log in");
 }

@@ -57,6 +57,7 @@ fn new_client(valid: Valid) -> NewClientRequest {
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
+        id_token_signed_response_alg: None,
     }
 }
 

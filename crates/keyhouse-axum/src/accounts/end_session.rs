@@ -88,7 +88,7 @@ async fn check(kh: &Keyhouse, req: &EndSessionRequest) -> Result<Checked, OAuthE
         Some(token) => {
             let hint: Hint = kh
                 .keys()
-                .verify_ignoring_expiry(token, "JWT", &[SigningAlg::Rs256], &kh.config().issuer)
+                .verify_ignoring_expiry(token, "JWT", &SigningAlg::ID_TOKEN, &kh.config().issuer)
                 .await
                 .ok_or_else(|| invalid("the id_token_hint is not an ID token issued here"))?;
             Some(hint)

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use keyhouse_core::client::{self, Client, GrantType, RefreshPolicy};
+use keyhouse_core::client::{self, Client, GrantType, IdTokenAlg, RefreshPolicy};
 use keyhouse_core::client_update::{self, Updated};
 use keyhouse_core::{ClientType, ErrorCode, OAuthError, logout, secret};
 use keyhouse_store::NewClient;
@@ -59,6 +59,8 @@ pub struct ClientSpec {
     pub backchannel_logout_uri: Option<String>,
     /// Whether its logout tokens must carry `sid`.
     pub backchannel_logout_session_required: bool,
+    /// What its ID tokens are signed with (default RS256).
+    pub id_token_alg: IdTokenAlg,
 }
 
 impl ClientSpec {
@@ -82,6 +84,7 @@ impl ClientSpec {
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            id_token_alg: IdTokenAlg::default(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl Keyhouse {
                 post_logout_redirect_uris: checked.post_logout_redirect_uris,
                 backchannel_logout_uri: spec.backchannel_logout_uri,
                 backchannel_logout_session_required: spec.backchannel_logout_session_required,
+                id_token_alg: spec.id_token_alg,
             };
             let client_secret = (!c.is_public()).then(|| secret::generate_token(&mut rng));
             let new = NewClient {
@@ -286,6 +290,7 @@ pub(crate) async fn admin_client(kh: &Keyhouse, c: &Client) -> Result<AdminClien
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: c.backchannel_logout_session_required,
+        id_token_signed_response_alg: c.id_token_alg.as_str().to_owned(),
     })
 }
 
@@ -371,13 +376,15 @@ pub(crate) async fn create_client(
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty());
     spec.backchannel_logout_session_required = req.backchannel_logout_session_required;
+    spec.id_token_alg = IdTokenAlg::validate(req.id_token_signed_response_alg.as_deref())?;
     let created = kh.create_client(spec).await?;
     let c = &created.client;
     kh.audit(
         &admin.actor(),
         "client.created",
         Some(&c.id),
-        json!({ "name": c.name, "client_type": c.client_type.as_str(), "redirect_uris": c.redirect_uris }),
+        json!({ "name": c.name, "client_type": c.client_type.as_str(), "redirect_uris": c.redirect_uris,
+                "id_token_signed_response_alg": c.id_token_alg.as_str() }),
     )
     .await;
     Ok((

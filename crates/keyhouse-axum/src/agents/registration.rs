@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyhouse_core::client::{Client, ClientOrigin, GrantType, RefreshPolicy};
+use keyhouse_core::client::{Client, ClientOrigin, GrantType, IdTokenAlg, RefreshPolicy};
 use keyhouse_core::metadata_document::{self, SelfDescription};
 use keyhouse_core::{ClientType, ErrorCode, OAuthError, secret};
 use keyhouse_store::NewClient;
@@ -39,6 +39,7 @@ fn registration_body(
         "grant_types": GrantType::list_string(&client.grant_types).split(' ').collect::<Vec<_>>(),
         "response_types": ["code"],
         "token_endpoint_auth_method": client.token_endpoint_auth_method.as_deref().unwrap_or("none"),
+        "id_token_signed_response_alg": client.id_token_alg.as_str(),
     });
     if !client.default_scopes.is_empty() {
         body["scope"] = json!(client.default_scopes.join(" "));
@@ -85,6 +86,9 @@ fn fingerprint(d: &SelfDescription) -> String {
     }
     if let Some(u) = &d.backchannel_logout_uri {
         canonical["backchannel_logout"] = json!([u, d.backchannel_logout_session_required]);
+    }
+    if d.id_token_alg != IdTokenAlg::default() {
+        canonical["id_token_signed_response_alg"] = json!(d.id_token_alg.as_str());
     }
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -285,6 +289,7 @@ async fn store_registration(
             post_logout_redirect_uris: d.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: d.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: d.backchannel_logout_session_required,
+            id_token_alg: d.id_token_alg,
         };
         let client_secret = (!client_type.is_public()).then(|| secret::generate_token(&mut rng));
         (
@@ -392,6 +397,7 @@ pub(crate) async fn update_registration(
         client.post_logout_redirect_uris = d.post_logout_redirect_uris;
         client.backchannel_logout_uri = d.backchannel_logout_uri;
         client.backchannel_logout_session_required = d.backchannel_logout_session_required;
+        client.id_token_alg = d.id_token_alg;
         client.default_scopes = d
             .scope
             .as_deref()

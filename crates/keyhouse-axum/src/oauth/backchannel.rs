@@ -158,7 +158,13 @@ impl Keyhouse {
         );
         let token = self
             .keys()
-            .sign(SigningAlg::Rs256, LOGOUT_TOKEN_TYPE, &claims)
+            // Signed like the client's ID tokens (Back-Channel Logout §2.4:
+            // the same keys), so it verifies them with the same rules.
+            .sign(
+                SigningAlg::from(client.id_token_alg),
+                LOGOUT_TOKEN_TYPE,
+                &claims,
+            )
             .map_err(|e| Failure::Again(e.to_string()))?;
         let fetcher = self
             .fetcher()

@@ -8,6 +8,10 @@
 //! aws-lc-rs primitives jsonwebtoken's `aws_lc_rs` backend uses, on keys
 //! parsed once; verification goes through `jsonwebtoken::decode` with an
 //! explicit algorithm allow-list.
+//!
+//! Three algorithms, each with its own `next`, `current` and `retiring`
+//! keys: RS256 and ES256 since the start, EdDSA (Ed25519) since ID tokens
+//! can be signed with the client's registered algorithm (decision 0036).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,11 +22,13 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
+    RsaKeyPair,
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use keyhouse_core::client::IdTokenAlg;
 use keyhouse_store::{Store, StoredKey};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -199,30 +205,48 @@ pub enum SigningAlg {
     Rs256,
     /// ECDSA P-256 with SHA-256: the default for access tokens.
     Es256,
+    /// EdDSA with Ed25519 (RFC 8037): for ID tokens of clients that
+    /// registered it.
+    EdDsa,
 }
 
 impl SigningAlg {
+    /// Every algorithm the key set holds keys for.
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
+
+    /// The algorithms an ID token may be signed with: every client's
+    /// choice, for verifying an `id_token_hint`.
+    pub const ID_TOKEN: [SigningAlg; 3] = SigningAlg::ALL;
+
     /// The JOSE name.
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlg::Rs256 => "RS256",
             SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
         }
     }
 
     /// Parses a JOSE name.
     pub fn parse(s: &str) -> Option<SigningAlg> {
-        match s {
-            "RS256" => Some(SigningAlg::Rs256),
-            "ES256" => Some(SigningAlg::Es256),
-            _ => None,
-        }
+        SigningAlg::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
     fn jwt(self) -> Algorithm {
         match self {
             SigningAlg::Rs256 => Algorithm::RS256,
             SigningAlg::Es256 => Algorithm::ES256,
+            SigningAlg::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+impl From<IdTokenAlg> for SigningAlg {
+    fn from(alg: IdTokenAlg) -> SigningAlg {
+        match alg {
+            IdTokenAlg::Rs256 => SigningAlg::Rs256,
+            IdTokenAlg::Es256 => SigningAlg::Es256,
+            IdTokenAlg::EdDsa => SigningAlg::EdDsa,
         }
     }
 }
@@ -230,6 +254,7 @@ impl SigningAlg {
 enum Signer {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
 }
 
 struct SigningKey {
@@ -311,6 +336,20 @@ pub fn generate_key(
             });
             (doc.as_ref().to_vec(), jwk)
         }
+        SigningAlg::EdDsa => {
+            let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(crypto)?;
+            let kp = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(crypto)?;
+            let public = kp.public_key().as_ref();
+            if public.len() != 32 {
+                return Err(KeyError::Crypto("unexpected Ed25519 key length".into()));
+            }
+            // RFC 8037 §2: an Octet Key Pair, `x` the raw public key.
+            let jwk = json!({
+                "kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": kid, "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(public),
+            });
+            (doc.as_ref().to_vec(), jwk)
+        }
     };
     Ok(StoredKey {
         private_key: master.encrypt(&kid, &pkcs8)?,
@@ -329,22 +368,24 @@ fn decoding_key(jwk: &serde_json::Value) -> Result<DecodingKey, KeyError> {
     match field("kty") {
         "RSA" => DecodingKey::from_rsa_components(field("n"), field("e")).map_err(crypto),
         "EC" => DecodingKey::from_ec_components(field("x"), field("y")).map_err(crypto),
-        other => Err(KeyError::Crypto(format!("unsupported kty {other}"))),
+        "OKP" if field("crv") == "Ed25519" => {
+            DecodingKey::from_ed_components(field("x")).map_err(crypto)
+        }
+        other => Err(KeyError::Crypto(format!(
+            "unsupported key {other} {}",
+            field("crv")
+        ))),
     }
 }
 
 impl Keys {
-    /// Loads the key set, creating the first one (a current and a next key
-    /// for each algorithm) when the database has none.
+    /// Loads the key set, first adding a current and a next key for each
+    /// algorithm that has none: every algorithm on an empty database, and
+    /// an algorithm a newer version brought (EdDSA) on an older one. Several
+    /// instances may start at once: the store installs each key once (see
+    /// [`Store::install_missing_keys`]).
     pub async fn load(store: Store, master: MasterKey, now: i64) -> Result<Keys, KeyError> {
-        if store.list_keys().await?.is_empty() {
-            let mut initial = Vec::new();
-            for alg in [SigningAlg::Rs256, SigningAlg::Es256] {
-                initial.push(generate_key(&master, alg, "current", now)?);
-                initial.push(generate_key(&master, alg, "next", now)?);
-            }
-            store.install_initial_keys(&initial).await?;
-        }
+        Keys::install_missing(&store, &master, now).await?;
         let set = build_set(&store, &master).await?;
         Ok(Keys {
             store,
@@ -354,6 +395,37 @@ impl Keys {
             reload_lane: Arc::new(tokio::sync::Mutex::new(())),
             reloads: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
+    }
+
+    /// Generates a `current` and a `next` key for each algorithm the stored
+    /// set lacks one of, and has the store install those still lacking;
+    /// the `kid`s installed. Nothing is generated when the set is whole, so
+    /// a start does not pay for RSA key generation.
+    async fn install_missing(
+        store: &Store,
+        master: &MasterKey,
+        now: i64,
+    ) -> Result<Vec<String>, KeyError> {
+        let stored = store.list_keys().await?;
+        let mut candidates = Vec::new();
+        for alg in SigningAlg::ALL {
+            for state in ["current", "next"] {
+                let present = stored
+                    .iter()
+                    .any(|k| k.alg == alg.as_str() && k.state == state);
+                if !present {
+                    candidates.push(generate_key(master, alg, state, now)?);
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let installed = store.install_missing_keys(&candidates).await?;
+        for k in candidates.iter().filter(|k| installed.contains(&k.kid)) {
+            tracing::info!(kid = %k.kid, alg = %k.alg, state = %k.state, "signing key added");
+        }
+        Ok(installed)
     }
 
     /// Re-reads the key set from the database.
@@ -408,6 +480,12 @@ impl Keys {
             }
             Signer::Ec(kp) => kp
                 .sign(&self.rng, out.as_bytes())
+                .map_err(crypto)?
+                .as_ref()
+                .to_vec(),
+            // RFC 8037 §3.1: the 64-byte Ed25519 signature of the signing input.
+            Signer::Ed(kp) => kp
+                .try_sign(out.as_bytes())
                 .map_err(crypto)?
                 .as_ref()
                 .to_vec(),
@@ -564,7 +642,7 @@ impl Keys {
         retire_at: i64,
     ) -> Result<Vec<StoredKey>, KeyError> {
         let mut fresh = Vec::new();
-        for alg in [SigningAlg::Rs256, SigningAlg::Es256] {
+        for alg in SigningAlg::ALL {
             fresh.push(generate_key(master, alg, "next", now)?);
         }
         store.rotate_keys(&fresh, now, retire_at).await?;
@@ -600,6 +678,7 @@ async fn build_set(store: &Store, master: &MasterKey) -> Result<KeySet, KeyError
                     EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
                         .map_err(crypto)?,
                 ),
+                SigningAlg::EdDsa => Signer::Ed(Ed25519KeyPair::from_pkcs8(&der).map_err(crypto)?),
             };
             // With several current keys for one algorithm (a rotation racing
             // a load), the newest wins: `stored` is oldest first.

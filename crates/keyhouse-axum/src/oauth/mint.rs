@@ -95,12 +95,14 @@ impl Keyhouse {
             acr: Level::of(amr).acr().map(str::to_owned),
             nonce,
             sid: sid.map(str::to_owned),
-            at_hash: at_hash(access_token),
+            at_hash: at_hash(client.id_token_alg, access_token),
             profile: ProfileClaims::for_scopes(user, scopes),
             organization: user.organization.clone(),
         };
+        // The client's registered algorithm (RS256 unless it asked for
+        // another; decision 0036).
         self.keys()
-            .sign(SigningAlg::Rs256, "JWT", &claims)
+            .sign(SigningAlg::from(client.id_token_alg), "JWT", &claims)
             .map_err(|e| OAuthError::server(e.to_string()))
     }
 

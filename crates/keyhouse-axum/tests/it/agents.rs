@@ -782,10 +782,30 @@ fn key_docs(port: u16, jwk: Value, fetches: Arc<AtomicUsize>) -> axum::Router {
         })
         .to_string()
     };
+    // Public agents choosing their ID tokens' algorithm (decision 0036).
+    let alg_doc = |path: &str, alg: &str| {
+        json!({
+            "client_id": format!("{base}{path}"),
+            "client_name": "Agent with an algorithm",
+            "redirect_uris": ["https://agent.test/callback"],
+            "id_token_signed_response_alg": alg,
+        })
+        .to_string()
+    };
+    let eddsa_doc = alg_doc("/eddsa-client.json", "EdDSA");
+    let none_doc = alg_doc("/alg-none-client.json", "none");
     let png_doc = logo_doc("/logo-client.json", "/logo.png");
     let svg_doc = logo_doc("/svg-client.json", "/logo.svg");
     let fake_doc = logo_doc("/fake-client.json", "/fake.png");
     axum::Router::new()
+        .route(
+            "/eddsa-client.json",
+            get(move || async move { json_response(eddsa_doc, "application/json") }),
+        )
+        .route(
+            "/alg-none-client.json",
+            get(move || async move { json_response(none_doc, "application/json") }),
+        )
         .route(
             "/logo-client.json",
             get(move || async move { json_response(png_doc, "application/json") }),
@@ -998,6 +1018,68 @@ async fn bad_documents_and_bad_hosts_are_refused_with_an_error_page() {
         assert_eq!(status, 400, "{id}");
     }
     assert_eq!(s.kh.metadata_fetches(), fetched);
+}
+
+/// A metadata document may ask for EdDSA ID tokens (and gets them, with the
+/// SHA-512 `at_hash`); one asking for `none` is refused and nothing is stored.
+#[tokio::test]
+async fn a_document_chooses_its_id_token_algorithm_and_none_is_refused() {
+    use base64::Engine;
+    use sha2::{Digest, Sha512};
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[("agent.test", &["127.0.0.1"])]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+
+    let none = docs.url("agent.test", "/alg-none-client.json");
+    let (status, body) = start_status(&s, &b, &none).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.get("redirect_uri").is_none(), "never a redirect");
+    assert!(s.kh.store().find_client(&none).await.unwrap().is_none());
+
+    let id = docs.url("agent.test", "/eddsa-client.json");
+    let mut p = cimd_params(&id);
+    p[2] = ("scope", "openid notes:read");
+    p.push(("nonce", "n-1"));
+    let q = s.code_for(&b, &p).await;
+    let t = ok_json(
+        s.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", "https://agent.test/callback"),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+        ])
+        .await,
+    )
+    .await;
+    let id_token = t["id_token"].as_str().unwrap();
+    let head = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(head.alg, jsonwebtoken::Algorithm::EdDSA);
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(get_json(s.url("/.well-known/jwks.json")).await).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&head.kid.unwrap()).unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    v.set_audience(&[id.as_str()]);
+    let verified = jsonwebtoken::decode::<Value>(id_token, &key, &v)
+        .unwrap()
+        .claims;
+    let access = t["access_token"].as_str().unwrap();
+    let half = &Sha512::digest(access.as_bytes())[..32];
+    assert_eq!(
+        verified["at_hash"],
+        json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half))
+    );
+    assert_eq!(
+        s.kh.store()
+            .find_client(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id_token_alg,
+        keyhouse_core::client::IdTokenAlg::EdDsa
+    );
 }
 
 #[tokio::test]

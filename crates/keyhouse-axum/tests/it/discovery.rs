@@ -32,7 +32,7 @@ async fn jwks_publishes_current_and_next_keys() {
     let s = common::spawn().await;
     let jwks = get_json(s.url("/.well-known/jwks.json")).await;
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 4, "current and next for RS256 and ES256");
+    assert_eq!(keys.len(), 6, "current and next for RS256, ES256 and EdDSA");
     assert!(
         keys.iter()
             .all(|k| k.get("d").is_none() && k.get("p").is_none()),

@@ -541,3 +541,130 @@ async fn rp_initiated_logout_built_by_openidconnect() {
     assert_eq!(done["redirect_to"], format!("{bye}?state=bye-state"));
     assert_eq!(common::signed_in_status(&browser, &s).await, 401);
 }
+
+/// `openidconnect` registers a client (RFC 7591 through its own
+/// registration request) that asks for `alg` as its
+/// `id_token_signed_response_alg`, runs the code flow, and verifies the ID
+/// token with that algorithm alone: the signature from the discovered JWKS
+/// and `at_hash` (SHA-512 for EdDSA, as openidconnect computes it). A
+/// verifier that allows RS256 alone refuses the same token.
+async fn registered_client_gets_id_tokens_in(alg: openidconnect::core::CoreJwsSigningAlgorithm) {
+    use openidconnect::core::{
+        CoreClientAuthMethod, CoreClientRegistrationRequest, CoreJwsSigningAlgorithm,
+    };
+    use openidconnect::registration::EmptyAdditionalClientMetadata;
+    use openidconnect::{ClaimsVerificationError, JsonWebKey, SignatureVerificationError};
+
+    let s = common::spawn_with(
+        |c| c.agents.registration = keyhouse_axum::config::RegistrationPolicy::Open,
+        false,
+    )
+    .await;
+    let http = http_client();
+    let issuer = IssuerUrl::new(s.base.clone()).expect("issuer url");
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        .await
+        .expect("discovery");
+    assert_eq!(
+        metadata.id_token_signing_alg_values_supported(),
+        &vec![
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            CoreJwsSigningAlgorithm::EdDsa,
+        ]
+    );
+    let endpoint = metadata
+        .registration_endpoint()
+        .expect("registration_endpoint")
+        .clone();
+    let registered = CoreClientRegistrationRequest::new(
+        vec![RedirectUrl::new(common::REDIRECT.to_owned()).expect("redirect url")],
+        EmptyAdditionalClientMetadata {},
+    )
+    .set_token_endpoint_auth_method(Some(CoreClientAuthMethod::ClientSecretBasic))
+    .set_id_token_signed_response_alg(Some(alg.clone()))
+    .register_async(&endpoint, &http)
+    .await
+    .expect("registration");
+    assert_eq!(registered.id_token_signed_response_alg(), Some(&alg));
+
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        registered.client_id().clone(),
+        registered.client_secret().cloned(),
+    )
+    .set_redirect_uri(RedirectUrl::new(common::REDIRECT.to_owned()).expect("redirect url"));
+    let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(pkce_challenge)
+        .url();
+    s.user(EMAIL).await;
+    let browser = s.signed_in(EMAIL).await;
+    let code = approved(&s, &browser, &auth_url).await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint known")
+        .set_pkce_verifier(pkce_verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens.id_token().expect("id_token");
+
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(vec![alg.clone()]);
+    let claims = id_token.claims(&verifier, &nonce).expect("valid id_token");
+    assert_eq!(*id_token.signing_alg().expect("alg"), alg);
+    let key = id_token.signing_key(&verifier).expect("signing key");
+    assert_eq!(
+        key.key_id().map(|k| k.as_str()),
+        id_token_kid(id_token).as_deref()
+    );
+    assert_eq!(
+        *claims.access_token_hash().expect("at_hash"),
+        AccessTokenHash::from_token(tokens.access_token(), &alg, key).expect("hash")
+    );
+
+    // A verifier that allows RS256 alone (the library's own default when
+    // it is not built from discovery) refuses the same token for its
+    // algorithm: it really is signed with the one registered.
+    let rs256_only = client
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
+    let refused = id_token.claims(&rs256_only, &nonce);
+    assert!(
+        matches!(
+            refused,
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::DisallowedAlg(_)
+            ))
+        ),
+        "{refused:?}"
+    );
+}
+
+/// The `kid` in an ID token's header.
+fn id_token_kid(token: &openidconnect::core::CoreIdToken) -> Option<String> {
+    let text = serde_json::to_value(token).expect("serializes");
+    common::header(text.as_str().expect("compact"))["kid"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_registered_es256_client_s_id_tokens_verify_with_openidconnect() {
+    registered_client_gets_id_tokens_in(
+        openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_registered_eddsa_client_s_id_tokens_verify_with_openidconnect() {
+    registered_client_gets_id_tokens_in(openidconnect::core::CoreJwsSigningAlgorithm::EdDsa).await;
+}

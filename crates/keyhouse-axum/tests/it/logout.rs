@@ -188,16 +188,21 @@ async fn no_notice_left(s: &TestServer) {
     panic!("a logout notice is still queued");
 }
 
-/// Verifies a logout token with the server's published keys.
+/// Verifies an RS256 logout token with the server's published keys.
 async fn verified(s: &TestServer, token: &str) -> Value {
+    verified_as(s, token, jsonwebtoken::Algorithm::RS256).await
+}
+
+/// Verifies a logout token signed with `alg` with the server's published keys.
+async fn verified_as(s: &TestServer, token: &str, alg: jsonwebtoken::Algorithm) -> Value {
     let jwks: jsonwebtoken::jwk::JwkSet =
         serde_json::from_value(get_json(s.url("/.well-known/jwks.json")).await).unwrap();
     let head = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(head.typ.as_deref(), Some("logout+jwt"));
-    assert_eq!(head.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(head.alg, alg);
     let jwk = jwks.find(head.kid.as_deref().unwrap()).unwrap();
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let mut v = jsonwebtoken::Validation::new(alg);
     v.validate_aud = false;
     v.validate_exp = false;
     v.set_issuer(&[s.kh.config().issuer.as_str()]);
@@ -276,6 +281,48 @@ async fn a_client_signs_its_user_out_with_its_id_token_and_every_listening_clien
     // The app's tokens are not the session: they still work.
     let access = t["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&s, access).await.status(), 200);
+}
+
+/// A client that registered EdDSA for its ID tokens: its ID token is a
+/// hint like an RS256 one, and its logout token is signed with EdDSA too
+/// (Back-Channel Logout §2.4: the keys of ID tokens).
+#[tokio::test]
+async fn an_eddsa_client_hints_with_its_id_token_and_gets_an_eddsa_logout_token() {
+    let rp = Receiver::start().await;
+    let (s, _) = server(&rp, false).await;
+    let mut spec = ClientSpec::new("Partner", ClientType::ThirdParty, vec![REDIRECT.to_owned()]);
+    spec.post_logout_redirect_uris = vec![BYE.to_owned()];
+    spec.backchannel_logout_uri = Some(rp.uri("rp.test"));
+    spec.id_token_alg = keyhouse_core::client::IdTokenAlg::EdDsa;
+    let c = s.client_with(spec).await;
+    s.user("ada@example.test").await;
+    let b = s.signed_in("ada@example.test").await;
+    let t = id_token(&s, &b, &c).await;
+    let id = t["id_token"].as_str().unwrap();
+    assert_eq!(header(id)["alg"], "EdDSA");
+
+    let (status, body) = check(&b, &s, end_session_body(Some(id), json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["confirm"], false,
+        "the hint proves this session: {body}"
+    );
+    let res = post(
+        &b,
+        &s,
+        "/api/session/end-session",
+        end_session_body(Some(id), json!({})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["redirect_to"], format!("{BYE}?state=s-1"));
+
+    let got = wait_for_token(&rp, 1).await;
+    let lt = verified_as(&s, &got[0], jsonwebtoken::Algorithm::EdDSA).await;
+    assert_eq!(lt["aud"], c.client.id.as_str());
+    assert_eq!(lt["sub"], claims(id)["sub"]);
+    no_notice_left(&s).await;
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod consent_form;
 mod discovery;
 mod email_sign_in;
 mod hardening;
+mod id_token_alg;
 mod instances;
 mod interop_openidconnect;
 mod limits;

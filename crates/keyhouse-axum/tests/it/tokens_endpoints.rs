@@ -525,8 +525,8 @@ async fn key_rotation_keeps_old_tokens_valid() {
     );
     assert_eq!(
         after_kids.len(),
-        6,
-        "retiring, current and next for two algorithms"
+        9,
+        "retiring, current and next for three algorithms"
     );
 
     let after = tokens(&s, &b, &c, &[]).await;

@@ -27,6 +27,7 @@ fn client(t: ClientType) -> Client {
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
+        id_token_alg: crate::client::IdTokenAlg::Rs256,
     }
 }
 
