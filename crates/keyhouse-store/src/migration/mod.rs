@@ -17,6 +17,7 @@ mod m20261201_000012_second_factor;
 mod m20261201_000013_logout;
 mod m20261202_000014_passkeys;
 mod m20261202_000015_member_second_factor;
+mod m20261203_000016_housekeeping_leases;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_logout::Migration),
             Box::new(m20261202_000014_passkeys::Migration),
             Box::new(m20261202_000015_member_second_factor::Migration),
+            Box::new(m20261203_000016_housekeeping_leases::Migration),
         ]
     }
 }
