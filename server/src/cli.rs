@@ -1685,7 +1685,7 @@ async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
         }),
         opening
     );
-    let (kh, app) = opened?;
+    let (kh, app, housekeeping) = opened?;
     if let Some(metrics) = metrics {
         metrics.serve(kh.clone())?;
     }
@@ -1702,13 +1702,21 @@ async fn serve(global: &Global, args: &ServeArgs) -> Result<(), Error> {
         keyhouse_axum::open::shutdown_signal(),
         std::time::Duration::from_secs(settings.server.drain_seconds),
     );
-    keyhouse_axum::serve_with(listener, app, shutdown, options).await?;
+    let served = keyhouse_axum::serve_with(listener, app, shutdown, options).await;
+    // The purge lease is given up even when serving failed, so another
+    // instance takes the purge over at its next turn.
+    housekeeping.stop().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Opens (and migrates) the database, loads the keys, and builds the app.
-async fn start(settings: &Settings, config: Config) -> Result<(Keyhouse, axum::Router), Error> {
+/// Opens (and migrates) the database, loads the keys, starts housekeeping,
+/// and builds the app.
+async fn start(
+    settings: &Settings,
+    config: Config,
+) -> Result<(Keyhouse, axum::Router, keyhouse_axum::Housekeeping), Error> {
     let kh = open_with(settings, config).await?;
     if settings.mail.smtp_url.is_none() {
         // Said on the terminal, not only in the log: where to find the
@@ -1721,8 +1729,8 @@ async fn start(settings: &Settings, config: Config) -> Result<(Keyhouse, axum::R
     tracing::info!(to = %kh.mail_destination(), "mail");
     let notes = NotesStore::new(kh.store().connection().clone());
     notes.migrate().await?;
-    // Housekeeping lives as long as the process: its task is detached.
-    drop(kh.spawn_housekeeping());
+    // Housekeeping runs while the server does; `serve` stops it at the end.
+    let housekeeping = kh.spawn_housekeeping();
     let app = crate::app(kh.clone(), notes, WebApp::load(&settings.server.static_dir));
-    Ok((kh, app))
+    Ok((kh, app, housekeeping))
 }

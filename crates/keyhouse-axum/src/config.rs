@@ -126,7 +126,20 @@ pub struct Config {
     /// (`/oauth2/logout`) sends the browser with the request's parameters
     /// (default `/logout`; the `EndSession` component).
     pub logout_path: String,
+    /// How often housekeeping purges expired rows, retires keys past
+    /// their time and deletes self-registered clients left unused (default
+    /// 600 s; clamped to [`PURGE_INTERVAL_MIN`] ..= [`PURGE_INTERVAL_MAX`]).
+    /// One instance at a time does it, the one holding the purge lease,
+    /// which lasts twice this (see [`crate::housekeeping`]). Give every
+    /// instance the same value.
+    pub purge_interval: std::time::Duration,
 }
+
+/// The shortest [`Config::purge_interval`]. The `keyhouse` binary's
+/// setting starts at 10 s; shorter is for tests.
+pub const PURGE_INTERVAL_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest [`Config::purge_interval`]: a day.
+pub const PURGE_INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 impl Default for Config {
     fn default() -> Self {
@@ -174,6 +187,7 @@ impl Default for Config {
             email_code_checks_per_ip_per_hour: 120,
             recent_sign_in: 900,
             logout_path: "/logout".to_owned(),
+            purge_interval: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -232,6 +246,9 @@ impl Config {
         self.password_reset_ttl = self.password_reset_ttl.clamp(300, 86_400);
         self.email_code_ttl = self.email_code_ttl.clamp(120, 3600);
         self.email_code_attempts = self.email_code_attempts.clamp(1, 10);
+        self.purge_interval = self
+            .purge_interval
+            .clamp(PURGE_INTERVAL_MIN, PURGE_INTERVAL_MAX);
         self.issuer = self.issuer.trim_end_matches('/').to_owned();
         self
     }

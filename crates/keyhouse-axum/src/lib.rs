@@ -22,6 +22,7 @@ pub mod agents;
 pub mod b2b;
 pub mod config;
 pub mod error;
+pub mod housekeeping;
 pub mod http;
 pub mod mail;
 pub mod oauth;
@@ -42,6 +43,7 @@ pub use accounts::subjects::{ResolveError, SignedIn, SubjectProfile, SubjectReso
 pub use admin::clients::{ClientSpec, CreatedClient};
 pub use b2b::CurrentMember;
 pub use config::Config;
+pub use housekeeping::{Housekeeping, PurgeTurn};
 pub use http::client_ip::{ClientIp, IpRange};
 pub use http::csrf::{csrf_guard, same_origin_or_safe};
 pub use http::extract::{AccessToken, BoundResource, Caller, TokenSubject};
@@ -86,6 +88,8 @@ struct Inner {
     /// Set when the server stops: `/health/ready` then answers 503 so a
     /// load balancer sends no new requests while the open ones finish.
     draining: std::sync::atomic::AtomicBool,
+    /// The id this instance takes leases under (see `housekeeping`).
+    holder_id: String,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -134,6 +138,7 @@ impl Keyhouse {
         tracing::debug!(to = %mailer.describe(), "mail");
         let kh = Keyhouse(Arc::new(Inner {
             draining: std::sync::atomic::AtomicBool::new(false),
+            holder_id: format!("{:032x}", rand::random::<u128>()),
             mailer,
             clients: oauth::client_auth::ClientCache::new(config.client_cache_ttl),
             secret_key: master.client_secret_key(),
@@ -202,47 +207,5 @@ impl Keyhouse {
     /// Now, in unix seconds.
     pub fn now(&self) -> i64 {
         self.0.clock.now()
-    }
-
-    /// Starts the housekeeping task: reloads keys every minute (so a
-    /// rotation made by another instance or the CLI is picked up) and
-    /// delivers due back-channel logout notices every minute, retires
-    /// expired keys and purges expired rows every ten minutes.
-    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
-        let kh = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            let mut n: u64 = 0;
-            loop {
-                tick.tick().await;
-                if let Err(e) = kh.keys().reload().await {
-                    tracing::warn!(error = %e, "key reload failed");
-                }
-                kh.deliver_logout_notices().await;
-                if n.is_multiple_of(10) {
-                    let now = kh.now();
-                    match kh.store().purge_expired(now).await {
-                        Ok(removed) => {
-                            tracing::debug!(removed, "purged expired rows");
-                            metrics::counter!(http::metrics::PURGED_ROWS).increment(removed);
-                            metrics::counter!(http::metrics::PURGE_RUNS, "outcome" => "ok")
-                                .increment(1);
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "purge failed");
-                            metrics::counter!(http::metrics::PURGE_RUNS, "outcome" => "failed")
-                                .increment(1);
-                        }
-                    }
-                    if let Err(e) = kh.store().retire_keys(now).await {
-                        tracing::warn!(error = %e, "retiring keys failed");
-                    }
-                    if let Err(e) = kh.purge_unused_clients().await {
-                        tracing::warn!(error = %e, "purging unused clients failed");
-                    }
-                }
-                n = n.wrapping_add(1);
-            }
-        })
     }
 }

@@ -58,6 +58,29 @@ pub struct Settings {
     pub log: LogSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// Housekeeping: the purge of expired data.
+    pub housekeeping: HousekeepingSettings,
+}
+
+/// Housekeeping.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct HousekeepingSettings {
+    /// Seconds between two purges: expired sessions, codes, tokens and
+    /// challenges deleted, keys past their time retired, self-registered
+    /// clients left unused deleted. One instance at a time purges, the one
+    /// holding the purge lease; it lasts twice this, so when that instance
+    /// dies another takes over within three intervals. Give every instance
+    /// the same value. 10 to 86400.
+    pub purge_interval: u64,
+}
+
+impl Default for HousekeepingSettings {
+    fn default() -> Self {
+        HousekeepingSettings {
+            purge_interval: Config::default().purge_interval.as_secs(),
+        }
+    }
 }
 
 /// Logs.
@@ -535,6 +558,10 @@ impl Checks {
 
 const DAY: i64 = 86_400;
 
+/// The shortest `housekeeping.purge_interval`, seconds: a purge is a
+/// handful of deletes over whole tables, not something to run every second.
+const PURGE_INTERVAL_MIN: i64 = 10;
+
 impl Settings {
     /// The issuer: the configured one without a trailing slash, or
     /// `http://` and the listening address.
@@ -603,6 +630,12 @@ impl Settings {
             i64::MAX,
         );
         c.range_u64("tokens.client_cache_ttl", t.client_cache_ttl, 0, 60);
+        c.range_u64(
+            "housekeeping.purge_interval",
+            self.housekeeping.purge_interval,
+            PURGE_INTERVAL_MIN,
+            DAY,
+        );
         c.range("sessions.ttl", self.sessions.ttl, 60, i64::MAX);
         c.range(
             "sessions.recent_sign_in",
@@ -889,6 +922,7 @@ impl Settings {
         config.email_link_path = p.email_link.clone();
         config.member_email_link_path = p.member_email_link.clone();
         config.logout_path = p.logout.clone();
+        config.purge_interval = std::time::Duration::from_secs(self.housekeeping.purge_interval);
         Ok(config)
     }
 

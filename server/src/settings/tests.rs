@@ -156,6 +156,14 @@ fn values_that_cannot_work_are_refused_with_their_key() {
             "server.drain_seconds: 301 is out of range: 0 to 300",
         ),
         (
+            "[housekeeping]\npurge_interval = 9",
+            "housekeeping.purge_interval: 9 is out of range: 10 to 86400",
+        ),
+        (
+            "[housekeeping]\npurge_interval = 86401",
+            "housekeeping.purge_interval: 86401 is out of range: 10 to 86400",
+        ),
+        (
             "[server]\nshutdown_timeout = 0",
             "server.shutdown_timeout: 0 is out of range: 1 to 300",
         ),
@@ -270,6 +278,23 @@ fn values_that_cannot_work_are_refused_with_their_key() {
             Layer::new("flag"),
         )
         .expect(ok);
+    }
+    // The purge interval's boundaries are accepted and reach the library
+    // as they are (its own clamp starts lower).
+    for secs in [10, 86_400] {
+        let text = format!("[housekeeping]\npurge_interval = {secs}");
+        let s = load(
+            Some(&temp("k.toml", &text)),
+            Layer::new("environment variable"),
+            Layer::new("flag"),
+        )
+        .expect(&text);
+        let config = s.to_config(Config::default()).unwrap().normalized();
+        assert_eq!(
+            config.purge_interval,
+            std::time::Duration::from_secs(secs),
+            "{text}"
+        );
     }
 }
 
@@ -410,6 +435,7 @@ fn the_defaults_are_the_library_defaults() {
         d.agents.registrations_per_ip_per_hour
     );
     assert_eq!(c.mail.from, d.mail.from);
+    assert_eq!(c.purge_interval, d.purge_interval);
     assert_eq!(
         (
             c.reset_password_path,

@@ -218,3 +218,83 @@ async fn every_answer_carries_a_request_id_and_so_do_the_logs() {
         );
     }
 }
+
+/// The metrics page of `port`.
+async fn metrics_page(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_purge_once_and_a_stopped_holder_gives_the_lease_up() {
+    let e = env().await;
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    for i in 0..2 {
+        let port = free_port();
+        let file = e.dir.join(format!("keyhouse-{i}.toml"));
+        std::fs::write(&file, format!("[metrics]\nbind = \"127.0.0.1:{port}\"\n")).unwrap();
+        let file = file.display().to_string();
+        servers.push(e.serve_with(None, &["--config", &file]).await.0);
+        ports.push(port);
+    }
+    // Each takes its first purge turn at the start: one purges, the other
+    // finds the lease held.
+    let ok = r#"keyhouse_purge_runs_total{outcome="ok"}"#;
+    let skipped = r#"keyhouse_purge_runs_total{outcome="skipped"}"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let pages = loop {
+        let mut pages = Vec::new();
+        for port in &ports {
+            pages.push(metrics_page(*port).await);
+        }
+        let turns = |p: &String| sample(p, ok).unwrap_or(0.0) + sample(p, skipped).unwrap_or(0.0);
+        if pages.iter().all(|p| turns(p) >= 1.0) {
+            break pages;
+        }
+        assert!(std::time::Instant::now() < deadline, "{pages:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let holder = pages
+        .iter()
+        .position(|p| sample(p, ok) == Some(1.0))
+        .expect("one server purged");
+    let other = 1 - holder;
+    assert_eq!(sample(&pages[holder], skipped), None, "{}", pages[holder]);
+    assert_eq!(sample(&pages[other], ok), None, "{}", pages[other]);
+    assert_eq!(sample(&pages[other], skipped), Some(1.0));
+    assert_eq!(
+        sample(&pages[holder], "keyhouse_purge_lease_held"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&pages[other], "keyhouse_purge_lease_held"),
+        Some(0.0)
+    );
+
+    // SIGTERM: the holder gives the lease up before it exits, so the other
+    // takes it at its next turn instead of after the lease expires.
+    let store = keyhouse_store::Store::connect(&e.url).await.unwrap();
+    assert!(store.lease("purge").await.unwrap().is_some());
+    let pid = servers[holder].0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exit = loop {
+        if let Some(status) = servers[holder].0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(20));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(store.lease("purge").await.unwrap(), None);
+}

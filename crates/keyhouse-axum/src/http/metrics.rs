@@ -39,8 +39,13 @@ pub const DB_MAX_CONNECTIONS: &str = "keyhouse_db_pool_max_connections";
 pub const SIGNING_KEY_AGE: &str = "keyhouse_signing_key_age_seconds";
 /// Rows deleted by housekeeping's purge of expired data.
 pub const PURGED_ROWS: &str = "keyhouse_purged_rows_total";
-/// Purge runs, by outcome (`ok`, `failed`).
+/// Purge turns, by outcome (`ok`: this instance held the lease and
+/// purged; `skipped`: another instance holds the lease; `failed`: the
+/// lease could not be taken or a step failed).
 pub const PURGE_RUNS: &str = "keyhouse_purge_runs_total";
+/// 1 while this instance holds the purge lease, else 0: summed over the
+/// instances it is 1, or 0 for a while after a holder died.
+pub const PURGE_LEASE_HELD: &str = "keyhouse_purge_lease_held";
 
 /// The buckets of [`HTTP_DURATION`], seconds: 250 µs to 10 s.
 pub const DURATION_BUCKETS: [f64; 14] = [
@@ -92,7 +97,14 @@ pub fn describe() {
         "Time since the signing key of each algorithm started signing"
     );
     describe_counter!(PURGED_ROWS, "Expired rows deleted by housekeeping");
-    describe_counter!(PURGE_RUNS, "Housekeeping purges, by outcome");
+    describe_counter!(
+        PURGE_RUNS,
+        "Housekeeping purge turns, by outcome (ok, skipped: another instance holds the lease, failed)"
+    );
+    describe_gauge!(
+        PURGE_LEASE_HELD,
+        "1 while this instance holds the purge lease, else 0"
+    );
     describe_histogram!(
         keyhouse_store::WRITE_BATCH_SIZE,
         "Writes committed together in one SQLite transaction"

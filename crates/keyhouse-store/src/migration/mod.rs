@@ -18,6 +18,7 @@ mod m20261201_000013_logout;
 mod m20261202_000014_passkeys;
 mod m20261202_000015_member_second_factor;
 mod m20261203_000016_id_token_alg;
+mod m20261203_000017_housekeeping_leases;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_passkeys::Migration),
             Box::new(m20261202_000015_member_second_factor::Migration),
             Box::new(m20261203_000016_id_token_alg::Migration),
+            Box::new(m20261203_000017_housekeeping_leases::Migration),
         ]
     }
 }
