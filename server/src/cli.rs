@@ -1199,6 +1199,19 @@ pub fn log_format(cli: &Cli) -> crate::settings::LogFormat {
     settings(&cli.global, serve).map_or(crate::settings::LogFormat::Text, |s| s.log.format)
 }
 
+/// The traces' settings when the command is `serve` and an endpoint is
+/// set (none when the settings cannot be read: the command then says why).
+#[cfg(feature = "otlp")]
+pub fn trace_settings(cli: &Cli) -> Option<crate::settings::TraceSettings> {
+    let Command::Serve(args) = &cli.command else {
+        return None;
+    };
+    settings(&cli.global, Some(args))
+        .ok()
+        .map(|s| s.traces)
+        .filter(|t| t.otlp_endpoint.is_some())
+}
+
 /// The metrics listener, bound and its recorder installed before the
 /// server starts (so a bad address stops the start, and housekeeping's
 /// first purge is counted).

@@ -7,6 +7,8 @@ mod cli;
 mod mcp;
 mod notes_api;
 mod settings;
+#[cfg(feature = "otlp")]
+mod traces;
 mod web;
 
 use std::process::ExitCode;
@@ -52,7 +54,12 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
         .merge(keyhouse_app::server::server_fn_router(ctx))
         .fallback(web::fallback)
         .with_state(web.map(|w| w.serving(kh_for_pages)));
-    keyhouse_axum::http::request_id::with_request_ids(routes)
+    #[cfg(feature = "otlp")]
+    let routes = traces::label(routes);
+    let routes = keyhouse_axum::http::request_id::with_request_ids(routes);
+    #[cfg(feature = "otlp")]
+    let routes = traces::parent_from_headers(routes);
+    routes
         .layer(DefaultBodyLimit::max(keyhouse_axum::BODY_LIMIT))
         // On every response; the app's HTML page sets its own CSP (with the
         // hash of Trunk's loader), which the layer leaves alone.
@@ -60,22 +67,11 @@ pub fn app(kh: Keyhouse, notes: NotesStore, web: Option<web::WebApp>) -> Router 
 }
 
 fn main() -> ExitCode {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let args = cli::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli::log_format(&args) {
-        settings::LogFormat::Json => logs
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-        settings::LogFormat::Text => logs
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -86,7 +82,49 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match cli::log_format(&args) {
+        settings::LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        settings::LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .boxed(),
+    };
+    let subscriber = tracing_subscriber::registry().with(filter).with(logs);
+    #[cfg(feature = "otlp")]
+    let (subscriber, traces) = {
+        let traces = match cli::trace_settings(&args)
+            .map(|t| traces::start(&t, runtime.handle().clone()))
+            .transpose()
+        {
+            Ok(traces) => traces.flatten(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        (
+            subscriber.with(traces.as_ref().map(traces::Traces::layer)),
+            traces,
+        )
+    };
+    subscriber.init();
+    #[cfg(feature = "otlp")]
+    if let Some(traces) = &traces {
+        tracing::info!(endpoint = traces.endpoint(), "traces exported over OTLP");
+    }
+    let result = runtime.block_on(cli::run(args));
+    // The last batch of spans, sent while the runtime still runs.
+    #[cfg(feature = "otlp")]
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

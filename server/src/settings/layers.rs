@@ -11,7 +11,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
 use super::Settings;
-use super::reference::{self, ENV_ALIASES, Key, Kind};
+use super::reference::{self, ENV_ALIASES, Key, Kind, OTEL_ENDPOINT};
 
 /// Values set by one layer (the environment, or flags), each with the name
 /// it was given under (the variable or the flag), which errors show.
@@ -49,11 +49,20 @@ impl Layer {
             .collect();
         let mut layer = Layer::new("environment variable");
         let mut errors = Vec::new();
-        // Older names first: a `KEYHOUSE_<TABLE>__<KEY>` for the same key wins.
+        // Older names first, in the order of `ENV_ALIASES`: a later one, and
+        // a `KEYHOUSE_<TABLE>__<KEY>`, for the same key wins.
         let mut vars: Vec<(String, String)> = vars.into_iter().collect();
-        vars.sort_by_key(|(name, _)| name.contains("__"));
-        for (name, value) in vars {
+        vars.sort_by_key(|(name, _)| {
+            (
+                name.contains("__"),
+                ENV_ALIASES.iter().position(|(n, _)| n == name),
+            )
+        });
+        for (name, mut value) in vars {
             let path = if let Some((_, path)) = ENV_ALIASES.iter().find(|(n, _)| *n == name) {
+                if name == OTEL_ENDPOINT && !value.is_empty() {
+                    value = reference::traces_url(&value);
+                }
                 (*path).to_owned()
             } else if let Some(rest) = name.strip_prefix("KEYHOUSE_") {
                 let path = rest.to_ascii_lowercase().replace("__", ".");
@@ -99,6 +108,11 @@ fn parse(kind: &Kind, text: &str) -> Result<Value, String> {
             text.trim()
                 .parse::<i64>()
                 .map_err(|_| format!("{text:?} is not a whole number"))?,
+        ),
+        Kind::Number => Value::from(
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{text:?} is not a number"))?,
         ),
         Kind::Boolean => Value::from(match text.trim().to_ascii_lowercase().as_str() {
             "true" | "on" | "yes" | "1" => true,

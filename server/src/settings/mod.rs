@@ -60,6 +60,10 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Housekeeping: the purge of expired data.
     pub housekeeping: HousekeepingSettings,
+    /// Traces of requests, exported over OTLP/HTTP to an OpenTelemetry
+    /// collector. Only a build with the `otlp` feature exports them
+    /// (docs/operations.md); any other refuses to start with an endpoint.
+    pub traces: TraceSettings,
 }
 
 /// Housekeeping.
@@ -112,6 +116,33 @@ pub struct MetricsSettings {
     /// a listener of its own, never the public one, so only what can reach
     /// this address can read them. Unset: no metrics.
     pub bind: Option<String>,
+}
+
+/// Traces of requests over OTLP.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraceSettings {
+    /// The collector's OTLP/HTTP traces URL, whole (`http://HOST:4318/v1/traces`);
+    /// spans are sent there as protobuf, in batches. `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// is a base URL that `/v1/traces` is added to. Unset: no traces. A build
+    /// without the `otlp` feature refuses to start when this is set.
+    pub otlp_endpoint: Option<String>,
+    /// The spans' `service.name`: what the collector calls this server.
+    pub service_name: String,
+    /// The share of traces started here that are kept, 0 to 1. A request
+    /// whose `traceparent` header says its trace is sampled (or not) follows
+    /// its caller instead.
+    pub sample_ratio: f64,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings {
+            otlp_endpoint: None,
+            service_name: "keyhouse".into(),
+            sample_ratio: 1.0,
+        }
+    }
 }
 
 /// Listening.
@@ -729,6 +760,7 @@ impl Settings {
                 _ => c.fail("metrics.bind", format!("{bind:?} is not HOST:PORT")),
             }
         }
+        self.check_traces(&mut c);
         let p = &self.pages;
         c.path("pages.reset_password", &p.reset_password);
         c.path("pages.email_link", &p.email_link);
@@ -776,6 +808,45 @@ impl Settings {
                     );
                 }
             }
+        }
+    }
+
+    fn check_traces(&self, c: &mut Checks) {
+        let t = &self.traces;
+        if let Some(endpoint) = &t.otlp_endpoint {
+            if !cfg!(feature = "otlp") {
+                c.fail(
+                    "traces.otlp_endpoint",
+                    "this keyhouse was built without traces: build it with `--features otlp` \
+                     (docs/operations.md), or leave the key unset",
+                );
+            } else {
+                match url::Url::parse(endpoint) {
+                    Ok(u)
+                        if (u.scheme() == "http" || u.scheme() == "https")
+                            && u.host_str().is_some_and(|h| !h.is_empty())
+                            && u.username().is_empty()
+                            && u.password().is_none()
+                            && u.fragment().is_none() => {}
+                    _ => c.fail(
+                        "traces.otlp_endpoint",
+                        format!(
+                            "{:?} is not an http(s) URL with a host and no user or fragment \
+                             (e.g. http://127.0.0.1:4318/v1/traces)",
+                            mask_password(endpoint)
+                        ),
+                    ),
+                }
+            }
+        }
+        if t.service_name.trim().is_empty() {
+            c.fail("traces.service_name", "empty");
+        }
+        if !(0.0..=1.0).contains(&t.sample_ratio) {
+            c.fail(
+                "traces.sample_ratio",
+                format!("{} is out of range: 0 to 1", t.sample_ratio),
+            );
         }
     }
 

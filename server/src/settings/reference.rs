@@ -16,6 +16,8 @@ pub enum Kind {
     Text,
     /// A whole number.
     Integer,
+    /// A number, with or without a fraction.
+    Number,
     /// `true` or `false`.
     Boolean,
     /// A list of text; comma-separated in the environment.
@@ -47,8 +49,9 @@ pub struct Section {
 }
 
 /// Environment variables kept from before the file existed (they were
-/// the only way to configure `serve`), with the key each one sets. Every
-/// key also has `KEYHOUSE_<SECTION>__<KEY>` (see [`env_name`]).
+/// the only way to configure `serve`), and OpenTelemetry's standard ones,
+/// with the key each one sets. Every key also has
+/// `KEYHOUSE_<SECTION>__<KEY>` (see [`env_name`]), which wins over them.
 pub const ENV_ALIASES: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
     ("KEYHOUSE_KEY_FILE", "keys.master_key_file"),
@@ -79,7 +82,22 @@ pub const ENV_ALIASES: &[(&str, &str)] = &[
     ("KEYHOUSE_MAIL_FROM", "mail.from"),
     ("KEYHOUSE_OUTBOX", "mail.outbox"),
     ("KEYHOUSE_MAIL_TEMPLATES", "mail.templates"),
+    // The generic one first: the traces' own variable wins over it.
+    (OTEL_ENDPOINT, "traces.otlp_endpoint"),
+    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "traces.otlp_endpoint"),
+    ("OTEL_SERVICE_NAME", "traces.service_name"),
 ];
+
+/// OpenTelemetry's base URL of every signal: the traces' URL is this with
+/// `/v1/traces` added ([`traces_url`]).
+pub const OTEL_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// The traces URL under an OTLP/HTTP base URL, as OpenTelemetry's
+/// exporters build it: `http://c:4318` and `http://c:4318/` give
+/// `http://c:4318/v1/traces`.
+pub fn traces_url(base: &str) -> String {
+    format!("{}/v1/traces", base.trim_end_matches('/'))
+}
 
 /// The flags that set a key (the command they belong to, if one).
 pub const FLAGS: &[(&str, &str)] = &[
@@ -210,6 +228,7 @@ fn key(root: &Value, path: &str, node: &Value) -> Key {
     } else {
         match types.first().copied() {
             Some("integer") => Kind::Integer,
+            Some("number") => Kind::Number,
             Some("boolean") => Kind::Boolean,
             Some("array") => Kind::List,
             _ => Kind::Text,
@@ -287,6 +306,7 @@ pub fn markdown() -> String {
             let kind = match &key.kind {
                 Kind::Text => "text".to_owned(),
                 Kind::Integer => "whole number".to_owned(),
+                Kind::Number => "number".to_owned(),
                 Kind::Boolean => "`true` or `false`".to_owned(),
                 Kind::List => "list of text".to_owned(),
                 Kind::Choice(words) => words

@@ -498,3 +498,131 @@ fn the_printed_file_reads_back_as_the_same_settings() {
         serde_json::to_value(&s).unwrap()
     );
 }
+
+#[test]
+fn trace_settings_are_checked_and_otel_variables_set_them() {
+    let refused = |text: &str| -> Vec<String> {
+        let file = temp("k.toml", text);
+        load(
+            Some(&file),
+            Layer::new("environment variable"),
+            Layer::new("flag"),
+        )
+        .expect_err(text)
+    };
+    let said = refused("[traces]\nsample_ratio = 1.5");
+    assert!(
+        said[0].starts_with("traces.sample_ratio: 1.5 is out of range: 0 to 1"),
+        "{said:?}"
+    );
+    assert!(refused("[traces]\nsample_ratio = -0.1")[0].starts_with("traces.sample_ratio"));
+    assert!(refused("[traces]\nsample_ratio = nan")[0].starts_with("traces.sample_ratio"));
+    assert!(refused("[traces]\nservice_name = \" \"")[0].starts_with("traces.service_name: empty"));
+    let ratio = load(
+        None,
+        env(&[("KEYHOUSE_TRACES__SAMPLE_RATIO", "0.25")]),
+        Layer::new("flag"),
+    )
+    .unwrap();
+    assert!((ratio.traces.sample_ratio - 0.25).abs() < f64::EPSILON);
+    let whole = temp("k.toml", "[traces]\nsample_ratio = 0");
+    let whole = load(
+        Some(&whole),
+        Layer::new("environment variable"),
+        Layer::new("flag"),
+    )
+    .unwrap();
+    assert!(
+        whole.traces.sample_ratio.abs() < f64::EPSILON,
+        "an integer is a number"
+    );
+    assert!(
+        Layer::environment(vars(&[("KEYHOUSE_TRACES__SAMPLE_RATIO", "half")])).is_err(),
+        "not a number"
+    );
+    let named = load(
+        None,
+        env(&[("OTEL_SERVICE_NAME", "idp-eu")]),
+        Layer::new("flag"),
+    )
+    .unwrap();
+    assert_eq!(named.traces.service_name, "idp-eu");
+
+    let endpoint = |list: &[(&str, &str)]| {
+        load(None, env(list), Layer::new("flag")).map(|s| s.traces.otlp_endpoint)
+    };
+    let generic = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
+    let traces = (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "http://collector:4318/custom/traces",
+    );
+    let ours = (
+        "KEYHOUSE_TRACES__OTLP_ENDPOINT",
+        "https://otel.example.com/v1/traces",
+    );
+    if cfg!(feature = "otlp") {
+        assert_eq!(
+            endpoint(&[generic]).unwrap().as_deref(),
+            Some("http://collector:4318/v1/traces"),
+            "the base URL gets the traces path"
+        );
+        for order in [[generic, traces], [traces, generic]] {
+            assert_eq!(
+                endpoint(&order).unwrap().as_deref(),
+                Some("http://collector:4318/custom/traces"),
+                "the traces' own variable wins, as is"
+            );
+        }
+        assert_eq!(
+            endpoint(&[traces, ours, generic]).unwrap().as_deref(),
+            Some("https://otel.example.com/v1/traces")
+        );
+        for bad in [
+            "ftp://collector/v1/traces",
+            "collector:4318",
+            "http://user:secret@collector:4318/v1/traces",
+            "http://collector:4318/v1/traces#x",
+            "http://",
+        ] {
+            let said = endpoint(&[("KEYHOUSE_TRACES__OTLP_ENDPOINT", bad)]).expect_err(bad);
+            assert!(
+                said[0].starts_with("traces.otlp_endpoint: ")
+                    && said[0].contains("is not an http(s) URL")
+                    && !said[0].contains("secret"),
+                "{bad}: {said:?}"
+            );
+        }
+    } else {
+        // A build without traces is told an endpoint, whichever way: it
+        // refuses, naming the key and where it came from.
+        for given in [generic, traces, ours] {
+            let said = endpoint(&[given]).expect_err(given.0);
+            assert!(
+                said[0].starts_with("traces.otlp_endpoint: this keyhouse was built without traces")
+                    && said[0].contains("--features otlp")
+                    && said[0].contains(given.0),
+                "{said:?}"
+            );
+        }
+        let file = temp(
+            "k.toml",
+            "[traces]\notlp_endpoint = \"http://127.0.0.1:4318/v1/traces\"",
+        );
+        let said = load(
+            Some(&file),
+            Layer::new("environment variable"),
+            Layer::new("flag"),
+        )
+        .expect_err("refused");
+        assert!(
+            said[0].starts_with("traces.otlp_endpoint: this keyhouse was built without traces")
+                && said[0].contains("k.toml"),
+            "{said:?}"
+        );
+    }
+    assert_eq!(
+        endpoint(&[]).unwrap(),
+        None,
+        "no endpoint: no traces, in every build"
+    );
+}

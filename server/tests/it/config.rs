@@ -126,6 +126,36 @@ async fn a_value_that_cannot_work_stops_the_start_naming_its_key() {
     assert!(said.contains("no such configuration file"), "{said}");
 }
 
+/// Without the `otlp` feature, an endpoint for traces stops the start
+/// (the spans would otherwise be lost without a word).
+#[cfg(not(feature = "otlp"))]
+#[tokio::test]
+async fn a_build_without_traces_refuses_an_endpoint() {
+    let e = env().await;
+    let file = write(
+        &e.dir,
+        "traces.toml",
+        "[traces]\notlp_endpoint = \"http://127.0.0.1:4318/v1/traces\"\n",
+    );
+    let said = serve_refused(&e, &["--config", &file], &[]);
+    assert!(
+        said.contains("traces.otlp_endpoint: this keyhouse was built without traces")
+            && said.contains("--features otlp")
+            && said.contains("traces.toml"),
+        "{said}"
+    );
+    let said = serve_refused(
+        &e,
+        &[],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")],
+    );
+    assert!(
+        said.contains("traces.otlp_endpoint: this keyhouse was built without traces")
+            && said.contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "{said}"
+    );
+}
+
 #[tokio::test]
 async fn the_server_runs_on_the_file() {
     let e = env().await;

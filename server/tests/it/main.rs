@@ -1,6 +1,7 @@
 //! The binary's integration tests, one test binary (linking one per file
 //! cost minutes of every CI run). Run one module with
-//! `cargo test -p keyhouse --test it -- mcp::`.
+//! `cargo test -p keyhouse --test it -- mcp::`. `otlp` needs the feature:
+//! `cargo test -p keyhouse --features otlp --test it otlp`.
 
 mod common;
 
@@ -17,3 +18,4 @@ mod lifecycle;
 mod mcp;
 mod notes_api;
 mod observability;
+mod otlp;

@@ -69,6 +69,8 @@ impl Env {
             .env("DATABASE_URL", &self.url)
             .env("KEYHOUSE_KEY_FILE", self.dir.join("keyhouse.key"))
             .env("RUST_LOG", "warn")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             .envs(vars.iter().copied())
             .output()
             .unwrap()
@@ -109,19 +111,25 @@ impl Env {
 
     /// [`Env::serve_as`] with further `serve` options.
     pub async fn serve_with(&self, issuer: Option<&str>, extra: &[&str]) -> (Server, String) {
-        self.serve_logged(issuer, extra, None).await
+        self.serve_logged(issuer, extra, &[], None).await
+    }
+
+    /// [`Env::serve_with`] with more environment variables.
+    pub async fn serve_with_env(&self, extra: &[&str], vars: &[(&str, &str)]) -> (Server, String) {
+        self.serve_logged(None, extra, vars, None).await
     }
 
     /// [`Env::serve`] logging every SQL statement (`keyhouse_store::sql` at
     /// TRACE) to `log`, so a test can count what a request costs.
     pub async fn serve_counting_statements(&self, log: &std::path::Path) -> (Server, String) {
-        self.serve_logged(None, &[], Some(log)).await
+        self.serve_logged(None, &[], &[], Some(log)).await
     }
 
     async fn serve_logged(
         &self,
         issuer: Option<&str>,
         extra: &[&str],
+        vars: &[(&str, &str)],
         sql_log: Option<&std::path::Path>,
     ) -> (Server, String) {
         let bind = free_address();
@@ -157,6 +165,11 @@ impl Env {
                 },
             )
             .env("NO_COLOR", "1")
+            // The machine's collector is not the tests' (a build without
+            // traces refuses an endpoint).
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .envs(vars.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(match sql_log {
                 Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
