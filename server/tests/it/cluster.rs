@@ -79,7 +79,7 @@ impl Cluster {
         let mut instances = Vec::new();
         for _ in 0..n {
             let bind = common::free_address();
-            let server = env.spawn_server(&bind, &issuer, &instance_flags(), None);
+            let server = env.spawn_server(&bind, &issuer, &instance_flags(), &[], None);
             instances.push((server, format!("http://{bind}")));
         }
         for (_, base) in &instances {
@@ -136,9 +136,9 @@ impl Cluster {
         self.instances[i].0.kill();
         let base = self.instances[i].1.clone();
         let bind = base.trim_start_matches("http://");
-        self.instances[i].0 = self
-            .env
-            .spawn_server(bind, &self.front, &instance_flags(), None);
+        self.instances[i].0 =
+            self.env
+                .spawn_server(bind, &self.front, &instance_flags(), &[], None);
         common::wait_ready(&base).await;
     }
 }

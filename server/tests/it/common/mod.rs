@@ -134,18 +134,20 @@ impl Env {
     ) -> (Server, String) {
         let bind = free_address();
         let issuer = issuer.map_or_else(|| format!("http://{bind}"), str::to_owned);
-        let child = self.spawn_server(&bind, &issuer, extra, sql_log);
+        let child = self.spawn_server(&bind, &issuer, extra, vars, sql_log);
         let base = format!("http://{bind}");
         wait_ready(&base).await;
         (child, base)
     }
 
-    /// Starts `keyhouse serve` on `bind` with `issuer`, without waiting.
+    /// Starts `keyhouse serve` on `bind` with `issuer`, `extra` options and
+    /// more environment `vars`, without waiting.
     pub fn spawn_server(
         &self,
         bind: &str,
         issuer: &str,
         extra: &[&str],
+        vars: &[(&str, &str)],
         sql_log: Option<&std::path::Path>,
     ) -> Server {
         let child = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
