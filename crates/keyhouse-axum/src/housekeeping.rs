@@ -51,6 +51,7 @@ pub enum PurgeTurn {
 /// task where it is, as if the process died: a lease it held stays until
 /// it expires. [`Housekeeping::stop`] stops it and gives the lease up.
 #[derive(Debug)]
+#[must_use = "dropping the handle stops housekeeping: keep it while the instance serves"]
 pub struct Housekeeping {
     task: tokio::task::JoinHandle<()>,
     kh: Keyhouse,
@@ -116,6 +117,7 @@ impl Keyhouse {
     /// rotation made by another instance or the CLI is picked up) and
     /// delivers due back-channel logout notices; every `purge_interval` it
     /// takes a [`Keyhouse::purge_turn`]. The first of each comes at once.
+    #[must_use = "dropping the handle stops housekeeping: keep it while the instance serves"]
     pub fn spawn_housekeeping(&self) -> Housekeeping {
         let kh = self.clone();
         let task = tokio::spawn(async move {

@@ -194,7 +194,7 @@ pub fn read_metadata(doc: &Value, default_name: &str) -> Result<SelfDescription,
 /// absent). `none`, the HMAC algorithms and anything else are refused, not
 /// ignored: a client that asked for them would verify its ID tokens with
 /// other rules than the ones it registered (docs/threat-model.md rows 166
-/// and 163).
+/// and 167).
 fn id_token_alg_of(doc: &Value) -> Result<IdTokenAlg, OAuthError> {
     match doc.get("id_token_signed_response_alg") {
         None | Some(Value::Null) => Ok(IdTokenAlg::default()),
