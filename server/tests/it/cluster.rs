@@ -10,7 +10,7 @@
 //! HAProxy fails them (`scripts/setup.sh test` installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::{self, Agent, Env, Server};
+use crate::common::{self, Agent, Env, Server, active};
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -192,21 +192,6 @@ async fn token(
         .await?;
     let status = res.status().as_u16();
     Ok((status, res.json().await.unwrap_or(Value::Null)))
-}
-
-/// Whether `base` introspects `token` as active.
-async fn active(http: &reqwest::Client, base: &str, agent: &Agent, token: &str) -> bool {
-    let v: Value = http
-        .post(format!("{base}/oauth2/introspect"))
-        .basic_auth(&agent.client_id, Some(&agent.client_secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["active"] == true
 }
 
 /// The `kid` in a JWT's header.

@@ -4,7 +4,7 @@
 //! introspects active, and no code that was exchanged redeems again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common;
+use crate::common::{self, Agent, active};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,20 +24,15 @@ struct Received {
     exchanged: Vec<String>,
 }
 
-struct Client {
-    id: String,
-    secret: String,
-}
-
 async fn token(
     http: &reqwest::Client,
     base: &str,
-    c: &Client,
+    c: &Agent,
     form: &[(&str, &str)],
 ) -> Option<Value> {
     let res = http
         .post(format!("{base}/oauth2/token"))
-        .basic_auth(&c.id, Some(&c.secret))
+        .basic_auth(&c.client_id, Some(&c.client_secret))
         .form(form)
         .send()
         .await
@@ -51,7 +46,7 @@ async fn token(
 /// Exchanges codes and rotates refresh tokens until the server goes away.
 async fn worker(
     base: String,
-    c: Arc<Client>,
+    c: Arc<Agent>,
     codes: Arc<Mutex<Vec<String>>>,
     seen: Arc<Mutex<Received>>,
 ) {
@@ -97,20 +92,6 @@ async fn worker(
     }
 }
 
-async fn active(http: &reqwest::Client, base: &str, c: &Client, token: &str) -> bool {
-    let v: Value = http
-        .post(format!("{base}/oauth2/introspect"))
-        .basic_auth(&c.id, Some(&c.secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["active"] == true
-}
-
 #[tokio::test]
 async fn kill_9_under_load_loses_nothing_that_was_answered() {
     let e = common::env().await;
@@ -129,9 +110,9 @@ async fn kill_9_under_load_loses_nothing_that_was_answered() {
         "--json",
     ]))
     .unwrap();
-    let client = Arc::new(Client {
-        id: created["client_id"].as_str().unwrap().to_owned(),
-        secret: created["client_secret"].as_str().unwrap().to_owned(),
+    let client = Arc::new(Agent {
+        client_id: created["client_id"].as_str().unwrap().to_owned(),
+        client_secret: created["client_secret"].as_str().unwrap().to_owned(),
     });
     e.ok(&[
         "users",
@@ -168,7 +149,7 @@ async fn kill_9_under_load_loses_nothing_that_was_answered() {
         let v: Value = browser
             .post(format!("{base}/api/idp/authorize"))
             .json(&json!({
-                "client_id": client.id, "redirect_uri": REDIRECT, "scope": "openid notes:read",
+                "client_id": client.client_id, "redirect_uri": REDIRECT, "scope": "openid notes:read",
                 "state": format!("s{i}"), "consent_granted": true,
             }))
             .send()

@@ -374,6 +374,21 @@ pub async fn code_flow(
     .await
 }
 
+/// Whether `base` introspects `token` as active, asked by `agent`.
+pub async fn active(http: &reqwest::Client, base: &str, agent: &Agent, token: &str) -> bool {
+    let v: serde_json::Value = http
+        .post(format!("{base}/oauth2/introspect"))
+        .basic_auth(&agent.client_id, Some(&agent.client_secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["active"] == true
+}
+
 /// `GET url` as JSON.
 pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
