@@ -5,7 +5,7 @@ use keyhouse_core::{OAuthError, ScopeSet};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter,
+    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
 };
 
 use crate::entities::{
@@ -549,15 +549,22 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<(RefreshRecord, Option<(i64, Option<String>)>, FamilyRecord)>> {
-        let Some(token) = refresh_token::Entity::find_by_id(token_hash.to_owned())
+        // One statement: the token joined to its family (the refresh grant
+        // reads both before it decides anything).
+        let of_family: RelationDef = refresh_token::Entity::belongs_to(token_family::Entity)
+            .from(refresh_token::Column::FamilyId)
+            .to(token_family::Column::Id)
+            .into();
+        let Some((token, Some(family))) = refresh_token::Entity::find_by_id(token_hash.to_owned())
+            .select_also(token_family::Entity)
+            .join(JoinType::InnerJoin, of_family)
             .one(&self.db)
             .await?
         else {
             return Ok(None);
         };
-        let family = self.find_family(&token.family_id).await?;
         let rotated = token.rotated_at.map(|at| (at, token.successor.clone()));
-        Ok(family.map(|f| (refresh_record(&token), rotated, f)))
+        Ok(Some((refresh_record(&token), rotated, family_from(family))))
     }
 
     /// Finds a refresh token and its family, for introspection and revocation.

@@ -298,3 +298,107 @@ async fn two_servers_on_one_database_purge_once_and_a_stopped_holder_gives_the_l
     assert!(exit.success(), "{exit:?}");
     assert_eq!(store.lease("purge").await.unwrap(), None);
 }
+
+/// The database work of the token endpoint and the read paths, counted on
+/// the real server (every statement is logged at TRACE): the figures
+/// docs/scaling.md sizes a deployment with. A change that adds a statement
+/// to one of these paths fails here.
+#[tokio::test]
+async fn the_token_paths_cost_the_statements_docs_scaling_counts() {
+    let e = env().await;
+    let agent = common::register_agent(
+        &e,
+        "Counted",
+        "https://agent.example/cb",
+        &["--refresh-policy", "always"],
+    );
+    let n: u64 = rand::random();
+    let log = std::env::temp_dir().join(format!("keyhouse-sql-{}-{n:x}.log", std::process::id()));
+    let (_server, base) = e.serve_counting_statements(&log).await;
+    let alice = common::signed_up(&e, &base, "alice@example.test").await;
+    let statements = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("keyhouse_store::sql"))
+            .count()
+    };
+    let http = reqwest::Client::new();
+    let mut counts = Vec::new();
+    // The first round warms the client cache; the second is counted.
+    for round in 0..2 {
+        let settle = || tokio::time::sleep(std::time::Duration::from_millis(200));
+        let mut decision = json!({
+            "consent_granted": true, "response_type": "code", "client_id": agent.client_id,
+            "redirect_uri": "https://agent.example/cb", "scope": "openid notes:read",
+            "state": "s1",
+        });
+        decision["nonce"] = json!(format!("n{round}"));
+        let answer: Value = alice
+            .post(format!("{base}/api/idp/authorize"))
+            .json(&decision)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let code = common::code_of(&answer);
+        settle().await;
+        let before = statements();
+        let tokens = common::exchange(
+            &base,
+            &code,
+            "https://agent.example/cb",
+            &agent.client_id,
+            &agent.client_secret,
+        )
+        .await;
+        settle().await;
+        let exchanged = statements() - before;
+        let before = statements();
+        let res = http
+            .post(format!("{base}/oauth2/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+                ("client_id", &agent.client_id),
+                ("client_secret", &agent.client_secret),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "refresh");
+        let refreshed: Value = res.json().await.unwrap();
+        settle().await;
+        let refresh = statements() - before;
+        let access = refreshed["access_token"].as_str().unwrap();
+        let before = statements();
+        assert!(common::active(&http, &base, &agent, access).await);
+        settle().await;
+        let introspection = statements() - before;
+        let before = statements();
+        let res = http
+            .get(format!("{base}/oauth2/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "userinfo");
+        settle().await;
+        let userinfo = statements() - before;
+        counts = vec![
+            ("code exchange", exchanged, 4),
+            ("refresh", refresh, 3),
+            ("introspection", introspection, 1),
+            ("userinfo", userinfo, 2),
+        ];
+    }
+    println!("SQL statements per request: {counts:?}");
+    for (path, n, most) in counts {
+        assert!(
+            (1..=most).contains(&n),
+            "{path}: {n} statements, at most {most}"
+        );
+    }
+}
