@@ -99,10 +99,20 @@ impl MasterKey {
     /// The file appears whole or not at all (written under a temporary name,
     /// then linked into place, never over an existing file), so processes
     /// starting together on one key file agree: the ones that lose the race
-    /// read the winner's key.
+    /// read the winner's key. On a file system without hard links the file
+    /// is created exclusively in place instead, and a process that finds it
+    /// still being written waits for it to be whole.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, KeyError> {
+        MasterKey::load_or_create_with(path, |from, to| std::fs::hard_link(from, to))
+    }
+
+    fn load_or_create_with(
+        path: &Path,
+        link: impl Fn(&Path, &Path) -> std::io::Result<()>,
+    ) -> Result<MasterKey, KeyError> {
+        let failed = |e: std::io::Error| KeyError::MasterKey(format!("{}: {e}", path.display()));
         match std::fs::read_to_string(path) {
-            Ok(s) => MasterKey::from_base64(&s),
+            Ok(_) => read_whole_key(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 32];
                 aws_lc_rs::rand::fill(&mut bytes).map_err(crypto)?;
@@ -110,23 +120,29 @@ impl MasterKey {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| KeyError::MasterKey(e.to_string()))?;
                 }
+                let encoded = STANDARD.encode(bytes);
                 let mut tmp = path.as_os_str().to_owned();
                 tmp.push(format!(".{:016x}.tmp", rand::random::<u64>()));
                 let tmp = std::path::PathBuf::from(tmp);
-                write_private(&tmp, &STANDARD.encode(bytes))?;
-                let linked = std::fs::hard_link(&tmp, path);
+                write_private(&tmp, &encoded)?;
+                let linked = link(&tmp, path);
                 let _ = std::fs::remove_file(&tmp);
+                let linked = match linked {
+                    // No hard links here (some network and FAT file
+                    // systems): create the file itself, exclusively.
+                    Err(e) if no_hard_links(&e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "no hard links on this file system: the master key file is created in place");
+                        write_private_in_place(path, &encoded)
+                    }
+                    other => other,
+                };
                 match linked {
                     Ok(()) => Ok(MasterKey(bytes)),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        let s = std::fs::read_to_string(path)
-                            .map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?;
-                        MasterKey::from_base64(&s)
-                    }
-                    Err(e) => Err(KeyError::MasterKey(format!("{}: {e}", path.display()))),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_whole_key(path),
+                    Err(e) => Err(failed(e)),
                 }
             }
-            Err(e) => Err(KeyError::MasterKey(format!("{}: {e}", path.display()))),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -190,6 +206,43 @@ fn write_private(path: &Path, content: &str) -> Result<(), KeyError> {
     f.write_all(content.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| KeyError::MasterKey(e.to_string()))
+}
+
+/// Whether a failed hard link means the file system has none.
+fn no_hard_links(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::Unsupported | std::io::ErrorKind::PermissionDenied
+    ) || e.raw_os_error() == Some(95) // EOPNOTSUPP on Linux
+}
+
+/// Creates `path` exclusively (mode 0600 on Unix) with `content`.
+fn write_private_in_place(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+/// Reads the key file, waiting up to two seconds for one that another
+/// process is still writing in place (empty or short meanwhile).
+fn read_whole_key(path: &Path) -> Result<MasterKey, KeyError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let s = std::fs::read_to_string(path)
+            .map_err(|e| KeyError::MasterKey(format!("{}: {e}", path.display())))?;
+        match MasterKey::from_base64(&s) {
+            Ok(key) => return Ok(key),
+            Err(_) if s.trim().len() < 43 && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(not(unix))]
@@ -746,6 +799,47 @@ mod tests {
             assert_eq!(MasterKey::load_or_create(&path).unwrap().0, keys[0]);
             // Nothing left beside it.
             assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// The same on a file system without hard links (the link refused as
+    /// it would be there): the file is created in place, and the
+    /// processes still agree.
+    #[test]
+    fn without_hard_links_the_key_file_is_created_in_place_and_agreed_on() {
+        let no_link = |_: &Path, _: &Path| -> std::io::Result<()> {
+            Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+        };
+        for round in 0..20 {
+            let dir = std::env::temp_dir().join(format!(
+                "keyhouse-master-nolink-{}-{round}-{:x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            let path = dir.join("keyhouse.key");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let keys: Vec<[u8; 32]> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        MasterKey::load_or_create_with(&path, no_link).unwrap().0
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect();
+            assert!(keys.iter().all(|k| *k == keys[0]), "round {round}");
+            assert_eq!(MasterKey::load_or_create(&path).unwrap().0, keys[0]);
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600);
+            }
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }

@@ -141,6 +141,39 @@ async fn userinfo_refuses_bad_tokens() {
     let alg_none = format!("{none_header}.{}.", parts[1]);
     let api_token = tokens(&s, &b, &c, &[("resource", "https://api.example/")]).await;
     let id_token = t["id_token"].as_str().unwrap();
+    // Algorithm confusion: HS256 keyed with what is public about our key
+    // (the JWK as published, and its coordinates or modulus), under our kid.
+    let jwks = common::get_json(s.url("/.well-known/jwks.json")).await;
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid(good).as_str())
+        .expect("the token's key is published")
+        .clone();
+    let mut hmac_forgeries = Vec::new();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(kid(good));
+    let mut secrets = vec![jwk.to_string()];
+    for field in ["x", "y", "n"] {
+        if let Some(v) = jwk[field].as_str() {
+            secrets.push(v.to_owned());
+        }
+    }
+    for secret in secrets {
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims(good),
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        hmac_forgeries.push(forged);
+    }
+    for forged in &hmac_forgeries {
+        let res = userinfo(&s, forged).await;
+        assert_eq!(res.status(), 401, "HS256 under our kid: {forged}");
+    }
     for bad in [
         tampered.as_str(),
         alg_none.as_str(),
