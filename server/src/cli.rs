@@ -1461,7 +1461,7 @@ async fn create_user(
 
 async fn audit(global: &Global, limit: u64) -> Result<(), Error> {
     let kh = open(global).await?;
-    for e in kh.store().list_audit(limit, None).await? {
+    for e in kh.store().list_audit(limit, None, None).await? {
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}",
             e.id,

@@ -99,6 +99,7 @@ pub fn OrgApp() -> impl IntoView {
                 <Route path=path!("/org/login/email") view=|| view! { <org::OrgLoginPage from_link=true/> }/>
                 <Route path=path!("/org/member") view=org::MemberPage/>
                 <Route path=path!("/org/settings") view=org::OrgSettingsPage/>
+                <Route path=path!("/org/invitation") view=org::InvitationPage/>
                 <Route path=path!("/org/idp") view=org::OrgIdpPage/>
             </Routes>
         </Shell>

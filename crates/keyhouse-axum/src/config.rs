@@ -105,6 +105,11 @@ pub struct Config {
     /// with `?token=…` (default `/org/login/email`); it posts the token to
     /// `/api/b2b/discovery/email/link`.
     pub member_email_link_path: String,
+    /// The app's page an invitation into an organization links to, with
+    /// `?token=…` (default `/org/invitation`).
+    pub invitation_path: String,
+    /// How long an invitation's link works, seconds (default 7 days).
+    pub invitation_ttl: i64,
     /// How long a mailed link and code work, seconds (default 900).
     pub email_code_ttl: i64,
     /// Messages with a link and code sent per address per hour (default 5):
@@ -180,6 +185,8 @@ impl Default for Config {
             email_sign_in: true,
             email_link_path: "/verify-email".to_owned(),
             member_email_link_path: "/org/login/email".to_owned(),
+            invitation_path: "/org/invitation".to_owned(),
+            invitation_ttl: 7 * 24 * 3600,
             email_code_ttl: 900,
             email_codes_per_address_per_hour: 5,
             email_codes_per_ip_per_hour: 30,

@@ -31,8 +31,9 @@ pub fn allows(perms: &[Permission], resource: &str, action: &str) -> bool {
     })
 }
 
-/// Whether `perms` cover every action of `needed`.
-fn covers(perms: &[Permission], needed: &[Permission]) -> bool {
+/// Whether `perms` cover every action of `needed` (a member may give
+/// others only roles whose permissions they hold themselves).
+pub fn covers(perms: &[Permission], needed: &[Permission]) -> bool {
     needed
         .iter()
         .all(|n| n.actions.iter().all(|a| allows(perms, &n.resource_id, a)))

@@ -127,6 +127,7 @@ impl Store {
         actor: &str,
         action: &str,
         client_id: Option<&str>,
+        organization_id: Option<&str>,
         details: &str,
     ) -> Result<()> {
         let _lane = self.lane().await;
@@ -135,6 +136,7 @@ impl Store {
             actor: Set(actor.to_owned()),
             action: Set(action.to_owned()),
             client_id: Set(client_id.map(str::to_owned)),
+            organization_id: Set(organization_id.map(str::to_owned)),
             details: Set(details.to_owned()),
             ..Default::default()
         })
@@ -143,11 +145,20 @@ impl Store {
         Ok(())
     }
 
-    /// Audit events newest first, older than `before` (an id) when given.
-    pub async fn list_audit(&self, limit: u64, before: Option<i64>) -> Result<Vec<AuditRecord>> {
+    /// Audit events newest first, older than `before` (an id) when given;
+    /// only one organization's when `organization_id` is given.
+    pub async fn list_audit(
+        &self,
+        limit: u64,
+        before: Option<i64>,
+        organization_id: Option<&str>,
+    ) -> Result<Vec<AuditRecord>> {
         let mut q = audit_event::Entity::find().order_by_desc(audit_event::Column::Id);
         if let Some(b) = before {
             q = q.filter(audit_event::Column::Id.lt(b));
+        }
+        if let Some(org) = organization_id {
+            q = q.filter(audit_event::Column::OrganizationId.eq(org));
         }
         Ok(q.limit(limit)
             .all(&self.db)

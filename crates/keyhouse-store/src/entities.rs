@@ -325,6 +325,36 @@ pub mod member {
     relation_free!();
 }
 
+/// Invitations into an organization.
+pub mod invitation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invitations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub organization_id: String,
+        pub email: String,
+        /// JSON list of role ids.
+        #[sea_orm(column_type = "Text")]
+        pub roles: String,
+        /// The inviting member's id (or `operator`).
+        pub invited_by: String,
+        /// SHA-256 of the link's token; replaced by a resend.
+        pub token_hash: String,
+        pub created_at: i64,
+        /// When the current link was mailed.
+        pub sent_at: i64,
+        pub expires_at: i64,
+        pub accepted_at: Option<i64>,
+        /// The member accepting created.
+        pub member_id: Option<String>,
+        pub revoked_at: Option<i64>,
+    }
+    relation_free!();
+}
+
 /// RBAC roles.
 pub mod rbac_role {
     use sea_orm::entity::prelude::*;
@@ -392,6 +422,8 @@ pub mod audit_event {
         pub client_id: Option<String>,
         #[sea_orm(column_type = "Text")]
         pub details: String,
+        /// The organization the event belongs to, if any.
+        pub organization_id: Option<String>,
     }
     relation_free!();
 }

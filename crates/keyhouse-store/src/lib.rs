@@ -24,6 +24,7 @@ mod keys;
 mod leases;
 mod limits;
 mod logout;
+mod members;
 mod operators;
 mod orgs;
 mod passkeys;
@@ -53,6 +54,7 @@ pub use keys::StoredKey;
 pub use leases::Lease;
 pub use limits::{Attempt, DELAY_STEP};
 pub use logout::LogoutNotice;
+pub use members::{Accepted, Invitation, InviteRefusal, NewInvitation, Standing, StandingChange};
 pub use operators::Disabled;
 pub use orgs::{Member, Organization};
 pub use passkeys::{Ceremony, CeremonyKind, StoredPasskey};
@@ -373,8 +375,9 @@ impl Store {
         }
     }
 
-    /// Deletes expired sessions, codes, revoked-token ids and dead refresh
-    /// tokens. Returns the number of rows removed.
+    /// Deletes expired sessions, codes, revoked-token ids, dead refresh
+    /// tokens and invitations that ended 30 days ago. Returns the number of
+    /// rows removed.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let removed = {
             let _lane = self.lane().await;
@@ -386,7 +389,11 @@ impl Store {
         let account_tokens = self.purge_account_tokens(now).await?;
         let challenges = self.purge_email_challenges(now).await?;
         let ceremonies = self.purge_ceremonies(now).await?;
-        Ok(removed + stale + assertions + account_tokens + challenges + ceremonies)
+        let invitations = {
+            let _lane = self.lane().await;
+            members::purge_invitations(&self.db, now).await?
+        };
+        Ok(removed + stale + assertions + account_tokens + challenges + ceremonies + invitations)
     }
 }
 

@@ -26,7 +26,7 @@ pub struct MemberInfo {
     pub name: String,
     /// Role ids (`admin`, `member`, …).
     pub roles: Vec<String>,
-    /// `active` or `invited` or `deleted`.
+    /// `active` or `deactivated`.
     pub status: String,
     /// Whether the member has two-step verification on.
     #[serde(default)]
@@ -278,6 +278,82 @@ pub struct OrganizationSettings {
 pub struct SetRolesRequest {
     /// The new roles (each must exist in the policy).
     pub roles: Vec<String>,
+}
+
+/// An open invitation, as the organization's admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationInfo {
+    /// Stable id (`invite-…`).
+    pub invitation_id: String,
+    /// The invited address.
+    pub email: String,
+    /// The roles the member will get.
+    pub roles: Vec<String>,
+    /// Who invited (`member:<id>` or `cli`).
+    pub invited_by: String,
+    /// Created (unix seconds).
+    pub created_at: i64,
+    /// When the current link was mailed.
+    pub sent_at: i64,
+    /// When the current link stops working.
+    pub expires_at: i64,
+    /// Whether the link has expired (send it again to renew it).
+    pub expired: bool,
+}
+
+/// `POST /api/b2b/invitations`: invite an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// The address to invite.
+    pub email: String,
+    /// The roles the member will get (each must exist in the policy).
+    pub roles: Vec<String>,
+}
+
+/// The token of an invitation's link (`POST /api/b2b/invitation`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationToken {
+    /// The `token` of the link.
+    pub token: String,
+}
+
+/// What the acceptance page shows before the person accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationPreview {
+    /// The organization.
+    pub organization: OrganizationSummary,
+    /// The invited address (the member's address once accepted).
+    pub email: String,
+    /// The roles the member will get.
+    pub roles: Vec<String>,
+    /// When the link stops working.
+    pub expires_at: i64,
+    /// Whether the address is a member of another organization here
+    /// already: its password may be used again, and the two memberships
+    /// then share it.
+    pub existing_member: bool,
+}
+
+/// `POST /api/b2b/invitation/accept`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptInvitationRequest {
+    /// The `token` of the link.
+    pub token: String,
+    /// The member's display name (may be empty).
+    #[serde(default)]
+    pub name: String,
+    /// A new password, or the password of the address's existing
+    /// membership elsewhere.
+    pub password: String,
+}
+
+/// What a member's deactivation or removal ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandingChanged {
+    /// Sessions signed out.
+    pub sessions: u64,
+    /// Apps disconnected (their tokens are refused from the next call).
+    pub grants: u64,
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ pub struct Settings {
     pub password_reset: PasswordResetSettings,
     /// The consent screen's decisions.
     pub consent: ConsentSettings,
+    /// Organizations' own management: invitations.
+    pub organizations: OrganizationsSettings,
     /// Clients that arrive unannounced: Client ID Metadata Documents and
     /// dynamic registration (RFC 7591).
     pub agents: AgentSettings,
@@ -402,6 +404,23 @@ impl Default for PasswordResetSettings {
     }
 }
 
+/// Organizations' own management.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrganizationsSettings {
+    /// How long an invitation's mailed link works, seconds (default 7
+    /// days). 3600 to 2592000 (30 days). Sending it again starts anew.
+    pub invitation_ttl: i64,
+}
+
+impl Default for OrganizationsSettings {
+    fn default() -> Self {
+        OrganizationsSettings {
+            invitation_ttl: Config::default().invitation_ttl,
+        }
+    }
+}
+
 /// The consent screen's decisions.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -517,6 +536,8 @@ pub struct PageSettings {
     pub email_link: String,
     /// Where links mailed to organization members lead, with `?token=…`.
     pub member_email_link: String,
+    /// Where invitations into an organization lead, with `?token=…`.
+    pub invitation: String,
     /// The sign-out page the `end_session_endpoint` sends the browser to.
     pub logout: String,
 }
@@ -528,6 +549,7 @@ impl Default for PageSettings {
             reset_password: c.reset_password_path,
             email_link: c.email_link_path,
             member_email_link: c.member_email_link_path,
+            invitation: c.invitation_path,
             logout: c.logout_path,
         }
     }
@@ -721,6 +743,12 @@ impl Settings {
         }
         c.range("password_reset.ttl", self.password_reset.ttl, 300, DAY);
         c.range(
+            "organizations.invitation_ttl",
+            self.organizations.invitation_ttl,
+            3600,
+            30 * DAY,
+        );
+        c.range(
             "agents.unused_client_days",
             self.agents.unused_client_days,
             1,
@@ -765,6 +793,7 @@ impl Settings {
         c.path("pages.reset_password", &p.reset_password);
         c.path("pages.email_link", &p.email_link);
         c.path("pages.member_email_link", &p.member_email_link);
+        c.path("pages.invitation", &p.invitation);
         c.path("pages.logout", &p.logout);
         c.0
     }
@@ -992,6 +1021,8 @@ impl Settings {
         config.reset_password_path = p.reset_password.clone();
         config.email_link_path = p.email_link.clone();
         config.member_email_link_path = p.member_email_link.clone();
+        config.invitation_path = p.invitation.clone();
+        config.invitation_ttl = self.organizations.invitation_ttl;
         config.logout_path = p.logout.clone();
         config.purge_interval = std::time::Duration::from_secs(self.housekeeping.purge_interval);
         Ok(config)

@@ -177,6 +177,18 @@ fn values_that_cannot_work_are_refused_with_their_key() {
         ),
         ("[sessions]\nttl = 59", "sessions.ttl: 59 is out of range"),
         (
+            "[organizations]\ninvitation_ttl = 3599",
+            "organizations.invitation_ttl: 3599 is out of range: 3600 to 2592000",
+        ),
+        (
+            "[organizations]\ninvitation_ttl = 2592001",
+            "organizations.invitation_ttl: 2592001 is out of range: 3600 to 2592000",
+        ),
+        (
+            "[pages]\ninvitation = \"org/invitation\"",
+            "pages.invitation",
+        ),
+        (
             "[email_sign_in]\nattempts = 11",
             "email_sign_in.attempts: 11 is out of range",
         ),

@@ -2,16 +2,20 @@
 //! `/org/login` (discovery: one password, then a choice of organization),
 //! share the organization's notes at `/org`, see themselves at
 //! `/org/member`, and administrators manage the organization at
-//! `/org/settings`. `/org/idp` is the B2B Authorization URL.
+//! `/org/settings`; an invited person accepts at `/org/invitation`.
+//! `/org/idp` is the B2B Authorization URL.
 
 mod api;
 mod idp;
+mod invitation;
 mod login;
 mod member;
 mod notes;
+mod people;
 mod settings;
 
 pub use idp::OrgIdpPage;
+pub use invitation::InvitationPage;
 pub use login::OrgLoginPage;
 pub use member::MemberPage;
 pub use notes::OrgNotesPage;

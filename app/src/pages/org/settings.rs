@@ -1,7 +1,8 @@
 //! `/org/settings`: for administrators. What the organization asks of its
 //! members' sign-in (two-step verification for everyone), its Connected
 //! Apps policy (which first- and third-party apps members may connect), its
-//! members' roles, and the RBAC policy (roles and custom scopes, read-only).
+//! members' roles and standing, invitations, the RBAC policy (roles and
+//! custom scopes, read-only), and the organization's audit log.
 
 use keyhouse_idp_component::{ApiError, MemberSession, passkeys_supported, use_member};
 use keyhouse_types::ErrorCode;
@@ -13,6 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::api::sentence;
+use super::people::{Invitations, MemberStanding, OrgAudit};
 use super::{OrgTabs, RequireMember};
 use crate::pages::Spinner;
 use crate::pages::auth::ErrorNote;
@@ -95,7 +97,10 @@ const DENIED: &str = "Only administrators can change organization settings.";
 fn Settings() -> impl IntoView {
     let member = use_member();
     let loaded = RwSignal::new(None::<Result<OrganizationSettings, ApiError>>);
+    let version = RwSignal::new(0u32);
+    let reload = Callback::new(move |()| version.update(|v| *v += 1));
     Effect::new(move |_| {
+        version.track();
         spawn_local(async move {
             let r = member.api().organization_settings().await;
             if let Err(e) = &r {
@@ -125,11 +130,21 @@ fn Settings() -> impl IntoView {
                 }.into_any(),
                 Some(Ok(s)) => {
                     let role_ids: Vec<String> = s.roles.iter().map(|r| r.role_id.clone()).collect();
+                    let emails: Vec<(String, String)> = s
+                        .members
+                        .iter()
+                        .map(|m| (m.member_id.clone(), m.email.clone()))
+                        .collect();
+                    let can_invite = member.can("members", "create");
+                    let can_audit = member.can("audit", "read");
+                    let invite_roles = role_ids.clone();
                     view! {
                         <SignInSettings initial=s.required_sign_in/>
                         <ConnectedApps initial=s.connected_apps/>
-                        <Members members=s.members role_ids/>
+                        <Members members=s.members role_ids reload/>
+                        {can_invite.then(|| view! { <Invitations role_ids=invite_roles/> })}
                         <Policy roles=s.roles scopes=s.scopes/>
+                        {can_audit.then(|| view! { <OrgAudit emails/> })}
                     }.into_any()
                 }
             }}
@@ -441,7 +456,12 @@ fn SignInSettings(
 }
 
 #[component]
-fn Members(members: Vec<MemberInfo>, role_ids: Vec<String>) -> impl IntoView {
+fn Members(
+    members: Vec<MemberInfo>,
+    role_ids: Vec<String>,
+    /// Loads the members again after a change of standing.
+    reload: Callback<()>,
+) -> impl IntoView {
     let role_ids = StoredValue::new(role_ids);
     let count = members.len();
     view! {
@@ -457,10 +477,11 @@ fn Members(members: Vec<MemberInfo>, role_ids: Vec<String>) -> impl IntoView {
                             <th scope="col">"Roles"</th>
                             <th scope="col">"Two-step"</th>
                             <th scope="col"><span class="kh-visually-hidden">"Save"</span></th>
+                            <th scope="col">"Status"</th>
                         </tr>
                     </thead>
                     <tbody>
-                        {members.into_iter().map(|m| view! { <MemberRow m role_ids=role_ids.get_value()/> }).collect_view()}
+                        {members.into_iter().map(|m| view! { <MemberRow m role_ids=role_ids.get_value() reload/> }).collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -475,6 +496,8 @@ fn MemberRow(
     m: MemberInfo,
     /// Every role of the organization.
     role_ids: Vec<String>,
+    /// Loads the members again after a change of standing.
+    reload: Callback<()>,
 ) -> impl IntoView {
     let roles = RwSignal::new(m.roles.clone());
     let status = RwSignal::new(None::<Result<(), String>>);
@@ -492,6 +515,7 @@ fn MemberRow(
                 <TwoStepCell member_id=m.member_id.clone() email=m.email.clone() enabled=m.second_factor/>
             </td>
             <SaveRoles member_id=m.member_id.clone() email=m.email.clone() roles status/>
+            <MemberStanding m=m.clone() reload/>
         </tr>
     }
 }

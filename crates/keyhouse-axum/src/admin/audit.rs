@@ -13,12 +13,25 @@ use crate::error::{ApiError, store_error};
 
 impl Keyhouse {
     /// Appends to the audit log. A failure is logged, not fatal: the action
-    /// itself has already happened.
+    /// itself has already happened. An event whose details name an
+    /// `organization_id` belongs to that organization's log as well, which
+    /// its admins read.
     pub async fn audit(&self, actor: &str, action: &str, client_id: Option<&str>, details: Value) {
+        let organization = details
+            .get("organization_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let details = details.to_string();
         if let Err(e) = self
             .store()
-            .audit(self.now(), actor, action, client_id, &details)
+            .audit(
+                self.now(),
+                actor,
+                action,
+                client_id,
+                organization.as_deref(),
+                &details,
+            )
             .await
         {
             tracing::error!(error = %e, actor, action, "audit event lost");
@@ -35,6 +48,16 @@ pub(crate) async fn audit_log(
     _admin: Admin,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<AuditEvent>>, ApiError> {
+    Ok(Json(audit_page(&kh, &paging, None).await?))
+}
+
+/// A page of the audit log, newest first: every event, or one
+/// organization's.
+pub(crate) async fn audit_page(
+    kh: &Keyhouse,
+    paging: &Paging,
+    organization_id: Option<&str>,
+) -> Result<Page<AuditEvent>, ApiError> {
     let limit = paging.limit();
     let before = paging
         .cursor()?
@@ -45,7 +68,7 @@ pub(crate) async fn audit_log(
         .transpose()?;
     let rows = kh
         .store()
-        .list_audit(limit + 1, before)
+        .list_audit(limit + 1, before, organization_id)
         .await
         .map_err(store_error)?;
     let more = rows.len() as u64 > limit;
@@ -64,5 +87,5 @@ pub(crate) async fn audit_log(
     let next_cursor = more
         .then(|| items.last().map(|e| cursor_of(&e.id.to_string())))
         .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Page { items, next_cursor })
 }

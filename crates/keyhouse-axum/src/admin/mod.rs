@@ -98,11 +98,11 @@ pub(crate) struct Paging {
 }
 
 impl Paging {
-    fn limit(&self) -> u64 {
+    pub(crate) fn limit(&self) -> u64 {
         self.limit.unwrap_or(50).clamp(1, 200)
     }
 
-    fn cursor(&self) -> Result<Option<String>, OAuthError> {
+    pub(crate) fn cursor(&self) -> Result<Option<String>, OAuthError> {
         self.cursor
             .as_deref()
             .map(|c| {

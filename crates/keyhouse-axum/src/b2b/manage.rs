@@ -58,7 +58,7 @@ impl Keyhouse {
     /// The password hash for a new member: the same address with the same
     /// password shares one credential across organizations, so discovery
     /// proves it with one hash check (docs/threat-model.md row 59).
-    async fn member_password_hash(
+    pub(crate) async fn member_password_hash(
         &self,
         email: &str,
         password: &str,

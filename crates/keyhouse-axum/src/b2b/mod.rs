@@ -5,6 +5,7 @@
 
 pub(crate) mod email;
 pub(crate) mod manage;
+pub(crate) mod members;
 pub(crate) mod organization;
 pub(crate) mod passkeys;
 pub(crate) mod second_factor;
@@ -321,4 +322,22 @@ pub(crate) fn routes() -> Router<Keyhouse> {
             "/api/b2b/members/{member_id}/turn-off-two-step",
             post(organization::turn_off_member_two_step),
         )
+        .route(
+            "/api/b2b/members/{member_id}/deactivate",
+            post(members::deactivate),
+        )
+        .route(
+            "/api/b2b/members/{member_id}/reactivate",
+            post(members::reactivate),
+        )
+        .route("/api/b2b/members/{member_id}/remove", post(members::remove))
+        .route(
+            "/api/b2b/invitations",
+            get(members::list).post(members::invite),
+        )
+        .route("/api/b2b/invitations/{id}/resend", post(members::resend))
+        .route("/api/b2b/invitations/{id}/revoke", post(members::revoke))
+        .route("/api/b2b/invitation", post(members::preview))
+        .route("/api/b2b/invitation/accept", post(members::accept))
+        .route("/api/b2b/audit", get(members::audit_log))
 }

@@ -152,6 +152,14 @@ pub(crate) async fn set_member_roles(
     if !policy.knows_roles(&roles) {
         return Err(OAuthError::invalid_request("unknown role").into());
     }
+    // docs/threat-model.md row 175: nobody gives roles above their own.
+    if !keyhouse_core::rbac::covers(&me.permissions, &policy.permissions_of(&roles)) {
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "you can only give roles whose permissions you hold yourself",
+        )
+        .into());
+    }
     let members = kh
         .store()
         .list_members(&me.organization.id)

@@ -25,6 +25,7 @@
 //! | `account_deleted` | the account was deleted | `apps` |
 //! | `second_factor_changed` | two-step verification turned on or off, new recovery codes, a recovery code used | `what` (the sentence naming the change) |
 //! | `passkeys_changed` | a passkey added or removed | `what` (the sentence naming the change) |
+//! | `invitation` | an organization's admin invites an address | `link`, `days`, `organization`, `inviter`, `roles` |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ use std::path::PathBuf;
 use crate::mail::MailError;
 
 /// The templates' names.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 15] = [
     "password_reset",
     "password_changed",
     "verify_email",
@@ -47,10 +48,11 @@ pub const NAMES: [&str; 14] = [
     "account_deleted",
     "second_factor_changed",
     "passkeys_changed",
+    "invitation",
 ];
 
 /// The built-in `(name, subject, text, html)`.
-const BUILT_IN: [(&str, &str, &str, &str); 14] = [
+const BUILT_IN: [(&str, &str, &str, &str); 15] = [
     (
         "password_reset",
         include_str!("../../templates/mail/password_reset.subject"),
@@ -134,6 +136,12 @@ const BUILT_IN: [(&str, &str, &str, &str); 14] = [
         include_str!("../../templates/mail/passkeys_changed.subject"),
         include_str!("../../templates/mail/passkeys_changed.txt"),
         include_str!("../../templates/mail/passkeys_changed.html"),
+    ),
+    (
+        "invitation",
+        include_str!("../../templates/mail/invitation.subject"),
+        include_str!("../../templates/mail/invitation.txt"),
+        include_str!("../../templates/mail/invitation.html"),
     ),
 ];
 

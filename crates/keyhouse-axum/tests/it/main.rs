@@ -21,6 +21,7 @@ mod member_email;
 mod member_passkeys;
 mod member_second_factor;
 mod operators;
+mod organization_members;
 mod own_users;
 mod passkeys;
 mod passwords;

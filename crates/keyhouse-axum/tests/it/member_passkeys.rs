@@ -123,7 +123,7 @@ async fn a_member_adds_a_passkey_and_signs_in_to_its_organization_with_it_alone(
         "{}",
         mail.text
     );
-    let audit = s.kh.store().list_audit(50, None).await.unwrap();
+    let audit = s.kh.store().list_audit(50, None, None).await.unwrap();
     assert!(audit.iter().any(|r| r.action == "member.passkey_added"));
 
     // A new browser: no address, no password, no choice of organization.
@@ -215,7 +215,7 @@ async fn a_memberships_passkey_is_nothing_for_the_account_or_the_other_membershi
     assert_eq!(error_of(res).await.1, "invalid_credentials");
     let res = post(&acme, &s, &path, json!({"password": PASSWORD})).await;
     assert_eq!(res.status(), 204);
-    let audit = s.kh.store().list_audit(50, None).await.unwrap();
+    let audit = s.kh.store().list_audit(50, None, None).await.unwrap();
     assert!(
         audit
             .iter()

@@ -146,7 +146,7 @@ async fn passkeys_of(b: &reqwest::Client, s: &TestServer) -> Vec<Value> {
 
 async fn audited(s: &TestServer, action: &str) -> usize {
     s.kh.store()
-        .list_audit(500, None)
+        .list_audit(500, None, None)
         .await
         .unwrap()
         .iter()

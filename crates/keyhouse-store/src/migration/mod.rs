@@ -19,6 +19,7 @@ mod m20261202_000014_passkeys;
 mod m20261202_000015_member_second_factor;
 mod m20261203_000016_id_token_alg;
 mod m20261203_000017_housekeeping_leases;
+mod m20261203_000018_invitations;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_member_second_factor::Migration),
             Box::new(m20261203_000016_id_token_alg::Migration),
             Box::new(m20261203_000017_housekeeping_leases::Migration),
+            Box::new(m20261203_000018_invitations::Migration),
         ]
     }
 }
