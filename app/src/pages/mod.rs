@@ -221,6 +221,15 @@ fn Header() -> impl IntoView {
                             </a></li>
                         }.into_any(),
                         SessionStatus::Loading => ().into_any(),
+                        // Signed in to an organization only: who, not "Sign in".
+                        _ if member.member().is_some() => {
+                            let email = member.member().map(|m| m.member.email).unwrap_or_default();
+                            view! {
+                                <li><a href="/org/member" rel="external" data-testid="nav-member">
+                                    <span class="kh-nav__email">{email}</span>
+                                </a></li>
+                            }.into_any()
+                        }
                         _ => view! {
                             <li><a href="/login" rel="external" data-testid="nav-login">"Sign in"</a></li>
                             <li><a href="/signup" rel="external" data-testid="nav-signup" class="kh-button kh-button--small">"Create account"</a></li>

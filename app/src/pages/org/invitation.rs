@@ -103,8 +103,8 @@ fn Accept(p: InvitationPreview, token: String) -> impl IntoView {
                 .post_json("/api/b2b/invitation/accept", &req)
                 .await;
             match r {
-                Ok(_) => {
-                    member.refresh();
+                Ok(signed_in) => {
+                    member.mark_signed_in(signed_in);
                     navigate("/org", Default::default());
                 }
                 // A member with two-step verification elsewhere: the
