@@ -54,7 +54,10 @@ pub use keys::StoredKey;
 pub use leases::Lease;
 pub use limits::{Attempt, DELAY_STEP};
 pub use logout::LogoutNotice;
-pub use members::{Accepted, Invitation, InviteRefusal, NewInvitation, Standing, StandingChange};
+pub use members::{
+    Accepted, DeletedOrganization, Invitation, InviteRefusal, NewInvitation, Standing,
+    StandingChange,
+};
 pub use operators::Disabled;
 pub use orgs::{Member, Organization};
 pub use passkeys::{Ceremony, CeremonyKind, StoredPasskey};

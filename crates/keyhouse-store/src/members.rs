@@ -470,6 +470,114 @@ impl Store {
     }
 }
 
+/// What deleting an organization removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeletedOrganization {
+    /// Members removed.
+    pub members: u64,
+    /// Sessions signed out.
+    pub sessions: u64,
+    /// Grants removed (their token families revoked).
+    pub grants: u64,
+}
+
+impl Store {
+    /// Renames an organization and changes its slug. `Conflict` when the
+    /// slug is another organization's; whether it exists.
+    pub async fn rename_organization(
+        &self,
+        org_id: &str,
+        name: &str,
+        slug: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let _lane = self.lane().await;
+        let res = organization::Entity::update_many()
+            .col_expr(organization::Column::Name, Expr::value(name))
+            .col_expr(organization::Column::Slug, Expr::value(slug))
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now))
+            .filter(organization::Column::Id.eq(org_id))
+            .exec(&self.db)
+            .await
+            .map_err(StoreError::from_insert)?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Deletes an organization in one transaction: every member's sessions
+    /// end and grants go (every token family issued in the organization is
+    /// revoked, its unredeemed codes deleted), then its members with their
+    /// passkeys and recovery codes, its invitations, and the organization.
+    /// The audit log keeps its events. `None` when there is no such
+    /// organization (nothing written).
+    pub async fn delete_organization(
+        &self,
+        org_id: &str,
+        now: i64,
+    ) -> Result<Option<DeletedOrganization>> {
+        let txn = self.begin_write().await?;
+        if !lock_organization(&txn, org_id, now).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let members: Vec<String> = member::Entity::find()
+            .filter(member::Column::OrganizationId.eq(org_id))
+            .all(&*txn)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        let mut done = DeletedOrganization {
+            members: members.len() as u64,
+            ..Default::default()
+        };
+        for id in &members {
+            done.sessions += crate::logout::end_sessions(
+                &*txn,
+                sessions_of_subject(SubjectKind::Member, id),
+                now,
+            )
+            .await?;
+            done.grants += crate::admin::revoke_grants_on(&txn, id, None, now).await?;
+            passkey::Entity::delete_many()
+                .filter(passkey::Column::UserId.eq(id))
+                .exec(&*txn)
+                .await?;
+            webauthn_ceremony::Entity::delete_many()
+                .filter(webauthn_ceremony::Column::UserId.eq(id))
+                .exec(&*txn)
+                .await?;
+            recovery_code::Entity::delete_many()
+                .filter(recovery_code::Column::UserId.eq(id))
+                .exec(&*txn)
+                .await?;
+        }
+        // Whatever else was issued in it (families of members already gone).
+        crate::entities::token_family::Entity::update_many()
+            .col_expr(
+                crate::entities::token_family::Column::RevokedAt,
+                Expr::value(now),
+            )
+            .filter(crate::entities::token_family::Column::OrganizationId.eq(org_id))
+            .filter(crate::entities::token_family::Column::RevokedAt.is_null())
+            .exec(&*txn)
+            .await?;
+        member::Entity::delete_many()
+            .filter(member::Column::OrganizationId.eq(org_id))
+            .exec(&*txn)
+            .await?;
+        invitation::Entity::delete_many()
+            .filter(invitation::Column::OrganizationId.eq(org_id))
+            .exec(&*txn)
+            .await?;
+        organization::Entity::delete_many()
+            .filter(organization::Column::Id.eq(org_id))
+            .exec(&*txn)
+            .await?;
+        txn.commit().await?;
+        Ok(Some(done))
+    }
+}
+
 /// Inside the purge: invitations that ended (accepted, revoked or expired)
 /// more than 30 days ago go.
 pub(crate) async fn purge_invitations(db: &sea_orm::DatabaseConnection, now: i64) -> Result<u64> {

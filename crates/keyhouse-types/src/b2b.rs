@@ -347,6 +347,22 @@ pub struct AcceptInvitationRequest {
     pub password: String,
 }
 
+/// `PUT /api/b2b/organization/profile`: the organization's name and slug.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationProfile {
+    /// Display name, 1 to 100 characters.
+    pub name: String,
+    /// 2 to 40 of `a-z`, `0-9` and `-`.
+    pub slug: String,
+}
+
+/// `POST /api/b2b/organization/delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteOrganizationRequest {
+    /// The organization's slug, typed again to confirm.
+    pub confirm_slug: String,
+}
+
 /// What a member's deactivation or removal ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StandingChanged {

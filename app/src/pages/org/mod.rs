@@ -12,6 +12,7 @@ mod login;
 mod member;
 mod notes;
 mod people;
+mod profile;
 mod settings;
 
 pub use idp::OrgIdpPage;

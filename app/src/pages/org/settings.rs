@@ -15,6 +15,7 @@ use leptos::task::spawn_local;
 
 use super::api::sentence;
 use super::people::{Invitations, MemberStanding, OrgAudit};
+use super::profile::{DeleteOrganization, OrganizationProfileCard};
 use super::{OrgTabs, RequireMember};
 use crate::pages::Spinner;
 use crate::pages::auth::ErrorNote;
@@ -138,13 +139,18 @@ fn Settings() -> impl IntoView {
                     let can_invite = member.can("members", "create");
                     let can_audit = member.can("audit", "read");
                     let invite_roles = role_ids.clone();
+                    let can_rename = member.can("organization", "update");
+                    let can_delete = member.can("organization", "delete");
+                    let slug = s.organization.slug.clone();
                     view! {
+                        {can_rename.then(|| view! { <OrganizationProfileCard organization=s.organization.clone() reload/> })}
                         <SignInSettings initial=s.required_sign_in/>
                         <ConnectedApps initial=s.connected_apps/>
                         <Members members=s.members role_ids reload/>
                         {can_invite.then(|| view! { <Invitations role_ids=invite_roles/> })}
                         <Policy roles=s.roles scopes=s.scopes/>
                         {can_audit.then(|| view! { <OrgAudit emails/> })}
+                        {can_delete.then(|| view! { <DeleteOrganization slug/> })}
                     }.into_any()
                 }
             }}

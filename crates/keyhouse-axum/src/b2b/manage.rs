@@ -17,23 +17,7 @@ impl Keyhouse {
         name: &str,
         slug: &str,
     ) -> Result<Organization, OAuthError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(OAuthError::invalid_request(
-                "the name must be 1 to 100 characters",
-            ));
-        }
-        let slug_ok = (2..=40).contains(&slug.len())
-            && slug
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !slug.starts_with('-')
-            && !slug.ends_with('-');
-        if !slug_ok {
-            return Err(OAuthError::invalid_request(
-                "the slug must be 2 to 40 lower-case letters, digits or dashes",
-            ));
-        }
+        let name = check_name_and_slug(name, slug)?;
         let org = Organization {
             id: secret::generate_id("org", &mut rand::rng()),
             slug: slug.to_owned(),
@@ -177,6 +161,30 @@ impl Keyhouse {
         }
         Ok(())
     }
+}
+
+/// An organization's name (trimmed, 1 to 100 characters) and slug (2 to
+/// 40 of `a-z`, `0-9`, `-`, not starting or ending with `-`) checked; the
+/// trimmed name.
+pub(crate) fn check_name_and_slug<'a>(name: &'a str, slug: &str) -> Result<&'a str, OAuthError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(OAuthError::invalid_request(
+            "the name must be 1 to 100 characters",
+        ));
+    }
+    let slug_ok = (2..=40).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !slug_ok {
+        return Err(OAuthError::invalid_request(
+            "the slug must be 2 to 40 lower-case letters, digits or dashes",
+        ));
+    }
+    Ok(name)
 }
 
 fn check_rbac_name(name: &str) -> Result<(), OAuthError> {

@@ -340,4 +340,9 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route("/api/b2b/invitation", post(members::preview))
         .route("/api/b2b/invitation/accept", post(members::accept))
         .route("/api/b2b/audit", get(members::audit_log))
+        .route(
+            "/api/b2b/organization/profile",
+            put(organization::set_profile),
+        )
+        .route("/api/b2b/organization/delete", post(organization::delete))
 }

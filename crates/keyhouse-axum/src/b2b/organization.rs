@@ -6,9 +6,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use keyhouse_core::{ErrorCode, OAuthError, assurance};
+use keyhouse_types::OrganizationSummary;
 use keyhouse_types::b2b::{
-    ConnectedAppsSettings, MemberInfo, OrganizationSettings, RequiredSignIn, SetRolesRequest,
-    SignInPolicy,
+    ConnectedAppsSettings, DeleteOrganizationRequest, MemberInfo, OrganizationProfile,
+    OrganizationSettings, RequiredSignIn, SetRolesRequest, SignInPolicy,
 };
 
 use keyhouse_store::FactorHolder;
@@ -317,4 +318,97 @@ impl Keyhouse {
         .await;
         Ok(revoked)
     }
+}
+
+/// `PUT /api/b2b/organization/profile` (needs `organization:update`): the
+/// organization's name and slug. Links and sign-ins naming the old slug
+/// fail from then on with "no such organization"; tokens issued before
+/// still carry the old slug in their `organization` claim until they
+/// expire (its `organization_id` does not change).
+pub(crate) async fn set_profile(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    JsonBody(req): JsonBody<OrganizationProfile>,
+) -> Result<Json<OrganizationSummary>, ApiError> {
+    me.require("organization", "update")?;
+    let slug = req.slug.trim().to_owned();
+    let name = crate::b2b::manage::check_name_and_slug(&req.name, &slug)?.to_owned();
+    let renamed = kh
+        .store()
+        .rename_organization(&me.organization.id, &name, &slug, kh.now())
+        .await
+        .map_err(|e| match e {
+            keyhouse_store::StoreError::Conflict => {
+                OAuthError::new(ErrorCode::Conflict, "another organization has this slug")
+            }
+            other => store_error(other),
+        })?;
+    if !renamed {
+        return Err(
+            OAuthError::new(ErrorCode::NotFound, "the organization no longer exists").into(),
+        );
+    }
+    tracing::info!(organization_id = %me.organization.id, by = %me.member.id, %slug, "organization renamed");
+    kh.audit(
+        &format!("member:{}", me.member.id),
+        "organization.renamed",
+        None,
+        serde_json::json!({
+            "organization_id": me.organization.id,
+            "name": name,
+            "slug": slug,
+            "previous_name": me.organization.name,
+            "previous_slug": me.organization.slug,
+        }),
+    )
+    .await;
+    Ok(Json(OrganizationSummary {
+        organization_id: me.organization.id.clone(),
+        slug,
+        name,
+    }))
+}
+
+/// `POST /api/b2b/organization/delete` (needs `organization:delete`, and
+/// the slug typed again): the organization goes, with every member, their
+/// sessions, and every grant and token given to apps in it.
+pub(crate) async fn delete(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    JsonBody(req): JsonBody<DeleteOrganizationRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    me.require("organization", "delete")?;
+    if req.confirm_slug.trim() != me.organization.slug {
+        return Err(
+            OAuthError::invalid_request("type the organization's slug exactly to confirm").into(),
+        );
+    }
+    let deleted = kh
+        .store()
+        .delete_organization(&me.organization.id, kh.now())
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "the organization no longer exists"))?;
+    if deleted.sessions > 0 {
+        kh.deliver_logout_notices_later();
+    }
+    tracing::info!(organization_id = %me.organization.id, by = %me.member.id, members = deleted.members, grants = deleted.grants, "organization deleted");
+    kh.audit(
+        &format!("member:{}", me.member.id),
+        "organization.deleted",
+        None,
+        serde_json::json!({
+            "organization_id": me.organization.id,
+            "slug": me.organization.slug,
+            "members_removed": deleted.members,
+            "sessions_ended": deleted.sessions,
+            "grants_revoked": deleted.grants,
+        }),
+    )
+    .await;
+    Ok(Json(serde_json::json!({
+        "members": deleted.members,
+        "sessions": deleted.sessions,
+        "grants": deleted.grants,
+    })))
 }

@@ -838,3 +838,140 @@ async fn nobody_gives_a_role_above_their_own() {
         .unwrap();
     assert_eq!(res.status(), 200, "a role within their own");
 }
+
+#[tokio::test]
+async fn an_admin_renames_the_organization_and_the_old_slug_fails_clearly() {
+    let (s, _smtp) = server().await;
+    let admin = member(&s, ADMIN).await;
+    let sam = member(&s, SAM).await;
+    let res = sam
+        .put(s.url("/api/b2b/organization/profile"))
+        .json(&json!({"name": "Sam's", "slug": "sams"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a plain member cannot");
+    let put = |body: Value| {
+        admin
+            .put(s.url("/api/b2b/organization/profile"))
+            .json(&body)
+            .send()
+    };
+    let (status, error) = error_of(
+        put(json!({"name": "Acme", "slug": "globex"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.as_str()),
+        (409, "conflict"),
+        "another organization's slug"
+    );
+    for bad in [
+        json!({"name": "", "slug": "acme-2"}),
+        json!({"name": "Acme", "slug": "-acme"}),
+        json!({"name": "Acme", "slug": "A"}),
+    ] {
+        assert_eq!(put(bad.clone()).await.unwrap().status(), 400, "{bad}");
+    }
+    let renamed = ok_json(
+        put(json!({"name": " Acme Corporation ", "slug": "acme-corp"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(renamed["name"], "Acme Corporation");
+    assert_eq!(renamed["slug"], "acme-corp");
+    let (status, _) = error_of(login_to(&s, "acme", SAM, PASSWORD).await).await;
+    assert_eq!(status, 401, "the old slug names no organization");
+    assert_eq!(login_to(&s, "acme-corp", SAM, PASSWORD).await.status(), 200);
+    // Sessions go on, under the new name.
+    let session = ok_json(sam.get(s.url("/api/b2b/session")).send().await.unwrap()).await;
+    assert_eq!(session["organization"]["slug"], "acme-corp");
+    assert_eq!(audit_actions(&admin, &s).await[0], "organization.renamed");
+}
+
+#[tokio::test]
+async fn deleting_an_organization_takes_everything_and_asks_for_its_slug() {
+    let (s, smtp) = server().await;
+    let sam = member(&s, SAM).await;
+    let (tokens, gpt) = connected_app(&s, &sam).await;
+    let admin = member(&s, ADMIN).await;
+    ok_json(invite(&admin, &s, "dana@example.com", &["member"]).await).await;
+    let token = token_in(&smtp.wait_for("dana@example.com", 1).await);
+    let (status, _) = error_of(
+        post(
+            &sam,
+            &s,
+            "/api/b2b/organization/delete",
+            json!({"confirm_slug": "acme"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 403, "a plain member cannot");
+    let (status, _) = error_of(
+        post(
+            &admin,
+            &s,
+            "/api/b2b/organization/delete",
+            json!({"confirm_slug": "Acme"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400, "the slug exactly");
+    assert!(
+        s.kh.store()
+            .find_organization_by_slug("acme")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let done = ok_json(
+        post(
+            &admin,
+            &s,
+            "/api/b2b/organization/delete",
+            json!({"confirm_slug": "acme"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(done, json!({"members": 2, "sessions": 2, "grants": 1}));
+    assert!(
+        s.kh.store()
+            .find_organization_by_slug("acme")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(bearer_get(&s, "/test/org", access).await.status(), 401);
+    assert_eq!(userinfo(&s, access).await.status(), 401);
+    assert!(!active(&s, &gpt, access).await);
+    let (status, error) =
+        error_of(refresh(&s, &gpt, tokens["refresh_token"].as_str().unwrap(), None).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    for b in [&sam, &admin] {
+        assert_eq!(
+            b.get(s.url("/api/b2b/session"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    let (status, _) = error_of(preview(&s, &token).await).await;
+    assert_eq!(status, 400, "its invitations died with it");
+    // Another organization is untouched, and the slug is free again.
+    assert_eq!(login_to(&s, "globex", CAROL, PASSWORD).await.status(), 200);
+    s.kh.create_organization("Acme again", "acme")
+        .await
+        .unwrap();
+    // The log keeps the deletion.
+    let log = s.kh.store().list_audit(5, None, None).await.unwrap();
+    assert_eq!(log[0].action, "organization.deleted");
+}
