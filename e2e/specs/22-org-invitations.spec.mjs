@@ -11,9 +11,10 @@
 //       access token is refused on its very next call, and the audit log
 //       on /org/settings lists the invitation, its acceptance and the removal.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/browser.mjs';
 import { config } from '../lib/env.mjs';
-import { linkIn, waitForMail } from '../lib/mail.mjs';
+import { codeIn, linkIn, waitForMail } from '../lib/mail.mjs';
 import { B2B_GPT_SCOPE, SimulatedGpt } from '../gpt.mjs';
 import { OrgLoginPage, OrgNotesPage, OrgSettingsPage, connectThroughOrgIdp, textOf } from '../pages/index.mjs';
 
@@ -105,4 +106,53 @@ browserTest('an invited colleague joins and connects the GPT; removed, the GPT i
   } finally {
     await gpt.stop();
   }
+});
+
+// A colleague at the company's domain joins without an invitation: the
+// admin claims the domain on /org/settings, the operator verifies it (the
+// CLI), the admin lets anyone at it join as `member`; the colleague asks
+// for a sign-in code at /org/login, is offered to join Acme, and joins.
+browserTest('a colleague at the verified domain joins through a mailed code', async ({ newContext }) => {
+  const domain = `acme-${Date.now()}.test`;
+  const admin = await signedIn(newContext, ADMIN);
+  const settings = new OrgSettingsPage(admin);
+  await settings.goto();
+  await settings.waitReady();
+  await admin.getByTestId('org-domain-name').fill(domain);
+  await admin.getByTestId('org-domain-add').click();
+  const claimed = admin.getByTestId('org-domain').filter({ hasText: domain });
+  await claimed.waitFor();
+  assert.match(await textOf(claimed), /Waiting for the operator/);
+
+  assert.ok(config.keyhouse, 'the runner must say how to run the keyhouse CLI');
+  execFileSync(config.keyhouse.bin, ['orgs', 'verify-domain', '--org', 'acme', '--domain', domain], {
+    env: { ...process.env, ...config.keyhouse.env },
+    encoding: 'utf8',
+  });
+  await settings.goto();
+  await settings.waitReady();
+  await admin.getByTestId('org-jit-role').selectOption('member');
+  await admin.getByTestId('org-domain').filter({ hasText: 'Verified' }).first().waitFor();
+  await admin.getByTestId('org-jit-role').scrollIntoViewIfNeeded();
+  await screenshotDesktopAndMobile(admin, 'org-settings-domains');
+
+  const email = `newcomer@${domain}`;
+  const page = await (await newContext()).newPage();
+  const login = new OrgLoginPage(page);
+  await login.goto();
+  await page.getByTestId('org-login-by-email').click();
+  await page.getByTestId('magic-link-email').fill(email);
+  await page.getByTestId('magic-link-submit').click();
+  await page.getByTestId('code-input').waitFor();
+  const mail = await waitForMail(email, 1);
+  assert.match(mail.subject, /Acme Inc/);
+  await page.getByTestId('code-input').fill(codeIn(mail));
+  await page.getByTestId('code-submit').click();
+  const choice = page.getByTestId('org-choice');
+  await choice.waitFor();
+  assert.match(await textOf(choice), /join as a new member/);
+  await screenshot(page, 'org-login-join-by-domain');
+  await choice.click();
+  await new OrgNotesPage(page).waitReady();
+  assert.equal(await textOf(page.getByTestId('nav-member')), email);
 });

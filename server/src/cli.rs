@@ -603,6 +603,18 @@ enum OrgsCommand {
         #[arg(long)]
         require: String,
     },
+    /// Verify that an organization holds an e-mail domain (checked by you,
+    /// e.g. a DNS record or the contract): people who prove an address at
+    /// it may then join, if the organization set a join role. Claims the
+    /// domain for it first when nobody does.
+    VerifyDomain {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// The domain, e.g. example.com.
+        #[arg(long)]
+        domain: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -742,6 +754,10 @@ async fn orgs(global: &Global, command: OrgsCommand) -> Result<(), Error> {
                 found.slug,
                 required.as_str()
             );
+        }
+        OrgsCommand::VerifyDomain { org, domain } => {
+            let domain = kh.verify_organization_domain(&org, &domain, "cli").await?;
+            println!("{org}: {domain} verified");
         }
     }
     Ok(())

@@ -291,6 +291,26 @@ pub mod organization {
         pub required_sign_in: String,
         pub created_at: i64,
         pub updated_at: i64,
+        /// The role of people who join by their address's domain (none:
+        /// nobody joins that way).
+        pub jit_role: Option<String>,
+    }
+    relation_free!();
+}
+
+/// The e-mail domains organizations claim.
+pub mod organization_domain {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub domain: String,
+        pub organization_id: String,
+        pub created_at: i64,
+        /// Set by an operator once the organization proved it holds it.
+        pub verified_at: Option<i64>,
     }
     relation_free!();
 }

@@ -55,8 +55,8 @@ pub use leases::Lease;
 pub use limits::{Attempt, DELAY_STEP};
 pub use logout::LogoutNotice;
 pub use members::{
-    Accepted, DeletedOrganization, Invitation, InviteRefusal, NewInvitation, Standing,
-    StandingChange,
+    Accepted, DeletedOrganization, Invitation, InviteRefusal, NewInvitation, OrganizationDomain,
+    Standing, StandingChange,
 };
 pub use operators::Disabled;
 pub use orgs::{Member, Organization};

@@ -569,6 +569,10 @@ impl Store {
             .filter(invitation::Column::OrganizationId.eq(org_id))
             .exec(&*txn)
             .await?;
+        crate::entities::organization_domain::Entity::delete_many()
+            .filter(crate::entities::organization_domain::Column::OrganizationId.eq(org_id))
+            .exec(&*txn)
+            .await?;
         organization::Entity::delete_many()
             .filter(organization::Column::Id.eq(org_id))
             .exec(&*txn)
@@ -592,4 +596,132 @@ pub(crate) async fn purge_invitations(db: &sea_orm::DatabaseConnection, now: i64
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// An e-mail domain an organization claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationDomain {
+    /// The domain, lower-case.
+    pub domain: String,
+    /// The organization.
+    pub organization_id: String,
+    /// Claimed (unix seconds).
+    pub created_at: i64,
+    /// When an operator verified it.
+    pub verified_at: Option<i64>,
+}
+
+fn domain_of(m: crate::entities::organization_domain::Model) -> OrganizationDomain {
+    OrganizationDomain {
+        domain: m.domain,
+        organization_id: m.organization_id,
+        created_at: m.created_at,
+        verified_at: m.verified_at,
+    }
+}
+
+impl Store {
+    /// Claims `domain` for an organization (unverified). `Conflict` when
+    /// an organization claims it already.
+    pub async fn add_domain(&self, org_id: &str, domain: &str, now: i64) -> Result<()> {
+        use crate::entities::organization_domain as d;
+        let _lane = self.lane().await;
+        d::Entity::insert(d::ActiveModel {
+            domain: Set(domain.to_owned()),
+            organization_id: Set(org_id.to_owned()),
+            created_at: Set(now),
+            verified_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(StoreError::from_insert)?;
+        Ok(())
+    }
+
+    /// Gives up an organization's claim on `domain`. Whether it had one.
+    pub async fn remove_domain(&self, org_id: &str, domain: &str) -> Result<bool> {
+        use crate::entities::organization_domain as d;
+        let _lane = self.lane().await;
+        Ok(d::Entity::delete_many()
+            .filter(d::Column::Domain.eq(domain))
+            .filter(d::Column::OrganizationId.eq(org_id))
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1)
+    }
+
+    /// Marks an organization's claim on `domain` verified (an operator
+    /// checked it). Whether the organization claims it.
+    pub async fn verify_domain(&self, org_id: &str, domain: &str, now: i64) -> Result<bool> {
+        use crate::entities::organization_domain as d;
+        let _lane = self.lane().await;
+        Ok(d::Entity::update_many()
+            .col_expr(d::Column::VerifiedAt, Expr::value(now))
+            .filter(d::Column::Domain.eq(domain))
+            .filter(d::Column::OrganizationId.eq(org_id))
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1)
+    }
+
+    /// An organization's domains, by name.
+    pub async fn domains_of(&self, org_id: &str) -> Result<Vec<OrganizationDomain>> {
+        use crate::entities::organization_domain as d;
+        Ok(d::Entity::find()
+            .filter(d::Column::OrganizationId.eq(org_id))
+            .order_by_asc(d::Column::Domain)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(domain_of)
+            .collect())
+    }
+
+    /// The organization a person with an address at `domain` may join
+    /// (the domain verified, and the organization letting people join by
+    /// it), if any.
+    pub async fn joinable_by_domain(&self, domain: &str) -> Result<Option<crate::Organization>> {
+        use crate::entities::organization_domain as d;
+        let Some(claim) = d::Entity::find_by_id(domain.to_owned())
+            .filter(d::Column::VerifiedAt.is_not_null())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .find_organization(&claim.organization_id)
+            .await?
+            .filter(|o| o.jit_role.is_some()))
+    }
+
+    /// Sets the role of people who join an organization by their address's
+    /// domain (`None`: nobody joins that way). Whether it exists.
+    pub async fn set_jit_role(&self, org_id: &str, role: Option<&str>, now: i64) -> Result<bool> {
+        let _lane = self.lane().await;
+        Ok(organization::Entity::update_many()
+            .col_expr(
+                organization::Column::JitRole,
+                Expr::value(role.map(str::to_owned)),
+            )
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now))
+            .filter(organization::Column::Id.eq(org_id))
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1)
+    }
+
+    /// Whether `email` has a member record (in any state) in an
+    /// organization.
+    pub async fn has_member_record(&self, org_id: &str, email: &str) -> Result<bool> {
+        Ok(member::Entity::find()
+            .filter(member::Column::OrganizationId.eq(org_id))
+            .filter(member::Column::Email.eq(email))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
 }

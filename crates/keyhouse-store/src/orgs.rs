@@ -22,6 +22,9 @@ pub struct Organization {
     pub required_sign_in: RequiredSignIn,
     /// Created (unix seconds).
     pub created_at: i64,
+    /// The role of people who join by their address's verified domain
+    /// (`None`: nobody joins that way).
+    pub jit_role: Option<String>,
 }
 
 /// A member of one organization.
@@ -96,6 +99,7 @@ fn org_of(m: organization::Model) -> Result<Organization> {
         slug: m.slug,
         name: m.name,
         created_at: m.created_at,
+        jit_role: m.jit_role,
     })
 }
 
@@ -126,6 +130,7 @@ impl Store {
             required_sign_in: Set(org.required_sign_in.as_str().to_owned()),
             created_at: Set(org.created_at),
             updated_at: Set(org.created_at),
+            jit_role: Set(org.jit_role.clone()),
         };
         let _lane = self.lane().await;
         organization::Entity::insert(model)

@@ -169,6 +169,10 @@ pub struct DiscoveryResponse {
     /// The address proven (normalised).
     #[serde(default)]
     pub email: String,
+    /// The slugs among `organizations` that the address would join (by its
+    /// verified domain) rather than sign in to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joinable: Vec<String>,
     /// Where to go once signed in (a same-origin path), when the mailed
     /// link or code was asked for with one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -361,6 +365,42 @@ pub struct OrganizationProfile {
 pub struct DeleteOrganizationRequest {
     /// The organization's slug, typed again to confirm.
     pub confirm_slug: String,
+}
+
+/// One e-mail domain an organization claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainInfo {
+    /// The domain, lower-case.
+    pub domain: String,
+    /// Whether an operator verified the claim (only verified domains let
+    /// people join).
+    pub verified: bool,
+}
+
+/// `GET /api/b2b/organization/domains`: the domains, and the role of people
+/// who join by them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainSettings {
+    /// The domains claimed.
+    pub domains: Vec<DomainInfo>,
+    /// The role people with a proven address at a verified domain get
+    /// when they join; `None`: nobody joins that way.
+    pub jit_role: Option<String>,
+}
+
+/// `POST /api/b2b/organization/domains`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRequest {
+    /// The domain, e.g. `example.com`.
+    pub domain: String,
+}
+
+/// `PUT /api/b2b/organization/jit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JitRequest {
+    /// The role of people who join by their address's domain; `None`
+    /// turns joining off.
+    pub role: Option<String>,
 }
 
 /// What a member's deactivation or removal ended.

@@ -54,6 +54,8 @@ fn login_message(e: &ApiError) -> String {
 struct Choice {
     token: String,
     organizations: Vec<OrganizationSummary>,
+    /// The slugs the address would join (by its domain), not sign in to.
+    joinable: Vec<String>,
 }
 
 /// The router's navigation, kept for after the sign-in.
@@ -177,7 +179,10 @@ impl OrgSignIn {
             self.email.set(found.email.clone());
         }
         match found.organizations.as_slice() {
-            [only] => self.select(found.discovery_token, only.slug.clone()),
+            // Joining is the person's choice: always asked.
+            [only] if found.joinable.is_empty() => {
+                self.select(found.discovery_token, only.slug.clone())
+            }
             [] => {
                 self.error.set(Some(NO_ORGANIZATION.into()));
                 self.pending.set(false);
@@ -186,6 +191,7 @@ impl OrgSignIn {
                 self.choice.set(Some(Choice {
                     token: found.discovery_token,
                     organizations: found.organizations,
+                    joinable: found.joinable,
                 }));
                 self.pending.set(false);
             }
@@ -384,6 +390,8 @@ fn OrgChoices(
         ..
     } = state;
     let token = StoredValue::new(choice.token);
+    let choices = choice.organizations.len();
+    let joinable = StoredValue::new(choice.joinable);
     let heading = NodeRef::<leptos::html::H2>::new();
     Effect::new(move |_| {
         if let Some(h) = heading.get() {
@@ -395,11 +403,18 @@ fn OrgChoices(
             <ErrorNote error testid="org-login-error"/>
             <h2 id="org-choose-title" tabindex="-1" node_ref=heading>"Choose an organization"</h2>
             <p class="kh-muted">
-                {move || format!("{} is a member of these organizations.", email.get().trim())}
+                {move || if joinable.with_value(|j| j.len() == choices) {
+                    format!("{} can join this organization: its address is at a domain the organization verified.", email.get().trim())
+                } else {
+                    format!("{} is a member of these organizations.", email.get().trim())
+                }}
             </p>
             <ul class="kh-org-choices" aria-labelledby="org-choose-title">
-                {choice.organizations.into_iter().map(|org| view! {
-                    <OrgChoice org selecting on_choose=move |slug| state.select(token.get_value(), slug)/>
+                {choice.organizations.into_iter().map(|org| {
+                    let join = joinable.with_value(|j| j.contains(&org.slug));
+                    view! {
+                        <OrgChoice org join selecting on_choose=move |slug| state.select(token.get_value(), slug)/>
+                    }
                 }).collect_view()}
             </ul>
             <p class="kh-auth__switch">
@@ -417,6 +432,8 @@ fn OrgChoices(
 fn OrgChoice(
     /// The organization.
     org: OrganizationSummary,
+    /// Joining it (by the address's domain) rather than signing in.
+    join: bool,
     /// The slug being signed in to: every choice waits, this one is busy.
     selecting: RwSignal<Option<String>>,
     /// Signs in to the organization of this slug.
@@ -434,9 +451,9 @@ fn OrgChoice(
                 <span class="kh-org-choice__mark" aria-hidden="true">{initials(&org.name)}</span>
                 <span class="kh-org-choice__text">
                     <strong>{org.name.clone()}</strong>
-                    <small class="kh-muted">{org.slug.clone()}</small>
+                    <small class="kh-muted">{if join { format!("{} · join as a new member", org.slug) } else { org.slug.clone() }}</small>
                 </span>
-                <span class="kh-org-choice__go" aria-hidden="true">"→"</span>
+                <span class="kh-org-choice__go" aria-hidden="true">{if join { "Join →" } else { "→" }}</span>
             </button>
         </li>
     }

@@ -6,6 +6,7 @@
 //! `/org/idp` is the B2B Authorization URL.
 
 mod api;
+mod domains;
 mod idp;
 mod invitation;
 mod login;

@@ -14,6 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::api::sentence;
+use super::domains::Domains;
 use super::people::{Invitations, MemberStanding, OrgAudit};
 use super::profile::{DeleteOrganization, OrganizationProfileCard};
 use super::{OrgTabs, RequireMember};
@@ -139,6 +140,7 @@ fn Settings() -> impl IntoView {
                     let can_invite = member.can("members", "create");
                     let can_audit = member.can("audit", "read");
                     let invite_roles = role_ids.clone();
+                    let domain_roles = role_ids.clone();
                     let can_rename = member.can("organization", "update");
                     let can_delete = member.can("organization", "delete");
                     let slug = s.organization.slug.clone();
@@ -148,6 +150,7 @@ fn Settings() -> impl IntoView {
                         <ConnectedApps initial=s.connected_apps/>
                         <Members members=s.members role_ids reload/>
                         {can_invite.then(|| view! { <Invitations role_ids=invite_roles/> })}
+                        {can_rename.then(|| view! { <Domains role_ids=domain_roles/> })}
                         <Policy roles=s.roles scopes=s.scopes/>
                         {can_audit.then(|| view! { <OrgAudit emails/> })}
                         {can_delete.then(|| view! { <DeleteOrganization slug/> })}

@@ -21,7 +21,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use keyhouse_core::assurance::amr;
 use keyhouse_core::{ErrorCode, OAuthError, return_to};
-use keyhouse_store::{ChallengePurpose, EmailChallenge, Member};
+use keyhouse_store::{ChallengePurpose, EmailChallenge, Member, Organization};
 use keyhouse_types::b2b::MemberEmailLoginRequest;
 use keyhouse_types::{EmailCodeRequest, EmailLinkRequest};
 
@@ -132,25 +132,28 @@ async fn mail_if_member(
 ) -> Result<(), OAuthError> {
     let slug = asked.slug.as_deref();
     let members = memberships(kh, &asked.email, slug).await?;
-    let Some(first) = members.first() else {
+    let joinable = kh.joinable(&asked.email, slug).await?;
+    if members.is_empty() && joinable.is_none() {
         tracing::info!(
             organization = slug,
             "member email sign-in asked for an address with no active membership; nothing sent"
         );
         return Ok(());
-    };
+    }
     // The organization named, or how many there are.
-    let organization = match (slug, members.as_slice()) {
-        (Some(_), [only]) => kh
+    let organization = match (slug, members.as_slice(), &joinable) {
+        (Some(_), [only], _) => kh
             .store()
             .find_organization(&only.organization_id)
             .await
             .map_err(store_error)?
             .map_or_else(|| "your organization".to_owned(), |o| o.name),
-        (_, [_]) => "your organization".to_owned(),
+        (_, [], Some(o)) => o.name.clone(),
+        (_, [_], None) => "your organization".to_owned(),
         _ => "your organizations".to_owned(),
     };
-    let mut vars = security_vars(kh, &asked.email, &first.name, ip, headers);
+    let name = members.first().map(|m| m.name.clone()).unwrap_or_default();
+    let mut vars = security_vars(kh, &asked.email, &name, ip, headers);
     vars.insert("organization", organization);
     let m = Mail {
         purpose: ChallengePurpose::MemberSignIn,
@@ -215,8 +218,10 @@ async fn offer(
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or_default();
-    let members = memberships(kh, &spent.email, pending.organization_slug.as_deref()).await?;
-    if members.is_empty() {
+    let slug = pending.organization_slug.as_deref();
+    let members = memberships(kh, &spent.email, slug).await?;
+    let joinable: Vec<Organization> = kh.joinable(&spent.email, slug).await?.into_iter().collect();
+    if members.is_empty() && joinable.is_empty() {
         // Removed from every organization since the message went.
         tracing::info!(
             "member email challenge spent, but the address has no active membership now"
@@ -229,9 +234,16 @@ async fn offer(
     }
     tracing::info!(
         memberships = members.len(),
+        joinable = joinable.len(),
         "member proved the address by mail; organizations offered"
     );
     Ok(kh
-        .offer_organizations(&spent.email, members, amr::EMAIL, pending.return_to)
+        .offer_organizations(
+            &spent.email,
+            members,
+            joinable,
+            amr::EMAIL,
+            pending.return_to,
+        )
         .await?)
 }

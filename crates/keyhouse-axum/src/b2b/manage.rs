@@ -25,6 +25,7 @@ impl Keyhouse {
             connected_apps: ConnectedAppsSettings::default(),
             required_sign_in: Default::default(),
             created_at: self.now(),
+            jit_role: None,
         };
         self.store()
             .create_organization(&org)
@@ -49,10 +50,10 @@ impl Keyhouse {
     ) -> Result<String, OAuthError> {
         let existing = self
             .store()
-            .members_with_email(email, 1)
+            .members_with_email(email, 20)
             .await
             .map_err(store_error)?;
-        if let Some(m) = existing.first()
+        if let Some(m) = existing.iter().find(|m| !m.password_hash.is_empty())
             && crate::accounts::password::verify_password(
                 self,
                 password,

@@ -325,9 +325,13 @@ pub(crate) async fn preview(
     let (invitation, organization) = usable(&kh, &req.token).await?;
     let existing = kh
         .store()
-        .members_with_email(&invitation.email, 1)
+        .members_with_email(&invitation.email, 20)
         .await
         .map_err(store_error)?;
+    let existing: Vec<_> = existing
+        .into_iter()
+        .filter(|m| !m.password_hash.is_empty())
+        .collect();
     Ok(Json(InvitationPreview {
         organization: summary(&organization),
         email: invitation.email,

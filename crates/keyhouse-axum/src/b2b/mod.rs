@@ -3,6 +3,7 @@
 //! organization settings API, and the [`MemberCaller`](crate::MemberCaller) extractor for an app's
 //! organization-scoped APIs.
 
+pub(crate) mod domains;
 pub(crate) mod email;
 pub(crate) mod manage;
 pub(crate) mod members;
@@ -345,4 +346,13 @@ pub(crate) fn routes() -> Router<Keyhouse> {
             put(organization::set_profile),
         )
         .route("/api/b2b/organization/delete", post(organization::delete))
+        .route(
+            "/api/b2b/organization/domains",
+            get(domains::list).post(domains::add),
+        )
+        .route(
+            "/api/b2b/organization/domains/{domain}/remove",
+            post(domains::remove),
+        )
+        .route("/api/b2b/organization/jit", put(domains::set_jit))
 }

@@ -167,11 +167,13 @@ impl Keyhouse {
         exp: i64,
         binding: &str,
         method: &str,
+        email: &str,
     ) -> String {
         let jti = secret::generate_id("disc", &mut rand::rng());
         let payload = URL_SAFE_NO_PAD.encode(format!(
-            "{exp}|{jti}|{}|{method}|{}",
+            "{exp}|{jti}|{}|{method}|{}|{}",
             secret::hash_token(binding),
+            URL_SAFE_NO_PAD.encode(email),
             member_ids.join(",")
         ));
         let mac = secret::hash_client_secret(&self.0.secret_key, &discovery_mac_input(&payload));
@@ -188,9 +190,10 @@ impl Keyhouse {
             return None;
         }
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        let mut parts = raw.splitn(5, '|');
+        let mut parts = raw.splitn(6, '|');
         let (exp, jti, bound) = (parts.next()?, parts.next()?, parts.next()?);
-        let (method, ids) = (parts.next()?, parts.next()?);
+        let (method, email, ids) = (parts.next()?, parts.next()?, parts.next()?);
+        let email = String::from_utf8(URL_SAFE_NO_PAD.decode(email).ok()?).ok()?;
         if exp.parse::<i64>().ok()? <= self.now() {
             return None;
         }
@@ -203,17 +206,20 @@ impl Keyhouse {
         Some(Discovered {
             jti: jti.to_owned(),
             method: method.to_owned(),
+            email,
             member_ids: ids.split(',').map(str::to_owned).collect(),
         })
     }
 
-    /// The answer that offers `members`' organizations, proven by `method`:
-    /// their summaries, and a discovery token bound to this browser by a
-    /// new cookie.
+    /// The answer that offers `members`' organizations, and the
+    /// organizations `email` may join by its domain (`joinable`), proven by
+    /// `method`: their summaries, and a discovery token bound to this
+    /// browser by a new cookie.
     pub(crate) async fn offer_organizations(
         &self,
         email: &str,
         members: Vec<Member>,
+        joinable: Vec<Organization>,
         method: &str,
         return_to: Option<String>,
     ) -> Result<Response, OAuthError> {
@@ -228,8 +234,10 @@ impl Keyhouse {
                 organizations.push(summary(&o));
             }
         }
+        organizations.extend(joinable.iter().map(summary));
         organizations.sort_by_key(|o| o.name.to_lowercase());
-        let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
+        let mut ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
+        ids.extend(joinable.iter().map(|o| format!("join:{}", o.id)));
         let binding = secret::generate_token(&mut rand::rng());
         let cookie = set_named_cookie(self, discovery_cookie_name(self), &binding, DISCOVERY_TTL)
             .ok_or_else(|| OAuthError::server("cookie header"))?;
@@ -240,7 +248,9 @@ impl Keyhouse {
                 self.now() + DISCOVERY_TTL,
                 &binding,
                 method,
+                email,
             ),
+            joinable: joinable.into_iter().map(|o| o.slug).collect(),
             email: email.to_owned(),
             return_to,
         };
@@ -249,10 +259,11 @@ impl Keyhouse {
 }
 
 /// What a discovery token's MAC covers: its payload, under a name of its
-/// own (`v2`: the payload names the method; a token of the earlier form,
-/// whose fields would be read in the wrong places, is refused).
+/// own (`v3`: the payload names the method and the address; a token of an
+/// earlier form, whose fields would be read in the wrong places, is
+/// refused).
 fn discovery_mac_input(payload: &str) -> String {
-    format!("discovery:v2:{payload}")
+    format!("discovery:v3:{payload}")
 }
 
 /// What a checked discovery token says.
@@ -261,7 +272,10 @@ struct Discovered {
     jti: String,
     /// How the address was proven (`pwd`, `email`).
     method: String,
-    /// The members it opens.
+    /// The address.
+    email: String,
+    /// The members it opens, and `join:<organization id>` for each
+    /// organization the address may join by its domain.
     member_ids: Vec<String>,
 }
 
@@ -342,7 +356,9 @@ pub(crate) async fn discovery(
                 .map_err(store_error)?,
             None => Vec::new(),
         };
-        let Some(first) = candidates.first() else {
+        // Memberships without a password (joined by their domain, signing
+        // in by mail) hold no credential to prove.
+        let Some(first) = candidates.iter().find(|m| !m.password_hash.is_empty()) else {
             // Same work as a real check: no timing difference for unknown emails.
             crate::accounts::password::verify_password(kh, password, None).await;
             return Ok(None);
@@ -362,7 +378,7 @@ pub(crate) async fn discovery(
     .await?;
     let email = matched.first().map(|m| m.email.clone()).unwrap_or_default();
     Ok(kh
-        .offer_organizations(&email, matched, amr::PASSWORD, None)
+        .offer_organizations(&email, matched, Vec::new(), amr::PASSWORD, None)
         .await?)
 }
 
@@ -393,6 +409,7 @@ pub(crate) async fn discovery_select(
     let Discovered {
         jti,
         method,
+        email,
         member_ids: ids,
     } = kh
         .check_discovery_token(&req.discovery_token, binding)
@@ -422,7 +439,15 @@ pub(crate) async fn discovery_select(
             break;
         }
     }
-    let member = chosen.ok_or_else(expired)?;
+    let member = match chosen {
+        Some(m) => m,
+        // docs/threat-model.md row 178: joining by the address's domain,
+        // offered only after the address was proven by mail.
+        None if method == amr::EMAIL && ids.contains(&format!("join:{}", org.id)) => {
+            kh.join_by_domain(&org, &email).await?.ok_or_else(expired)?
+        }
+        None => return Err(expired().into()),
+    };
     let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
     Ok(kh
         .start_member_session(

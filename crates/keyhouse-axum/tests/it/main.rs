@@ -15,6 +15,7 @@ mod hardening;
 mod id_token_alg;
 mod instances;
 mod interop_openidconnect;
+mod join_by_domain;
 mod limits;
 mod logout;
 mod member_email;

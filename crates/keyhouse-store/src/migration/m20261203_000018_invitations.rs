@@ -12,6 +12,11 @@ pub struct Migration;
 ///
 /// `audit_events.organization_id` says which organization an event belongs
 /// to, so that organization's admins can read their own log.
+///
+/// `organization_domains`: the e-mail domains an organization claims, one
+/// organization per domain; `verified_at` is set by an operator. With
+/// `organizations.jit_role` set, a person who proved an address at a
+/// verified domain may join with that role (decision 0037).
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -51,6 +56,24 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("organization_domains"))
+                .if_not_exists()
+                .col(string("domain").primary_key())
+                .col(string("organization_id"))
+                .col(big_integer("created_at"))
+                .col(big_integer_null("verified_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("organizations"))
+                .add_column(string_null("jit_role"))
+                .to_owned(),
+        )
+        .await?;
         m.create_index(
             Index::create()
                 .name("audit_events_org")
@@ -75,6 +98,20 @@ impl MigrationTrait for Migration {
             Table::alter()
                 .table(Alias::new("audit_events"))
                 .drop_column(Alias::new("organization_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("organizations"))
+                .drop_column(Alias::new("jit_role"))
+                .to_owned(),
+        )
+        .await?;
+        m.drop_table(
+            Table::drop()
+                .table(Alias::new("organization_domains"))
+                .if_exists()
                 .to_owned(),
         )
         .await?;
