@@ -1,7 +1,7 @@
 //! Organizations manage their own members: invitations over real mail
 //! (each test has its own aiosmtpd), deactivation, reactivation and
 //! removal that end the member's access at once, the last-admin rule, and
-//! the organization's own audit log (docs/threat-model.md rows 172–176).
+//! the organization's own audit log (docs/threat-model.md rows 172–177).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
