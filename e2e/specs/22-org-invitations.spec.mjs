@@ -156,3 +156,19 @@ browserTest('a colleague at the verified domain joins through a mailed code', as
   await new OrgNotesPage(page).waitReady();
   assert.equal(await textOf(page.getByTestId('nav-member')), email);
 });
+
+// A member of two organizations with one password switches from one to the
+// other on /org/member, without signing in again.
+browserTest('a member of two organizations switches without signing in again', async ({ newContext }) => {
+  const page = await signedIn(newContext, config.b2b.member);
+  await page.goto('/org/member');
+  const choice = page.getByTestId('org-switch-to');
+  await choice.first().waitFor();
+  const slugs = await choice.evaluateAll((els) => els.map((e) => e.getAttribute('data-slug')));
+  assert.deepEqual(slugs, ['globex']);
+  await screenshotDesktopAndMobile(page, 'org-member-switch');
+  await choice.first().click();
+  const notes = new OrgNotesPage(page);
+  await notes.waitReady();
+  assert.equal(await notes.orgNameText(), config.b2b.organizations.globex.name);
+});

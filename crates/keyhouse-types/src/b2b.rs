@@ -403,6 +403,13 @@ pub struct JitRequest {
     pub role: Option<String>,
 }
 
+/// `POST /api/b2b/session/switch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchRequest {
+    /// The organization to switch to.
+    pub organization_slug: String,
+}
+
 /// What a member's deactivation or removal ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StandingChanged {

@@ -572,6 +572,7 @@ async fn passkey_session(
         device,
         amr: assurance::passkey(),
         pending_factor: None,
+        auth_time: None,
     };
     let old_token = read_cookie(headers, cookie_name(kh));
     if let Some(old) = same_account_session(kh, old_token, user).await?

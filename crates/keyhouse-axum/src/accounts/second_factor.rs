@@ -568,6 +568,7 @@ pub(crate) async fn stepped_up(
         device,
         amr: assurance::with_second_factor(&old.amr),
         pending_factor: None,
+        auth_time: None,
     };
     match replace_keeping_sid(kh, old, &new).await? {
         Some((record, cookie)) => Ok((cookie, record)),

@@ -226,6 +226,9 @@ pub(crate) struct NewSession<'a> {
     ///
     /// [`Store::replace_session`]: keyhouse_store::Store::replace_session
     pub pending_factor: Option<&'static str>,
+    /// When the subject authenticated, when earlier than now (a switch to
+    /// another organization carries the first sign-in's time); `None`: now.
+    pub auth_time: Option<i64>,
 }
 
 /// How long a sign-in may wait for its second factor.
@@ -306,7 +309,7 @@ pub(crate) fn new_record(kh: &Keyhouse, new: &NewSession<'_>) -> (String, Sessio
         subject_kind: Some(new.kind),
         subject_id: new.subject_id.to_owned(),
         organization_id: new.organization_id.map(str::to_owned),
-        auth_time: now,
+        auth_time: new.auth_time.map_or(now, |t| t.min(now)),
         created_at: now,
         expires_at: now + ttl,
         user_agent: new.device.user_agent.clone(),
@@ -368,6 +371,7 @@ pub(crate) async fn start_session(
         device,
         amr: vec![amr.to_owned()],
         pending_factor: pending.then_some(TOTP),
+        auth_time: None,
     };
     let (session, cookie) = issue_session(kh, new, old).await?;
     if pending {

@@ -11,6 +11,7 @@ pub(crate) mod organization;
 pub(crate) mod passkeys;
 pub(crate) mod second_factor;
 pub(crate) mod session;
+pub(crate) mod switch;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
@@ -355,4 +356,6 @@ pub(crate) fn routes() -> Router<Keyhouse> {
             post(domains::remove),
         )
         .route("/api/b2b/organization/jit", put(domains::set_jit))
+        .route("/api/b2b/session/organizations", get(switch::list))
+        .route("/api/b2b/session/switch", post(switch::switch))
 }

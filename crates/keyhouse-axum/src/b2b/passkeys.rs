@@ -192,6 +192,7 @@ async fn step_up(
         device,
         amr: assurance::passkey(),
         pending_factor: None,
+        auth_time: None,
     };
     let Some((record, cookie)) = replace_keeping_sid(kh, &old, &new).await? else {
         return Ok(None);

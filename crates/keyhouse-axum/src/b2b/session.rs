@@ -99,6 +99,21 @@ impl Keyhouse {
         device: &session::Device,
         amr: Vec<String>,
     ) -> Result<Response, OAuthError> {
+        self.start_member_session_at(member, organization, old, device, amr, None)
+            .await
+    }
+
+    /// [`Keyhouse::start_member_session`] for a sign-in that happened at
+    /// `auth_time` (a switch of organization carries the first one's).
+    pub(crate) async fn start_member_session_at(
+        &self,
+        member: Member,
+        organization: Organization,
+        old: Option<&str>,
+        device: &session::Device,
+        amr: Vec<String>,
+        auth_time: Option<i64>,
+    ) -> Result<Response, OAuthError> {
         // A passkey is two factors already.
         let pending = member.has_second_factor()
             && keyhouse_core::assurance::Level::of(&amr)
@@ -113,6 +128,7 @@ impl Keyhouse {
             // it), a mailed link or code (through discovery), or a passkey.
             amr,
             pending_factor: pending.then_some(session::TOTP),
+            auth_time,
         };
         let (session, cookie) = session::issue_session(self, new, old).await?;
         if pending {

@@ -1,7 +1,7 @@
 //! Organizations manage their own members: invitations over real mail
 //! (each test has its own aiosmtpd), deactivation, reactivation and
 //! removal that end the member's access at once, the last-admin rule, and
-//! the organization's own audit log (docs/threat-model.md rows 172–177).
+//! the organization's own audit log (docs/threat-model.md rows 172–177 and 180).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
@@ -974,4 +974,135 @@ async fn deleting_an_organization_takes_everything_and_asks_for_its_slug() {
     // The log keeps the deletion.
     let log = s.kh.store().list_audit(5, None, None).await.unwrap();
     assert_eq!(log[0].action, "organization.deleted");
+}
+
+/// CAROL joins acme too (invited, accepting with the same password), signed
+/// in to globex: the browser that signed in.
+async fn carol_in_both(s: &TestServer, smtp: &SmtpServer, password: &str) -> reqwest::Client {
+    let admin = member(s, ADMIN).await;
+    ok_json(invite(&admin, s, CAROL, &["member"]).await).await;
+    let token = token_in(&smtp.wait_for(CAROL, 1).await);
+    ok_json(accept(&browser(), s, &token, password).await).await;
+    let b = browser();
+    let res = post(
+        &b,
+        s,
+        "/api/b2b/session/login",
+        json!({"organization_slug": "globex", "email": CAROL, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    b
+}
+
+async fn switch_to(b: &reqwest::Client, s: &TestServer, slug: &str) -> reqwest::Response {
+    post(
+        b,
+        s,
+        "/api/b2b/session/switch",
+        json!({"organization_slug": slug}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_shared_password_switches_organizations_without_signing_in_again() {
+    let (s, smtp) = server().await;
+    let b = carol_in_both(&s, &smtp, PASSWORD).await;
+    let before = ok_json(b.get(s.url("/api/b2b/session")).send().await.unwrap()).await;
+    let offered = ok_json(
+        b.get(s.url("/api/b2b/session/organizations"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(offered.as_array().unwrap().len(), 1);
+    assert_eq!(offered[0]["slug"], "acme");
+    s.clock.as_ref().unwrap().advance(60);
+    let now = ok_json(switch_to(&b, &s, "acme").await).await;
+    assert_eq!(now["organization"]["slug"], "acme");
+    assert_eq!(now["amr"], json!(["pwd"]));
+    assert_eq!(
+        now["authenticated_at"], before["authenticated_at"],
+        "the sign-in's time, not the switch's"
+    );
+    // The globex session was replaced; the browser is in acme now.
+    let current = ok_json(b.get(s.url("/api/b2b/session")).send().await.unwrap()).await;
+    assert_eq!(current["organization"]["slug"], "acme");
+    // Back again.
+    assert_eq!(switch_to(&b, &s, "globex").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_password_of_its_own_or_a_deactivated_membership_is_not_switched_to() {
+    let (s, smtp) = server().await;
+    let b = carol_in_both(&s, &smtp, "another long password").await;
+    let offered = ok_json(
+        b.get(s.url("/api/b2b/session/organizations"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        offered,
+        json!([]),
+        "acme's membership has a password of its own"
+    );
+    let (status, error) = error_of(switch_to(&b, &s, "acme").await).await;
+    assert_eq!((status, error.as_str()), (403, "access_denied"));
+    let current = ok_json(b.get(s.url("/api/b2b/session")).send().await.unwrap()).await;
+    assert_eq!(
+        current["organization"]["slug"], "globex",
+        "still where it was"
+    );
+    let (status, _) = error_of(switch_to(&b, &s, "nowhere").await).await;
+    assert_eq!(status, 403);
+    // A shared credential, but the membership deactivated: refused.
+    let (s, smtp) = server().await;
+    let b = carol_in_both(&s, &smtp, PASSWORD).await;
+    let admin = member(&s, ADMIN).await;
+    let carol_in_acme = member_id(&s, CAROL).await;
+    let res = post(
+        &admin,
+        &s,
+        &format!("/api/b2b/members/{carol_in_acme}/deactivate"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let (status, _) = error_of(switch_to(&b, &s, "acme").await).await;
+    assert_eq!(status, 403);
+}
+
+/// Switching into an organization that asks for two-step verification
+/// carries the password only: the member is asked for the second step.
+#[tokio::test]
+async fn switching_into_an_organization_that_asks_for_two_steps_asks_for_them() {
+    let (s, smtp) = server().await;
+    let b = carol_in_both(&s, &smtp, PASSWORD).await;
+    let org =
+        s.kh.store()
+            .find_organization_by_slug("acme")
+            .await
+            .unwrap()
+            .unwrap();
+    s.kh.require_sign_in(
+        &org.id,
+        keyhouse_types::b2b::RequiredSignIn::TwoFactors,
+        "cli",
+    )
+    .await
+    .unwrap();
+    let now = ok_json(switch_to(&b, &s, "acme").await).await;
+    assert_eq!(now["amr"], json!(["pwd"]));
+    assert_eq!(now["required_sign_in"], "two_factors");
+    let res = b.get(s.url("/api/b2b/invitations")).send().await.unwrap();
+    let (status, error) = error_of(res).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (403, "second_factor_setup_required"),
+        "the organization's gate, as at any sign-in"
+    );
 }
