@@ -110,6 +110,14 @@ pub struct Config {
     pub invitation_path: String,
     /// How long an invitation's link works, seconds (default 7 days).
     pub invitation_ttl: i64,
+    /// The app's organization sign-in page (default `/org/login`): single
+    /// sign-on sends the browser back there with `?sso_error=` when it
+    /// fails, or with `?step=second-factor` when the member's
+    /// authenticator code is still needed.
+    pub organization_login_path: String,
+    /// The app's organization settings page (default `/org/settings`): a
+    /// test of the single sign-on connection ends there with `?sso_test=`.
+    pub organization_settings_path: String,
     /// How long a mailed link and code work, seconds (default 900).
     pub email_code_ttl: i64,
     /// Messages with a link and code sent per address per hour (default 5):
@@ -187,6 +195,8 @@ impl Default for Config {
             member_email_link_path: "/org/login/email".to_owned(),
             invitation_path: "/org/invitation".to_owned(),
             invitation_ttl: 7 * 24 * 3600,
+            organization_login_path: "/org/login".to_owned(),
+            organization_settings_path: "/org/settings".to_owned(),
             email_code_ttl: 900,
             email_codes_per_address_per_hour: 5,
             email_codes_per_ip_per_hour: 30,

@@ -90,6 +90,8 @@ struct Inner {
     draining: std::sync::atomic::AtomicBool,
     /// The id this instance takes leases under (see `housekeeping`).
     holder_id: String,
+    /// Organizations' OpenID Providers, discovered.
+    sso: b2b::sso::ProviderCache,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -139,6 +141,7 @@ impl Keyhouse {
         let kh = Keyhouse(Arc::new(Inner {
             draining: std::sync::atomic::AtomicBool::new(false),
             holder_id: format!("{:032x}", rand::random::<u128>()),
+            sso: b2b::sso::ProviderCache::default(),
             mailer,
             clients: oauth::client_auth::ClientCache::new(config.client_cache_ttl),
             secret_key: master.client_secret_key(),

@@ -39,6 +39,10 @@ pub mod amr {
     pub const MFA: &str = "mfa";
     /// Proof of possession of a key: a passkey.
     pub const POP: &str = "pop";
+    /// Federated: the organization's own OpenID Provider signed the person
+    /// in (single sign-on). Not among RFC 8176's values, which name no
+    /// federation; one factor as far as Keyhouse can tell.
+    pub const FED: &str = "fed";
 }
 
 /// How strongly a session was authenticated.

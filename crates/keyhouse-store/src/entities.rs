@@ -294,6 +294,79 @@ pub mod organization {
         /// The role of people who join by their address's domain (none:
         /// nobody joins that way).
         pub jit_role: Option<String>,
+        /// Members sign in only through the organization's SSO connection.
+        pub sso_required: bool,
+    }
+    relation_free!();
+}
+
+/// Organizations' single sign-on connections.
+pub mod organization_sso {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_sso")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub organization_id: String,
+        /// The upstream OpenID Provider's issuer.
+        pub issuer: String,
+        pub client_id: String,
+        /// Sealed with the master key.
+        #[sea_orm(column_type = "Text")]
+        pub client_secret: String,
+        /// The ID-token claim whose values map to roles.
+        pub groups_claim: String,
+        /// JSON list of `{"group", "role"}`.
+        #[sea_orm(column_type = "Text")]
+        pub role_mappings: String,
+        /// The role of people signing in for the first time (none: only
+        /// existing members sign in).
+        pub provision_role: Option<String>,
+        pub tested_at: Option<i64>,
+        pub updated_at: i64,
+    }
+    relation_free!();
+}
+
+/// Upstream accounts tied to members.
+pub mod sso_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sso_links")]
+    pub struct Model {
+        /// SHA-256 of organization, issuer and subject.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub organization_id: String,
+        pub member_id: String,
+        pub created_at: i64,
+    }
+    relation_free!();
+}
+
+/// Single sign-ons under way.
+pub mod sso_request {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sso_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub state_hash: String,
+        pub organization_id: String,
+        pub issuer: String,
+        pub client_id: String,
+        pub nonce: String,
+        #[sea_orm(column_type = "Text")]
+        pub pkce_verifier: String,
+        pub binding_hash: String,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub return_to: Option<String>,
+        /// The member testing the connection (no sign-in then).
+        pub tested_by: Option<String>,
+        pub expires_at: i64,
     }
     relation_free!();
 }

@@ -30,6 +30,7 @@ mod orgs;
 mod passkeys;
 mod second_factor;
 mod settings;
+mod sso;
 mod tokens;
 mod users;
 
@@ -62,6 +63,7 @@ pub use operators::Disabled;
 pub use orgs::{Member, Organization};
 pub use passkeys::{Ceremony, CeremonyKind, StoredPasskey};
 pub use second_factor::FactorHolder;
+pub use sso::{RoleMapping, SsoConnection, SsoRequest};
 pub use tokens::{
     CodeRecord, FamilyRecord, NewCode, NewGrant, RedeemOutcome, RefreshOutcome, RefreshRecord,
     Rotation,
@@ -379,7 +381,8 @@ impl Store {
     }
 
     /// Deletes expired sessions, codes, revoked-token ids, dead refresh
-    /// tokens and invitations that ended 30 days ago. Returns the number of
+    /// tokens, invitations that ended 30 days ago and single sign-ons never
+    /// finished. Returns the number of
     /// rows removed.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let removed = {
@@ -396,7 +399,18 @@ impl Store {
             let _lane = self.lane().await;
             members::purge_invitations(&self.db, now).await?
         };
-        Ok(removed + stale + assertions + account_tokens + challenges + ceremonies + invitations)
+        let sso = {
+            let _lane = self.lane().await;
+            sso::purge_requests(&self.db, now).await?
+        };
+        Ok(removed
+            + stale
+            + assertions
+            + account_tokens
+            + challenges
+            + ceremonies
+            + invitations
+            + sso)
     }
 }
 

@@ -459,6 +459,7 @@ impl Store {
                     .filter(recovery_code::Column::UserId.eq(member_id))
                     .exec(&*txn)
                     .await?;
+                crate::sso::unlink_member(&*txn, member_id).await?;
                 member::Entity::delete_many()
                     .filter(this)
                     .exec(&*txn)
@@ -573,6 +574,7 @@ impl Store {
             .filter(crate::entities::organization_domain::Column::OrganizationId.eq(org_id))
             .exec(&*txn)
             .await?;
+        crate::sso::delete_organization_sso(&*txn, org_id).await?;
         organization::Entity::delete_many()
             .filter(organization::Column::Id.eq(org_id))
             .exec(&*txn)

@@ -25,6 +25,8 @@ pub struct Organization {
     /// The role of people who join by their address's verified domain
     /// (`None`: nobody joins that way).
     pub jit_role: Option<String>,
+    /// Members sign in only through the organization's single sign-on.
+    pub sso_required: bool,
 }
 
 /// A member of one organization.
@@ -100,7 +102,26 @@ fn org_of(m: organization::Model) -> Result<Organization> {
         name: m.name,
         created_at: m.created_at,
         jit_role: m.jit_role,
+        sso_required: m.sso_required,
     })
+}
+
+/// The row of a new member.
+pub(crate) fn member_model(m: &Member, now: i64) -> member::ActiveModel {
+    member::ActiveModel {
+        id: Set(m.id.clone()),
+        organization_id: Set(m.organization_id.clone()),
+        email: Set(m.email.clone()),
+        name: Set(m.name.clone()),
+        password_hash: Set(m.password_hash.clone()),
+        roles: Set(to_json(&m.roles)),
+        status: Set(m.status.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        totp_secret: Set(None),
+        totp_enabled_at: Set(None),
+        totp_last_step: Set(None),
+    }
 }
 
 fn member_of(m: member::Model) -> Result<Member> {
@@ -131,6 +152,7 @@ impl Store {
             created_at: Set(org.created_at),
             updated_at: Set(org.created_at),
             jit_role: Set(org.jit_role.clone()),
+            sso_required: Set(org.sso_required),
         };
         let _lane = self.lane().await;
         organization::Entity::insert(model)
@@ -213,20 +235,7 @@ impl Store {
     /// Creates a member; `Conflict` when the email is already a member of
     /// that organization.
     pub async fn create_member(&self, m: &Member, now: i64) -> Result<()> {
-        let model = member::ActiveModel {
-            id: Set(m.id.clone()),
-            organization_id: Set(m.organization_id.clone()),
-            email: Set(m.email.clone()),
-            name: Set(m.name.clone()),
-            password_hash: Set(m.password_hash.clone()),
-            roles: Set(to_json(&m.roles)),
-            status: Set(m.status.clone()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            totp_secret: Set(None),
-            totp_enabled_at: Set(None),
-            totp_last_step: Set(None),
-        };
+        let model = member_model(m, now);
         let _lane = self.lane().await;
         member::Entity::insert(model)
             .exec_without_returning(&self.db)

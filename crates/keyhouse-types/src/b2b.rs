@@ -88,6 +88,11 @@ pub struct MemberSessionResponse {
     /// What the organization asks of its members' sign-in.
     #[serde(default)]
     pub required_sign_in: RequiredSignIn,
+    /// Whether the organization's members sign in only through its single
+    /// sign-on (a session opened otherwise, `amr` without `fed`, is
+    /// refused everything but signing in again).
+    #[serde(default)]
+    pub sso_required: bool,
 }
 
 /// How an organization's members must have signed in to authorize an app
@@ -446,4 +451,75 @@ mod tests {
             "{json}"
         );
     }
+}
+
+/// One upstream group and the role it gives (single sign-on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoRoleMapping {
+    /// A value of the connection's groups claim.
+    pub group: String,
+    /// The role members with that value get.
+    pub role: String,
+}
+
+/// `GET /api/b2b/organization/sso`: the organization's single sign-on
+/// through its own OpenID Provider (`connection` is `None` when it has
+/// none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSettings {
+    /// The connection.
+    pub connection: Option<SsoConnectionInfo>,
+    /// Whether members sign in only through it.
+    pub required: bool,
+    /// The redirect URI to register at the provider.
+    pub redirect_uri: String,
+}
+
+/// A connection as admins see it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoConnectionInfo {
+    /// The provider's issuer.
+    pub issuer: String,
+    /// Keyhouse's client id there.
+    pub client_id: String,
+    /// The ID-token claim whose values map to roles.
+    pub groups_claim: String,
+    /// Values of that claim to roles; on every sign-in through the
+    /// connection, a member's roles become the mapped ones (when any
+    /// mapping matches).
+    pub role_mappings: Vec<SsoRoleMapping>,
+    /// The role of someone who signs in through the provider and is not a
+    /// member yet; `None`: only existing members sign in.
+    pub provision_role: Option<String>,
+    /// When a test of the connection last succeeded (unix seconds).
+    pub tested_at: Option<i64>,
+}
+
+/// `PUT /api/b2b/organization/sso`: creates or changes the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoConnectionRequest {
+    /// The provider's issuer (`https://…`).
+    pub issuer: String,
+    /// Keyhouse's client id there.
+    pub client_id: String,
+    /// The client secret; `None` keeps the one stored.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The ID-token claim whose values map to roles (default `groups`).
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// Values of that claim to roles.
+    #[serde(default)]
+    pub role_mappings: Vec<SsoRoleMapping>,
+    /// The role of people provisioned on their first sign-in; `None`:
+    /// nobody is.
+    #[serde(default)]
+    pub provision_role: Option<String>,
+}
+
+/// `PUT /api/b2b/organization/sso/required`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoRequiredRequest {
+    /// Whether members sign in only through single sign-on.
+    pub required: bool,
 }

@@ -90,11 +90,14 @@ pub enum ErrorCode {
     /// one (`POST /api/session/passkey`) steps the session up; an account
     /// with none adds one in its settings first.
     PasskeyRequired,
+    /// Not an RFC code: the organization's members sign in only through its
+    /// single sign-on (`403`): `GET /api/b2b/sso/start` begins it.
+    SsoRequired,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -126,6 +129,7 @@ impl ErrorCode {
         ErrorCode::SecondFactorRequired,
         ErrorCode::SecondFactorSetupRequired,
         ErrorCode::PasskeyRequired,
+        ErrorCode::SsoRequired,
     ];
 
     /// Reads a code from the wire (`None` for a code Keyhouse never sends).
@@ -163,6 +167,7 @@ impl ErrorCode {
             "second_factor_required" => SecondFactorRequired,
             "second_factor_setup_required" => SecondFactorSetupRequired,
             "passkey_required" => PasskeyRequired,
+            "sso_required" => SsoRequired,
             _ => return None,
         })
     }
@@ -202,6 +207,7 @@ impl ErrorCode {
             SecondFactorRequired => "second_factor_required",
             SecondFactorSetupRequired => "second_factor_setup_required",
             PasskeyRequired => "passkey_required",
+            SsoRequired => "sso_required",
         }
     }
 
@@ -219,7 +225,8 @@ impl ErrorCode {
             | ReauthenticationRequired
             | PasswordResetRequired
             | AccountDisabled
-            | SecondFactorSetupRequired => 403,
+            | SecondFactorSetupRequired
+            | SsoRequired => 403,
             NotFound => 404,
             TooManyAttempts => 429,
             Conflict => 409,

@@ -538,6 +538,12 @@ pub struct PageSettings {
     pub member_email_link: String,
     /// Where invitations into an organization lead, with `?token=…`.
     pub invitation: String,
+    /// The organization sign-in page single sign-on returns to on failure
+    /// (`?sso_error=`) or for the authenticator code.
+    pub organization_login: String,
+    /// The organization settings page a test of single sign-on returns to
+    /// (`?sso_test=`).
+    pub organization_settings: String,
     /// The sign-out page the `end_session_endpoint` sends the browser to.
     pub logout: String,
 }
@@ -550,6 +556,8 @@ impl Default for PageSettings {
             email_link: c.email_link_path,
             member_email_link: c.member_email_link_path,
             invitation: c.invitation_path,
+            organization_login: c.organization_login_path,
+            organization_settings: c.organization_settings_path,
             logout: c.logout_path,
         }
     }
@@ -794,6 +802,8 @@ impl Settings {
         c.path("pages.email_link", &p.email_link);
         c.path("pages.member_email_link", &p.member_email_link);
         c.path("pages.invitation", &p.invitation);
+        c.path("pages.organization_login", &p.organization_login);
+        c.path("pages.organization_settings", &p.organization_settings);
         c.path("pages.logout", &p.logout);
         c.0
     }
@@ -1022,6 +1032,8 @@ impl Settings {
         config.email_link_path = p.email_link.clone();
         config.member_email_link_path = p.member_email_link.clone();
         config.invitation_path = p.invitation.clone();
+        config.organization_login_path = p.organization_login.clone();
+        config.organization_settings_path = p.organization_settings.clone();
         config.invitation_ttl = self.organizations.invitation_ttl;
         config.logout_path = p.logout.clone();
         config.purge_interval = std::time::Duration::from_secs(self.housekeeping.purge_interval);

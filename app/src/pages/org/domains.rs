@@ -11,7 +11,9 @@ use super::api::sentence;
 use crate::pages::Spinner;
 use crate::pages::encode_segment;
 
-fn message(e: &ApiError) -> String {
+/// What to tell an admin when a settings call fails (also the single
+/// sign-on card's).
+pub(super) fn message(e: &ApiError) -> String {
     match e.status() {
         _ if e.is_network() => {
             "Can't reach the server. Check your connection and try again.".into()

@@ -49,6 +49,51 @@ fn login_message(e: &ApiError) -> String {
     }
 }
 
+/// What a failed single sign-on (`?sso_error=` on this page, `?sso_test=`
+/// on the settings page) means, in words.
+pub(crate) fn sso_failure(code: &str) -> String {
+    match code {
+        "unknown_organization" => "there is no organization by that name",
+        "not_configured" => "this organization hasn't set up single sign-on",
+        "provider_unreachable" => "your organization's identity provider couldn't be reached or refused the sign-in; try again, or ask an administrator to check the connection",
+        "expired" => "the sign-in took too long or was opened in another browser; start again",
+        "denied" => "the identity provider didn't sign you in",
+        "invalid_token" => "the identity provider's answer didn't pass our checks, so nobody was signed in; ask an administrator to check the connection",
+        "email_not_verified" => "the identity provider hasn't verified your email address",
+        "not_a_member" => "you aren't a member of this organization yet; ask an administrator to invite you",
+        "deactivated" => "your membership has been deactivated; ask an administrator",
+        "no_role" => "your groups at the identity provider don't give you a role here; ask an administrator",
+        _ => "single sign-on failed; try again",
+    }
+    .to_owned()
+}
+
+/// Where single sign-on into `slug` starts, coming back to `return_to`.
+pub(crate) fn sso_start_href(slug: &str, return_to: &str) -> String {
+    let enc = crate::pages::encode_segment;
+    format!(
+        "/api/b2b/sso/start?organization={}&returnTo={}",
+        enc(slug),
+        enc(return_to)
+    )
+}
+
+/// Sends the browser to single sign-on (a full page load: the provider is
+/// another site).
+fn go_to_sso(slug: &str, return_to: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().set_href(&sso_start_href(slug, return_to));
+    }
+}
+
+/// A query parameter of the page's URL.
+fn page_query(name: &str) -> Option<String> {
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    keyhouse_idp_component::params::query_value(&search, name)
+}
+
 /// The organizations to choose from, with the proof of the password check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Choice {
@@ -92,6 +137,7 @@ struct OrgSignIn {
 impl OrgSignIn {
     fn new() -> OrgSignIn {
         let navigate: Navigate = Box::new(use_navigate());
+        let waiting = page_query("step").as_deref() == Some("second-factor");
         OrgSignIn {
             member: use_member(),
             target: return_target(ORG_HOME),
@@ -101,7 +147,7 @@ impl OrgSignIn {
             pending: RwSignal::new(false),
             selecting: RwSignal::new(None),
             choice: RwSignal::new(None),
-            second_factor: RwSignal::new(false),
+            second_factor: RwSignal::new(waiting),
             by_email: RwSignal::new(false),
             checking_link: RwSignal::new(false),
             link_target: RwSignal::new(None),
@@ -203,6 +249,7 @@ impl OrgSignIn {
         self.selecting.set(Some(slug.clone()));
         self.error.set(None);
         spawn_local(async move {
+            let req_slug = slug.clone();
             let req = DiscoverySelectRequest {
                 discovery_token: token,
                 organization_slug: slug,
@@ -217,6 +264,11 @@ impl OrgSignIn {
                     self.selecting.set(None);
                     self.pending.set(false);
                     self.second_factor.set(true);
+                }
+                Err(e) if e.error_code() == Some(ErrorCode::SsoRequired) => {
+                    // The organization signs its members in through its
+                    // own provider: on there.
+                    go_to_sso(&req_slug, &self.target.get_untracked());
                 }
                 Err(e) => self.select_failed(&e),
             }
@@ -325,6 +377,7 @@ pub fn OrgLoginPage(
                             (false, None) => "Continue",
                         }/>
                     <MemberPasskeyLogin on_signed_in=move |_| state.go_on() separated=true autofill=true/>
+                    <SsoEntry target=state.target/>
                 }.into_any(),
                 Some(c) => view! { <OrgChoices state choice=c/> }.into_any(),
             }}
@@ -347,6 +400,57 @@ pub fn OrgLoginPage(
                 <a href="/login" rel="external" data-testid="org-login-personal-link">"Sign in here"</a>
             </p>
         </section>
+    }
+}
+
+/// Single sign-on: the organization's name in its URL, then on to its
+/// identity provider.
+#[component]
+fn SsoEntry(
+    /// Where to come back to.
+    target: Memo<String>,
+) -> impl IntoView {
+    // A failed single sign-on comes back here with its reason: shown by
+    // this form, open again.
+    let failure = page_query("sso_error").map(|c| {
+        let m = sso_failure(&c);
+        format!("{}.", sentence(&m).trim_end_matches('.'))
+    });
+    let open = RwSignal::new(failure.is_some());
+    let slug = RwSignal::new(page_query("organization").unwrap_or_default());
+    let go = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let s = slug.get_untracked().trim().to_lowercase();
+        if !s.is_empty() {
+            go_to_sso(&s, &target.get_untracked());
+        }
+    };
+    view! {
+        <div class="kh-sso-entry">
+            {move || if open.get() {
+                view! {
+                    <form class="kh-sso-entry__form" on:submit=go data-testid="org-login-sso-form">
+                        {failure.clone().map(|f| view! {
+                            <p class="kh-alert" role="alert" data-testid="org-login-sso-error">{f}</p>
+                        })}
+                        <div class="kh-field">
+                            <label for="org-sso-slug">"Your organization's URL name"</label>
+                            <input id="org-sso-slug" type="text" required autocomplete="organization"
+                                autocapitalize="none" spellcheck="false" placeholder="acme"
+                                data-testid="org-login-sso-slug" bind:value=slug/>
+                        </div>
+                        <button type="submit" class="kh-button kh-button--secondary kh-button--block"
+                            data-testid="org-login-sso-continue">"Continue with single sign-on"</button>
+                    </form>
+                }.into_any()
+            } else {
+                view! {
+                    <button type="button" class="kh-button kh-button--secondary kh-button--block"
+                        data-testid="org-login-sso" on:click=move |_| open.set(true)>
+                        "Sign in with single sign-on (SSO)"</button>
+                }.into_any()
+            }}
+        </div>
     }
 }
 

@@ -15,6 +15,7 @@ mod notes;
 mod people;
 mod profile;
 mod settings;
+mod sso;
 
 pub use idp::OrgIdpPage;
 pub use invitation::InvitationPage;
@@ -66,6 +67,9 @@ fn RequireMember(children: ChildrenFn) -> impl IntoView {
 /// (the server decides; this only picks what the page shows).
 fn meets_policy(m: &MemberSessionResponse) -> bool {
     let used = |method: &str| m.amr.iter().any(|a| a == method);
+    if m.sso_required && !used("fed") {
+        return false;
+    }
     match m.required_sign_in {
         RequiredSignIn::TwoFactors => used("mfa"),
         RequiredSignIn::Passkey => used("pop") && used("mfa"),
@@ -79,6 +83,9 @@ fn meets_policy(m: &MemberSessionResponse) -> bool {
 /// session; the page opens once the session is stepped up.
 #[component]
 fn PolicyGate(m: MemberSessionResponse) -> impl IntoView {
+    if m.sso_required && !m.amr.iter().any(|a| a == "fed") {
+        return view! { <SsoGate m/> }.into_any();
+    }
     if m.required_sign_in == RequiredSignIn::Passkey {
         return view! { <PasskeyGate m/> }.into_any();
     }
@@ -111,6 +118,23 @@ fn PolicyGate(m: MemberSessionResponse) -> impl IntoView {
     .into_any()
 }
 
+/// [`PolicyGate`] for an organization that signs its members in through
+/// its own identity provider: this session came another way.
+#[component]
+fn SsoGate(m: MemberSessionResponse) -> impl IntoView {
+    let org = m.organization.name.clone();
+    let href = login::sso_start_href(&m.organization.slug, &super::here());
+    view! {
+        <section class="kh-card kh-narrow" aria-labelledby="gate-title" data-testid="org-sso-gate">
+            <p class="kh-eyebrow">{org.clone()}</p>
+            <h1 id="gate-title">"Single sign-on required"</h1>
+            <p class="kh-muted">{format!("{org} signs its members in through its own identity provider.")}</p>
+            <a class="kh-button kh-button--block" href=href rel="external" data-testid="org-sso-gate-continue">
+                "Continue with single sign-on"</a>
+        </section>
+    }
+}
+
 /// [`PolicyGate`] for an organization that asks for passkeys: signing in
 /// with one, or adding one first (then signing in with it).
 #[component]
@@ -141,7 +165,8 @@ pub(crate) fn after_refusal(
         Some(
             ErrorCode::SecondFactorRequired
             | ErrorCode::SecondFactorSetupRequired
-            | ErrorCode::PasskeyRequired,
+            | ErrorCode::PasskeyRequired
+            | ErrorCode::SsoRequired,
         ) => member.refresh(),
         _ if e.status() == 401 => member.mark_signed_out(),
         _ => {}

@@ -1,6 +1,7 @@
 //! `/org/settings`: for administrators. What the organization asks of its
 //! members' sign-in (two-step verification for everyone), its Connected
-//! Apps policy (which first- and third-party apps members may connect), its
+//! Apps policy (which first- and third-party apps members may connect),
+//! single sign-on through the organization's own identity provider, its
 //! members' roles and standing, invitations, the RBAC policy (roles and
 //! custom scopes, read-only), and the organization's audit log.
 
@@ -17,6 +18,7 @@ use super::api::sentence;
 use super::domains::Domains;
 use super::people::{Invitations, MemberStanding, OrgAudit};
 use super::profile::{DeleteOrganization, OrganizationProfileCard};
+use super::sso::SingleSignOn;
 use super::{OrgTabs, RequireMember};
 use crate::pages::Spinner;
 use crate::pages::auth::ErrorNote;
@@ -141,6 +143,7 @@ fn Settings() -> impl IntoView {
                     let can_audit = member.can("audit", "read");
                     let invite_roles = role_ids.clone();
                     let domain_roles = role_ids.clone();
+                    let sso_roles = role_ids.clone();
                     let can_rename = member.can("organization", "update");
                     let can_delete = member.can("organization", "delete");
                     let slug = s.organization.slug.clone();
@@ -151,6 +154,7 @@ fn Settings() -> impl IntoView {
                         <Members members=s.members role_ids reload/>
                         {can_invite.then(|| view! { <Invitations role_ids=invite_roles/> })}
                         {can_rename.then(|| view! { <Domains role_ids=domain_roles/> })}
+                        {can_rename.then(|| view! { <SingleSignOn slug=slug.clone() role_ids=sso_roles/> })}
                         <Policy roles=s.roles scopes=s.scopes/>
                         {can_audit.then(|| view! { <OrgAudit emails/> })}
                         {can_delete.then(|| view! { <DeleteOrganization slug/> })}

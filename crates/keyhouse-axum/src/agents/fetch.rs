@@ -1,6 +1,6 @@
 //! The one HTTP client Keyhouse fetches with (client metadata documents,
-//! `jwks_uri` key sets and client logos) and posts back-channel logout
-//! tokens with, built so a URL chosen by a stranger
+//! `jwks_uri` key sets and client logos), posts back-channel logout
+//! tokens with, and speaks to organizations' OpenID Providers with, built so a URL chosen by a stranger
 //! cannot reach anything but the public internet (docs/threat-model.md
 //! rows 62–64):
 //!
@@ -355,6 +355,42 @@ impl Fetcher {
                 200 | 204 => Ok(()),
                 other => Err(FetchError::Status(other)),
             }
+        };
+        tokio::time::timeout(TOTAL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| FetchError::Timeout)?
+    }
+
+    /// Sends a request built by the OpenID Connect library (single
+    /// sign-on: discovery, the key set, the code exchange) through the same
+    /// guard, reading at most `cap` bytes of the answer, whatever its
+    /// status and type (the library judges those).
+    pub(crate) async fn send(
+        &self,
+        request: axum::http::Request<Vec<u8>>,
+        cap: usize,
+    ) -> Result<axum::http::Response<Vec<u8>>, FetchError> {
+        let request = reqwest::Request::try_from(request)
+            .map_err(|e| FetchError::Connect(format!("request: {e}")))?;
+        self.allowed(request.url())?;
+        let exchange = async {
+            let mut res = self.client.execute(request).await.map_err(classify)?;
+            if res.content_length().is_some_and(|n| n > cap as u64) {
+                return Err(FetchError::TooLarge);
+            }
+            let mut out = axum::http::Response::builder().status(res.status());
+            for (name, value) in res.headers() {
+                out = out.header(name, value);
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = res.chunk().await.map_err(classify)? {
+                if body.len() + chunk.len() > cap {
+                    return Err(FetchError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            out.body(body)
+                .map_err(|e| FetchError::Connect(format!("response: {e}")))
         };
         tokio::time::timeout(TOTAL_TIMEOUT, exchange)
             .await

@@ -26,6 +26,7 @@ impl Keyhouse {
             required_sign_in: Default::default(),
             created_at: self.now(),
             jit_role: None,
+            sso_required: false,
         };
         self.store()
             .create_organization(&org)

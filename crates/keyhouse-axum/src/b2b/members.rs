@@ -359,6 +359,12 @@ pub(crate) async fn accept(
     // A cheap look first, so a made-up link costs no Argon2 work; the
     // store decides again when it spends the invitation.
     let (invitation, organization) = usable(&kh, &req.token).await?;
+    // docs/threat-model.md row 183: no password into an organization that
+    // signs its members in through its provider (they sign in there; the
+    // invitation stays open until it expires).
+    if organization.sso_required {
+        return Err(crate::b2b::sso::sso_required(&organization).into());
+    }
     let password_hash = kh
         .member_password_hash(&invitation.email, &req.password)
         .await?;

@@ -11,12 +11,14 @@ pub(crate) mod organization;
 pub(crate) mod passkeys;
 pub(crate) mod second_factor;
 pub(crate) mod session;
+pub(crate) mod sso;
 pub(crate) mod switch;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::routing::{get, post, put};
+use keyhouse_core::assurance::amr;
 use keyhouse_core::claims::OrganizationClaim;
 use keyhouse_core::rbac::{self, Policy};
 use keyhouse_core::{ErrorCode, OAuthError, assurance};
@@ -49,6 +51,11 @@ impl CurrentMember {
     /// Whether this session's sign-in is as strong as the organization
     /// asks (its `required_sign_in`).
     pub fn meets_policy(&self) -> bool {
+        // docs/threat-model.md row 183: once single sign-on is required,
+        // sessions opened otherwise stop serving.
+        if self.organization.sso_required && !self.session.amr.iter().any(|a| a == amr::FED) {
+            return false;
+        }
         assurance::satisfies(
             &self.session.amr,
             required_level(self.organization.required_sign_in),
@@ -61,6 +68,9 @@ impl CurrentMember {
     /// asked for a code (`second_factor_required`), one without to turn it
     /// on (`second_factor_setup_required`).
     pub(crate) fn policy_refusal(&self) -> OAuthError {
+        if self.organization.sso_required && !self.session.amr.iter().any(|a| a == amr::FED) {
+            return sso::sso_required(&self.organization);
+        }
         if self.organization.required_sign_in == RequiredSignIn::Passkey {
             return OAuthError::new(
                 ErrorCode::PasskeyRequired,
@@ -109,6 +119,7 @@ impl CurrentMember {
             amr: self.session.amr.clone(),
             second_factor: self.member.has_second_factor(),
             required_sign_in: self.organization.required_sign_in,
+            sso_required: self.organization.sso_required,
         }
     }
 
@@ -358,4 +369,15 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route("/api/b2b/organization/jit", put(domains::set_jit))
         .route("/api/b2b/session/organizations", get(switch::list))
         .route("/api/b2b/session/switch", post(switch::switch))
+        .route(
+            "/api/b2b/organization/sso",
+            get(sso::settings).put(sso::put_connection),
+        )
+        .route(
+            "/api/b2b/organization/sso/remove",
+            post(sso::remove_connection),
+        )
+        .route("/api/b2b/organization/sso/required", put(sso::set_required))
+        .route("/api/b2b/sso/start", get(sso::start))
+        .route(sso::CALLBACK_PATH, get(sso::callback))
 }

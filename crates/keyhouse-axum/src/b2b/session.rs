@@ -114,8 +114,44 @@ impl Keyhouse {
         amr: Vec<String>,
         auth_time: Option<i64>,
     ) -> Result<Response, OAuthError> {
+        let opened = self
+            .open_member_session(&member, &organization, old, device, amr, auth_time)
+            .await?;
+        if opened.waiting {
+            let refusal = ApiError(session::second_factor_required()).into_response();
+            return Ok(with_cookie(refusal, opened.cookie));
+        }
+        let permissions = self.rbac().await?.permissions_of(&member.roles);
+        let me = CurrentMember {
+            session: opened.session,
+            member,
+            organization,
+            permissions,
+        };
+        Ok(with_cookie(
+            Json(me.response()).into_response(),
+            opened.cookie,
+        ))
+    }
+
+    /// Opens a member session and says whether it waits for a second
+    /// factor. An organization that requires single sign-on gets sessions
+    /// only from it (docs/threat-model.md row 183).
+    pub(crate) async fn open_member_session(
+        &self,
+        member: &Member,
+        organization: &Organization,
+        old: Option<&str>,
+        device: &session::Device,
+        amr: Vec<String>,
+        auth_time: Option<i64>,
+    ) -> Result<OpenedSession, OAuthError> {
+        if organization.sso_required && !amr.iter().any(|a| a == amr::FED) {
+            tracing::info!(member_id = %member.id, organization_id = %organization.id, ?amr, "member sign-in refused: the organization requires single sign-on");
+            return Err(crate::b2b::sso::sso_required(organization));
+        }
         // A passkey is two factors already.
-        let pending = member.has_second_factor()
+        let waiting = member.has_second_factor()
             && keyhouse_core::assurance::Level::of(&amr)
                 < keyhouse_core::assurance::Level::TwoFactors;
         let new = session::NewSession {
@@ -125,26 +161,23 @@ impl Keyhouse {
             cookie: member_cookie_name(self),
             device,
             // A password (directly, or through discovery, which checked
-            // it), a mailed link or code (through discovery), or a passkey.
+            // it), a mailed link or code (through discovery), a passkey, or
+            // the organization's own provider.
             amr,
-            pending_factor: pending.then_some(session::TOTP),
+            pending_factor: waiting.then_some(session::TOTP),
             auth_time,
         };
         let (session, cookie) = session::issue_session(self, new, old).await?;
-        if pending {
+        if waiting {
             tracing::info!(member_id = %member.id, organization_id = %organization.id, "member's first factor right; waiting for the second");
-            let refusal = ApiError(session::second_factor_required()).into_response();
-            return Ok(with_cookie(refusal, cookie));
+        } else {
+            tracing::info!(member_id = %member.id, organization_id = %organization.id, "member signed in");
         }
-        let permissions = self.rbac().await?.permissions_of(&member.roles);
-        tracing::info!(member_id = %member.id, organization_id = %organization.id, "member signed in");
-        let me = CurrentMember {
+        Ok(OpenedSession {
             session,
-            member,
-            organization,
-            permissions,
-        };
-        Ok(with_cookie(Json(me.response()).into_response(), cookie))
+            cookie,
+            waiting,
+        })
     }
 
     /// The member session this request's cookie names, signed in or
@@ -282,6 +315,16 @@ fn discovery_mac_input(payload: &str) -> String {
     format!("discovery:v3:{payload}")
 }
 
+/// A member session just opened.
+pub(crate) struct OpenedSession {
+    /// Its record.
+    pub(crate) session: SessionRecord,
+    /// The cookie that carries it.
+    pub(crate) cookie: axum::http::HeaderValue,
+    /// Whether it waits for the second factor.
+    pub(crate) waiting: bool,
+}
+
 /// What a checked discovery token says.
 struct Discovered {
     /// Its id, spent on use.
@@ -314,6 +357,10 @@ pub(crate) async fn login(
         .find_organization_by_slug(req.organization_slug.trim())
         .await
         .map_err(store_error)?;
+    // docs/threat-model.md row 183: before any password is checked.
+    if let Some(o) = org.as_ref().filter(|o| o.sso_required) {
+        return Err(crate::b2b::sso::sso_required(o).into());
+    }
     let org_id = org.as_ref().map(|o| o.id.clone());
     let (kh_ref, org_ref, password) = (&kh, &org_id, &req.password);
     let member = crate::accounts::throttle::throttled(&kh, &req.email, ip, |email| async move {
@@ -445,6 +492,9 @@ pub(crate) async fn discovery_select(
         .await
         .map_err(store_error)?
         .ok_or_else(expired)?;
+    if org.sso_required {
+        return Err(crate::b2b::sso::sso_required(&org).into());
+    }
     let mut chosen = None;
     for id in &ids {
         if let Some(m) = kh.store().find_member(id).await.map_err(store_error)?

@@ -28,6 +28,10 @@ pub const SIGN_IN_THROTTLED: &str = "keyhouse_sign_in_throttled_total";
 /// `refused`: a policy or the address guard, `failed`: the fetch or the
 /// document).
 pub const METADATA_FETCHES: &str = "keyhouse_metadata_document_fetches_total";
+/// Single sign-ons through organizations' own providers, by outcome
+/// (`signed_in`, `tested`, or why one failed: `invalid_token`,
+/// `provider_unreachable`, `expired`, `email_not_verified`…).
+pub const SSO_SIGN_INS: &str = "keyhouse_sso_sign_ins_total";
 /// Dynamic registrations, by outcome (`registered`, `refused`).
 pub const REGISTRATIONS: &str = "keyhouse_dynamic_registrations_total";
 /// Database connections, by state (`idle`, `in_use`).
@@ -86,6 +90,10 @@ pub fn describe() {
         "Client ID Metadata Document fetches, by outcome"
     );
     describe_counter!(REGISTRATIONS, "Dynamic client registrations, by outcome");
+    describe_counter!(
+        SSO_SIGN_INS,
+        "Single sign-ons through organizations' providers, by outcome"
+    );
     describe_gauge!(DB_CONNECTIONS, "Database connections, by state");
     describe_gauge!(
         DB_MAX_CONNECTIONS,

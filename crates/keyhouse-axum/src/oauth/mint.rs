@@ -101,8 +101,25 @@ impl Keyhouse {
         };
         // The client's registered algorithm (RS256 unless it asked for
         // another; decision 0036).
+        let alg = SigningAlg::from(client.id_token_alg);
+        let Some(template) = &client.claims_template else {
+            return self
+                .keys()
+                .sign(alg, "JWT", &claims)
+                .map_err(|e| OAuthError::server(e.to_string()));
+        };
+        // The client's template claims too (what providers call app-level
+        // claims: the groups a relying party maps to roles), never in place
+        // of a claim the token has already.
+        let mut value =
+            serde_json::to_value(&claims).map_err(|e| OAuthError::server(e.to_string()))?;
+        if let Some(obj) = value.as_object_mut() {
+            for (k, v) in keyhouse_core::claims::render_template(template, user) {
+                obj.entry(k).or_insert(v);
+            }
+        }
         self.keys()
-            .sign(SigningAlg::from(client.id_token_alg), "JWT", &claims)
+            .sign(alg, "JWT", &value)
             .map_err(|e| OAuthError::server(e.to_string()))
     }
 

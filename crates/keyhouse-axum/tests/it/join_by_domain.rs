@@ -50,19 +50,6 @@ async fn server() -> (TestServer, SmtpServer, reqwest::Client) {
     (s, smtp, admin)
 }
 
-async fn signed_in_to(s: &TestServer, slug: &str, email: &str) -> reqwest::Client {
-    let b = browser();
-    let res = post(
-        &b,
-        s,
-        "/api/b2b/session/login",
-        json!({"organization_slug": slug, "email": email, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(res.status(), 200, "{email} signs in to {slug}");
-    b
-}
-
 /// Asks for a member sign-in code for `email` in browser `b`; the number of
 /// messages to `email` afterwards (waiting a moment for one to arrive).
 async fn ask(b: &reqwest::Client, s: &TestServer, smtp: &SmtpServer, email: &str) -> usize {

@@ -28,6 +28,7 @@ mod passkeys;
 mod passwords;
 mod second_factor;
 mod session;
+mod sso;
 mod throttling;
 mod token;
 mod tokens_endpoints;

@@ -20,6 +20,7 @@ mod m20261202_000015_member_second_factor;
 mod m20261203_000016_id_token_alg;
 mod m20261203_000017_housekeeping_leases;
 mod m20261203_000018_invitations;
+mod m20261204_000019_sso;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_id_token_alg::Migration),
             Box::new(m20261203_000017_housekeeping_leases::Migration),
             Box::new(m20261203_000018_invitations::Migration),
+            Box::new(m20261204_000019_sso::Migration),
         ]
     }
 }

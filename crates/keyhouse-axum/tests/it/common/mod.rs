@@ -582,6 +582,21 @@ pub async fn post(
     b.post(s.url(path)).json(&body).send().await.expect("post")
 }
 
+/// A browser signed in to organization `slug` as the member `email` (with
+/// the common password).
+pub async fn signed_in_to(s: &TestServer, slug: &str, email: &str) -> reqwest::Client {
+    let b = browser();
+    let res = post(
+        &b,
+        s,
+        "/api/b2b/session/login",
+        json!({"organization_slug": slug, "email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{email} signs in to {slug}");
+    b
+}
+
 /// A code for the member signed in on `b`, granted to `c` with the
 /// request's `extra` parameters (consent given).
 pub async fn member_code(
