@@ -32,9 +32,10 @@ browserTest('an admin sets up single sign-on; it cannot be required untested', a
   const card = page.getByTestId('org-sso');
   await card.scrollIntoViewIfNeeded();
   assert.equal(await textOf(page.getByTestId('org-sso-status')), 'Not set up');
+  // Each organization has its own: an answer is only ever read as its.
   assert.equal(
     await textOf(page.getByTestId('org-sso-redirect-uri')),
-    `${config.baseUrl}/api/b2b/sso/callback`,
+    `${config.baseUrl}/api/b2b/sso/callback/${config.b2b.organizations.globex.organizationId}`,
   );
 
   await page.getByTestId('org-sso-issuer').fill('https://login.globex.example');

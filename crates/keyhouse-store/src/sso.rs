@@ -315,6 +315,17 @@ impl Store {
         )
     }
 
+    /// Whether a member is tied to an account of their organization's
+    /// provider (ties go when the issuer changes, so any tie is to the
+    /// current one).
+    pub async fn is_sso_linked(&self, member_id: &str) -> Result<bool> {
+        Ok(sso_link::Entity::find()
+            .filter(sso_link::Column::MemberId.eq(member_id))
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
     /// Ties the upstream account to a member (a tie to a member who is
     /// gone is replaced).
     pub async fn link_sso(

@@ -63,6 +63,7 @@ pub(crate) fn sso_failure(code: &str) -> String {
         "not_a_member" => "you aren't a member of this organization yet; ask an administrator to invite you",
         "deactivated" => "your membership has been deactivated; ask an administrator",
         "no_role" => "your groups at the identity provider don't give you a role here; ask an administrator",
+        "account_mismatch" => "the identity provider signed in a different account than the one this membership belongs to; sign out there and try again",
         _ => "single sign-on failed; try again",
     }
     .to_owned()

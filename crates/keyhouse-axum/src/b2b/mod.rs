@@ -379,5 +379,8 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         )
         .route("/api/b2b/organization/sso/required", put(sso::set_required))
         .route("/api/b2b/sso/start", get(sso::start))
-        .route(sso::CALLBACK_PATH, get(sso::callback))
+        .route(
+            "/api/b2b/sso/callback/{organization_id}",
+            get(sso::callback),
+        )
 }

@@ -190,7 +190,15 @@ async fn step_up(
         organization_id: Some(&organization.id),
         cookie: member_cookie_name(kh),
         device,
-        amr: assurance::passkey(),
+        // A session from the organization's single sign-on stays one
+        // (docs/threat-model.md row 183): the passkey adds to it.
+        amr: {
+            let mut amr = assurance::passkey();
+            if old.amr.iter().any(|a| a == assurance::amr::FED) {
+                amr.insert(0, assurance::amr::FED.to_owned());
+            }
+            amr
+        },
         pending_factor: None,
         auth_time: None,
     };

@@ -63,8 +63,15 @@ const METADATA_TTL: Duration = Duration::from_secs(300);
 /// The largest answer read from a provider (key sets of big providers run
 /// to tens of KB).
 const BODY_CAP: usize = 256 * 1024;
-/// The callback's path, under the issuer.
+/// The callback's path, under the issuer; each organization's redirect URI
+/// adds its id (`…/callback/{organization_id}`), so a provider's answer is
+/// only ever read as that organization's (docs/threat-model.md row 185).
 pub(crate) const CALLBACK_PATH: &str = "/api/b2b/sso/callback";
+
+/// An organization's redirect URI.
+fn redirect_uri(kh: &Keyhouse, org_id: &str) -> String {
+    format!("{}{CALLBACK_PATH}/{org_id}", kh.config().issuer)
+}
 /// At most this many group mappings per connection.
 const MAX_MAPPINGS: usize = 50;
 
@@ -125,6 +132,10 @@ enum Failure {
     Deactivated,
     /// The groups give no role and there is no provisioning role.
     NoRole,
+    /// The address is a member's who is tied to another account of the
+    /// provider; or, in a test, the provider signed in somebody other than
+    /// the admin testing.
+    AccountMismatch,
 }
 
 impl Failure {
@@ -140,6 +151,7 @@ impl Failure {
             Failure::NotAMember => "not_a_member",
             Failure::Deactivated => "deactivated",
             Failure::NoRole => "no_role",
+            Failure::AccountMismatch => "account_mismatch",
         }
     }
 }
@@ -244,7 +256,7 @@ impl Keyhouse {
                 tested_at: c.tested_at,
             }),
             required: org.sso_required,
-            redirect_uri: format!("{}{CALLBACK_PATH}", self.config().issuer),
+            redirect_uri: redirect_uri(self, &org.id),
         })
     }
 }
@@ -485,6 +497,22 @@ pub(crate) async fn start(
     headers: HeaderMap,
     Query(q): Query<StartQuery>,
 ) -> Result<Response, ApiError> {
+    // docs/threat-model.md row 181: another site cannot start a sign-in in
+    // this browser (and have it finish as the provider's account of
+    // whoever runs that site). A link on our own pages or a typed address
+    // can.
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if site != "same-origin" && site != "none" {
+        tracing::warn!(%site, "single sign-on started from another site; refused");
+        return Err(OAuthError::new(
+            ErrorCode::CsrfDetected,
+            "start single sign-on from this site's sign-in page",
+        )
+        .into());
+    }
     let test = q.test.as_deref() == Some("1");
     let slug = q.organization.trim();
     let Some(org) = kh
@@ -544,7 +572,7 @@ pub(crate) async fn start(
             ));
         }
     };
-    let redirect = RedirectUrl::new(format!("{}{CALLBACK_PATH}", kh.config().issuer))
+    let redirect = RedirectUrl::new(redirect_uri(&kh, &org.id))
         .map_err(|e| OAuthError::server(format!("redirect uri: {e}")))?;
     let client =
         CoreClient::from_provider_metadata(metadata, ClientId::new(conn.client_id.clone()), None)
@@ -612,12 +640,13 @@ pub(crate) async fn callback(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
+    axum::extract::Path(path_org): axum::extract::Path<String>,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     // The binding cookie is spent whatever happens.
     let clear = set_named_cookie(&kh, binding_cookie_name(&kh), "", 0)
         .ok_or_else(|| OAuthError::server("cookie header"))?;
-    let mut res = finish(&kh, ip, &headers, q).await?;
+    let mut res = finish(&kh, ip, &headers, &path_org, q).await?;
     // Appended: the answer may set the member session's cookie too.
     res.headers_mut().append(header::SET_COOKIE, clear);
     Ok(res)
@@ -627,6 +656,7 @@ async fn finish(
     kh: &Keyhouse,
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
+    path_org: &str,
     q: CallbackQuery,
 ) -> Result<Response, OAuthError> {
     let fail = |test: bool, slug: Option<&str>, f: Failure| {
@@ -647,6 +677,14 @@ async fn finish(
         return Ok(fail(false, None, Failure::Expired));
     };
     let test = req.tested_by.is_some();
+    // docs/threat-model.md row 185: an answer sent to one organization's
+    // redirect URI with the `state` of another's sign-in (a mix-up: one
+    // organization's provider relaying the browser to another's) is
+    // nobody's.
+    if req.organization_id != path_org {
+        tracing::warn!(organization_id = %req.organization_id, callback_for = %path_org, "single sign-on callback at another organization's redirect URI");
+        return Ok(fail(test, None, Failure::Expired));
+    }
     let org = kh
         .store()
         .find_organization(&req.organization_id)
@@ -684,10 +722,35 @@ async fn finish(
         Err(f) => return Ok(fail(test, slug, f)),
     };
     if let Some(admin) = &req.tested_by {
-        kh.store()
+        // The test proves the admin testing can sign in through the
+        // connection: the provider's account is theirs (tied, or by a
+        // verified address), so requiring it cannot lock them out.
+        let tied = kh
+            .store()
+            .sso_linked_member(&org.id, &conn.issuer, &upstream.subject)
+            .await
+            .map_err(store_error)?;
+        let by_address = match (upstream.email.as_deref(), upstream.email_verified) {
+            (Some(e), true) => kh
+                .store()
+                .find_member_by_email(&org.id, e)
+                .await
+                .map_err(store_error)?
+                .map(|m| m.id),
+            _ => None,
+        };
+        if tied.as_deref().or(by_address.as_deref()) != Some(admin.as_str()) {
+            tracing::warn!(organization_id = %org.id, by = %admin, subject = %upstream.subject, "single sign-on test: the provider signed in somebody else");
+            return Ok(fail(true, slug, Failure::AccountMismatch));
+        }
+        let marked = kh
+            .store()
             .mark_sso_tested(&org.id, &conn.issuer, &conn.client_id, kh.now())
             .await
             .map_err(store_error)?;
+        if !marked {
+            return Ok(fail(true, slug, Failure::NotConfigured));
+        }
         tracing::info!(organization_id = %org.id, by = %admin, "single sign-on connection tested");
         kh.audit(
             &format!("member:{admin}"),
@@ -760,8 +823,8 @@ async fn redeem(
         tracing::warn!(organization_id = %org_id, issuer = %conn.issuer, error = %e, "single sign-on: provider discovery failed");
         Failure::ProviderUnreachable
     })?;
-    let redirect = RedirectUrl::new(format!("{}{CALLBACK_PATH}", kh.config().issuer))
-        .map_err(|_| Failure::ProviderUnreachable)?;
+    let redirect =
+        RedirectUrl::new(redirect_uri(kh, org_id)).map_err(|_| Failure::ProviderUnreachable)?;
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(conn.client_id.clone()),
@@ -902,6 +965,13 @@ async fn member_for(
                         tracing::warn!(organization_id = %org.id, member_id = %m.id, "single sign-on of a deactivated member");
                         return Ok(Err(Failure::Deactivated));
                     }
+                    // docs/threat-model.md row 182: a member tied to another
+                    // account of the provider is that account's, even when
+                    // the provider hands the address to someone else.
+                    if store.is_sso_linked(&m.id).await.map_err(store_error)? {
+                        tracing::warn!(organization_id = %org.id, member_id = %m.id, subject = %up.subject, "single sign-on: the address belongs to a member tied to another account");
+                        return Ok(Err(Failure::AccountMismatch));
+                    }
                     store
                         .link_sso(&org.id, &conn.issuer, &up.subject, &m.id, now)
                         .await
@@ -979,9 +1049,6 @@ async fn member_for(
     };
     let mut current = member.roles.clone();
     current.sort();
-    if current == roles {
-        return Ok(Ok(member));
-    }
     // The last active admin keeps the role whatever the groups say, so the
     // organization is never left without one (as when admins change roles).
     let is_admin = |r: &[String]| r.iter().any(|x| x == "admin");
@@ -998,10 +1065,13 @@ async fn member_for(
             return Ok(Ok(member));
         }
     }
-    store
-        .set_member_roles(&member.id, &roles, now)
-        .await
-        .map_err(store_error)?;
+    let changed = current != roles;
+    if changed {
+        store
+            .set_member_roles(&member.id, &roles, now)
+            .await
+            .map_err(store_error)?;
+    }
     // Grants the new roles no longer cover end now (as when an admin
     // changes the roles).
     let policy = kh.rbac().await?;
@@ -1014,6 +1084,11 @@ async fn member_for(
                 .all(|s| policy_ref.grantable(permissions_ref, s))
         })
         .await?;
+    if !changed {
+        // Revoked again on every sign-in, so a revocation cut short by a
+        // failure the last time is finished now.
+        return Ok(Ok(member));
+    }
     tracing::info!(organization_id = %org.id, member_id = %member.id, ?roles, revoked, "roles set from the provider's groups");
     kh.audit(
         "sso",

@@ -224,6 +224,27 @@ async fn signed_in(
 /// sign-in, only a passkey will do (`passkey_required`; the account's or the
 /// member's).
 fn strong_enough(kh: &Keyhouse, s: Subject, request: &ValidatedRequest) -> Result<Subject, Stop> {
+    // docs/threat-model.md row 183: a member session of an organization
+    // that requires single sign-on, opened another way (before the
+    // requirement), authorizes nothing.
+    if let Some(m) = s
+        .member
+        .as_ref()
+        .filter(|m| m.organization.sso_required && !s.amr.iter().any(|a| a == assurance::amr::FED))
+    {
+        tracing::info!(subject = %s.id, organization_id = %m.organization.id, "authorization refused: the organization requires single sign-on");
+        if request.prompt.none {
+            let e = OAuthError::new(
+                ErrorCode::InteractionRequired,
+                "the organization requires single sign-on",
+            );
+            return Err(redirect_error(kh, &request.redirect, e));
+        }
+        return Err(Stop::Show(PageError {
+            error: crate::b2b::sso::sso_required(&m.organization).into(),
+            login_url: None,
+        }));
+    }
     // An organization that asks its members for two factors asks it of
     // every app too, whatever the request's `acr_values`.
     let organization = s

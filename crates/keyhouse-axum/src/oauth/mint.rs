@@ -115,7 +115,12 @@ impl Keyhouse {
             serde_json::to_value(&claims).map_err(|e| OAuthError::server(e.to_string()))?;
         if let Some(obj) = value.as_object_mut() {
             for (k, v) in keyhouse_core::claims::render_template(template, user) {
-                obj.entry(k).or_insert(v);
+                // Claims OpenID Connect defines are the token's own, present
+                // or not: a template never supplies `email_verified`, a
+                // `nonce` or a profile claim the scopes did not release.
+                if !ID_TOKEN_OWN_CLAIMS.contains(&k.as_str()) {
+                    obj.entry(k).or_insert(v);
+                }
             }
         }
         self.keys()
@@ -166,3 +171,44 @@ impl Keyhouse {
         Ok(keyhouse_core::claims::render_template(template, &user))
     }
 }
+
+/// The ID-token claims OpenID Connect Core defines (§2, §3.1.3.6, §5.1)
+/// and Keyhouse's own: never taken from a client's claims template.
+const ID_TOKEN_OWN_CLAIMS: [&str; 36] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "events",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "email_verified",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
+    "organization",
+];

@@ -155,7 +155,7 @@ impl Provider {
         let mut spec = ClientSpec::new(
             "Keyhouse SSO",
             ClientType::FirstParty,
-            vec![rp.url("/api/b2b/sso/callback")],
+            vec![callback_of(rp, "acme").await],
         );
         spec.claims_template = template.map(str::to_owned);
         let c = self.kh.create_client(spec).await.unwrap();
@@ -209,6 +209,17 @@ async fn connect(
     ok_json(res).await
 }
 
+/// The redirect URI of organization `slug` at the relying party.
+async fn callback_of(s: &TestServer, slug: &str) -> String {
+    let org =
+        s.kh.store()
+            .find_organization_by_slug(slug)
+            .await
+            .unwrap()
+            .unwrap();
+    s.url(&format!("/api/b2b/sso/callback/{}", org.id))
+}
+
 fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get("location")
@@ -256,7 +267,10 @@ async fn callback_url(
     let back = v["redirect_uri"]
         .as_str()
         .unwrap_or_else(|| panic!("the provider sends it back: {v}"));
-    assert!(back.starts_with(&s.url("/api/b2b/sso/callback")), "{back}");
+    assert!(
+        back.starts_with(&s.url("/api/b2b/sso/callback/org-")),
+        "{back}"
+    );
     back.to_owned()
 }
 
@@ -290,7 +304,7 @@ async fn setup(template: Option<&str>, extra: Value) -> (Provider, TestServer, r
     let settings = connect(&s, &admin, &p, &client, extra).await;
     assert_eq!(settings["connection"]["issuer"], p.issuer);
     assert_eq!(settings["required"], false);
-    assert_eq!(settings["redirect_uri"], s.url("/api/b2b/sso/callback"));
+    assert_eq!(settings["redirect_uri"], callback_of(&s, "acme").await);
     assert!(
         settings["connection"].get("client_secret").is_none(),
         "the secret is never shown"
@@ -677,6 +691,26 @@ async fn requiring_sso_refuses_passwords_mailed_codes_and_sessions_opened_before
         .unwrap();
     let (status, code) = error_of(res).await;
     assert_eq!((status, code.as_str()), (403, "sso_required"));
+    // Nor can it authorize an app.
+    let gpt_before = s.client(ClientType::ThirdParty).await;
+    let res = post(
+        &ada_by_password,
+        &s,
+        "/api/b2b/idp/authorize",
+        json!({
+            "response_type": "code",
+            "client_id": gpt_before.client.id,
+            "redirect_uri": REDIRECT,
+            "scope": "openid",
+            "state": "s",
+            "code_challenge": CHALLENGE,
+            "code_challenge_method": "S256",
+            "consent_granted": true,
+        }),
+    )
+    .await;
+    let (status, code) = error_of(res).await;
+    assert_eq!((status, code.as_str()), (403, "sso_required"));
     // A password is refused before it is checked.
     let res = post(
         &browser(),
@@ -824,4 +858,67 @@ async fn a_provider_at_a_special_use_address_is_never_contacted() {
         .await
         .unwrap();
     assert_eq!(error_of(res).await.0, 400);
+}
+
+#[tokio::test]
+async fn another_sites_page_cannot_start_a_sign_in_and_answers_stay_with_their_organization() {
+    let (p, s, _admin) = setup(None, json!({})).await;
+    s.kh.create_member("acme", ADA, PASSWORD, "", &["member".to_owned()])
+        .await
+        .unwrap();
+    // A page on another site navigates the browser to the start.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(s.url("/api/b2b/sso/start?organization=acme"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = error_of(res).await;
+    assert_eq!((status, code.as_str()), (403, "csrf_detected"));
+
+    // A mix-up: the provider's answer for acme's sign-in arrives at another
+    // organization's redirect URI. Nobody is signed in.
+    s.kh.create_organization("Globex", "globex").await.unwrap();
+    let idp = p.signed_in(ADA, true).await;
+    let b = browser();
+    let back = callback_url(&s, &b, &p, &idp, "organization=acme", |_| {}).await;
+    let acme = callback_of(&s, "acme").await;
+    let globex = callback_of(&s, "globex").await;
+    let moved = back.replacen(&acme, &globex, 1);
+    assert_ne!(moved, back);
+    let res = b.get(&moved).send().await.unwrap();
+    assert_eq!(location(&res), "/org/login?sso_error=expired");
+    assert_eq!(session_of(&b, &s).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_member_tied_to_one_account_is_not_taken_by_another_with_the_address() {
+    let (p, s, _admin) = setup(None, json!({})).await;
+    let ada =
+        s.kh.create_member("acme", ADA, PASSWORD, "", &["member".to_owned()])
+            .await
+            .unwrap();
+    // Ada signed in through the provider before, as another account of it
+    // (her address there has since been given to someone else).
+    s.kh.store()
+        .link_sso(
+            &ada.organization_id,
+            &p.issuer,
+            "user-ada-before",
+            &ada.id,
+            T0,
+        )
+        .await
+        .unwrap();
+    let idp = p.signed_in(ADA, true).await;
+    let b = browser();
+    let res = sign_in_through(&s, &b, &p, &idp, "organization=acme", |_| {}).await;
+    assert_eq!(
+        location(&res),
+        "/org/login?sso_error=account_mismatch&organization=acme"
+    );
+    assert_eq!(session_of(&b, &s).await.0, 401);
 }
