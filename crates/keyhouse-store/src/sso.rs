@@ -336,20 +336,8 @@ impl Store {
         member_id: &str,
         now: i64,
     ) -> Result<()> {
-        let id = link_id(org_id, issuer, subject);
         let txn = self.begin_write().await?;
-        sso_link::Entity::delete_many()
-            .filter(sso_link::Column::Id.eq(id.as_str()))
-            .exec(&*txn)
-            .await?;
-        sso_link::Entity::insert(sso_link::ActiveModel {
-            id: Set(id),
-            organization_id: Set(org_id.to_owned()),
-            member_id: Set(member_id.to_owned()),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&*txn)
-        .await?;
+        tie(&*txn, org_id, issuer, subject, member_id, now).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -368,22 +356,44 @@ impl Store {
             .exec_without_returning(&*txn)
             .await
             .map_err(StoreError::from_insert)?;
-        let id = link_id(&member.organization_id, issuer, subject);
-        sso_link::Entity::delete_many()
-            .filter(sso_link::Column::Id.eq(id.as_str()))
-            .exec(&*txn)
-            .await?;
-        sso_link::Entity::insert(sso_link::ActiveModel {
-            id: Set(id),
-            organization_id: Set(member.organization_id.clone()),
-            member_id: Set(member.id.clone()),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&*txn)
+        tie(
+            &*txn,
+            &member.organization_id,
+            issuer,
+            subject,
+            &member.id,
+            now,
+        )
         .await?;
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Inside a write: ties the upstream account to `member_id`, replacing a
+/// tie it had.
+async fn tie<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    org_id: &str,
+    issuer: &str,
+    subject: &str,
+    member_id: &str,
+    now: i64,
+) -> Result<()> {
+    let id = link_id(org_id, issuer, subject);
+    sso_link::Entity::delete_many()
+        .filter(sso_link::Column::Id.eq(id.as_str()))
+        .exec(db)
+        .await?;
+    sso_link::Entity::insert(sso_link::ActiveModel {
+        id: Set(id),
+        organization_id: Set(org_id.to_owned()),
+        member_id: Set(member_id.to_owned()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
 }
 
 /// Inside a member's removal: the upstream accounts tied to them.
