@@ -260,11 +260,12 @@ async function createAdmin(bin, env) {
 }
 
 /**
- * A CA made for this run and a certificate it signs for `agent.test`: the
- * MCP spec serves a client metadata document over https on loopback with
- * them, and the server trusts the CA through its test-only options
+ * A CA made for this run and a certificate it signs for `agent.test` and
+ * `login.umbrella.test`: the MCP spec serves a client metadata document over
+ * https on loopback with them, the single sign-on spec runs a company's
+ * OpenID Provider, and the server trusts the CA through its test-only options
  * (`--insecure-test-only-*`, never used in production). Debian's openssl.
- * @returns {{host: string, ca: string, cert: string, key: string}}
+ * @returns {{host: string, ssoHost: string, ca: string, cert: string, key: string}}
  */
 function makeTestCa(dir) {
   const f = (name) => path.join(dir, name);
@@ -274,10 +275,10 @@ function makeTestCa(dir) {
     '-subj', '/CN=Keyhouse e2e test CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   openssl(['req', ...ec, '-keyout', f('agent.key'), '-out', f('agent.csr'), '-subj', '/CN=agent.test']);
-  writeFileSync(f('agent.ext'), 'subjectAltName=DNS:agent.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(f('agent.ext'), 'subjectAltName=DNS:agent.test,DNS:login.umbrella.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
   openssl(['x509', '-req', '-in', f('agent.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
     '-CAcreateserial', '-out', f('agent.pem'), '-days', '2', '-extfile', f('agent.ext')]);
-  return { host: 'agent.test', ca: f('ca.pem'), cert: f('agent.pem'), key: f('agent.key') };
+  return { host: 'agent.test', ssoHost: 'login.umbrella.test', ca: f('ca.pem'), cert: f('agent.pem'), key: f('agent.key') };
 }
 
 async function waitReady(baseUrl) {
@@ -395,12 +396,15 @@ async function main() {
   // Every spec signs up its own users, all from 127.0.0.1: the per-IP
   // sign-up limit (10 an hour) is off for the suite; the Rust tests cover it.
   // The test-only options let the server fetch the MCP spec's metadata
-  // document from agent.test on loopback, signed by this run's CA.
+  // document from agent.test and the single sign-on spec's provider from
+  // login.umbrella.test, both on loopback, signed by this run's CA.
   server = spawn(bin, [
     'serve', '--bind', `127.0.0.1:${serverPort}`, '--signups-per-ip-per-hour', '0',
     '--insecure-test-only-loopback-metadata',
     '--insecure-test-only-metadata-ca', agents.ca,
     '--insecure-test-only-resolve', `${agents.host}=127.0.0.1`,
+    // The single sign-on spec's company provider, on loopback too.
+    '--insecure-test-only-resolve', `${agents.ssoHost}=127.0.0.1`,
     // The hostile-client spec's logo host: a private address, which the
     // fetcher refuses before any packet (and no DNS query leaves the machine).
     '--insecure-test-only-resolve', 'logos.invalid=10.255.255.1',

@@ -35,11 +35,11 @@ export const NAVIGATION_TIMEOUT = 30_000;
  * --user-data-dir itself.
  * @returns {Promise<import('playwright-core').Browser>}
  */
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: config.chromium,
     headless: true,
-    args: LAUNCH_ARGS,
+    args: [...LAUNCH_ARGS, ...extraArgs],
   });
 }
 
@@ -112,9 +112,21 @@ export async function screenshotDesktopAndMobile(page, name) {
 
 let browserPromise = null;
 let hooksRegistered = false;
+let sharedArgs = [];
+
+/**
+ * More chromium flags for the browser this spec file's tests share (each
+ * file runs in its own process); call at the top of the file, before any
+ * test has started the browser.
+ * @param {string[]} args
+ */
+export function useLaunchArgs(args) {
+  if (browserPromise) throw new Error('useLaunchArgs: the browser is already running');
+  sharedArgs = [...args];
+}
 
 async function sharedBrowser() {
-  if (!browserPromise) browserPromise = launchBrowser();
+  if (!browserPromise) browserPromise = launchBrowser(sharedArgs);
   return browserPromise;
 }
 

@@ -353,6 +353,18 @@ fn action_words(action: &str) -> &'static str {
         "organization.member_second_factor_removed" => {
             "A member's two-step verification turned off"
         }
+        "organization.member_joined_by_domain" => "Member joined by e-mail domain",
+        "organization.member_provisioned_by_sso" => "Member added by single sign-on",
+        "organization.member_roles_from_sso" => "Roles set by single sign-on",
+        "organization.renamed" => "Organization renamed",
+        "organization.domain_added" => "Domain added",
+        "organization.domain_removed" => "Domain removed",
+        "organization.domain_verified" => "Domain verified",
+        "organization.join_by_domain_changed" => "Joining by domain changed",
+        "organization.sso_configured" => "Single sign-on set up",
+        "organization.sso_tested" => "Single sign-on tested",
+        "organization.sso_required_changed" => "Single sign-on requirement changed",
+        "organization.sso_removed" => "Single sign-on removed",
         "consent.granted" => "Access granted to an app",
         "consent.revoked" => "Access revoked from an app",
         _ => "",
@@ -387,6 +399,24 @@ fn details_words(event: &AuditEvent) -> String {
     }
     if let Some(r) = pick("required_sign_in") {
         parts.push(r.replace('_', " "));
+    }
+    if let Some(domain) = pick("domain") {
+        parts.push(domain);
+    }
+    if let Some(issuer) = pick("issuer") {
+        parts.push(issuer);
+    }
+    if let Some(required) = d.get("required").and_then(|v| v.as_bool()) {
+        parts.push(if required { "required" } else { "optional" }.to_owned());
+    }
+    if let (Some(name), Some(slug)) = (pick("name"), pick("slug")) {
+        parts.push(format!("now {name} ({slug})"));
+    }
+    if event.action == "organization.join_by_domain_changed" {
+        parts.push(match pick("role") {
+            Some(role) => format!("joining as {role}"),
+            None => "invitations only".to_owned(),
+        });
     }
     if let Some(n) = d
         .get("grants_revoked")
@@ -485,5 +515,30 @@ mod tests {
         };
         assert_eq!(details_words(&e), "", "no details, no words");
         assert_eq!(action_words(&e.action), "Member invited");
+        let required = AuditEvent {
+            action: "organization.sso_required_changed".into(),
+            details: serde_json::json!({"required": true}),
+            ..e.clone()
+        };
+        assert_eq!(details_words(&required), "required");
+        assert_eq!(
+            action_words(&required.action),
+            "Single sign-on requirement changed"
+        );
+        let renamed = AuditEvent {
+            action: "organization.renamed".into(),
+            details: serde_json::json!({
+                "name": "Acme Corp", "slug": "acme-corp",
+                "previous_name": "Acme", "previous_slug": "acme",
+            }),
+            ..e.clone()
+        };
+        assert_eq!(details_words(&renamed), "now Acme Corp (acme-corp)");
+        let invitations_only = AuditEvent {
+            action: "organization.join_by_domain_changed".into(),
+            details: serde_json::json!({"role": null}),
+            ..e
+        };
+        assert_eq!(details_words(&invitations_only), "invitations only");
     }
 }
