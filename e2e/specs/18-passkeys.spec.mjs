@@ -10,7 +10,9 @@
 //     phishing-resistant sign-in (acr_values) steps a password session up
 //     with it in /idp; an app asking for two-step verification of an
 //     account with no authenticator app is offered the passkey instead;
-//     once removed, the passkey signs in nowhere.
+//     once removed, the passkey signs in nowhere. A member does the same
+//     on /org/member; a colleague invited to an organization joins with a
+//     passkey instead of a password and signs in with it alone.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +22,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 import { browserTest, screenshot, screenshotDesktopAndMobile } from '../lib/browser.mjs';
 import { config } from '../lib/env.mjs';
-import { waitForMail } from '../lib/mail.mjs';
+import { linkIn, waitForMail } from '../lib/mail.mjs';
 import { newUser } from '../lib/users.mjs';
 
 const PHISHING_RESISTANT = 'urn:keyhouse:acr:phr';
@@ -373,3 +375,66 @@ browserTest('a member adds a passkey on /org/member, signs in with it, steps up 
   await three.page.getByTestId('org-note-title').waitFor();
   assert.deepEqual((await memberSessionOf(three.page)).amr, ['pop', 'mfa']);
 }, { timeout: 120_000 });
+
+browserTest('an invited colleague joins with a passkey instead of a password and signs in with it', async ({ newContext }) => {
+  const admin = newUser('invite-admin');
+  const colleague = newUser('invite-passkey');
+  await run(['orgs', 'create', '--name', 'Keyring Labs', '--slug', 'keyring', '--json']);
+  await run(['members', 'create', '--org', 'keyring', '--email', admin.email, '--password-file', '-', '--role', 'admin'], admin.password);
+
+  // The admin invites the colleague (the invitation pages are spec 22's).
+  const adminContext = await newContext({ baseURL: local.base });
+  const adminPage = await adminContext.newPage();
+  await adminPage.goto('/org/login');
+  await adminPage.getByTestId('org-login-email').fill(admin.email);
+  await adminPage.getByTestId('org-login-password').fill(admin.password);
+  await adminPage.getByTestId('org-login-submit').click();
+  await adminPage.waitForURL((u) => u.pathname === '/org');
+  const invited = await adminPage.evaluate(async (email) => {
+    const res = await fetch('/api/b2b/invitations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, roles: ['member'] }),
+    });
+    return res.status;
+  }, colleague.email);
+  assert.equal(invited, 200);
+  const link = linkIn(await waitForMail(colleague.email), '/org/invitation?token=');
+  assert.ok(link.startsWith(`${local.base}/org/invitation?token=`), link);
+
+  // The colleague's device: no password, a passkey.
+  const device = await deviceWithAuthenticator(newContext);
+  const page = device.page;
+  await page.goto(link);
+  const join = page.getByTestId('invitation-accept-passkey');
+  await join.waitFor();
+  await page.getByTestId('invitation-name').fill(colleague.name);
+  await screenshotDesktopAndMobile(page, 'org-invitation-passkey');
+  await join.click();
+  await page.waitForURL((u) => u.pathname === '/org');
+  const session = await memberSessionOf(page);
+  assert.equal(session.member.email, colleague.email);
+  assert.equal(session.member.name, colleague.name);
+  assert.equal(session.organization.slug, 'keyring');
+  assert.deepEqual(session.amr, ['pop', 'mfa']);
+  const held = await device.credentials();
+  assert.equal(held.length, 1, 'the authenticator holds the new passkey');
+  assert.equal(held[0].rpId, 'localhost');
+
+  // Signed out, the passkey alone signs the new member in again.
+  await page.evaluate(() => fetch('/api/b2b/session/logout', { method: 'POST' }));
+  assert.equal(await memberSessionOf(page), null);
+  await device.presence(false);
+  await page.goto('/org/login');
+  await autofillWaiting(page);
+  await device.presence(true);
+  await page.getByTestId('passkey-sign-in').click();
+  await page.waitForURL((u) => u.pathname === '/org');
+  assert.equal((await memberSessionOf(page)).member.email, colleague.email);
+
+  // The link is spent.
+  const again = await newContext({ baseURL: local.base });
+  const late = await again.newPage();
+  await late.goto(link);
+  await late.getByTestId('invitation-error').waitFor();
+}, { timeout: 90_000 });

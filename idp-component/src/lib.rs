@@ -59,9 +59,9 @@ pub use email::{EmailLink, EmailText, MagicLink, MemberMagicLink, MemberOneTimeC
 pub use end_session::{EndSession, EndSessionText, end_session_request};
 pub use identity_provider::{B2BIdentityProvider, IdentityProvider};
 pub use passkey::{
-    MemberPasskeyLogin, PasskeyError, PasskeyLogin, PasskeyText, autofill_available,
-    create_member_passkey, create_passkey, member_sign_in_with_passkey, passkeys_supported,
-    sign_in_with_passkey,
+    MemberPasskeyLogin, PasskeyError, PasskeyIcon, PasskeyLogin, PasskeyText,
+    accept_invitation_with_passkey, autofill_available, create_member_passkey, create_passkey,
+    member_sign_in_with_passkey, passkeys_supported, sign_in_with_passkey,
 };
 pub use second_factor::{MemberTotpChallenge, SecondFactorText, TotpChallenge};
 pub use session::{

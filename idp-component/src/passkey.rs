@@ -342,6 +342,42 @@ pub async fn create_member_passkey(
     create_at(api, "/api/b2b/member/passkeys", password, name).await
 }
 
+/// Accepts an organization's invitation (the `token` of its link) with a
+/// new passkey instead of a password: the server starts a ceremony for
+/// the member the invitation creates, the browser makes the passkey, and
+/// accepting creates the member with it and signs them in. Answers the
+/// member session.
+pub async fn accept_invitation_with_passkey(
+    api: &ApiClient,
+    token: &str,
+    name: &str,
+) -> Result<MemberSessionResponse, PasskeyError> {
+    #[derive(Serialize)]
+    struct Token<'a> {
+        token: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Accept<'a> {
+        token: &'a str,
+        name: &'a str,
+        passkey: Finished<'a>,
+    }
+    let started: Started = api
+        .post_json("/api/b2b/invitation/passkey/options", &Token { token })
+        .await?;
+    let credential = ceremony(&started.options, true, None).await?;
+    let req = Accept {
+        token,
+        name,
+        passkey: Finished {
+            ceremony: &started.ceremony,
+            credential: &credential,
+            name: None,
+        },
+    };
+    Ok(api.post_json("/api/b2b/invitation/accept", &req).await?)
+}
+
 /// The registration ceremony at `{base}/options` and `{base}`.
 async fn create_at(
     api: &ApiClient,
@@ -675,17 +711,26 @@ fn PasskeyButton(
                     })}
                     <button type="button" class="kh-button kh-button--secondary kh-button--block kh-passkey__button"
                         data-testid="passkey-sign-in" disabled=move || pending.get() on:click=on_click>
-                        <svg class="kh-passkey__icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
-                            <circle cx="9" cy="7" r="4" fill="none" stroke="currentColor" stroke-width="2"/>
-                            <path d="M2 21v-1a6 6 0 0 1 10-4.5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>
-                            <circle cx="18" cy="13" r="3" fill="none" stroke="currentColor" stroke-width="2"/>
-                            <path d="M18 16v5m0-2h2" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>
-                        </svg>
+                        <PasskeyIcon/>
                         <span>{move || if pending.get() { words(|t| &t.waiting) } else { words(|t| &t.button) }}</span>
                     </button>
                 </div>
             }
         })
+    }
+}
+
+/// The passkey glyph of the passkey buttons (a person and a key),
+/// decorative: the button's words name it.
+#[component]
+pub fn PasskeyIcon() -> impl IntoView {
+    view! {
+        <svg class="kh-passkey__icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <circle cx="9" cy="7" r="4" fill="none" stroke="currentColor" stroke-width="2"/>
+            <path d="M2 21v-1a6 6 0 0 1 10-4.5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>
+            <circle cx="18" cy="13" r="3" fill="none" stroke="currentColor" stroke-width="2"/>
+            <path d="M18 16v5m0-2h2" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>
+        </svg>
     }
 }
 

@@ -15,7 +15,7 @@ use crate::account::sessions_of_subject;
 use crate::entities::{
     invitation, member, organization, passkey, recovery_code, webauthn_ceremony,
 };
-use crate::{Member, Result, Store, StoreError};
+use crate::{Member, Result, Store, StoreError, StoredPasskey};
 
 /// An invitation into an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +85,9 @@ pub enum Accepted {
     /// The address became a member some other way meanwhile (nothing
     /// written; the invitation stays open).
     AlreadyMember,
+    /// The passkey to create the member with is registered already
+    /// (nothing written; the invitation stays open).
+    PasskeyTaken,
 }
 
 /// A change to a member's standing.
@@ -316,13 +319,15 @@ impl Store {
     }
 
     /// Accepts the invitation whose link hashes to `token_hash`, creating
-    /// `member` (its organization, address and roles are the invitation's),
-    /// in one transaction. A conditional update spends the invitation, so of
+    /// `member` (its organization, address and roles are the invitation's)
+    /// and, when given, the passkey it signs in with, in one transaction.
+    /// A conditional update spends the invitation, so of
     /// two acceptances of one link exactly one creates a member.
     pub async fn accept_invitation(
         &self,
         token_hash: &str,
         mut member: Member,
+        passkey: Option<&StoredPasskey>,
         now: i64,
     ) -> Result<Accepted> {
         let txn = self.begin_write().await?;
@@ -372,19 +377,45 @@ impl Store {
         .await
         .map_err(StoreError::from_insert);
         match inserted {
-            Ok(_) => {
-                txn.commit().await?;
-                Ok(Accepted::Member(Box::new(member)))
-            }
+            Ok(_) => {}
             Err(StoreError::Conflict) => {
                 txn.rollback().await?;
-                Ok(Accepted::AlreadyMember)
+                return Ok(Accepted::AlreadyMember);
             }
             Err(e) => {
                 txn.rollback().await?;
-                Err(e)
+                return Err(e);
             }
         }
+        // The member's first credential, in the same transaction: a
+        // member is never left without the passkey they accepted with.
+        if let Some(p) = passkey {
+            let added = passkey::Entity::insert(passkey::ActiveModel {
+                credential_id: Set(p.credential_id.clone()),
+                user_id: Set(member.id.clone()),
+                user_handle: Set(p.user_handle.clone()),
+                name: Set(p.name.clone()),
+                credential: Set(p.credential.clone()),
+                created_at: Set(p.created_at),
+                last_used_at: Set(p.last_used_at),
+            })
+            .exec_without_returning(&*txn)
+            .await
+            .map_err(StoreError::from_insert);
+            match added {
+                Ok(_) => {}
+                Err(StoreError::Conflict) => {
+                    txn.rollback().await?;
+                    return Ok(Accepted::PasskeyTaken);
+                }
+                Err(e) => {
+                    txn.rollback().await?;
+                    return Err(e);
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(Accepted::Member(Box::new(member)))
     }
 
     /// Changes a member's standing in one transaction. Deactivating or

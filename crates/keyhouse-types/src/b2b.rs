@@ -341,10 +341,16 @@ pub struct InvitationPreview {
     /// already: its password may be used again, and the two memberships
     /// then share it.
     pub existing_member: bool,
+    /// Whether the invitation can be accepted with a passkey instead of a
+    /// password (`POST /api/b2b/invitation/passkey/options`).
+    #[serde(default)]
+    pub passkeys: bool,
 }
 
-/// `POST /api/b2b/invitation/accept`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/b2b/invitation/accept`: with a password, or with the
+/// passkey a ceremony started at `POST /api/b2b/invitation/passkey/options`
+/// (for this invitation) created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AcceptInvitationRequest {
     /// The `token` of the link.
     pub token: String,
@@ -352,8 +358,12 @@ pub struct AcceptInvitationRequest {
     #[serde(default)]
     pub name: String,
     /// A new password, or the password of the address's existing
-    /// membership elsewhere.
+    /// membership elsewhere; empty with `passkey`.
+    #[serde(default)]
     pub password: String,
+    /// The new passkey instead of a password: the member has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<crate::AddPasskey>,
 }
 
 /// `PUT /api/b2b/organization/profile`: the organization's name and slug.

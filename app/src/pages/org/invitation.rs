@@ -1,10 +1,14 @@
 //! `/org/invitation?token=…`: where an invitation's mail leads. It shows
 //! which organization invites which address with which role, and accepts
 //! with a name and a password (the address's existing membership's, to
-//! share it, or a new one). Accepting signs the new member in and opens the
-//! organization.
+//! share it, or a new one), or with a new passkey and no password where the
+//! browser and the deployment can. Accepting signs the new member in and
+//! opens the organization.
 
-use keyhouse_idp_component::{ApiError, use_member};
+use keyhouse_idp_component::{
+    ApiError, PasskeyError, PasskeyIcon, accept_invitation_with_passkey, passkeys_supported,
+    use_member,
+};
 use keyhouse_types::ErrorCode;
 use keyhouse_types::b2b::{
     AcceptInvitationRequest, InvitationPreview, InvitationToken, MemberSessionResponse,
@@ -34,6 +38,21 @@ fn accept_message(e: &ApiError) -> String {
             .description()
             .map(sentence)
             .unwrap_or_else(|| "Something went wrong. Try again in a moment.".into()),
+    }
+}
+
+/// Why joining with a passkey did not happen.
+fn passkey_message(e: &PasskeyError) -> String {
+    match e {
+        PasskeyError::Api(e) => accept_message(e),
+        PasskeyError::Cancelled => {
+            "No passkey was created. Try again, or choose a password instead.".into()
+        }
+        PasskeyError::Unsupported => {
+            "This browser can't create a passkey here. Choose a password instead.".into()
+        }
+        _ => "Your browser couldn't create the passkey. Try again, or choose a password instead."
+            .into(),
     }
 }
 
@@ -95,6 +114,7 @@ fn Accept(p: InvitationPreview, token: String) -> impl IntoView {
             token: token.get_value(),
             name: name.get_untracked(),
             password: password.get_untracked(),
+            passkey: None,
         };
         let navigate = navigate.clone();
         spawn_local(async move {
@@ -116,6 +136,35 @@ fn Accept(p: InvitationPreview, token: String) -> impl IntoView {
                 Err(e) => {
                     password.set(String::new());
                     error.set(Some(accept_message(&e)));
+                    pending.set(false);
+                }
+            }
+        });
+    };
+    // Decided after mounting, so server and browser render alike.
+    let supported = RwSignal::new(false);
+    Effect::new(move |_| supported.set(passkeys_supported()));
+    let offers_passkeys = p.passkeys;
+    let passkey_error = RwSignal::new(None::<String>);
+    let navigate_passkey = use_navigate();
+    let join_with_passkey = move |_| {
+        if pending.get_untracked() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        passkey_error.set(None);
+        let navigate = navigate_passkey.clone();
+        spawn_local(async move {
+            let token = token.get_value();
+            let name = name.get_untracked();
+            match accept_invitation_with_passkey(&member.api(), &token, &name).await {
+                Ok(signed_in) => {
+                    member.mark_signed_in(signed_in);
+                    navigate("/org", Default::default());
+                }
+                Err(e) => {
+                    passkey_error.set(Some(passkey_message(&e)));
                     pending.set(false);
                 }
             }
@@ -157,6 +206,23 @@ fn Accept(p: InvitationPreview, token: String) -> impl IntoView {
                 {move || if pending.get() { "Joining…" } else { "Accept and join" }}
             </button>
         </form>
+        {move || (offers_passkeys && supported.get()).then(|| view! {
+            <div class="kh-passkey" data-testid="invitation-passkey">
+                <p class="kh-divider" role="separator"><span>"or"</span></p>
+                {move || passkey_error.get().map(|e| view! {
+                    <p class="kh-alert" role="alert" data-testid="invitation-passkey-error">{e}</p>
+                })}
+                <button type="button" class="kh-button kh-button--secondary kh-button--block kh-passkey__button"
+                    aria-describedby="invitation-passkey-hint"
+                    data-testid="invitation-accept-passkey" disabled=move || pending.get() on:click=join_with_passkey.clone()>
+                    <PasskeyIcon/>
+                    <span>"Join with a passkey instead"</span>
+                </button>
+                <small id="invitation-passkey-hint" class="kh-muted kh-passkey__hint">
+                    "No password to remember: your device's screen lock signs you in."
+                </small>
+            </div>
+        })}
         <p class="kh-auth__switch kh-muted">"Not expecting this? Close the page: nothing happens until you accept."</p>
     }
 }

@@ -115,6 +115,10 @@ impl Keyhouse {
 struct Registration {
     user_handle: Uuid,
     state: PasskeyRegistration,
+    /// What else the ceremony is for: the invitation a new member accepts
+    /// with it (the ceremony then names a member who does not exist yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bound_to: Option<String>,
 }
 
 /// Stores a ceremony's server half; answers its id.
@@ -237,6 +241,16 @@ pub(crate) async fn start_registration(
     kh: &Keyhouse,
     holder: Holder<'_>,
 ) -> Result<PasskeyOptions, OAuthError> {
+    start_bound_registration(kh, holder, None).await
+}
+
+/// [`start_registration`] for a ceremony that only the request naming
+/// `bound_to` may finish ([`check_registration`]).
+pub(crate) async fn start_bound_registration(
+    kh: &Keyhouse,
+    holder: Holder<'_>,
+    bound_to: Option<&str>,
+) -> Result<PasskeyOptions, OAuthError> {
     let rp = relying_party(kh)?;
     let existing = kh
         .store()
@@ -276,7 +290,11 @@ pub(crate) async fn start_registration(
         kh,
         CeremonyKind::Register,
         Some(holder.id()),
-        &Registration { user_handle, state },
+        &Registration {
+            user_handle,
+            state,
+            bound_to: bound_to.map(str::to_owned),
+        },
     )
     .await?;
     let mut options =
@@ -315,21 +333,68 @@ pub(crate) async fn finish_registration(
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
 ) -> Result<PasskeyInfo, OAuthError> {
+    let stored = check_registration(kh, Owner::Holder(holder), req, ip, headers).await?;
+    match kh.store().add_passkey(&stored).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Err(registered_already(holder, &stored)),
+        Err(e) => return Err(store_error(e)),
+    }
+    tracing::info!(holder = %holder.actor(), credential_id = %stored.credential_id, "passkey added");
+    let what = format!("A passkey ({}) was added", stored.name);
+    notify_about(kh, "passkeys_changed", holder, ip, headers, &what);
+    audit(kh, holder, "passkey_added", &stored.credential_id).await;
+    Ok(info(&stored))
+}
+
+/// Whose ceremony a registration must be.
+#[derive(Clone, Copy)]
+pub(crate) enum Owner<'a> {
+    /// One the holder started.
+    Holder(Holder<'a>),
+    /// One started for the request naming this (an invitation's id): the
+    /// holder does not exist yet, and is the one the ceremony names.
+    BoundTo(&'a str),
+}
+
+/// The refusal of a credential some holder registered already.
+pub(crate) fn registered_already(holder: Holder<'_>, stored: &StoredPasskey) -> OAuthError {
+    tracing::warn!(holder = %holder.actor(), credential_id = %stored.credential_id, "passkey registration refused: the credential is registered already");
+    OAuthError::new(ErrorCode::Conflict, "this passkey is registered already")
+}
+
+/// Takes the ceremony `req` finishes (once), checks it is `owner`'s, and
+/// verifies the browser's new credential: the passkey to store, for the
+/// holder the ceremony names. Stores nothing.
+pub(crate) async fn check_registration(
+    kh: &Keyhouse,
+    owner: Owner<'_>,
+    req: AddPasskey,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> Result<StoredPasskey, OAuthError> {
     let rp = relying_party(kh)?;
-    let (owner, reg): (_, Registration) =
+    let (named, reg): (_, Registration) =
         take_ceremony(kh, &req.ceremony, CeremonyKind::Register).await?;
-    if owner.as_deref() != Some(holder.id()) {
-        tracing::warn!(holder = %holder.actor(), "passkey registration refused: the ceremony was someone else's");
+    let theirs = match owner {
+        Owner::Holder(h) => named.as_deref() == Some(h.id()) && reg.bound_to.is_none(),
+        Owner::BoundTo(b) => named.is_some() && reg.bound_to.as_deref() == Some(b),
+    };
+    let Some(holder_id) = named.filter(|_| theirs) else {
+        let who = match owner {
+            Owner::Holder(h) => h.actor(),
+            Owner::BoundTo(b) => b.to_owned(),
+        };
+        tracing::warn!(holder = %who, "passkey registration refused: the ceremony was someone else's");
         return Err(OAuthError::new(
             ErrorCode::InvalidGrant,
             "this passkey request expired or was already used; start again",
         ));
-    }
+    };
     // Counted again: ceremonies started side by side all passed the first
     // count.
     let held = kh
         .store()
-        .passkeys_of(holder.id())
+        .passkeys_of(&holder_id)
         .await
         .map_err(store_error)?
         .len();
@@ -349,32 +414,16 @@ pub(crate) async fn finish_registration(
             .collect(),
         _ => describe_user_agent(Device::of(ip, headers).user_agent.as_deref()),
     };
-    let stored = StoredPasskey {
+    Ok(StoredPasskey {
         credential_id: encode_id(passkey.cred_id()),
-        user_id: holder.id().to_owned(),
+        user_id: holder_id,
         user_handle: reg.user_handle.to_string(),
         name,
         credential: serde_json::to_string(&passkey)
             .map_err(|e| OAuthError::server(e.to_string()))?,
         created_at: kh.now(),
         last_used_at: None,
-    };
-    match kh.store().add_passkey(&stored).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict) => {
-            tracing::warn!(holder = %holder.actor(), credential_id = %stored.credential_id, "passkey registration refused: the credential is registered already");
-            return Err(OAuthError::new(
-                ErrorCode::Conflict,
-                "this passkey is registered already",
-            ));
-        }
-        Err(e) => return Err(store_error(e)),
-    }
-    tracing::info!(holder = %holder.actor(), credential_id = %stored.credential_id, "passkey added");
-    let what = format!("A passkey ({}) was added", stored.name);
-    notify_about(kh, "passkeys_changed", holder, ip, headers, &what);
-    audit(kh, holder, "passkey_added", &stored.credential_id).await;
-    Ok(info(&stored))
+    })
 }
 
 /// `POST /api/account/passkeys/{id}/remove` (the current password, or a
@@ -596,7 +645,7 @@ async fn same_account_session(
         .filter(|s| s.subject_id == user.id))
 }
 
-async fn audit(kh: &Keyhouse, holder: Holder<'_>, what: &str, credential_id: &str) {
+pub(crate) async fn audit(kh: &Keyhouse, holder: Holder<'_>, what: &str, credential_id: &str) {
     kh.audit(
         &holder.actor(),
         &holder.action(what),

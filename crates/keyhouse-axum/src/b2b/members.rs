@@ -14,10 +14,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use keyhouse_core::{ErrorCode, OAuthError, secret};
+use keyhouse_core::{ErrorCode, OAuthError, assurance, secret};
 use keyhouse_store::{
     Accepted, Invitation, InviteRefusal, Member, NewInvitation, Standing, StandingChange,
 };
+use keyhouse_types::PasskeyOptions;
 use keyhouse_types::admin::{AuditEvent, Page};
 use keyhouse_types::b2b::{
     AcceptInvitationRequest, InvitationInfo, InvitationPreview, InvitationToken, InviteRequest,
@@ -25,6 +26,8 @@ use keyhouse_types::b2b::{
 };
 
 use crate::Keyhouse;
+use crate::accounts::passkeys::{Owner, check_registration, start_bound_registration};
+use crate::accounts::second_factor::Holder;
 use crate::accounts::session;
 use crate::admin::Paging;
 use crate::admin::audit::audit_page;
@@ -333,6 +336,7 @@ pub(crate) async fn preview(
         .filter(|m| !m.password_hash.is_empty())
         .collect();
     Ok(Json(InvitationPreview {
+        passkeys: kh.offers_passkeys() && !organization.sso_required,
         organization: summary(&organization),
         email: invitation.email,
         roles: invitation.roles,
@@ -341,17 +345,63 @@ pub(crate) async fn preview(
     }))
 }
 
+/// The member an invitation creates, before anything is stored: its id,
+/// the invitation's address, organization and roles, and `password_hash`
+/// (empty for a member who signs in with a passkey).
+fn new_member(kh: &Keyhouse, invitation: &Invitation, name: &str, password_hash: String) -> Member {
+    let now = kh.now();
+    Member {
+        id: secret::generate_id("member", &mut rand::rng()),
+        organization_id: invitation.organization_id.clone(),
+        email: invitation.email.clone(),
+        name: name.to_owned(),
+        password_hash,
+        roles: invitation.roles.clone(),
+        status: "active".to_owned(),
+        updated_at: now,
+        totp_secret: None,
+        totp_enabled_at: None,
+        totp_last_step: None,
+    }
+}
+
+/// `POST /api/b2b/invitation/passkey/options`: starts the passkey an
+/// invitation is accepted with. The ceremony names the member to be
+/// created and only an acceptance of this invitation can finish it.
+pub(crate) async fn passkey_options(
+    State(kh): State<Keyhouse>,
+    JsonBody(req): JsonBody<InvitationToken>,
+) -> Result<Json<PasskeyOptions>, ApiError> {
+    let (invitation, organization) = usable(&kh, &req.token).await?;
+    if organization.sso_required {
+        return Err(crate::b2b::sso::sso_required(&organization).into());
+    }
+    let future = new_member(&kh, &invitation, "", String::new());
+    let options = start_bound_registration(
+        &kh,
+        Holder::Member(&future, &organization.name),
+        Some(&invitation.id),
+    )
+    .await?;
+    tracing::info!(organization_id = %organization.id, invitation_id = %invitation.id, "invitation passkey started");
+    Ok(Json(options))
+}
+
 /// `POST /api/b2b/invitation/accept`: accepts an invitation once, creating
 /// the member with a password (the address's existing membership's, which
-/// the two then share, or a new one), and signs them in. The mail proved
-/// the address.
+/// the two then share, or a new one) or with the passkey started for this
+/// invitation, and signs them in. The mail proved the address.
 pub(crate) async fn accept(
     State(kh): State<Keyhouse>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     JsonBody(req): JsonBody<AcceptInvitationRequest>,
 ) -> Result<Response, ApiError> {
-    crate::accounts::users::check_password(&req.password)?;
+    if req.passkey.is_none() {
+        crate::accounts::users::check_password(&req.password)?;
+    } else if !req.password.is_empty() {
+        return Err(OAuthError::invalid_request("a password or a passkey, not both").into());
+    }
     let name = req.name.trim();
     if name.chars().count() > 100 {
         return Err(OAuthError::invalid_request("the name must be at most 100 characters").into());
@@ -365,26 +415,33 @@ pub(crate) async fn accept(
     if organization.sso_required {
         return Err(crate::b2b::sso::sso_required(&organization).into());
     }
-    let password_hash = kh
-        .member_password_hash(&invitation.email, &req.password)
-        .await?;
-    let now = kh.now();
-    let member = Member {
-        id: secret::generate_id("member", &mut rand::rng()),
-        organization_id: invitation.organization_id.clone(),
-        email: invitation.email.clone(),
-        name: name.to_owned(),
-        password_hash,
-        roles: invitation.roles.clone(),
-        status: "active".to_owned(),
-        updated_at: now,
-        totp_secret: None,
-        totp_enabled_at: None,
-        totp_last_step: None,
+    let (member, passkey, amr) = match req.passkey {
+        // The ceremony must be this invitation's (row 186); the member
+        // is the one it names.
+        Some(added) => {
+            let stored =
+                check_registration(&kh, Owner::BoundTo(&invitation.id), added, ip, &headers)
+                    .await?;
+            let mut member = new_member(&kh, &invitation, name, String::new());
+            member.id = stored.user_id.clone();
+            (member, Some(stored), assurance::passkey())
+        }
+        None => {
+            let hash = kh
+                .member_password_hash(&invitation.email, &req.password)
+                .await?;
+            let member = new_member(&kh, &invitation, name, hash);
+            (member, None, vec![assurance::amr::PASSWORD.to_owned()])
+        }
     };
     let accepted = kh
         .store()
-        .accept_invitation(&secret::hash_token(req.token.trim()), member, now)
+        .accept_invitation(
+            &secret::hash_token(req.token.trim()),
+            member,
+            passkey.as_ref(),
+            kh.now(),
+        )
         .await
         .map_err(store_error)?;
     let member = match accepted {
@@ -397,8 +454,16 @@ pub(crate) async fn accept(
             )
             .into());
         }
+        Accepted::PasskeyTaken => {
+            tracing::warn!(invitation_id = %invitation.id, "invitation refused: the passkey is registered already");
+            return Err(OAuthError::new(
+                ErrorCode::Conflict,
+                "this passkey is registered already: create a new one",
+            )
+            .into());
+        }
     };
-    tracing::info!(organization_id = %organization.id, member_id = %member.id, invitation_id = %invitation.id, "invitation accepted");
+    tracing::info!(organization_id = %organization.id, member_id = %member.id, invitation_id = %invitation.id, passkey = passkey.is_some(), "invitation accepted");
     kh.audit(
         &format!("member:{}", member.id),
         "organization.invitation_accepted",
@@ -408,9 +473,19 @@ pub(crate) async fn accept(
             "invitation_id": invitation.id,
             "member_id": member.id,
             "roles": member.roles,
+            "with": if passkey.is_some() { "passkey" } else { "password" },
         }),
     )
     .await;
+    if let Some(p) = &passkey {
+        crate::accounts::passkeys::audit(
+            &kh,
+            Holder::Member(&member, &organization.name),
+            "passkey_added",
+            &p.credential_id,
+        )
+        .await;
+    }
     let old = read_cookie(&headers, member_cookie_name(&kh)).map(str::to_owned);
     Ok(kh
         .start_member_session(
@@ -418,7 +493,7 @@ pub(crate) async fn accept(
             organization,
             old.as_deref(),
             &session::Device::of(ip, &headers),
-            vec![keyhouse_core::assurance::amr::PASSWORD.to_owned()],
+            amr,
         )
         .await?)
 }

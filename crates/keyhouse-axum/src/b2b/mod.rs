@@ -352,6 +352,10 @@ pub(crate) fn routes() -> Router<Keyhouse> {
         .route("/api/b2b/invitations/{id}/revoke", post(members::revoke))
         .route("/api/b2b/invitation", post(members::preview))
         .route("/api/b2b/invitation/accept", post(members::accept))
+        .route(
+            "/api/b2b/invitation/passkey/options",
+            post(members::passkey_options),
+        )
         .route("/api/b2b/audit", get(members::audit_log))
         .route(
             "/api/b2b/organization/profile",

@@ -503,3 +503,203 @@ async fn passkeys_cannot_be_required_where_the_issuer_can_offer_none() {
             .unwrap();
     assert_eq!(org.required_sign_in.as_str(), "one_factor");
 }
+
+// ---------------------------------------------------------------------------
+// Accepting an invitation with a passkey (docs/threat-model.md row 186).
+
+const BOSS: &str = "boss@acme.test";
+
+/// [`server`] with an admin in `acme`; answers the admin's browser too.
+async fn with_admin() -> (TestServer, SmtpServer, reqwest::Client) {
+    let (s, smtp) = server().await;
+    s.kh.create_member("acme", BOSS, PASSWORD, "Boss", &["admin".to_owned()])
+        .await
+        .unwrap();
+    let b = browser();
+    let body = json!({"organization_slug": "acme", "email": BOSS, "password": PASSWORD});
+    ok(post(&b, &s, "/api/b2b/session/login", body).await).await;
+    (s, smtp, b)
+}
+
+/// The admin invites `email` to `acme`; answers the link's token.
+async fn invited(
+    s: &TestServer,
+    smtp: &SmtpServer,
+    admin: &reqwest::Client,
+    email: &str,
+) -> String {
+    let body = json!({"email": email, "roles": ["member"]});
+    ok(post(admin, s, "/api/b2b/invitations", body).await).await;
+    let mail = smtp.wait_for(email, 1).await;
+    let link = mail
+        .link_containing("/org/invitation?token=")
+        .unwrap_or_else(|| panic!("no invitation link in {}", mail.text));
+    query_of(&link)["token"].clone()
+}
+
+/// `POST /api/b2b/invitation/passkey/options` for `token`.
+async fn invitation_options(s: &TestServer, token: &str) -> Value {
+    ok(post(
+        &browser(),
+        s,
+        "/api/b2b/invitation/passkey/options",
+        json!({"token": token}),
+    )
+    .await)
+    .await
+}
+
+async fn accept_with(
+    b: &reqwest::Client,
+    s: &TestServer,
+    token: &str,
+    ceremony: &Value,
+    credential: Value,
+) -> reqwest::Response {
+    let body = json!({
+        "token": token,
+        "name": "Dana",
+        "passkey": {"ceremony": ceremony, "credential": credential},
+    });
+    post(b, s, "/api/b2b/invitation/accept", body).await
+}
+
+async fn acme_member(s: &TestServer, email: &str) -> Option<keyhouse_store::Member> {
+    let org =
+        s.kh.store()
+            .find_organization_by_slug("acme")
+            .await
+            .unwrap()
+            .unwrap();
+    s.kh.store()
+        .find_member_by_email(&org.id, email)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_invitation_is_accepted_with_a_passkey_which_then_signs_the_member_in() {
+    let (s, smtp, admin) = with_admin().await;
+    let token = invited(&s, &smtp, &admin, "dana@acme.test").await;
+    let shown = ok(post(
+        &browser(),
+        &s,
+        "/api/b2b/invitation",
+        json!({"token": token}),
+    )
+    .await)
+    .await;
+    assert_eq!(shown["passkeys"], true);
+
+    let started = invitation_options(&s, &token).await;
+    let user = &started["options"]["publicKey"]["user"];
+    assert_eq!(user["name"], "dana@acme.test (Acme Inc)");
+    let (mut passkey, credential) = SoftPasskey::create(&started["options"], &right(&s));
+    let b = browser();
+    let res = accept_with(&b, &s, &token, &started["ceremony"], credential).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let (status, me) = member_session(&s, &b).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["member"]["email"], "dana@acme.test");
+    assert_eq!(me["member"]["name"], "Dana");
+    assert_eq!(me["amr"], json!(["pop", "mfa"]));
+    assert_eq!(listed(&b, &s).await.len(), 1);
+
+    // The member has no password: none signs them in.
+    let member = acme_member(&s, "dana@acme.test").await.unwrap();
+    assert!(member.password_hash.is_empty());
+    let body = json!({"organization_slug": "acme", "email": "dana@acme.test", "password": ""});
+    let res = post(&browser(), &s, "/api/b2b/session/login", body).await;
+    assert_ne!(res.status(), 200);
+
+    // The passkey signs them in from a new browser.
+    let c = browser();
+    let res = sign_in(&c, &s, "/api/b2b/session", &mut passkey).await;
+    assert_eq!(res.status(), 200);
+    let (_, me) = member_session(&s, &c).await;
+    assert_eq!(me["member"]["email"], "dana@acme.test");
+
+    // The link is spent, with a passkey as with a password.
+    let res = post(
+        &browser(),
+        &s,
+        "/api/b2b/invitation/passkey/options",
+        json!({"token": token}),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let audit = s.kh.store().list_audit(50, None, None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "organization.invitation_accepted")
+    );
+    assert!(audit.iter().any(|r| r.action == "member.passkey_added"));
+}
+
+#[tokio::test]
+async fn an_invitation_passkey_finishes_that_invitation_only_and_leaves_nothing_half_made() {
+    let (s, smtp, admin) = with_admin().await;
+    let dana = invited(&s, &smtp, &admin, "dana@acme.test").await;
+    let erin = invited(&s, &smtp, &admin, "erin@acme.test").await;
+
+    // A ceremony started for Dana's invitation accepts no other.
+    let started = invitation_options(&s, &dana).await;
+    let (_, credential) = SoftPasskey::create(&started["options"], &right(&s));
+    let res = accept_with(&browser(), &s, &erin, &started["ceremony"], credential).await;
+    assert_eq!(res.status(), 400, "{}", res.text().await.unwrap());
+    assert!(acme_member(&s, "erin@acme.test").await.is_none());
+    assert!(acme_member(&s, "dana@acme.test").await.is_none());
+
+    // A member's own registration ceremony accepts no invitation...
+    let sam = member_in(&s, "acme").await;
+    let own = ok(post(
+        &sam,
+        &s,
+        "/api/b2b/member/passkeys/options",
+        json!({"password": PASSWORD}),
+    )
+    .await)
+    .await;
+    let (_, credential) = SoftPasskey::create(&own["options"], &right(&s));
+    let res = accept_with(&browser(), &s, &erin, &own["ceremony"], credential).await;
+    assert_eq!(res.status(), 400, "{}", res.text().await.unwrap());
+    assert!(acme_member(&s, "erin@acme.test").await.is_none());
+
+    // ... and an invitation's ceremony adds no passkey to a member.
+    let started = invitation_options(&s, &erin).await;
+    let (_, credential) = SoftPasskey::create(&started["options"], &right(&s));
+    let body = json!({"ceremony": started["ceremony"], "credential": credential});
+    let res = post(&sam, &s, "/api/b2b/member/passkeys", body).await;
+    assert_eq!(res.status(), 400, "{}", res.text().await.unwrap());
+    assert!(listed(&sam, &s).await.is_empty());
+
+    // A credential registered already (Sam's) makes no member: no row
+    // without its passkey, and the invitation stays open.
+    let (sams, _) = add(&sam, &s, "/api/b2b/member").await;
+    let started = invitation_options(&s, &erin).await;
+    let challenge = started["options"]["publicKey"]["challenge"]
+        .as_str()
+        .unwrap();
+    let replayed = sams.registration(challenge, &right(&s));
+    let res = accept_with(&browser(), &s, &erin, &started["ceremony"], replayed).await;
+    assert_eq!(res.status(), 409, "{}", res.text().await.unwrap());
+    assert!(acme_member(&s, "erin@acme.test").await.is_none());
+    let started = invitation_options(&s, &erin).await;
+    let (_, credential) = SoftPasskey::create(&started["options"], &right(&s));
+    let res = accept_with(&browser(), &s, &erin, &started["ceremony"], credential).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert!(acme_member(&s, "erin@acme.test").await.is_some());
+
+    // A password and a passkey at once: refused before anything.
+    let started = invitation_options(&s, &dana).await;
+    let (_, credential) = SoftPasskey::create(&started["options"], &right(&s));
+    let body = json!({
+        "token": dana,
+        "password": PASSWORD,
+        "passkey": {"ceremony": started["ceremony"], "credential": credential},
+    });
+    let res = post(&browser(), &s, "/api/b2b/invitation/accept", body).await;
+    assert_eq!(res.status(), 400);
+    assert!(acme_member(&s, "dana@acme.test").await.is_none());
+}
