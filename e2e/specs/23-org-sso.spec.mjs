@@ -9,7 +9,9 @@
 //       without it comes back to the login page with the reason, the
 //       organization's name still filled in;
 //     - through a real OpenID Provider (oidc-provider from npm, on loopback
-//       over https: lib/company-idp.mjs), Umbrella's admin connects it, tests
+//       over https: lib/company-idp.mjs), Umbrella's admin sets the
+//       organization's logo (fetched by Keyhouse, shown from its origin on
+//       the settings page and on consent), connects the provider, tests
 //       the connection and requires it; a password then opens no session;
 //       two people new to Umbrella sign in through the provider while Notes
 //       GPT asks for access, are added with the roles their groups map to,
@@ -20,6 +22,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before } from 'node:test';
+import { metadataDocumentServer } from '../lib/agents.mjs';
 import { browserTest, screenshot, screenshotDesktopAndMobile, useLaunchArgs } from '../lib/browser.mjs';
 import { B2B_PASSWORD } from '../lib/b2b.mjs';
 import { browserArgs, signInAtCompany, startCompanyProvider } from '../lib/company-idp.mjs';
@@ -139,6 +142,8 @@ const COMPANY = {
 };
 
 let company = null;
+/** Serves Umbrella's logo over https (agent.test, the run's CA). */
+let logoHost = null;
 
 function keyhouseCli(args, input) {
   return execFileSync(config.keyhouse.bin, args, {
@@ -157,6 +162,7 @@ before(async () => {
     ['members', 'create', '--org', UMBRELLA.slug, '--email', UMBRELLA_ADMIN.email, '--password-file', '-', '--role', 'admin'],
     UMBRELLA_ADMIN.password,
   );
+  logoHost = await metadataDocumentServer('https://agent.test/unused', 'Umbrella logo host');
   company = await startCompanyProvider({
     redirectUri: `${config.baseUrl}/api/b2b/sso/callback/${UMBRELLA.id}`,
     accounts: COMPANY,
@@ -165,6 +171,7 @@ before(async () => {
 
 after(async () => {
   await company?.close();
+  await logoHost?.close();
 });
 
 /** A context that reaches the provider (its certificate is the run's test CA's). */
@@ -185,6 +192,18 @@ browserTest('an admin connects the company provider, tests the connection and re
   const settings = new OrgSettingsPage(page);
   await settings.goto();
   await settings.waitReady();
+
+  // The company's logo, fetched by Keyhouse and served from its origin.
+  await page.getByTestId('org-logo-uri').fill(`${logoHost.origin}/logo.png`);
+  await page.getByTestId('org-logo-save').click();
+  await page.getByTestId('org-logo-saved').waitFor();
+  const logo = page.getByTestId('org-logo');
+  await logo.waitFor();
+  assert.match(await logo.getAttribute('src'), new RegExp(`^/api/b2b/organizations/${UMBRELLA.id}/logo\\?v=`));
+  assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), 'the logo loads');
+  assert.equal(logoHost.logoFetches(), 1, 'fetched once, by Keyhouse');
+  await page.getByTestId('org-profile-form').scrollIntoViewIfNeeded();
+  await screenshot(page, 'org-settings-logo');
 
   await page.getByTestId('org-sso-issuer').fill(company.issuer);
   await page.getByTestId('org-sso-client-id').fill(company.clientId);
@@ -282,6 +301,9 @@ async function connectThroughCompany(newContext, gpt, loginName) {
   const consent = new B2BConsentPage(page);
   await consent.waitForConsent();
   assert.equal(await consent.organizationName(), UMBRELLA.name);
+  const logo = page.getByTestId('consent-organization-logo');
+  assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), 'the organization\'s logo shows on consent');
+  assert.ok((await logo.getAttribute('src')).startsWith(`/api/b2b/organizations/${UMBRELLA.id}/logo`));
   const details = await consent.details();
   assert.ok(details.text.includes(COMPANY[loginName].email), `the consent names ${COMPANY[loginName].email}: ${details.text}`);
   const ungrantable = await consent.ungrantableScopes();

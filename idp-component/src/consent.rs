@@ -286,6 +286,9 @@ pub fn Consent(
             {(!description.is_empty()).then(|| view! { <p class="kh-muted">{description}</p> })}
             {ctx.organization.clone().map(|org| view! {
                 <p class="kh-consent__org">
+                    {org.logo_url.clone().map(|src| view! {
+                        <img class="kh-consent__org-logo" src=src alt="" width="24" height="24" data-testid="consent-organization-logo"/>
+                    })}
                     {text::current().organization.clone()} " " <strong data-testid="consent-organization">{org.name}</strong>
                     " " <span class="kh-muted">{format!("({})", org.slug)}</span>
                 </p>
@@ -507,6 +510,7 @@ mod tests {
             organization_id: "org-1".into(),
             slug: "acme".into(),
             name: "Acme".into(),
+            logo_url: None,
         });
         assert_eq!(
             default_manifest(&c).title,

@@ -296,6 +296,9 @@ pub mod organization {
         pub jit_role: Option<String>,
         /// Members sign in only through the organization's SSO connection.
         pub sso_required: bool,
+        /// The https URL of its logo.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub logo_uri: Option<String>,
     }
     relation_free!();
 }

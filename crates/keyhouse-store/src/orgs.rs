@@ -27,6 +27,8 @@ pub struct Organization {
     pub jit_role: Option<String>,
     /// Members sign in only through the organization's single sign-on.
     pub sso_required: bool,
+    /// The https URL of its logo (Keyhouse serves it from its own origin).
+    pub logo_uri: Option<String>,
 }
 
 /// A member of one organization.
@@ -103,6 +105,7 @@ fn org_of(m: organization::Model) -> Result<Organization> {
         created_at: m.created_at,
         jit_role: m.jit_role,
         sso_required: m.sso_required,
+        logo_uri: m.logo_uri,
     })
 }
 
@@ -153,6 +156,7 @@ impl Store {
             updated_at: Set(org.created_at),
             jit_role: Set(org.jit_role.clone()),
             sso_required: Set(org.sso_required),
+            logo_uri: Set(org.logo_uri.clone()),
         };
         let _lane = self.lane().await;
         organization::Entity::insert(model)
@@ -210,6 +214,27 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(res.rows_affected == 1)
+    }
+
+    /// Sets or clears an organization's logo URL. Whether it exists.
+    pub async fn set_organization_logo(
+        &self,
+        org_id: &str,
+        logo_uri: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let _lane = self.lane().await;
+        Ok(organization::Entity::update_many()
+            .col_expr(
+                organization::Column::LogoUri,
+                Expr::value(logo_uri.map(str::to_owned)),
+            )
+            .col_expr(organization::Column::UpdatedAt, Expr::value(now))
+            .filter(organization::Column::Id.eq(org_id))
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1)
     }
 
     /// Replaces what an organization asks of its members' sign-in.

@@ -12,6 +12,10 @@ pub struct OrganizationSummary {
     pub slug: String,
     /// Display name.
     pub name: String,
+    /// Where Keyhouse serves its logo, on its own origin (a path; absent
+    /// when it has none). The path changes with the logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
 }
 
 /// A member of one organization. The same email in two organizations is two
@@ -31,6 +35,11 @@ pub struct MemberInfo {
     /// Whether the member has two-step verification on.
     #[serde(default)]
     pub second_factor: bool,
+    /// Whether the member has a password (one who joined with a passkey or
+    /// through single sign-on has none, and confirms a change by a recent
+    /// sign-in instead).
+    #[serde(default = "yes")]
+    pub has_password: bool,
 }
 
 /// One permission: some actions on one resource (`*` means every action).
@@ -280,6 +289,18 @@ pub struct OrganizationSettings {
     pub scopes: Vec<ScopeInfo>,
     /// The organization's members.
     pub members: Vec<MemberInfo>,
+    /// The https URL its logo is fetched from, as its admins set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+}
+
+/// `PUT /api/b2b/organization/logo`: the https URL of the organization's
+/// logo (a PNG, JPEG, GIF or WebP image), or none to remove it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationLogo {
+    /// The URL; `null` or empty removes the logo.
+    #[serde(default)]
+    pub logo_uri: Option<String>,
 }
 
 /// `PUT /api/b2b/members/{member_id}/roles`.
@@ -532,4 +553,8 @@ pub struct SsoConnectionRequest {
 pub struct SsoRequiredRequest {
     /// Whether members sign in only through single sign-on.
     pub required: bool,
+}
+
+fn yes() -> bool {
+    true
 }

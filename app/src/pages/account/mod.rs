@@ -9,7 +9,7 @@ mod password;
 mod sessions;
 pub(crate) mod two_step;
 
-use keyhouse_idp_component::{ApiError, SessionStatus, use_session};
+use keyhouse_idp_component::{ApiError, SessionStatus, use_member, use_session};
 use keyhouse_types::ErrorCode;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -149,22 +149,28 @@ pub(crate) fn SignInAgain() -> impl IntoView {
 }
 
 /// "Current password", for a change that confirms the holder; nothing for
-/// an account with no password (it confirms by a recent sign-in instead).
-/// A member of an organization always has one (`member`).
+/// an account or a member (`member`) with no password (they confirm by a
+/// recent sign-in instead).
 #[component]
 pub(crate) fn CurrentPassword(
     /// The input's id and `data-testid`.
     id: &'static str,
     /// The typed password.
     value: RwSignal<String>,
-    /// For a member's change (members always have a password), not the
+    /// For a member's change (the member session says whether they have a
+    /// password), not the
     /// account's.
     #[prop(optional)]
     member: bool,
 ) -> impl IntoView {
     let session = (!member).then(use_session);
+    let membership = member.then(use_member);
     move || {
-        let has_password = session.is_none_or(|s| s.user().is_some_and(|u| u.has_password));
+        let has_password = match (session, membership) {
+            (Some(s), _) => s.user().is_some_and(|u| u.has_password),
+            (None, Some(m)) => m.member().is_none_or(|m| m.member.has_password),
+            (None, None) => true,
+        };
         has_password.then(|| {
             view! {
                 <div class="kh-field">

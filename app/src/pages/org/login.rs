@@ -553,7 +553,12 @@ fn OrgChoice(
                 disabled=move || selecting.get().is_some()
                 aria-busy=move || (selecting.get().as_deref() == Some(slug_for_label.as_str())).then_some("true")
                 on:click=move |_| on_choose(slug_for_click.clone())>
-                <span class="kh-org-choice__mark" aria-hidden="true">{initials(&org.name)}</span>
+                {match org.logo_url.clone() {
+                    Some(src) => view! {
+                        <img class="kh-org-choice__mark kh-org-choice__mark--logo" src=src alt="" width="40" height="40"/>
+                    }.into_any(),
+                    None => view! { <span class="kh-org-choice__mark" aria-hidden="true">{initials(&org.name)}</span> }.into_any(),
+                }}
                 <span class="kh-org-choice__text">
                     <strong>{org.name.clone()}</strong>
                     <small class="kh-muted">{if join { format!("{} · join as a new member", org.slug) } else { org.slug.clone() }}</small>

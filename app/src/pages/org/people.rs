@@ -365,6 +365,7 @@ fn action_words(action: &str) -> &'static str {
         "organization.sso_tested" => "Single sign-on tested",
         "organization.sso_required_changed" => "Single sign-on requirement changed",
         "organization.sso_removed" => "Single sign-on removed",
+        "organization.logo_changed" => "Logo changed",
         "consent.granted" => "Access granted to an app",
         "consent.revoked" => "Access revoked from an app",
         _ => "",
@@ -380,6 +381,7 @@ fn actor_words(actor: &str, emails: &[(String, String)]) -> String {
             .map(|(_, e)| e.clone())
             .unwrap_or_else(|| format!("Former member {id}")),
         _ if actor == "cli" => "An operator (command line)".to_owned(),
+        _ if actor == "sso" => "Single sign-on".to_owned(),
         Some(("user", _)) | Some(("api_key", _)) => "An operator".to_owned(),
         _ => actor.to_owned(),
     }
@@ -402,6 +404,9 @@ fn details_words(event: &AuditEvent) -> String {
     }
     if let Some(domain) = pick("domain") {
         parts.push(domain);
+    }
+    if let Some(with) = pick("with") {
+        parts.push(format!("with a {with}"));
     }
     if let Some(issuer) = pick("issuer") {
         parts.push(issuer);

@@ -1,9 +1,10 @@
-//! The organization itself on `/org/settings`: its name and slug, and
-//! deleting it (the slug typed again to confirm).
+//! The organization itself on `/org/settings`: its name, slug and logo,
+//! and deleting it (the slug typed again to confirm).
 
+use keyhouse_idp_component::consent::initials;
 use keyhouse_idp_component::{ApiError, use_member};
 use keyhouse_types::OrganizationSummary;
-use keyhouse_types::b2b::{DeleteOrganizationRequest, OrganizationProfile};
+use keyhouse_types::b2b::{DeleteOrganizationRequest, OrganizationLogo, OrganizationProfile};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -28,10 +29,45 @@ fn message(e: &ApiError) -> String {
 pub(super) fn OrganizationProfileCard(
     /// The organization as loaded.
     organization: OrganizationSummary,
+    /// The URL its logo is fetched from.
+    logo_uri: Option<String>,
     /// Loads the page again after a change.
     reload: Callback<()>,
 ) -> impl IntoView {
     let member = use_member();
+    let logo = RwSignal::new(logo_uri.unwrap_or_default());
+    let logo_pending = RwSignal::new(false);
+    let logo_outcome = RwSignal::new(None::<Result<(), String>>);
+    let logo_url = organization.logo_url.clone();
+    let set_logo = move |uri: Option<String>| {
+        if logo_pending.get_untracked() {
+            return;
+        }
+        logo_pending.set(true);
+        logo_outcome.set(None);
+        spawn_local(async move {
+            let r: Result<OrganizationSummary, ApiError> = member
+                .api()
+                .put_json(
+                    "/api/b2b/organization/logo",
+                    &OrganizationLogo { logo_uri: uri },
+                )
+                .await;
+            logo_pending.set(false);
+            match r {
+                Ok(_) => {
+                    logo_outcome.set(Some(Ok(())));
+                    member.refresh();
+                    reload.run(());
+                }
+                Err(e) => logo_outcome.set(Some(Err(message(&e)))),
+            }
+        });
+    };
+    let save_logo = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        set_logo(Some(logo.get_untracked()));
+    };
     let name = RwSignal::new(organization.name.clone());
     let slug = RwSignal::new(organization.slug.clone());
     let pending = RwSignal::new(false);
@@ -91,6 +127,39 @@ pub(super) fn OrganizationProfileCard(
                 {move || outcome.get().map(|o| match o {
                     Ok(()) => view! { <p class="kh-notice" data-testid="org-profile-saved">"Saved."</p> }.into_any(),
                     Err(m) => view! { <p class="kh-alert" data-testid="org-profile-error">{m}</p> }.into_any(),
+                })}
+            </div>
+            <form class="kh-org-logo-form" on:submit=save_logo data-testid="org-logo-form">
+                <div class="kh-org-logo-form__preview">
+                    {match logo_url.clone() {
+                        Some(src) => view! {
+                            <img class="kh-org-logo" src=src alt="The organization's logo" width="48" height="48" data-testid="org-logo"/>
+                        }.into_any(),
+                        None => view! { <span class="kh-org-logo kh-org-logo--none" aria-hidden="true">{initials(&organization.name)}</span> }.into_any(),
+                    }}
+                </div>
+                <div class="kh-field">
+                    <label for="org-logo-uri">"Logo URL"</label>
+                    <input id="org-logo-uri" type="url" pattern="https://.*" maxlength="2000"
+                        placeholder="https://example.com/logo.png" aria-describedby="org-logo-hint"
+                        data-testid="org-logo-uri" bind:value=logo/>
+                    <small id="org-logo-hint" class="kh-muted">"A square PNG, JPEG, GIF or WebP image at an https address. Keyhouse fetches it once and shows it from its own site on sign-in and consent screens."</small>
+                </div>
+                <div class="kh-actions kh-actions--start">
+                    <button type="submit" class="kh-button kh-button--secondary" data-testid="org-logo-save"
+                        disabled=move || logo_pending.get()>
+                        {move || if logo_pending.get() { "Checking…" } else { "Save logo" }}
+                    </button>
+                    {logo_url.is_some().then(|| view! {
+                        <button type="button" class="kh-link-button" data-testid="org-logo-remove"
+                            disabled=move || logo_pending.get() on:click=move |_| set_logo(None)>"Remove logo"</button>
+                    })}
+                </div>
+            </form>
+            <div role="status" aria-live="polite">
+                {move || logo_outcome.get().map(|o| match o {
+                    Ok(()) => view! { <p class="kh-notice" data-testid="org-logo-saved">"Logo saved."</p> }.into_any(),
+                    Err(m) => view! { <p class="kh-alert" data-testid="org-logo-error">{m}</p> }.into_any(),
                 })}
             </div>
         </section>

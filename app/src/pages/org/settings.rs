@@ -148,7 +148,7 @@ fn Settings() -> impl IntoView {
                     let can_delete = member.can("organization", "delete");
                     let slug = s.organization.slug.clone();
                     view! {
-                        {can_rename.then(|| view! { <OrganizationProfileCard organization=s.organization.clone() reload/> })}
+                        {can_rename.then(|| view! { <OrganizationProfileCard organization=s.organization.clone() logo_uri=s.logo_uri.clone() reload/> })}
                         <SignInSettings initial=s.required_sign_in/>
                         <ConnectedApps initial=s.connected_apps/>
                         <Members members=s.members role_ids reload/>

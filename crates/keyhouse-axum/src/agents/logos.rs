@@ -131,8 +131,14 @@ pub(crate) async fn serve(State(kh): State<Keyhouse>, Query(q): Query<LogoQuery>
     let Some(uri) = client.logo_uri.as_deref() else {
         return not_found();
     };
-    let Some(logo) = kh.logo(uri).await else {
-        return not_found();
+    image_response(kh.logo(uri).await)
+}
+
+/// A fetched logo as Keyhouse serves it (`nosniff`, a policy that runs
+/// nothing, an hour in caches), or 404.
+pub(crate) fn image_response(logo: Option<Arc<FetchedImage>>) -> Response {
+    let Some(logo) = logo else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let mut res = logo.bytes.clone().into_response();
     let h = res.headers_mut();

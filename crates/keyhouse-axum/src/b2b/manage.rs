@@ -27,6 +27,7 @@ impl Keyhouse {
             created_at: self.now(),
             jit_role: None,
             sso_required: false,
+            logo_uri: None,
         };
         self.store()
             .create_organization(&org)

@@ -29,6 +29,7 @@ use crate::Keyhouse;
 use crate::accounts::passkeys::{Owner, check_registration, start_bound_registration};
 use crate::accounts::second_factor::Holder;
 use crate::accounts::session;
+use crate::accounts::throttle::ip_within_hourly_limit;
 use crate::admin::Paging;
 use crate::admin::audit::audit_page;
 use crate::b2b::session::member_cookie_name;
@@ -40,6 +41,9 @@ use crate::http::json::JsonBody;
 
 /// The role the last-admin rule keeps.
 const ADMIN_ROLE: &str = "admin";
+
+/// Passkey ceremonies for invitations one IP address may start in an hour.
+const INVITATION_PASSKEYS_PER_IP_PER_HOUR: i64 = 60;
 
 fn info(i: &Invitation, now: i64) -> InvitationInfo {
     InvitationInfo {
@@ -370,17 +374,32 @@ fn new_member(kh: &Keyhouse, invitation: &Invitation, name: &str, password_hash:
 /// created and only an acceptance of this invitation can finish it.
 pub(crate) async fn passkey_options(
     State(kh): State<Keyhouse>,
+    ClientIp(ip): ClientIp,
     JsonBody(req): JsonBody<InvitationToken>,
 ) -> Result<Json<PasskeyOptions>, ApiError> {
     let (invitation, organization) = usable(&kh, &req.token).await?;
     if organization.sso_required {
         return Err(crate::b2b::sso::sso_required(&organization).into());
     }
+    if !kh.offers_passkeys() {
+        return Err(OAuthError::invalid_request("this service offers no passkeys").into());
+    }
+    // Each start stores a ceremony: counted per network, as sign-ins are.
+    ip_within_hourly_limit(
+        &kh,
+        "invitation-passkey",
+        ip,
+        INVITATION_PASSKEYS_PER_IP_PER_HOUR,
+        "invitation passkeys",
+    )
+    .await?;
     let future = new_member(&kh, &invitation, "", String::new());
+    // Bound to this link (its token's hash): sending the invitation again
+    // makes a ceremony started from the old link useless.
     let options = start_bound_registration(
         &kh,
         Holder::Member(&future, &organization.name),
-        Some(&invitation.id),
+        Some(&secret::hash_token(req.token.trim())),
     )
     .await?;
     tracing::info!(organization_id = %organization.id, invitation_id = %invitation.id, "invitation passkey started");
@@ -416,12 +435,12 @@ pub(crate) async fn accept(
         return Err(crate::b2b::sso::sso_required(&organization).into());
     }
     let (member, passkey, amr) = match req.passkey {
-        // The ceremony must be this invitation's (row 186); the member
-        // is the one it names.
+        // The ceremony must be this link's (row 186); the member is the
+        // one it names.
         Some(added) => {
+            let link = secret::hash_token(req.token.trim());
             let stored =
-                check_registration(&kh, Owner::BoundTo(&invitation.id), added, ip, &headers)
-                    .await?;
+                check_registration(&kh, Owner::BoundTo(&link), added, ip, &headers).await?;
             let mut member = new_member(&kh, &invitation, name, String::new());
             member.id = stored.user_id.clone();
             (member, Some(stored), assurance::passkey())

@@ -53,7 +53,7 @@ impl CurrentMember {
     pub fn meets_policy(&self) -> bool {
         // docs/threat-model.md row 183: once single sign-on is required,
         // sessions opened otherwise stop serving.
-        if self.organization.sso_required && !self.session.amr.iter().any(|a| a == amr::FED) {
+        if opened_around_sso(&self.organization, &self.session.amr) {
             return false;
         }
         assurance::satisfies(
@@ -68,7 +68,7 @@ impl CurrentMember {
     /// asked for a code (`second_factor_required`), one without to turn it
     /// on (`second_factor_setup_required`).
     pub(crate) fn policy_refusal(&self) -> OAuthError {
-        if self.organization.sso_required && !self.session.amr.iter().any(|a| a == amr::FED) {
+        if opened_around_sso(&self.organization, &self.session.amr) {
             return sso::sso_required(&self.organization);
         }
         if self.organization.required_sign_in == RequiredSignIn::Passkey {
@@ -152,6 +152,7 @@ pub(crate) fn summary(o: &Organization) -> OrganizationSummary {
         organization_id: o.id.clone(),
         slug: o.slug.clone(),
         name: o.name.clone(),
+        logo_url: organization::logo_url(o),
     }
 }
 
@@ -164,6 +165,7 @@ pub fn member_info(m: &Member) -> MemberInfo {
         roles: m.roles.clone(),
         status: m.status.clone(),
         second_factor: m.has_second_factor(),
+        has_password: !m.password_hash.is_empty(),
     }
 }
 
@@ -184,10 +186,27 @@ where
     }
 }
 
+/// Whether a session that signed in with `amr` was opened around the
+/// organization's required single sign-on (before it was required, or
+/// another way): such a session serves nothing but saying who it is and
+/// signing out (docs/threat-model.md row 183).
+pub(crate) fn opened_around_sso(organization: &Organization, amr: &[String]) -> bool {
+    organization.sso_required && !amr.iter().any(|a| a == amr::FED)
+}
+
+/// The refusal of a request without a member session.
+pub(crate) fn session_required() -> ApiError {
+    ApiError(OAuthError::new(
+        ErrorCode::SessionRequired,
+        "sign in to your organization first",
+    ))
+}
+
 /// A signed-in member, whether or not the sign-in is as strong as the
-/// organization asks: for what such a member may still do (see who they
-/// are, sign out, turn two-step verification on or use it). Everything
-/// else takes [`CurrentMember`], which refuses them.
+/// organization asks: for what such a member may still do (turn two-step
+/// verification on or use it, add a passkey, switch). Everything else
+/// takes [`CurrentMember`], which refuses them. A session opened around
+/// the organization's required single sign-on is refused here too.
 #[derive(Debug, Clone)]
 pub(crate) struct AnyMember(pub(crate) CurrentMember);
 
@@ -200,12 +219,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let kh = Keyhouse::from_ref(state);
-        let me = kh.member_session(&parts.headers).await?.ok_or_else(|| {
-            ApiError(OAuthError::new(
-                ErrorCode::SessionRequired,
-                "sign in to your organization first",
-            ))
-        })?;
+        let me = kh
+            .member_session(&parts.headers)
+            .await?
+            .ok_or_else(session_required)?;
+        if opened_around_sso(&me.organization, &me.session.amr) {
+            tracing::info!(member_id = %me.member.id, "refused: the session was opened around the organization's single sign-on");
+            return Err(sso::sso_required(&me.organization).into());
+        }
         Ok(AnyMember(me))
     }
 }
@@ -357,6 +378,11 @@ pub(crate) fn routes() -> Router<Keyhouse> {
             post(members::passkey_options),
         )
         .route("/api/b2b/audit", get(members::audit_log))
+        .route("/api/b2b/organization/logo", put(organization::set_logo))
+        .route(
+            "/api/b2b/organizations/{organization_id}/logo",
+            get(organization::serve_logo),
+        )
         .route(
             "/api/b2b/organization/profile",
             put(organization::set_profile),

@@ -8,8 +8,8 @@ use axum::http::HeaderMap;
 use keyhouse_core::{ErrorCode, OAuthError, assurance};
 use keyhouse_types::OrganizationSummary;
 use keyhouse_types::b2b::{
-    ConnectedAppsSettings, DeleteOrganizationRequest, MemberInfo, OrganizationProfile,
-    OrganizationSettings, RequiredSignIn, SetRolesRequest, SignInPolicy,
+    ConnectedAppsSettings, DeleteOrganizationRequest, MemberInfo, OrganizationLogo,
+    OrganizationProfile, OrganizationSettings, RequiredSignIn, SetRolesRequest, SignInPolicy,
 };
 
 use keyhouse_store::FactorHolder;
@@ -40,6 +40,7 @@ pub(crate) async fn organization(
         roles: policy.roles,
         scopes: policy.scopes,
         members: members.iter().map(member_info).collect(),
+        logo_uri: me.organization.logo_uri.clone(),
     }))
 }
 
@@ -366,6 +367,7 @@ pub(crate) async fn set_profile(
         organization_id: me.organization.id.clone(),
         slug,
         name,
+        logo_url: logo_url(&me.organization),
     }))
 }
 
@@ -411,4 +413,82 @@ pub(crate) async fn delete(
         "sessions": deleted.sessions,
         "grants": deleted.grants,
     })))
+}
+
+/// Where Keyhouse serves `org`'s logo: a path on its own origin that
+/// changes with the logo's URL (browsers may keep an old one an hour).
+pub(crate) fn logo_url(org: &keyhouse_store::Organization) -> Option<String> {
+    let uri = org.logo_uri.as_deref()?;
+    let version = keyhouse_core::secret::hash_token(uri);
+    Some(format!(
+        "/api/b2b/organizations/{}/logo?v={}",
+        org.id,
+        &version[..12.min(version.len())]
+    ))
+}
+
+/// `PUT /api/b2b/organization/logo` (needs `organization:update`): sets
+/// the https URL of the organization's logo, or removes it. Keyhouse
+/// fetches it now, through the guarded fetcher, and refuses a URL whose
+/// answer is not a PNG, JPEG, GIF or WebP image (docs/threat-model.md
+/// row 187).
+pub(crate) async fn set_logo(
+    State(kh): State<Keyhouse>,
+    me: CurrentMember,
+    JsonBody(req): JsonBody<OrganizationLogo>,
+) -> Result<Json<OrganizationSummary>, ApiError> {
+    me.require("organization", "update")?;
+    let uri = req
+        .logo_uri
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    if let Some(u) = uri {
+        let ok = u.len() <= 2_000 && url::Url::parse(u).is_ok_and(|u| u.scheme() == "https");
+        if !ok {
+            return Err(OAuthError::invalid_request("the logo must be an https URL").into());
+        }
+        if kh.logo(u).await.is_none() {
+            tracing::info!(organization_id = %me.organization.id, logo_uri = %u, "organization logo refused");
+            return Err(OAuthError::invalid_request(
+                "no PNG, JPEG, GIF or WebP image could be fetched from this URL",
+            )
+            .into());
+        }
+    }
+    let found = kh
+        .store()
+        .set_organization_logo(&me.organization.id, uri, kh.now())
+        .await
+        .map_err(store_error)?;
+    if !found {
+        return Err(
+            OAuthError::new(ErrorCode::NotFound, "the organization no longer exists").into(),
+        );
+    }
+    tracing::info!(organization_id = %me.organization.id, by = %me.member.id, set = uri.is_some(), "organization logo changed");
+    kh.audit(
+        &format!("member:{}", me.member.id),
+        "organization.logo_changed",
+        None,
+        serde_json::json!({"organization_id": me.organization.id, "logo_uri": uri}),
+    )
+    .await;
+    let mut org = me.organization.clone();
+    org.logo_uri = uri.map(str::to_owned);
+    Ok(Json(summary(&org)))
+}
+
+/// `GET /api/b2b/organizations/{organization_id}/logo`: the organization's
+/// logo as Keyhouse fetched it, from Keyhouse's origin, or 404.
+pub(crate) async fn serve_logo(
+    State(kh): State<Keyhouse>,
+    Path(organization_id): Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let org = kh.store().find_organization(&organization_id).await;
+    let Some(uri) = org.ok().flatten().and_then(|o| o.logo_uri) else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    crate::agents::logos::image_response(kh.logo(&uri).await)
 }

@@ -184,6 +184,11 @@ async fn step_up(
     if holder.id != member.id {
         return Ok(None);
     }
+    // A passkey steps up no session opened around a required single
+    // sign-on (docs/threat-model.md row 183).
+    if crate::b2b::opened_around_sso(organization, &old.amr) {
+        return Err(crate::b2b::sso::sso_required(organization));
+    }
     let new = NewSession {
         kind: SubjectKind::Member,
         subject_id: &member.id,

@@ -23,7 +23,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyhouse_core::OAuthError;
+use keyhouse_core::{ErrorCode, OAuthError};
 use keyhouse_types::{
     ConfirmHolder, RecoveryCodes, SecondFactorCode, SecondFactorStatus, TotpSetup,
 };
@@ -137,6 +137,11 @@ pub(crate) async fn verify(
         .await
         .map_err(store_error)?
         .ok_or_else(|| OAuthError::server("the member's organization vanished"))?;
+    // A code steps up no session opened around a required single sign-on
+    // (docs/threat-model.md row 183).
+    if crate::b2b::opened_around_sso(&organization, &session.amr) {
+        return Err(crate::b2b::sso::sso_required(&organization).into());
+    }
     let holder = Holder::Member(&member, &organization.name);
     check_code(&kh, holder, &req.code, ip, &headers).await?;
     let (cookie, session) = stepped_up(&kh, &session, &Device::of(ip, &headers)).await?;
@@ -151,13 +156,25 @@ pub(crate) async fn verify(
 }
 
 /// The member at the keyboard: their current password, checked under the
-/// sign-in throttle (members always have one).
+/// sign-in throttle; for a member with none (who joined with a passkey or
+/// through single sign-on), a recent sign-in, as for accounts without one.
 pub(crate) async fn confirm_member(
     kh: &Keyhouse,
     me: &CurrentMember,
     password: Option<&str>,
     ip: Option<IpAddr>,
 ) -> Result<(), OAuthError> {
+    if me.member.password_hash.is_empty() {
+        let age = kh.now() - me.session.auth_time;
+        if age > kh.config().recent_sign_in {
+            tracing::info!(member_id = %me.member.id, age, "refused: the sign-in is too old to confirm the member");
+            return Err(OAuthError::new(
+                ErrorCode::ReauthenticationRequired,
+                "for your security, sign in again to do this",
+            ));
+        }
+        return Ok(());
+    }
     let Some(password) = password.filter(|p| !p.is_empty()).map(str::to_owned) else {
         return Err(OAuthError::invalid_request("enter your current password"));
     };

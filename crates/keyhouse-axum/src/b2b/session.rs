@@ -19,7 +19,7 @@ use keyhouse_types::SubjectKind;
 
 use crate::Keyhouse;
 use crate::accounts::session;
-use crate::b2b::{AnyMember, CurrentMember, summary};
+use crate::b2b::{CurrentMember, summary};
 use crate::error::{ApiError, store_error};
 use crate::http::client_ip::ClientIp;
 use crate::http::cookies::{read_cookie, set_named_cookie, with_cookie};
@@ -341,8 +341,17 @@ struct Discovered {
 /// `GET /api/b2b/session`: the member, even one whose sign-in is weaker
 /// than the organization asks (the answer says so: `amr`,
 /// `required_sign_in`), so the page can ask for the second step.
-pub(crate) async fn current(AnyMember(member): AnyMember) -> Json<MemberSessionResponse> {
-    Json(member.response())
+pub(crate) async fn current(
+    State(kh): State<Keyhouse>,
+    headers: HeaderMap,
+) -> Result<Json<MemberSessionResponse>, ApiError> {
+    // Any session, one opened around a required single sign-on included:
+    // the pages learn from it that the member must sign in again.
+    let me = kh
+        .member_session(&headers)
+        .await?
+        .ok_or_else(crate::b2b::session_required)?;
+    Ok(Json(me.response()))
 }
 
 /// `POST /api/b2b/session/login`: email and password into one organization.

@@ -1097,6 +1097,7 @@ async fn member_for(
         serde_json::json!({
             "organization_id": org.id,
             "member_id": member.id,
+            "email": member.email,
             "roles": roles,
             "groups": up.groups,
         }),

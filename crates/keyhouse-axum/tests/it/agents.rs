@@ -1758,6 +1758,96 @@ async fn logos_come_through_keyhouse_and_only_as_real_raster_images() {
     assert_eq!(res.status(), 404);
 }
 
+/// `PUT /api/b2b/organization/logo` from `b`.
+async fn set_org_logo(s: &TestServer, b: &reqwest::Client, uri: Value) -> reqwest::Response {
+    b.put(s.url("/api/b2b/organization/logo"))
+        .json(&json!({ "logo_uri": uri }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_organizations_logo_comes_through_keyhouse_and_only_as_a_real_raster_image() {
+    let docs = DocServer::start().await;
+    let lookup = TestLookup::with(&[
+        ("agent.test", &["127.0.0.1"]),
+        ("intranet.test", &["10.0.0.5"]),
+    ]);
+    let s = cimd_server(&docs, lookup, true).await;
+    s.kh.create_organization("Acme Inc", "acme").await.unwrap();
+    for (email, role) in [("boss@acme.test", "admin"), ("sam@acme.test", "member")] {
+        s.kh.create_member("acme", email, PASSWORD, "", &[role.to_owned()])
+            .await
+            .unwrap();
+    }
+    let admin = signed_in_to(&s, "acme", "boss@acme.test").await;
+    let sam = signed_in_to(&s, "acme", "sam@acme.test").await;
+    let png_url = json!(docs.url("agent.test", "/logo.png"));
+
+    // Only admins set it.
+    assert_eq!(set_org_logo(&s, &sam, png_url.clone()).await.status(), 403);
+    // Not http, not an SVG (it can carry scripts), not bytes that are not
+    // the type they claim, and not an address inside the network, which is
+    // refused before any connection.
+    let before = docs.connections.load(Ordering::SeqCst);
+    let res = set_org_logo(&s, &admin, json!("https://intranet.test/logo.png")).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(docs.connections.load(Ordering::SeqCst), before);
+    for bad in [
+        json!("http://agent.test/logo.png"),
+        json!(docs.url("agent.test", "/logo.svg")),
+        json!(docs.url("agent.test", "/fake.png")),
+    ] {
+        let res = set_org_logo(&s, &admin, bad.clone()).await;
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+    let me = ok_json(admin.get(s.url("/api/b2b/session")).send().await.unwrap()).await;
+    assert!(me["organization"].get("logo_url").is_none(), "{me}");
+
+    // A PNG: served from Keyhouse's origin, to members and on the
+    // sign-in pages alike.
+    let summary = ok_json(set_org_logo(&s, &admin, png_url.clone()).await).await;
+    let path = summary["logo_url"].as_str().unwrap().to_owned();
+    let org_id = summary["organization_id"].as_str().unwrap();
+    assert!(
+        path.starts_with(&format!("/api/b2b/organizations/{org_id}/logo?v=")),
+        "{path}"
+    );
+    let res = reqwest::get(s.url(&path)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(header_str(&res, "content-type"), "image/png");
+    assert_eq!(header_str(&res, "x-content-type-options"), "nosniff");
+    assert!(header_str(&res, "content-security-policy").contains("sandbox"));
+    assert_eq!(res.bytes().await.unwrap().to_vec(), png());
+    let me = ok_json(sam.get(s.url("/api/b2b/session")).send().await.unwrap()).await;
+    assert_eq!(me["organization"]["logo_url"], json!(path));
+    let settings = ok_json(
+        admin
+            .get(s.url("/api/b2b/organization"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(settings["logo_uri"], png_url);
+    let audit = s.kh.store().list_audit(50, None, None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "organization.logo_changed")
+    );
+
+    // Removed: no logo anywhere.
+    let summary = ok_json(set_org_logo(&s, &admin, Value::Null).await).await;
+    assert!(summary.get("logo_url").is_none(), "{summary}");
+    assert_eq!(reqwest::get(s.url(&path)).await.unwrap().status(), 404);
+    let res = reqwest::get(s.url("/api/b2b/organizations/org-nobody/logo"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
 #[tokio::test]
 async fn blocking_one_agent_revokes_it_and_leaves_its_neighbours_alone() {
     let docs = DocServer::start().await;

@@ -612,6 +612,27 @@ async fn an_invitation_is_accepted_with_a_passkey_which_then_signs_the_member_in
     let res = post(&browser(), &s, "/api/b2b/session/login", body).await;
     assert_ne!(res.status(), 200);
 
+    // With no password to type, a recent sign-in confirms them: they add
+    // a second passkey (a session that used one), and not once the
+    // sign-in is old.
+    assert_eq!(me["member"]["has_password"], false);
+    let more = ok(post(&b, &s, "/api/b2b/member/passkeys/options", json!({})).await).await;
+    let (_, credential) = SoftPasskey::create(&more["options"], &right(&s));
+    let body = json!({"ceremony": more["ceremony"], "credential": credential});
+    assert_eq!(
+        post(&b, &s, "/api/b2b/member/passkeys", body)
+            .await
+            .status(),
+        201
+    );
+    s.clock
+        .as_ref()
+        .unwrap()
+        .advance(s.kh.config().recent_sign_in + 1);
+    let res = post(&b, &s, "/api/b2b/member/passkeys/options", json!({})).await;
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "reauthentication_required", "{v}");
+
     // The passkey signs them in from a new browser.
     let c = browser();
     let res = sign_in(&c, &s, "/api/b2b/session", &mut passkey).await;

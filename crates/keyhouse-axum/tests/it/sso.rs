@@ -711,6 +711,41 @@ async fn requiring_sso_refuses_passwords_mailed_codes_and_sessions_opened_before
     .await;
     let (status, code) = error_of(res).await;
     assert_eq!((status, code.as_str()), (403, "sso_required"));
+    // Nor change the member's ways in: no passkey, no authenticator app,
+    // no recovery codes, no switching out; it still says who it is.
+    for path in [
+        "/api/b2b/member/passkeys/options",
+        "/api/b2b/member/second-factor/setup",
+        "/api/b2b/member/second-factor/recovery-codes",
+        "/api/b2b/session/switch",
+    ] {
+        let res = post(
+            &ada_by_password,
+            &s,
+            path,
+            json!({"password": PASSWORD, "organization_slug": "globex"}),
+        )
+        .await;
+        let (status, code) = error_of(res).await;
+        assert_eq!((status, code.as_str()), (403, "sso_required"), "{path}");
+    }
+    let res = ada_by_password
+        .get(s.url("/api/b2b/member/passkeys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await.0, 403);
+    let res = post(
+        &ada_by_password,
+        &s,
+        "/api/b2b/session/second-factor",
+        json!({"code": "000000"}),
+    )
+    .await;
+    let (status, code) = error_of(res).await;
+    assert_eq!((status, code.as_str()), (403, "sso_required"));
+    let (status, me) = session_of(&ada_by_password, &s).await;
+    assert_eq!((status, me["sso_required"].clone()), (200, json!(true)));
     // A password is refused before it is checked.
     let res = post(
         &browser(),

@@ -21,6 +21,7 @@ mod m20261203_000016_id_token_alg;
 mod m20261203_000017_housekeeping_leases;
 mod m20261203_000018_invitations;
 mod m20261204_000019_sso;
+mod m20261205_000020_organization_logo;
 
 /// Runs the migrations.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_housekeeping_leases::Migration),
             Box::new(m20261203_000018_invitations::Migration),
             Box::new(m20261204_000019_sso::Migration),
+            Box::new(m20261205_000020_organization_logo::Migration),
         ]
     }
 }
