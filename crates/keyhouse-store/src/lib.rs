@@ -57,7 +57,7 @@ pub use limits::{Attempt, DELAY_STEP};
 pub use logout::LogoutNotice;
 pub use members::{
     Accepted, DeletedOrganization, Invitation, InviteRefusal, NewInvitation, OrganizationDomain,
-    Standing, StandingChange,
+    RolesChange, Standing, StandingChange,
 };
 pub use operators::Disabled;
 pub use orgs::{Member, Organization};

@@ -117,6 +117,22 @@ pub enum StandingChange {
     LastAdmin,
 }
 
+/// What changing a member's roles did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolesChange {
+    /// The roles are the new ones.
+    Done,
+    /// No such member in the organization (nothing written).
+    NotFound,
+    /// The change would take the admin role from the organization's last
+    /// active admin (nothing written).
+    LastAdmin,
+}
+
+fn to_json_roles(roles: &[String]) -> String {
+    serde_json::to_string(roles).unwrap_or_else(|_| "[]".to_owned())
+}
+
 fn roles_of(raw: &str) -> Result<Vec<String>> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("invitations.roles: {e}")))
 }
@@ -177,6 +193,52 @@ async fn is_last_admin(
 }
 
 impl Store {
+    /// Replaces a member's roles, in a transaction that takes the
+    /// organization's turn (as standing changes do): refused when it would
+    /// take `admin_role` from the organization's last active holder, so
+    /// two admins demoting each other at once leave one (docs/threat-model.md
+    /// row 173).
+    pub async fn change_member_roles(
+        &self,
+        org_id: &str,
+        member_id: &str,
+        roles: &[String],
+        admin_role: &str,
+        now: i64,
+    ) -> Result<RolesChange> {
+        let txn = self.begin_write().await?;
+        if !lock_organization(&txn, org_id, now).await? {
+            txn.rollback().await?;
+            return Ok(RolesChange::NotFound);
+        }
+        let this = Condition::all()
+            .add(member::Column::Id.eq(member_id))
+            .add(member::Column::OrganizationId.eq(org_id));
+        if member::Entity::find()
+            .filter(this.clone())
+            .one(&*txn)
+            .await?
+            .is_none()
+        {
+            txn.rollback().await?;
+            return Ok(RolesChange::NotFound);
+        }
+        if !roles.iter().any(|r| r == admin_role)
+            && is_last_admin(&txn, org_id, member_id, admin_role).await?
+        {
+            txn.rollback().await?;
+            return Ok(RolesChange::LastAdmin);
+        }
+        member::Entity::update_many()
+            .col_expr(member::Column::Roles, Expr::value(to_json_roles(roles)))
+            .col_expr(member::Column::UpdatedAt, Expr::value(now))
+            .filter(this)
+            .exec(&*txn)
+            .await?;
+        txn.commit().await?;
+        Ok(RolesChange::Done)
+    }
+
     /// Creates an invitation, unless the address is a member already or has
     /// an open invitation that has not expired (an expired one is revoked
     /// and replaced). One transaction.

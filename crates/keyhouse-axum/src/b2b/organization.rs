@@ -170,22 +170,30 @@ pub(crate) async fn set_member_roles(
     let target = members.iter().find(|m| m.id == member_id).ok_or_else(|| {
         OAuthError::new(ErrorCode::NotFound, "no such member in this organization")
     })?;
-    let is_admin = |r: &[String]| r.iter().any(|x| x == "admin");
-    let admins = members
-        .iter()
-        .filter(|m| m.is_active() && is_admin(&m.roles))
-        .count();
-    if is_admin(&target.roles) && !is_admin(&roles) && admins <= 1 {
-        return Err(OAuthError::new(
-            ErrorCode::Conflict,
-            "the organization needs at least one admin",
-        )
-        .into());
-    }
-    kh.store()
-        .set_member_roles(&target.id, &roles, kh.now())
+    // The last-admin rule is decided inside the store's transaction, so
+    // two admins demoting each other at once leave one (row 173).
+    let changed = kh
+        .store()
+        .change_member_roles(&me.organization.id, &target.id, &roles, "admin", kh.now())
         .await
         .map_err(store_error)?;
+    match changed {
+        keyhouse_store::RolesChange::Done => {}
+        keyhouse_store::RolesChange::NotFound => {
+            return Err(OAuthError::new(
+                ErrorCode::NotFound,
+                "no such member in this organization",
+            )
+            .into());
+        }
+        keyhouse_store::RolesChange::LastAdmin => {
+            return Err(OAuthError::new(
+                ErrorCode::Conflict,
+                "the organization needs at least one admin",
+            )
+            .into());
+        }
+    }
     tracing::info!(organization_id = %me.organization.id, by = %me.member.id, member_id = %target.id, ?roles, "member roles changed");
     // docs/threat-model.md row 47: grants the new roles no longer cover end
     // now, access tokens included, not at their next refresh.

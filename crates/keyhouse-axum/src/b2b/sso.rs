@@ -1049,28 +1049,19 @@ async fn member_for(
     };
     let mut current = member.roles.clone();
     current.sort();
-    // The last active admin keeps the role whatever the groups say, so the
-    // organization is never left without one (as when admins change roles).
-    let is_admin = |r: &[String]| r.iter().any(|x| x == "admin");
-    if is_admin(&current) && !is_admin(&roles) {
-        let admins = store
-            .list_members(&org.id)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .filter(|m| m.is_active() && is_admin(&m.roles))
-            .count();
-        if admins <= 1 {
-            tracing::warn!(organization_id = %org.id, member_id = %member.id, groups = ?up.groups, "single sign-on: the groups would remove the last admin; roles kept");
-            return Ok(Ok(member));
-        }
-    }
     let changed = current != roles;
     if changed {
-        store
-            .set_member_roles(&member.id, &roles, now)
+        // The last active admin keeps the role whatever the groups say, so
+        // the organization is never left without one; decided inside the
+        // store's transaction, as when admins change roles.
+        let done = store
+            .change_member_roles(&org.id, &member.id, &roles, "admin", now)
             .await
             .map_err(store_error)?;
+        if done != keyhouse_store::RolesChange::Done {
+            tracing::warn!(organization_id = %org.id, member_id = %member.id, groups = ?up.groups, outcome = ?done, "single sign-on: the groups would remove the last admin; roles kept");
+            return Ok(Ok(member));
+        }
     }
     // Grants the new roles no longer cover end now (as when an admin
     // changes the roles).

@@ -735,6 +735,71 @@ async fn two_admins_removing_each_other_at_once_leave_one() {
 }
 
 #[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one() {
+    let (s, _smtp) = server().await;
+    s.kh.create_member(
+        "acme",
+        "second@acme.test",
+        PASSWORD,
+        "",
+        &["admin".to_owned()],
+    )
+    .await
+    .unwrap();
+    let org =
+        s.kh.store()
+            .find_organization_by_slug("acme")
+            .await
+            .unwrap()
+            .unwrap();
+    let (a_id, b_id) = (
+        member_id(&s, ADMIN).await,
+        member_id(&s, "second@acme.test").await,
+    );
+    for _ in 0..5 {
+        let a = member(&s, ADMIN).await;
+        let b = member(&s, "second@acme.test").await;
+        let (pa, pb) = (
+            format!("/api/b2b/members/{b_id}/roles"),
+            format!("/api/b2b/members/{a_id}/roles"),
+        );
+        let demote = json!({"roles": ["member"]});
+        let (ra, rb) = tokio::join!(
+            a.put(s.url(&pa)).json(&demote).send(),
+            b.put(s.url(&pb)).json(&demote).send(),
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let ok = [ra.status(), rb.status()]
+            .iter()
+            .filter(|st| **st == 200)
+            .count();
+        assert_eq!(
+            ok,
+            1,
+            "exactly one demotion: {} {}",
+            ra.status(),
+            rb.status()
+        );
+        let admins =
+            s.kh.store()
+                .list_members(&org.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.is_active() && m.roles.iter().any(|r| r == "admin"))
+                .count();
+        assert_eq!(admins, 1, "the organization keeps an admin");
+        // Both admins again for the next round.
+        for id in [&a_id, &b_id] {
+            s.kh.store()
+                .set_member_roles(id, &["admin".to_owned()], s.kh.now())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_organizations_audit_log_holds_its_own_events_only() {
     let (s, smtp) = server().await;
     let admin = member(&s, ADMIN).await;
