@@ -129,17 +129,33 @@ pub(crate) fn refusal(e: &ApiError) -> String {
 }
 
 /// "Sign in again", shown when a change needs a fresh sign-in: signs this
-/// session out and comes back here after the sign-in.
+/// session (the account's, or with `member` the organization's) out and
+/// comes back here after the sign-in.
 #[component]
-pub(crate) fn SignInAgain() -> impl IntoView {
-    let session = use_session();
+pub(crate) fn SignInAgain(
+    /// For a member's page: the member session, and `/org/login`.
+    #[prop(optional)]
+    member: bool,
+) -> impl IntoView {
+    let session = (!member).then(use_session);
+    let membership = member.then(use_member);
     let navigate = use_navigate();
     let go = move |_| {
         let navigate = navigate.clone();
         spawn_local(async move {
             // Signed out either way: a failure here only means it already was.
-            let _ = session.logout().await;
-            navigate("/login?returnTo=%2Faccount", Default::default());
+            let target = match (session, membership) {
+                (Some(s), _) => {
+                    let _ = s.logout().await;
+                    "/login?returnTo=%2Faccount"
+                }
+                (None, Some(m)) => {
+                    let _ = m.logout().await;
+                    "/org/login?returnTo=%2Forg%2Fmember"
+                }
+                (None, None) => "/login",
+            };
+            navigate(target, Default::default());
         });
     };
     view! {

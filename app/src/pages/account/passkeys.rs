@@ -192,7 +192,7 @@ pub(crate) fn Passkeys(#[prop(default = Owner::Account)] owner: Owner) -> impl I
                     </a>
                 </p>
             })}
-            {move || reauth.get().then(|| view! { <p><SignInAgain/></p> })}
+            {move || reauth.get().then(|| view! { <p><SignInAgain member={owner == Owner::Member}/></p> })}
             {move || step_up.get().then(|| match owner {
                 Owner::Account => view! { <TotpChallenge on_signed_in=account_stepped_up/> }.into_any(),
                 Owner::Member => view! { <MemberTotpChallenge on_signed_in=member_stepped_up/> }.into_any(),

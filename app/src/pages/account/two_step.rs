@@ -232,7 +232,7 @@ pub(crate) fn TwoStep(#[prop(default = Owner::Account)] owner: Owner) -> impl In
         <section class="kh-card kh-narrow" aria-labelledby="two-step-title" data-testid="two-step">
             <h2 id="two-step-title" class="kh-card__title">"Two-step verification"</h2>
             <ErrorNote error testid="two-step-error"/>
-            {move || reauth.get().then(|| view! { <p><SignInAgain/></p> })}
+            {move || reauth.get().then(|| view! { <p><SignInAgain member={owner == Owner::Member}/></p> })}
             {move || step_up.get().then(|| match owner {
                 Owner::Account => view! { <TotpChallenge on_signed_in=stepped_up/> }.into_any(),
                 Owner::Member => view! { <MemberTotpChallenge on_signed_in=member_stepped_up/> }.into_any(),

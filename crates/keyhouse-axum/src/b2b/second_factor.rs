@@ -23,6 +23,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use keyhouse_core::assurance::amr;
 use keyhouse_core::{ErrorCode, OAuthError};
 use keyhouse_types::{
     ConfirmHolder, RecoveryCodes, SecondFactorCode, SecondFactorStatus, TotpSetup,
@@ -171,6 +172,29 @@ pub(crate) async fn confirm_member(
             return Err(OAuthError::new(
                 ErrorCode::ReauthenticationRequired,
                 "for your security, sign in again to do this",
+            ));
+        }
+        // A mailed code alone enrols the first factor and nothing more: a
+        // member who holds a passkey or the app confirms with a sign-in
+        // that used one (or the organization's provider), so a mailbox
+        // alone never swaps their factors (docs/threat-model.md row 186).
+        let holds_factor = me.member.totp_enabled_at.is_some()
+            || !kh
+                .store()
+                .passkeys_of(&me.member.id)
+                .await
+                .map_err(store_error)?
+                .is_empty();
+        let strong = me
+            .session
+            .amr
+            .iter()
+            .any(|a| a == amr::POP || a == amr::OTP || a == amr::FED);
+        if holds_factor && !strong {
+            tracing::info!(member_id = %me.member.id, amr = ?me.session.amr, "refused: a member without a password confirms with a passkey or the app they hold");
+            return Err(OAuthError::new(
+                ErrorCode::ReauthenticationRequired,
+                "sign in with your passkey or authenticator app to do this",
             ));
         }
         return Ok(());

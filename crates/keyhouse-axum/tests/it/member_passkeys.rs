@@ -633,6 +633,43 @@ async fn an_invitation_is_accepted_with_a_passkey_which_then_signs_the_member_in
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["error"], "reauthentication_required", "{v}");
 
+    // A mailed code alone (a recent sign-in, but one factor) swaps none of
+    // the passkeys the member holds: it neither removes one nor adds one.
+    let m = browser();
+    post(
+        &m,
+        &s,
+        "/api/b2b/discovery/email",
+        json!({"email": "dana@acme.test"}),
+    )
+    .await;
+    // The invitation, the notice of the second passkey, then the code.
+    let code = smtp.wait_for("dana@acme.test", 3).await.code().unwrap();
+    let found = ok(post(
+        &m,
+        &s,
+        "/api/b2b/discovery/email/code",
+        json!({"email": "dana@acme.test", "code": code}),
+    )
+    .await)
+    .await;
+    let body = json!({"discovery_token": found["discovery_token"], "organization_slug": "acme"});
+    ok(post(&m, &s, "/api/b2b/discovery/select", body).await).await;
+    let (_, me) = member_session(&s, &m).await;
+    assert_eq!(me["amr"], json!(["email"]));
+    let held = listed(&m, &s).await;
+    let id = held[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/b2b/member/passkeys/{id}/remove");
+    let v: Value = post(&m, &s, &path, json!({})).await.json().await.unwrap();
+    assert_eq!(v["error"], "reauthentication_required", "{v}");
+    let v: Value = post(&m, &s, "/api/b2b/member/passkeys/options", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["error"], "passkey_required", "{v}");
+    assert_eq!(listed(&m, &s).await.len(), 2);
+
     // The passkey signs them in from a new browser.
     let c = browser();
     let res = sign_in(&c, &s, "/api/b2b/session", &mut passkey).await;
