@@ -196,9 +196,9 @@ browserTest('an admin connects the company provider, tests the connection and re
   // The company's logo, fetched by Keyhouse and served from its origin.
   await page.getByTestId('org-logo-uri').fill(`${logoHost.origin}/logo.png`);
   await page.getByTestId('org-logo-save').click();
-  await page.getByTestId('org-logo-saved').waitFor();
   const logo = page.getByTestId('org-logo');
   await logo.waitFor();
+  await page.getByTestId('org-logo-saved').waitFor();
   assert.match(await logo.getAttribute('src'), new RegExp(`^/api/b2b/organizations/${UMBRELLA.id}/logo\\?v=`));
   assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), 'the logo loads');
   assert.equal(logoHost.logoFetches(), 1, 'fetched once, by Keyhouse');

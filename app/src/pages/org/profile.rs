@@ -38,7 +38,10 @@ pub(super) fn OrganizationProfileCard(
     let logo = RwSignal::new(logo_uri.unwrap_or_default());
     let logo_pending = RwSignal::new(false);
     let logo_outcome = RwSignal::new(None::<Result<(), String>>);
-    let logo_url = organization.logo_url.clone();
+    // The preview follows the saved logo (the card stays, and so does its
+    // notice).
+    let shown = RwSignal::new(organization.logo_url.clone());
+    let org_name = organization.name.clone();
     let set_logo = move |uri: Option<String>| {
         if logo_pending.get_untracked() {
             return;
@@ -55,10 +58,11 @@ pub(super) fn OrganizationProfileCard(
                 .await;
             logo_pending.set(false);
             match r {
-                Ok(_) => {
+                Ok(saved) => {
+                    // Nothing else on the page shows the logo: no reload, so
+                    // the card and its notice stay.
+                    shown.set(saved.logo_url);
                     logo_outcome.set(Some(Ok(())));
-                    member.refresh();
-                    reload.run(());
                 }
                 Err(e) => logo_outcome.set(Some(Err(message(&e)))),
             }
@@ -131,11 +135,11 @@ pub(super) fn OrganizationProfileCard(
             </div>
             <form class="kh-org-logo-form" on:submit=save_logo data-testid="org-logo-form">
                 <div class="kh-org-logo-form__preview">
-                    {match logo_url.clone() {
+                    {move || match shown.get() {
                         Some(src) => view! {
                             <img class="kh-org-logo" src=src alt="The organization's logo" width="48" height="48" data-testid="org-logo"/>
                         }.into_any(),
-                        None => view! { <span class="kh-org-logo kh-org-logo--none" aria-hidden="true">{initials(&organization.name)}</span> }.into_any(),
+                        None => view! { <span class="kh-org-logo kh-org-logo--none" aria-hidden="true">{initials(&org_name)}</span> }.into_any(),
                     }}
                 </div>
                 <div class="kh-field">
@@ -150,9 +154,12 @@ pub(super) fn OrganizationProfileCard(
                         disabled=move || logo_pending.get()>
                         {move || if logo_pending.get() { "Checking…" } else { "Save logo" }}
                     </button>
-                    {logo_url.is_some().then(|| view! {
+                    {move || shown.get().is_some().then(|| view! {
                         <button type="button" class="kh-link-button" data-testid="org-logo-remove"
-                            disabled=move || logo_pending.get() on:click=move |_| set_logo(None)>"Remove logo"</button>
+                            disabled=move || logo_pending.get() on:click=move |_| {
+                                logo.set(String::new());
+                                set_logo(None);
+                            }>"Remove logo"</button>
                     })}
                 </div>
             </form>
