@@ -129,10 +129,6 @@ pub enum RolesChange {
     LastAdmin,
 }
 
-fn to_json_roles(roles: &[String]) -> String {
-    serde_json::to_string(roles).unwrap_or_else(|_| "[]".to_owned())
-}
-
 fn roles_of(raw: &str) -> Result<Vec<String>> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("invitations.roles: {e}")))
 }
@@ -230,7 +226,10 @@ impl Store {
             return Ok(RolesChange::LastAdmin);
         }
         member::Entity::update_many()
-            .col_expr(member::Column::Roles, Expr::value(to_json_roles(roles)))
+            .col_expr(
+                member::Column::Roles,
+                Expr::value(crate::orgs::to_json(&roles)),
+            )
             .col_expr(member::Column::UpdatedAt, Expr::value(now))
             .filter(this)
             .exec(&*txn)
